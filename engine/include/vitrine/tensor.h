@@ -1,0 +1,97 @@
+// Tensors: a shape, a dtype and a (shared) aligned buffer.
+//
+// Storage is 64-byte aligned and padded with kTensorPadding extra bytes, because XNNPACK kernels may
+// read (never write) up to that many bytes past the end of an input. Tensors are cheap handles:
+// copying a Tensor shares its storage (like a view); `clone()` copies the bytes.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vitrine/status.h"
+
+namespace vitrine {
+
+// Element types. Append only: model files store these numbers.
+enum class DType : uint8_t { kF32 = 0 };
+size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+
+inline constexpr size_t kTensorAlignment = 64;
+inline constexpr size_t kTensorPadding = 128;  // >= XNN_EXTRA_BYTES on every target
+
+// A tensor shape of rank 0..kMaxRank with non-negative dimensions.
+class Shape {
+ public:
+  static constexpr int kMaxRank = 6;
+  Shape() = default;  // rank 0 (a scalar, one element)
+  // Trusted dims (asserts rank <= kMaxRank and dims >= 0). Use Shape::make for untrusted input.
+  Shape(std::initializer_list<int64_t> dims);
+  // Checks rank and dimensions; the message names the offending dimension.
+  static Result<Shape> make(const std::vector<int64_t>& dims);
+
+  int rank() const { return rank_; }
+  int64_t operator[](int axis) const { return dims_[axis]; }
+  // Axis may be negative (-1 = last).
+  int64_t dim(int axis) const { return dims_[axis < 0 ? axis + rank_ : axis]; }
+  int64_t num_elements() const;
+  std::vector<int64_t> to_vector() const { return {dims_.begin(), dims_.begin() + rank_}; }
+  std::string to_string() const;  // "(2, 3)"
+  bool operator==(const Shape& other) const;
+  bool operator!=(const Shape& other) const { return !(*this == other); }
+
+ private:
+  std::array<int64_t, kMaxRank> dims_{};
+  int rank_ = 0;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // empty: no storage, rank 0
+
+  // A new zero-filled tensor owning its storage.
+  static Result<Tensor> zeros(const Shape& shape, DType dtype = DType::kF32);
+  // A new tensor owning a copy of `values` (which must hold shape.num_elements() floats).
+  static Result<Tensor> from_values(const Shape& shape, const float* values, size_t count);
+  // A view over caller memory. Does not own or copy: the caller keeps `data` alive (and, for XNNPACK
+  // inputs, readable for kTensorPadding bytes past the end) for as long as the tensor is used.
+  static Tensor wrap(const Shape& shape, float* data);
+
+  // A view with another shape over the same elements (same element count).
+  Result<Tensor> reshaped(const Shape& shape) const;
+  // A view of rows [begin, end) along axis 0.
+  Result<Tensor> rows(int64_t begin, int64_t end) const;
+  // A deep copy with its own storage.
+  Result<Tensor> clone() const;
+
+  bool empty() const { return storage_ == nullptr; }
+  const Shape& shape() const { return shape_; }
+  DType dtype() const { return dtype_; }
+  int64_t num_elements() const { return shape_.num_elements(); }
+  size_t nbytes() const { return static_cast<size_t>(num_elements()) * dtype_size(dtype_); }
+
+  const float* data() const;
+  // Mutable access marks the storage as modified (see generation()).
+  float* mutable_data();
+
+  // Identity of the underlying buffer and a counter bumped on every mutable_data() call through any
+  // view of it. Ops that cache derived data (packed weights) compare both to know when to refresh.
+  uint64_t storage_id() const;
+  uint64_t generation() const;
+  // Marks the storage modified without going through mutable_data() (e.g. written by JS).
+  void touch();
+
+ private:
+  struct Storage;
+  std::shared_ptr<Storage> storage_;
+  size_t offset_ = 0;  // in elements
+  Shape shape_;
+  DType dtype_ = DType::kF32;
+};
+
+}  // namespace vitrine

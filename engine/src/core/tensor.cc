@@ -1,0 +1,182 @@
+#include "vitrine/tensor.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace vitrine {
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return 4;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "f32";
+  }
+  return "unknown";
+}
+
+Shape::Shape(std::initializer_list<int64_t> dims) {
+  assert(dims.size() <= static_cast<size_t>(kMaxRank));
+  for (int64_t d : dims) {
+    assert(d >= 0);
+    dims_[rank_++] = d;
+  }
+}
+
+Result<Shape> Shape::make(const std::vector<int64_t>& dims) {
+  if (dims.size() > static_cast<size_t>(kMaxRank)) {
+    return Status::InvalidArgument("shape has rank " + std::to_string(dims.size()) +
+                                   ", the maximum is " + std::to_string(kMaxRank));
+  }
+  Shape s;
+  int64_t total = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] < 0) {
+      return Status::InvalidArgument("shape dimension " + std::to_string(i) + " is negative (" +
+                                     std::to_string(dims[i]) + ")");
+    }
+    if (dims[i] != 0 && total > (int64_t{1} << 40) / dims[i]) {
+      return Status::InvalidArgument("shape has more than 2^40 elements");
+    }
+    total *= dims[i];
+    s.dims_[s.rank_++] = dims[i];
+  }
+  return s;
+}
+
+int64_t Shape::num_elements() const {
+  int64_t n = 1;
+  for (int i = 0; i < rank_; ++i) n *= dims_[i];
+  return n;
+}
+
+std::string Shape::to_string() const {
+  std::string s = "(";
+  for (int i = 0; i < rank_; ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims_[i]);
+  }
+  return s + ")";
+}
+
+bool Shape::operator==(const Shape& other) const {
+  if (rank_ != other.rank_) return false;
+  for (int i = 0; i < rank_; ++i)
+    if (dims_[i] != other.dims_[i]) return false;
+  return true;
+}
+
+struct Tensor::Storage {
+  void* data = nullptr;
+  size_t bytes = 0;
+  bool owned = false;
+  uint64_t id = 0;
+  std::atomic<uint64_t> generation{0};
+  ~Storage() {
+    if (owned) std::free(data);
+  }
+};
+
+namespace {
+std::atomic<uint64_t> next_storage_id{1};
+}
+
+Result<Tensor> Tensor::zeros(const Shape& shape, DType dtype) {
+  auto storage = std::make_shared<Tensor::Storage>();
+  size_t bytes = static_cast<size_t>(shape.num_elements()) * dtype_size(dtype);
+  size_t alloc = (bytes + kTensorPadding + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+  storage->data = std::aligned_alloc(kTensorAlignment, alloc);
+  if (storage->data == nullptr) {
+    return Status::ResourceExhausted("cannot allocate " + std::to_string(bytes) + " bytes for a " +
+                                     shape.to_string() + " tensor");
+  }
+  std::memset(storage->data, 0, alloc);
+  storage->bytes = bytes;
+  storage->owned = true;
+  storage->id = next_storage_id++;
+  Tensor t;
+  t.storage_ = std::move(storage);
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  return t;
+}
+
+Result<Tensor> Tensor::from_values(const Shape& shape, const float* values, size_t count) {
+  if (count != static_cast<size_t>(shape.num_elements())) {
+    return Status::InvalidArgument("tensor of shape " + shape.to_string() + " needs " +
+                                   std::to_string(shape.num_elements()) + " values, got " +
+                                   std::to_string(count));
+  }
+  Result<Tensor> t = zeros(shape);
+  if (!t.ok()) return t;
+  if (count) std::memcpy(t->mutable_data(), values, count * sizeof(float));
+  return t;
+}
+
+Tensor Tensor::wrap(const Shape& shape, float* data) {
+  auto storage = std::make_shared<Tensor::Storage>();
+  storage->data = data;
+  storage->bytes = static_cast<size_t>(shape.num_elements()) * sizeof(float);
+  storage->owned = false;
+  storage->id = next_storage_id++;
+  Tensor t;
+  t.storage_ = std::move(storage);
+  t.shape_ = shape;
+  return t;
+}
+
+Result<Tensor> Tensor::reshaped(const Shape& shape) const {
+  if (shape.num_elements() != num_elements()) {
+    return Status::InvalidArgument("cannot view a " + shape_.to_string() + " tensor as " +
+                                   shape.to_string() + ": element counts differ");
+  }
+  Tensor t = *this;
+  t.shape_ = shape;
+  return t;
+}
+
+Result<Tensor> Tensor::rows(int64_t begin, int64_t end) const {
+  if (shape_.rank() < 1) return Status::InvalidArgument("rows() needs a tensor of rank >= 1");
+  if (begin < 0 || end < begin || end > shape_[0]) {
+    return Status::OutOfRange("rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                              ") outside a tensor with " + std::to_string(shape_[0]) + " rows");
+  }
+  std::vector<int64_t> dims = shape_.to_vector();
+  int64_t row_elems = dims[0] ? num_elements() / dims[0] : 0;
+  dims[0] = end - begin;
+  Tensor t = *this;
+  t.shape_ = Shape::make(dims).value();
+  t.offset_ = offset_ + static_cast<size_t>(begin * row_elems);
+  return t;
+}
+
+Result<Tensor> Tensor::clone() const {
+  if (empty()) return Tensor();
+  return from_values(shape_, data(), static_cast<size_t>(num_elements()));
+}
+
+const float* Tensor::data() const {
+  return storage_ ? static_cast<const float*>(storage_->data) + offset_ : nullptr;
+}
+
+float* Tensor::mutable_data() {
+  if (!storage_) return nullptr;
+  storage_->generation.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<float*>(storage_->data) + offset_;
+}
+
+uint64_t Tensor::storage_id() const { return storage_ ? storage_->id : 0; }
+uint64_t Tensor::generation() const {
+  return storage_ ? storage_->generation.load(std::memory_order_relaxed) : 0;
+}
+void Tensor::touch() {
+  if (storage_) storage_->generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace vitrine

@@ -1,0 +1,67 @@
+// Plain reference implementations (double accumulation) and test helpers for op tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "vitrine/tensor.h"
+
+namespace vitrine::testing {
+
+inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float lo = -1.f, float hi = 1.f) {
+  Tensor t = Tensor::zeros(shape).value();
+  std::uniform_real_distribution<float> dist(lo, hi);
+  float* p = t.mutable_data();
+  for (int64_t i = 0; i < t.num_elements(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+// y (N, out) = x (N, in) · W (out, in)ᵀ + b (out)
+inline std::vector<double> dense_reference(const Tensor& x, const Tensor& w, const Tensor* b) {
+  const int64_t out = w.shape()[0], in = w.shape()[1], n = x.num_elements() / in;
+  std::vector<double> y(static_cast<size_t>(n * out));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = b ? b->data()[o] : 0.0;
+      for (int64_t i = 0; i < in; ++i) acc += double(x.data()[r * in + i]) * w.data()[o * in + i];
+      y[r * out + o] = acc;
+    }
+  return y;
+}
+
+// Expects |actual - expected| <= atol + rtol * |expected| element-wise.
+inline void expect_close(const float* actual, const std::vector<double>& expected, double atol,
+                         double rtol, const char* what) {
+  size_t bad = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    double err = std::fabs(actual[i] - expected[i]);
+    if (!(err <= atol + rtol * std::fabs(expected[i]))) {
+      if (bad++ < 5) {
+        ADD_FAILURE() << what << "[" << i << "]: got " << actual[i] << ", expected " << expected[i];
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << expected.size() << " elements differ";
+}
+
+// Central finite differences of the scalar `loss` with respect to every element of `param`.
+inline std::vector<double> numeric_gradient(Tensor& param, const std::function<double()>& loss,
+                                            float eps) {
+  std::vector<double> g(static_cast<size_t>(param.num_elements()));
+  for (int64_t i = 0; i < param.num_elements(); ++i) {
+    float saved = param.data()[i];
+    param.mutable_data()[i] = saved + eps;
+    double up = loss();
+    param.mutable_data()[i] = saved - eps;
+    double down = loss();
+    param.mutable_data()[i] = saved;
+    g[static_cast<size_t>(i)] = (up - down) / (2.0 * eps);
+  }
+  return g;
+}
+
+}  // namespace vitrine::testing
