@@ -24,7 +24,7 @@ Tensor random_tensor(const Shape& s, std::mt19937& rng) {
 // args: batch, in, out, threads
 void BM_DenseForward(benchmark::State& state) {
   const int64_t n = state.range(0), in = state.range(1), out = state.range(2);
-  auto ctx = Context::create(static_cast<int>(state.range(3))).value();
+  auto ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
   auto op = vitrine::create_dense(ctx.get()).value();
   std::mt19937 rng(1);
   Tensor x = random_tensor(Shape{n, in}, rng), w = random_tensor(Shape{out, in}, rng),
@@ -39,7 +39,7 @@ void BM_DenseForward(benchmark::State& state) {
 
 void BM_DenseBackward(benchmark::State& state) {
   const int64_t n = state.range(0), in = state.range(1), out = state.range(2);
-  auto ctx = Context::create(static_cast<int>(state.range(3))).value();
+  auto ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
   auto op = vitrine::create_dense(ctx.get()).value();
   std::mt19937 rng(1);
   Tensor x = random_tensor(Shape{n, in}, rng), w = random_tensor(Shape{out, in}, rng),

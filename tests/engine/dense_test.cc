@@ -17,7 +17,7 @@ using testing::numeric_gradient;
 using testing::random_tensor;
 
 std::unique_ptr<Context> make_context(int threads) {
-  Result<std::unique_ptr<Context>> ctx = Context::create(threads);
+  Result<std::unique_ptr<Context>> ctx = Context::create(threads, threads);
   EXPECT_TRUE(ctx.ok()) << ctx.status().to_string();
   return std::move(ctx).value();
 }
@@ -167,13 +167,23 @@ TEST(Dense, BackwardLargeShapesMatchClosedForm) {
 }
 
 TEST(Context, ThreadCountIsARuntimeSetting) {
-  auto ctx = make_context(1);
+  auto ctx = Context::create(1, 3).value();
   EXPECT_EQ(ctx->num_threads(), 1);
+  EXPECT_EQ(ctx->capacity(), 3);
   ASSERT_TRUE(ctx->set_num_threads(3).ok());
+  EXPECT_EQ(ctx->num_threads(), 3);
+  ASSERT_TRUE(ctx->set_num_threads(2).ok());
+  EXPECT_EQ(ctx->num_threads(), 2);
+  ASSERT_TRUE(ctx->set_num_threads(0).ok());
   EXPECT_EQ(ctx->num_threads(), 3);
   EXPECT_NE(ctx->threadpool(), nullptr);
   EXPECT_FALSE(ctx->set_num_threads(-1).ok());
-  EXPECT_FALSE(ctx->set_num_threads(Context::kMaxThreads + 1).ok());
+  Status s = ctx->set_num_threads(4);
+  EXPECT_NE(s.message().find("outside [1, 3]"), std::string::npos) << s.message();
+  EXPECT_FALSE(Context::create(1, Context::kMaxThreads + 1).ok());
+  EXPECT_FALSE(Context::create(-1, 2).ok());
+  auto single = Context::create(1, 1).value();
+  EXPECT_EQ(single->threadpool(), nullptr);
   EXPECT_STREQ(build_variant(), "native");
 }
 

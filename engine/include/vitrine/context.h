@@ -22,17 +22,20 @@ int hardware_threads();
 
 class Context {
  public:
-  // Creates a context running on `num_threads` threads (0 = hardware_threads(); clamped to 1 where
-  // threads are not supported). Initialises XNNPACK on first use.
-  static Result<std::unique_ptr<Context>> create(int num_threads = 0);
+  // Creates a context whose pool holds `capacity` threads (0 = hardware_threads()) and that runs on
+  // `num_threads` of them (0 = all). Both are 1 where threads are not supported. The pool's threads
+  // start once, here; set_num_threads() only changes how many take part. Initialises XNNPACK on
+  // first use. Errors: negative counts, capacity above kMaxThreads, num_threads above capacity.
+  static Result<std::unique_ptr<Context>> create(int num_threads = 0, int capacity = 0);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  // Replaces the thread pool. Must not be called while an op of this context is running.
-  // Errors: num_threads < 0, or above kMaxThreads.
+  // Sets how many of the pool's threads run kernels (0 = all). Cheap; threads are not restarted.
+  // Must not be called while an op of this context is running. Errors: outside [0, capacity()].
   Status set_num_threads(int num_threads);
   int num_threads() const { return num_threads_; }
+  int capacity() const { return capacity_; }
   // The pool ops pass to XNNPACK; null means "run on the calling thread". Owned by the context.
   pthreadpool_t threadpool() const { return pool_; }
 
@@ -42,6 +45,7 @@ class Context {
   Context() = default;
   pthreadpool_t pool_ = nullptr;
   int num_threads_ = 1;
+  int capacity_ = 1;
 };
 
 }  // namespace vitrine

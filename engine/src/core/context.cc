@@ -3,6 +3,7 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,10 +48,24 @@ Status init_xnnpack() {
 }
 }  // namespace
 
-Result<std::unique_ptr<Context>> Context::create(int num_threads) {
+Result<std::unique_ptr<Context>> Context::create(int num_threads, int capacity) {
   VITRINE_RETURN_IF_ERROR(init_xnnpack());
+  if (capacity < 0 || capacity > kMaxThreads) {
+    return Status::InvalidArgument("thread pool capacity " + std::to_string(capacity) +
+                                   " outside [0, " + std::to_string(kMaxThreads) + "]");
+  }
+  if (capacity == 0) capacity = std::max(hardware_threads(), num_threads);
+  if (!threads_supported()) capacity = 1;
   std::unique_ptr<Context> ctx(new Context());
-  VITRINE_RETURN_IF_ERROR(ctx->set_num_threads(num_threads));
+  ctx->capacity_ = std::min(capacity, kMaxThreads);
+  if (ctx->capacity_ > 1) {
+    ctx->pool_ = pthreadpool_create(static_cast<size_t>(ctx->capacity_));
+    if (ctx->pool_ == nullptr) {
+      return Status::ResourceExhausted("cannot start a pool of " + std::to_string(ctx->capacity_) +
+                                       " threads");
+    }
+  }
+  VITRINE_RETURN_IF_ERROR(ctx->set_num_threads(threads_supported() ? num_threads : 1));
   return ctx;
 }
 
@@ -59,25 +74,15 @@ Context::~Context() {
 }
 
 Status Context::set_num_threads(int num_threads) {
-  if (num_threads < 0 || num_threads > kMaxThreads) {
-    return Status::InvalidArgument("thread count " + std::to_string(num_threads) +
-                                   " outside [0, " + std::to_string(kMaxThreads) + "]");
+  if (num_threads < 0 || num_threads > capacity_) {
+    return Status::InvalidArgument("thread count " + std::to_string(num_threads) + " outside [1, " +
+                                   std::to_string(capacity_) + "] for this " + build_variant() +
+                                   " context");
   }
-  if (num_threads == 0) num_threads = hardware_threads();
-  if (!threads_supported()) num_threads = 1;
-  if (pool_) {
-    pthreadpool_destroy(pool_);
-    pool_ = nullptr;
-  }
-  num_threads_ = 1;
-  if (num_threads > 1) {
-    pool_ = pthreadpool_create(static_cast<size_t>(num_threads));
-    if (pool_ == nullptr) {
-      return Status::ResourceExhausted("cannot start a pool of " + std::to_string(num_threads) +
-                                       " threads");
-    }
-    num_threads_ = static_cast<int>(pthreadpool_get_threads_count(pool_));
-  }
+  if (num_threads == 0) num_threads = capacity_;
+  num_threads_ = pool_ ? static_cast<int>(pthreadpool_set_threads_count(
+                             pool_, static_cast<size_t>(num_threads)))
+                       : 1;
   return Status::Ok();
 }
 

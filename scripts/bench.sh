@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# npm run bench -- NAME: builds, then runs benchmark NAME (bench/wasm/NAME.mjs), which writes
+# bench/results/NAME.json and prints a table.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+name="${1:?usage: npm run bench -- NAME   (NAME: $(ls "$VITRINE_ROOT/bench/wasm" | sed 's/\.mjs$//' | tr '\n' ' '))}"
+shift
+[[ -f "$VITRINE_ROOT/bench/wasm/$name.mjs" ]] || { log "no benchmark '$name' in bench/wasm/"; exit 2; }
+bash "$VITRINE_ROOT/scripts/build.sh" >&2
+cd "$VITRINE_ROOT"
+node "bench/wasm/$name.mjs" "$@"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up, builds, and runs every test: native GoogleTest through ctest, then node's test runner on
+# both wasm variants. `npm test` and .ci/run call this.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bash "$VITRINE_ROOT/scripts/build.sh"
+cd "$VITRINE_ROOT"
+log "native tests (ctest)"
+ctest --test-dir build/native --output-on-failure -j "$(nproc)"
+log "wasm tests (node --test)"
+node --test tests/web/

@@ -1,0 +1,92 @@
+// Type declarations for the `vitrine` package.
+
+/** Error thrown for every failure; `code` names the category. */
+export declare class VitrineError extends Error {
+  constructor(message: string, code?: VitrineErrorCode);
+  readonly code: VitrineErrorCode;
+}
+
+export type VitrineErrorCode =
+  | 'InvalidArgument' | 'OutOfRange' | 'NotFound' | 'DataLoss' | 'Unimplemented'
+  | 'ResourceExhausted' | 'Internal' | 'FailedPrecondition';
+
+export type Variant = 'simd' | 'simd-threads';
+
+export interface LoadProgress {
+  /** 'start', 'wasm' (bytes arriving), 'ready'. */
+  stage: 'start' | 'wasm' | 'ready';
+  loaded: number;
+  /** 0 when unknown. */
+  total: number;
+}
+
+export interface RuntimeOptions {
+  /** 'auto' (default): simd-threads where threads are possible (Node, cross-origin-isolated page), else simd. */
+  variant?: 'auto' | Variant;
+  /** Threads for the simd-threads variant (default: hardware threads, at most 8). */
+  threads?: number;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface RuntimeInfo {
+  /** The variant that actually runs. */
+  variant: Variant;
+  /** Threads kernels use now. */
+  threads: number;
+  /** Most threads setThreads() accepts in this runtime. */
+  maxThreads: number;
+  threadsSupported: boolean;
+  simd: boolean;
+  /** Why this variant was chosen (e.g. why threads were not possible). */
+  reason: string;
+  crossOriginIsolated: boolean;
+}
+
+export interface DenseLayerOptions {
+  inFeatures: number;
+  outFeatures: number;
+  /** Row-major (outFeatures, inFeatures); zeros when omitted. */
+  weights?: Float32Array | number[];
+  /** (outFeatures); zeros when omitted. */
+  bias?: Float32Array | number[];
+}
+
+export interface DenseGradients {
+  /** (batch, inFeatures) */
+  gradInput: Float32Array;
+  /** (outFeatures, inFeatures) */
+  gradWeights: Float32Array;
+  /** (outFeatures) */
+  gradBias: Float32Array;
+}
+
+/** y (batch, out) = x (batch, in) · Wᵀ + b, run by XNNPACK in the engine. */
+export declare class DenseLayer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  setWeights(weights: Float32Array | number[]): void;
+  setBias(bias: Float32Array | number[]): void;
+  /** `input` holds batch × inFeatures values; returns batch × outFeatures values. */
+  forward(input: Float32Array | number[]): Float32Array;
+  /** Gradients for the last forward() given dL/dy (batch × outFeatures values). */
+  backward(gradOutput: Float32Array | number[]): DenseGradients;
+  dispose(): void;
+}
+
+/** One engine instance (one wasm module, one thread pool). */
+export declare class Runtime {
+  info(): RuntimeInfo;
+  setThreads(n: number): void;
+  createDenseLayer(options: DenseLayerOptions): DenseLayer;
+  dispose(): void;
+}
+
+export declare function createRuntime(options?: RuntimeOptions): Promise<Runtime>;
+/** Creates the default runtime once; later calls return it. */
+export declare function init(options?: RuntimeOptions): Promise<Runtime>;
+/** The default runtime's info; throws before init(). */
+export declare function runtimeInfo(): RuntimeInfo;
+export declare function setThreads(n: number): void;
+export declare function createDenseLayer(options: DenseLayerOptions): Promise<DenseLayer>;
+export declare function simdSupported(): boolean;
+export declare function threadSupport(): { possible: boolean; reason: string };

@@ -1,0 +1,114 @@
+// Vitrine: on-device recommendation, image and review models in WebAssembly.
+//
+//   import { init, runtimeInfo, createDenseLayer } from 'vitrine';
+//   await init();                       // picks simd-threads or simd, reports progress
+//   console.log(runtimeInfo());         // { variant: 'simd-threads', threads: 2, ... }
+//
+// Several runtimes can live side by side (createRuntime), e.g. to compare variants; the top-level
+// functions use the default runtime that init() creates.
+import { check, VitrineError } from './errors.js';
+import { loadModule, simdSupported, threadSupport } from './loader.js';
+import { DenseLayer } from './dense.js';
+
+export { VitrineError, simdSupported, threadSupport };
+
+/** One loaded engine (one wasm instance, one thread pool). */
+export class Runtime {
+  /** @internal use createRuntime() */
+  constructor(loaded) {
+    this._module = loaded.module;
+    this._variant = loaded.variant;
+    this._reason = loaded.reason;
+    this._disposed = false;
+    this._module.setMaxThreads(loaded.maxThreads);
+    this.setThreads(loaded.maxThreads);
+  }
+
+  /** @returns {{ variant: string, threads: number, maxThreads: number, threadsSupported: boolean,
+   *              simd: boolean, reason: string, crossOriginIsolated: boolean }} */
+  info() {
+    this._alive();
+    const info = this._module.runtimeInfo();
+    return {
+      variant: info.variant,
+      threads: info.threads,
+      maxThreads: info.maxThreads,
+      threadsSupported: info.threadsSupported,
+      simd: info.simd,
+      reason: this._reason,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    };
+  }
+
+  /** Sets the number of threads kernels use (1 .. info().maxThreads). */
+  setThreads(n) {
+    this._alive();
+    if (!Number.isInteger(n)) throw new VitrineError(`threads must be an integer, got ${n}`, 'InvalidArgument');
+    check(this._module.setNumThreads(n), () => this._module.lastError());
+  }
+
+  /**
+   * A dense (fully connected) layer y = x · Wᵀ + b on this runtime.
+   * @param {{ inFeatures: number, outFeatures: number, weights?: Float32Array|number[],
+   *           bias?: Float32Array|number[] }} options
+   */
+  createDenseLayer(options) {
+    this._alive();
+    return new DenseLayer(this._module, options);
+  }
+
+  /** Releases the runtime; under Node its worker threads stop. */
+  dispose() {
+    if (this._disposed) return;
+    this._disposed = true;
+    this._module.vitrineTerminateThreads();
+    this._module = null;
+  }
+
+  _alive() {
+    if (this._disposed) throw new VitrineError('runtime was disposed', 'FailedPrecondition');
+  }
+}
+
+/**
+ * Loads an engine instance.
+ * @param {{ variant?: 'auto'|'simd'|'simd-threads', threads?: number,
+ *           onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} [options]
+ */
+export async function createRuntime(options = {}) {
+  return new Runtime(await loadModule(options));
+}
+
+let defaultRuntime = null;
+let defaultLoading = null;
+
+/** Creates the default runtime once (later calls return the same one). */
+export async function init(options = {}) {
+  if (defaultRuntime) return defaultRuntime;
+  if (!defaultLoading) {
+    defaultLoading = createRuntime(options).then(
+      (rt) => { defaultRuntime = rt; return rt; },
+      (e) => { defaultLoading = null; throw e; });
+  }
+  return defaultLoading;
+}
+
+function requireDefault() {
+  if (!defaultRuntime) throw new VitrineError('call `await init()` first', 'FailedPrecondition');
+  return defaultRuntime;
+}
+
+/** Which variant runs, on how many threads, and why. Needs init(). */
+export function runtimeInfo() {
+  return requireDefault().info();
+}
+
+/** Sets the default runtime's thread count. */
+export function setThreads(n) {
+  requireDefault().setThreads(n);
+}
+
+/** A dense layer on the default runtime (see Runtime.createDenseLayer). */
+export async function createDenseLayer(options) {
+  return (await init()).createDenseLayer(options);
+}

@@ -1,0 +1,144 @@
+// Loads one wasm variant of the engine: `simd-threads` where threads are possible (Node, or a
+// cross-origin-isolated page), else `simd`. Never fails for lack of threads: it falls back.
+import { VitrineError } from './errors.js';
+
+export const VARIANTS = Object.freeze(['simd', 'simd-threads']);
+const MAX_DEFAULT_THREADS = 8;
+
+export const isNode =
+  typeof process === 'object' && !!process.versions && typeof process.versions.node === 'string';
+
+// A minimal module whose only function returns a v128 constant: it validates only where the
+// engine's SIMD instructions exist.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,       // type: () -> v128
+  0x03, 0x02, 0x01, 0x00,                         // function 0 has type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c,       // code: v128.const
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0x0b,                                           // end
+]);
+
+/** Whether this JS engine runs WebAssembly SIMD. */
+export function simdSupported() {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+/**
+ * Whether the threaded variant can run here, and why not if it cannot.
+ * @returns {{ possible: boolean, reason: string }}
+ */
+export function threadSupport() {
+  if (typeof SharedArrayBuffer === 'undefined') {
+    return { possible: false, reason: 'SharedArrayBuffer is unavailable' };
+  }
+  if (isNode) return { possible: true, reason: 'Node.js' };
+  if (globalThis.crossOriginIsolated === true) {
+    return { possible: true, reason: 'cross-origin isolated page' };
+  }
+  return {
+    possible: false,
+    reason: 'page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp)',
+  };
+}
+
+async function hardwareThreads() {
+  if (isNode) {
+    const os = await import(/* @vite-ignore */ 'node:' + 'os');
+    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  }
+  return globalThis.navigator?.hardwareConcurrency || 1;
+}
+
+function distUrl(file) {
+  return new URL(`../dist/${file}`, import.meta.url);
+}
+
+async function readWasm(url, onProgress) {
+  if (isNode && url.protocol === 'file:') {
+    const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
+    const bytes = await fs.readFile(url);
+    onProgress?.({ stage: 'wasm', loaded: bytes.byteLength, total: bytes.byteLength });
+    return bytes;
+  }
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) {
+    throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
+  }
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!response.body || !onProgress) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    onProgress({ stage: 'wasm', loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const c of chunks) { bytes.set(c, offset); offset += c.byteLength; }
+  return bytes;
+}
+
+/**
+ * The variant to load for a request ('auto' | 'simd' | 'simd-threads') given threadSupport().
+ * Threads are never required: without them the answer is 'simd', with the reason.
+ * @returns {{ variant: 'simd'|'simd-threads', reason: string }}
+ */
+export function chooseVariant(requested, support) {
+  if (requested === 'auto') {
+    return support.possible
+      ? { variant: 'simd-threads', reason: `threads available (${support.reason})` }
+      : { variant: 'simd', reason: `single thread: ${support.reason}` };
+  }
+  if (requested === 'simd-threads' && !support.possible) {
+    return { variant: 'simd', reason: `simd-threads requested but ${support.reason}; fell back to simd` };
+  }
+  return { variant: requested, reason: `${requested} requested` };
+}
+
+/**
+ * Loads and instantiates one variant.
+ * @param {{ variant?: 'auto'|'simd'|'simd-threads', threads?: number,
+ *           onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} options
+ * @returns {Promise<{ module: any, variant: string, reason: string, maxThreads: number }>}
+ */
+export async function loadModule(options = {}) {
+  const requested = options.variant ?? 'auto';
+  if (requested !== 'auto' && !VARIANTS.includes(requested)) {
+    throw new VitrineError(`unknown variant '${requested}' (use 'auto', 'simd' or 'simd-threads')`,
+      'InvalidArgument');
+  }
+  if (!simdSupported()) {
+    throw new VitrineError('Vitrine needs WebAssembly SIMD, which this browser lacks ' +
+      '(Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node.js 16.4+)', 'Unimplemented');
+  }
+  const { variant, reason } = chooseVariant(requested, threadSupport());
+
+  const hw = await hardwareThreads();
+  let maxThreads = 1;
+  if (variant === 'simd-threads') {
+    const wanted = options.threads ?? Math.min(hw, MAX_DEFAULT_THREADS);
+    if (!Number.isInteger(wanted) || wanted < 1 || wanted > 64) {
+      throw new VitrineError(`threads must be an integer in [1, 64], got ${wanted}`, 'InvalidArgument');
+    }
+    maxThreads = wanted;
+  }
+
+  const name = `vitrine-${variant}`;
+  options.onProgress?.({ stage: 'start', loaded: 0, total: 0 });
+  const wasmBinary = await readWasm(distUrl(`${name}.wasm`), options.onProgress);
+  const factory = (await import(/* @vite-ignore */ distUrl(`${name}.mjs`).href)).default;
+  const module = await factory({
+    wasmBinary,
+    vitrinePoolSize: maxThreads - 1,
+    print: () => {},
+    printErr: (text) => { if (isNode) process.stderr.write(`[vitrine] ${text}\n`); else console.warn(text); },
+  });
+  if (isNode) module.vitrineUnrefThreads();
+  options.onProgress?.({ stage: 'ready', loaded: 1, total: 1 });
+  return { module, variant, reason, maxThreads };
+}
