@@ -25,11 +25,26 @@ enum class OpType : uint16_t {
 #undef VITRINE_OP
 };
 
-// Op attributes, as read from a model file or set by a builder: named numbers and strings.
+// Op attributes, as read from a model file or set by a builder: named numbers, integer lists and
+// strings. Getters return the default when the key is absent and an error when it has a bad value.
 struct OpAttrs {
   std::map<std::string, double> numbers;
+  std::map<std::string, std::vector<int64_t>> ints;
   std::map<std::string, std::string> strings;
+
+  bool empty() const { return numbers.empty() && ints.empty() && strings.empty(); }
+  double number(const std::string& key, double fallback) const;
+  // An integer-valued number; InvalidArgument naming the key if it is not an integer.
+  Result<int64_t> integer(const std::string& key, int64_t fallback) const;
+  // A list of exactly `size` integers (size < 0: any length), or `fallback` when absent.
+  Result<std::vector<int64_t>> int_list(const std::string& key, int size,
+                                        std::vector<int64_t> fallback) const;
+  std::string string(const std::string& key, const std::string& fallback) const;
+  // Fails naming the first key not in `known` (catches typos in model files).
+  Status check_known(const char* op, std::initializer_list<const char*> known) const;
 };
+
+struct XnnLowering;  // engine/src/graph/xnn_lowering.h
 
 class Op {
  public:
@@ -50,12 +65,24 @@ class Op {
                           const Tensor& grad_output, const std::vector<Tensor*>& grad_inputs) = 0;
 };
 
+// Shape inference: the output shapes for these input shapes and attributes, or an error naming the
+// problem. Absent optional trailing inputs are simply not passed.
+using InferShapesFn = Result<std::vector<Shape>> (*)(const std::vector<Shape>& inputs,
+                                                     const OpAttrs& attrs);
+// Lowers one graph node into an XNNPACK subgraph (null: the op runs as an engine kernel).
+using LowerFn = Status (*)(XnnLowering& lowering);
+
 // The registry entry of one op.
 struct OpInfo {
   OpType type;
   uint16_t id;
   const char* name;
-  // Creates the op. The op keeps `ctx` (not owned): the context must outlive it.
+  int min_inputs;
+  int max_inputs;
+  InferShapesFn infer_shapes;
+  LowerFn lower;
+  // Creates the engine kernel (forward/backward; null where the op has none yet). The op keeps
+  // `ctx` (not owned): the context must outlive it.
   Result<std::unique_ptr<Op>> (*create)(Context* ctx, const OpAttrs& attrs);
 };
 
@@ -66,11 +93,12 @@ Result<const OpInfo*> find_op(std::string_view name);
 Result<const OpInfo*> find_op(uint16_t id);
 const OpInfo& op_info(OpType type);
 
-// Op factories, one per ops.def line (defined in the op's own file).
-#define VITRINE_OP(Name, id, name) \
-  Result<std::unique_ptr<Op>> create_##Name##Op(Context* ctx, const OpAttrs& attrs);
+// The registry entry each op's file defines (see ops.def).
+#define VITRINE_OP(Name, id, name) extern const OpInfo k##Name##Info;
 #include "vitrine/ops.def"
 #undef VITRINE_OP
+
+Result<std::unique_ptr<Op>> create_DenseOp(Context* ctx, const OpAttrs& attrs);
 
 // Dense (fully connected): y = x · Wᵀ + b.
 //   inputs: x (N, in) — or (..., in), leading dims flattened —, W (out, in), b (out) optional.

@@ -61,6 +61,8 @@ class Tensor {
   // A view over caller memory. Does not own or copy: the caller keeps `data` alive (and, for XNNPACK
   // inputs, readable for kTensorPadding bytes past the end) for as long as the tensor is used.
   static Tensor wrap(const Shape& shape, float* data);
+  // A view over memory kept alive by `owner` (e.g. a loaded model file): zero-copy, shares ownership.
+  static Tensor wrap(const Shape& shape, float* data, std::shared_ptr<const void> owner);
 
   // A view with another shape over the same elements (same element count).
   Result<Tensor> reshaped(const Shape& shape) const;
@@ -85,6 +87,8 @@ class Tensor {
   uint64_t generation() const;
   // Marks the storage modified without going through mutable_data() (e.g. written by JS).
   void touch();
+  // Whether the storage is a view over memory this tensor does not allocate (wrap()).
+  bool is_borrowed() const;
 
  private:
   struct Storage;

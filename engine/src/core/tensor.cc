@@ -78,6 +78,7 @@ struct Tensor::Storage {
   bool owned = false;
   uint64_t id = 0;
   std::atomic<uint64_t> generation{0};
+  std::shared_ptr<const void> owner;  // keeps borrowed memory alive (may be null)
   ~Storage() {
     if (owned) std::free(data);
   }
@@ -130,6 +131,14 @@ Tensor Tensor::wrap(const Shape& shape, float* data) {
   t.shape_ = shape;
   return t;
 }
+
+Tensor Tensor::wrap(const Shape& shape, float* data, std::shared_ptr<const void> owner) {
+  Tensor t = wrap(shape, data);
+  t.storage_->owner = std::move(owner);
+  return t;
+}
+
+bool Tensor::is_borrowed() const { return storage_ && !storage_->owned; }
 
 Result<Tensor> Tensor::reshaped(const Shape& shape) const {
   if (shape.num_elements() != num_elements()) {

@@ -1,14 +1,52 @@
 // Dense (fully connected): y = x · Wᵀ + b. Validation, forward and backward.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
 #include "../core/xnn_util.h"
+#include "../graph/xnn_lowering.h"
 #include "vitrine/ops.h"
 
 namespace vitrine {
 namespace {
+
+Result<std::vector<Shape>> infer_dense(const std::vector<Shape>& in, const OpAttrs& attrs) {
+  VITRINE_RETURN_IF_ERROR(attrs.check_known("dense", {}));
+  if (in.size() != 2 && in.size() != 3) {
+    return Status::InvalidArgument("dense: expects inputs (x, W) or (x, W, b), got " +
+                                   std::to_string(in.size()));
+  }
+  const Shape& x = in[0];
+  const Shape& w = in[1];
+  if (w.rank() != 2) {
+    return Status::InvalidArgument("dense: weights must be (out, in), got " + w.to_string());
+  }
+  if (x.rank() < 1) return Status::InvalidArgument("dense: input must have rank >= 1");
+  if (x.dim(-1) != w[1]) {
+    return Status::InvalidArgument("dense: input has " + std::to_string(x.dim(-1)) +
+                                   " features (shape " + x.to_string() + "), the layer expects " +
+                                   std::to_string(w[1]));
+  }
+  if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != w[0])) {
+    return Status::InvalidArgument("dense: bias must be (" + std::to_string(w[0]) + "), got " +
+                                   in[2].to_string());
+  }
+  if (w[0] == 0 || w[1] == 0) return Status::InvalidArgument("dense: weights have a zero dimension");
+  std::vector<int64_t> out = x.to_vector();
+  out.back() = w[0];
+  Result<Shape> shape = Shape::make(out);
+  if (!shape.ok()) return shape.status();
+  return std::vector<Shape>{shape.value()};
+}
+
+Status lower_dense(XnnLowering& l) {
+  uint32_t bias = l.inputs.size() == 3 ? l.inputs[2] : XNN_INVALID_VALUE_ID;
+  return l.check(xnn_define_fully_connected(l.subgraph, -INFINITY, INFINITY, l.inputs[0], l.inputs[1],
+                                            bias, l.outputs[0], 0),
+                 "define fully connected");
+}
 
 class DenseOp final : public Op {
  public:
@@ -16,29 +54,9 @@ class DenseOp final : public Op {
   OpType type() const override { return OpType::kDense; }
 
   Result<Shape> infer_shape(const std::vector<Shape>& in) const override {
-    if (in.size() != 2 && in.size() != 3) {
-      return Status::InvalidArgument("dense: expects inputs (x, W) or (x, W, b), got " +
-                                     std::to_string(in.size()));
-    }
-    const Shape& x = in[0];
-    const Shape& w = in[1];
-    if (w.rank() != 2) {
-      return Status::InvalidArgument("dense: weights must be (out, in), got " + w.to_string());
-    }
-    if (x.rank() < 1) return Status::InvalidArgument("dense: input must have rank >= 1");
-    if (x.dim(-1) != w[1]) {
-      return Status::InvalidArgument("dense: input has " + std::to_string(x.dim(-1)) +
-                                     " features (shape " + x.to_string() + "), the layer expects " +
-                                     std::to_string(w[1]));
-    }
-    if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != w[0])) {
-      return Status::InvalidArgument("dense: bias must be (" + std::to_string(w[0]) + "), got " +
-                                     in[2].to_string());
-    }
-    if (w[0] == 0 || w[1] == 0) return Status::InvalidArgument("dense: weights have a zero dimension");
-    std::vector<int64_t> out = x.to_vector();
-    out.back() = w[0];
-    return Shape::make(out);
+    Result<std::vector<Shape>> out = infer_dense(in, OpAttrs{});
+    if (!out.ok()) return out.status();
+    return out.value()[0];
   }
 
   Status forward(const std::vector<const Tensor*>& in, Tensor* y) override {
@@ -180,12 +198,11 @@ class DenseOp final : public Op {
 
 Result<std::unique_ptr<Op>> create_DenseOp(Context* ctx, const OpAttrs& attrs) {
   if (ctx == nullptr) return Status::InvalidArgument("dense: null context");
-  if (!attrs.numbers.empty() || !attrs.strings.empty()) {
-    std::string name = !attrs.numbers.empty() ? attrs.numbers.begin()->first : attrs.strings.begin()->first;
-    return Status::InvalidArgument("dense: unknown attribute '" + name + "'");
-  }
+  VITRINE_RETURN_IF_ERROR(attrs.check_known("dense", {}));
   return std::unique_ptr<Op>(new DenseOp(ctx));
 }
+
+const OpInfo kDenseInfo{OpType::kDense, 0, "dense", 2, 3, &infer_dense, &lower_dense, &create_DenseOp};
 
 Result<std::unique_ptr<Op>> create_dense(Context* ctx) { return create_DenseOp(ctx, OpAttrs{}); }
 

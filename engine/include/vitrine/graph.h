@@ -1,0 +1,94 @@
+// Graph: a typed dataflow graph of ops, and the Executor that runs it.
+//
+// Values are graph inputs, constants (weights: tensors owned by the graph) or node outputs. Every
+// value has a shape, inferred when its node is added; a bad node is refused at that moment with a
+// message naming it. Image tensors are NHWC (XNNPACK's layout); importers convert.
+//
+// Dimension 0 of the inputs is the batch: an Executor built for one batch size runs others
+// without being rebuilt (shapes are re-inferred and XNNPACK reshapes its runtime).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vitrine/context.h"
+#include "vitrine/ops.h"
+#include "vitrine/status.h"
+#include "vitrine/tensor.h"
+
+namespace vitrine {
+
+struct GraphValue {
+  std::string name;
+  Shape shape;
+  Tensor constant;      // non-empty for constants (weights)
+  int producer = -1;    // index of the node that writes it; -1 for inputs and constants
+  bool is_input = false;
+};
+
+struct GraphNode {
+  OpType type;
+  std::string name;
+  OpAttrs attrs;
+  std::vector<int> inputs;   // value indices
+  std::vector<int> outputs;  // value indices
+};
+
+class Graph {
+ public:
+  // A graph input (batch first). Names are unique across values.
+  Result<int> add_input(const std::string& name, const Shape& shape);
+  // A constant; the graph shares the tensor's storage (no copy).
+  Result<int> add_constant(const std::string& name, Tensor value);
+  // Adds a node, checks its inputs and attributes, infers its output shapes, and returns the output
+  // value indices (named "<name>:0", "<name>:1", ... except a single output, named `name`).
+  Result<std::vector<int>> add_node(OpType type, const std::string& name, std::vector<int> inputs,
+                                    OpAttrs attrs = {});
+  // Convenience for single-output nodes.
+  Result<int> add(OpType type, const std::string& name, std::vector<int> inputs, OpAttrs attrs = {});
+  Status add_output(int value);
+
+  const std::vector<GraphValue>& values() const { return values_; }
+  const std::vector<GraphNode>& nodes() const { return nodes_; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  const GraphValue& value(int index) const { return values_[static_cast<size_t>(index)]; }
+  Result<int> find(const std::string& name) const;
+
+  // Shapes of every value for new input shapes (e.g. another batch size), or an error naming the
+  // first node that cannot take them.
+  Result<std::vector<Shape>> infer_shapes(const std::vector<Shape>& input_shapes) const;
+
+ private:
+  Status check_new_name(const std::string& name) const;
+  std::vector<GraphValue> values_;
+  std::vector<GraphNode> nodes_;
+  std::vector<int> inputs_;
+  std::vector<int> outputs_;
+};
+
+// Runs a graph: the whole graph (or its maximal XNNPACK-supported runs of nodes) lowered to XNNPACK
+// runtimes; workspace is allocated once and reused; a new batch size only reshapes.
+class Executor {
+ public:
+  // Builds the runtime(s). Keeps `graph` (shared) and `ctx` (not owned: must outlive the executor).
+  static Result<std::unique_ptr<Executor>> create(std::shared_ptr<const Graph> graph, Context* ctx);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs on `inputs` (graph input order; only dim 0 may differ from the graph's shapes). Writes the
+  // outputs (graph output order) into `outputs`, reusing their storage when shapes match.
+  Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
+
+  const Graph& graph() const { return *graph_; }
+
+ private:
+  Executor() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<const Graph> graph_;
+};
+
+}  // namespace vitrine

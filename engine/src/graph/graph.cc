@@ -1,0 +1,126 @@
+#include "vitrine/graph.h"
+
+namespace vitrine {
+
+Status Graph::check_new_name(const std::string& name) const {
+  if (name.empty()) return Status::InvalidArgument("graph: value names must not be empty");
+  for (const GraphValue& v : values_)
+    if (v.name == name) return Status::InvalidArgument("graph: duplicate value name '" + name + "'");
+  return Status::Ok();
+}
+
+Result<int> Graph::add_input(const std::string& name, const Shape& shape) {
+  VITRINE_RETURN_IF_ERROR(check_new_name(name));
+  if (shape.rank() < 1) return Status::InvalidArgument("graph input '" + name + "' needs rank >= 1");
+  GraphValue v;
+  v.name = name;
+  v.shape = shape;
+  v.is_input = true;
+  values_.push_back(std::move(v));
+  inputs_.push_back(static_cast<int>(values_.size() - 1));
+  return inputs_.back();
+}
+
+Result<int> Graph::add_constant(const std::string& name, Tensor value) {
+  VITRINE_RETURN_IF_ERROR(check_new_name(name));
+  if (value.empty()) return Status::InvalidArgument("graph constant '" + name + "' is empty");
+  GraphValue v;
+  v.name = name;
+  v.shape = value.shape();
+  v.constant = std::move(value);
+  values_.push_back(std::move(v));
+  return static_cast<int>(values_.size() - 1);
+}
+
+Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, std::vector<int> inputs,
+                                         OpAttrs attrs) {
+  const OpInfo& info = op_info(type);
+  const std::string where = std::string(info.name) + " '" + name + "'";
+  if (info.infer_shapes == nullptr) return Status::InvalidArgument("graph: unknown op for node '" + name + "'");
+  if (static_cast<int>(inputs.size()) < info.min_inputs || static_cast<int>(inputs.size()) > info.max_inputs) {
+    return Status::InvalidArgument(where + ": takes " + std::to_string(info.min_inputs) + ".." +
+                                   std::to_string(info.max_inputs) + " inputs, got " +
+                                   std::to_string(inputs.size()));
+  }
+  std::vector<Shape> shapes;
+  for (int v : inputs) {
+    if (v < 0 || v >= static_cast<int>(values_.size())) {
+      return Status::OutOfRange(where + ": input value index " + std::to_string(v) + " does not exist");
+    }
+    shapes.push_back(values_[static_cast<size_t>(v)].shape);
+  }
+  Result<std::vector<Shape>> out = info.infer_shapes(shapes, attrs);
+  if (!out.ok()) return Status(out.status().code(), where + ": " + out.status().message());
+  std::vector<std::string> names;
+  for (size_t i = 0; i < out->size(); ++i) {
+    names.push_back(out->size() == 1 ? name : name + ":" + std::to_string(i));
+    VITRINE_RETURN_IF_ERROR(check_new_name(names.back()));
+  }
+  GraphNode node{type, name, std::move(attrs), std::move(inputs), {}};
+  for (size_t i = 0; i < out->size(); ++i) {
+    GraphValue v;
+    v.name = names[i];
+    v.shape = out.value()[i];
+    v.producer = static_cast<int>(nodes_.size());
+    values_.push_back(std::move(v));
+    node.outputs.push_back(static_cast<int>(values_.size() - 1));
+  }
+  nodes_.push_back(std::move(node));
+  return nodes_.back().outputs;
+}
+
+Result<int> Graph::add(OpType type, const std::string& name, std::vector<int> inputs, OpAttrs attrs) {
+  Result<std::vector<int>> out = add_node(type, name, std::move(inputs), std::move(attrs));
+  if (!out.ok()) return out.status();
+  if (out->size() != 1) return Status::InvalidArgument("graph: node '" + name + "' has several outputs");
+  return out.value()[0];
+}
+
+Status Graph::add_output(int value) {
+  if (value < 0 || value >= static_cast<int>(values_.size())) {
+    return Status::OutOfRange("graph: output value index " + std::to_string(value) + " does not exist");
+  }
+  for (int o : outputs_)
+    if (o == value) return Status::InvalidArgument("graph: '" + values_[value].name + "' is already an output");
+  outputs_.push_back(value);
+  return Status::Ok();
+}
+
+Result<int> Graph::find(const std::string& name) const {
+  for (size_t i = 0; i < values_.size(); ++i)
+    if (values_[i].name == name) return static_cast<int>(i);
+  return Status::NotFound("graph has no value named '" + name + "'");
+}
+
+Result<std::vector<Shape>> Graph::infer_shapes(const std::vector<Shape>& input_shapes) const {
+  if (input_shapes.size() != inputs_.size()) {
+    return Status::InvalidArgument("graph takes " + std::to_string(inputs_.size()) + " inputs, got " +
+                                   std::to_string(input_shapes.size()));
+  }
+  std::vector<Shape> shapes;
+  for (const GraphValue& v : values_) shapes.push_back(v.shape);
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const Shape& want = values_[inputs_[i]].shape;
+    const Shape& got = input_shapes[i];
+    bool ok = got.rank() == want.rank() && got[0] >= 1;
+    for (int d = 1; ok && d < want.rank(); ++d) ok = got[d] == want[d];
+    if (!ok) {
+      return Status::InvalidArgument("input '" + values_[inputs_[i]].name + "' must have shape " +
+                                     want.to_string() + " (any batch size), got " + got.to_string());
+    }
+    shapes[static_cast<size_t>(inputs_[i])] = got;
+  }
+  for (const GraphNode& node : nodes_) {
+    std::vector<Shape> in;
+    for (int v : node.inputs) in.push_back(shapes[static_cast<size_t>(v)]);
+    Result<std::vector<Shape>> out = op_info(node.type).infer_shapes(in, node.attrs);
+    if (!out.ok()) {
+      return Status(out.status().code(), std::string(op_info(node.type).name) + " '" + node.name +
+                                             "': " + out.status().message());
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i) shapes[static_cast<size_t>(node.outputs[i])] = out.value()[i];
+  }
+  return shapes;
+}
+
+}  // namespace vitrine

@@ -1,0 +1,37 @@
+// Concat: joins inputs along attr axis (default 0, may be negative); other dimensions must match.
+#include "../graph/xnn_lowering.h"
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+Result<std::vector<Shape>> infer_concat(const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("concat", {"axis"}));
+  Result<int64_t> axis = a.integer("axis", 0);
+  if (!axis.ok()) return axis.status();
+  Result<int> ax = normalize_axis("concat", axis.value(), in[0].rank());
+  if (!ax.ok()) return ax.status();
+  std::vector<int64_t> dims = in[0].to_vector();
+  for (size_t i = 1; i < in.size(); ++i) {
+    bool ok = in[i].rank() == in[0].rank();
+    for (int d = 0; ok && d < in[0].rank(); ++d) ok = d == ax.value() || in[i][d] == in[0][d];
+    if (!ok) return op_error("concat", "input " + std::to_string(i) + " has shape " + in[i].to_string() +
+                                           ", incompatible with " + in[0].to_string() + " along axis " +
+                                           std::to_string(ax.value()));
+    dims[static_cast<size_t>(ax.value())] += in[i][ax.value()];
+  }
+  return one_shape(dims);
+}
+
+Status lower_concat(XnnLowering& l) {
+  int axis = normalize_axis("concat", l.attrs->integer("axis", 0).value(), l.input_shapes[0].rank()).value();
+  if (l.inputs.size() == 1) return l.check(xnn_define_copy(l.subgraph, l.inputs[0], l.outputs[0], 0), "define copy");
+  return l.check(xnn_define_concatenate(l.subgraph, axis, l.inputs.size(), l.inputs.data(), l.outputs[0], 0),
+                 "define concatenate");
+}
+
+}  // namespace
+
+const OpInfo kConcatInfo{OpType::kConcat, 20, "concat", 1, 64, &infer_concat, &lower_concat, nullptr};
+
+}  // namespace vitrine

@@ -1,0 +1,21 @@
+// Identity: y = x (also what dropout is at inference).
+#include "../graph/xnn_lowering.h"
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+Result<std::vector<Shape>> infer_identity(const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("identity", {}));
+  return std::vector<Shape>{in[0]};
+}
+
+Status lower_identity(XnnLowering& l) {
+  return l.check(xnn_define_copy(l.subgraph, l.inputs[0], l.outputs[0], 0), "define copy");
+}
+
+}  // namespace
+
+const OpInfo kIdentityInfo{OpType::kIdentity, 22, "identity", 1, 1, &infer_identity, &lower_identity, nullptr};
+
+}  // namespace vitrine

@@ -1,0 +1,50 @@
+// Helpers shared by op files: shape arithmetic and error formatting.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vitrine/ops.h"
+
+namespace vitrine {
+
+inline Status op_error(const char* op, const std::string& what) {
+  return Status::InvalidArgument(std::string(op) + ": " + what);
+}
+
+inline Result<std::vector<Shape>> one_shape(const std::vector<int64_t>& dims) {
+  Result<Shape> s = Shape::make(dims);
+  if (!s.ok()) return s.status();
+  return std::vector<Shape>{s.value()};
+}
+
+// Normalizes a possibly negative axis for a tensor of `rank`; error names the op.
+inline Result<int> normalize_axis(const char* op, int64_t axis, int rank) {
+  if (axis < -rank || axis >= rank) {
+    return op_error(op, "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  }
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
+// Numpy-style broadcast of two shapes.
+inline Result<Shape> broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+  int rank = a.rank() > b.rank() ? a.rank() : b.rank();
+  std::vector<int64_t> out(static_cast<size_t>(rank));
+  for (int i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.rank() ? 1 : a[i - (rank - a.rank())];
+    int64_t db = i < rank - b.rank() ? 1 : b[i - (rank - b.rank())];
+    if (da != db && da != 1 && db != 1) {
+      return op_error(op, "shapes " + a.to_string() + " and " + b.to_string() + " do not broadcast");
+    }
+    out[static_cast<size_t>(i)] = da == 1 ? db : da;
+  }
+  return Shape::make(out);
+}
+
+inline std::vector<size_t> xnn_dims(const Shape& s) {
+  std::vector<size_t> d;
+  for (int i = 0; i < s.rank(); ++i) d.push_back(static_cast<size_t>(s[i]));
+  return d;
+}
+
+}  // namespace vitrine

@@ -1,0 +1,122 @@
+// Pooling over NHWC images: max_pool2d, avg_pool2d and global_avg_pool2d (one family, one file).
+//   max/avg inputs: x (N, H, W, C); attrs: kernel [kh, kw] (required), strides = kernel,
+//     pads [top, left, bottom, right] = 0, ceil_mode = 0 (max only: round the output size up, as
+//     PyTorch/ONNX do; the extra window positions see only real pixels); max also dilations = [1, 1].
+//     avg excludes padding from the divisor (ONNX count_include_pad = 0).
+//   global_avg_pool2d: x (N, H, W, C) -> (N, 1, 1, C)
+#include <cmath>
+
+#include "../graph/xnn_lowering.h"
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+struct PoolParams {
+  int64_t kh, kw, sh, sw, dh, dw, top, left, bottom, right;
+  int64_t out_h, out_w;
+};
+
+Result<PoolParams> pool_params(const char* op, bool is_max, const Shape& x, const OpAttrs& a) {
+  if (is_max) {
+    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"kernel", "strides", "pads", "dilations", "ceil_mode"}));
+  } else {
+    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"kernel", "strides", "pads"}));
+  }
+  if (!a.ints.count("kernel")) return op_error(op, "attribute 'kernel' [kh, kw] is required");
+  Result<std::vector<int64_t>> k = a.int_list("kernel", 2, {});
+  if (!k.ok()) return k.status();
+  Result<std::vector<int64_t>> s = a.int_list("strides", 2, k.value());
+  Result<std::vector<int64_t>> d = a.int_list("dilations", 2, {1, 1});
+  Result<std::vector<int64_t>> p = a.int_list("pads", 4, {0, 0, 0, 0});
+  Result<int64_t> ceil_mode = a.integer("ceil_mode", 0);
+  if (!s.ok()) return s.status();
+  if (!d.ok()) return d.status();
+  if (!p.ok()) return p.status();
+  if (!ceil_mode.ok()) return ceil_mode.status();
+  PoolParams c{k.value()[0], k.value()[1], s.value()[0], s.value()[1], d.value()[0], d.value()[1],
+               p.value()[0], p.value()[1], p.value()[2], p.value()[3], 0, 0};
+  if (x.rank() != 4) return op_error(op, "input must be (N, H, W, C), got " + x.to_string());
+  if (c.kh < 1 || c.kw < 1 || c.sh < 1 || c.sw < 1 || c.dh < 1 || c.dw < 1) {
+    return op_error(op, "kernel, strides and dilations must be >= 1");
+  }
+  if (c.top < 0 || c.left < 0 || c.bottom < 0 || c.right < 0) return op_error(op, "pads must be >= 0");
+  auto out_size = [&](int64_t in, int64_t k, int64_t st, int64_t dil, int64_t lo, int64_t* hi) -> int64_t {
+    const int64_t eff = dil * (k - 1) + 1;
+    const int64_t padded = in + lo + *hi;
+    if (padded < eff) return -1;
+    int64_t out = (padded - eff) / st + 1;
+    if (ceil_mode.value() && (padded - eff) % st != 0) {
+      out += 1;
+      if ((out - 1) * st >= in + lo) out -= 1;  // the last window must start inside the image
+      *hi += (out - 1) * st + eff - padded;     // extra bottom/right padding, never selected
+      if (*hi < 0) *hi = 0;
+    }
+    return out;
+  };
+  c.out_h = out_size(x[1], c.kh, c.sh, c.dh, c.top, &c.bottom);
+  c.out_w = out_size(x[2], c.kw, c.sw, c.dw, c.left, &c.right);
+  if (c.out_h < 1 || c.out_w < 1) {
+    return op_error(op, "window " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
+                            " does not fit the padded input " + x.to_string());
+  }
+  return c;
+}
+
+Result<std::vector<Shape>> infer_max(const std::vector<Shape>& in, const OpAttrs& a) {
+  Result<PoolParams> p = pool_params("max_pool2d", true, in[0], a);
+  if (!p.ok()) return p.status();
+  return one_shape({in[0][0], p->out_h, p->out_w, in[0][3]});
+}
+
+Result<std::vector<Shape>> infer_avg(const std::vector<Shape>& in, const OpAttrs& a) {
+  Result<PoolParams> p = pool_params("avg_pool2d", false, in[0], a);
+  if (!p.ok()) return p.status();
+  return one_shape({in[0][0], p->out_h, p->out_w, in[0][3]});
+}
+
+Result<std::vector<Shape>> infer_global(const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("global_avg_pool2d", {}));
+  if (in[0].rank() != 4) return op_error("global_avg_pool2d", "input must be (N, H, W, C), got " + in[0].to_string());
+  return one_shape({in[0][0], 1, 1, in[0][3]});
+}
+
+Status lower_max(XnnLowering& l) {
+  PoolParams c = pool_params("max_pool2d", true, l.input_shapes[0], *l.attrs).value();
+  if (c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.top + c.left + c.bottom + c.right == 0) {
+    return l.check(xnn_define_copy(l.subgraph, l.inputs[0], l.outputs[0], 0), "define copy");
+  }
+  return l.check(xnn_define_max_pooling_2d(
+                     l.subgraph, static_cast<uint32_t>(c.top), static_cast<uint32_t>(c.right),
+                     static_cast<uint32_t>(c.bottom), static_cast<uint32_t>(c.left), static_cast<uint32_t>(c.kh),
+                     static_cast<uint32_t>(c.kw), static_cast<uint32_t>(c.sh), static_cast<uint32_t>(c.sw),
+                     static_cast<uint32_t>(c.dh), static_cast<uint32_t>(c.dw), -INFINITY, INFINITY,
+                     l.inputs[0], l.outputs[0], 0),
+                 "define max pooling");
+}
+
+Status lower_avg(XnnLowering& l) {
+  PoolParams c = pool_params("avg_pool2d", false, l.input_shapes[0], *l.attrs).value();
+  return l.check(xnn_define_average_pooling_2d(
+                     l.subgraph, static_cast<uint32_t>(c.top), static_cast<uint32_t>(c.right),
+                     static_cast<uint32_t>(c.bottom), static_cast<uint32_t>(c.left), static_cast<uint32_t>(c.kh),
+                     static_cast<uint32_t>(c.kw), static_cast<uint32_t>(c.sh), static_cast<uint32_t>(c.sw),
+                     -INFINITY, INFINITY, l.inputs[0], l.outputs[0], 0),
+                 "define average pooling");
+}
+
+Status lower_global(XnnLowering& l) {
+  const size_t axes[2] = {1, 2};
+  return l.check(xnn_define_static_reduce(l.subgraph, xnn_reduce_mean, 2, axes, l.inputs[0], l.outputs[0],
+                                          XNN_FLAG_KEEP_DIMS),
+                 "define mean reduction");
+}
+
+}  // namespace
+
+const OpInfo kMaxPool2DInfo{OpType::kMaxPool2D, 2, "max_pool2d", 1, 1, &infer_max, &lower_max, nullptr};
+const OpInfo kAvgPool2DInfo{OpType::kAvgPool2D, 3, "avg_pool2d", 1, 1, &infer_avg, &lower_avg, nullptr};
+const OpInfo kGlobalAvgPool2DInfo{OpType::kGlobalAvgPool2D, 4, "global_avg_pool2d", 1, 1, &infer_global,
+                                  &lower_global, nullptr};
+
+}  // namespace vitrine

@@ -1,0 +1,58 @@
+// Slice: for each listed axis, keeps [start, end) with step 1 (ONNX clamping: negative values
+// count from the end; out-of-range values are clamped). attrs: starts, ends, axes (default 0..n-1).
+#include <algorithm>
+
+#include "../graph/xnn_lowering.h"
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+Status slice_bounds(const Shape& x, const OpAttrs& a, std::vector<int64_t>* begin, std::vector<int64_t>* size) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("slice", {"starts", "ends", "axes"}));
+  Result<std::vector<int64_t>> starts = a.int_list("starts", -1, {});
+  if (!starts.ok()) return starts.status();
+  const int n = static_cast<int>(starts->size());
+  Result<std::vector<int64_t>> ends = a.int_list("ends", n, {});
+  if (!ends.ok()) return ends.status();
+  std::vector<int64_t> default_axes;
+  for (int i = 0; i < n; ++i) default_axes.push_back(i);
+  Result<std::vector<int64_t>> axes = a.int_list("axes", n, default_axes);
+  if (!axes.ok()) return axes.status();
+  begin->assign(static_cast<size_t>(x.rank()), 0);
+  *size = x.to_vector();
+  std::vector<bool> seen(static_cast<size_t>(x.rank()), false);
+  for (int i = 0; i < n; ++i) {
+    Result<int> ax = normalize_axis("slice", axes.value()[i], x.rank());
+    if (!ax.ok()) return ax.status();
+    if (seen[static_cast<size_t>(ax.value())]) return op_error("slice", "axis listed twice");
+    seen[static_cast<size_t>(ax.value())] = true;
+    const int64_t dim = x[ax.value()];
+    auto clamp = [dim](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + dim : v, 0, dim); };
+    int64_t s = clamp(starts.value()[i]), e = clamp(ends.value()[i]);
+    (*begin)[static_cast<size_t>(ax.value())] = s;
+    (*size)[static_cast<size_t>(ax.value())] = std::max<int64_t>(0, e - s);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<Shape>> infer_slice(const std::vector<Shape>& in, const OpAttrs& a) {
+  std::vector<int64_t> begin, size;
+  VITRINE_RETURN_IF_ERROR(slice_bounds(in[0], a, &begin, &size));
+  return one_shape(size);
+}
+
+Status lower_slice(XnnLowering& l) {
+  std::vector<int64_t> begin, size;
+  VITRINE_RETURN_IF_ERROR(slice_bounds(l.input_shapes[0], *l.attrs, &begin, &size));
+  std::vector<size_t> sizes(size.begin(), size.end());
+  return l.check(xnn_define_static_slice_v2(l.subgraph, begin.size(), begin.data(), sizes.data(), l.inputs[0],
+                                            l.outputs[0], 0),
+                 "define slice");
+}
+
+}  // namespace
+
+const OpInfo kSliceInfo{OpType::kSlice, 24, "slice", 1, 1, &infer_slice, &lower_slice, nullptr};
+
+}  // namespace vitrine

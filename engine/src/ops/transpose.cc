@@ -1,0 +1,41 @@
+// Transpose: output[i_perm[0], ...] = input[i_0, ...]; attr perm (a permutation of 0..rank-1).
+#include "../graph/xnn_lowering.h"
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+Result<std::vector<Shape>> infer_transpose(const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("transpose", {"perm"}));
+  const int rank = in[0].rank();
+  std::vector<int64_t> perm;
+  for (int i = rank - 1; i >= 0; --i) perm.push_back(i);  // default: reverse
+  Result<std::vector<int64_t>> p = a.int_list("perm", rank, perm);
+  if (!p.ok()) return p.status();
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  std::vector<int64_t> dims;
+  for (int64_t axis : p.value()) {
+    if (axis < 0 || axis >= rank || seen[static_cast<size_t>(axis)]) {
+      return op_error("transpose", "perm is not a permutation of 0.." + std::to_string(rank - 1));
+    }
+    seen[static_cast<size_t>(axis)] = true;
+    dims.push_back(in[0][static_cast<int>(axis)]);
+  }
+  return one_shape(dims);
+}
+
+Status lower_transpose(XnnLowering& l) {
+  const int rank = l.input_shapes[0].rank();
+  std::vector<int64_t> def;
+  for (int i = rank - 1; i >= 0; --i) def.push_back(i);
+  std::vector<int64_t> p = l.attrs->int_list("perm", rank, def).value();
+  std::vector<size_t> perm(p.begin(), p.end());
+  return l.check(xnn_define_static_transpose(l.subgraph, perm.size(), perm.data(), l.inputs[0], l.outputs[0], 0),
+                 "define transpose");
+}
+
+}  // namespace
+
+const OpInfo kTransposeInfo{OpType::kTranspose, 19, "transpose", 1, 1, &infer_transpose, &lower_transpose, nullptr};
+
+}  // namespace vitrine
