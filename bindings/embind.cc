@@ -12,6 +12,8 @@
 #include <string>
 
 #include "vitrine/context.h"
+#include "vitrine/graph.h"
+#include "vitrine/onnx_import.h"
 #include "vitrine/ops.h"
 
 namespace vitrine::wasm {
@@ -206,9 +208,130 @@ class DenseLayer {
   std::string error_;
 };
 
+// A loaded model (a graph and its executor) with its input and output buffers.
+class ModelHandle {
+ public:
+  // Loads an ONNX model from a Uint8Array (copied; the graph keeps only what it needs).
+  int load(const val& bytes) {
+    Status s = ensure_context();
+    if (s.ok() && !bytes.instanceof(val::global("Uint8Array"))) s = Status::InvalidArgument("model bytes must be a Uint8Array");
+    if (s.ok()) {
+      const size_t n = bytes["length"].as<size_t>();
+      std::vector<uint8_t> data(n);
+      if (n) val(emscripten::typed_memory_view(n, data.data())).call<void>("set", bytes);
+      Result<std::shared_ptr<Graph>> graph = import_onnx(data.data(), data.size());
+      if (!graph.ok()) s = graph.status();
+      else {
+        Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), g_context.get());
+        if (!ex.ok()) s = ex.status();
+        else {
+          graph_ = graph.value();
+          executor_ = std::move(ex).value();
+          inputs_.assign(graph_->inputs().size(), Tensor());
+          outputs_.clear();
+        }
+      }
+    }
+    return record(s, &error_);
+  }
+
+  val input_names() const { return names(false); }
+  val output_names() const { return names(true); }
+  // The shape each input was declared with (dimension 0, the batch, may change).
+  val input_shapes() const {
+    val out = val::array();
+    if (!graph_) return out;
+    for (int id : graph_->inputs()) out.call<void>("push", shape_to_js(graph_->value(id).shape));
+    return out;
+  }
+
+  // Copies a Float32Array of `shape` (a JS array of dimensions) into input `index`.
+  int set_input(int index, const val& data, const val& shape) {
+    if (!graph_) return not_loaded();
+    Status s;
+    if (index < 0 || index >= static_cast<int>(inputs_.size())) {
+      s = Status::OutOfRange("input index " + std::to_string(index) + " outside [0, " + std::to_string(inputs_.size()) + ")");
+    }
+    std::vector<int64_t> dims;
+    if (s.ok()) {
+      const size_t rank = shape["length"].as<size_t>();
+      for (size_t i = 0; i < rank; ++i) dims.push_back(static_cast<int64_t>(shape[i].as<double>()));
+    }
+    Result<Shape> sh = s.ok() ? Shape::make(dims) : Result<Shape>(s);
+    if (s.ok() && !sh.ok()) s = sh.status();
+    if (s.ok()) {
+      Tensor& t = inputs_[static_cast<size_t>(index)];
+      if (t.empty() || t.shape() != sh.value()) {
+        Result<Tensor> fresh = Tensor::zeros(sh.value());
+        if (!fresh.ok()) s = fresh.status();
+        else t = fresh.value();
+      }
+      if (s.ok()) {
+        std::string what = "input '" + graph_->value(graph_->inputs()[static_cast<size_t>(index)]).name + "'";
+        s = copy_from_js(data, t.mutable_data(), static_cast<size_t>(t.num_elements()), what.c_str());
+      }
+    }
+    return record(s, &error_);
+  }
+
+  int run() {
+    if (!graph_) return not_loaded();
+    Status s;
+    for (size_t i = 0; s.ok() && i < inputs_.size(); ++i) {
+      if (inputs_[i].empty()) s = Status::FailedPrecondition("input '" + graph_->value(graph_->inputs()[i]).name + "' was not set");
+    }
+    if (s.ok()) s = executor_->run(inputs_, &outputs_);
+    return record(s, &error_);
+  }
+
+  val output(int index) const {
+    if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
+    return copy_to_js(outputs_[static_cast<size_t>(index)]);
+  }
+  val output_shape(int index) const {
+    if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
+    return shape_to_js(outputs_[static_cast<size_t>(index)].shape());
+  }
+  std::string last_error() const { return error_; }
+
+ private:
+  static val shape_to_js(const Shape& s) {
+    val a = val::array();
+    for (int i = 0; i < s.rank(); ++i) a.call<void>("push", static_cast<double>(s[i]));
+    return a;
+  }
+  val names(bool outputs) const {
+    val out = val::array();
+    if (!graph_) return out;
+    if (outputs) {
+      for (const std::string& n : graph_->output_names()) out.call<void>("push", n);
+    } else {
+      for (int id : graph_->inputs()) out.call<void>("push", graph_->value(id).name);
+    }
+    return out;
+  }
+  int not_loaded() { return record(Status::FailedPrecondition("model is not loaded (or was disposed)"), &error_); }
+
+  std::shared_ptr<Graph> graph_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<Tensor> inputs_, outputs_;
+  std::string error_;
+};
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine) {
+  emscripten::class_<ModelHandle>("ModelHandle")
+      .constructor<>()
+      .function("load", &ModelHandle::load)
+      .function("inputNames", &ModelHandle::input_names)
+      .function("outputNames", &ModelHandle::output_names)
+      .function("inputShapes", &ModelHandle::input_shapes)
+      .function("setInput", &ModelHandle::set_input)
+      .function("run", &ModelHandle::run)
+      .function("output", &ModelHandle::output)
+      .function("outputShape", &ModelHandle::output_shape)
+      .function("lastError", &ModelHandle::last_error);
   emscripten::function("setMaxThreads", &set_max_threads);
   emscripten::function("setNumThreads", &set_num_threads);
   emscripten::function("runtimeInfo", &runtime_info);

@@ -73,11 +73,34 @@ export declare class DenseLayer {
   dispose(): void;
 }
 
+export interface TensorData {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** A model loaded into the engine (ONNX: opsets 11-17, static graphs). */
+export declare class Model {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  /** Declared input shapes; dimension 0 (the batch) may change from run to run. */
+  readonly inputShapes: number[][];
+  /**
+   * A Float32Array for single-input models (batch inferred from its length), or inputs by name.
+   * Returns outputs by name.
+   */
+  run(inputs: Float32Array | number[] | Record<string, Float32Array | number[] | TensorData>): Record<string, TensorData>;
+  dispose(): void;
+}
+
+export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView;
+
 /** One engine instance (one wasm module, one thread pool). */
 export declare class Runtime {
   info(): RuntimeInfo;
   setThreads(n: number): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
+  /** Loads a model from a URL, a file path (Node), an ArrayBuffer or a typed array. */
+  loadModel(source: ModelSource, options?: { onProgress?: (progress: { stage: string; loaded: number; total: number }) => void }): Promise<Model>;
   dispose(): void;
 }
 
@@ -87,6 +110,7 @@ export declare function init(options?: RuntimeOptions): Promise<Runtime>;
 /** The default runtime's info; throws before init(). */
 export declare function runtimeInfo(): RuntimeInfo;
 export declare function setThreads(n: number): void;
+export declare function loadModel(source: ModelSource, options?: { onProgress?: (progress: { stage: string; loaded: number; total: number }) => void }): Promise<Model>;
 export declare function createDenseLayer(options: DenseLayerOptions): Promise<DenseLayer>;
 export declare function simdSupported(): boolean;
 export declare function threadSupport(): { possible: boolean; reason: string };

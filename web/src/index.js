@@ -9,6 +9,7 @@
 import { check, VitrineError } from './errors.js';
 import { loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
+import { Model, readModelBytes } from './model.js';
 
 export { VitrineError, simdSupported, threadSupport };
 
@@ -55,6 +56,19 @@ export class Runtime {
   createDenseLayer(options) {
     this._alive();
     return new DenseLayer(this._module, options);
+  }
+
+  /**
+   * Loads a model (ONNX) from a URL, a file path (Node), an ArrayBuffer or a Uint8Array.
+   * @param {string|URL|ArrayBuffer|ArrayBufferView} source
+   * @param {{ onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} [options]
+   * @returns {Promise<Model>}
+   */
+  async loadModel(source, options = {}) {
+    this._alive();
+    const bytes = await readModelBytes(source, options.onProgress);
+    this._alive();
+    return new Model(this._module, bytes);
   }
 
   /** Releases the runtime; under Node its worker threads stop. */
@@ -106,6 +120,11 @@ export function runtimeInfo() {
 /** Sets the default runtime's thread count. */
 export function setThreads(n) {
   requireDefault().setThreads(n);
+}
+
+/** Loads a model on the default runtime (see Runtime.loadModel). */
+export async function loadModel(source, options) {
+  return (await init()).loadModel(source, options);
 }
 
 /** A dense layer on the default runtime (see Runtime.createDenseLayer). */

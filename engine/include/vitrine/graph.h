@@ -47,12 +47,14 @@ class Graph {
                                     OpAttrs attrs = {});
   // Convenience for single-output nodes.
   Result<int> add(OpType type, const std::string& name, std::vector<int> inputs, OpAttrs attrs = {});
-  Status add_output(int value);
+  // Marks `value` as an output, published as `name` (default: the value's own name).
+  Status add_output(int value, const std::string& name = "");
 
   const std::vector<GraphValue>& values() const { return values_; }
   const std::vector<GraphNode>& nodes() const { return nodes_; }
   const std::vector<int>& inputs() const { return inputs_; }
   const std::vector<int>& outputs() const { return outputs_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
   const GraphValue& value(int index) const { return values_[static_cast<size_t>(index)]; }
   Result<int> find(const std::string& name) const;
 
@@ -66,6 +68,7 @@ class Graph {
   std::vector<GraphNode> nodes_;
   std::vector<int> inputs_;
   std::vector<int> outputs_;
+  std::vector<std::string> output_names_;
 };
 
 // Runs a graph: the whole graph (or its maximal XNNPACK-supported runs of nodes) lowered to XNNPACK

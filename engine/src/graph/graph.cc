@@ -76,13 +76,17 @@ Result<int> Graph::add(OpType type, const std::string& name, std::vector<int> in
   return out.value()[0];
 }
 
-Status Graph::add_output(int value) {
+Status Graph::add_output(int value, const std::string& name) {
   if (value < 0 || value >= static_cast<int>(values_.size())) {
     return Status::OutOfRange("graph: output value index " + std::to_string(value) + " does not exist");
   }
   for (int o : outputs_)
     if (o == value) return Status::InvalidArgument("graph: '" + values_[value].name + "' is already an output");
+  const std::string& public_name = name.empty() ? values_[value].name : name;
+  for (const std::string& n : output_names_)
+    if (n == public_name) return Status::InvalidArgument("graph: duplicate output name '" + n + "'");
   outputs_.push_back(value);
+  output_names_.push_back(public_name);
   return Status::Ok();
 }
 

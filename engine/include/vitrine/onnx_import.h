@@ -1,0 +1,37 @@
+// ONNX import: an .onnx file (opsets 11-17, static shapes) to a Vitrine Graph.
+//
+// The graph keeps ONNX's interface: inputs and outputs have the ONNX names and layouts (NCHW
+// images in, whatever the model outputs out). Inside, image tensors run NHWC (XNNPACK's layout);
+// the importer inserts the few transposes needed at the edges and re-lays weights out once.
+// BatchNormalization after a Conv is folded into the Conv's weights. Constant subgraphs (Shape of
+// a static value, Constant, arithmetic on constants used as shapes) are folded.
+//
+// Supported ONNX ops are listed by onnx_supported_ops(). A model using others fails with one error
+// that lists every unsupported op. Dimension 0 of each input is the batch and may change at run
+// time; symbolic dimensions elsewhere must be fixed through `input_shapes`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vitrine/graph.h"
+
+namespace vitrine {
+
+struct OnnxImportOptions {
+  // Shapes for inputs whose ONNX shape has symbolic dimensions (by input name). A symbolic batch
+  // dimension (dim 0) defaults to 1.
+  std::map<std::string, std::vector<int64_t>> input_shapes;
+};
+
+// Imports a model. Does not keep `data` (weights are copied into the graph).
+Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size,
+                                           const OnnxImportOptions& options = {});
+
+// The ONNX op types the importer handles, sorted.
+std::vector<std::string> onnx_supported_ops();
+
+}  // namespace vitrine

@@ -1,0 +1,1033 @@
+// ONNX ModelProto -> Graph. Activations of rank 4 live in NHWC inside the graph; each ONNX value
+// remembers its layout, and transposes are inserted only where a layout-sensitive consumer or a
+// graph output needs the ONNX (NCHW) order.
+#include "vitrine/onnx_import.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "onnx_model.h"
+
+namespace vitrine {
+namespace {
+
+using onnx::AttributeProto;
+using onnx::NodeProto;
+
+enum class Layout { kPlain, kNHWC };
+
+// A constant known at import time (initializer, Constant node, or folded shape arithmetic).
+struct Const {
+  std::vector<int64_t> dims;
+  bool is_int = false;
+  std::vector<float> f;    // float data (when !is_int)
+  std::vector<int64_t> i;  // integer data (when is_int)
+  int64_t count() const { return is_int ? static_cast<int64_t>(i.size()) : static_cast<int64_t>(f.size()); }
+};
+
+// An activation: a graph value plus the layout its data is in.
+struct Act {
+  int id = -1;
+  Layout layout = Layout::kPlain;
+};
+
+const int64_t kToNhwc[4] = {0, 2, 3, 1};
+const int64_t kToNchw[4] = {0, 3, 1, 2};
+const int64_t kAxisNchwToNhwc[4] = {0, 3, 1, 2};  // NCHW axis -> NHWC axis
+
+class Importer {
+ public:
+  Importer(const onnx::ModelProto& model, const OnnxImportOptions& options)
+      : model_(model), options_(options), opset_(onnx::opset_version(model)) {}
+
+  Result<std::shared_ptr<Graph>> run();
+
+ private:
+  using Handler = Status (Importer::*)(const NodeProto&);
+  static const std::map<std::string, Handler>& handlers();
+
+  // --- helpers --------------------------------------------------------------------------------
+  std::string fresh(const std::string& base) { return "vitrine/" + base + "/" + std::to_string(counter_++); }
+  Status err(const NodeProto& n, const std::string& what) const {
+    return Status::InvalidArgument("ONNX " + n.op_type + " '" + (n.name.empty() ? n.output[0] : n.name) + "': " + what);
+  }
+  Status unsupported(const NodeProto& n, const std::string& what) const {
+    return Status::Unimplemented("ONNX " + n.op_type + " '" + (n.name.empty() ? n.output[0] : n.name) + "': " + what);
+  }
+  bool has_input(const NodeProto& n, size_t i) const { return i < n.input.size() && !n.input[i].empty(); }
+  const Const* constant(const std::string& name) const {
+    auto it = consts_.find(name);
+    return it == consts_.end() ? nullptr : &it->second;
+  }
+  int64_t attr_i(const NodeProto& n, const char* name, int64_t fallback) const {
+    const AttributeProto* a = onnx::find_attribute(n, name);
+    return a ? a->i : fallback;
+  }
+  float attr_f(const NodeProto& n, const char* name, float fallback) const {
+    const AttributeProto* a = onnx::find_attribute(n, name);
+    return a ? a->f : fallback;
+  }
+  std::vector<int64_t> attr_ints(const NodeProto& n, const char* name, std::vector<int64_t> fallback) const {
+    const AttributeProto* a = onnx::find_attribute(n, name);
+    return a ? a->ints : fallback;
+  }
+  std::string attr_s(const NodeProto& n, const char* name, const std::string& fallback) const {
+    const AttributeProto* a = onnx::find_attribute(n, name);
+    return a ? a->s : fallback;
+  }
+  // ONNX-order dims of an activation.
+  std::vector<int64_t> onnx_dims(const Act& a) const {
+    std::vector<int64_t> d = graph_->value(a.id).shape.to_vector();
+    if (a.layout == Layout::kNHWC) return {d[0], d[3], d[1], d[2]};
+    return d;
+  }
+  Result<Act> act(const NodeProto& n, size_t i);
+  Result<int> as_layout(const NodeProto& n, size_t i, Layout want);
+  Result<int> transpose(int id, const int64_t* perm, const std::string& hint);
+  Result<int> float_constant(const std::string& name, const Const& c, std::vector<int64_t> dims);
+  Result<std::vector<int64_t>> const_ints(const NodeProto& n, size_t i);
+  Result<std::vector<float>> const_floats(const NodeProto& n, size_t i);
+  Status emit(const NodeProto& n, OpType type, std::vector<int> inputs, OpAttrs attrs, Layout layout);
+  Status set_output(const NodeProto& n, int id, Layout layout);
+  Status pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw, const std::vector<int64_t>& kernel,
+                  const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
+                  std::vector<int64_t>* pads);
+
+  // --- op handlers ------------------------------------------------------------------------------
+  Status conv(const NodeProto& n);
+  Status batch_norm(const NodeProto& n);
+  Status unary(const NodeProto& n);
+  Status clip(const NodeProto& n);
+  Status binary(const NodeProto& n);
+  Status pool(const NodeProto& n);
+  Status global_pool(const NodeProto& n);
+  Status gemm(const NodeProto& n);
+  Status matmul(const NodeProto& n);
+  Status flatten(const NodeProto& n);
+  Status reshape(const NodeProto& n);
+  Status squeeze(const NodeProto& n);
+  Status concat(const NodeProto& n);
+  Status softmax(const NodeProto& n);
+  Status transpose_op(const NodeProto& n);
+  Status alias(const NodeProto& n);
+  Status constant_op(const NodeProto& n);
+  Status shape_op(const NodeProto& n);
+  Status gather(const NodeProto& n);
+  Status pad(const NodeProto& n);
+  Status reduce_mean(const NodeProto& n);
+  Status slice(const NodeProto& n);
+
+  const onnx::ModelProto& model_;
+  const OnnxImportOptions& options_;
+  int64_t opset_;
+  std::shared_ptr<Graph> graph_ = std::make_shared<Graph>();
+  std::map<std::string, Const> consts_;
+  std::map<std::string, Act> acts_;
+  std::map<std::pair<int, int>, int> transposed_;  // (value, target layout) -> transposed value
+  std::map<std::string, int> uses_;                // consumers per value name
+  std::set<std::string> folded_bn_;                // BatchNormalization outputs folded into a Conv
+  int counter_ = 0;
+};
+
+const std::map<std::string, Importer::Handler>& Importer::handlers() {
+  static const std::map<std::string, Handler> table = {
+      {"Add", &Importer::binary},
+      {"AveragePool", &Importer::pool},
+      {"BatchNormalization", &Importer::batch_norm},
+      {"Clip", &Importer::clip},
+      {"Concat", &Importer::concat},
+      {"Constant", &Importer::constant_op},
+      {"Conv", &Importer::conv},
+      {"Div", &Importer::binary},
+      {"Dropout", &Importer::alias},
+      {"Flatten", &Importer::flatten},
+      {"Gather", &Importer::gather},
+      {"Gemm", &Importer::gemm},
+      {"GlobalAveragePool", &Importer::global_pool},
+      {"HardSwish", &Importer::unary},
+      {"Identity", &Importer::alias},
+      {"LeakyRelu", &Importer::unary},
+      {"MatMul", &Importer::matmul},
+      {"MaxPool", &Importer::pool},
+      {"Mul", &Importer::binary},
+      {"Pad", &Importer::pad},
+      {"ReduceMean", &Importer::reduce_mean},
+      {"Relu", &Importer::unary},
+      {"Reshape", &Importer::reshape},
+      {"Shape", &Importer::shape_op},
+      {"Sigmoid", &Importer::unary},
+      {"Slice", &Importer::slice},
+      {"Softmax", &Importer::softmax},
+      {"Squeeze", &Importer::squeeze},
+      {"Sub", &Importer::binary},
+      {"Tanh", &Importer::unary},
+      {"Transpose", &Importer::transpose_op},
+      {"Unsqueeze", &Importer::squeeze},
+  };
+  return table;
+}
+
+Result<Const> to_const(const onnx::TensorProto& t) {
+  Const c;
+  c.dims = t.dims;
+  if (t.data_type == onnx::DataType::kFloat || t.data_type == onnx::DataType::kDouble ||
+      t.data_type == onnx::DataType::kFloat16 || t.data_type == onnx::DataType::kBfloat16) {
+    Result<std::vector<float>> f = onnx::tensor_floats(t);
+    if (!f.ok()) return f.status();
+    c.f = std::move(f).value();
+  } else {
+    Result<std::vector<int64_t>> i = onnx::tensor_int64s(t);
+    if (!i.ok()) return i.status();
+    c.i = std::move(i).value();
+    c.is_int = true;
+  }
+  return c;
+}
+
+Result<Act> Importer::act(const NodeProto& n, size_t i) {
+  if (!has_input(n, i)) return err(n, "input " + std::to_string(i) + " is missing");
+  auto it = acts_.find(n.input[i]);
+  if (it != acts_.end()) return it->second;
+  if (const Const* c = constant(n.input[i])) {
+    if (c->is_int) return err(n, "input '" + n.input[i] + "' is an integer constant where floats are needed");
+    Result<int> id = float_constant(n.input[i], *c, c->dims);
+    if (!id.ok()) return id.status();
+    return Act{id.value(), Layout::kPlain};
+  }
+  return err(n, "input '" + n.input[i] + "' is not produced by any earlier node");
+}
+
+Result<int> Importer::transpose(int id, const int64_t* perm, const std::string& hint) {
+  const int layout_key = perm == kToNhwc ? 1 : 0;
+  auto key = std::make_pair(id, layout_key);
+  auto it = transposed_.find(key);
+  if (it != transposed_.end()) return it->second;
+  OpAttrs a;
+  a.ints["perm"] = std::vector<int64_t>(perm, perm + 4);
+  Result<int> t = graph_->add(OpType::kTranspose, fresh(hint), {id}, a);
+  if (t.ok()) transposed_[key] = t.value();
+  return t;
+}
+
+Result<int> Importer::as_layout(const NodeProto& n, size_t i, Layout want) {
+  Result<Act> a = act(n, i);
+  if (!a.ok()) return a.status();
+  if (a->layout == want) return a->id;
+  const Shape& s = graph_->value(a->id).shape;
+  if (s.rank() != 4) {
+    if (want == Layout::kNHWC) return err(n, "expects a 4-D (N, C, H, W) input, got rank " + std::to_string(s.rank()));
+    return a->id;
+  }
+  // (N, C, 1, 1) and (N, 1, 1, C) hold the same bytes: a reshape is enough (free in XNNPACK).
+  if (s[want == Layout::kPlain ? 1 : 2] == 1 && s[want == Layout::kPlain ? 2 : 3] == 1) {
+    OpAttrs r;
+    r.ints["shape"] = want == Layout::kPlain ? std::vector<int64_t>{0, s[3], 1, 1} : std::vector<int64_t>{0, 1, 1, s[1]};
+    return graph_->add(OpType::kReshape, fresh("relayout"), {a->id}, r);
+  }
+  return transpose(a->id, want == Layout::kNHWC ? kToNhwc : kToNchw, want == Layout::kNHWC ? "to_nhwc" : "to_nchw");
+}
+
+Result<int> Importer::float_constant(const std::string& name, const Const& c, std::vector<int64_t> dims) {
+  if (dims.empty()) dims = {1};
+  Result<Shape> shape = Shape::make(dims);
+  if (!shape.ok()) return shape.status();
+  Result<Tensor> t = Tensor::from_values(shape.value(), c.f.data(), c.f.size());
+  if (!t.ok()) return t.status();
+  return graph_->add_constant(graph_->find(name).ok() ? fresh(name) : name, t.value());
+}
+
+Result<std::vector<int64_t>> Importer::const_ints(const NodeProto& n, size_t i) {
+  if (!has_input(n, i)) return err(n, "input " + std::to_string(i) + " is missing");
+  const Const* c = constant(n.input[i]);
+  if (!c) return unsupported(n, "input '" + n.input[i] + "' must be a constant (static graphs only)");
+  if (!c->is_int) return err(n, "input '" + n.input[i] + "' must hold integers");
+  return c->i;
+}
+
+Result<std::vector<float>> Importer::const_floats(const NodeProto& n, size_t i) {
+  if (!has_input(n, i)) return err(n, "input " + std::to_string(i) + " is missing");
+  const Const* c = constant(n.input[i]);
+  if (!c) return unsupported(n, "input '" + n.input[i] + "' must be a constant");
+  if (c->is_int) {
+    std::vector<float> f(c->i.begin(), c->i.end());
+    return f;
+  }
+  return c->f;
+}
+
+Status Importer::set_output(const NodeProto& n, int id, Layout layout) {
+  if (n.output.empty() || n.output[0].empty()) return err(n, "has no output");
+  acts_[n.output[0]] = Act{id, layout};
+  return Status::Ok();
+}
+
+Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, OpAttrs attrs, Layout layout) {
+  if (n.output.empty() || n.output[0].empty()) return err(n, "has no output");
+  std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
+  Result<int> id = graph_->add(type, name, std::move(inputs), std::move(attrs));
+  if (!id.ok()) return Status(id.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + id.status().message());
+  return set_output(n, id.value(), layout);
+}
+
+Status Importer::pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw, const std::vector<int64_t>& kernel,
+                          const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
+                          std::vector<int64_t>* pads) {
+  const std::string auto_pad = attr_s(n, "auto_pad", "NOTSET");
+  std::vector<int64_t> p = attr_ints(n, "pads", {0, 0, 0, 0});
+  if (p.size() != 4) return unsupported(n, "only 2-D pads are supported");
+  if (auto_pad == "NOTSET") {
+    *pads = p;  // ONNX [top, left, bottom, right] == ours
+    return Status::Ok();
+  }
+  if (auto_pad == "VALID") {
+    *pads = {0, 0, 0, 0};
+    return Status::Ok();
+  }
+  if (auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") return err(n, "unknown auto_pad '" + auto_pad + "'");
+  pads->assign(4, 0);
+  for (int d = 0; d < 2; ++d) {
+    const int64_t out = (in_hw[d] + strides[d] - 1) / strides[d];
+    const int64_t total = std::max<int64_t>(0, (out - 1) * strides[d] + dilations[d] * (kernel[d] - 1) + 1 - in_hw[d]);
+    const int64_t small = total / 2, large = total - small;
+    (*pads)[d] = auto_pad == "SAME_UPPER" ? small : large;
+    (*pads)[d + 2] = auto_pad == "SAME_UPPER" ? large : small;
+  }
+  return Status::Ok();
+}
+
+// ---- handlers --------------------------------------------------------------------------------
+
+Status Importer::conv(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kNHWC);
+  if (!x.ok()) return x.status();
+  const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (!w || w->is_int) return unsupported(n, "weights must be a float constant");
+  if (w->dims.size() != 4) return unsupported(n, "only 2-D convolution is supported (weights of rank 4)");
+  const int64_t o = w->dims[0], ci = w->dims[1], kh = w->dims[2], kw = w->dims[3];
+  std::vector<float> bias(static_cast<size_t>(o), 0.0f);
+  bool has_bias = has_input(n, 2);
+  if (has_bias) {
+    Result<std::vector<float>> b = const_floats(n, 2);
+    if (!b.ok()) return b.status();
+    if (b->size() != static_cast<size_t>(o)) return err(n, "bias must have " + std::to_string(o) + " values");
+    bias = b.value();
+  }
+  // (O, I, KH, KW) -> (O, KH, KW, I), folding a following BatchNormalization if there is one.
+  std::vector<float> scale(static_cast<size_t>(o), 1.0f);
+  auto bn_it = std::find_if(model_.graph.node.begin(), model_.graph.node.end(), [&](const NodeProto& m) {
+    return m.op_type == "BatchNormalization" && !m.input.empty() && m.input[0] == n.output[0] &&
+           uses_[n.output[0]] == 1 && m.input.size() >= 5 && constant(m.input[1]) && constant(m.input[2]) &&
+           constant(m.input[3]) && constant(m.input[4]) && m.output.size() >= 1;
+  });
+  const NodeProto* bn = bn_it == model_.graph.node.end() ? nullptr : &*bn_it;
+  if (bn) {
+    const float eps = attr_f(*bn, "epsilon", 1e-5f);
+    std::vector<float> g = const_floats(*bn, 1).value(), beta = const_floats(*bn, 2).value(),
+                       mean = const_floats(*bn, 3).value(), var = const_floats(*bn, 4).value();
+    if (g.size() != static_cast<size_t>(o) || beta.size() != g.size() || mean.size() != g.size() || var.size() != g.size()) {
+      return err(*bn, "parameters must have " + std::to_string(o) + " values");
+    }
+    for (int64_t c = 0; c < o; ++c) {
+      scale[c] = g[c] / std::sqrt(var[c] + eps);
+      bias[c] = (bias[c] - mean[c]) * scale[c] + beta[c];
+    }
+    has_bias = true;
+    folded_bn_.insert(bn->output[0]);
+  }
+  if (w->count() != o * ci * kh * kw) return err(n, "weights hold the wrong number of values");
+  Result<Tensor> wt = Tensor::zeros(Shape{o, kh, kw, ci});
+  if (!wt.ok()) return wt.status();
+  float* dst = wt->mutable_data();
+  for (int64_t a = 0; a < o; ++a)
+    for (int64_t i = 0; i < ci; ++i)
+      for (int64_t y = 0; y < kh; ++y)
+        for (int64_t z = 0; z < kw; ++z)
+          dst[((a * kh + y) * kw + z) * ci + i] = w->f[static_cast<size_t>(((a * ci + i) * kh + y) * kw + z)] * scale[a];
+  Result<int> wid = graph_->add_constant(fresh(n.input[1]), wt.value());
+  if (!wid.ok()) return wid.status();
+  std::vector<int> inputs = {x.value(), wid.value()};
+  if (has_bias) {
+    Result<Tensor> bt = Tensor::from_values(Shape{o}, bias.data(), bias.size());
+    Result<int> bid = graph_->add_constant(fresh("bias"), bt.value());
+    if (!bid.ok()) return bid.status();
+    inputs.push_back(bid.value());
+  }
+  const std::vector<int64_t> strides = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});
+  const std::vector<int64_t> ks = attr_ints(n, "kernel_shape", {kh, kw});
+  if (strides.size() != 2 || dil.size() != 2 || ks != std::vector<int64_t>{kh, kw}) {
+    return err(n, "strides/dilations/kernel_shape do not describe a 2-D convolution with these weights");
+  }
+  const Shape& xs = graph_->value(x.value()).shape;
+  OpAttrs a;
+  a.ints["strides"] = strides;
+  a.ints["dilations"] = dil;
+  std::vector<int64_t> pads;
+  VITRINE_RETURN_IF_ERROR(pads_for(n, {xs[1], xs[2]}, {kh, kw}, strides, dil, &pads));
+  a.ints["pads"] = pads;
+  a.numbers["groups"] = static_cast<double>(attr_i(n, "group", 1));
+  VITRINE_RETURN_IF_ERROR(emit(n, OpType::kConv2D, inputs, a, Layout::kNHWC));
+  if (bn) acts_[bn->output[0]] = acts_[n.output[0]];
+  return Status::Ok();
+}
+
+Status Importer::batch_norm(const NodeProto& n) {
+  if (folded_bn_.count(n.output[0])) return Status::Ok();
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  const int rank = graph_->value(a->id).shape.rank();
+  Layout layout = rank == 4 ? Layout::kNHWC : Layout::kPlain;
+  if (rank != 4 && rank != 2) return unsupported(n, "only (N, C) and (N, C, H, W) inputs are supported");
+  Result<int> x = as_layout(n, 0, layout);
+  if (!x.ok()) return x.status();
+  std::vector<int> inputs = {x.value()};
+  for (size_t i = 1; i < 5; ++i) {
+    Result<std::vector<float>> v = const_floats(n, i);
+    if (!v.ok()) return v.status();
+    Const c;
+    c.f = v.value();
+    Result<int> id = float_constant(n.input[i], c, {static_cast<int64_t>(c.f.size())});
+    if (!id.ok()) return id.status();
+    inputs.push_back(id.value());
+  }
+  OpAttrs attrs;
+  attrs.numbers["epsilon"] = attr_f(n, "epsilon", 1e-5f);
+  return emit(n, OpType::kBatchNorm, inputs, attrs, layout);
+}
+
+Status Importer::unary(const NodeProto& n) {
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  OpAttrs attrs;
+  OpType type = OpType::kRelu;
+  if (n.op_type == "Sigmoid") type = OpType::kSigmoid;
+  else if (n.op_type == "Tanh") type = OpType::kTanh;
+  else if (n.op_type == "HardSwish") type = OpType::kHardSwish;
+  else if (n.op_type == "LeakyRelu") {
+    type = OpType::kLeakyRelu;
+    attrs.numbers["alpha"] = attr_f(n, "alpha", 0.01f);
+  }
+  return emit(n, type, {a->id}, attrs, a->layout);
+}
+
+Status Importer::clip(const NodeProto& n) {
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  OpAttrs attrs;
+  double lo = -INFINITY, hi = INFINITY;
+  if (opset_ < 11) {
+    lo = attr_f(n, "min", -INFINITY);
+    hi = attr_f(n, "max", INFINITY);
+  } else {
+    if (has_input(n, 1)) {
+      Result<std::vector<float>> v = const_floats(n, 1);
+      if (!v.ok()) return v.status();
+      if (v->size() != 1) return err(n, "min must be a scalar");
+      lo = v.value()[0];
+    }
+    if (has_input(n, 2)) {
+      Result<std::vector<float>> v = const_floats(n, 2);
+      if (!v.ok()) return v.status();
+      if (v->size() != 1) return err(n, "max must be a scalar");
+      hi = v.value()[0];
+    }
+  }
+  if (std::isfinite(lo)) attrs.numbers["min"] = lo;
+  if (std::isfinite(hi)) attrs.numbers["max"] = hi;
+  return emit(n, lo == 0.0 && !std::isfinite(hi) ? OpType::kRelu : OpType::kClip, {a->id},
+              lo == 0.0 && !std::isfinite(hi) ? OpAttrs{} : attrs, a->layout);
+}
+
+Status Importer::binary(const NodeProto& n) {
+  OpType type = n.op_type == "Add" ? OpType::kAdd : n.op_type == "Sub" ? OpType::kSub
+              : n.op_type == "Mul" ? OpType::kMul : OpType::kDiv;
+  if (n.input.size() != 2) return err(n, "takes two inputs");
+  const Const* ca = constant(n.input[0]);
+  const Const* cb = constant(n.input[1]);
+  if (ca && cb && ca->is_int && cb->is_int && ca->i.size() == cb->i.size()) {  // shape arithmetic
+    Const c{ca->dims, true, {}, {}};
+    for (size_t k = 0; k < ca->i.size(); ++k) {
+      int64_t x = ca->i[k], y = cb->i[k];
+      if (type == OpType::kDiv && y == 0) return err(n, "division by zero in a constant");
+      c.i.push_back(type == OpType::kAdd ? x + y : type == OpType::kSub ? x - y : type == OpType::kMul ? x * y : x / y);
+    }
+    consts_[n.output[0]] = c;
+    return Status::Ok();
+  }
+  // Layout: NHWC if either side is an NHWC activation; constants and plain 4-D tensors follow it.
+  bool nhwc = false;
+  for (size_t i = 0; i < 2; ++i) {
+    auto it = acts_.find(n.input[i]);
+    if (it != acts_.end() && it->second.layout == Layout::kNHWC) nhwc = true;
+  }
+  std::vector<int> ids;
+  for (size_t i = 0; i < 2; ++i) {
+    const Const* c = constant(n.input[i]);
+    if (c && nhwc) {
+      if (c->is_int) return err(n, "integer constant in float arithmetic");
+      std::vector<int64_t> d = c->dims;
+      if (d.size() > 4) return err(n, "constant of rank > 4");
+      while (d.size() < 4) d.insert(d.begin(), 1);
+      Result<Tensor> t = Tensor::zeros(Shape{d[0], d[2], d[3], d[1]});
+      if (!t.ok()) return t.status();
+      float* dst = t->mutable_data();
+      for (int64_t a = 0; a < d[0]; ++a)
+        for (int64_t ch = 0; ch < d[1]; ++ch)
+          for (int64_t y = 0; y < d[2]; ++y)
+            for (int64_t z = 0; z < d[3]; ++z)
+              dst[((a * d[2] + y) * d[3] + z) * d[1] + ch] = c->f[static_cast<size_t>(((a * d[1] + ch) * d[2] + y) * d[3] + z)];
+      Result<int> id = graph_->add_constant(fresh(n.input[i]), t.value());
+      if (!id.ok()) return id.status();
+      ids.push_back(id.value());
+    } else {
+      Result<int> id = as_layout(n, i, nhwc ? Layout::kNHWC : Layout::kPlain);
+      if (!id.ok()) return id.status();
+      ids.push_back(id.value());
+    }
+  }
+  return emit(n, type, ids, {}, nhwc ? Layout::kNHWC : Layout::kPlain);
+}
+
+Status Importer::pool(const NodeProto& n) {
+  const bool is_max = n.op_type == "MaxPool";
+  if (n.output.size() > 1 && !n.output[1].empty()) return unsupported(n, "the Indices output is not supported");
+  Result<int> x = as_layout(n, 0, Layout::kNHWC);
+  if (!x.ok()) return x.status();
+  const std::vector<int64_t> k = attr_ints(n, "kernel_shape", {});
+  if (k.size() != 2) return unsupported(n, "only 2-D pooling is supported");
+  const std::vector<int64_t> strides = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});
+  const Shape& xs = graph_->value(x.value()).shape;
+  std::vector<int64_t> pads;
+  VITRINE_RETURN_IF_ERROR(pads_for(n, {xs[1], xs[2]}, k, strides, dil, &pads));
+  OpAttrs a;
+  a.ints["kernel"] = k;
+  a.ints["strides"] = strides;
+  const int64_t ceil_mode = attr_i(n, "ceil_mode", 0);
+  int input = x.value();
+  const bool any_pad = pads[0] || pads[1] || pads[2] || pads[3];
+  if (is_max) {
+    a.ints["pads"] = pads;
+    a.ints["dilations"] = dil;
+    if (ceil_mode) a.numbers["ceil_mode"] = 1;
+  } else {
+    if (dil != std::vector<int64_t>{1, 1}) return unsupported(n, "dilated average pooling");
+    if (ceil_mode) return unsupported(n, "ceil_mode for average pooling");
+    if (attr_i(n, "count_include_pad", 0) && any_pad) {
+      OpAttrs p;  // padding counted as zeros: pad explicitly, then pool without padding
+      p.ints["pads"] = {0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0};
+      Result<int> padded = graph_->add(OpType::kPad, fresh("pad"), {input}, p);
+      if (!padded.ok()) return padded.status();
+      input = padded.value();
+    } else {
+      a.ints["pads"] = pads;
+    }
+  }
+  return emit(n, is_max ? OpType::kMaxPool2D : OpType::kAvgPool2D, {input}, a, Layout::kNHWC);
+}
+
+Status Importer::global_pool(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kNHWC);
+  if (!x.ok()) return x.status();
+  return emit(n, OpType::kGlobalAvgPool2D, {x.value()}, {}, Layout::kNHWC);
+}
+
+Status Importer::gemm(const NodeProto& n) {
+  if (attr_i(n, "transA", 0)) return unsupported(n, "transA = 1");
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape& xs = graph_->value(x.value()).shape;
+  if (xs.rank() != 2) return err(n, "A must be 2-D, got " + xs.to_string());
+  const Const* b = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (!b || b->is_int || b->dims.size() != 2) return unsupported(n, "B must be a 2-D float constant");
+  const bool trans_b = attr_i(n, "transB", 0) != 0;
+  const int64_t k = trans_b ? b->dims[1] : b->dims[0], out = trans_b ? b->dims[0] : b->dims[1];
+  const float alpha = attr_f(n, "alpha", 1.0f), beta = attr_f(n, "beta", 1.0f);
+  Result<Tensor> w = Tensor::zeros(Shape{out, k});
+  if (!w.ok()) return w.status();
+  float* dst = w->mutable_data();
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < k; ++i)
+      dst[o * k + i] = alpha * (trans_b ? b->f[static_cast<size_t>(o * k + i)] : b->f[static_cast<size_t>(i * out + o)]);
+  Result<int> wid = graph_->add_constant(fresh(n.input[1]), w.value());
+  if (!wid.ok()) return wid.status();
+  std::vector<int> inputs = {x.value(), wid.value()};
+  if (has_input(n, 2)) {
+    Result<std::vector<float>> c = const_floats(n, 2);
+    if (!c.ok()) return c.status();
+    std::vector<float> bias(static_cast<size_t>(out));
+    if (c->size() == 1) std::fill(bias.begin(), bias.end(), beta * c.value()[0]);
+    else if (c->size() == static_cast<size_t>(out)) for (int64_t o = 0; o < out; ++o) bias[o] = beta * c.value()[o];
+    else return unsupported(n, "C must be a scalar or have " + std::to_string(out) + " values");
+    Result<Tensor> bt = Tensor::from_values(Shape{out}, bias.data(), bias.size());
+    Result<int> bid = graph_->add_constant(fresh("bias"), bt.value());
+    if (!bid.ok()) return bid.status();
+    inputs.push_back(bid.value());
+  }
+  return emit(n, OpType::kDense, inputs, {}, Layout::kPlain);
+}
+
+Status Importer::matmul(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Const* b = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (b && !b->is_int && b->dims.size() == 2) {  // x · B with constant B: a dense layer with W = Bᵀ
+    const int64_t k = b->dims[0], out = b->dims[1];
+    Result<Tensor> w = Tensor::zeros(Shape{out, k});
+    if (!w.ok()) return w.status();
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < k; ++i) w->mutable_data()[o * k + i] = b->f[static_cast<size_t>(i * out + o)];
+    Result<int> wid = graph_->add_constant(fresh(n.input[1]), w.value());
+    if (!wid.ok()) return wid.status();
+    return emit(n, OpType::kDense, {x.value(), wid.value()}, {}, Layout::kPlain);
+  }
+  Result<int> y = as_layout(n, 1, Layout::kPlain);
+  if (!y.ok()) return y.status();
+  return emit(n, OpType::kMatMul, {x.value(), y.value()}, {}, Layout::kPlain);
+}
+
+Status Importer::flatten(const NodeProto& n) {
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  OpAttrs attrs;
+  attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", 1));
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  return emit(n, OpType::kFlatten, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::reshape(const NodeProto& n) {
+  Result<std::vector<int64_t>> shape = const_ints(n, 1);
+  if (!shape.ok()) return shape.status();
+  if (const Const* c = constant(n.input[0])) {  // reshape of a constant: fold
+    Const out = *c;
+    out.dims = shape.value();
+    int64_t known = 1, at = -1;
+    for (size_t i = 0; i < out.dims.size(); ++i) {
+      if (out.dims[i] == 0 && i < c->dims.size()) out.dims[i] = c->dims[i];
+      if (out.dims[i] == -1) at = static_cast<int64_t>(i);
+      else known *= out.dims[i];
+    }
+    if (at >= 0 && known > 0) out.dims[static_cast<size_t>(at)] = c->count() / known;
+    consts_[n.output[0]] = out;
+    return Status::Ok();
+  }
+  if (attr_i(n, "allowzero", 0)) return unsupported(n, "allowzero = 1");
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  attrs.ints["shape"] = shape.value();
+  return emit(n, OpType::kReshape, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::squeeze(const NodeProto& n) {
+  const bool un = n.op_type == "Unsqueeze";
+  std::vector<int64_t> axes;
+  if (opset_ >= 13) {
+    if (has_input(n, 1)) {
+      Result<std::vector<int64_t>> v = const_ints(n, 1);
+      if (!v.ok()) return v.status();
+      axes = v.value();
+    }
+  } else {
+    axes = attr_ints(n, "axes", {});
+  }
+  std::vector<int64_t> in_dims;
+  const Const* c = constant(n.input[0]);
+  if (c) in_dims = c->dims;
+  else {
+    Result<Act> a = act(n, 0);
+    if (!a.ok()) return a.status();
+    in_dims = onnx_dims(a.value());
+  }
+  std::vector<int64_t> out;
+  if (un) {
+    const int64_t rank = static_cast<int64_t>(in_dims.size() + axes.size());
+    std::vector<bool> inserted(static_cast<size_t>(rank), false);
+    for (int64_t ax : axes) {
+      if (ax < -rank || ax >= rank) return err(n, "axis out of range");
+      inserted[static_cast<size_t>(ax < 0 ? ax + rank : ax)] = true;
+    }
+    size_t k = 0;
+    for (int64_t i = 0; i < rank; ++i) out.push_back(inserted[static_cast<size_t>(i)] ? 1 : in_dims[k++]);
+  } else {
+    const int64_t rank = static_cast<int64_t>(in_dims.size());
+    std::vector<bool> drop(in_dims.size(), false);
+    for (int64_t ax : axes) {
+      if (ax < -rank || ax >= rank) return err(n, "axis out of range");
+      drop[static_cast<size_t>(ax < 0 ? ax + rank : ax)] = true;
+    }
+    for (size_t i = 0; i < in_dims.size(); ++i) {
+      if (axes.empty() ? in_dims[i] == 1 : drop[i]) {
+        if (in_dims[i] != 1) return err(n, "cannot squeeze a dimension of size " + std::to_string(in_dims[i]));
+        continue;
+      }
+      out.push_back(in_dims[i]);
+    }
+  }
+  if (c) {
+    Const folded = *c;
+    folded.dims = out;
+    consts_[n.output[0]] = folded;
+    return Status::Ok();
+  }
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  if (!out.empty() && !in_dims.empty() && out[0] == in_dims[0] && (un ? axes.end() == std::find(axes.begin(), axes.end(), 0) : true)) {
+    out[0] = 0;  // keep the batch dimension free
+  }
+  if (out.empty()) out = {1};
+  attrs.ints["shape"] = out;
+  return emit(n, OpType::kReshape, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::concat(const NodeProto& n) {
+  const int64_t axis = attr_i(n, "axis", 0);
+  bool all_const = true;
+  for (const std::string& in : n.input) all_const = all_const && constant(in) && constant(in)->is_int;
+  if (all_const) {  // shape arithmetic
+    Const c;
+    c.is_int = true;
+    for (const std::string& in : n.input) {
+      const Const* p = constant(in);
+      if (p->dims.size() > 1) return unsupported(n, "folding constants of rank > 1");
+      c.i.insert(c.i.end(), p->i.begin(), p->i.end());
+    }
+    c.dims = {static_cast<int64_t>(c.i.size())};
+    consts_[n.output[0]] = c;
+    return Status::Ok();
+  }
+  bool nhwc = false;
+  int rank = -1;
+  for (size_t i = 0; i < n.input.size(); ++i) {
+    Result<Act> a = act(n, i);
+    if (!a.ok()) return a.status();
+    rank = graph_->value(a->id).shape.rank();
+    if (a->layout == Layout::kNHWC) nhwc = true;
+  }
+  int64_t ax = axis < 0 ? axis + rank : axis;
+  if (ax < 0 || ax >= rank) return err(n, "axis out of range");
+  std::vector<int> ids;
+  for (size_t i = 0; i < n.input.size(); ++i) {
+    Result<int> id = as_layout(n, i, nhwc ? Layout::kNHWC : Layout::kPlain);
+    if (!id.ok()) return id.status();
+    ids.push_back(id.value());
+  }
+  OpAttrs attrs;
+  attrs.numbers["axis"] = static_cast<double>(nhwc ? kAxisNchwToNhwc[ax] : ax);
+  return emit(n, OpType::kConcat, ids, attrs, nhwc ? Layout::kNHWC : Layout::kPlain);
+}
+
+Status Importer::softmax(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const int rank = graph_->value(x.value()).shape.rank();
+  int64_t axis = attr_i(n, "axis", opset_ >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  if (axis != rank - 1) {
+    return unsupported(n, "softmax over axis " + std::to_string(axis) + " of a rank-" + std::to_string(rank) +
+                              " tensor (only the last axis)");
+  }
+  return emit(n, OpType::kSoftmax, {x.value()}, {}, Layout::kPlain);
+}
+
+Status Importer::transpose_op(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  std::vector<int64_t> perm = attr_ints(n, "perm", {});
+  if (!perm.empty()) attrs.ints["perm"] = perm;
+  return emit(n, OpType::kTranspose, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::alias(const NodeProto& n) {
+  if (n.output.size() > 1 && !n.output[1].empty() && n.op_type == "Dropout") {
+    return unsupported(n, "the dropout mask output is not supported");
+  }
+  if (const Const* c = constant(n.input[0])) {
+    consts_[n.output[0]] = *c;
+    return Status::Ok();
+  }
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  acts_[n.output[0]] = a.value();
+  return Status::Ok();
+}
+
+Status Importer::constant_op(const NodeProto& n) {
+  if (n.attribute.empty()) return err(n, "has no value");
+  const AttributeProto& a = n.attribute[0];
+  Const c;
+  if (a.name == "value") {
+    Result<Const> t = to_const(a.t);
+    if (!t.ok()) return Status(t.status().code(), "ONNX Constant '" + n.output[0] + "': " + t.status().message());
+    c = t.value();
+  } else if (a.name == "value_float") {
+    c.f = {a.f};
+  } else if (a.name == "value_floats") {
+    c.f = a.floats;
+    c.dims = {static_cast<int64_t>(a.floats.size())};
+  } else if (a.name == "value_int") {
+    c.is_int = true;
+    c.i = {a.i};
+  } else if (a.name == "value_ints") {
+    c.is_int = true;
+    c.i = a.ints;
+    c.dims = {static_cast<int64_t>(a.ints.size())};
+  } else {
+    return unsupported(n, "attribute '" + a.name + "'");
+  }
+  consts_[n.output[0]] = c;
+  return Status::Ok();
+}
+
+Status Importer::shape_op(const NodeProto& n) {
+  std::vector<int64_t> dims;
+  if (const Const* c = constant(n.input[0])) dims = c->dims;
+  else {
+    Result<Act> a = act(n, 0);
+    if (!a.ok()) return a.status();
+    dims = onnx_dims(a.value());
+  }
+  Const c;
+  c.is_int = true;
+  c.i = dims;
+  c.dims = {static_cast<int64_t>(dims.size())};
+  consts_[n.output[0]] = c;
+  return Status::Ok();
+}
+
+Status Importer::gather(const NodeProto& n) {
+  const Const* data = has_input(n, 0) ? constant(n.input[0]) : nullptr;
+  const Const* idx = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (!data || !idx || !idx->is_int || data->dims.size() != 1 || attr_i(n, "axis", 0) != 0) {
+    return unsupported(n, "only gathering from a 1-D constant (shape arithmetic) is supported");
+  }
+  Const c;
+  c.is_int = data->is_int;
+  c.dims = idx->dims;
+  const int64_t size = data->count();
+  for (int64_t i : idx->i) {
+    if (i < -size || i >= size) return err(n, "index " + std::to_string(i) + " out of range");
+    size_t k = static_cast<size_t>(i < 0 ? i + size : i);
+    if (c.is_int) c.i.push_back(data->i[k]);
+    else c.f.push_back(data->f[k]);
+  }
+  consts_[n.output[0]] = c;
+  return Status::Ok();
+}
+
+Status Importer::pad(const NodeProto& n) {
+  if (attr_s(n, "mode", "constant") != "constant") return unsupported(n, "mode '" + attr_s(n, "mode", "") + "'");
+  std::vector<int64_t> pads;
+  float value = 0.0f;
+  if (opset_ >= 11) {
+    Result<std::vector<int64_t>> p = const_ints(n, 1);
+    if (!p.ok()) return p.status();
+    pads = p.value();
+    if (has_input(n, 2)) {
+      Result<std::vector<float>> v = const_floats(n, 2);
+      if (!v.ok()) return v.status();
+      if (!v->empty()) value = v.value()[0];
+    }
+    if (has_input(n, 3)) return unsupported(n, "the axes input");
+  } else {
+    pads = attr_ints(n, "pads", {});
+    value = attr_f(n, "value", 0.0f);
+  }
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  const int rank = graph_->value(a->id).shape.rank();
+  if (static_cast<int>(pads.size()) != 2 * rank) return err(n, "pads must hold 2 × rank values");
+  OpAttrs attrs;
+  attrs.numbers["value"] = value;
+  if (a->layout == Layout::kNHWC) {  // map NCHW pads onto NHWC axes
+    std::vector<int64_t> p(8);
+    for (int d = 0; d < 4; ++d) {
+      p[kAxisNchwToNhwc[d]] = pads[d];
+      p[kAxisNchwToNhwc[d] + 4] = pads[d + 4];
+    }
+    attrs.ints["pads"] = p;
+  } else {
+    attrs.ints["pads"] = pads;
+  }
+  return emit(n, OpType::kPad, {a->id}, attrs, a->layout);
+}
+
+Status Importer::reduce_mean(const NodeProto& n) {
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  const int rank = graph_->value(a->id).shape.rank();
+  std::vector<int64_t> axes = attr_ints(n, "axes", {});
+  if (opset_ >= 18 && has_input(n, 1)) {
+    Result<std::vector<int64_t>> v = const_ints(n, 1);
+    if (!v.ok()) return v.status();
+    axes = v.value();
+  }
+  const bool keep = attr_i(n, "keepdims", 1) != 0;
+  for (int64_t& ax : axes) {
+    if (ax < -rank || ax >= rank) return err(n, "axis out of range");
+    if (ax < 0) ax += rank;
+  }
+  std::sort(axes.begin(), axes.end());
+  OpAttrs attrs;
+  attrs.numbers["keepdims"] = keep ? 1 : 0;
+  if (a->layout == Layout::kNHWC && (keep || axes == std::vector<int64_t>{2, 3})) {
+    std::vector<int64_t> mapped;
+    for (int64_t ax : axes) mapped.push_back(kAxisNchwToNhwc[ax]);
+    if (!axes.empty()) attrs.ints["axes"] = mapped;
+    return emit(n, OpType::kReduceMean, {a->id}, attrs, keep ? Layout::kNHWC : Layout::kPlain);
+  }
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  if (!axes.empty()) attrs.ints["axes"] = axes;
+  return emit(n, OpType::kReduceMean, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::slice(const NodeProto& n) {
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (opset_ >= 10) {
+    Result<std::vector<int64_t>> s = const_ints(n, 1), e = const_ints(n, 2);
+    if (!s.ok()) return s.status();
+    if (!e.ok()) return e.status();
+    starts = s.value();
+    ends = e.value();
+    if (has_input(n, 3)) {
+      Result<std::vector<int64_t>> v = const_ints(n, 3);
+      if (!v.ok()) return v.status();
+      axes = v.value();
+    }
+    if (has_input(n, 4)) {
+      Result<std::vector<int64_t>> v = const_ints(n, 4);
+      if (!v.ok()) return v.status();
+      steps = v.value();
+    }
+  } else {
+    starts = attr_ints(n, "starts", {});
+    ends = attr_ints(n, "ends", {});
+    axes = attr_ints(n, "axes", {});
+  }
+  for (int64_t s : steps)
+    if (s != 1) return unsupported(n, "steps other than 1");
+  if (const Const* c = constant(n.input[0]); c && c->dims.size() == 1 && (axes.empty() || axes == std::vector<int64_t>{0})) {
+    const int64_t size = c->count();
+    auto clampi = [size](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + size : v, 0, size); };
+    int64_t b = clampi(starts.at(0)), e = clampi(ends.at(0));
+    Const out;
+    out.is_int = c->is_int;
+    for (int64_t k = b; k < e; ++k) {
+      if (c->is_int) out.i.push_back(c->i[static_cast<size_t>(k)]);
+      else out.f.push_back(c->f[static_cast<size_t>(k)]);
+    }
+    out.dims = {std::max<int64_t>(0, e - b)};
+    consts_[n.output[0]] = out;
+    return Status::Ok();
+  }
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  attrs.ints["starts"] = starts;
+  attrs.ints["ends"] = ends;
+  if (!axes.empty()) attrs.ints["axes"] = axes;
+  return emit(n, OpType::kSlice, {x.value()}, attrs, Layout::kPlain);
+}
+
+// ---- driver ----------------------------------------------------------------------------------
+
+Result<std::shared_ptr<Graph>> Importer::run() {
+  const onnx::GraphProto& g = model_.graph;
+  if (opset_ != 0 && (opset_ < 7 || opset_ > 17)) {
+    return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + " is not supported (7..17; tested 11..17)");
+  }
+  std::set<std::string> missing;
+  for (const NodeProto& n : g.node) {
+    if ((n.domain.empty() || n.domain == "ai.onnx") && handlers().count(n.op_type)) continue;
+    missing.insert(n.domain.empty() ? n.op_type : n.domain + "." + n.op_type);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return Status::Unimplemented("ONNX model uses unsupported ops: " + list);
+  }
+  for (const onnx::TensorProto& t : g.initializer) {
+    Result<Const> c = to_const(t);
+    if (!c.ok()) return Status(c.status().code(), "ONNX initializer '" + t.name + "': " + c.status().message());
+    consts_[t.name] = std::move(c).value();
+  }
+  for (const onnx::ValueInfoProto& in : g.input) {
+    if (consts_.count(in.name)) continue;
+    if (!in.is_tensor || in.elem_type != onnx::DataType::kFloat) {
+      return Status::Unimplemented("ONNX input '" + in.name + "' is not a float tensor");
+    }
+    std::vector<int64_t> dims = in.dims;
+    auto it = options_.input_shapes.find(in.name);
+    if (it != options_.input_shapes.end()) dims = it->second;
+    if (!in.has_shape && it == options_.input_shapes.end()) {
+      return Status::InvalidArgument("ONNX input '" + in.name + "' has no shape; pass it in input_shapes");
+    }
+    for (size_t d = 0; d < dims.size(); ++d) {
+      if (dims[d] < 0 && d == 0) dims[d] = 1;
+      if (dims[d] < 0) {
+        return Status::InvalidArgument("ONNX input '" + in.name + "' has a symbolic dimension " + std::to_string(d) +
+                                       " ('" + (d < in.dim_params.size() ? in.dim_params[d] : "") +
+                                       "'); pass its shape in input_shapes");
+      }
+    }
+    if (dims.empty()) dims = {1};
+    Result<Shape> shape = Shape::make(dims);
+    if (!shape.ok()) return shape.status();
+    Result<int> id = graph_->add_input(in.name, shape.value());
+    if (!id.ok()) return id.status();
+    acts_[in.name] = Act{id.value(), Layout::kPlain};
+  }
+  for (const NodeProto& n : g.node)
+    for (const std::string& in : n.input) uses_[in]++;
+  for (const onnx::ValueInfoProto& out : g.output) uses_[out.name]++;
+  for (const NodeProto& n : g.node) {
+    if (n.output.empty()) return Status::InvalidArgument("ONNX " + n.op_type + " node has no outputs");
+    VITRINE_RETURN_IF_ERROR((this->*handlers().at(n.op_type))(n));
+  }
+  for (const onnx::ValueInfoProto& out : g.output) {
+    auto it = acts_.find(out.name);
+    if (it == acts_.end()) {
+      return Status::Unimplemented("ONNX output '" + out.name + "' is a constant or never computed");
+    }
+    NodeProto fake;
+    fake.op_type = "output";
+    fake.input = {out.name};
+    fake.output = {out.name};
+    Result<int> id = as_layout(fake, 0, Layout::kPlain);
+    if (!id.ok()) return id.status();
+    int value = id.value();
+    bool taken = graph_->value(value).producer < 0;
+    for (int o : graph_->outputs()) taken = taken || o == value;
+    if (taken) {
+      Result<int> copy = graph_->add(OpType::kIdentity, fresh(out.name), {value});
+      if (!copy.ok()) return copy.status();
+      value = copy.value();
+    }
+    VITRINE_RETURN_IF_ERROR(graph_->add_output(value, out.name));
+  }
+  if (graph_->outputs().empty()) return Status::InvalidArgument("ONNX graph has no outputs");
+  return graph_;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size, const OnnxImportOptions& options) {
+  Result<onnx::ModelProto> model = onnx::parse_model(data, size);
+  if (!model.ok()) return model.status();
+  Importer importer(model.value(), options);
+  return importer.run();
+}
+
+std::vector<std::string> onnx_supported_ops() {
+  return {"Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout",
+          "Flatten", "Gather", "Gemm", "GlobalAveragePool", "HardSwish", "Identity", "LeakyRelu", "MatMul",
+          "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax",
+          "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze"};
+}
+
+}  // namespace vitrine

@@ -1,0 +1,120 @@
+// vitrine-run: runs a model file (.onnx) on .npy inputs and writes its outputs as .npy, for
+// outside checks (e.g. against PyTorch or onnxruntime).
+//
+//   vitrine-run MODEL.onnx [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
+//
+// Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
+// is written to DIR/<output name>.npy; --compare prints the max |difference| against a reference
+// and exits 1 if it exceeds --tolerance (default 1e-4).
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vitrine/graph.h"
+#include "vitrine/npy.h"
+#include "vitrine/onnx_import.h"
+
+using namespace vitrine;
+
+namespace {
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "vitrine-run: %s\n", s.to_string().c_str());
+  return 2;
+}
+
+Result<Tensor> load_npy(const std::string& path) {
+  Result<std::vector<uint8_t>> bytes = read_binary_file(path);
+  if (!bytes.ok()) return bytes.status();
+  Result<Tensor> t = parse_npy(bytes->data(), bytes->size());
+  if (!t.ok()) return Status(t.status().code(), path + ": " + t.status().message());
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+    std::fprintf(stderr, "usage: vitrine-run MODEL.onnx [--input NAME=FILE.npy]... [--out DIR] [--threads N]\n"
+                         "                   [--compare NAME=FILE.npy]... [--tolerance T]\n");
+    return 2;
+  }
+  std::string model_path = argv[1], out_dir;
+  std::vector<std::pair<std::string, std::string>> inputs, compares;
+  int threads = 1;
+  double tolerance = 1e-4;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    auto split = [](const std::string& v) {
+      size_t eq = v.find('=');
+      return eq == std::string::npos ? std::make_pair(std::string(), v) : std::make_pair(v.substr(0, eq), v.substr(eq + 1));
+    };
+    if (arg == "--input") inputs.push_back(split(next()));
+    else if (arg == "--compare") compares.push_back(split(next()));
+    else if (arg == "--out") out_dir = next();
+    else if (arg == "--threads") threads = std::atoi(next().c_str());
+    else if (arg == "--tolerance") tolerance = std::atof(next().c_str());
+    else return fail(Status::InvalidArgument("unknown argument '" + arg + "'"));
+  }
+  Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
+  if (!bytes.ok()) return fail(bytes.status());
+  Result<std::shared_ptr<Graph>> graph = import_onnx(bytes->data(), bytes->size());
+  if (!graph.ok()) return fail(graph.status());
+  Result<std::unique_ptr<Context>> ctx = Context::create(threads, threads);
+  if (!ctx.ok()) return fail(ctx.status());
+  Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), ctx->get());
+  if (!ex.ok()) return fail(ex.status());
+  const Graph& g = *graph.value();
+  std::vector<Tensor> feeds(g.inputs().size());
+  for (const auto& [name, path] : inputs) {
+    size_t slot = 0;
+    if (!name.empty()) {
+      Result<int> id = g.find(name);
+      if (!id.ok()) return fail(id.status());
+      while (slot < g.inputs().size() && g.inputs()[slot] != id.value()) ++slot;
+      if (slot == g.inputs().size()) return fail(Status::NotFound("'" + name + "' is not a model input"));
+    } else if (g.inputs().size() != 1) {
+      return fail(Status::InvalidArgument("the model has several inputs: use --input NAME=FILE.npy"));
+    }
+    Result<Tensor> t = load_npy(path);
+    if (!t.ok()) return fail(t.status());
+    feeds[slot] = t.value();
+  }
+  for (size_t i = 0; i < feeds.size(); ++i)
+    if (feeds[i].empty()) return fail(Status::InvalidArgument("missing input '" + g.value(g.inputs()[i]).name + "'"));
+  std::vector<Tensor> outputs;
+  Status s = ex.value()->run(feeds, &outputs);
+  if (!s.ok()) return fail(s);
+  int rc = 0;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const std::string& name = g.output_names()[i];
+    std::printf("%s %s\n", name.c_str(), outputs[i].shape().to_string().c_str());
+    if (!out_dir.empty()) {
+      Status w = write_binary_file(out_dir + "/" + name + ".npy", to_npy(outputs[i]));
+      if (!w.ok()) return fail(w);
+    }
+  }
+  for (const auto& [name, path] : compares) {
+    size_t slot = 0;
+    while (slot < g.output_names().size() && !name.empty() && g.output_names()[slot] != name) ++slot;
+    if (slot == g.output_names().size()) return fail(Status::NotFound("no output named '" + name + "'"));
+    Result<Tensor> ref = load_npy(path);
+    if (!ref.ok()) return fail(ref.status());
+    if (ref->num_elements() != outputs[slot].num_elements()) {
+      return fail(Status::InvalidArgument("reference " + path + " has shape " + ref->shape().to_string()));
+    }
+    double max_err = 0;
+    for (int64_t k = 0; k < ref->num_elements(); ++k) {
+      double e = std::fabs(double(ref->data()[k]) - outputs[slot].data()[k]);
+      if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
+    }
+    std::printf("max |%s - reference| = %.3g (tolerance %.3g)\n", g.output_names()[slot].c_str(), max_err, tolerance);
+    if (!(max_err <= tolerance)) rc = 1;
+  }
+  return rc;
+}
