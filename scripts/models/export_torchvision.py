@@ -43,6 +43,36 @@ def export(name, out_dir, opset):
     print(f"{name}: {os.path.getsize(path) / 1e6:.1f} MB, output {tuple(y.shape)}", file=sys.stderr)
 
 
+class TinyCnn(torch.nn.Module):
+    """A few-kilobyte CNN (conv, batch-norm, ReLU, pooling, dense) for fast robustness tests."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.pool(torch.relu(self.bn(self.conv(x))))
+        return torch.softmax(self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(y, 1), 1)), dim=1)
+
+
+def export_tiny(out_dir, opset):
+    torch.manual_seed(SEED)
+    model = TinyCnn().eval()
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+        model.bn.running_var.uniform_(0.5, 1.5)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(SEED + 2))
+    with torch.no_grad():
+        y = model(x)
+    torch.onnx.export(model, x, os.path.join(out_dir, "tiny_cnn.onnx"), opset_version=opset,
+                      input_names=["input"], output_names=["probs"], dynamic_axes={"input": {0: "batch"}})
+    np.save(os.path.join(out_dir, "tiny_cnn.input.npy"), x.numpy().astype(np.float32))
+    np.save(os.path.join(out_dir, "tiny_cnn.output.npy"), y.numpy().astype(np.float32))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
@@ -53,6 +83,7 @@ def main():
     torch.set_num_threads(2)
     for name in args.models.split(","):
         export(name, args.out_dir, args.opset)
+    export_tiny(args.out_dir, args.opset)
 
 
 if __name__ == "__main__":

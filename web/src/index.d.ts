@@ -40,6 +40,8 @@ export interface RuntimeInfo {
   /** Why this variant was chosen (e.g. why threads were not possible). */
   reason: string;
   crossOriginIsolated: boolean;
+  /** Size of the engine's WebAssembly memory (grows, never shrinks). */
+  memoryBytes: number;
 }
 
 export interface DenseLayerOptions {

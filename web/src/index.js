@@ -38,6 +38,7 @@ export class Runtime {
       simd: info.simd,
       reason: this._reason,
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      memoryBytes: this._module.HEAPU8.length,
     };
   }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Exports the torchvision parity models (random weights, fixed seed) once into the cache and prints
+# their folder. Keyed by the torchvision package version and the export script's hash.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+script="$VITRINE_ROOT/scripts/models/export_torchvision.py"
+tv="$(dpkg-query -W -f='${Version}' python3-torchvision 2>/dev/null || echo none)"
+key="torchvision-${tv//[^A-Za-z0-9.]/_}-$(sha256sum "$script" | cut -c1-12)"
+dir="$VITRINE_CACHE/models/$key"
+if [[ ! -f "$dir/.complete" ]]; then
+  log "exporting torchvision parity models to $dir"
+  rm -rf "$dir"
+  /usr/bin/python3 "$script" "$dir" >&2
+  touch "$dir/.complete"
+fi
+echo "$dir"

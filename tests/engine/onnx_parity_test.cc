@@ -1,0 +1,140 @@
+// torchvision models exported to ONNX by scripts/models/export_torchvision.py (random weights,
+// fixed seed): Vitrine's outputs must match PyTorch's to 1e-4 max abs error. The folder comes from
+// $VITRINE_PARITY_MODELS (scripts/test.sh sets it; missing models fail when VITRINE_REQUIRE_MODELS=1).
+// Also: hostile model bytes (every truncation, random bit flips) never crash the importer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "vitrine/graph.h"
+#include "vitrine/npy.h"
+#include "vitrine/onnx_import.h"
+
+namespace vitrine {
+namespace {
+
+std::string models_dir() {
+  const char* d = std::getenv("VITRINE_PARITY_MODELS");
+  return d ? d : "";
+}
+
+bool require_models() {
+  const char* r = std::getenv("VITRINE_REQUIRE_MODELS");
+  return r && std::string(r) == "1";
+}
+
+Tensor load(const std::string& path) {
+  auto bytes = read_binary_file(path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().to_string();
+  if (!bytes.ok()) return Tensor();
+  auto t = parse_npy(bytes->data(), bytes->size());
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return t.ok() ? t.value() : Tensor();
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b, int64_t offset = 0) {
+  double m = 0;
+  for (int64_t i = 0; i < b.num_elements(); ++i) {
+    double e = std::fabs(double(a.data()[offset + i]) - b.data()[i]);
+    if (!(e <= m)) m = std::isnan(e) ? INFINITY : e;
+  }
+  return m;
+}
+
+class OnnxParity : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OnnxParity, MatchesPyTorch) {
+  const std::string dir = models_dir();
+  const std::string name = GetParam();
+  auto bytes = read_binary_file(dir + "/" + name + ".onnx");
+  if (dir.empty() || !bytes.ok()) {
+    if (require_models()) FAIL() << "parity model " << name << " missing in '" << dir << "'";
+    GTEST_SKIP() << "set VITRINE_PARITY_MODELS (scripts/prepare-test-models.sh)";
+  }
+  auto graph = import_onnx(bytes->data(), bytes->size());
+  ASSERT_TRUE(graph.ok()) << graph.status().to_string();
+  Tensor x = load(dir + "/" + name + ".input.npy");
+  Tensor want = load(dir + "/" + name + ".output.npy");
+  for (int threads : {1, 2}) {
+    auto ctx = Context::create(threads, threads).value();
+    auto ex = Executor::create(graph.value(), ctx.get());
+    ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+    std::vector<Tensor> out;
+    ASSERT_TRUE(ex.value()->run({x}, &out).ok());
+    ASSERT_EQ(out[0].shape(), want.shape());
+    EXPECT_LE(max_abs_diff(out[0], want), 1e-4) << name << " with " << threads << " threads";
+    // A batch of two copies gives the same answer twice (batch size changes without a rebuild).
+    Tensor two = Tensor::zeros(Shape{2, 3, 224, 224}).value();
+    std::copy(x.data(), x.data() + x.num_elements(), two.mutable_data());
+    std::copy(x.data(), x.data() + x.num_elements(), two.mutable_data() + x.num_elements());
+    ASSERT_TRUE(ex.value()->run({two}, &out).ok());
+    ASSERT_EQ(out[0].shape(), (Shape{2, 1000}));
+    EXPECT_LE(max_abs_diff(out[0], want, 0), 1e-4);
+    EXPECT_LE(max_abs_diff(out[0], want, 1000), 1e-4);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, OnnxParity, ::testing::Values("mobilenet_v2", "resnet18", "squeezenet1_1"));
+
+TEST(OnnxParity, TinyCnnMatchesPyTorch) {
+  auto bytes = read_binary_file(models_dir() + "/tiny_cnn.onnx");
+  if (models_dir().empty() || !bytes.ok()) {
+    if (require_models()) FAIL() << "tiny_cnn.onnx missing in '" << models_dir() << "'";
+    GTEST_SKIP() << "set VITRINE_PARITY_MODELS";
+  }
+  auto graph = import_onnx(bytes->data(), bytes->size());
+  ASSERT_TRUE(graph.ok()) << graph.status().to_string();
+  auto ctx = Context::create(1, 1).value();
+  auto ex = Executor::create(graph.value(), ctx.get()).value();
+  std::vector<Tensor> out;
+  ASSERT_TRUE(ex->run({load(models_dir() + "/tiny_cnn.input.npy")}, &out).ok());
+  EXPECT_LE(max_abs_diff(out[0], load(models_dir() + "/tiny_cnn.output.npy")), 1e-5);
+}
+
+TEST(OnnxImport, UnsupportedOpsAreListedInOneError) {
+  // A model with two unknown ops (built from the conformance data when present).
+  const std::string path = "/usr/share/libonnx-testdata/data/node/test_lrn/model.onnx";
+  auto bytes = read_binary_file(path);
+  if (!bytes.ok()) GTEST_SKIP() << "libonnx-testdata not installed";
+  auto graph = import_onnx(bytes->data(), bytes->size());
+  ASSERT_FALSE(graph.ok());
+  EXPECT_EQ(graph.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(graph.status().message().find("unsupported ops: LRN"), std::string::npos) << graph.status().message();
+}
+
+TEST(OnnxImport, HostileBytesNeverCrash) {
+  auto bytes = read_binary_file(models_dir() + "/tiny_cnn.onnx");
+  if (models_dir().empty() || !bytes.ok()) {
+    if (require_models()) FAIL() << "tiny_cnn.onnx missing in '" << models_dir() << "'";
+    GTEST_SKIP() << "set VITRINE_PARITY_MODELS (scripts/prepare-test-models.sh)";
+  }
+  const std::vector<uint8_t>& good = bytes.value();
+  ASSERT_TRUE(import_onnx(good.data(), good.size()).ok());
+  auto ctx = Context::create(1, 1).value();
+  auto try_model = [&](const std::vector<uint8_t>& b) {
+    auto g = import_onnx(b.data(), b.size());
+    if (!g.ok()) {
+      EXPECT_FALSE(g.status().message().empty());
+      return;
+    }
+    auto ex = Executor::create(g.value(), ctx.get());
+    if (!ex.ok()) return;
+    std::vector<Tensor> in;
+    for (int id : g.value()->inputs()) in.push_back(Tensor::zeros(g.value()->value(id).shape).value());
+    std::vector<Tensor> out;
+    (void)ex.value()->run(in, &out);
+  };
+  for (size_t n = 0; n < good.size(); ++n) try_model(std::vector<uint8_t>(good.begin(), good.begin() + n));
+  std::mt19937 rng(20261128);
+  for (int i = 0; i < 3000; ++i) {
+    std::vector<uint8_t> b = good;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) b[rng() % b.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    try_model(b);
+  }
+}
+
+}  // namespace
+}  // namespace vitrine

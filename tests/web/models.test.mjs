@@ -1,0 +1,88 @@
+// ONNX models through the wasm module, in both variants: parity with PyTorch on torchvision models
+// (folder from $VITRINE_PARITY_MODELS, see scripts/prepare-test-models.sh), clear errors for bad
+// models and inputs, and no memory growth over create/dispose loops.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { createRuntime, VitrineError } from '../../web/src/index.js';
+
+const dir = process.env.VITRINE_PARITY_MODELS ?? '';
+const required = process.env.VITRINE_REQUIRE_MODELS === '1';
+const have = (name) => dir !== '' && fs.existsSync(path.join(dir, `${name}.onnx`));
+
+function readNpy(file) {
+  const b = fs.readFileSync(file);
+  assert.equal(b.toString('latin1', 1, 6), 'NUMPY');
+  const headerLen = b.readUInt16LE(8);
+  const header = b.toString('latin1', 10, 10 + headerLen);
+  assert.match(header, /'descr': '<f4'/);
+  const shape = JSON.parse(header.match(/'shape': \(([^)]*)\)/)[1].replace(/,\s*$/, '').replace(/^/, '[') + ']');
+  const data = new Float32Array(b.buffer.slice(b.byteOffset + 10 + headerLen, b.byteOffset + b.length));
+  return { data, shape };
+}
+
+function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    if (!(e <= m)) m = Number.isNaN(e) ? Infinity : e;
+  }
+  return m;
+}
+
+for (const variant of ['simd', 'simd-threads']) {
+  describe(`ONNX models in the ${variant} variant`, async () => {
+    const runtime = await createRuntime({ variant, threads: 2 });
+    after(() => runtime.dispose());
+
+    for (const name of ['mobilenet_v2', 'resnet18', 'squeezenet1_1', 'tiny_cnn']) {
+      test(`${name} matches PyTorch to 1e-4`, { skip: !have(name) && !required && 'no parity models' }, async () => {
+        assert.ok(have(name), `parity model ${name} missing in '${dir}'`);
+        const model = await runtime.loadModel(path.join(dir, `${name}.onnx`));
+        const x = readNpy(path.join(dir, `${name}.input.npy`));
+        const want = readNpy(path.join(dir, `${name}.output.npy`));
+        assert.deepEqual(model.inputNames, ['input']);
+        for (const threads of variant === 'simd' ? [1] : [1, 2]) {
+          runtime.setThreads(threads);
+          const out = model.run(x.data);
+          const [outName] = model.outputNames;
+          assert.deepEqual(out[outName].shape, want.shape);
+          const err = maxAbsDiff(out[outName].data, want.data);
+          assert.ok(err <= 1e-4, `${name}, ${threads} threads: max abs error ${err}`);
+        }
+        model.dispose();
+      });
+    }
+
+    test('bad model bytes and bad inputs throw clear errors; the runtime stays usable', async () => {
+      await assert.rejects(runtime.loadModel(new Uint8Array([1, 2, 3, 4, 5])), VitrineError);
+      await assert.rejects(runtime.loadModel('/no/such/model.onnx'), /cannot read model file/);
+      await assert.rejects(runtime.loadModel(42), /model must be a URL/);
+      if (!have('tiny_cnn')) return;
+      const bytes = fs.readFileSync(path.join(dir, 'tiny_cnn.onnx'));
+      await assert.rejects(runtime.loadModel(bytes.subarray(0, bytes.length - 100)), (e) => e instanceof VitrineError && e.code === 'DataLoss');
+      const model = await runtime.loadModel(bytes);
+      assert.throws(() => model.run(new Float32Array(7)), /7 values, not a positive multiple of 768/);
+      assert.throws(() => model.run({ image: new Float32Array(768) }), /unknown input 'image'/);
+      assert.throws(() => model.run({ input: { data: new Float32Array(720), shape: [1, 3, 16, 15] } }), /must have shape \(1, 3, 16, 16\) \(any batch size\)/);
+      const nan = new Float32Array(768);
+      nan[5] = NaN;
+      assert.throws(() => model.run(nan), /non-finite value \(nan\) at index 5/);
+      const batch3 = model.run(new Float32Array(3 * 768).fill(0.5));
+      assert.deepEqual(batch3.probs.shape, [3, 4]);
+      model.dispose();
+      assert.throws(() => model.run(new Float32Array(768)), /disposed/);
+    });
+
+    test('create/dispose loops do not grow memory', { skip: !have('squeezenet1_1') && !required && 'no parity models' }, async () => {
+      const bytes = fs.readFileSync(path.join(dir, 'squeezenet1_1.onnx'));
+      const x = new Float32Array(3 * 224 * 224).fill(0.1);
+      for (let i = 0; i < 3; i++) { const m = await runtime.loadModel(bytes); m.run(x); m.dispose(); }
+      const before = runtime.info().memoryBytes;
+      for (let i = 0; i < 20; i++) { const m = await runtime.loadModel(bytes); m.run(x); m.dispose(); }
+      assert.equal(runtime.info().memoryBytes, before, 'wasm memory grew over 20 load/run/dispose cycles');
+    });
+  });
+}
