@@ -8,12 +8,13 @@
 #include <emscripten/val.h>
 
 #include <cmath>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "vitrine/context.h"
 #include "vitrine/graph.h"
-#include "vitrine/onnx_import.h"
+#include "vitrine/model_file.h"
 #include "vitrine/ops.h"
 
 namespace vitrine::wasm {
@@ -211,15 +212,19 @@ class DenseLayer {
 // A loaded model (a graph and its executor) with its input and output buffers.
 class ModelHandle {
  public:
-  // Loads an ONNX model from a Uint8Array (copied; the graph keeps only what it needs).
+  // Loads an ONNX or Vitrine (.safetensors) model from a Uint8Array (copied once into the wasm
+  // heap; Vitrine files' weights are then used in place).
   int load(const val& bytes) {
     Status s = ensure_context();
     if (s.ok() && !bytes.instanceof(val::global("Uint8Array"))) s = Status::InvalidArgument("model bytes must be a Uint8Array");
     if (s.ok()) {
       const size_t n = bytes["length"].as<size_t>();
-      std::vector<uint8_t> data(n);
-      if (n) val(emscripten::typed_memory_view(n, data.data())).call<void>("set", bytes);
-      Result<std::shared_ptr<Graph>> graph = import_onnx(data.data(), data.size());
+      auto data = std::make_shared<std::vector<uint8_t>>(n);
+      if (n) val(emscripten::typed_memory_view(n, data->data())).call<void>("set", bytes);
+      Result<LoadedModel> model = load_model(data);
+      Result<std::shared_ptr<Graph>> graph = model.ok() ? Result<std::shared_ptr<Graph>>(model->graph)
+                                                        : Result<std::shared_ptr<Graph>>(model.status());
+      if (model.ok()) metadata_ = model->metadata;
       if (!graph.ok()) s = graph.status();
       else {
         Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), g_context.get());
@@ -284,6 +289,13 @@ class ModelHandle {
     return record(s, &error_);
   }
 
+  // The model file's metadata entries (task, labels, ...) as a plain object of strings.
+  val metadata() const {
+    val out = val::object();
+    for (const auto& [k, v] : metadata_) out.set(k, v);
+    return out;
+  }
+
   val output(int index) const {
     if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
     return copy_to_js(outputs_[static_cast<size_t>(index)]);
@@ -315,6 +327,7 @@ class ModelHandle {
   std::shared_ptr<Graph> graph_;
   std::unique_ptr<Executor> executor_;
   std::vector<Tensor> inputs_, outputs_;
+  std::map<std::string, std::string> metadata_;
   std::string error_;
 };
 
@@ -331,6 +344,7 @@ EMSCRIPTEN_BINDINGS(vitrine) {
       .function("run", &ModelHandle::run)
       .function("output", &ModelHandle::output)
       .function("outputShape", &ModelHandle::output_shape)
+      .function("metadata", &ModelHandle::metadata)
       .function("lastError", &ModelHandle::last_error);
   emscripten::function("setMaxThreads", &set_max_threads);
   emscripten::function("setNumThreads", &set_num_threads);

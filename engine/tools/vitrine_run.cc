@@ -1,7 +1,9 @@
-// vitrine-run: runs a model file (.onnx) on .npy inputs and writes its outputs as .npy, for
-// outside checks (e.g. against PyTorch or onnxruntime).
+// vitrine-run: runs a model file (.onnx or Vitrine .safetensors) on .npy inputs and writes its
+// outputs as .npy, for outside checks (e.g. against PyTorch or onnxruntime); --save converts the
+// model to a Vitrine model file.
 //
-//   vitrine-run MODEL.onnx [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
+//   vitrine-run MODEL [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
+//               [--save OUT.safetensors]
 //
 // Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
 // is written to DIR/<output name>.npy; --compare prints the max |difference| against a reference
@@ -16,7 +18,7 @@
 
 #include "vitrine/graph.h"
 #include "vitrine/npy.h"
-#include "vitrine/onnx_import.h"
+#include "vitrine/model_file.h"
 
 using namespace vitrine;
 
@@ -39,11 +41,11 @@ Result<Tensor> load_npy(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: vitrine-run MODEL.onnx [--input NAME=FILE.npy]... [--out DIR] [--threads N]\n"
-                         "                   [--compare NAME=FILE.npy]... [--tolerance T]\n");
+    std::fprintf(stderr, "usage: vitrine-run MODEL(.onnx|.safetensors) [--input NAME=FILE.npy]... [--out DIR]\n"
+                         "                   [--threads N] [--compare NAME=FILE.npy]... [--tolerance T] [--save OUT]\n");
     return 2;
   }
-  std::string model_path = argv[1], out_dir;
+  std::string model_path = argv[1], out_dir, save_path;
   std::vector<std::pair<std::string, std::string>> inputs, compares;
   int threads = 1;
   double tolerance = 1e-4;
@@ -57,14 +59,24 @@ int main(int argc, char** argv) {
     if (arg == "--input") inputs.push_back(split(next()));
     else if (arg == "--compare") compares.push_back(split(next()));
     else if (arg == "--out") out_dir = next();
+    else if (arg == "--save") save_path = next();
     else if (arg == "--threads") threads = std::atoi(next().c_str());
     else if (arg == "--tolerance") tolerance = std::atof(next().c_str());
     else return fail(Status::InvalidArgument("unknown argument '" + arg + "'"));
   }
   Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
   if (!bytes.ok()) return fail(bytes.status());
-  Result<std::shared_ptr<Graph>> graph = import_onnx(bytes->data(), bytes->size());
-  if (!graph.ok()) return fail(graph.status());
+  Result<LoadedModel> model = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()));
+  if (!model.ok()) return fail(model.status());
+  Result<std::shared_ptr<Graph>> graph = model->graph;
+  if (!save_path.empty()) {
+    Result<std::vector<uint8_t>> saved = save_model(*graph.value(), model->metadata);
+    if (!saved.ok()) return fail(saved.status());
+    Status w = write_binary_file(save_path, saved.value());
+    if (!w.ok()) return fail(w);
+    std::printf("saved %s (%zu bytes)\n", save_path.c_str(), saved->size());
+    if (inputs.empty()) return 0;
+  }
   Result<std::unique_ptr<Context>> ctx = Context::create(threads, threads);
   if (!ctx.ok()) return fail(ctx.status());
   Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), ctx->get());

@@ -5,6 +5,9 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 import { createRuntime, VitrineError } from '../../web/src/index.js';
 
@@ -74,6 +77,20 @@ for (const variant of ['simd', 'simd-threads']) {
       assert.deepEqual(batch3.probs.shape, [3, 4]);
       model.dispose();
       assert.throws(() => model.run(new Float32Array(768)), /disposed/);
+    });
+
+    test('a Vitrine .safetensors model file runs like its ONNX source', { skip: !have('tiny_cnn') && !required && 'no parity models' }, async () => {
+      const tool = fileURLToPath(new URL('../../build/native/engine/tools/vitrine-run', import.meta.url));
+      const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-')), 'tiny.safetensors');
+      execFileSync(tool, [path.join(dir, 'tiny_cnn.onnx'), '--save', out]);
+      const fromOnnx = await runtime.loadModel(path.join(dir, 'tiny_cnn.onnx'));
+      const fromFile = await runtime.loadModel(fs.readFileSync(out));
+      assert.equal(fromFile.metadata.format, 'vitrine');
+      assert.deepEqual(fromOnnx.metadata, {});
+      const x = readNpy(path.join(dir, 'tiny_cnn.input.npy')).data;
+      assert.deepEqual(Array.from(fromFile.run(x).probs.data), Array.from(fromOnnx.run(x).probs.data));
+      fromOnnx.dispose();
+      fromFile.dispose();
     });
 
     test('create/dispose loops do not grow memory', { skip: !have('squeezenet1_1') && !required && 'no parity models' }, async () => {

@@ -80,12 +80,14 @@ export interface TensorData {
   shape: number[];
 }
 
-/** A model loaded into the engine (ONNX: opsets 11-17, static graphs). */
+/** A model loaded into the engine: ONNX (opsets 11-17, static graphs) or a Vitrine .safetensors model file. */
 export declare class Model {
   readonly inputNames: string[];
   readonly outputNames: string[];
   /** Declared input shapes; dimension 0 (the batch) may change from run to run. */
   readonly inputShapes: number[][];
+  /** Metadata strings of a Vitrine model file (task, labels, normalization, ...); empty for ONNX. */
+  readonly metadata: Record<string, string>;
   /**
    * A Float32Array for single-input models (batch inferred from its length), or inputs by name.
    * Returns outputs by name.

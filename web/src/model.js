@@ -1,4 +1,5 @@
-// A model loaded into the engine (ONNX today): run it on Float32Array inputs.
+// A model loaded into the engine (ONNX or a Vitrine .safetensors model file): run it on
+// Float32Array inputs.
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 
@@ -63,6 +64,8 @@ export class Model {
     this.outputNames = this._handle.outputNames();
     /** Declared input shapes (dimension 0, the batch, may change). */
     this.inputShapes = this._handle.inputShapes();
+    /** Metadata strings of a Vitrine model file (task, labels, ...); empty for ONNX. */
+    this.metadata = this._handle.metadata();
   }
 
   /**
