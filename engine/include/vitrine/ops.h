@@ -71,6 +71,9 @@ using InferShapesFn = Result<std::vector<Shape>> (*)(const std::vector<Shape>& i
                                                      const OpAttrs& attrs);
 // Lowers one graph node into an XNNPACK subgraph (null: the op runs as an engine kernel).
 using LowerFn = Status (*)(XnnLowering& lowering);
+// An engine kernel for inference: fills `outputs` (already shaped by infer_shapes) from `inputs`.
+using RunFn = Status (*)(Context* ctx, const OpAttrs& attrs, const std::vector<const Tensor*>& inputs,
+                         const std::vector<Tensor*>& outputs);
 
 // The registry entry of one op.
 struct OpInfo {
@@ -84,6 +87,8 @@ struct OpInfo {
   // Creates the engine kernel (forward/backward; null where the op has none yet). The op keeps
   // `ctx` (not owned): the context must outlive it.
   Result<std::unique_ptr<Op>> (*create)(Context* ctx, const OpAttrs& attrs);
+  // Inference kernel used when the op has no XNNPACK lowering (null otherwise).
+  RunFn run = nullptr;
 };
 
 // All ops, in ops.def order.

@@ -1,6 +1,7 @@
 // Executor: lowers a Graph to one XNNPACK runtime and runs it.
 #include <xnnpack.h>
 
+#include <algorithm>
 #include <string>
 
 #include "vitrine/graph.h"
@@ -8,15 +9,26 @@
 
 namespace vitrine {
 
-struct Executor::Impl {
-  xnn_runtime_t runtime = nullptr;
-  std::vector<Tensor> statics;              // tensors created during lowering (kept alive)
-  std::vector<uint32_t> input_ids, output_ids;
-  std::vector<Shape> input_shapes;          // shapes the runtime is reshaped for
-  std::vector<Shape> output_shapes;
-  ~Impl() {
+// A run of consecutive lowerable nodes compiled into one XNNPACK runtime, or one engine kernel.
+struct Segment {
+  xnn_runtime_t runtime = nullptr;      // XNNPACK segment
+  std::vector<int> in_values;           // graph values fed from outside the segment
+  std::vector<int> out_values;          // graph values the segment produces for others
+  std::vector<uint32_t> in_ids, out_ids;
+  int kernel_node = -1;                 // engine-kernel segment: the node index
+  ~Segment() {
     if (runtime) xnn_delete_runtime(runtime);
   }
+};
+
+struct Executor::Impl {
+  Context* ctx = nullptr;
+  std::vector<std::unique_ptr<Segment>> segments;
+  std::vector<Tensor> statics;              // tensors created during lowering (kept alive)
+  std::vector<Tensor> buffers;              // per graph value: storage of values crossing segments
+  std::vector<Shape> shapes;                // per graph value: current shape
+  std::vector<Shape> input_shapes;          // the shapes everything is planned for
+  bool planned = false;
 };
 
 namespace {
@@ -41,94 +53,82 @@ Status xnn_error(xnn_status status, const std::string& what) {
   return Status::InvalidArgument(what + " (xnn_status " + std::to_string(static_cast<int>(status)) + ")");
 }
 
-}  // namespace
+std::string node_label(const GraphNode& n) { return std::string(op_info(n.type).name) + " '" + n.name + "'"; }
 
-Executor::~Executor() = default;
-
-Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> graph, Context* ctx) {
-  if (!graph || !ctx) return Status::InvalidArgument("executor: null graph or context");
-  const Graph& g = *graph;
-  if (g.outputs().empty()) return Status::InvalidArgument("executor: the graph has no outputs");
-  std::string unsupported;
-  for (const GraphNode& n : g.nodes()) {
-    if (op_info(n.type).lower == nullptr) {
-      unsupported += std::string(unsupported.empty() ? "" : ", ") + op_info(n.type).name + " '" + n.name + "'";
+// Builds the XNNPACK runtime for nodes [first, last). Values produced before the segment (or
+// graph inputs) are external inputs; values used after it (or graph outputs) external outputs.
+Status build_segment(const Graph& g, size_t first, size_t last, const std::vector<int>& last_use,
+                     Context* ctx, std::vector<Tensor>* statics, Segment* seg) {
+  std::vector<bool> produced_here(g.values().size(), false);
+  for (size_t i = first; i < last; ++i)
+    for (int v : g.nodes()[i].outputs) produced_here[static_cast<size_t>(v)] = true;
+  std::vector<bool> is_output(g.values().size(), false);
+  for (int o : g.outputs()) is_output[static_cast<size_t>(o)] = true;
+  for (size_t i = first; i < last; ++i) {
+    for (int v : g.nodes()[i].inputs) {
+      const GraphValue& gv = g.value(v);
+      if (!produced_here[static_cast<size_t>(v)] && gv.constant.empty() &&
+          std::find(seg->in_values.begin(), seg->in_values.end(), v) == seg->in_values.end()) {
+        seg->in_values.push_back(v);
+      }
+    }
+    for (int v : g.nodes()[i].outputs) {
+      if (is_output[static_cast<size_t>(v)] || last_use[static_cast<size_t>(v)] >= static_cast<int>(last)) {
+        seg->out_values.push_back(v);
+      }
     }
   }
-  if (!unsupported.empty()) {
-    return Status::Unimplemented("executor: no XNNPACK lowering for " + unsupported);
-  }
-  for (int o : g.outputs()) {
-    if (g.value(o).producer < 0) {
-      return Status::InvalidArgument("executor: output '" + g.value(o).name +
-                                     "' is a graph input or constant; add an identity node");
-    }
-  }
-
-  std::unique_ptr<Executor> ex(new Executor());
-  ex->graph_ = graph;
-  ex->impl_ = std::make_unique<Impl>();
-  Impl& impl = *ex->impl_;
-
-  const uint32_t n_external = static_cast<uint32_t>(g.inputs().size() + g.outputs().size());
+  const uint32_t n_external = static_cast<uint32_t>(seg->in_values.size() + seg->out_values.size());
   Subgraph sub;
   VITRINE_RETURN_IF_ERROR(xnn_error(xnn_create_subgraph(n_external, 0, &sub.sg), "executor: create subgraph"));
-
   std::vector<uint32_t> ids(g.values().size(), XNN_INVALID_VALUE_ID);
-  std::vector<bool> used(g.values().size(), false);
-  for (const GraphNode& n : g.nodes())
-    for (int v : n.inputs) used[static_cast<size_t>(v)] = true;
-
-  for (size_t i = 0; i < g.inputs().size(); ++i) {
-    const GraphValue& v = g.value(g.inputs()[i]);
-    std::vector<size_t> d = dims_of(v.shape);
+  uint32_t next_external = 0;
+  auto define_external = [&](int v, uint32_t flags) -> Status {
+    std::vector<size_t> d = dims_of(g.value(v).shape);
     uint32_t id = XNN_INVALID_VALUE_ID;
-    VITRINE_RETURN_IF_ERROR(xnn_error(
-        xnn_define_tensor_value(sub.sg, xnn_datatype_fp32, d.size(), d.data(), nullptr,
-                                static_cast<uint32_t>(i), XNN_VALUE_FLAG_EXTERNAL_INPUT, &id),
-        "executor: define input '" + v.name + "'"));
-    ids[static_cast<size_t>(g.inputs()[i])] = id;
-    impl.input_ids.push_back(id);
-    impl.input_shapes.push_back(v.shape);
+    VITRINE_RETURN_IF_ERROR(xnn_error(xnn_define_tensor_value(sub.sg, xnn_datatype_fp32, d.size(), d.data(), nullptr,
+                                                              next_external++, flags, &id),
+                                      "executor: define '" + g.value(v).name + "'"));
+    ids[static_cast<size_t>(v)] = id;
+    return Status::Ok();
+  };
+  for (int v : seg->in_values) {
+    VITRINE_RETURN_IF_ERROR(define_external(v, XNN_VALUE_FLAG_EXTERNAL_INPUT));
+    seg->in_ids.push_back(ids[static_cast<size_t>(v)]);
   }
-  for (size_t i = 0; i < g.outputs().size(); ++i) {
-    const GraphValue& v = g.value(g.outputs()[i]);
-    std::vector<size_t> d = dims_of(v.shape);
-    uint32_t id = XNN_INVALID_VALUE_ID;
-    VITRINE_RETURN_IF_ERROR(xnn_error(
-        xnn_define_tensor_value(sub.sg, xnn_datatype_fp32, d.size(), d.data(), nullptr,
-                                static_cast<uint32_t>(g.inputs().size() + i),
-                                XNN_VALUE_FLAG_EXTERNAL_OUTPUT, &id),
-        "executor: define output '" + v.name + "'"));
-    ids[static_cast<size_t>(g.outputs()[i])] = id;
-    impl.output_ids.push_back(id);
-    impl.output_shapes.push_back(v.shape);
+  for (int v : seg->out_values) {
+    VITRINE_RETURN_IF_ERROR(define_external(v, XNN_VALUE_FLAG_EXTERNAL_OUTPUT));
+    seg->out_ids.push_back(ids[static_cast<size_t>(v)]);
   }
-  for (size_t i = 0; i < g.values().size(); ++i) {
-    const GraphValue& v = g.values()[i];
-    if (ids[i] != XNN_INVALID_VALUE_ID || (v.constant.empty() && v.producer < 0)) continue;
-    if (!v.constant.empty() && !used[i]) continue;
-    std::vector<size_t> d = dims_of(v.shape);
-    VITRINE_RETURN_IF_ERROR(xnn_error(
-        xnn_define_tensor_value(sub.sg, xnn_datatype_fp32, d.size(), d.data(),
-                                v.constant.empty() ? nullptr : v.constant.data(), XNN_INVALID_VALUE_ID, 0,
-                                &ids[i]),
-        "executor: define value '" + v.name + "'"));
-  }
-
-  for (const GraphNode& n : g.nodes()) {
+  auto value_id = [&](int v) -> Result<uint32_t> {
+    uint32_t& id = ids[static_cast<size_t>(v)];
+    if (id != XNN_INVALID_VALUE_ID) return id;
+    const GraphValue& gv = g.value(v);
+    std::vector<size_t> d = dims_of(gv.shape);
+    xnn_status s = xnn_define_tensor_value(sub.sg, xnn_datatype_fp32, d.size(), d.data(),
+                                           gv.constant.empty() ? nullptr : gv.constant.data(), XNN_INVALID_VALUE_ID,
+                                           0, &id);
+    if (s != xnn_status_success) return xnn_error(s, "executor: define value '" + gv.name + "'");
+    return id;
+  };
+  for (size_t i = first; i < last; ++i) {
+    const GraphNode& n = g.nodes()[i];
     XnnLowering l;
     l.subgraph = sub.sg;
     l.attrs = &n.attrs;
-    std::string label = std::string(op_info(n.type).name) + " '" + n.name + "'";
+    std::string label = node_label(n);
     l.node_name = label.c_str();
     for (int v : n.inputs) {
-      l.inputs.push_back(ids[static_cast<size_t>(v)]);
+      Result<uint32_t> id = value_id(v);
+      if (!id.ok()) return id.status();
+      l.inputs.push_back(id.value());
       l.input_shapes.push_back(g.value(v).shape);
       l.constants.push_back(g.value(v).constant.empty() ? nullptr : &g.value(v).constant);
     }
     for (int v : n.outputs) {
-      l.outputs.push_back(ids[static_cast<size_t>(v)]);
+      Result<uint32_t> id = value_id(v);
+      if (!id.ok()) return id.status();
+      l.outputs.push_back(id.value());
       l.output_shapes.push_back(g.value(v).shape);
     }
     l.add_static = [&](Tensor t) -> Result<uint32_t> {
@@ -137,7 +137,7 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
       xnn_status s = xnn_define_tensor_value(sub.sg, xnn_datatype_fp32, d.size(), d.data(), t.data(),
                                              XNN_INVALID_VALUE_ID, 0, &id);
       if (s != xnn_status_success) return xnn_error(s, label + ": define a static tensor");
-      impl.statics.push_back(std::move(t));
+      statics->push_back(std::move(t));
       return id;
     };
     l.add_internal = [&](const Shape& shape) -> Result<uint32_t> {
@@ -150,11 +150,58 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
     };
     VITRINE_RETURN_IF_ERROR(op_info(n.type).lower(l));
   }
+  return xnn_error(xnn_create_runtime_v4(sub.sg, nullptr, nullptr, ctx->threadpool(), 0, &seg->runtime),
+                   "executor: create the XNNPACK runtime");
+}
 
-  VITRINE_RETURN_IF_ERROR(xnn_error(
-      xnn_create_runtime_v4(sub.sg, nullptr, nullptr, ctx->threadpool(), 0, &impl.runtime),
-      "executor: create the XNNPACK runtime"));
-  VITRINE_RETURN_IF_ERROR(xnn_error(xnn_reshape_runtime(impl.runtime), "executor: plan the XNNPACK runtime"));
+}  // namespace
+
+Executor::~Executor() = default;
+
+Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> graph, Context* ctx) {
+  if (!graph || !ctx) return Status::InvalidArgument("executor: null graph or context");
+  const Graph& g = *graph;
+  if (g.outputs().empty()) return Status::InvalidArgument("executor: the graph has no outputs");
+  std::string unsupported;
+  for (const GraphNode& n : g.nodes()) {
+    const OpInfo& info = op_info(n.type);
+    if (info.lower == nullptr && info.run == nullptr) {
+      unsupported += std::string(unsupported.empty() ? "" : ", ") + node_label(n);
+    }
+  }
+  if (!unsupported.empty()) return Status::Unimplemented("executor: no kernel for " + unsupported);
+  for (int o : g.outputs()) {
+    if (g.value(o).producer < 0) {
+      return Status::InvalidArgument("executor: output '" + g.value(o).name +
+                                     "' is a graph input or constant; add an identity node");
+    }
+  }
+  std::unique_ptr<Executor> ex(new Executor());
+  ex->graph_ = graph;
+  ex->impl_ = std::make_unique<Impl>();
+  Impl& impl = *ex->impl_;
+  impl.ctx = ctx;
+
+  std::vector<int> last_use(g.values().size(), -1);
+  for (size_t i = 0; i < g.nodes().size(); ++i)
+    for (int v : g.nodes()[i].inputs) last_use[static_cast<size_t>(v)] = static_cast<int>(i);
+  size_t i = 0;
+  while (i < g.nodes().size()) {
+    auto seg = std::make_unique<Segment>();
+    if (op_info(g.nodes()[i].type).lower != nullptr) {
+      size_t j = i;
+      while (j < g.nodes().size() && op_info(g.nodes()[j].type).lower != nullptr) ++j;
+      VITRINE_RETURN_IF_ERROR(build_segment(g, i, j, last_use, ctx, &impl.statics, seg.get()));
+      i = j;
+    } else {
+      seg->kernel_node = static_cast<int>(i);
+      ++i;
+    }
+    impl.segments.push_back(std::move(seg));
+  }
+  impl.buffers.resize(g.values().size());
+  for (const GraphValue& v : g.values()) impl.shapes.push_back(v.shape);
+  for (int in : g.inputs()) impl.input_shapes.push_back(g.value(in).shape);
   return ex;
 }
 
@@ -166,7 +213,7 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
     return Status::InvalidArgument("model takes " + std::to_string(g.inputs().size()) + " inputs, got " +
                                    std::to_string(inputs.size()));
   }
-  bool reshape = false;
+  bool reshape = !impl.planned;
   std::vector<Shape> in_shapes;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].empty()) return Status::InvalidArgument("input '" + g.value(g.inputs()[i]).name + "' is empty");
@@ -176,46 +223,86 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
   if (reshape) {
     Result<std::vector<Shape>> shapes = g.infer_shapes(in_shapes);
     if (!shapes.ok()) return shapes.status();
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      std::vector<size_t> d = dims_of(in_shapes[i]);
-      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_reshape_external_value(impl.runtime, impl.input_ids[i], d.size(), d.data()),
-                                        "executor: reshape input"));
-    }
-    VITRINE_RETURN_IF_ERROR(xnn_error(xnn_reshape_runtime(impl.runtime),
-                                      "executor: this graph cannot run with input shapes other than those "
-                                      "it was built for"));
-    impl.input_shapes = in_shapes;
-    for (size_t i = 0; i < g.outputs().size(); ++i) {
-      impl.output_shapes[i] = shapes.value()[static_cast<size_t>(g.outputs()[i])];
-      size_t nd = 0;
-      size_t d[XNN_MAX_TENSOR_DIMS];
-      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_get_external_value_shape(impl.runtime, impl.output_ids[i], &nd, d),
-                                        "executor: output shape"));
-      int64_t n = 1;
-      for (size_t k = 0; k < nd; ++k) n *= static_cast<int64_t>(d[k]);
-      if (n != impl.output_shapes[i].num_elements()) {
-        return Status::Internal("executor: XNNPACK and shape inference disagree on output '" +
-                                g.value(g.outputs()[i]).name + "'");
+    impl.shapes = shapes.value();
+    for (const auto& seg : impl.segments) {
+      if (!seg->runtime) continue;
+      for (size_t k = 0; k < seg->in_values.size(); ++k) {
+        std::vector<size_t> d = dims_of(impl.shapes[static_cast<size_t>(seg->in_values[k])]);
+        VITRINE_RETURN_IF_ERROR(xnn_error(xnn_reshape_external_value(seg->runtime, seg->in_ids[k], d.size(), d.data()),
+                                          "executor: reshape an input"));
+      }
+      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_reshape_runtime(seg->runtime),
+                                        "executor: this graph cannot run with input shapes other than those "
+                                        "it was built for"));
+      for (size_t k = 0; k < seg->out_values.size(); ++k) {
+        size_t nd = 0;
+        size_t d[XNN_MAX_TENSOR_DIMS];
+        VITRINE_RETURN_IF_ERROR(xnn_error(xnn_get_external_value_shape(seg->runtime, seg->out_ids[k], &nd, d),
+                                          "executor: output shape"));
+        int64_t count = 1;
+        for (size_t q = 0; q < nd; ++q) count *= static_cast<int64_t>(d[q]);
+        if (count != impl.shapes[static_cast<size_t>(seg->out_values[k])].num_elements()) {
+          return Status::Internal("executor: XNNPACK and shape inference disagree on '" +
+                                  g.value(seg->out_values[k]).name + "'");
+        }
       }
     }
+    impl.input_shapes = in_shapes;
+    impl.planned = true;
   }
+  // Graph inputs are used in place; every other crossing value lives in a buffer.
+  std::vector<const Tensor*> value_ptr(g.values().size(), nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i) value_ptr[static_cast<size_t>(g.inputs()[i])] = &inputs[i];
+  for (size_t v = 0; v < g.values().size(); ++v)
+    if (!g.values()[v].constant.empty()) value_ptr[v] = &g.values()[v].constant;
   outputs->resize(g.outputs().size());
-  std::vector<xnn_external_value> externals;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    externals.push_back({impl.input_ids[i], const_cast<float*>(inputs[i].data())});
-  }
-  for (size_t i = 0; i < g.outputs().size(); ++i) {
-    Tensor& out = (*outputs)[i];
-    if (out.empty() || out.shape() != impl.output_shapes[i] || out.is_borrowed()) {
-      Result<Tensor> t = Tensor::zeros(impl.output_shapes[i]);
-      if (!t.ok()) return t.status();
-      out = t.value();
+  auto buffer_for = [&](int v) -> Result<Tensor*> {
+    Tensor* t = &impl.buffers[static_cast<size_t>(v)];
+    for (size_t k = 0; k < g.outputs().size(); ++k)
+      if (g.outputs()[k] == v) t = &(*outputs)[k];
+    const Shape& shape = impl.shapes[static_cast<size_t>(v)];
+    if (t->empty() || t->shape() != shape || t->is_borrowed()) {
+      Result<Tensor> fresh = Tensor::zeros(shape);
+      if (!fresh.ok()) return fresh.status();
+      *t = fresh.value();
     }
-    externals.push_back({impl.output_ids[i], out.mutable_data()});
+    value_ptr[static_cast<size_t>(v)] = t;
+    return t;
+  };
+  for (const auto& seg : impl.segments) {
+    if (seg->runtime) {
+      std::vector<xnn_external_value> externals;
+      for (size_t k = 0; k < seg->in_values.size(); ++k) {
+        const Tensor* t = value_ptr[static_cast<size_t>(seg->in_values[k])];
+        if (!t) return Status::Internal("executor: value '" + g.value(seg->in_values[k]).name + "' not computed");
+        externals.push_back({seg->in_ids[k], const_cast<float*>(t->data())});
+      }
+      for (size_t k = 0; k < seg->out_values.size(); ++k) {
+        Result<Tensor*> t = buffer_for(seg->out_values[k]);
+        if (!t.ok()) return t.status();
+        externals.push_back({seg->out_ids[k], t.value()->mutable_data()});
+      }
+      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_setup_runtime_v2(seg->runtime, externals.size(), externals.data()),
+                                        "executor: setup"));
+      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_invoke_runtime(seg->runtime), "executor: run"));
+    } else {
+      const GraphNode& n = g.nodes()[static_cast<size_t>(seg->kernel_node)];
+      std::vector<const Tensor*> ins;
+      for (int v : n.inputs) {
+        if (!value_ptr[static_cast<size_t>(v)]) return Status::Internal("executor: value '" + g.value(v).name + "' not computed");
+        ins.push_back(value_ptr[static_cast<size_t>(v)]);
+      }
+      std::vector<Tensor*> outs;
+      for (int v : n.outputs) {
+        Result<Tensor*> t = buffer_for(v);
+        if (!t.ok()) return t.status();
+        outs.push_back(t.value());
+      }
+      Status s = op_info(n.type).run(impl.ctx, n.attrs, ins, outs);
+      if (!s.ok()) return Status(s.code(), node_label(n) + ": " + s.message());
+    }
   }
-  VITRINE_RETURN_IF_ERROR(xnn_error(xnn_setup_runtime_v2(impl.runtime, externals.size(), externals.data()),
-                                    "executor: setup"));
-  return xnn_error(xnn_invoke_runtime(impl.runtime), "executor: run");
+  return Status::Ok();
 }
 
 }  // namespace vitrine

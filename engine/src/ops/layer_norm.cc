@@ -1,0 +1,48 @@
+// LayerNorm over the last axis: y = (x - mean) / sqrt(var + epsilon) * gamma + beta.
+//   inputs: x (..., D), gamma (D), beta (D); attr epsilon = 1e-5. Engine kernel.
+#include <cmath>
+
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+Result<std::vector<Shape>> infer_layer_norm(const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("layer_norm", {"epsilon"}));
+  if (in[0].rank() < 1) return op_error("layer_norm", "input must have rank >= 1");
+  const int64_t d = in[0].dim(-1);
+  for (size_t i = 1; i < 3; ++i) {
+    if (in[i].rank() != 1 || in[i][0] != d) {
+      return op_error("layer_norm", std::string(i == 1 ? "gamma" : "beta") + " must be (" + std::to_string(d) + "), got " + in[i].to_string());
+    }
+  }
+  if (!(a.number("epsilon", 1e-5) > 0)) return op_error("layer_norm", "epsilon must be > 0");
+  return std::vector<Shape>{in[0]};
+}
+
+Status run_layer_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+  const int64_t d = in[0]->shape().dim(-1);
+  const int64_t rows = d ? in[0]->num_elements() / d : 0;
+  const float eps = static_cast<float>(a.number("epsilon", 1e-5));
+  const float *x = in[0]->data(), *gamma = in[1]->data(), *beta = in[2]->data();
+  float* y = out[0]->mutable_data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float* yr = y + r * d;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < d; ++i) mean += xr[i];
+    mean /= static_cast<double>(d);
+    for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= static_cast<double>(d);
+    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const float m = static_cast<float>(mean);
+    for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const OpInfo kLayerNormInfo{OpType::kLayerNorm, 29, "layer_norm", 3, 3, &infer_layer_norm, nullptr, nullptr, &run_layer_norm};
+
+}  // namespace vitrine

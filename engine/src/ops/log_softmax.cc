@@ -1,0 +1,42 @@
+// LogSoftmax over the last axis: y = x - max - log(Σ exp(x - max)), stable for any logits.
+// input x (..., K); attr axis = -1 (last axis only). Engine kernel.
+#include <cmath>
+
+#include "op_util.h"
+
+namespace vitrine {
+namespace {
+
+Result<std::vector<Shape>> infer_log_softmax(const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known("log_softmax", {"axis"}));
+  if (in[0].rank() < 1) return op_error("log_softmax", "input must have rank >= 1");
+  Result<int64_t> axis = a.integer("axis", -1);
+  if (!axis.ok()) return axis.status();
+  Result<int> ax = normalize_axis("log_softmax", axis.value(), in[0].rank());
+  if (!ax.ok()) return ax.status();
+  if (ax.value() != in[0].rank() - 1) return op_error("log_softmax", "only the last axis is supported");
+  return std::vector<Shape>{in[0]};
+}
+
+Status run_log_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+  const int64_t k = in[0]->shape().dim(-1);
+  const int64_t rows = k ? in[0]->num_elements() / k : 0;
+  const float* x = in[0]->data();
+  float* y = out[0]->mutable_data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * k;
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < k; ++i) mx = std::max(mx, xr[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < k; ++i) sum += std::exp(static_cast<double>(xr[i] - mx));
+    const float lse = mx + static_cast<float>(std::log(sum));
+    for (int64_t i = 0; i < k; ++i) y[r * k + i] = xr[i] - lse;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const OpInfo kLogSoftmaxInfo{OpType::kLogSoftmax, 30, "log_softmax", 1, 1, &infer_log_softmax, nullptr, nullptr, &run_log_softmax};
+
+}  // namespace vitrine

@@ -1,0 +1,214 @@
+// Engine-kernel ops (no XNNPACK lowering) against PyTorch golden values from
+// scripts/models/export_op_goldens.py ($VITRINE_PARITY_MODELS/goldens), plus mixed graphs where
+// XNNPACK segments and engine kernels alternate.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "reference.h"
+#include "vitrine/graph.h"
+#include "vitrine/npy.h"
+
+namespace vitrine {
+namespace {
+
+using testing::expect_close;
+using testing::random_tensor;
+
+std::string golden_dir(const std::string& name) {
+  const char* d = std::getenv("VITRINE_PARITY_MODELS");
+  return d ? std::string(d) + "/goldens/" + name : "";
+}
+
+bool require() {
+  const char* r = std::getenv("VITRINE_REQUIRE_MODELS");
+  return r && std::string(r) == "1";
+}
+
+Tensor npy(const std::string& dir, const std::string& name) {
+  auto bytes = read_binary_file(dir + "/" + name + ".npy");
+  if (!bytes.ok()) return Tensor();
+  auto t = parse_npy(bytes->data(), bytes->size());
+  return t.ok() ? t.value() : Tensor();
+}
+
+std::vector<double> as_double(const Tensor& t) { return std::vector<double>(t.data(), t.data() + t.num_elements()); }
+
+// Runs one node whose first `n_inputs` tensors are graph inputs and the rest constants.
+Result<std::vector<Tensor>> run_node(OpType type, const OpAttrs& attrs, const std::vector<Tensor>& tensors, size_t n_inputs) {
+  auto g = std::make_shared<Graph>();
+  std::vector<int> ids;
+  std::vector<Tensor> feeds;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    Result<int> id = i < n_inputs ? g->add_input("in" + std::to_string(i), tensors[i].shape())
+                                  : g->add_constant("c" + std::to_string(i), tensors[i]);
+    if (!id.ok()) return id.status();
+    ids.push_back(id.value());
+    if (i < n_inputs) feeds.push_back(tensors[i]);
+  }
+  Result<std::vector<int>> outs = g->add_node(type, "node", ids, attrs);
+  if (!outs.ok()) return outs.status();
+  for (int o : outs.value()) VITRINE_RETURN_IF_ERROR(g->add_output(o));
+  static auto ctx = Context::create(1, 1).value();
+  auto ex = Executor::create(g, ctx.get());
+  if (!ex.ok()) return ex.status();
+  std::vector<Tensor> result;
+  VITRINE_RETURN_IF_ERROR(ex.value()->run(feeds, &result));
+  return result;
+}
+
+class RnnGolden : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RnnGolden, MatchesPyTorch) {
+  const std::string name = GetParam();
+  const std::string dir = golden_dir(name);
+  Tensor x = npy(dir, "x");
+  if (x.empty()) {
+    if (require()) FAIL() << "golden " << name << " missing";
+    GTEST_SKIP() << "no goldens (VITRINE_PARITY_MODELS)";
+  }
+  const bool lstm = name.rfind("lstm", 0) == 0;
+  const bool bi = name.find("_bi") != std::string::npos;
+  OpAttrs a;
+  a.numbers["hidden_size"] = 6;
+  a.numbers["bidirectional"] = bi ? 1 : 0;
+  std::vector<Tensor> in = {x, npy(dir, "lengths"), npy(dir, "w_ih"), npy(dir, "w_hh"), npy(dir, "b_ih"), npy(dir, "b_hh")};
+  // Graph input order: x, then the constants, with lengths last (as the op expects).
+  std::vector<Tensor> ordered = {in[0], in[2], in[3], in[4], in[5], in[1]};
+  auto g = std::make_shared<Graph>();
+  std::vector<int> ids = {g->add_input("x", x.shape()).value()};
+  for (size_t i = 1; i < 5; ++i) ids.push_back(g->add_constant("w" + std::to_string(i), ordered[i]).value());
+  ids.push_back(g->add_input("lengths", ordered[5].shape()).value());
+  auto outs = g->add_node(lstm ? OpType::kLstm : OpType::kGru, "rnn", ids, a);
+  ASSERT_TRUE(outs.ok()) << outs.status().to_string();
+  for (int o : outs.value()) ASSERT_TRUE(g->add_output(o).ok());
+  auto ctx = Context::create(1, 1).value();
+  auto ex = Executor::create(g, ctx.get()).value();
+  std::vector<Tensor> result;
+  ASSERT_TRUE(ex->run({x, ordered[5]}, &result).ok());
+  expect_close(result[0].data(), as_double(npy(dir, "y")), 1e-5, 1e-4, "y");
+  expect_close(result[1].data(), as_double(npy(dir, "h_n")), 1e-5, 1e-4, "h_n");
+  if (lstm) expect_close(result[2].data(), as_double(npy(dir, "c_n")), 1e-5, 1e-4, "c_n");
+  // Bad lengths are refused with the position named.
+  Tensor bad = ordered[5].clone().value();
+  bad.mutable_data()[1] = 9;
+  Status s = ex->run({x, bad}, &result);
+  EXPECT_NE(s.message().find("lengths[1] = 9"), std::string::npos) << s.message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Torch, RnnGolden,
+                         ::testing::Values("gru_uni", "gru_bi", "gru_uni_lengths", "gru_bi_lengths", "lstm_uni", "lstm_bi",
+                                           "lstm_uni_lengths", "lstm_bi_lengths"));
+
+TEST(KernelOps, EmbeddingBagLayerNormLogSoftmaxMatchPyTorch) {
+  for (const char* mode : {"mean", "sum"}) {
+    const std::string dir = golden_dir(std::string("embedding_bag_") + mode);
+    Tensor ids = npy(dir, "ids");
+    if (ids.empty()) {
+      if (require()) FAIL() << "goldens missing";
+      GTEST_SKIP() << "no goldens";
+    }
+    OpAttrs a;
+    a.strings["mode"] = mode;
+    auto out = run_node(OpType::kEmbeddingBag, a, {ids, npy(dir, "table"), npy(dir, "weights")}, 1);
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    expect_close(out.value()[0].data(), as_double(npy(dir, "y")), 1e-5, 1e-5, mode);
+  }
+  std::string dir = golden_dir("layer_norm");
+  auto ln = run_node(OpType::kLayerNorm, {}, {npy(dir, "x"), npy(dir, "gamma"), npy(dir, "beta")}, 1);
+  ASSERT_TRUE(ln.ok()) << ln.status().to_string();
+  expect_close(ln.value()[0].data(), as_double(npy(dir, "y")), 1e-5, 1e-4, "layer_norm");
+  dir = golden_dir("log_softmax");
+  auto ls = run_node(OpType::kLogSoftmax, {}, {npy(dir, "x")}, 1);
+  ASSERT_TRUE(ls.ok());
+  expect_close(ls.value()[0].data(), as_double(npy(dir, "y")), 1e-4, 1e-5, "log_softmax");
+}
+
+TEST(KernelOps, EmbeddingGathersRowsAndNamesBadIds) {
+  std::mt19937 rng(1);
+  Tensor table = random_tensor(Shape{5, 3}, rng);
+  float idv[4] = {4, 0, 0, 2};
+  Tensor ids = Tensor::from_values(Shape{2, 2}, idv, 4).value();
+  auto out = run_node(OpType::kEmbedding, {}, {ids, table}, 1);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out.value()[0].shape(), (Shape{2, 2, 3}));
+  std::vector<double> want;
+  for (float id : idv)
+    for (int d = 0; d < 3; ++d) want.push_back(table.data()[static_cast<int>(id) * 3 + d]);
+  expect_close(out.value()[0].data(), want, 0, 0, "embedding");
+  idv[2] = 5;
+  out = run_node(OpType::kEmbedding, {}, {Tensor::from_values(Shape{2, 2}, idv, 4).value(), table}, 1);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(out.status().message().find("id 5 at position 2 is outside the table's 5 rows"), std::string::npos)
+      << out.status().message();
+  idv[2] = 1.5f;
+  out = run_node(OpType::kEmbedding, {}, {Tensor::from_values(Shape{2, 2}, idv, 4).value(), table}, 1);
+  EXPECT_NE(out.status().message().find("not an integer"), std::string::npos);
+}
+
+TEST(KernelOps, MixedGraphsAlternateXnnpackAndEngineKernels) {
+  std::mt19937 rng(2);
+  auto g = std::make_shared<Graph>();
+  int ids = g->add_input("ids", Shape{2, 3}).value();
+  int table = g->add_constant("table", random_tensor(Shape{10, 8}, rng)).value();
+  int bag = g->add(OpType::kEmbeddingBag, "bag", {ids, table}).value();
+  int w1 = g->add_constant("w1", random_tensor(Shape{8, 8}, rng)).value();
+  int h = g->add(OpType::kDense, "fc1", {bag, w1}).value();
+  int gamma = g->add_constant("gamma", random_tensor(Shape{8}, rng)).value();
+  int beta = g->add_constant("beta", random_tensor(Shape{8}, rng)).value();
+  int n = g->add(OpType::kLayerNorm, "ln", {h, gamma, beta}).value();
+  int r = g->add(OpType::kRelu, "relu", {n}).value();
+  int w2 = g->add_constant("w2", random_tensor(Shape{4, 8}, rng)).value();
+  int o = g->add(OpType::kDense, "fc2", {r, w2}).value();
+  int p = g->add(OpType::kLogSoftmax, "logp", {o}).value();
+  ASSERT_TRUE(g->add_output(p).ok());
+  ASSERT_TRUE(g->add_output(h).ok());  // an intermediate value can be an output too
+  auto ctx = Context::create(2, 2).value();
+  auto ex = Executor::create(g, ctx.get()).value();
+  float idv[6] = {1, 2, -1, 7, 7, 3};
+  Tensor in = Tensor::from_values(Shape{2, 3}, idv, 6).value();
+  std::vector<Tensor> out;
+  ASSERT_TRUE(ex->run({in}, &out).ok());
+  // Reference, step by step in plain C++.
+  const Tensor& tb = g->value(table).constant;
+  std::vector<double> ref_h, ref_p;
+  for (int b = 0; b < 2; ++b) {
+    std::vector<double> e(8, 0.0);
+    int count = 0;
+    for (int j = 0; j < 3; ++j) {
+      int id = static_cast<int>(idv[b * 3 + j]);
+      if (id < 0) continue;
+      ++count;
+      for (int d = 0; d < 8; ++d) e[d] += tb.data()[id * 8 + d];
+    }
+    for (double& v : e) v /= count;
+    std::vector<double> hv(8, 0.0);
+    for (int o2 = 0; o2 < 8; ++o2)
+      for (int d = 0; d < 8; ++d) hv[o2] += e[d] * g->value(w1).constant.data()[o2 * 8 + d];
+    ref_h.insert(ref_h.end(), hv.begin(), hv.end());
+    double mean = 0, var = 0;
+    for (double v : hv) mean += v / 8;
+    for (double v : hv) var += (v - mean) * (v - mean) / 8;
+    std::vector<double> rv(8);
+    for (int d = 0; d < 8; ++d)
+      rv[d] = std::max(0.0, (hv[d] - mean) / std::sqrt(var + 1e-5) * g->value(gamma).constant.data()[d] + g->value(beta).constant.data()[d]);
+    std::vector<double> ov(4, 0.0);
+    for (int o2 = 0; o2 < 4; ++o2)
+      for (int d = 0; d < 8; ++d) ov[o2] += rv[d] * g->value(w2).constant.data()[o2 * 8 + d];
+    double mx = *std::max_element(ov.begin(), ov.end()), sum = 0;
+    for (double v : ov) sum += std::exp(v - mx);
+    for (double v : ov) ref_p.push_back(v - mx - std::log(sum));
+  }
+  expect_close(out[0].data(), ref_p, 1e-4, 1e-4, "log probs");
+  expect_close(out[1].data(), ref_h, 1e-4, 1e-4, "hidden");
+  // A new batch size re-plans every segment.
+  float more[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1};
+  ASSERT_TRUE(ex->run({Tensor::from_values(Shape{4, 3}, more, 12).value()}, &out).ok());
+  EXPECT_EQ(out[0].shape(), (Shape{4, 4}));
+}
+
+}  // namespace
+}  // namespace vitrine
