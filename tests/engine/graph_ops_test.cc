@@ -376,6 +376,103 @@ TEST(GraphOps, MatMulBatchNormIdentityDense) {
   expect_close(out.value()[0].data(), testing::dense_reference(dx, w, &db), 1e-5, 1e-5, "dense");
 }
 
+// Plain attention over (B, L, D) with optional causal masking and an additive (Lq, Lk) mask.
+std::vector<double> attention_ref(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, bool causal) {
+  const int64_t b = q.shape()[0], lq = q.shape()[1], d = q.shape()[2], lk = k.shape()[1], dv = v.shape()[2];
+  std::vector<double> out;
+  for (int64_t n = 0; n < b; ++n)
+    for (int64_t i = 0; i < lq; ++i) {
+      std::vector<double> s(static_cast<size_t>(lk));
+      double mx = -INFINITY;
+      for (int64_t j = 0; j < lk; ++j) {
+        double acc = 0;
+        for (int64_t e = 0; e < d; ++e) acc += double(q.data()[(n * lq + i) * d + e]) * k.data()[(n * lk + j) * d + e];
+        acc /= std::sqrt(double(d));
+        if (mask) acc += mask->data()[i * lk + j];
+        if (causal && j > i) acc = -INFINITY;
+        s[j] = acc;
+        mx = std::max(mx, acc);
+      }
+      double sum = 0;
+      for (double& x : s) sum += (x = std::exp(x - mx));
+      for (int64_t e = 0; e < dv; ++e) {
+        double acc = 0;
+        for (int64_t j = 0; j < lk; ++j) acc += s[j] / sum * v.data()[(n * lk + j) * dv + e];
+        out.push_back(acc);
+      }
+    }
+  return out;
+}
+
+TEST(GraphOps, AttentionMatchesReference) {
+  std::mt19937 rng(10);
+  Tensor q = random_tensor(Shape{2, 5, 8}, rng), k = random_tensor(Shape{2, 7, 8}, rng), v = random_tensor(Shape{2, 7, 3}, rng);
+  auto out = run_op(OpType::kAttention, {}, {q, k, v});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(out.value()[0].shape(), (Shape{2, 5, 3}));
+  expect_close(out.value()[0].data(), attention_ref(q, k, v, nullptr, false), 1e-5, 1e-4, "attention");
+  Tensor mask = random_tensor(Shape{5, 7}, rng, -3.f, 0.f);
+  out = run_op(OpType::kAttention, {}, {q, k, v, mask});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  expect_close(out.value()[0].data(), attention_ref(q, k, v, &mask, false), 1e-5, 1e-4, "masked attention");
+  Tensor k2 = random_tensor(Shape{2, 5, 8}, rng), v2 = random_tensor(Shape{2, 5, 4}, rng);
+  OpAttrs causal;
+  causal.numbers["causal"] = 1;
+  out = run_op(OpType::kAttention, causal, {q, k2, v2});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  expect_close(out.value()[0].data(), attention_ref(q, k2, v2, nullptr, true), 1e-5, 1e-4, "causal attention");
+  EXPECT_FALSE(run_op(OpType::kAttention, causal, {q, k, v}).ok());  // causal needs Lq == Lk
+  EXPECT_FALSE(run_op(OpType::kAttention, {}, {q, v, v}).ok());
+}
+
+TEST(GraphOps, ConvTransposeMatchesScatterReference) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 8; ++trial) {
+    const int64_t s = 1 + trial % 3, kh = 2 + trial % 2, kw = 3 - trial % 2, pad = trial % 2, adj = s > 1 ? trial % 2 : 0;
+    const int64_t n = 1 + trial % 2, h = 3, w = 4, c = 2 + trial % 2, o = 3;
+    Tensor x = random_tensor(Shape{n, h, w, c}, rng), wt = random_tensor(Shape{o, kh, kw, c}, rng), b = random_tensor(Shape{o}, rng);
+    OpAttrs a;
+    a.ints["strides"] = {s, s};
+    a.ints["pads"] = {pad, pad, pad, pad};
+    a.ints["output_padding"] = {adj, adj};
+    auto out = run_op(OpType::kConvTranspose2D, a, {x, wt, b}, {false, true, true});
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    const Shape& ys = out.value()[0].shape();
+    const int64_t oh = (h - 1) * s - 2 * pad + kh + adj, ow = (w - 1) * s - 2 * pad + kw + adj;
+    ASSERT_EQ(ys, (Shape{n, oh, ow, o}));
+    std::vector<double> ref(static_cast<size_t>(ys.num_elements()));
+    for (int64_t bi = 0; bi < n; ++bi)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t z = 0; z < ow; ++z)
+          for (int64_t oc = 0; oc < o; ++oc) ref[((bi * oh + y) * ow + z) * o + oc] = b.data()[oc];
+    for (int64_t bi = 0; bi < n; ++bi)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j)
+          for (int64_t ki = 0; ki < kh; ++ki)
+            for (int64_t kj = 0; kj < kw; ++kj) {
+              const int64_t y = i * s - pad + ki, z = j * s - pad + kj;
+              if (y < 0 || z < 0 || y >= oh || z >= ow) continue;
+              for (int64_t oc = 0; oc < o; ++oc)
+                for (int64_t ic = 0; ic < c; ++ic)
+                  ref[((bi * oh + y) * ow + z) * o + oc] +=
+                      double(x.data()[((bi * h + i) * w + j) * c + ic]) * wt.data()[((oc * kh + ki) * kw + kj) * c + ic];
+            }
+    expect_close(out.value()[0].data(), ref, 1e-4, 1e-4, "conv_transpose2d");
+  }
+}
+
+TEST(GraphOps, DropoutIsIdentityAtInference) {
+  std::mt19937 rng(12);
+  Tensor x = random_tensor(Shape{3, 4}, rng);
+  OpAttrs a;
+  a.numbers["rate"] = 0.3;
+  auto out = run_op(OpType::kDropout, a, {x});
+  ASSERT_TRUE(out.ok());
+  expect_close(out.value()[0].data(), std::vector<double>(x.data(), x.data() + 12), 0, 0, "dropout");
+  a.numbers["rate"] = 1.0;
+  EXPECT_FALSE(run_op(OpType::kDropout, a, {x}).ok());
+}
+
 TEST(Executor, NewBatchSizeWithoutRebuildAndClearInputErrors) {
   std::mt19937 rng(9);
   auto graph = std::make_shared<Graph>();
