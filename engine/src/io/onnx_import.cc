@@ -218,7 +218,9 @@ Result<int> Importer::as_layout(const NodeProto& n, size_t i, Layout want) {
   if (a->layout == want) return a->id;
   const Shape& s = graph_->value(a->id).shape;
   if (s.rank() != 4) {
-    if (want == Layout::kNHWC) return err(n, "expects a 4-D (N, C, H, W) input, got rank " + std::to_string(s.rank()));
+    if (want == Layout::kNHWC) {
+      return unsupported(n, "only 4-D (N, C, H, W) inputs are supported (2-D spatial), got rank " + std::to_string(s.rank()));
+    }
     return a->id;
   }
   // (N, C, 1, 1) and (N, 1, 1, C) hold the same bytes: a reshape is enough (free in XNNPACK).
@@ -320,7 +322,8 @@ Status Importer::conv(const NodeProto& n) {
   auto bn_it = std::find_if(model_.graph.node.begin(), model_.graph.node.end(), [&](const NodeProto& m) {
     return m.op_type == "BatchNormalization" && !m.input.empty() && m.input[0] == n.output[0] &&
            uses_[n.output[0]] == 1 && m.input.size() >= 5 && constant(m.input[1]) && constant(m.input[2]) &&
-           constant(m.input[3]) && constant(m.input[4]) && m.output.size() >= 1;
+           constant(m.input[3]) && constant(m.input[4]) && m.output.size() >= 1 && attr_i(m, "training_mode", 0) == 0 &&
+           (m.output.size() == 1 || std::all_of(m.output.begin() + 1, m.output.end(), [](const std::string& o) { return o.empty(); }));
   });
   const NodeProto* bn = bn_it == model_.graph.node.end() ? nullptr : &*bn_it;
   if (bn) {
@@ -375,6 +378,9 @@ Status Importer::conv(const NodeProto& n) {
 
 Status Importer::batch_norm(const NodeProto& n) {
   if (folded_bn_.count(n.output[0])) return Status::Ok();
+  if (attr_i(n, "training_mode", 0) != 0) return unsupported(n, "training_mode = 1 (normalising by batch statistics)");
+  for (size_t i = 1; i < n.output.size(); ++i)
+    if (!n.output[i].empty()) return unsupported(n, "the running mean / variance outputs (training mode)");
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   const int rank = graph_->value(a->id).shape.rank();
@@ -493,10 +499,12 @@ Status Importer::binary(const NodeProto& n) {
 Status Importer::pool(const NodeProto& n) {
   const bool is_max = n.op_type == "MaxPool";
   if (n.output.size() > 1 && !n.output[1].empty()) return unsupported(n, "the Indices output is not supported");
+  const std::vector<int64_t> k = attr_ints(n, "kernel_shape", {});
+  if (k.size() != 2) {
+    return unsupported(n, "only 2-D pooling is supported, got a " + std::to_string(k.size()) + "-D kernel_shape");
+  }
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
   if (!x.ok()) return x.status();
-  const std::vector<int64_t> k = attr_ints(n, "kernel_shape", {});
-  if (k.size() != 2) return unsupported(n, "only 2-D pooling is supported");
   const std::vector<int64_t> strides = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});
   const Shape& xs = graph_->value(x.value()).shape;
   std::vector<int64_t> pads;
@@ -556,10 +564,20 @@ Status Importer::gemm(const NodeProto& n) {
   if (has_input(n, 2)) {
     Result<std::vector<float>> c = const_floats(n, 2);
     if (!c.ok()) return c.status();
+    // C broadcasts to (M, N): a bias when it is a scalar, (N) or (1, N); an (M, 1) or (M, N) C is not
+    // one (even when it holds N values).
+    const std::vector<int64_t>& cdims = constant(n.input[2])->dims;
+    bool per_column = !cdims.empty() && cdims.back() == out;
+    for (size_t d = 0; d + 1 < cdims.size(); ++d) per_column = per_column && cdims[d] == 1;
     std::vector<float> bias(static_cast<size_t>(out));
     if (c->size() == 1) std::fill(bias.begin(), bias.end(), beta * c.value()[0]);
-    else if (c->size() == static_cast<size_t>(out)) for (int64_t o = 0; o < out; ++o) bias[o] = beta * c.value()[o];
-    else return unsupported(n, "C must be a scalar or have " + std::to_string(out) + " values");
+    else if (per_column && c->size() == static_cast<size_t>(out)) for (int64_t o = 0; o < out; ++o) bias[o] = beta * c.value()[o];
+    else {
+      std::string dims;
+      for (int64_t d : cdims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+      return unsupported(n, "C of shape (" + dims + "): only a scalar, (" + std::to_string(out) + ") or (1, " +
+                                std::to_string(out) + ") bias is supported");
+    }
     Result<Tensor> bt = Tensor::from_values(Shape{out}, bias.data(), bias.size());
     Result<int> bid = graph_->add_constant(fresh("bias"), bt.value());
     if (!bid.ok()) return bid.status();
@@ -746,6 +764,21 @@ Status Importer::alias(const NodeProto& n) {
   if (n.output.size() > 1 && !n.output[1].empty() && n.op_type == "Dropout") {
     return unsupported(n, "the dropout mask output is not supported");
   }
+  if (n.op_type == "Dropout" && has_input(n, 2)) {  // opset 12+: training_mode makes it random
+    const Const* training = constant(n.input[2]);
+    if (!training) return unsupported(n, "training_mode must be a constant");
+    bool on = false;
+    for (int64_t v : training->i) on = on || v != 0;
+    for (float v : training->f) on = on || v != 0.0f;
+    float ratio = 0.5f;
+    if (has_input(n, 1)) {
+      Result<std::vector<float>> r = const_floats(n, 1);
+      if (!r.ok()) return r.status();
+      if (r->size() != 1) return err(n, "ratio must be a scalar");
+      ratio = r.value()[0];
+    }
+    if (on && ratio != 0.0f) return unsupported(n, "training_mode = true (random dropout)");
+  }
   if (const Const* c = constant(n.input[0])) {
     consts_[n.output[0]] = *c;
     return Status::Ok();
@@ -791,6 +824,11 @@ Status Importer::shape_op(const NodeProto& n) {
     if (!a.ok()) return a.status();
     dims = onnx_dims(a.value());
   }
+  // Opset 15: start / end select a range of dimensions (negative counts from the back; clamped).
+  const int64_t rank = static_cast<int64_t>(dims.size());
+  auto clamp_axis = [rank](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank); };
+  const int64_t start = clamp_axis(attr_i(n, "start", 0)), end = clamp_axis(attr_i(n, "end", rank));
+  dims = start < end ? std::vector<int64_t>(dims.begin() + start, dims.begin() + end) : std::vector<int64_t>{};
   Const c;
   c.is_int = true;
   c.i = dims;
@@ -992,7 +1030,12 @@ Result<std::shared_ptr<Graph>> Importer::run() {
   for (const onnx::ValueInfoProto& out : g.output) {
     auto it = acts_.find(out.name);
     if (it == acts_.end()) {
-      return Status::Unimplemented("ONNX output '" + out.name + "' is a constant or never computed");
+      const Const* c = constant(out.name);
+      if (!c) return Status::InvalidArgument("ONNX output '" + out.name + "' is never computed");
+      if (c->is_int) return Status::Unimplemented("ONNX output '" + out.name + "' is an integer constant (float outputs only)");
+      Result<int> id = float_constant(out.name, *c, c->dims);  // a constant output: copied out below
+      if (!id.ok()) return id.status();
+      it = acts_.emplace(out.name, Act{id.value(), Layout::kPlain}).first;
     }
     NodeProto fake;
     fake.op_type = "output";
