@@ -7,3 +7,4 @@ bash "$VITRINE_ROOT/scripts/build.sh" >&2
 cd "$VITRINE_ROOT"
 mkdir -p bench/results
 build/native/engine/tools/vitrine-conformance --json bench/results/onnx-conformance.json "$@"
+python3 scripts/conformance_report.py bench/results/onnx-conformance.json docs/onnx-conformance.md

@@ -119,6 +119,11 @@ class Importer {
   Status pad(const NodeProto& n);
   Status reduce_mean(const NodeProto& n);
   Status slice(const NodeProto& n);
+  Status rnn(const NodeProto& n);
+  Status conv_transpose(const NodeProto& n);
+  Status layer_norm(const NodeProto& n);
+  Result<int> permute(int id, std::vector<int64_t> perm, const std::string& hint);
+  Result<int> reshape_to(int id, std::vector<int64_t> dims, const std::string& hint);
 
   const onnx::ModelProto& model_;
   const OnnxImportOptions& options_;
@@ -166,6 +171,11 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Tanh", &Importer::unary},
       {"Transpose", &Importer::transpose_op},
       {"Unsqueeze", &Importer::squeeze},
+      {"LSTM", &Importer::rnn},
+      {"GRU", &Importer::rnn},
+      {"ConvTranspose", &Importer::conv_transpose},
+      {"LayerNormalization", &Importer::layer_norm},
+      {"LogSoftmax", &Importer::softmax},
   };
   return table;
 }
@@ -738,17 +748,39 @@ Status Importer::concat(const NodeProto& n) {
   return emit(n, OpType::kConcat, ids, attrs, nhwc ? Layout::kNHWC : Layout::kPlain);
 }
 
+// Softmax / LogSoftmax. Opset 13+: over one axis (moved last by a transpose when needed).
+// Before 13: over the flattened dims [axis, rank) (a reshape to 2-D and back).
 Status Importer::softmax(const NodeProto& n) {
+  const OpType type = n.op_type == "LogSoftmax" ? OpType::kLogSoftmax : OpType::kSoftmax;
   Result<int> x = as_layout(n, 0, Layout::kPlain);
   if (!x.ok()) return x.status();
-  const int rank = graph_->value(x.value()).shape.rank();
+  const Shape xs = graph_->value(x.value()).shape;
+  const int rank = xs.rank();
   int64_t axis = attr_i(n, "axis", opset_ >= 13 ? -1 : 1);
+  if (axis < -rank || axis >= rank) return err(n, "axis out of range");
   if (axis < 0) axis += rank;
-  if (axis != rank - 1) {
-    return unsupported(n, "softmax over axis " + std::to_string(axis) + " of a rank-" + std::to_string(rank) +
-                              " tensor (only the last axis)");
+  if (axis == rank - 1) return emit(n, type, {x.value()}, {}, Layout::kPlain);
+  if (opset_ < 13) {
+    int64_t before = 1, after = 1;
+    for (int i = 0; i < rank; ++i) (i < axis ? before : after) *= xs[i];
+    Result<int> flat = reshape_to(x.value(), {before, after}, "softmax_2d");
+    if (!flat.ok()) return flat.status();
+    Result<int> sm = graph_->add(type, fresh("softmax"), {flat.value()});
+    if (!sm.ok()) return sm.status();
+    OpAttrs back;
+    back.ints["shape"] = xs.to_vector();
+    return emit(n, OpType::kReshape, {sm.value()}, back, Layout::kPlain);
   }
-  return emit(n, OpType::kSoftmax, {x.value()}, {}, Layout::kPlain);
+  std::vector<int64_t> perm;
+  for (int i = 0; i < rank; ++i) perm.push_back(i);
+  std::swap(perm[static_cast<size_t>(axis)], perm.back());
+  Result<int> moved = permute(x.value(), perm, "softmax_axis");
+  if (!moved.ok()) return moved.status();
+  Result<int> sm = graph_->add(type, fresh("softmax"), {moved.value()});
+  if (!sm.ok()) return sm.status();
+  OpAttrs back;
+  back.ints["perm"] = perm;  // a swap is its own inverse
+  return emit(n, OpType::kTranspose, {sm.value()}, back, Layout::kPlain);
 }
 
 Status Importer::transpose_op(const NodeProto& n) {
@@ -759,6 +791,241 @@ Status Importer::transpose_op(const NodeProto& n) {
   if (!perm.empty()) attrs.ints["perm"] = perm;
   return emit(n, OpType::kTranspose, {x.value()}, attrs, Layout::kPlain);
 }
+
+Result<int> Importer::permute(int id, std::vector<int64_t> perm, const std::string& hint) {
+  OpAttrs a;
+  a.ints["perm"] = std::move(perm);
+  return graph_->add(OpType::kTranspose, fresh(hint), {id}, a);
+}
+
+Result<int> Importer::reshape_to(int id, std::vector<int64_t> dims, const std::string& hint) {
+  OpAttrs a;
+  a.ints["shape"] = std::move(dims);
+  return graph_->add(OpType::kReshape, fresh(hint), {id}, a);
+}
+
+// LSTM / GRU: ONNX's (T, N, I) layout, stacked gates in ONNX order and [Wb, Rb] biases are mapped
+// onto the engine's batch-first op with PyTorch gate order; outputs are mapped back.
+Status Importer::rnn(const NodeProto& n) {
+  const bool lstm = n.op_type == "LSTM";
+  const int64_t gates = lstm ? 4 : 3;
+  const int64_t hs = attr_i(n, "hidden_size", 0);
+  if (hs < 1) return err(n, "hidden_size is required");
+  const std::string direction = attr_s(n, "direction", "forward");
+  if (direction != "forward" && direction != "reverse" && direction != "bidirectional") {
+    return err(n, "unknown direction '" + direction + "'");
+  }
+  const int64_t dirs = direction == "bidirectional" ? 2 : 1;
+  if (onnx::find_attribute(n, "clip")) return unsupported(n, "clip");
+  if (attr_i(n, "input_forget", 0)) return unsupported(n, "input_forget = 1");
+  if (const AttributeProto* acts = onnx::find_attribute(n, "activations")) {
+    const std::vector<std::string> standard = lstm ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                                                   : std::vector<std::string>{"Sigmoid", "Tanh"};
+    for (size_t i = 0; i < acts->strings.size(); ++i)
+      if (acts->strings[i] != standard[i % standard.size()]) return unsupported(n, "activation " + acts->strings[i]);
+  }
+  for (size_t i : {5u, 6u, 7u}) {
+    if (!has_input(n, i)) continue;
+    if (i == 7) return unsupported(n, "peephole weights");
+    const Const* c = constant(n.input[i]);
+    bool zero = c && !c->is_int;
+    for (float v : zero ? c->f : std::vector<float>{}) zero = zero && v == 0.0f;
+    if (!zero) return unsupported(n, "a non-zero initial state");
+  }
+  const int64_t layout = attr_i(n, "layout", 0);
+  Result<Act> xa = act(n, 0);
+  if (!xa.ok()) return xa.status();
+  const Shape xs = graph_->value(xa->id).shape;
+  if (xs.rank() != 3) return err(n, "X must be 3-D, got " + xs.to_string());
+  int x = xa->id;
+  if (layout == 0) {
+    Result<int> t = permute(x, {1, 0, 2}, "rnn_x");
+    if (!t.ok()) return t.status();
+    x = t.value();
+  }
+  const int64_t isz = xs[2];
+  const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  const Const* r = has_input(n, 2) ? constant(n.input[2]) : nullptr;
+  const Const* b = has_input(n, 3) ? constant(n.input[3]) : nullptr;
+  if (!w || !r || w->is_int || r->is_int || (b && b->is_int)) return unsupported(n, "W, R and B must be float constants");
+  if (w->count() != dirs * gates * hs * isz || r->count() != dirs * gates * hs * hs ||
+      (b && b->count() != dirs * 2 * gates * hs)) {
+    return err(n, "W, R or B has the wrong number of values for hidden_size " + std::to_string(hs));
+  }
+  // ONNX gate blocks -> PyTorch order: LSTM [i, o, f, c] -> [i, f, c, o]; GRU [z, r, h] -> [r, z, h].
+  const std::vector<int64_t> from = lstm ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{1, 0, 2};
+  auto regate = [&](const float* src, int64_t cols, std::vector<float>* dst) {
+    for (int64_t d = 0; d < dirs; ++d)
+      for (int64_t g = 0; g < gates; ++g)
+        for (int64_t j = 0; j < hs; ++j)
+          for (int64_t k = 0; k < cols; ++k)
+            dst->push_back(src[((d * gates + from[static_cast<size_t>(g)]) * hs + j) * cols + k]);
+  };
+  std::vector<float> wih, whh, bih, bhh;
+  regate(w->f.data(), isz, &wih);
+  regate(r->f.data(), hs, &whh);
+  std::vector<float> wb(static_cast<size_t>(dirs * gates * hs), 0.0f), rb = wb;
+  if (b) {
+    for (int64_t d = 0; d < dirs; ++d)
+      for (int64_t k = 0; k < gates * hs; ++k) {
+        wb[static_cast<size_t>(d * gates * hs + k)] = b->f[static_cast<size_t>(d * 2 * gates * hs + k)];
+        rb[static_cast<size_t>(d * gates * hs + k)] = b->f[static_cast<size_t>(d * 2 * gates * hs + gates * hs + k)];
+      }
+  }
+  regate(wb.data(), 1, &bih);
+  regate(rb.data(), 1, &bhh);
+  const int64_t rows = dirs * gates * hs;
+  std::vector<int> inputs = {x};
+  const std::vector<std::pair<const std::vector<float>*, Shape>> params = {
+      {&wih, Shape{rows, isz}}, {&whh, Shape{rows, hs}}, {&bih, Shape{rows}}, {&bhh, Shape{rows}}};
+  for (const auto& [vec, shape] : params) {
+    Result<Tensor> t = Tensor::from_values(shape, vec->data(), vec->size());
+    if (!t.ok()) return t.status();
+    Result<int> id = graph_->add_constant(fresh(n.op_type + "_w"), t.value());
+    if (!id.ok()) return id.status();
+    inputs.push_back(id.value());
+  }
+  if (has_input(n, 4)) {
+    const Const* lens = constant(n.input[4]);
+    if (!lens || !lens->is_int) return unsupported(n, "sequence_lens must be a constant");
+    std::vector<float> f(lens->i.begin(), lens->i.end());
+    Result<Tensor> t = Tensor::from_values(Shape{static_cast<int64_t>(f.size())}, f.data(), f.size());
+    if (!t.ok()) return t.status();
+    Result<int> id = graph_->add_constant(fresh("sequence_lens"), t.value());
+    if (!id.ok()) return id.status();
+    inputs.push_back(id.value());
+  }
+  OpAttrs a;
+  a.numbers["hidden_size"] = static_cast<double>(hs);
+  a.numbers["bidirectional"] = dirs == 2 ? 1 : 0;
+  if (direction == "reverse") a.numbers["reverse"] = 1;
+  if (!lstm) a.numbers["linear_before_reset"] = static_cast<double>(attr_i(n, "linear_before_reset", 0) != 0);
+  Result<std::vector<int>> outs = graph_->add_node(lstm ? OpType::kLstm : OpType::kGru, fresh(n.op_type), inputs, a);
+  if (!outs.ok()) return Status(outs.status().code(), "ONNX " + n.op_type + ": " + outs.status().message());
+  const int64_t batch = xs[layout == 0 ? 1 : 0], steps = xs[layout == 0 ? 0 : 1];
+  if (n.output.size() > 0 && !n.output[0].empty()) {  // Y: (T, D, N, H) or, with layout 1, (N, T, D, H)
+    Result<int> y = reshape_to(outs.value()[0], {batch, steps, dirs, hs}, "rnn_y");
+    if (!y.ok()) return y.status();
+    int v = y.value();
+    if (layout == 0) {
+      Result<int> t = permute(v, {1, 2, 0, 3}, "rnn_y_t");
+      if (!t.ok()) return t.status();
+      v = t.value();
+    }
+    acts_[n.output[0]] = Act{v, Layout::kPlain};
+  }
+  for (size_t k = 1; k < n.output.size() && k <= (lstm ? 2u : 1u); ++k) {  // Y_h, Y_c: (D, N, H)
+    if (n.output[k].empty()) continue;
+    Result<int> h = reshape_to(outs.value()[k], {batch, dirs, hs}, "rnn_state");
+    if (!h.ok()) return h.status();
+    int v = h.value();
+    if (layout == 0) {
+      Result<int> t = permute(v, {1, 0, 2}, "rnn_state_t");
+      if (!t.ok()) return t.status();
+      v = t.value();
+    }
+    acts_[n.output[k]] = Act{v, Layout::kPlain};
+  }
+  return Status::Ok();
+}
+
+Status Importer::conv_transpose(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kNHWC);
+  if (!x.ok()) return x.status();
+  const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (!w || w->is_int) return unsupported(n, "weights must be a float constant");
+  if (w->dims.size() != 4) return unsupported(n, "only 2-D transposed convolution is supported");
+  if (onnx::find_attribute(n, "output_shape")) return unsupported(n, "output_shape (give pads instead)");
+  const std::string auto_pad = attr_s(n, "auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID") return unsupported(n, "auto_pad " + auto_pad);
+  const int64_t groups = attr_i(n, "group", 1);
+  const int64_t cin = w->dims[0], cout_g = w->dims[1], kh = w->dims[2], kw = w->dims[3];
+  if (groups < 1 || cin % groups != 0) return err(n, "group does not divide the input channels");
+  const int64_t cin_g = cin / groups, cout = cout_g * groups;
+  // ONNX (C_in, C_out/g, KH, KW) -> ours (g·C_out/g, KH, KW, C_in/g).
+  Result<Tensor> wt = Tensor::zeros(Shape{cout, kh, kw, cin_g});
+  if (!wt.ok()) return wt.status();
+  float* dst = wt->mutable_data();
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t i = 0; i < cin_g; ++i)
+      for (int64_t o = 0; o < cout_g; ++o)
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t z = 0; z < kw; ++z)
+            dst[(((g * cout_g + o) * kh + y) * kw + z) * cin_g + i] =
+                w->f[static_cast<size_t>((((g * cin_g + i) * cout_g + o) * kh + y) * kw + z)];
+  Result<int> wid = graph_->add_constant(fresh(n.input[1]), wt.value());
+  if (!wid.ok()) return wid.status();
+  std::vector<int> inputs = {x.value(), wid.value()};
+  if (has_input(n, 2)) {
+    Result<std::vector<float>> bias = const_floats(n, 2);
+    if (!bias.ok()) return bias.status();
+    Result<Tensor> bt = Tensor::from_values(Shape{cout}, bias->data(), bias->size());
+    if (!bt.ok()) return err(n, "bias must have " + std::to_string(cout) + " values");
+    Result<int> bid = graph_->add_constant(fresh("bias"), bt.value());
+    if (!bid.ok()) return bid.status();
+    inputs.push_back(bid.value());
+  }
+  OpAttrs a;
+  a.ints["strides"] = attr_ints(n, "strides", {1, 1});
+  a.ints["dilations"] = attr_ints(n, "dilations", {1, 1});
+  a.ints["pads"] = auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : attr_ints(n, "pads", {0, 0, 0, 0});
+  a.ints["output_padding"] = attr_ints(n, "output_padding", {0, 0});
+  a.numbers["groups"] = static_cast<double>(groups);
+  return emit(n, OpType::kConvTranspose2D, inputs, a, Layout::kNHWC);
+}
+
+Status Importer::layer_norm(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape xs = graph_->value(x.value()).shape;
+  int64_t axis = attr_i(n, "axis", -1);
+  if (axis < -xs.rank() || axis >= xs.rank()) return err(n, "axis out of range");
+  if (axis < 0) axis += xs.rank();
+  const bool stats = (n.output.size() > 1 && !n.output[1].empty()) || (n.output.size() > 2 && !n.output[2].empty());
+  // Normalizing over dims [axis, rank) is a last-axis layer norm of the (before, after) reshape.
+  int64_t before = 1, d = 1;
+  for (int i = 0; i < xs.rank(); ++i) (i < axis ? before : d) *= xs[i];
+  const bool flatten = axis != xs.rank() - 1;
+  std::vector<int> inputs = {x.value()};
+  if (flatten) {
+    Result<int> flat = reshape_to(x.value(), {before, d}, "layer_norm_2d");
+    if (!flat.ok()) return flat.status();
+    inputs = {flat.value()};
+  }
+  for (size_t i = 1; i < 3; ++i) {
+    std::vector<float> v(static_cast<size_t>(d), i == 1 ? 1.0f : 0.0f);
+    if (has_input(n, i)) {
+      Result<std::vector<float>> c = const_floats(n, i);
+      if (!c.ok()) return c.status();
+      if (c->size() != static_cast<size_t>(d)) return unsupported(n, "scale and bias broadcasting over the normalized axes");
+      v = c.value();
+    }
+    Result<Tensor> t = Tensor::from_values(Shape{d}, v.data(), v.size());
+    Result<int> id = graph_->add_constant(fresh(i == 1 ? "ln_scale" : "ln_bias"), t.value());
+    if (!id.ok()) return id.status();
+    inputs.push_back(id.value());
+  }
+  OpAttrs a;
+  a.numbers["epsilon"] = attr_f(n, "epsilon", 1e-5f);
+  if (!flatten && !stats) return emit(n, OpType::kLayerNorm, inputs, a, Layout::kPlain);
+  if (stats) a.numbers["stats"] = 1;
+  Result<std::vector<int>> ln = graph_->add_node(OpType::kLayerNorm, fresh("layer_norm"), inputs, a);
+  if (!ln.ok()) return ln.status();
+  Result<int> y = reshape_to(ln.value()[0], xs.to_vector(), "layer_norm_y");
+  if (!y.ok()) return y.status();
+  acts_[n.output[0]] = Act{y.value(), Layout::kPlain};
+  // Mean and InvStdDev: x's shape with the normalized axes set to 1.
+  std::vector<int64_t> stat_dims = xs.to_vector();
+  for (size_t i = static_cast<size_t>(axis); i < stat_dims.size(); ++i) stat_dims[i] = 1;
+  for (size_t k = 1; stats && k < 3 && k < n.output.size(); ++k) {
+    if (n.output[k].empty()) continue;
+    Result<int> v = reshape_to(ln.value()[k], stat_dims, "layer_norm_stat");
+    if (!v.ok()) return v.status();
+    acts_[n.output[k]] = Act{v.value(), Layout::kPlain};
+  }
+  return Status::Ok();
+}
+
 
 Status Importer::alias(const NodeProto& n) {
   if (n.output.size() > 1 && !n.output[1].empty() && n.op_type == "Dropout") {
@@ -1067,10 +1334,11 @@ Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size, con
 }
 
 std::vector<std::string> onnx_supported_ops() {
-  return {"Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout",
-          "Flatten", "Gather", "Gemm", "GlobalAveragePool", "HardSwish", "Identity", "LeakyRelu", "MatMul",
-          "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax",
-          "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze"};
+  return {"Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "ConvTranspose", "Div",
+          "Dropout", "Flatten", "GRU", "Gather", "Gemm", "GlobalAveragePool", "HardSwish", "Identity",
+          "LSTM", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "ReduceMean",
+          "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
+          "Unsqueeze"};
 }
 
 }  // namespace vitrine

@@ -1,5 +1,7 @@
 // LayerNorm over the last axis: y = (x - mean) / sqrt(var + epsilon) * gamma + beta.
-//   inputs: x (..., D), gamma (D), beta (D); attr epsilon = 1e-5. Engine kernel.
+//   inputs: x (..., D), gamma (D), beta (D); attrs epsilon = 1e-5, stats = 0.
+//   outputs: y (..., D); with stats = 1 also mean (..., 1) and inv_std = 1 / sqrt(var + eps) (..., 1)
+//   (what backward needs, and ONNX's optional outputs). Engine kernel.
 #include <cmath>
 
 #include "op_util.h"
@@ -8,7 +10,7 @@ namespace vitrine {
 namespace {
 
 Result<std::vector<Shape>> infer_layer_norm(const std::vector<Shape>& in, const OpAttrs& a) {
-  VITRINE_RETURN_IF_ERROR(a.check_known("layer_norm", {"epsilon"}));
+  VITRINE_RETURN_IF_ERROR(a.check_known("layer_norm", {"epsilon", "stats"}));
   if (in[0].rank() < 1) return op_error("layer_norm", "input must have rank >= 1");
   const int64_t d = in[0].dim(-1);
   for (size_t i = 1; i < 3; ++i) {
@@ -17,7 +19,11 @@ Result<std::vector<Shape>> infer_layer_norm(const std::vector<Shape>& in, const 
     }
   }
   if (!(a.number("epsilon", 1e-5) > 0)) return op_error("layer_norm", "epsilon must be > 0");
-  return std::vector<Shape>{in[0]};
+  if (a.number("stats", 0) == 0) return std::vector<Shape>{in[0]};
+  std::vector<int64_t> stat = in[0].to_vector();
+  stat.back() = 1;
+  Shape s = Shape::make(stat).value();
+  return std::vector<Shape>{in[0], s, s};
 }
 
 Status run_layer_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
@@ -26,6 +32,8 @@ Status run_layer_norm(Context*, const OpAttrs& a, const std::vector<const Tensor
   const float eps = static_cast<float>(a.number("epsilon", 1e-5));
   const float *x = in[0]->data(), *gamma = in[1]->data(), *beta = in[2]->data();
   float* y = out[0]->mutable_data();
+  float* mean_out = out.size() == 3 ? out[1]->mutable_data() : nullptr;
+  float* inv_out = out.size() == 3 ? out[2]->mutable_data() : nullptr;
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * d;
     float* yr = y + r * d;
@@ -36,6 +44,10 @@ Status run_layer_norm(Context*, const OpAttrs& a, const std::vector<const Tensor
     var /= static_cast<double>(d);
     const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
     const float m = static_cast<float>(mean);
+    if (mean_out) {
+      mean_out[r] = m;
+      inv_out[r] = inv;
+    }
     for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
   }
   return Status::Ok();

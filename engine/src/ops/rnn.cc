@@ -9,7 +9,8 @@
 // inputs:  x (N, T, I), w_ih (D·G·H, I), w_hh (D·G·H, H), b_ih (D·G·H), b_hh (D·G·H)
 //          [, lengths (N): integers in [0, T]; steps at or past a sequence's length output zeros]
 //          D = 2 when bidirectional (forward weights first), G = 3 (gru) or 4 (lstm).
-// attrs:   hidden_size H (required), bidirectional = 0
+// attrs:   hidden_size H (required), bidirectional = 0, reverse = 0 (a single direction that runs from
+//          the last step to the first)
 // outputs: y (N, T, D·H) every step's state; h_n (N, D·H) the final state of each direction
 //          (the reverse direction ends at step 0); lstm also c_n (N, D·H).
 #include <cmath>
@@ -25,9 +26,14 @@ template <int kGates>
 Result<std::vector<Shape>> infer_rnn(const std::vector<Shape>& in, const OpAttrs& a) {
   const char* op = kGates == 3 ? "gru" : "lstm";
   if (kGates == 3) {
-    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "linear_before_reset"}));
+    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "reverse", "linear_before_reset"}));
   } else {
-    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional"}));
+    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "reverse"}));
+  }
+  Result<int64_t> rev = a.integer("reverse", 0);
+  if (!rev.ok()) return rev.status();
+  if (rev.value() != 0 && (rev.value() != 1 || a.integer("bidirectional", 0).value() != 0)) {
+    return op_error(op, "reverse must be 0 or 1, and 0 when bidirectional");
   }
   Result<int64_t> h = a.integer("hidden_size", 0);
   Result<int64_t> bi = a.integer("bidirectional", 0);
@@ -61,6 +67,7 @@ Status run_rnn(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
   const int64_t hs = a.integer("hidden_size", 0).value();
   const int64_t dirs = 1 + a.integer("bidirectional", 0).value();
   const bool linear_before_reset = a.integer("linear_before_reset", 1).value() != 0;
+  const bool reverse_only = a.integer("reverse", 0).value() != 0;
   const Tensor& x = *in[0];
   const int64_t n = x.shape()[0], steps = x.shape()[1], isz = x.shape()[2], gh = kGates * hs;
   std::vector<int64_t> lengths(static_cast<size_t>(n), steps);
@@ -96,7 +103,7 @@ Status run_rnn(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
       std::fill(c.begin(), c.end(), 0.0f);
       const int64_t len = lengths[static_cast<size_t>(b)];
       for (int64_t s = 0; s < len; ++s) {
-        const int64_t t = d == 0 ? s : len - 1 - s;
+        const int64_t t = (d == 0 && !reverse_only) ? s : len - 1 - s;
         const float* xt = x.data() + (b * steps + t) * isz;
         std::memcpy(gi.data(), bih, static_cast<size_t>(gh) * sizeof(float));
         std::memcpy(ghh.data(), bhh, static_cast<size_t>(gh) * sizeof(float));
