@@ -3,11 +3,14 @@
 // model to a Vitrine model file.
 //
 //   vitrine-run MODEL [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
-//               [--save OUT.safetensors]
+//               [--save OUT.safetensors] [--bench RUNS]
+// --bench times RUNS runs after 5 warm-up runs and prints {"median_ms", "p10_ms", "p90_ms"} as JSON.
 //
 // Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
 // is written to DIR/<output name>.npy; --compare prints the max |difference| against a reference
 // and exits 1 if it exceeds --tolerance (default 1e-4).
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   std::string model_path = argv[1], out_dir, save_path;
   std::vector<std::pair<std::string, std::string>> inputs, compares;
   int threads = 1;
+  int bench_runs = 0;
   double tolerance = 1e-4;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
     else if (arg == "--compare") compares.push_back(split(next()));
     else if (arg == "--out") out_dir = next();
     else if (arg == "--save") save_path = next();
+    else if (arg == "--bench") bench_runs = std::atoi(next().c_str());
     else if (arg == "--threads") threads = std::atoi(next().c_str());
     else if (arg == "--tolerance") tolerance = std::atof(next().c_str());
     else return fail(Status::InvalidArgument("unknown argument '" + arg + "'"));
@@ -102,6 +107,21 @@ int main(int argc, char** argv) {
   std::vector<Tensor> outputs;
   Status s = ex.value()->run(feeds, &outputs);
   if (!s.ok()) return fail(s);
+  if (bench_runs > 0) {
+    for (int i = 0; i < 5; ++i) (void)ex.value()->run(feeds, &outputs);
+    std::vector<double> ms;
+    for (int i = 0; i < bench_runs; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      s = ex.value()->run(feeds, &outputs);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (!s.ok()) return fail(s);
+    }
+    std::sort(ms.begin(), ms.end());
+    auto pct = [&](double p) { return ms[static_cast<size_t>(p * static_cast<double>(ms.size() - 1) + 0.5)]; };
+    std::printf("{\"median_ms\": %.4f, \"p10_ms\": %.4f, \"p90_ms\": %.4f, \"runs\": %d, \"threads\": %d}\n",
+                pct(0.5), pct(0.1), pct(0.9), bench_runs, ctx.value()->num_threads());
+    return 0;
+  }
   int rc = 0;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const std::string& name = g.output_names()[i];
