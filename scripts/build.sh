@@ -23,4 +23,10 @@ for dir in build/native build/wasm-simd build/wasm-simd-threads; do
   cmake --build "$dir" -j "$jobs" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|pthreads-mem-growth' || true
   [[ ${PIPESTATUS[0]} -eq 0 ]] || { log "build of $dir failed"; exit 1; }
 done
+if [[ "${VITRINE_SANITIZERS:-0}" == 1 ]]; then  # the unit tests under AddressSanitizer + UBSan
+  configure build/asan native cmake -DVITRINE_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  log "building build/asan (sanitizers)"
+  cmake --build build/asan -j "$jobs" --target vitrine_tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || { log "build of build/asan failed"; exit 1; }
+fi
 log "build done: build/native, web/dist/"

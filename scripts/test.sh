@@ -2,11 +2,13 @@
 # Sets up, builds, and runs every test: native GoogleTest through ctest, then node's test runner on
 # both wasm variants. `npm test` and .ci/run call this.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bash "$VITRINE_ROOT/scripts/build.sh"
+VITRINE_SANITIZERS=1 bash "$VITRINE_ROOT/scripts/build.sh"
 cd "$VITRINE_ROOT"
 export VITRINE_PARITY_MODELS="$(bash scripts/prepare-test-models.sh)"
 export VITRINE_REQUIRE_MODELS=1
 log "native tests (ctest)"
 ctest --test-dir build/native --output-on-failure -j "$(nproc)"
+log "native tests under AddressSanitizer + UndefinedBehaviorSanitizer (hostile model bytes included)"
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$(nproc)"
 log "wasm tests (node --test)"
 node --test tests/web/
