@@ -65,6 +65,14 @@ class Op {
                           const Tensor& grad_output, const std::vector<Tensor*>& grad_inputs) = 0;
 };
 
+// Backward kernel: given the inputs and outputs of a forward run and dL/d(outputs) (a null entry
+// means a zero gradient), writes (overwrites) dL/d(inputs[i]) into every non-null grad_inputs[i],
+// shaped like inputs[i]. Gradients of integer-valued inputs (ids, lengths) are never requested.
+using BackwardFn = Status (*)(Context* ctx, const OpAttrs& attrs, const std::vector<const Tensor*>& inputs,
+                              const std::vector<const Tensor*>& outputs,
+                              const std::vector<const Tensor*>& grad_outputs,
+                              const std::vector<Tensor*>& grad_inputs);
+
 // Shape inference: the output shapes for these input shapes and attributes, or an error naming the
 // problem. Absent optional trailing inputs are simply not passed.
 using InferShapesFn = Result<std::vector<Shape>> (*)(const std::vector<Shape>& inputs,
@@ -89,6 +97,8 @@ struct OpInfo {
   Result<std::unique_ptr<Op>> (*create)(Context* ctx, const OpAttrs& attrs);
   // Inference kernel used when the op has no XNNPACK lowering (null otherwise).
   RunFn run = nullptr;
+  // Gradient kernel for training (null: the op cannot be trained through yet).
+  BackwardFn backward = nullptr;
 };
 
 // All ops, in ops.def order.

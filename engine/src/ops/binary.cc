@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -23,15 +24,71 @@ Status lower_binary(XnnLowering& l) {
                  "define binary operator");
 }
 
+// d(a ∘ b): computed at the broadcast shape, then summed back to each input's shape.
+template <OpType kType>
+Status backward_binary(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
+                       const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                       const std::vector<Tensor*>& gin) {
+  const Shape& os = out[0]->shape();
+  const int64_t total = os.num_elements();
+  std::vector<float> full(static_cast<size_t>(total));
+  // Values of a and b broadcast to the output shape (only what the derivative needs).
+  auto expand = [&](const Tensor& t, std::vector<float>* dst) {
+    dst->resize(static_cast<size_t>(total));
+    const int r = os.rank();
+    const Shape& ts = t.shape();
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t rem = i, src = 0, stride = 1;
+      for (int d = r - 1; d >= 0; --d) {
+        const int64_t idx = rem % os[d];
+        rem /= os[d];
+        const int dt = d - (r - ts.rank());
+        if (dt >= 0) {
+          src += (ts[dt] == 1 ? 0 : idx) * stride;
+          stride *= ts[dt];
+        }
+      }
+      (*dst)[static_cast<size_t>(i)] = t.data()[src];
+    }
+  };
+  std::vector<float> av, bv;
+  if (kType == OpType::kMul || kType == OpType::kDiv) {
+    expand(*in[0], &av);
+    expand(*in[1], &bv);
+  }
+  for (size_t which = 0; which < 2; ++which) {
+    if (!gin[which]) continue;
+    if (!gout[0]) {
+      std::fill_n(gin[which]->mutable_data(), gin[which]->num_elements(), 0.0f);
+      continue;
+    }
+    const float* dy = gout[0]->data();
+    for (int64_t i = 0; i < total; ++i) {
+      const size_t k = static_cast<size_t>(i);
+      float g = dy[i];
+      switch (kType) {
+        case OpType::kAdd: break;
+        case OpType::kSub: g = which == 0 ? g : -g; break;
+        case OpType::kMul: g *= which == 0 ? bv[k] : av[k]; break;
+        case OpType::kDiv: g = which == 0 ? g / bv[k] : -g * av[k] / (bv[k] * bv[k]); break;
+        default: return Status::Internal("not a binary op");
+      }
+      full[k] = g;
+    }
+    reduce_to_shape(full.data(), os, in[which]->shape(), gin[which]->mutable_data());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const OpInfo kAddInfo{OpType::kAdd, 5, "add", 2, 2, &infer_binary<OpType::kAdd>,
-                      &lower_binary<xnn_binary_add>, nullptr};
+                      &lower_binary<xnn_binary_add>, nullptr, nullptr, &backward_binary<OpType::kAdd>};
 const OpInfo kSubInfo{OpType::kSub, 6, "sub", 2, 2, &infer_binary<OpType::kSub>,
-                      &lower_binary<xnn_binary_subtract>, nullptr};
+                      &lower_binary<xnn_binary_subtract>, nullptr, nullptr, &backward_binary<OpType::kSub>};
 const OpInfo kMulInfo{OpType::kMul, 7, "mul", 2, 2, &infer_binary<OpType::kMul>,
-                      &lower_binary<xnn_binary_multiply>, nullptr};
+                      &lower_binary<xnn_binary_multiply>, nullptr, nullptr, &backward_binary<OpType::kMul>};
 const OpInfo kDivInfo{OpType::kDiv, 8, "div", 2, 2, &infer_binary<OpType::kDiv>,
-                      &lower_binary<xnn_binary_divide>, nullptr};
+                      &lower_binary<xnn_binary_divide>, nullptr, nullptr, &backward_binary<OpType::kDiv>};
 
 }  // namespace vitrine

@@ -1,5 +1,6 @@
 // Concat: joins inputs along attr axis (default 0, may be negative); other dimensions must match.
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -30,8 +31,37 @@ Status lower_concat(XnnLowering& l) {
                  "define concatenate");
 }
 
+// Each input's gradient is its slab of dy along the axis.
+Status backward_concat(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                       const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                       const std::vector<Tensor*>& gin) {
+  const Shape& ys = out[0]->shape();
+  const int axis = normalize_axis("concat", a.integer("axis", 0).value(), ys.rank()).value();
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= ys[d];
+  for (int d = axis + 1; d < ys.rank(); ++d) inner *= ys[d];
+  int64_t offset = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const int64_t len = in[i]->shape()[axis];
+    if (gin[i]) {
+      float* dx = gin[i]->mutable_data();
+      for (int64_t o = 0; o < outer; ++o) {
+        if (gout[0]) {
+          std::memcpy(dx + o * len * inner, gout[0]->data() + (o * ys[axis] + offset) * inner,
+                      static_cast<size_t>(len * inner) * sizeof(float));
+        } else {
+          std::fill_n(dx + o * len * inner, len * inner, 0.0f);
+        }
+      }
+    }
+    offset += len;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kConcatInfo{OpType::kConcat, 20, "concat", 1, 64, &infer_concat, &lower_concat, nullptr};
+const OpInfo kConcatInfo{OpType::kConcat, 20, "concat", 1, 64, &infer_concat, &lower_concat, nullptr, nullptr,
+                         &backward_concat};
 
 }  // namespace vitrine

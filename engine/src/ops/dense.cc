@@ -7,6 +7,7 @@
 
 #include "../core/xnn_util.h"
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "vitrine/ops.h"
 
 namespace vitrine {
@@ -46,6 +47,33 @@ Status lower_dense(XnnLowering& l) {
   return l.check(xnn_define_fully_connected(l.subgraph, -INFINITY, INFINITY, l.inputs[0], l.inputs[1],
                                             bias, l.outputs[0], 0),
                  "define fully connected");
+}
+
+// dx (N, in) = dy · W; dW (out, in) = dyᵀ · x; db = Σ_rows dy.
+Status backward_dense(Context* ctx, const OpAttrs&, const std::vector<const Tensor*>& in,
+                      const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                      const std::vector<Tensor*>& gin) {
+  const size_t n_out = static_cast<size_t>(in[1]->shape()[0]), n_in = static_cast<size_t>(in[1]->shape()[1]);
+  const size_t batch = static_cast<size_t>(in[0]->num_elements()) / n_in;
+  if (!gout[0]) {
+    for (Tensor* g : gin)
+      if (g) std::fill_n(g->mutable_data(), g->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  const float* dy = gout[0]->data();
+  if (gin[0]) VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, batch, n_out, n_in, dy, in[1]->data(), gin[0]->mutable_data(), false));
+  if (gin.size() > 1 && gin[1]) {
+    std::vector<float> dyt(n_out * batch);
+    transpose_batch(1, batch, n_out, dy, dyt.data());
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, n_out, batch, n_in, dyt.data(), in[0]->data(), gin[1]->mutable_data(), false));
+  }
+  if (gin.size() > 2 && gin[2]) {
+    float* db = gin[2]->mutable_data();
+    std::fill_n(db, n_out, 0.0f);
+    for (size_t r = 0; r < batch; ++r)
+      for (size_t c = 0; c < n_out; ++c) db[c] += dy[r * n_out + c];
+  }
+  return Status::Ok();
 }
 
 class DenseOp final : public Op {
@@ -202,7 +230,7 @@ Result<std::unique_ptr<Op>> create_DenseOp(Context* ctx, const OpAttrs& attrs) {
   return std::unique_ptr<Op>(new DenseOp(ctx));
 }
 
-const OpInfo kDenseInfo{OpType::kDense, 0, "dense", 2, 3, &infer_dense, &lower_dense, &create_DenseOp};
+const OpInfo kDenseInfo{OpType::kDense, 0, "dense", 2, 3, &infer_dense, &lower_dense, &create_DenseOp, nullptr, &backward_dense};
 
 Result<std::unique_ptr<Op>> create_dense(Context* ctx) { return create_DenseOp(ctx, OpAttrs{}); }
 

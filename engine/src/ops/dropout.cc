@@ -1,5 +1,6 @@
 // Dropout: the identity at inference (attr rate in [0, 1) is validated and kept for training).
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -18,6 +19,6 @@ Status lower_dropout(XnnLowering& l) {
 
 }  // namespace
 
-const OpInfo kDropoutInfo{OpType::kDropout, 35, "dropout", 1, 1, &infer_dropout, &lower_dropout, nullptr};
+const OpInfo kDropoutInfo{OpType::kDropout, 35, "dropout", 1, 1, &infer_dropout, &lower_dropout, nullptr, nullptr, &backward_copy};
 
 }  // namespace vitrine

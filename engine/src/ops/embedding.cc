@@ -88,9 +88,74 @@ Status run_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
   return Status::Ok();
 }
 
+// dtable[id] += dy row (dense gradient table; rows never looked up stay zero).
+Status backward_embedding(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
+                          const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                          const std::vector<Tensor*>& gin) {
+  if (gin.size() < 2 || !gin[1]) return Status::Ok();
+  float* dt = gin[1]->mutable_data();
+  std::fill_n(dt, gin[1]->num_elements(), 0.0f);
+  if (!gout[0]) return Status::Ok();
+  const int64_t vocab = in[1]->shape()[0], dim = in[1]->shape()[1];
+  for (int64_t i = 0; i < in[0]->num_elements(); ++i) {
+    Result<int64_t> id = checked_id("embedding", in[0]->data()[i], vocab, i, false);
+    if (!id.ok()) return id.status();
+    const float* g = gout[0]->data() + i * dim;
+    float* row = dt + id.value() * dim;
+    for (int64_t d = 0; d < dim; ++d) row[d] += g[d];
+  }
+  return Status::Ok();
+}
+
+// y_b = Σ_j w_j e_j (/ Σ_j w_j for mean). dtable[e_j] += w_j dy_b (/ Σw); dw_j = dy_b · e_j
+// (sum) or dy_b · (e_j - y_b) / Σw (mean).
+Status backward_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                    const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                    const std::vector<Tensor*>& gin) {
+  const Tensor& ids = *in[0];
+  const Tensor& table = *in[1];
+  const float* weights = in.size() == 3 ? in[2]->data() : nullptr;
+  const bool mean = a.string("mode", "mean") == "mean";
+  const int64_t n = ids.shape()[0], len = ids.shape()[1], vocab = table.shape()[0], dim = table.shape()[1];
+  float* dt = gin.size() > 1 && gin[1] ? gin[1]->mutable_data() : nullptr;
+  float* dw = gin.size() > 2 && gin[2] ? gin[2]->mutable_data() : nullptr;
+  if (dt) std::fill_n(dt, gin[1]->num_elements(), 0.0f);
+  if (dw) std::fill_n(dw, gin[2]->num_elements(), 0.0f);
+  if (!gout[0]) return Status::Ok();
+  for (int64_t b = 0; b < n; ++b) {
+    double total = 0;
+    for (int64_t j = 0; j < len; ++j) {
+      Result<int64_t> id = checked_id("embedding_bag", ids.data()[b * len + j], vocab, b * len + j, true);
+      if (!id.ok()) return id.status();
+      if (id.value() >= 0) total += weights ? weights[b * len + j] : 1.0f;
+    }
+    const float scale = mean && total != 0 ? static_cast<float>(1.0 / total) : 1.0f;
+    const float* g = gout[0]->data() + b * dim;
+    const float* y = out[0]->data() + b * dim;
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t id = static_cast<int64_t>(ids.data()[b * len + j]);
+      if (id < 0) continue;
+      const float w = weights ? weights[b * len + j] : 1.0f;
+      const float* e = table.data() + id * dim;
+      if (dt) {
+        float* row = dt + id * dim;
+        for (int64_t d = 0; d < dim; ++d) row[d] += w * scale * g[d];
+      }
+      if (dw) {
+        double acc = 0;
+        for (int64_t d = 0; d < dim; ++d) acc += double(g[d]) * (mean ? e[d] - y[d] : e[d]);
+        dw[b * len + j] = static_cast<float>(acc) * scale;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kEmbeddingInfo{OpType::kEmbedding, 27, "embedding", 2, 2, &infer_embedding, nullptr, nullptr, &run_embedding};
-const OpInfo kEmbeddingBagInfo{OpType::kEmbeddingBag, 28, "embedding_bag", 2, 3, &infer_bag, nullptr, nullptr, &run_bag};
+const OpInfo kEmbeddingInfo{OpType::kEmbedding, 27, "embedding", 2, 2, &infer_embedding, nullptr, nullptr,
+                            &run_embedding, &backward_embedding};
+const OpInfo kEmbeddingBagInfo{OpType::kEmbeddingBag, 28, "embedding_bag", 2, 3, &infer_bag, nullptr, nullptr,
+                               &run_bag, &backward_bag};
 
 }  // namespace vitrine

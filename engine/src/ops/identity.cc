@@ -1,5 +1,6 @@
 // Identity: y = x (also what dropout is at inference).
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -16,6 +17,6 @@ Status lower_identity(XnnLowering& l) {
 
 }  // namespace
 
-const OpInfo kIdentityInfo{OpType::kIdentity, 22, "identity", 1, 1, &infer_identity, &lower_identity, nullptr};
+const OpInfo kIdentityInfo{OpType::kIdentity, 22, "identity", 1, 1, &infer_identity, &lower_identity, nullptr, nullptr, &backward_copy};
 
 }  // namespace vitrine

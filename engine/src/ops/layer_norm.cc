@@ -2,7 +2,9 @@
 //   inputs: x (..., D), gamma (D), beta (D); attrs epsilon = 1e-5, stats = 0.
 //   outputs: y (..., D); with stats = 1 also mean (..., 1) and inv_std = 1 / sqrt(var + eps) (..., 1)
 //   (what backward needs, and ONNX's optional outputs). Engine kernel.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "op_util.h"
 
@@ -53,8 +55,60 @@ Status run_layer_norm(Context*, const OpAttrs& a, const std::vector<const Tensor
   return Status::Ok();
 }
 
+// x̂ = (x - μ)·σ⁻¹; dγ = Σ dy x̂; dβ = Σ dy; dx = σ⁻¹ (g - mean(g) - x̂ mean(g x̂)) with g = dy γ.
+Status backward_layer_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                           const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                           const std::vector<Tensor*>& gin) {
+  if (gout.size() > 1 && ((gout[1] != nullptr) || (gout.size() > 2 && gout[2] != nullptr))) {
+    return Status::Unimplemented("layer_norm: gradients through the mean / inv_std outputs");
+  }
+  const int64_t d = in[0]->shape().dim(-1), rows = d ? in[0]->num_elements() / d : 0;
+  const float eps = static_cast<float>(a.number("epsilon", 1e-5));
+  const float *x = in[0]->data(), *gamma = in[1]->data();
+  float* dx = gin[0] ? gin[0]->mutable_data() : nullptr;
+  float* dgamma = gin[1] ? gin[1]->mutable_data() : nullptr;
+  float* dbeta = gin[2] ? gin[2]->mutable_data() : nullptr;
+  if (dgamma) std::fill_n(dgamma, d, 0.0f);
+  if (dbeta) std::fill_n(dbeta, d, 0.0f);
+  if (!gout[0]) {
+    if (dx) std::fill_n(dx, in[0]->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  const float* dy = gout[0]->data();
+  std::vector<double> xhat(static_cast<size_t>(d)), g(static_cast<size_t>(d));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < d; ++i) mean += xr[i];
+    mean /= static_cast<double>(d);
+    for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= static_cast<double>(d);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    double mean_g = 0, mean_gx = 0;
+    for (int64_t i = 0; i < d; ++i) {
+      const size_t k = static_cast<size_t>(i);
+      xhat[k] = (xr[i] - mean) * inv;
+      g[k] = double(dy[r * d + i]) * gamma[i];
+      mean_g += g[k];
+      mean_gx += g[k] * xhat[k];
+      if (dgamma) dgamma[i] += static_cast<float>(dy[r * d + i] * xhat[k]);
+      if (dbeta) dbeta[i] += dy[r * d + i];
+    }
+    mean_g /= static_cast<double>(d);
+    mean_gx /= static_cast<double>(d);
+    if (dx) {
+      for (int64_t i = 0; i < d; ++i) {
+        const size_t k = static_cast<size_t>(i);
+        dx[r * d + i] = static_cast<float>(inv * (g[k] - mean_g - xhat[k] * mean_gx));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kLayerNormInfo{OpType::kLayerNorm, 29, "layer_norm", 3, 3, &infer_layer_norm, nullptr, nullptr, &run_layer_norm};
+const OpInfo kLayerNormInfo{OpType::kLayerNorm, 29, "layer_norm", 3, 3, &infer_layer_norm, nullptr, nullptr,
+                            &run_layer_norm, &backward_layer_norm};
 
 }  // namespace vitrine

@@ -1,5 +1,6 @@
 // LogSoftmax over the last axis: y = x - max - log(Σ exp(x - max)), stable for any logits.
 // input x (..., K); attr axis = -1 (last axis only). Engine kernel.
+#include <algorithm>
 #include <cmath>
 
 #include "op_util.h"
@@ -35,8 +36,29 @@ Status run_log_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*
   return Status::Ok();
 }
 
+// dx = dy - softmax(x) Σ_row dy, with softmax(x) = exp(y).
+Status backward_log_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
+                            const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                            const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  const int64_t k = in[0]->shape().dim(-1), rows = k ? in[0]->num_elements() / k : 0;
+  float* dx = gin[0]->mutable_data();
+  if (!gout[0]) {
+    std::fill_n(dx, in[0]->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  const float *y = out[0]->data(), *dy = gout[0]->data();
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (int64_t i = 0; i < k; ++i) sum += dy[r * k + i];
+    for (int64_t i = 0; i < k; ++i) dx[r * k + i] = dy[r * k + i] - std::exp(y[r * k + i]) * static_cast<float>(sum);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kLogSoftmaxInfo{OpType::kLogSoftmax, 30, "log_softmax", 1, 1, &infer_log_softmax, nullptr, nullptr, &run_log_softmax};
+const OpInfo kLogSoftmaxInfo{OpType::kLogSoftmax, 30, "log_softmax", 1, 1, &infer_log_softmax, nullptr, nullptr,
+                             &run_log_softmax, &backward_log_softmax};
 
 }  // namespace vitrine

@@ -1,6 +1,7 @@
 // Pad with a constant: attr pads [begin_0, ..., begin_{r-1}, end_0, ..., end_{r-1}] (>= 0, ONNX
 // order), attr value = 0.
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -30,8 +31,33 @@ Status lower_pad(XnnLowering& l) {
                  "define constant pad");
 }
 
+Status backward_pad(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                    const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                    const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  float* dx = gin[0]->mutable_data();
+  if (!gout[0]) {
+    std::fill_n(dx, in[0]->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  const Shape& xs = in[0]->shape();
+  const Shape& ys = out[0]->shape();
+  const int rank = xs.rank();
+  const std::vector<int64_t> p = a.int_list("pads", 2 * rank, std::vector<int64_t>(2 * rank, 0)).value();
+  for (int64_t i = 0; i < xs.num_elements(); ++i) {
+    int64_t rem = i, src = 0, stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      src += (rem % xs[d] + p[static_cast<size_t>(d)]) * stride;
+      rem /= xs[d];
+      stride *= ys[d];
+    }
+    dx[i] = gout[0]->data()[src];
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kPadInfo{OpType::kPad, 25, "pad", 1, 1, &infer_pad, &lower_pad, nullptr};
+const OpInfo kPadInfo{OpType::kPad, 25, "pad", 1, 1, &infer_pad, &lower_pad, nullptr, nullptr, &backward_pad};
 
 }  // namespace vitrine

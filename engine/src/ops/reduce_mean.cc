@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -51,9 +52,44 @@ Status lower_reduce_mean(XnnLowering& l) {
                  "define mean reduction");
 }
 
+Status backward_reduce_mean(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                            const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                            const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  float* dx = gin[0]->mutable_data();
+  const Shape& xs = in[0]->shape();
+  if (!gout[0]) {
+    std::fill_n(dx, xs.num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  std::vector<size_t> axes;
+  bool keep = true;
+  VITRINE_RETURN_IF_ERROR(reduce_axes(xs, a, &axes, &keep));
+  std::vector<bool> reduced(static_cast<size_t>(xs.rank()), false);
+  int64_t count = 1;
+  for (size_t ax : axes) {
+    reduced[ax] = true;
+    count *= xs[static_cast<int>(ax)];
+  }
+  const int rank = xs.rank();
+  for (int64_t i = 0; i < xs.num_elements(); ++i) {
+    int64_t rem = i, src = 0, stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int64_t idx = rem % xs[d];
+      rem /= xs[d];
+      if (!reduced[static_cast<size_t>(d)]) {
+        src += idx * stride;
+        stride *= xs[d];
+      }
+    }
+    dx[i] = gout[0]->data()[src] / static_cast<float>(count);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const OpInfo kReduceMeanInfo{OpType::kReduceMean, 26, "reduce_mean", 1, 1, &infer_reduce_mean,
-                             &lower_reduce_mean, nullptr};
+                             &lower_reduce_mean, nullptr, nullptr, &backward_reduce_mean};
 
 }  // namespace vitrine

@@ -4,6 +4,8 @@
 //   flatten: attr axis = 1: (d0 ... d_{axis-1}, d_axis ... d_{r-1}) -> (prod before, prod after).
 // Lowered to XNNPACK's reshape with dimension 0 left free, so a new batch size needs no rebuild.
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -66,7 +68,7 @@ Status lower_reshape(XnnLowering& l) {
 
 }  // namespace
 
-const OpInfo kReshapeInfo{OpType::kReshape, 17, "reshape", 1, 1, &infer_reshape, &lower_reshape, nullptr};
-const OpInfo kFlattenInfo{OpType::kFlatten, 18, "flatten", 1, 1, &infer_flatten, &lower_reshape, nullptr};
+const OpInfo kReshapeInfo{OpType::kReshape, 17, "reshape", 1, 1, &infer_reshape, &lower_reshape, nullptr, nullptr, &backward_copy};
+const OpInfo kFlattenInfo{OpType::kFlatten, 18, "flatten", 1, 1, &infer_flatten, &lower_reshape, nullptr, nullptr, &backward_copy};
 
 }  // namespace vitrine

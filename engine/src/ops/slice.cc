@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -51,8 +52,32 @@ Status lower_slice(XnnLowering& l) {
                  "define slice");
 }
 
+Status backward_slice(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                      const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                      const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  float* dx = gin[0]->mutable_data();
+  std::fill_n(dx, in[0]->num_elements(), 0.0f);
+  if (!gout[0]) return Status::Ok();
+  std::vector<int64_t> begin, size;
+  VITRINE_RETURN_IF_ERROR(slice_bounds(in[0]->shape(), a, &begin, &size));
+  const Shape& xs = in[0]->shape();
+  const Shape& ys = out[0]->shape();
+  const int rank = xs.rank();
+  for (int64_t i = 0; i < ys.num_elements(); ++i) {
+    int64_t rem = i, dst = 0, stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      dst += (rem % ys[d] + begin[static_cast<size_t>(d)]) * stride;
+      rem /= ys[d];
+      stride *= xs[d];
+    }
+    dx[dst] = gout[0]->data()[i];
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kSliceInfo{OpType::kSlice, 24, "slice", 1, 1, &infer_slice, &lower_slice, nullptr};
+const OpInfo kSliceInfo{OpType::kSlice, 24, "slice", 1, 1, &infer_slice, &lower_slice, nullptr, nullptr, &backward_slice};
 
 }  // namespace vitrine

@@ -1,6 +1,8 @@
 // Softmax over the last axis. input x (..., K); attr axis = -1 (only the last axis is supported);
 // output: same shape, each row sums to 1.
 #include "../graph/xnn_lowering.h"
+#include <algorithm>
+
 #include "op_util.h"
 
 namespace vitrine {
@@ -21,8 +23,29 @@ Status lower_softmax(XnnLowering& l) {
   return l.check(xnn_define_softmax(l.subgraph, l.inputs[0], l.outputs[0], 0), "define softmax");
 }
 
+// dx = y ⊙ (dy - Σ_row dy ⊙ y)
+Status backward_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
+                        const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                        const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  const int64_t k = in[0]->shape().dim(-1), rows = k ? in[0]->num_elements() / k : 0;
+  float* dx = gin[0]->mutable_data();
+  if (!gout[0]) {
+    std::fill_n(dx, in[0]->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  const float *y = out[0]->data(), *dy = gout[0]->data();
+  for (int64_t r = 0; r < rows; ++r) {
+    double dot = 0;
+    for (int64_t i = 0; i < k; ++i) dot += double(dy[r * k + i]) * y[r * k + i];
+    for (int64_t i = 0; i < k; ++i) dx[r * k + i] = y[r * k + i] * (dy[r * k + i] - static_cast<float>(dot));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kSoftmaxInfo{OpType::kSoftmax, 16, "softmax", 1, 1, &infer_softmax, &lower_softmax, nullptr};
+const OpInfo kSoftmaxInfo{OpType::kSoftmax, 16, "softmax", 1, 1, &infer_softmax, &lower_softmax, nullptr, nullptr,
+                          &backward_softmax};
 
 }  // namespace vitrine

@@ -1,5 +1,6 @@
 // Transpose: output[i_perm[0], ...] = input[i_0, ...]; attr perm (a permutation of 0..rank-1).
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -34,8 +35,39 @@ Status lower_transpose(XnnLowering& l) {
                  "define transpose");
 }
 
+// dx[i] = dy[perm(i)]: walk the output, scatter into the input's positions.
+Status backward_transpose(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                          const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                          const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  float* dx = gin[0]->mutable_data();
+  if (!gout[0]) {
+    std::fill_n(dx, in[0]->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  const Shape& xs = in[0]->shape();
+  const int rank = xs.rank();
+  std::vector<int64_t> def;
+  for (int i = rank - 1; i >= 0; --i) def.push_back(i);
+  const std::vector<int64_t> perm = a.int_list("perm", rank, def).value();
+  std::vector<int64_t> xstride(static_cast<size_t>(rank), 1);
+  for (int d = rank - 2; d >= 0; --d) xstride[static_cast<size_t>(d)] = xstride[static_cast<size_t>(d + 1)] * xs[d + 1];
+  const Shape& ys = out[0]->shape();
+  const float* dy = gout[0]->data();
+  for (int64_t i = 0; i < ys.num_elements(); ++i) {
+    int64_t rem = i, src = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      src += (rem % ys[d]) * xstride[static_cast<size_t>(perm[static_cast<size_t>(d)])];
+      rem /= ys[d];
+    }
+    dx[src] = dy[i];
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kTransposeInfo{OpType::kTranspose, 19, "transpose", 1, 1, &infer_transpose, &lower_transpose, nullptr};
+const OpInfo kTransposeInfo{OpType::kTranspose, 19, "transpose", 1, 1, &infer_transpose, &lower_transpose, nullptr,
+                            nullptr, &backward_transpose};
 
 }  // namespace vitrine

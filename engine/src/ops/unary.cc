@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -63,11 +64,52 @@ Status lower_unary(XnnLowering& l) {
   return l.check(xnn_define_unary(l.subgraph, op, &params, l.inputs[0], l.outputs[0], 0), "define unary operator");
 }
 
+template <OpType kType>
+Status backward_unary(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                      const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
+                      const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  float* dx = gin[0]->mutable_data();
+  const int64_t n = in[0]->num_elements();
+  if (!gout[0]) {
+    std::fill_n(dx, n, 0.0f);
+    return Status::Ok();
+  }
+  const float *x = in[0]->data(), *y = out[0]->data(), *dy = gout[0]->data();
+  const float lo = static_cast<float>(a.number("min", -INFINITY)), hi = static_cast<float>(a.number("max", INFINITY));
+  const float alpha = static_cast<float>(a.number("alpha", 0.01));
+  const bool tanh_gelu = a.string("approximate", "none") == "tanh";
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    float d = 0.0f;
+    switch (kType) {
+      case OpType::kRelu: d = v > 0 ? 1.0f : 0.0f; break;
+      case OpType::kClip: d = v > lo && v < hi ? 1.0f : 0.0f; break;
+      case OpType::kLeakyRelu: d = v > 0 ? 1.0f : alpha; break;
+      case OpType::kSigmoid: d = y[i] * (1.0f - y[i]); break;
+      case OpType::kTanh: d = 1.0f - y[i] * y[i]; break;
+      case OpType::kHardSwish: d = v < -3.0f ? 0.0f : v > 3.0f ? 1.0f : (2.0f * v + 3.0f) / 6.0f; break;
+      case OpType::kGelu:
+        if (tanh_gelu) {
+          const double c = std::sqrt(2.0 / M_PI), u = c * (v + 0.044715 * v * v * v);
+          const double t = std::tanh(u);
+          d = static_cast<float>(0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v));
+        } else {
+          d = static_cast<float>(0.5 * (1 + std::erf(v / std::sqrt(2.0))) + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI));
+        }
+        break;
+      default: return Status::Internal("not a unary op");
+    }
+    dx[i] = dy[i] * d;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 #define VITRINE_UNARY_INFO(Name, id, name) \
   const OpInfo k##Name##Info{OpType::k##Name, id, name, 1, 1, &infer_unary<OpType::k##Name>, \
-                             &lower_unary<OpType::k##Name>, nullptr};
+                             &lower_unary<OpType::k##Name>, nullptr, nullptr, &backward_unary<OpType::k##Name>};
 VITRINE_UNARY_INFO(Relu, 9, "relu")
 VITRINE_UNARY_INFO(Clip, 10, "clip")
 VITRINE_UNARY_INFO(LeakyRelu, 11, "leaky_relu")

@@ -1,0 +1,90 @@
+// Helpers for backward kernels: broadcast reduction and XNNPACK-backed matrix products.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../core/xnn_util.h"
+#include "op_util.h"
+
+namespace vitrine {
+
+// dst (shape `in`) = Σ of g (shape `out`) over the dimensions along which `in` was broadcast to
+// `out` (numpy rules). Overwrites dst.
+inline void reduce_to_shape(const float* g, const Shape& out, const Shape& in, float* dst) {
+  const int r = out.rank();
+  std::memset(dst, 0, static_cast<size_t>(in.num_elements()) * sizeof(float));
+  std::vector<int64_t> in_stride(static_cast<size_t>(r), 0);
+  int64_t stride = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    const int di = d - (r - in.rank());
+    if (di >= 0) {
+      in_stride[static_cast<size_t>(d)] = in[di] == 1 ? 0 : stride;
+      stride *= in[di];
+    }
+  }
+  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+  const int64_t total = out.num_elements();
+  int64_t pos = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    dst[pos] += g[i];
+    for (int d = r - 1; d >= 0; --d) {
+      const size_t du = static_cast<size_t>(d);
+      ++idx[du];
+      pos += in_stride[du];
+      if (idx[du] < out[d]) break;
+      pos -= in_stride[du] * idx[du];
+      idx[du] = 0;
+    }
+  }
+}
+
+// c[b] (m, n) = a[b] (m, k) · op(b[b]) for b in [0, batch), op(B) = B (k, n) or, with
+// transpose_b, Bᵀ of a B stored (n, k). Runs XNNPACK's batch matrix multiply on ctx's threads.
+inline Status batch_matmul(Context* ctx, size_t batch, size_t m, size_t k, size_t n, const float* a, const float* b,
+                           float* c, bool transpose_b) {
+  if (batch == 0 || m == 0 || n == 0) return Status::Ok();
+  if (k == 0) {
+    std::memset(c, 0, batch * m * n * sizeof(float));
+    return Status::Ok();
+  }
+  XnnOperator op;
+  VITRINE_RETURN_IF_ERROR(xnn_check(
+      xnn_create_batch_matrix_multiply_nc_f32(transpose_b ? XNN_FLAG_TRANSPOSE_B : 0, op.out()), "matmul: create"));
+  size_t workspace_size = 0;
+  VITRINE_RETURN_IF_ERROR(xnn_check(xnn_reshape_batch_matrix_multiply_nc_f32(op.get(), 1, &batch, &batch, m, k, n,
+                                                                             &workspace_size, ctx->threadpool()),
+                                    "matmul: reshape"));
+  AlignedBuffer workspace;
+  VITRINE_RETURN_IF_ERROR(workspace.reserve(workspace_size));
+  // XNNPACK may read past the end of its inputs: copy them into padded buffers.
+  AlignedBuffer pa, pb;
+  VITRINE_RETURN_IF_ERROR(pa.reserve(batch * m * k * sizeof(float)));
+  VITRINE_RETURN_IF_ERROR(pb.reserve(batch * k * n * sizeof(float)));
+  std::memcpy(pa.data(), a, batch * m * k * sizeof(float));
+  std::memcpy(pb.data(), b, batch * k * n * sizeof(float));
+  VITRINE_RETURN_IF_ERROR(xnn_check(
+      xnn_setup_batch_matrix_multiply_nc_f32(op.get(), workspace.data(), pa.floats(), pb.floats(), c), "matmul: setup"));
+  return xnn_check(xnn_run_operator(op.get(), ctx->threadpool()), "matmul: run");
+}
+
+// dst (cols, rows) = src (rows, cols)ᵀ for each of `batch` matrices.
+inline void transpose_batch(size_t batch, size_t rows, size_t cols, const float* src, float* dst) {
+  for (size_t b = 0; b < batch; ++b)
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t c = 0; c < cols; ++c) dst[(b * cols + c) * rows + r] = src[(b * rows + r) * cols + c];
+}
+
+// Backward of ops that only move or relabel data element for element (reshape, flatten, identity,
+// dropout at inference): dx = dy.
+inline Status backward_copy(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
+                            const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                            const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return Status::Ok();
+  if (!gout[0]) std::fill_n(gin[0]->mutable_data(), in[0]->num_elements(), 0.0f);
+  else std::memcpy(gin[0]->mutable_data(), gout[0]->data(), static_cast<size_t>(in[0]->num_elements()) * sizeof(float));
+  return Status::Ok();
+}
+
+}  // namespace vitrine
