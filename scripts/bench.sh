@@ -6,5 +6,7 @@ name="${1:?usage: npm run bench -- NAME   (NAME: $(ls "$VITRINE_ROOT/bench/wasm"
 shift
 [[ -f "$VITRINE_ROOT/bench/wasm/$name.mjs" ]] || { log "no benchmark '$name' in bench/wasm/"; exit 2; }
 bash "$VITRINE_ROOT/scripts/build.sh" >&2
+# Peers (onnxruntime-web, TensorFlow.js …) are pinned dev dependencies in bench/package.json.
+[[ -d "$VITRINE_ROOT/bench/node_modules" ]] || (cd "$VITRINE_ROOT/bench" && npm ci --no-audit --no-fund >&2)
 cd "$VITRINE_ROOT"
 node "bench/wasm/$name.mjs" "$@"
