@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""PyTorch reference runs for Vitrine's trainer: the same models, initial weights, data and optimizer
+settings trained for 20 steps; writes initial weights, data, per-step losses and final weights as
+.npy into OUT_DIR/train/<case>/.
+
+    /usr/bin/python3 scripts/models/export_train_goldens.py OUT_DIR
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+SEED = 20261128
+STEPS = 20
+
+
+def save(d, **arrays):
+    os.makedirs(d, exist_ok=True)
+    for k, v in arrays.items():
+        np.save(os.path.join(d, k + ".npy"), np.asarray(v, dtype=np.float32))
+
+
+def mlp_case(out, name, optimizer, label_smoothing=0.0, clip=0.0):
+    torch.manual_seed(SEED)
+    fc1, fc2 = torch.nn.Linear(5, 7), torch.nn.Linear(7, 3)
+    x = torch.randn(8, 5)
+    y = torch.randint(0, 3, (8,))
+    init = dict(w1=fc1.weight.detach().clone(), b1=fc1.bias.detach().clone(), w2=fc2.weight.detach().clone(),
+                b2=fc2.bias.detach().clone())
+    params = list(fc1.parameters()) + list(fc2.parameters())
+    opt = optimizer(params)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(fc2(torch.relu(fc1(x))), y, label_smoothing=label_smoothing)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        losses.append(loss.item())
+    save(os.path.join(out, name), x=x, y=y, losses=losses, **{k: v for k, v in init.items()},
+         **{"final_" + k: getattr(m, a).detach() for k, (m, a) in
+            dict(w1=(fc1, "weight"), b1=(fc1, "bias"), w2=(fc2, "weight"), b2=(fc2, "bias")).items()})
+
+
+def mf_case(out):
+    torch.manual_seed(SEED)
+    users, items, dim, n = 6, 10, 4, 16
+    U = torch.nn.Parameter(torch.randn(users, dim) * 0.5)
+    V = torch.nn.Parameter(torch.randn(items, dim) * 0.5)
+    init_u, init_v = U.detach().clone(), V.detach().clone()
+    u = torch.randint(0, users, (n,))
+    pos = torch.randint(0, items, (n,))
+    neg = torch.randint(0, items, (n,))
+    opt = torch.optim.SGD([U, V], lr=0.5, momentum=0.9, weight_decay=0.01)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        sp = (U[u] * V[pos]).mean(1)
+        sn = (U[u] * V[neg]).mean(1)
+        loss = -torch.nn.functional.logsigmoid(sp - sn).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    save(os.path.join(out, "mf_bpr"), users=u, pos=pos, neg=neg, U=init_u, V=init_v, losses=losses,
+         final_U=U.detach(), final_V=V.detach())
+
+
+def main():
+    out = os.path.join(sys.argv[1], "train")
+    torch.set_num_threads(1)
+    mlp_case(out, "mlp_adam", lambda p: torch.optim.Adam(p, lr=0.01))
+    mlp_case(out, "mlp_adamw_smooth_clip", lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.1),
+             label_smoothing=0.1, clip=0.5)
+    mf_case(out)
+
+
+if __name__ == "__main__":
+    main()

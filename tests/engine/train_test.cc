@@ -1,0 +1,270 @@
+// The trainer against PyTorch: the same models, initial weights, data and optimizer settings for
+// 20 steps give the same losses and weights (scripts/models/export_train_goldens.py). Also
+// optimizer-state save/restore, freezing, gradient accumulation and loss edge cases.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "reference.h"
+#include "vitrine/model_file.h"
+#include "vitrine/npy.h"
+#include "vitrine/safetensors.h"
+#include "vitrine/train.h"
+
+namespace vitrine {
+namespace {
+
+using testing::expect_close;
+
+std::string case_dir(const std::string& name) {
+  const char* d = std::getenv("VITRINE_PARITY_MODELS");
+  return d ? std::string(d) + "/train/" + name : "";
+}
+
+bool require() {
+  const char* r = std::getenv("VITRINE_REQUIRE_MODELS");
+  return r && std::string(r) == "1";
+}
+
+Tensor npy(const std::string& dir, const std::string& name) {
+  auto bytes = read_binary_file(dir + "/" + name + ".npy");
+  if (!bytes.ok()) return Tensor();
+  auto t = parse_npy(bytes->data(), bytes->size());
+  return t.ok() ? t.value() : Tensor();
+}
+
+std::vector<double> values(const Tensor& t) { return std::vector<double>(t.data(), t.data() + t.num_elements()); }
+
+// dense(5 -> 7) -> relu -> dense(7 -> 3): logits
+std::shared_ptr<Graph> mlp(const std::string& dir) {
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input("x", Shape{8, 5}).value();
+  int w1 = g->add_constant("fc1.w", npy(dir, "w1").clone().value()).value();
+  int b1 = g->add_constant("fc1.b", npy(dir, "b1").clone().value()).value();
+  int h = g->add(OpType::kDense, "fc1", {x, w1, b1}).value();
+  int r = g->add(OpType::kRelu, "relu", {h}).value();
+  int w2 = g->add_constant("fc2.w", npy(dir, "w2").clone().value()).value();
+  int b2 = g->add_constant("fc2.b", npy(dir, "b2").clone().value()).value();
+  int y = g->add(OpType::kDense, "fc2", {r, w2, b2}).value();
+  EXPECT_TRUE(g->add_output(y, "logits").ok());
+  return g;
+}
+
+const Tensor& param(const Graph& g, const char* name) { return g.value(g.find(name).value()).constant; }
+
+void check_mlp(const std::string& name, TrainerOptions options) {
+  const std::string dir = case_dir(name);
+  if (npy(dir, "x").empty()) {
+    if (require()) FAIL() << "train golden " << name << " missing";
+    GTEST_SKIP() << "no goldens (VITRINE_PARITY_MODELS)";
+  }
+  auto g = mlp(dir);
+  auto ctx = Context::create(1, 1).value();
+  auto trainer = Trainer::create(g, ctx.get(), options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status().to_string();
+  EXPECT_EQ(trainer.value()->parameter_names(), (std::vector<std::string>{"fc1.w", "fc1.b", "fc2.w", "fc2.b"}));
+  std::vector<double> losses;
+  for (int s = 0; s < 20; ++s) {
+    auto loss = trainer.value()->step({npy(dir, "x")}, npy(dir, "y"));
+    ASSERT_TRUE(loss.ok()) << loss.status().to_string();
+    losses.push_back(loss.value());
+  }
+  Tensor want = npy(dir, "losses");
+  for (int s = 0; s < 20; ++s) EXPECT_NEAR(losses[s], want.data()[s], 1e-4 * (1 + std::fabs(want.data()[s]))) << "step " << s;
+  expect_close(param(*g, "fc1.w").data(), values(npy(dir, "final_w1")), 1e-4, 1e-3, "fc1.w");
+  expect_close(param(*g, "fc1.b").data(), values(npy(dir, "final_b1")), 1e-4, 1e-3, "fc1.b");
+  expect_close(param(*g, "fc2.w").data(), values(npy(dir, "final_w2")), 1e-4, 1e-3, "fc2.w");
+  expect_close(param(*g, "fc2.b").data(), values(npy(dir, "final_b2")), 1e-4, 1e-3, "fc2.b");
+}
+
+TEST(TrainParity, MlpAdamMatchesPyTorch) {
+  TrainerOptions o;
+  o.optimizer.type = "adam";
+  o.optimizer.learning_rate = 0.01;
+  check_mlp("mlp_adam", o);
+}
+
+TEST(TrainParity, MlpAdamWLabelSmoothingClippingMatchesPyTorch) {
+  TrainerOptions o;
+  o.optimizer.type = "adamw";
+  o.optimizer.learning_rate = 0.02;
+  o.optimizer.weight_decay = 0.1;
+  o.optimizer.clip_norm = 0.5;
+  o.loss.label_smoothing = 0.1;
+  check_mlp("mlp_adamw_smooth_clip", o);
+}
+
+// Matrix factorization with BPR: score = mean(u ⊙ v); the item table is shared by two lookups.
+TEST(TrainParity, MatrixFactorizationBprSgdMomentumMatchesPyTorch) {
+  const std::string dir = case_dir("mf_bpr");
+  if (npy(dir, "U").empty()) {
+    if (require()) FAIL() << "train golden mf_bpr missing";
+    GTEST_SKIP() << "no goldens";
+  }
+  auto g = std::make_shared<Graph>();
+  int users = g->add_input("users", Shape{16}).value();
+  int pos = g->add_input("pos", Shape{16}).value();
+  int neg = g->add_input("neg", Shape{16}).value();
+  int U = g->add_constant("user_embeddings", npy(dir, "U").clone().value()).value();
+  int V = g->add_constant("item_embeddings", npy(dir, "V").clone().value()).value();
+  int eu = g->add(OpType::kEmbedding, "eu", {users, U}).value();
+  int ep = g->add(OpType::kEmbedding, "ep", {pos, V}).value();
+  int en = g->add(OpType::kEmbedding, "en", {neg, V}).value();
+  OpAttrs mean;
+  mean.ints["axes"] = {1};
+  mean.numbers["keepdims"] = 1;
+  int sp = g->add(OpType::kReduceMean, "sp", {g->add(OpType::kMul, "up", {eu, ep}).value()}, mean).value();
+  int sn = g->add(OpType::kReduceMean, "sn", {g->add(OpType::kMul, "un", {eu, en}).value()}, mean).value();
+  OpAttrs cat;
+  cat.numbers["axis"] = 1;
+  int scores = g->add(OpType::kConcat, "scores", {sp, sn}, cat).value();
+  ASSERT_TRUE(g->add_output(scores).ok());
+  auto ctx = Context::create(1, 1).value();
+  TrainerOptions o;
+  o.loss.type = LossType::kBpr;
+  o.optimizer.type = "sgd";
+  o.optimizer.learning_rate = 0.5;
+  o.optimizer.momentum = 0.9;
+  o.optimizer.weight_decay = 0.01;
+  auto trainer = Trainer::create(g, ctx.get(), o).value();
+  Tensor want = npy(dir, "losses");
+  for (int s = 0; s < 20; ++s) {
+    auto loss = trainer->step({npy(dir, "users"), npy(dir, "pos"), npy(dir, "neg")}, Tensor());
+    ASSERT_TRUE(loss.ok()) << loss.status().to_string();
+    EXPECT_NEAR(loss.value(), want.data()[s], 1e-4 * (1 + std::fabs(want.data()[s]))) << "step " << s;
+  }
+  expect_close(param(*g, "user_embeddings").data(), values(npy(dir, "final_U")), 1e-4, 1e-3, "U");
+  expect_close(param(*g, "item_embeddings").data(), values(npy(dir, "final_V")), 1e-4, 1e-3, "V");
+}
+
+// A small random model independent of the goldens.
+std::shared_ptr<Graph> random_mlp(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input("x", Shape{4, 3}).value();
+  int w1 = g->add_constant("a.w", testing::random_tensor(Shape{5, 3}, rng)).value();
+  int h = g->add(OpType::kTanh, "t", {g->add(OpType::kDense, "a", {x, w1}).value()}).value();
+  int w2 = g->add_constant("b.w", testing::random_tensor(Shape{2, 5}, rng)).value();
+  EXPECT_TRUE(g->add_output(g->add(OpType::kDense, "b", {h, w2}).value()).ok());
+  return g;
+}
+
+TEST(Trainer, OptimizerStateRoundTripContinuesExactly) {
+  std::mt19937 rng(5);
+  Tensor x = testing::random_tensor(Shape{4, 3}, rng);
+  float labels[4] = {0, 1, 1, 0};
+  Tensor y = Tensor::from_values(Shape{4}, labels, 4).value();
+  auto ctx = Context::create(1, 1).value();
+  auto straight = random_mlp(1);
+  auto t1 = Trainer::create(straight, ctx.get(), {}).value();
+  for (int s = 0; s < 10; ++s) ASSERT_TRUE(t1->step({x}, y).ok());
+  // Save model + optimizer state after 5 steps of a second run, reload, continue 5 more.
+  auto first = random_mlp(1);
+  auto t2 = Trainer::create(first, ctx.get(), {}).value();
+  for (int s = 0; s < 5; ++s) ASSERT_TRUE(t2->step({x}, y).ok());
+  auto model_bytes = save_model(*first).value();
+  auto state_bytes = write_safetensors(t2->optimizer_state()).value();
+  auto loaded = load_model(std::make_shared<const std::vector<uint8_t>>(model_bytes)).value();
+  auto state_file = SafetensorsFile::parse(state_bytes.data(), state_bytes.size()).value();
+  std::map<std::string, Tensor> state;
+  for (const std::string& n : state_file.names()) state[n] = state_file.tensor(n).value().clone().value();
+  // Loaded constants may be views into the file bytes: give the trainer its own copies.
+  auto resumed_graph = std::make_shared<Graph>(*loaded.graph);
+  auto t3 = Trainer::create(resumed_graph, ctx.get(), {}).value();
+  ASSERT_TRUE(t3->load_optimizer_state(state).ok());
+  EXPECT_EQ(t3->steps_taken(), 5);
+  for (int s = 0; s < 5; ++s) ASSERT_TRUE(t3->step({x}, y).ok());
+  for (const char* name : {"a.w", "b.w"}) {
+    expect_close(param(*resumed_graph, name).data(), values(param(*straight, name)), 1e-6, 1e-5, name);
+  }
+  state.erase("optimizer/a.w/m");
+  EXPECT_FALSE(t3->load_optimizer_state(state).ok());
+}
+
+TEST(Trainer, FreezingAndAccumulation) {
+  std::mt19937 rng(6);
+  Tensor x = testing::random_tensor(Shape{4, 3}, rng);
+  float labels[4] = {0, 1, 1, 0};
+  Tensor y = Tensor::from_values(Shape{4}, labels, 4).value();
+  auto ctx = Context::create(1, 1).value();
+  auto g = random_mlp(2);
+  auto t = Trainer::create(g, ctx.get(), {}).value();
+  ASSERT_TRUE(t->set_frozen("a.", true).ok());
+  EXPECT_FALSE(t->set_frozen("zzz", true).ok());
+  std::vector<double> before = values(param(*g, "a.w"));
+  std::vector<double> b_before = values(param(*g, "b.w"));
+  ASSERT_TRUE(t->step({x}, y).ok());
+  expect_close(param(*g, "a.w").data(), before, 0, 0, "frozen a.w");
+  EXPECT_NE(values(param(*g, "b.w")), b_before);
+  // Two equal micro-batches accumulated = one step on both (mean losses, SGD).
+  TrainerOptions sgd;
+  sgd.optimizer.type = "sgd";
+  sgd.optimizer.learning_rate = 0.1;
+  auto whole = random_mlp(3);
+  auto halves = random_mlp(3);
+  Tensor x8 = Tensor::zeros(Shape{8, 3}).value();
+  std::copy(x.data(), x.data() + 12, x8.mutable_data());
+  std::copy(x.data(), x.data() + 12, x8.mutable_data() + 12);
+  float l8[8] = {0, 1, 1, 0, 0, 1, 1, 0};
+  auto whole_graph = std::make_shared<Graph>();
+  {  // same weights, batch of 8
+    int in = whole_graph->add_input("x", Shape{8, 3}).value();
+    int a = whole_graph->add_constant("a.w", param(*whole, "a.w").clone().value()).value();
+    int h = whole_graph->add(OpType::kTanh, "t", {whole_graph->add(OpType::kDense, "a", {in, a}).value()}).value();
+    int b = whole_graph->add_constant("b.w", param(*whole, "b.w").clone().value()).value();
+    ASSERT_TRUE(whole_graph->add_output(whole_graph->add(OpType::kDense, "b", {h, b}).value()).ok());
+  }
+  auto tw = Trainer::create(whole_graph, ctx.get(), sgd).value();
+  ASSERT_TRUE(tw->step({x8}, Tensor::from_values(Shape{8}, l8, 8).value()).ok());
+  auto th = Trainer::create(halves, ctx.get(), sgd).value();
+  ASSERT_TRUE(th->accumulate({x}, y).ok());
+  ASSERT_TRUE(th->accumulate({x}, y).ok());
+  ASSERT_TRUE(th->apply().ok());
+  expect_close(param(*halves, "a.w").data(), values(param(*whole_graph, "a.w")), 1e-6, 1e-5, "accumulated a.w");
+  EXPECT_FALSE(th->apply().ok());  // nothing accumulated
+}
+
+TEST(Losses, ValuesGradientsAndErrors) {
+  float logits[6] = {2, 0, -1, 0.5f, 0.5f, 0.5f};
+  Tensor p = Tensor::from_values(Shape{2, 3}, logits, 6).value();
+  float ids[2] = {0, 2};
+  Tensor g = Tensor::zeros(Shape{2, 3}).value();
+  auto ce = compute_loss({}, p, Tensor::from_values(Shape{2}, ids, 2).value(), &g);
+  ASSERT_TRUE(ce.ok());
+  const double lse0 = std::log(std::exp(2.0) + 1 + std::exp(-1.0)), lse1 = std::log(3 * std::exp(0.5));
+  EXPECT_NEAR(ce.value(), ((lse0 - 2) + (lse1 - 0.5)) / 2, 1e-6);
+  EXPECT_NEAR(g.data()[0], (std::exp(2 - lse0) - 1) / 2, 1e-6);
+  float bad_ids[2] = {0, 3};
+  EXPECT_EQ(compute_loss({}, p, Tensor::from_values(Shape{2}, bad_ids, 2).value(), nullptr).status().code(),
+            StatusCode::kOutOfRange);
+  LossOptions mse{LossType::kMeanSquaredError, 0};
+  EXPECT_FALSE(compute_loss(mse, p, Tensor::zeros(Shape{3, 2}).value(), nullptr).ok());
+  float nan_logits[6] = {NAN, 0, 0, 0, 0, 0};
+  EXPECT_NE(compute_loss({}, Tensor::from_values(Shape{2, 3}, nan_logits, 6).value(),
+                         Tensor::from_values(Shape{2}, ids, 2).value(), nullptr).status().message().find("non-finite"),
+            std::string::npos);
+  LossOptions bce{LossType::kBinaryCrossEntropy, 0};
+  float t[6] = {1, 0, 1, 0, 0, 1};
+  auto b = compute_loss(bce, p, Tensor::from_values(Shape{2, 3}, t, 6).value(), &g);
+  ASSERT_TRUE(b.ok());
+  double want = 0;
+  for (int i = 0; i < 6; ++i) {
+    double s = 1 / (1 + std::exp(-logits[i]));
+    want -= t[i] * std::log(s) + (1 - t[i]) * std::log(1 - s);
+  }
+  EXPECT_NEAR(b.value(), want / 6, 1e-6);
+  EXPECT_TRUE(parse_loss("multinomial").ok());
+  EXPECT_FALSE(parse_loss("hinge").ok());
+  OptimizerOptions cos;
+  cos.schedule = "cosine";
+  cos.learning_rate = 1.0;
+  cos.warmup_steps = 2;
+  cos.total_steps = 12;
+  EXPECT_NEAR(scheduled_learning_rate(cos, 0), 0.5, 1e-12);
+  EXPECT_NEAR(scheduled_learning_rate(cos, 7), 0.5, 1e-12);
+  EXPECT_NEAR(scheduled_learning_rate(cos, 12), 0.0, 1e-12);
+}
+
+}  // namespace
+}  // namespace vitrine
