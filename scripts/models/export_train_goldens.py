@@ -67,6 +67,19 @@ def mf_case(out):
          final_U=U.detach(), final_V=V.detach())
 
 
+def mlp_onnx(out):
+    """A 5 -> 16 -> 3 MLP as ONNX plus a 32-row classification batch, for the native/wasm training check."""
+    torch.manual_seed(SEED + 3)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    x = torch.randn(32, 5)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    d = os.path.join(out, "mlp_onnx")
+    os.makedirs(d, exist_ok=True)
+    torch.onnx.export(model, x, os.path.join(d, "mlp.onnx"), input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "batch"}}, opset_version=13)
+    save(d, x=x, y=y)
+
+
 def main():
     out = os.path.join(sys.argv[1], "train")
     torch.set_num_threads(1)
@@ -74,6 +87,7 @@ def main():
     mlp_case(out, "mlp_adamw_smooth_clip", lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.1),
              label_smoothing=0.1, clip=0.5)
     mf_case(out)
+    mlp_onnx(out)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,49 @@ export declare class Model {
    * A Float32Array for single-input models (batch inferred from its length), or inputs by name.
    * Returns outputs by name.
    */
-  run(inputs: Float32Array | number[] | Record<string, Float32Array | number[] | TensorData>): Record<string, TensorData>;
+  run(inputs: ModelInputs): Record<string, TensorData>;
+  /** A trainer that fine-tunes this model's weights in place. */
+  createTrainer(options?: TrainerOptions): Trainer;
+  /** The model with its current weights as a Vitrine model file (.safetensors bytes). */
+  save(): Uint8Array;
+  dispose(): void;
+}
+
+export type ModelInputs = Float32Array | number[] | Record<string, Float32Array | number[] | TensorData>;
+
+export interface TrainerOptions {
+  /** Default 'softmax_cross_entropy'. */
+  loss?: 'softmax_cross_entropy' | 'binary_cross_entropy' | 'mse' | 'bpr' | 'multinomial';
+  /** Default 'adam'. */
+  optimizer?: 'sgd' | 'adam' | 'adamw';
+  learningRate?: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** > 0: clip the global gradient norm. */
+  clipNorm?: number;
+  labelSmoothing?: number;
+  schedule?: 'constant' | 'cosine' | 'step';
+  warmupSteps?: number;
+  totalSteps?: number;
+  /** Which model output the loss reads (default 0). */
+  output?: number;
+  /** Parameter-name prefixes to keep fixed. */
+  freeze?: string[];
+}
+
+export declare class Trainer {
+  readonly parameterNames: string[];
+  readonly steps: number;
+  /** One optimizer step; returns the batch's mean loss before the update. */
+  step(inputs: ModelInputs, target: Float32Array | number[] | TensorData): number;
+  evaluate(inputs: ModelInputs, target: Float32Array | number[] | TensorData): number;
+  /** Steps over batches, yielding between steps; stops early when `signal` aborts. */
+  fit(job: {
+    batches: Array<{ inputs: ModelInputs; target: Float32Array | number[] | TensorData }> | (() => Iterable<{ inputs: ModelInputs; target: Float32Array | number[] | TensorData }>);
+    epochs?: number;
+    onProgress?: (progress: { step: number; epoch: number; loss: number }) => void;
+    signal?: AbortSignal;
+  }): Promise<{ losses: number[]; cancelled: boolean }>;
   dispose(): void;
 }
 

@@ -2,6 +2,7 @@
 // Float32Array inputs.
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
+import { Trainer } from './trainer.js';
 
 /**
  * Reads model bytes from a URL, a file path (Node), an ArrayBuffer or a typed array.
@@ -51,6 +52,7 @@ export async function readModelBytes(source, onProgress) {
 export class Model {
   /** @internal use Runtime.loadModel() */
   constructor(module, bytes) {
+    this._module = module;
     this._handle = new module.ModelHandle();
     try {
       this._check(this._handle.load(bytes));
@@ -76,6 +78,34 @@ export class Model {
    */
   run(inputs) {
     const h = this._live();
+    this._normalizeInputs(inputs).forEach(({ data, shape }, index) => this._check(h.setInput(index, data, shape)));
+    this._check(h.run());
+    const result = {};
+    this.outputNames.forEach((name, index) => {
+      result[name] = { data: h.output(index), shape: h.outputShape(index) };
+    });
+    return result;
+  }
+
+  /**
+   * A trainer that fine-tunes this model's weights in place (see Trainer).
+   * @param {object} [options] loss, optimizer, learningRate, momentum, weightDecay, clipNorm,
+   *   labelSmoothing, schedule, warmupSteps, totalSteps, output, freeze (name prefixes)
+   */
+  createTrainer(options = {}) {
+    this._live();
+    return new Trainer(this._module, this, options);
+  }
+
+  /** The model with its current weights as a Vitrine model file (.safetensors bytes). */
+  save() {
+    const bytes = this._live().save();
+    if (bytes === null) this._check(1);
+    return bytes;
+  }
+
+  /** @internal [{ data: Float32Array, shape: number[] }] in input order. */
+  _normalizeInputs(inputs) {
     const byName = inputs instanceof Float32Array || Array.isArray(inputs)
       ? (this.inputNames.length === 1 ? { [this.inputNames[0]]: inputs } : null)
       : inputs;
@@ -88,6 +118,7 @@ export class Model {
         throw new VitrineError(`unknown input '${key}' (inputs: ${this.inputNames.join(', ')})`, 'NotFound');
       }
     }
+    const normalized = [];
     this.inputNames.forEach((name, index) => {
       let value = byName[name];
       if (value === undefined) throw new VitrineError(`missing input '${name}'`, 'InvalidArgument');
@@ -113,14 +144,9 @@ export class Model {
       if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
         throw new VitrineError(`input '${name}': shape must be an array of non-negative integers`, 'InvalidArgument');
       }
-      this._check(h.setInput(index, data, shape));
+      normalized.push({ data, shape });
     });
-    this._check(h.run());
-    const result = {};
-    this.outputNames.forEach((name, index) => {
-      result[name] = { data: h.output(index), shape: h.outputShape(index) };
-    });
-    return result;
+    return normalized;
   }
 
   /** Frees the model's engine memory. Safe to call twice. */
