@@ -4,9 +4,12 @@
 //   attrs:  strides [sh, sw] = [1, 1], dilations [dh, dw] = [1, 1],
 //           pads [top, left, bottom, right] = 0, groups = 1
 //   output: (N, OH, OW, O), OH = (H + top + bottom - dh (KH - 1) - 1) / sh + 1
+// Backward: dW = dyᵀ · im2col(x) and dx = col2im(dy · W) per group through XNNPACK's batch matrix
+// multiply (groups are the batch), db = Σ dy; depthwise convolutions use direct loops instead.
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "conv_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -81,8 +84,124 @@ Status lower_conv2d(XnnLowering& l) {
       "define convolution");
 }
 
+
+// Depthwise (C/groups == 1, groups == C > 1): dx and dW by direct loops over the kernel taps, with
+// the weights viewed tap-major (KH·KW, O) so the channel loop is contiguous.
+Status backward_depthwise(const ConvParams& c, const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
+                          Tensor* dw) {
+  const Shape &xs = x.shape(), &ws = w.shape(), &ys = dy.shape();
+  const int64_t ch = xs[3], o = ws[0], mult = o / ch, taps = ws[1] * ws[2];
+  AlignedBuffer wt, dwt;
+  VITRINE_RETURN_IF_ERROR(conv_grad::scratch(wt, taps * o));
+  VITRINE_RETURN_IF_ERROR(conv_grad::scratch(dwt, taps * o));
+  const float* wp = w.data();
+  for (int64_t oc = 0; oc < o; ++oc)
+    for (int64_t t = 0; t < taps; ++t) wt.floats()[t * o + oc] = wp[oc * taps + t];
+  const float *xp = x.data(), *g = dy.data();
+  float* dxp = dx ? dx->mutable_data() : nullptr;
+  for (int64_t n = 0; n < ys[0]; ++n)
+    for (int64_t oy = 0; oy < ys[1]; ++oy)
+      for (int64_t ox = 0; ox < ys[2]; ++ox) {
+        const float* gp = g + ((n * ys[1] + oy) * ys[2] + ox) * o;
+        for (int64_t ky = 0; ky < ws[1]; ++ky) {
+          const int64_t iy = oy * c.sh - c.top + ky * c.dh;
+          if (iy < 0 || iy >= xs[1]) continue;
+          for (int64_t kx = 0; kx < ws[2]; ++kx) {
+            const int64_t ix = ox * c.sw - c.left + kx * c.dw;
+            if (ix < 0 || ix >= xs[2]) continue;
+            const int64_t pixel = ((n * xs[1] + iy) * xs[2] + ix) * ch, t = ky * ws[2] + kx;
+            const float* wrow = wt.floats() + t * o;
+            float* dwrow = dwt.floats() + t * o;
+            for (int64_t ci = 0; ci < ch; ++ci) {
+              const float xv = xp[pixel + ci];
+              float acc = 0.0f;
+              for (int64_t j = 0; j < mult; ++j) {
+                const int64_t oc = ci * mult + j;
+                acc += gp[oc] * wrow[oc];
+                dwrow[oc] += gp[oc] * xv;
+              }
+              if (dxp) dxp[pixel + ci] += acc;
+            }
+          }
+        }
+      }
+  if (dw) {
+    float* d = dw->mutable_data();
+    for (int64_t oc = 0; oc < o; ++oc)
+      for (int64_t t = 0; t < taps; ++t) d[oc * taps + t] = dwt.floats()[t * o + oc];
+  }
+  return Status::Ok();
+}
+
+// dx (N, H, W, C), dW (O, KH, KW, C/g), db (O) from dy (N, OH, OW, O); any of them may be null.
+Status backward_conv2d(Context* ctx, const OpAttrs& attrs, const std::vector<const Tensor*>& in,
+                       const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                       const std::vector<Tensor*>& gin) {
+  Result<std::vector<Shape>> shapes = conv_grad::input_shapes("conv2d", in, 2, 3);
+  if (!shapes.ok()) return shapes.status();
+  Result<std::vector<Shape>> out = infer_conv2d(shapes.value(), attrs);
+  if (!out.ok()) return out.status();
+  const Tensor* dyp = nullptr;
+  VITRINE_RETURN_IF_ERROR(conv_grad::check_grads("conv2d", in, gout, gin, out.value()[0], &dyp));
+  Tensor* dx = gin.size() > 0 ? gin[0] : nullptr;
+  Tensor* dw = gin.size() > 1 ? gin[1] : nullptr;
+  Tensor* db = gin.size() > 2 ? gin[2] : nullptr;
+  for (Tensor* t : {dx, dw, db}) conv_grad::zero(t);
+  if (!dyp || (!dx && !dw && !db)) return Status::Ok();
+  const ConvParams c = conv_params(attrs).value();
+  const Tensor &x = *in[0], &w = *in[1], &dy = *dyp;
+  conv_grad::bias_grad(dy, db);
+  if (!dx && !dw) return Status::Ok();
+
+  const Shape &xs = x.shape(), &ws = w.shape(), &ys = dy.shape();
+  if (ws[3] == 1 && c.groups > 1) return backward_depthwise(c, x, w, dy, dx, dw);
+
+  const conv_grad::Geometry geo{xs[1], xs[2], xs[3], ys[1], ys[2], ws[1], ws[2], c.sh, c.sw,
+                                c.dh,  c.dw,  c.top, c.left, c.groups};
+  const int64_t groups = c.groups, o = ws[0], og = o / groups, k = geo.k(), images = xs[0];
+  const int64_t chunk = std::min<int64_t>(geo.chunk_images(), std::max<int64_t>(images, 1));
+  const int64_t max_rows = chunk * geo.patches();
+  AlignedBuffer cols, dyg, wtmp;
+  VITRINE_RETURN_IF_ERROR(conv_grad::scratch(cols, groups * max_rows * k));
+  if (groups > 1 || dw) VITRINE_RETURN_IF_ERROR(conv_grad::scratch(dyg, groups * max_rows * og));
+  if (dw) VITRINE_RETURN_IF_ERROR(conv_grad::scratch(wtmp, o * k));
+  conv_grad::BatchMatmul mm(ctx, "conv2d");
+  const size_t g = static_cast<size_t>(groups);
+  for (int64_t n0 = 0; n0 < images; n0 += chunk) {
+    const int64_t count = std::min(chunk, images - n0), rows = count * geo.patches();
+    const float* gy = dy.data() + n0 * geo.patches() * o;  // (rows, O)
+    if (dw) {
+      // dW_g (og, k) += dy_gᵀ (og, rows) · cols_g (rows, k)
+      conv_grad::im2col(geo, x.data(), n0, count, cols.floats());
+      float* t = dyg.floats();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t oc = 0; oc < o; ++oc) t[oc * rows + r] = gy[r * o + oc];  // (g, og, rows)
+      VITRINE_RETURN_IF_ERROR(mm.run(g, static_cast<size_t>(og), static_cast<size_t>(rows), static_cast<size_t>(k),
+                                     t, cols.floats(), wtmp.floats(), false));
+      float* d = dw->mutable_data();
+      for (int64_t i = 0; i < o * k; ++i) d[i] += wtmp.floats()[i];
+    }
+    if (dx) {
+      // dcols_g (rows, k) = dy_g (rows, og) · W_g (og, k), then scatter-add into dx.
+      const float* a = gy;
+      if (groups > 1) {
+        float* t = dyg.floats();
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t gi = 0; gi < groups; ++gi)
+            std::memcpy(t + (gi * rows + r) * og, gy + r * o + gi * og, static_cast<size_t>(og) * sizeof(float));
+        a = t;
+      }
+      VITRINE_RETURN_IF_ERROR(mm.run(g, static_cast<size_t>(rows), static_cast<size_t>(og), static_cast<size_t>(k), a,
+                                     w.data(), cols.floats(), false));
+      conv_grad::col2im(geo, cols.floats(), n0, count, dx->mutable_data());
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kConv2DInfo{OpType::kConv2D, 1, "conv2d", 2, 3, &infer_conv2d, &lower_conv2d, nullptr};
+const OpInfo kConv2DInfo{OpType::kConv2D, 1, "conv2d", 2, 3, &infer_conv2d, &lower_conv2d, nullptr, nullptr,
+                         &backward_conv2d};
 
 }  // namespace vitrine

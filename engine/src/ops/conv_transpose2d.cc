@@ -4,9 +4,13 @@
 //           dilations = [1, 1], groups = 1
 //   output: (N, (H - 1)·sh - top - bottom + dh·(KH - 1) + 1 + output_padding_h, ..., O)
 // Lowered to XNNPACK's deconvolution.
+// Backward: conv_transpose2d is the adjoint of conv2d with W'[c, ky, kx, o] = W[o, ky, kx, c], so
+// with cols = im2col(dy) over the input grid, per group (the batch of XNNPACK's batch matrix
+// multiply): dx_g = cols_g · W'_gᵀ (a conv2d forward of dy) and dW'_g = x_gᵀ · cols_g; db = Σ dy.
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "conv_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -31,8 +35,8 @@ Result<DeconvParams> deconv_params(const OpAttrs& a) {
     return op_error("conv_transpose2d", "strides, dilations and groups must be >= 1");
   }
   if (c.top < 0 || c.left < 0 || c.bottom < 0 || c.right < 0) return op_error("conv_transpose2d", "pads must be >= 0");
-  if (c.ah < 0 || c.aw < 0 || c.ah >= std::max(c.sh, c.dh) || c.aw >= std::max(c.sw, c.dw)) {
-    return op_error("conv_transpose2d", "output_padding must be >= 0 and smaller than the stride or dilation");
+  if (c.ah < 0 || c.aw < 0 || c.ah >= c.sh || c.aw >= c.sw) {  // XNNPACK: adjustment < stride
+    return op_error("conv_transpose2d", "output_padding must be >= 0 and smaller than the stride");
   }
   return c;
 }
@@ -74,8 +78,96 @@ Status lower_deconv(XnnLowering& l) {
                  "define deconvolution");
 }
 
+
+// dx (N, H, W, C), dW (O, KH, KW, C/g), db (O) from dy (N, OH, OW, O); any of them may be null.
+Status backward_deconv(Context* ctx, const OpAttrs& attrs, const std::vector<const Tensor*>& in,
+                       const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                       const std::vector<Tensor*>& gin) {
+  Result<std::vector<Shape>> shapes = conv_grad::input_shapes("conv_transpose2d", in, 2, 3);
+  if (!shapes.ok()) return shapes.status();
+  Result<std::vector<Shape>> out = infer_deconv(shapes.value(), attrs);
+  if (!out.ok()) return out.status();
+  const Tensor* dyp = nullptr;
+  VITRINE_RETURN_IF_ERROR(conv_grad::check_grads("conv_transpose2d", in, gout, gin, out.value()[0], &dyp));
+  Tensor* dx = gin.size() > 0 ? gin[0] : nullptr;
+  Tensor* dw = gin.size() > 1 ? gin[1] : nullptr;
+  Tensor* db = gin.size() > 2 ? gin[2] : nullptr;
+  for (Tensor* t : {dx, dw, db}) conv_grad::zero(t);
+  if (!dyp || (!dx && !dw && !db)) return Status::Ok();
+  const DeconvParams c = deconv_params(attrs).value();
+  const Tensor &x = *in[0], &w = *in[1], &dy = *dyp;
+  conv_grad::bias_grad(dy, db);
+  if (!dx && !dw) return Status::Ok();
+
+  // The image side is dy (output positions), the patch grid the input positions.
+  const Shape &xs = x.shape(), &ws = w.shape(), &ys = dy.shape();
+  const conv_grad::Geometry geo{ys[1], ys[2], ys[3], xs[1], xs[2], ws[1], ws[2], c.sh, c.sw,
+                                c.dh,  c.dw,  c.top, c.left, c.groups};
+  const int64_t groups = c.groups, ch = xs[3], cg = ch / groups, og = ws[0] / groups, taps = ws[1] * ws[2];
+  const int64_t k = geo.k(), images = xs[0];  // k = taps · og, columns ordered (ky, kx, o)
+  const int64_t chunk = std::min<int64_t>(geo.chunk_images(), std::max<int64_t>(images, 1));
+  const int64_t max_rows = chunk * geo.patches();
+  AlignedBuffer cols, wt, xt, tmp, dwt;
+  VITRINE_RETURN_IF_ERROR(conv_grad::scratch(cols, groups * max_rows * k));
+  if (dx) {
+    // W' (g, cg, k): W'[g][c][(ky, kx, o)] = W[g·og + o, ky, kx, c]
+    VITRINE_RETURN_IF_ERROR(conv_grad::scratch(wt, groups * cg * k));
+    const float* wp = w.data();
+    for (int64_t gi = 0; gi < groups; ++gi)
+      for (int64_t j = 0; j < og; ++j)
+        for (int64_t t = 0; t < taps; ++t)
+          for (int64_t ci = 0; ci < cg; ++ci)
+            wt.floats()[(gi * cg + ci) * k + t * og + j] = wp[((gi * og + j) * taps + t) * cg + ci];
+    if (groups > 1) VITRINE_RETURN_IF_ERROR(conv_grad::scratch(tmp, groups * max_rows * cg));
+  }
+  if (dw) {
+    VITRINE_RETURN_IF_ERROR(conv_grad::scratch(xt, groups * cg * max_rows));
+    VITRINE_RETURN_IF_ERROR(conv_grad::scratch(dwt, 2 * groups * cg * k));  // accumulator, then one chunk
+  }
+  conv_grad::BatchMatmul mm(ctx, "conv_transpose2d");
+  const size_t g = static_cast<size_t>(groups);
+  for (int64_t n0 = 0; n0 < images; n0 += chunk) {
+    const int64_t count = std::min(chunk, images - n0), rows = count * geo.patches();
+    const int64_t first = n0 * geo.patches() * ch;  // of x and dx, (rows, C)
+    conv_grad::im2col(geo, dy.data(), n0, count, cols.floats());
+    if (dx) {
+      // dx_g (rows, cg) = cols_g (rows, k) · W'_gᵀ, W'_g stored (cg, k).
+      float* d = dx->mutable_data() + first;
+      float* target = groups > 1 ? tmp.floats() : d;
+      VITRINE_RETURN_IF_ERROR(mm.run(g, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(cg),
+                                     cols.floats(), wt.floats(), target, true));
+      if (groups > 1) {
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t gi = 0; gi < groups; ++gi)
+            std::memcpy(d + r * ch + gi * cg, target + (gi * rows + r) * cg, static_cast<size_t>(cg) * sizeof(float));
+      }
+    }
+    if (dw) {
+      // dW'_g (cg, k) += x_gᵀ (cg, rows) · cols_g (rows, k)
+      const float* xp = x.data() + first;
+      float* t = xt.floats();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t ci = 0; ci < ch; ++ci) t[ci * rows + r] = xp[r * ch + ci];  // (g, cg, rows)
+      float* part = dwt.floats() + groups * cg * k;
+      VITRINE_RETURN_IF_ERROR(mm.run(g, static_cast<size_t>(cg), static_cast<size_t>(rows), static_cast<size_t>(k), t,
+                                     cols.floats(), part, false));
+      for (int64_t i = 0; i < groups * cg * k; ++i) dwt.floats()[i] += part[i];
+    }
+  }
+  if (dw) {
+    float* d = dw->mutable_data();
+    for (int64_t gi = 0; gi < groups; ++gi)
+      for (int64_t j = 0; j < og; ++j)
+        for (int64_t t = 0; t < taps; ++t)
+          for (int64_t ci = 0; ci < cg; ++ci)
+            d[((gi * og + j) * taps + t) * cg + ci] = dwt.floats()[(gi * cg + ci) * k + t * og + j];
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kConvTranspose2DInfo{OpType::kConvTranspose2D, 34, "conv_transpose2d", 2, 3, &infer_deconv, &lower_deconv, nullptr};
+const OpInfo kConvTranspose2DInfo{OpType::kConvTranspose2D, 34, "conv_transpose2d", 2, 3, &infer_deconv, &lower_deconv,
+                                  nullptr, nullptr, &backward_deconv};
 
 }  // namespace vitrine

@@ -4,9 +4,13 @@
 //     PyTorch/ONNX do; the extra window positions see only real pixels); max also dilations = [1, 1].
 //     avg excludes padding from the divisor (ONNX count_include_pad = 0).
 //   global_avg_pool2d: x (N, H, W, C) -> (N, 1, 1, C)
+// Backward: max routes each output gradient to its window's arg-max (padding never wins; ties go
+// to the first maximum in row-major window order), avg spreads it evenly over the window's real
+// pixels, global avg over all H·W pixels.
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "conv_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -112,11 +116,116 @@ Status lower_global(XnnLowering& l) {
                  "define mean reduction");
 }
 
+
+// Shared argument checks of the pooling backward kernels: x, the output gradient (null: zero
+// gradient) and dx (null: nothing to do), with dx zeroed.
+Status pool_grad_args(const char* op, const std::vector<const Tensor*>& in, const std::vector<const Tensor*>& gout,
+                      const std::vector<Tensor*>& gin, const Shape& out, const Tensor** dy, Tensor** dx) {
+  VITRINE_RETURN_IF_ERROR(conv_grad::check_grads(op, in, gout, gin, out, dy));
+  *dx = gin.empty() ? nullptr : gin[0];
+  conv_grad::zero(*dx);
+  return Status::Ok();
+}
+
+template <bool kMax>
+Status backward_pool(Context*, const OpAttrs& attrs, const std::vector<const Tensor*>& in,
+                     const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                     const std::vector<Tensor*>& gin) {
+  const char* op = kMax ? "max_pool2d" : "avg_pool2d";
+  Result<std::vector<Shape>> shapes = conv_grad::input_shapes(op, in, 1, 1);
+  if (!shapes.ok()) return shapes.status();
+  const Shape& xs = shapes.value()[0];
+  Result<PoolParams> p = pool_params(op, kMax, xs, attrs);
+  if (!p.ok()) return p.status();
+  const PoolParams& c = p.value();
+  const Tensor* dyp = nullptr;
+  Tensor* dxp = nullptr;
+  VITRINE_RETURN_IF_ERROR(
+      pool_grad_args(op, in, gout, gin, Shape{xs[0], c.out_h, c.out_w, xs[3]}, &dyp, &dxp));
+  if (!dyp || !dxp) return Status::Ok();
+  const int64_t h = xs[1], w = xs[2], ch = xs[3];
+  const float *x = in[0]->data(), *dy = dyp->data();
+  float* dx = dxp->mutable_data();
+  std::vector<float> best(static_cast<size_t>(ch));
+  std::vector<int64_t> arg(static_cast<size_t>(ch));
+  for (int64_t n = 0; n < xs[0]; ++n)
+    for (int64_t oy = 0; oy < c.out_h; ++oy)
+      for (int64_t ox = 0; ox < c.out_w; ++ox) {
+        const float* g = dy + ((n * c.out_h + oy) * c.out_w + ox) * ch;
+        if (kMax) {
+          std::fill(arg.begin(), arg.end(), int64_t{-1});
+        }
+        int64_t count = 0;
+        for (int64_t ky = 0; ky < c.kh; ++ky) {
+          const int64_t iy = oy * c.sh - c.top + ky * c.dh;
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t kx = 0; kx < c.kw; ++kx) {
+            const int64_t ix = ox * c.sw - c.left + kx * c.dw;
+            if (ix < 0 || ix >= w) continue;
+            const int64_t pixel = ((n * h + iy) * w + ix) * ch;
+            ++count;
+            if (kMax) {
+              for (int64_t ci = 0; ci < ch; ++ci) {
+                const size_t u = static_cast<size_t>(ci);
+                if (arg[u] < 0 || x[pixel + ci] > best[u]) {
+                  best[u] = x[pixel + ci];
+                  arg[u] = pixel + ci;
+                }
+              }
+            }
+          }
+        }
+        if (kMax) {
+          for (int64_t ci = 0; ci < ch; ++ci)
+            if (arg[static_cast<size_t>(ci)] >= 0) dx[arg[static_cast<size_t>(ci)]] += g[ci];
+        } else if (count > 0) {
+          // Average over the real pixels only (padding is excluded from the divisor).
+          const float scale = 1.0f / static_cast<float>(count);
+          for (int64_t ky = 0; ky < c.kh; ++ky) {
+            const int64_t iy = oy * c.sh - c.top + ky * c.dh;
+            if (iy < 0 || iy >= h) continue;
+            for (int64_t kx = 0; kx < c.kw; ++kx) {
+              const int64_t ix = ox * c.sw - c.left + kx * c.dw;
+              if (ix < 0 || ix >= w) continue;
+              float* d = dx + ((n * h + iy) * w + ix) * ch;
+              for (int64_t ci = 0; ci < ch; ++ci) d[ci] += g[ci] * scale;
+            }
+          }
+        }
+      }
+  return Status::Ok();
+}
+
+Status backward_global(Context*, const OpAttrs& attrs, const std::vector<const Tensor*>& in,
+                       const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
+                       const std::vector<Tensor*>& gin) {
+  Result<std::vector<Shape>> shapes = conv_grad::input_shapes("global_avg_pool2d", in, 1, 1);
+  if (!shapes.ok()) return shapes.status();
+  Result<std::vector<Shape>> out = infer_global(shapes.value(), attrs);
+  if (!out.ok()) return out.status();
+  const Tensor* dyp = nullptr;
+  Tensor* dxp = nullptr;
+  VITRINE_RETURN_IF_ERROR(pool_grad_args("global_avg_pool2d", in, gout, gin, out.value()[0], &dyp, &dxp));
+  if (!dyp || !dxp) return Status::Ok();
+  const Shape& xs = shapes.value()[0];
+  const int64_t pixels = xs[1] * xs[2], ch = xs[3];
+  if (pixels == 0) return Status::Ok();
+  const float scale = 1.0f / static_cast<float>(pixels);
+  const float* dy = dyp->data();
+  float* dx = dxp->mutable_data();
+  for (int64_t n = 0; n < xs[0]; ++n)
+    for (int64_t i = 0; i < pixels; ++i)
+      for (int64_t ci = 0; ci < ch; ++ci) dx[(n * pixels + i) * ch + ci] = dy[n * ch + ci] * scale;
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kMaxPool2DInfo{OpType::kMaxPool2D, 2, "max_pool2d", 1, 1, &infer_max, &lower_max, nullptr};
-const OpInfo kAvgPool2DInfo{OpType::kAvgPool2D, 3, "avg_pool2d", 1, 1, &infer_avg, &lower_avg, nullptr};
+const OpInfo kMaxPool2DInfo{OpType::kMaxPool2D, 2, "max_pool2d", 1, 1, &infer_max, &lower_max, nullptr, nullptr,
+                            &backward_pool<true>};
+const OpInfo kAvgPool2DInfo{OpType::kAvgPool2D, 3, "avg_pool2d", 1, 1, &infer_avg, &lower_avg, nullptr, nullptr,
+                            &backward_pool<false>};
 const OpInfo kGlobalAvgPool2DInfo{OpType::kGlobalAvgPool2D, 4, "global_avg_pool2d", 1, 1, &infer_global,
-                                  &lower_global, nullptr};
+                                  &lower_global, nullptr, nullptr, &backward_global};
 
 }  // namespace vitrine
