@@ -67,6 +67,51 @@ def mf_case(out):
          final_U=U.detach(), final_V=V.detach())
 
 
+def cnn_case(out):
+    """conv(1->4, 3x3, pad 1) -> relu -> maxpool 2 -> flatten -> linear(64 -> 3), Adam, NCHW in PyTorch
+    (the test converts to NHWC and permutes the linear layer's columns)."""
+    torch.manual_seed(SEED)
+    conv, fc = torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Linear(64, 3)
+    x = torch.randn(6, 1, 8, 8)
+    y = torch.randint(0, 3, (6,))
+    init = dict(conv_w=conv.weight.detach().clone(), conv_b=conv.bias.detach().clone(), fc_w=fc.weight.detach().clone(),
+                fc_b=fc.bias.detach().clone())
+    opt = torch.optim.Adam(list(conv.parameters()) + list(fc.parameters()), lr=0.01)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        h = torch.nn.functional.max_pool2d(torch.relu(conv(x)), 2)
+        loss = torch.nn.functional.cross_entropy(fc(torch.flatten(h, 1)), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    save(os.path.join(out, "cnn_adam"), x=x, y=y, losses=losses, **init, final_conv_w=conv.weight.detach(),
+         final_conv_b=conv.bias.detach(), final_fc_w=fc.weight.detach(), final_fc_b=fc.bias.detach())
+
+
+def gru_case(out):
+    """ids -> embedding(10, 4) -> GRU(4 -> 5) -> last state -> linear(5 -> 3), Adam."""
+    torch.manual_seed(SEED)
+    emb, gru, fc = torch.nn.Embedding(10, 4), torch.nn.GRU(4, 5, batch_first=True), torch.nn.Linear(5, 3)
+    ids = torch.randint(0, 10, (6, 4))
+    y = torch.randint(0, 3, (6,))
+    init = dict(emb=emb.weight.detach().clone(), w_ih=gru.weight_ih_l0.detach().clone(),
+                w_hh=gru.weight_hh_l0.detach().clone(), b_ih=gru.bias_ih_l0.detach().clone(),
+                b_hh=gru.bias_hh_l0.detach().clone(), fc_w=fc.weight.detach().clone(), fc_b=fc.bias.detach().clone())
+    params = list(emb.parameters()) + list(gru.parameters()) + list(fc.parameters())
+    opt = torch.optim.Adam(params, lr=0.01)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        _, h = gru(emb(ids))
+        loss = torch.nn.functional.cross_entropy(fc(h[-1]), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    save(os.path.join(out, "gru_adam"), ids=ids, y=y, losses=losses, **init, final_emb=emb.weight.detach(),
+         final_w_ih=gru.weight_ih_l0.detach(), final_w_hh=gru.weight_hh_l0.detach(), final_fc_w=fc.weight.detach())
+
+
 def mlp_onnx(out):
     """A 5 -> 16 -> 3 MLP as ONNX plus a 32-row classification batch, for the native/wasm training check."""
     torch.manual_seed(SEED + 3)
@@ -87,6 +132,8 @@ def main():
     mlp_case(out, "mlp_adamw_smooth_clip", lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.1),
              label_smoothing=0.1, clip=0.5)
     mf_case(out)
+    cnn_case(out)
+    gru_case(out)
     mlp_onnx(out)
 
 

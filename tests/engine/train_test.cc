@@ -138,6 +138,100 @@ TEST(TrainParity, MatrixFactorizationBprSgdMomentumMatchesPyTorch) {
   expect_close(param(*g, "item_embeddings").data(), values(npy(dir, "final_V")), 1e-4, 1e-3, "V");
 }
 
+// NCHW (N, C, H, W) -> NHWC, and PyTorch conv weights (O, I, KH, KW) -> (O, KH, KW, I).
+Tensor nchw_to_nhwc(const Tensor& t) {
+  const Shape& s = t.shape();
+  Tensor out = Tensor::zeros(Shape{s[0], s[2], s[3], s[1]}).value();
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t c = 0; c < s[1]; ++c)
+      for (int64_t h = 0; h < s[2]; ++h)
+        for (int64_t w = 0; w < s[3]; ++w)
+          out.mutable_data()[((n * s[2] + h) * s[3] + w) * s[1] + c] = t.data()[((n * s[1] + c) * s[2] + h) * s[3] + w];
+  return out;
+}
+
+// PyTorch flattens (C, H, W), Vitrine (H, W, C): permute a following linear layer's columns.
+Tensor chw_columns_to_hwc(const Tensor& w, int64_t c, int64_t h, int64_t wd) {
+  Tensor out = Tensor::zeros(w.shape()).value();
+  const int64_t rows = w.shape()[0], cols = w.shape()[1];
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < wd; ++x)
+          out.mutable_data()[o * cols + (y * wd + x) * c + ci] = w.data()[o * cols + (ci * h + y) * wd + x];
+  return out;
+}
+
+TEST(TrainParity, SmallCnnAdamMatchesPyTorch) {
+  const std::string dir = case_dir("cnn_adam");
+  if (npy(dir, "x").empty()) {
+    if (require()) FAIL() << "train golden cnn_adam missing";
+    GTEST_SKIP() << "no goldens";
+  }
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input("x", Shape{6, 8, 8, 1}).value();
+  int cw = g->add_constant("conv.w", nchw_to_nhwc(npy(dir, "conv_w"))).value();
+  int cb = g->add_constant("conv.b", npy(dir, "conv_b").clone().value()).value();
+  OpAttrs conv;
+  conv.ints["pads"] = {1, 1, 1, 1};
+  int c = g->add(OpType::kConv2D, "conv", {x, cw, cb}, conv).value();
+  OpAttrs pool;
+  pool.ints["kernel"] = {2, 2};
+  int p = g->add(OpType::kMaxPool2D, "pool", {g->add(OpType::kRelu, "relu", {c}).value()}, pool).value();
+  int f = g->add(OpType::kFlatten, "flat", {p}).value();
+  int fw = g->add_constant("fc.w", chw_columns_to_hwc(npy(dir, "fc_w"), 4, 4, 4)).value();
+  int fb = g->add_constant("fc.b", npy(dir, "fc_b").clone().value()).value();
+  ASSERT_TRUE(g->add_output(g->add(OpType::kDense, "fc", {f, fw, fb}).value()).ok());
+  auto ctx = Context::create(2, 2).value();
+  TrainerOptions o;
+  o.optimizer.learning_rate = 0.01;
+  auto trainer = Trainer::create(g, ctx.get(), o).value();
+  Tensor xs = nchw_to_nhwc(npy(dir, "x"));
+  Tensor want = npy(dir, "losses");
+  for (int s = 0; s < 20; ++s) {
+    auto loss = trainer->step({xs}, npy(dir, "y"));
+    ASSERT_TRUE(loss.ok()) << loss.status().to_string();
+    EXPECT_NEAR(loss.value(), want.data()[s], 1e-4 * (1 + std::fabs(want.data()[s]))) << "step " << s;
+  }
+  expect_close(param(*g, "conv.w").data(), values(nchw_to_nhwc(npy(dir, "final_conv_w"))), 1e-4, 1e-3, "conv.w");
+  expect_close(param(*g, "conv.b").data(), values(npy(dir, "final_conv_b")), 1e-4, 1e-3, "conv.b");
+  expect_close(param(*g, "fc.w").data(), values(chw_columns_to_hwc(npy(dir, "final_fc_w"), 4, 4, 4)), 1e-4, 1e-3, "fc.w");
+}
+
+TEST(TrainParity, GruClassifierAdamMatchesPyTorch) {
+  const std::string dir = case_dir("gru_adam");
+  if (npy(dir, "ids").empty()) {
+    if (require()) FAIL() << "train golden gru_adam missing";
+    GTEST_SKIP() << "no goldens";
+  }
+  auto g = std::make_shared<Graph>();
+  int ids = g->add_input("ids", Shape{6, 4}).value();
+  int emb = g->add_constant("emb", npy(dir, "emb").clone().value()).value();
+  int e = g->add(OpType::kEmbedding, "lookup", {ids, emb}).value();
+  std::vector<int> gru_in = {e};
+  for (const char* n : {"w_ih", "w_hh", "b_ih", "b_hh"}) gru_in.push_back(g->add_constant(std::string("gru.") + n, npy(dir, n).clone().value()).value());
+  OpAttrs a;
+  a.numbers["hidden_size"] = 5;
+  auto outs = g->add_node(OpType::kGru, "gru", gru_in, a).value();
+  int fw = g->add_constant("fc.w", npy(dir, "fc_w").clone().value()).value();
+  int fb = g->add_constant("fc.b", npy(dir, "fc_b").clone().value()).value();
+  ASSERT_TRUE(g->add_output(g->add(OpType::kDense, "fc", {outs[1], fw, fb}).value()).ok());
+  auto ctx = Context::create(1, 1).value();
+  TrainerOptions o;
+  o.optimizer.learning_rate = 0.01;
+  auto trainer = Trainer::create(g, ctx.get(), o).value();
+  Tensor want = npy(dir, "losses");
+  for (int s = 0; s < 20; ++s) {
+    auto loss = trainer->step({npy(dir, "ids")}, npy(dir, "y"));
+    ASSERT_TRUE(loss.ok()) << loss.status().to_string();
+    EXPECT_NEAR(loss.value(), want.data()[s], 1e-4 * (1 + std::fabs(want.data()[s]))) << "step " << s;
+  }
+  expect_close(param(*g, "emb").data(), values(npy(dir, "final_emb")), 1e-4, 1e-3, "emb");
+  expect_close(param(*g, "gru.w_ih").data(), values(npy(dir, "final_w_ih")), 1e-4, 1e-3, "w_ih");
+  expect_close(param(*g, "gru.w_hh").data(), values(npy(dir, "final_w_hh")), 1e-4, 1e-3, "w_hh");
+  expect_close(param(*g, "fc.w").data(), values(npy(dir, "final_fc_w")), 1e-4, 1e-3, "fc.w");
+}
+
 // A small random model independent of the goldens.
 std::shared_ptr<Graph> random_mlp(uint32_t seed) {
   std::mt19937 rng(seed);

@@ -4,9 +4,14 @@
 //   attrs:  scale = 1 / sqrt(D), causal = 0 (1: position i attends to j <= i; needs Lq == Lk)
 //   output: (..., Lq, Dv)
 // Lowered to XNNPACK as batch matmul (kᵀ via the transpose flag), multiply, add, softmax, matmul.
+// Backward (engine kernel): gradients for q, k, v and the mask, through XNNPACK batch matmuls; inputs
+// broadcast along batch dims get their gradients summed over those dims.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../graph/xnn_lowering.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -96,8 +101,183 @@ Status lower_attention(XnnLowering& l) {
   return l.check(xnn_define_batch_matrix_multiply(l.subgraph, p.value(), l.inputs[2], l.outputs[0], 0), "define p·v");
 }
 
+// dst (shape `out`) = src (shape `in`, numpy-broadcast to `out`).
+void expand_to_shape(const float* src, const Shape& in, const Shape& out, float* dst) {
+  const int r = out.rank();
+  std::vector<int64_t> in_stride(static_cast<size_t>(r), 0);
+  int64_t stride = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    const int di = d - (r - in.rank());
+    if (di >= 0) {
+      in_stride[static_cast<size_t>(d)] = in[di] == 1 ? 0 : stride;
+      stride *= in[di];
+    }
+  }
+  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+  const int64_t total = out.num_elements();
+  int64_t pos = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    dst[i] = src[pos];
+    for (int d = r - 1; d >= 0; --d) {
+      const size_t du = static_cast<size_t>(d);
+      ++idx[du];
+      pos += in_stride[du];
+      if (idx[du] < out[d]) break;
+      pos -= in_stride[du] * idx[du];
+      idx[du] = 0;
+    }
+  }
+}
+
+Shape with_last_two(const std::vector<int64_t>& batch, int64_t a, int64_t b) {
+  std::vector<int64_t> dims = batch;
+  dims.push_back(a);
+  dims.push_back(b);
+  return Shape::make(dims).value();
+}
+
+// Backward. With P = softmax(S), S = scale · q kᵀ (+ causal) (+ mask), o = P v, and g = dL/do:
+//   dv = Pᵀ g,  dP = g vᵀ,  dS = P ⊙ (dP - rowsum(dP ⊙ P)),  dmask = dS,  dq = scale · dS k,
+//   dk = scale · dSᵀ q.
+// P is recomputed (q·kᵀ through XNNPACK, softmax here); every product runs as an XNNPACK batch
+// matmul over the broadcast batch. Inputs broadcast along batch dims are expanded first and their
+// gradients summed back over the broadcast dims.
+Status backward_attention(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                          const std::vector<const Tensor*>& /*out*/, const std::vector<const Tensor*>& gout,
+                          const std::vector<Tensor*>& gin) {
+  if (in.size() < 3 || in.size() > 4) return op_error("attention", "backward expects 3 or 4 inputs");
+  std::vector<Shape> shapes;
+  for (const Tensor* t : in) {
+    if (t == nullptr) return op_error("attention", "backward: missing input");
+    shapes.push_back(t->shape());
+  }
+  Result<std::vector<Shape>> out_shapes = infer_attention(shapes, a);
+  if (!out_shapes.ok()) return out_shapes.status();
+  const Shape& o_shape = out_shapes.value()[0];
+  auto grad_in = [&](size_t i) -> Tensor* { return i < gin.size() ? gin[i] : nullptr; };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (grad_in(i) && grad_in(i)->shape() != shapes[i]) {
+      return op_error("attention", "gradient " + std::to_string(i) + " must be " + shapes[i].to_string() +
+                                       ", got " + grad_in(i)->shape().to_string());
+    }
+  }
+  const Tensor* g = gout.empty() ? nullptr : gout[0];
+  if (g && g->shape() != o_shape) {
+    return op_error("attention", "output gradient must be " + o_shape.to_string() + ", got " + g->shape().to_string());
+  }
+  if (!g) {
+    for (size_t i = 0; i < in.size(); ++i)
+      if (grad_in(i)) std::fill_n(grad_in(i)->mutable_data(), grad_in(i)->num_elements(), 0.0f);
+    return Status::Ok();
+  }
+  Tensor* dq_t = grad_in(0);
+  Tensor* dk_t = grad_in(1);
+  Tensor* dv_t = grad_in(2);
+  Tensor* dm_t = in.size() == 4 ? grad_in(3) : nullptr;
+  if (!dq_t && !dk_t && !dv_t && !dm_t) return Status::Ok();
+
+  const Shape &qs = shapes[0], &ks = shapes[1], &vs = shapes[2];
+  const int64_t lq = qs.dim(-2), dk = qs.dim(-1), lk = ks.dim(-2), dv = vs.dim(-1);
+  std::vector<int64_t> batch_dims = o_shape.to_vector();
+  batch_dims.resize(batch_dims.size() - 2);
+  int64_t nb = 1;
+  for (int64_t v : batch_dims) nb *= v;
+  const Shape qf = with_last_two(batch_dims, lq, dk), kf = with_last_two(batch_dims, lk, dk),
+              vf = with_last_two(batch_dims, lk, dv), sf = with_last_two(batch_dims, lq, lk);
+  auto sz = [](int64_t v) { return static_cast<size_t>(v); };
+  const size_t B = sz(nb), Lq = sz(lq), Lk = sz(lk), D = sz(dk), Dv = sz(dv);
+
+  // Inputs at the full batch shape (expanded only where they broadcast).
+  std::vector<float> q_buf, k_buf, v_buf;
+  auto full = [&](size_t i, const Shape& f, std::vector<float>* buf) -> const float* {
+    if (shapes[i] == f) return in[i]->data();
+    buf->assign(sz(f.num_elements()), 0.0f);
+    expand_to_shape(in[i]->data(), shapes[i], f, buf->data());
+    return buf->data();
+  };
+  const float* q = full(0, qf, &q_buf);
+  const float* k = full(1, kf, &k_buf);
+
+  // P = softmax(scale · q kᵀ + causal + mask), row by row.
+  std::vector<float> p(B * Lq * Lk);
+  VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, B, Lq, D, Lk, q, k, p.data(), true));
+  const float scale = static_cast<float>(a.number("scale", 1.0 / std::sqrt(static_cast<double>(dk))));
+  const bool causal = a.integer("causal", 0).value() != 0;
+  std::vector<float> mask;
+  if (in.size() == 4) {
+    mask.assign(p.size(), 0.0f);
+    expand_to_shape(in[3]->data(), shapes[3], sf, mask.data());
+  }
+  for (size_t row = 0; row < B * Lq; ++row) {
+    float* s = p.data() + row * Lk;
+    const size_t i = row % Lq;
+    float mx = -INFINITY;
+    for (size_t j = 0; j < Lk; ++j) {
+      s[j] *= scale;
+      if (causal && j > i) s[j] = -INFINITY;
+      if (!mask.empty()) s[j] += mask[row * Lk + j];
+      mx = std::max(mx, s[j]);
+    }
+    if (mx == -INFINITY) {  // nothing to attend to: no gradient flows through this row
+      std::fill_n(s, Lk, 0.0f);
+      continue;
+    }
+    float sum = 0.0f;
+    for (size_t j = 0; j < Lk; ++j) {
+      s[j] = std::exp(s[j] - mx);
+      sum += s[j];
+    }
+    for (size_t j = 0; j < Lk; ++j) s[j] /= sum;
+  }
+
+  // Writes a full-batch gradient into `dst` (shape `in_shape`), summing over broadcast dims.
+  std::vector<float> tmp;
+  auto target = [&](Tensor* dst, const Shape& f) -> float* {
+    if (dst->shape() == f) return dst->mutable_data();
+    tmp.assign(sz(f.num_elements()), 0.0f);
+    return tmp.data();
+  };
+  auto finish = [&](Tensor* dst, const Shape& f, float* computed) {
+    if (computed != dst->mutable_data()) reduce_to_shape(computed, f, dst->shape(), dst->mutable_data());
+  };
+  std::vector<float> t(B * Lq * Lk);
+  if (dv_t) {  // dv (Lk, Dv) = Pᵀ (Lk, Lq) · g (Lq, Dv)
+    transpose_batch(B, Lq, Lk, p.data(), t.data());
+    float* dst = target(dv_t, vf);
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, B, Lk, Lq, Dv, t.data(), g->data(), dst, false));
+    finish(dv_t, vf, dst);
+  }
+  if (!dq_t && !dk_t && !dm_t) return Status::Ok();
+  // dS = P ⊙ (dP - rowsum(dP ⊙ P)), dP (Lq, Lk) = g (Lq, Dv) · vᵀ.
+  const float* v = full(2, vf, &v_buf);
+  std::vector<float> ds(B * Lq * Lk);
+  VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, B, Lq, Dv, Lk, g->data(), v, ds.data(), true));
+  for (size_t row = 0; row < B * Lq; ++row) {
+    float* d = ds.data() + row * Lk;
+    const float* pr = p.data() + row * Lk;
+    float dot = 0.0f;
+    for (size_t j = 0; j < Lk; ++j) dot += d[j] * pr[j];
+    for (size_t j = 0; j < Lk; ++j) d[j] = pr[j] * (d[j] - dot);
+  }
+  if (dm_t) reduce_to_shape(ds.data(), sf, shapes[3], dm_t->mutable_data());
+  for (float& e : ds) e *= scale;
+  if (dq_t) {  // dq (Lq, D) = scale · dS (Lq, Lk) · k (Lk, D)
+    float* dst = target(dq_t, qf);
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, B, Lq, Lk, D, ds.data(), k, dst, false));
+    finish(dq_t, qf, dst);
+  }
+  if (dk_t) {  // dk (Lk, D) = scale · dSᵀ (Lk, Lq) · q (Lq, D)
+    transpose_batch(B, Lq, Lk, ds.data(), t.data());
+    float* dst = target(dk_t, kf);
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, B, Lk, Lq, D, t.data(), q, dst, false));
+    finish(dk_t, kf, dst);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kAttentionInfo{OpType::kAttention, 33, "attention", 3, 4, &infer_attention, &lower_attention, nullptr};
+const OpInfo kAttentionInfo{OpType::kAttention, 33, "attention", 3, 4, &infer_attention, &lower_attention, nullptr,
+                            nullptr, &backward_attention};
 
 }  // namespace vitrine

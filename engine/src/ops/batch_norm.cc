@@ -2,7 +2,10 @@
 // axis. inputs: x (..., C), scale (C), bias (C), mean (C), var (C) — all but x constants;
 // attr epsilon = 1e-5. Importers fold it into the previous conv/dense; a standalone one lowers to
 // one multiply and one add with precomputed per-channel constants.
+// Backward (frozen statistics, for fine-tuning): gradients for x, scale and bias.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../graph/xnn_lowering.h"
 #include "op_util.h"
@@ -55,9 +58,70 @@ Status lower_batch_norm(XnnLowering& l) {
       "define add");
 }
 
+// Backward (inference mode: mean and var are constants). With inv = 1 / sqrt(var + epsilon),
+// y = (x - mean) · inv · scale + bias, so per channel:
+//   dx = dy · scale · inv,  dscale = Σ dy · (x - mean) · inv,  dbias = Σ dy.
+// mean and var are normally frozen statistics and not differentiated; where their gradients are
+// asked for anyway they are the exact ones: dmean = -Σ dy · scale · inv,
+// dvar = -½ Σ dy · (x - mean) · scale · inv³.
+Status backward_batch_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                           const std::vector<const Tensor*>& /*out*/, const std::vector<const Tensor*>& gout,
+                           const std::vector<Tensor*>& gin) {
+  if (in.size() != 5) return op_error("batch_norm", "backward expects 5 inputs");
+  std::vector<Shape> shapes;
+  for (const Tensor* t : in) {
+    if (t == nullptr) return op_error("batch_norm", "backward: missing input");
+    shapes.push_back(t->shape());
+  }
+  VITRINE_RETURN_IF_ERROR(infer_batch_norm(shapes, a).status());
+  auto grad_in = [&](size_t i) -> Tensor* { return i < gin.size() ? gin[i] : nullptr; };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (grad_in(i) && grad_in(i)->shape() != shapes[i]) {
+      return op_error("batch_norm", "gradient " + std::to_string(i) + " must be " + shapes[i].to_string() +
+                                        ", got " + grad_in(i)->shape().to_string());
+    }
+  }
+  const Tensor* g = gout.empty() ? nullptr : gout[0];
+  if (g && g->shape() != shapes[0]) {
+    return op_error("batch_norm", "output gradient must be " + shapes[0].to_string() + ", got " +
+                                      g->shape().to_string());
+  }
+  const int64_t c = shapes[0].dim(-1);
+  const int64_t rows = c == 0 ? 0 : shapes[0].num_elements() / c;
+  const float eps = static_cast<float>(a.number("epsilon", 1e-5));
+  const float *x = in[0]->data(), *scale = in[1]->data(), *mean = in[3]->data(), *var = in[4]->data();
+  const float* dy = g ? g->data() : nullptr;
+  float* dx = grad_in(0) ? grad_in(0)->mutable_data() : nullptr;
+  std::vector<float> inv(static_cast<size_t>(c)), sum_dy(static_cast<size_t>(c), 0.0f),
+      sum_dy_xhat(static_cast<size_t>(c), 0.0f);
+  for (int64_t j = 0; j < c; ++j) inv[static_cast<size_t>(j)] = 1.0f / std::sqrt(var[j] + eps);
+  if (dy) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * c;
+      const float* gr = dy + r * c;
+      for (int64_t j = 0; j < c; ++j) {
+        const size_t ju = static_cast<size_t>(j);
+        sum_dy[ju] += gr[j];
+        sum_dy_xhat[ju] += gr[j] * (xr[j] - mean[j]) * inv[ju];
+        if (dx) dx[r * c + j] = gr[j] * scale[j] * inv[ju];
+      }
+    }
+  } else if (dx) {
+    std::fill_n(dx, shapes[0].num_elements(), 0.0f);
+  }
+  for (int64_t j = 0; j < c; ++j) {
+    const size_t ju = static_cast<size_t>(j);
+    if (grad_in(1)) grad_in(1)->mutable_data()[j] = sum_dy_xhat[ju];
+    if (grad_in(2)) grad_in(2)->mutable_data()[j] = sum_dy[ju];
+    if (grad_in(3)) grad_in(3)->mutable_data()[j] = -sum_dy[ju] * scale[j] * inv[ju];
+    if (grad_in(4)) grad_in(4)->mutable_data()[j] = -0.5f * sum_dy_xhat[ju] * scale[j] * inv[ju] * inv[ju];
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const OpInfo kBatchNormInfo{OpType::kBatchNorm, 21, "batch_norm", 5, 5, &infer_batch_norm, &lower_batch_norm,
-                            nullptr};
+                            nullptr, nullptr, &backward_batch_norm};
 
 }  // namespace vitrine

@@ -13,10 +13,14 @@
 //          the last step to the first)
 // outputs: y (N, T, D·H) every step's state; h_n (N, D·H) the final state of each direction
 //          (the reverse direction ends at step 0); lstm also c_n (N, D·H).
+// backward: gradients for x and the four weight / bias inputs (never lengths) from gradients on any
+//          of the outputs, by backpropagation through time (see backward_rnn).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -61,6 +65,22 @@ Result<std::vector<Shape>> infer_rnn(const std::vector<Shape>& in, const OpAttrs
 
 inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
+// Each sequence's length: input 5 when present (integers in [0, T]), else T.
+Status read_lengths(const char* op, const std::vector<const Tensor*>& in, int64_t n, int64_t steps,
+                    std::vector<int64_t>* lengths) {
+  lengths->assign(static_cast<size_t>(n), steps);
+  if (in.size() < 6 || in[5] == nullptr) return Status::Ok();
+  for (int64_t b = 0; b < n; ++b) {
+    const float v = in[5]->data()[b];
+    if (!(v == std::floor(v)) || v < 0 || v > static_cast<float>(steps)) {
+      return Status::OutOfRange(std::string(op) + ": lengths[" + std::to_string(b) + "] = " + std::to_string(v) +
+                                " is not an integer in [0, " + std::to_string(steps) + "]");
+    }
+    (*lengths)[static_cast<size_t>(b)] = static_cast<int64_t>(v);
+  }
+  return Status::Ok();
+}
+
 template <int kGates>
 Status run_rnn(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
   const char* op = kGates == 3 ? "gru" : "lstm";
@@ -70,17 +90,8 @@ Status run_rnn(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
   const bool reverse_only = a.integer("reverse", 0).value() != 0;
   const Tensor& x = *in[0];
   const int64_t n = x.shape()[0], steps = x.shape()[1], isz = x.shape()[2], gh = kGates * hs;
-  std::vector<int64_t> lengths(static_cast<size_t>(n), steps);
-  if (in.size() == 6) {
-    for (int64_t b = 0; b < n; ++b) {
-      const float v = in[5]->data()[b];
-      if (!(v == std::floor(v)) || v < 0 || v > static_cast<float>(steps)) {
-        return Status::OutOfRange(std::string(op) + ": lengths[" + std::to_string(b) + "] = " + std::to_string(v) +
-                                  " is not an integer in [0, " + std::to_string(steps) + "]");
-      }
-      lengths[static_cast<size_t>(b)] = static_cast<int64_t>(v);
-    }
-  }
+  std::vector<int64_t> lengths;
+  VITRINE_RETURN_IF_ERROR(read_lengths(op, in, n, steps, &lengths));
   float* y = out[0]->mutable_data();
   float* h_n = out[1]->mutable_data();
   float* c_n = kGates == 4 ? out[2]->mutable_data() : nullptr;
@@ -163,9 +174,261 @@ Status run_rnn(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
   return Status::Ok();
 }
 
+// Backpropagation through time. The forward saves nothing, so the gate activations are recomputed
+// first (the input projections of all steps in one XNNPACK matmul); then each direction runs
+// backwards over every sequence, collecting the gradients of the input-side and hidden-side gate
+// pre-activations of all steps into (N·T, D·G·H) matrices (zero rows at padded steps). The weight and
+// input gradients are then whole-sequence products of those matrices, through XNNPACK:
+//   dx = dGi · W_ih,  dW_ih = dGiᵀ · x,  dW_hh[d] = dGh[d]ᵀ · h_prev[d],  db = column sums.
+// For gru with linear_before_reset = 0 the n rows of W_hh multiply r ⊙ h_prev instead of h_prev.
+template <int kGates>
+Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                    const std::vector<const Tensor*>& /*out*/, const std::vector<const Tensor*>& gout,
+                    const std::vector<Tensor*>& gin) {
+  const char* op = kGates == 3 ? "gru" : "lstm";
+  if (in.size() < 5 || in.size() > 6) return op_error(op, "backward expects 5 or 6 inputs");
+  std::vector<Shape> shapes;
+  for (const Tensor* t : in) {
+    if (t == nullptr) return op_error(op, "backward: missing input");
+    shapes.push_back(t->shape());
+  }
+  Result<std::vector<Shape>> out_shapes = infer_rnn<kGates>(shapes, a);
+  if (!out_shapes.ok()) return out_shapes.status();
+  auto grad_in = [&](size_t i) -> Tensor* { return i < gin.size() ? gin[i] : nullptr; };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (grad_in(i) && grad_in(i)->shape() != in[i]->shape()) {
+      return op_error(op, "gradient " + std::to_string(i) + " must be " + in[i]->shape().to_string() + ", got " +
+                              grad_in(i)->shape().to_string());
+    }
+  }
+  auto grad_out = [&](size_t i) -> const float* {
+    if (i >= gout.size() || gout[i] == nullptr) return nullptr;
+    return gout[i]->data();
+  };
+  for (size_t i = 0; i < out_shapes->size(); ++i) {
+    if (grad_out(i) && gout[i]->shape() != out_shapes.value()[i]) {
+      return op_error(op, "output gradient " + std::to_string(i) + " must be " + out_shapes.value()[i].to_string() +
+                              ", got " + gout[i]->shape().to_string());
+    }
+  }
+  // Lengths are integers: their gradient is zero wherever it is asked for.
+  if (grad_in(5)) std::fill_n(grad_in(5)->mutable_data(), grad_in(5)->num_elements(), 0.0f);
+  Tensor* dx_t = grad_in(0);
+  Tensor* dwih_t = grad_in(1);
+  Tensor* dwhh_t = grad_in(2);
+  Tensor* dbih_t = grad_in(3);
+  Tensor* dbhh_t = grad_in(4);
+  if (!dx_t && !dwih_t && !dwhh_t && !dbih_t && !dbhh_t) return Status::Ok();
+
+  const int64_t hs = a.integer("hidden_size", 0).value();
+  const int64_t dirs = 1 + a.integer("bidirectional", 0).value();
+  const bool lbr = kGates == 3 && a.integer("linear_before_reset", 1).value() != 0;
+  const bool reverse_only = a.integer("reverse", 0).value() != 0;
+  const Tensor& x = *in[0];
+  const int64_t n = x.shape()[0], steps = x.shape()[1], isz = x.shape()[2], gh = kGates * hs, dgh = dirs * gh;
+  const int64_t nt = n * steps;
+  std::vector<int64_t> lengths;
+  VITRINE_RETURN_IF_ERROR(read_lengths(op, in, n, steps, &lengths));
+  const float* dy = grad_out(0);
+  const float* dhn = grad_out(1);
+  const float* dcn = kGates == 4 ? grad_out(2) : nullptr;
+  auto sz = [](int64_t v) { return static_cast<size_t>(v); };
+
+  // 1. Input projections of every step, all directions: xw (N·T, D·G·H) = x · W_ihᵀ (biases added below).
+  std::vector<float> xw(sz(nt * dgh));
+  VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(nt), sz(isz), sz(dgh), x.data(), in[1]->data(), xw.data(), true));
+
+  // 2. Recompute the forward pass, keeping per (direction, row = b·T + t): the gate activations, the
+  //    state entering the step, and gru: the hidden n term (W_hn h + b_hn, before reset) or r ⊙ h
+  //    (after reset); lstm: the cell state entering and leaving the step.
+  std::vector<float> act(sz(dirs * nt * gh), 0.0f), hprev(sz(dirs * nt * hs), 0.0f), aux(sz(dirs * nt * hs), 0.0f);
+  std::vector<float> cnew(kGates == 4 ? sz(dirs * nt * hs) : 0, 0.0f);
+  std::vector<float> h(sz(hs)), c(sz(hs)), pre(sz(gh)), hid(sz(gh)), rh(sz(hs));
+  auto time_of = [&](int64_t d, int64_t len, int64_t s) { return (d == 0 && !reverse_only) ? s : len - 1 - s; };
+  for (int64_t d = 0; d < dirs; ++d) {
+    const float* whh = in[2]->data() + d * gh * hs;
+    const float* bih = in[3]->data() + d * gh;
+    const float* bhh = in[4]->data() + d * gh;
+    for (int64_t b = 0; b < n; ++b) {
+      std::fill(h.begin(), h.end(), 0.0f);
+      std::fill(c.begin(), c.end(), 0.0f);
+      const int64_t len = lengths[sz(b)];
+      for (int64_t s = 0; s < len; ++s) {
+        const int64_t row = b * steps + time_of(d, len, s);
+        const int64_t idx = d * nt + row;
+        float* g = act.data() + idx * gh;
+        float* hp = hprev.data() + idx * hs;
+        float* ax = aux.data() + idx * hs;
+        std::copy(h.begin(), h.end(), hp);
+        const float* xr = xw.data() + row * dgh + d * gh;
+        for (int64_t r = 0; r < gh; ++r) pre[sz(r)] = xr[r] + bih[r];
+        // Hidden projections of h (gru after reset: r and z rows only; the n rows follow below).
+        const int64_t first = (kGates == 3 && !lbr) ? 2 * hs : gh;
+        for (int64_t r = 0; r < first; ++r) {
+          float acc = bhh[r];
+          const float* w = whh + r * hs;
+          for (int64_t k = 0; k < hs; ++k) acc += w[k] * h[sz(k)];
+          hid[sz(r)] = acc;
+        }
+        if (kGates == 3) {
+          for (int64_t j = 0; j < hs; ++j) {
+            g[j] = sigmoid(pre[sz(j)] + hid[sz(j)]);
+            g[hs + j] = sigmoid(pre[sz(hs + j)] + hid[sz(hs + j)]);
+          }
+          if (!lbr) {
+            for (int64_t k = 0; k < hs; ++k) rh[sz(k)] = g[k] * h[sz(k)];
+            for (int64_t j = 0; j < hs; ++j) {
+              float acc = bhh[2 * hs + j];
+              const float* w = whh + (2 * hs + j) * hs;
+              for (int64_t k = 0; k < hs; ++k) acc += w[k] * rh[sz(k)];
+              hid[sz(2 * hs + j)] = acc;
+            }
+            std::copy(rh.begin(), rh.end(), ax);
+          } else {
+            std::copy(hid.begin() + 2 * hs, hid.begin() + 3 * hs, ax);
+          }
+          for (int64_t j = 0; j < hs; ++j) {
+            const float hn = lbr ? g[j] * hid[sz(2 * hs + j)] : hid[sz(2 * hs + j)];
+            const float nv = std::tanh(pre[sz(2 * hs + j)] + hn);
+            g[2 * hs + j] = nv;
+            h[sz(j)] = (1.0f - g[hs + j]) * nv + g[hs + j] * h[sz(j)];
+          }
+        } else {
+          std::copy(c.begin(), c.end(), ax);
+          for (int64_t j = 0; j < hs; ++j) {
+            g[j] = sigmoid(pre[sz(j)] + hid[sz(j)]);
+            g[hs + j] = sigmoid(pre[sz(hs + j)] + hid[sz(hs + j)]);
+            g[2 * hs + j] = std::tanh(pre[sz(2 * hs + j)] + hid[sz(2 * hs + j)]);
+            g[3 * hs + j] = sigmoid(pre[sz(3 * hs + j)] + hid[sz(3 * hs + j)]);
+            c[sz(j)] = g[hs + j] * c[sz(j)] + g[j] * g[2 * hs + j];
+            h[sz(j)] = g[3 * hs + j] * std::tanh(c[sz(j)]);
+          }
+          std::copy(c.begin(), c.end(), cnew.data() + idx * hs);
+        }
+      }
+    }
+  }
+
+  // 3. Backwards through time: gradients of the input-side (dgi) and hidden-side (dgh) gate
+  //    pre-activations, row b·T + t, columns d·G·H + gate·H + j.
+  std::vector<float> dgi(sz(nt * dgh), 0.0f), dghm(sz(nt * dgh), 0.0f);
+  std::vector<float> dh(sz(hs)), dc(sz(hs)), dh_prev(sz(hs)), da(sz(gh)), drh(sz(hs));
+  for (int64_t d = 0; d < dirs; ++d) {
+    const float* whh = in[2]->data() + d * gh * hs;
+    for (int64_t b = 0; b < n; ++b) {
+      const int64_t state = b * dirs * hs + d * hs;
+      for (int64_t j = 0; j < hs; ++j) {
+        dh[sz(j)] = dhn ? dhn[state + j] : 0.0f;
+        dc[sz(j)] = dcn ? dcn[state + j] : 0.0f;
+      }
+      const int64_t len = lengths[sz(b)];
+      for (int64_t s = len - 1; s >= 0; --s) {
+        const int64_t row = b * steps + time_of(d, len, s);
+        const int64_t idx = d * nt + row;
+        const float* g = act.data() + idx * gh;
+        const float* hp = hprev.data() + idx * hs;
+        const float* ax = aux.data() + idx * hs;
+        float* gi_row = dgi.data() + row * dgh + d * gh;
+        float* gh_row = dghm.data() + row * dgh + d * gh;
+        if (dy) {
+          const float* dyr = dy + row * dirs * hs + d * hs;
+          for (int64_t j = 0; j < hs; ++j) dh[sz(j)] += dyr[j];
+        }
+        if (kGates == 3) {
+          for (int64_t j = 0; j < hs; ++j) {
+            const float r = g[j], z = g[hs + j], nv = g[2 * hs + j];
+            const float dan = dh[sz(j)] * (1.0f - z) * (1.0f - nv * nv);
+            const float dz = dh[sz(j)] * (hp[j] - nv);
+            gi_row[2 * hs + j] = dan;
+            gh_row[2 * hs + j] = lbr ? dan * r : dan;
+            gi_row[hs + j] = gh_row[hs + j] = dz * z * (1.0f - z);
+            dh_prev[sz(j)] = dh[sz(j)] * z;
+          }
+          if (!lbr) {  // d(r ⊙ h) = W_hnᵀ dan
+            std::fill(drh.begin(), drh.end(), 0.0f);
+            for (int64_t j = 0; j < hs; ++j) {
+              const float v = gh_row[2 * hs + j];
+              const float* w = whh + (2 * hs + j) * hs;
+              for (int64_t k = 0; k < hs; ++k) drh[sz(k)] += w[k] * v;
+            }
+          }
+          for (int64_t j = 0; j < hs; ++j) {
+            const float r = g[j];
+            const float dr = lbr ? gi_row[2 * hs + j] * ax[j] : drh[sz(j)] * hp[j];
+            gi_row[j] = gh_row[j] = dr * r * (1.0f - r);
+            if (!lbr) dh_prev[sz(j)] += drh[sz(j)] * r;
+          }
+          // dh_prev += W_hᵀ dgh over the rows that multiply h itself.
+          const int64_t rows = lbr ? gh : 2 * hs;
+          for (int64_t rr = 0; rr < rows; ++rr) {
+            const float v = gh_row[rr];
+            const float* w = whh + rr * hs;
+            for (int64_t k = 0; k < hs; ++k) dh_prev[sz(k)] += w[k] * v;
+          }
+        } else {
+          const float* cn = cnew.data() + idx * hs;
+          for (int64_t j = 0; j < hs; ++j) {
+            const float ig = g[j], fg = g[hs + j], gg = g[2 * hs + j], og = g[3 * hs + j];
+            const float tc = std::tanh(cn[j]);
+            const float dct = dc[sz(j)] + dh[sz(j)] * og * (1.0f - tc * tc);
+            da[sz(j)] = dct * gg * ig * (1.0f - ig);
+            da[sz(hs + j)] = dct * ax[j] * fg * (1.0f - fg);
+            da[sz(2 * hs + j)] = dct * ig * (1.0f - gg * gg);
+            da[sz(3 * hs + j)] = dh[sz(j)] * tc * og * (1.0f - og);
+            dc[sz(j)] = dct * fg;
+          }
+          std::copy(da.begin(), da.end(), gi_row);
+          std::copy(da.begin(), da.end(), gh_row);
+          std::fill(dh_prev.begin(), dh_prev.end(), 0.0f);
+          for (int64_t rr = 0; rr < gh; ++rr) {
+            const float v = da[sz(rr)];
+            const float* w = whh + rr * hs;
+            for (int64_t k = 0; k < hs; ++k) dh_prev[sz(k)] += w[k] * v;
+          }
+        }
+        std::swap(dh, dh_prev);
+      }
+    }
+  }
+
+  // 4. Whole-sequence products (XNNPACK) and bias sums.
+  if (dx_t) {  // dx (N·T, I) = dgi (N·T, D·G·H) · W_ih (D·G·H, I)
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(nt), sz(dgh), sz(isz), dgi.data(), in[1]->data(),
+                                         dx_t->mutable_data(), false));
+  }
+  std::vector<float> t(sz(dgh * nt));
+  if (dwih_t) {  // dW_ih (D·G·H, I) = dgiᵀ (D·G·H, N·T) · x (N·T, I)
+    transpose_batch(1, sz(nt), sz(dgh), dgi.data(), t.data());
+    VITRINE_RETURN_IF_ERROR(
+        batch_matmul(ctx, 1, sz(dgh), sz(nt), sz(isz), t.data(), x.data(), dwih_t->mutable_data(), false));
+  }
+  if (dwhh_t) {  // per direction: dW_hh[d] (G·H, H) = dgh[d]ᵀ (G·H, N·T) · h_prev[d] (N·T, H)
+    transpose_batch(1, sz(nt), sz(dgh), dghm.data(), t.data());
+    float* dw = dwhh_t->mutable_data();
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, sz(dirs), sz(gh), sz(nt), sz(hs), t.data(), hprev.data(), dw, false));
+    if (kGates == 3 && !lbr) {  // the n rows multiply r ⊙ h_prev
+      for (int64_t d = 0; d < dirs; ++d) {
+        VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(hs), sz(nt), sz(hs), t.data() + (d * gh + 2 * hs) * nt,
+                                             aux.data() + d * nt * hs, dw + (d * gh + 2 * hs) * hs, false));
+      }
+    }
+  }
+  auto column_sums = [&](const std::vector<float>& m, Tensor* dst) {
+    float* o = dst->mutable_data();
+    std::fill_n(o, dgh, 0.0f);
+    for (int64_t r = 0; r < nt; ++r)
+      for (int64_t col = 0; col < dgh; ++col) o[col] += m[sz(r * dgh + col)];
+  };
+  if (dbih_t) column_sums(dgi, dbih_t);
+  if (dbhh_t) column_sums(dghm, dbhh_t);
+  return Status::Ok();
+}
+
 }  // namespace
 
-const OpInfo kGruInfo{OpType::kGru, 31, "gru", 5, 6, &infer_rnn<3>, nullptr, nullptr, &run_rnn<3>};
-const OpInfo kLstmInfo{OpType::kLstm, 32, "lstm", 5, 6, &infer_rnn<4>, nullptr, nullptr, &run_rnn<4>};
+const OpInfo kGruInfo{OpType::kGru, 31, "gru", 5, 6, &infer_rnn<3>, nullptr, nullptr, &run_rnn<3>,
+                      &backward_rnn<3>};
+const OpInfo kLstmInfo{OpType::kLstm, 32, "lstm", 5, 6, &infer_rnn<4>, nullptr, nullptr, &run_rnn<4>,
+                       &backward_rnn<4>};
 
 }  // namespace vitrine
