@@ -89,6 +89,33 @@ def cnn_case(out):
          final_conv_b=conv.bias.detach(), final_fc_w=fc.weight.detach(), final_fc_b=fc.bias.detach())
 
 
+def cnn_bn_case(out):
+    """conv(1->4) -> BatchNorm (training mode) -> relu -> maxpool 2 -> flatten -> linear(64 -> 3), Adam;
+    checks batch statistics, their gradient and the running statistics' update. The conv has no bias:
+    one before BatchNorm gets only round-off gradients, which Adam would amplify differently in
+    every implementation."""
+    torch.manual_seed(SEED + 1)
+    conv, bn, fc = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4), torch.nn.Linear(64, 3)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.2, 0.2)
+    x = torch.randn(6, 1, 8, 8)
+    y = torch.randint(0, 3, (6,))
+    init = dict(conv_w=conv.weight.detach().clone(), bn_w=bn.weight.detach().clone(),
+                bn_b=bn.bias.detach().clone(), fc_w=fc.weight.detach().clone(), fc_b=fc.bias.detach().clone())
+    opt = torch.optim.Adam(list(conv.parameters()) + list(bn.parameters()) + list(fc.parameters()), lr=0.01)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        h = torch.nn.functional.max_pool2d(torch.relu(bn(conv(x))), 2)
+        loss = torch.nn.functional.cross_entropy(fc(torch.flatten(h, 1)), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    save(os.path.join(out, "cnn_bn_adam"), x=x, y=y, losses=losses, **init, final_bn_w=bn.weight.detach(),
+         running_mean=bn.running_mean, running_var=bn.running_var, final_conv_w=conv.weight.detach())
+
+
 def gru_case(out):
     """ids -> embedding(10, 4) -> GRU(4 -> 5) -> last state -> linear(5 -> 3), Adam."""
     torch.manual_seed(SEED)
@@ -133,6 +160,7 @@ def main():
              label_smoothing=0.1, clip=0.5)
     mf_case(out)
     cnn_case(out)
+    cnn_bn_case(out)
     gru_case(out)
     mlp_onnx(out)
 

@@ -41,6 +41,25 @@ struct GradCase {
 };
 
 inline Result<std::vector<Tensor>> forward_once(const GradCase& c, const std::vector<Tensor>& values, Context* ctx) {
+  const OpInfo& info = op_info(c.op);
+  if (c.attrs.number("training", 0) != 0 && info.train_forward) {  // training-mode forward, as the trainer runs it
+    std::vector<const Tensor*> ins;
+    std::vector<Tensor> copies;
+    for (const Tensor& v : values) copies.push_back(v.clone().value());
+    std::vector<Shape> shapes;
+    for (const Tensor& v : copies) {
+      ins.push_back(&v);
+      shapes.push_back(v.shape());
+    }
+    Result<std::vector<Shape>> out_shapes = info.infer_shapes(shapes, c.attrs);
+    if (!out_shapes.ok()) return out_shapes.status();
+    std::vector<Tensor> outs;
+    for (const Shape& s : out_shapes.value()) outs.push_back(Tensor::zeros(s).value());
+    std::vector<Tensor*> out_ptrs;
+    for (Tensor& t : outs) out_ptrs.push_back(&t);
+    VITRINE_RETURN_IF_ERROR(info.train_forward(ctx, c.attrs, ins, out_ptrs));
+    return outs;
+  }
   auto g = std::make_shared<Graph>();
   std::vector<int> ids;
   std::vector<Tensor> feeds;

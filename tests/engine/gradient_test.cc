@@ -68,6 +68,13 @@ std::vector<GradCase> table() {
       {"matmul batch broadcast", OpType::kMatMul, {}, {act(Shape{2, 3, 4}), param(Shape{4, 5})}},
       {"matmul both batched", OpType::kMatMul, {}, {act(Shape{2, 3, 4}), act(Shape{2, 4, 2})}},
       {"layer_norm", OpType::kLayerNorm, {}, {act(Shape{3, 6}), param(Shape{6}), param(Shape{6})}},
+      {"batch_norm training", OpType::kBatchNorm, attrs({{"training", 1}, {"step", 0}}),
+       {act(Shape{2, 3, 3, 4}), param(Shape{4}), param(Shape{4}), GradInput{Shape{4}, InputRole::kFixed, nullptr, 0.0f},
+        GradInput{Shape{4}, InputRole::kFixed, [](Tensor& t, std::mt19937&) {
+                    for (int64_t i = 0; i < t.num_elements(); ++i) t.mutable_data()[i] = 1.0f;
+                  }, 0.0f}},
+       1e-2f, 2e-4, 2e-3},
+      {"dropout training", OpType::kDropout, attrs({{"training", 1}, {"step", 3}, {"rate", 0.4}}), {act(Shape{4, 5})}},
       {"embedding", OpType::kEmbedding, {}, {ids(Shape{2, 3}, {1, 0, 4, 4, 2, 1}), param(Shape{5, 3})}},
       {"embedding_bag mean", OpType::kEmbeddingBag, attrs({}, {}, {{"mode", "mean"}}),
        {ids(Shape{2, 3}, {1, 3, -1, 4, 4, 0}), param(Shape{5, 3}), positive(Shape{2, 3})}},

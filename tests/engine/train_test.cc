@@ -198,6 +198,52 @@ TEST(TrainParity, SmallCnnAdamMatchesPyTorch) {
   expect_close(param(*g, "fc.w").data(), values(chw_columns_to_hwc(npy(dir, "final_fc_w"), 4, 4, 4)), 1e-4, 1e-3, "fc.w");
 }
 
+TEST(TrainParity, CnnWithTrainingModeBatchNormMatchesPyTorch) {
+  const std::string dir = case_dir("cnn_bn_adam");
+  if (npy(dir, "x").empty()) {
+    if (require()) FAIL() << "train golden cnn_bn_adam missing";
+    GTEST_SKIP() << "no goldens";
+  }
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input("x", Shape{6, 8, 8, 1}).value();
+  OpAttrs conv;
+  conv.ints["pads"] = {1, 1, 1, 1};
+  int c = g->add(OpType::kConv2D, "conv", {x, g->add_constant("conv.w", nchw_to_nhwc(npy(dir, "conv_w"))).value()}, conv)
+              .value();
+  Tensor zeros = Tensor::zeros(Shape{4}).value();
+  float one[4] = {1, 1, 1, 1};
+  int bn = g->add(OpType::kBatchNorm, "bn",
+                  {c, g->add_constant("bn.w", npy(dir, "bn_w").clone().value()).value(),
+                   g->add_constant("bn.b", npy(dir, "bn_b").clone().value()).value(), g->add_constant("bn.mean", zeros).value(),
+                   g->add_constant("bn.var", Tensor::from_values(Shape{4}, one, 4).value()).value()}).value();
+  OpAttrs pool;
+  pool.ints["kernel"] = {2, 2};
+  int p = g->add(OpType::kMaxPool2D, "pool", {g->add(OpType::kRelu, "relu", {bn}).value()}, pool).value();
+  int f = g->add(OpType::kFlatten, "flat", {p}).value();
+  ASSERT_TRUE(g->add_output(g->add(OpType::kDense, "fc",
+                                   {f, g->add_constant("fc.w", chw_columns_to_hwc(npy(dir, "fc_w"), 4, 4, 4)).value(),
+                                    g->add_constant("fc.b", npy(dir, "fc_b").clone().value()).value()}).value()).ok());
+  auto ctx = Context::create(1, 1).value();
+  TrainerOptions o;
+  o.optimizer.learning_rate = 0.01;
+  auto trainer = Trainer::create(g, ctx.get(), o).value();
+  EXPECT_EQ(trainer->parameter_names().size(), 5u);  // running statistics are not parameters
+  Tensor xs = nchw_to_nhwc(npy(dir, "x"));
+  Tensor want = npy(dir, "losses");
+  for (int s = 0; s < 20; ++s) {
+    auto loss = trainer->step({xs}, npy(dir, "y"));
+    ASSERT_TRUE(loss.ok()) << loss.status().to_string();
+    EXPECT_NEAR(loss.value(), want.data()[s], 1e-4 * (1 + std::fabs(want.data()[s]))) << "step " << s;
+  }
+  expect_close(param(*g, "bn.w").data(), values(npy(dir, "final_bn_w")), 1e-4, 1e-3, "bn.w");
+  expect_close(param(*g, "bn.mean").data(), values(npy(dir, "running_mean")), 1e-4, 1e-3, "running mean");
+  expect_close(param(*g, "bn.var").data(), values(npy(dir, "running_var")), 1e-4, 1e-3, "running var");
+  expect_close(param(*g, "conv.w").data(), values(nchw_to_nhwc(npy(dir, "final_conv_w"))), 1e-4, 1e-3, "conv.w");
+  // Evaluation uses the running statistics (inference mode).
+  auto eval = trainer->evaluate({xs}, npy(dir, "y"));
+  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
+}
+
 TEST(TrainParity, GruClassifierAdamMatchesPyTorch) {
   const std::string dir = case_dir("gru_adam");
   if (npy(dir, "ids").empty()) {

@@ -99,6 +99,10 @@ struct OpInfo {
   RunFn run = nullptr;
   // Gradient kernel for training (null: the op cannot be trained through yet).
   BackwardFn backward = nullptr;
+  // Training-mode forward for ops that behave differently while training (batch statistics,
+  // random dropout). The trainer calls it with attrs "training" = 1 and "step" (the step count,
+  // which seeds randomness) and passes the same attrs to backward.
+  RunFn train_forward = nullptr;
 };
 
 // All ops, in ops.def order.

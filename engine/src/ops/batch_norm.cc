@@ -2,7 +2,8 @@
 // axis. inputs: x (..., C), scale (C), bias (C), mean (C), var (C) — all but x constants;
 // attr epsilon = 1e-5. Importers fold it into the previous conv/dense; a standalone one lowers to
 // one multiply and one add with precomputed per-channel constants.
-// Backward (frozen statistics, for fine-tuning): gradients for x, scale and bias.
+// Backward (frozen statistics, for fine-tuning): gradients for x, scale and bias. While training
+// (attr training = 1, set by the trainer) it uses and updates batch statistics (attr momentum = 0.1).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -14,7 +15,8 @@ namespace vitrine {
 namespace {
 
 Result<std::vector<Shape>> infer_batch_norm(const std::vector<Shape>& in, const OpAttrs& a) {
-  VITRINE_RETURN_IF_ERROR(a.check_known("batch_norm", {"epsilon"}));
+  VITRINE_RETURN_IF_ERROR(a.check_known("batch_norm", {"epsilon", "momentum", "training", "step"}));
+  if (!(a.number("momentum", 0.1) >= 0 && a.number("momentum", 0.1) <= 1)) return op_error("batch_norm", "momentum must be in [0, 1]");
   if (in[0].rank() < 1) return op_error("batch_norm", "input must have rank >= 1");
   const int64_t c = in[0].dim(-1);
   for (size_t i = 1; i < 5; ++i) {
@@ -64,6 +66,94 @@ Status lower_batch_norm(XnnLowering& l) {
 // mean and var are normally frozen statistics and not differentiated; where their gradients are
 // asked for anyway they are the exact ones: dmean = -Σ dy · scale · inv,
 // dvar = -½ Σ dy · (x - mean) · scale · inv³.
+// Training mode: normalize with the batch's statistics (over every row, i.e. N·H·W for images) and
+// move the running statistics towards them: running = (1 - momentum)·running + momentum·batch, with
+// the unbiased batch variance (as PyTorch).
+Status train_forward_batch_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                                const std::vector<Tensor*>& out) {
+  const int64_t c = in[0]->shape().dim(-1);
+  const int64_t rows = c == 0 ? 0 : in[0]->num_elements() / c;
+  if (rows < 2) return op_error("batch_norm", "training needs at least 2 values per channel");
+  const float eps = static_cast<float>(a.number("epsilon", 1e-5));
+  const double momentum = a.number("momentum", 0.1);
+  const float *x = in[0]->data(), *scale = in[1]->data(), *bias = in[2]->data();
+  std::vector<double> mean(static_cast<size_t>(c), 0.0), var(static_cast<size_t>(c), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) mean[static_cast<size_t>(j)] += x[r * c + j];
+  for (double& m : mean) m /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = x[r * c + j] - mean[static_cast<size_t>(j)];
+      var[static_cast<size_t>(j)] += d * d;
+    }
+  float* y = out[0]->mutable_data();
+  for (int64_t j = 0; j < c; ++j) var[static_cast<size_t>(j)] /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const size_t ju = static_cast<size_t>(j);
+      y[r * c + j] = static_cast<float>((x[r * c + j] - mean[ju]) / std::sqrt(var[ju] + eps)) * scale[j] + bias[j];
+    }
+  Tensor running_mean = *in[3], running_var = *in[4];  // handles sharing the model's statistics
+  float* rm = running_mean.mutable_data();
+  float* rv = running_var.mutable_data();
+  for (int64_t j = 0; j < c; ++j) {
+    const size_t ju = static_cast<size_t>(j);
+    rm[j] = static_cast<float>((1 - momentum) * rm[j] + momentum * mean[ju]);
+    rv[j] = static_cast<float>((1 - momentum) * rv[j] + momentum * var[ju] * static_cast<double>(rows) / static_cast<double>(rows - 1));
+  }
+  return Status::Ok();
+}
+
+// Training-mode backward (batch statistics): with x̂ = (x - μ_B)·σ_B⁻¹ over R rows,
+// dx = γ σ_B⁻¹ (dy - mean(dy) - x̂ mean(dy x̂)), dγ = Σ dy x̂, dβ = Σ dy.
+Status backward_batch_norm_training(const OpAttrs& a, const std::vector<const Tensor*>& in, const Tensor* g,
+                                    const std::vector<Tensor*>& gin) {
+  const int64_t c = in[0]->shape().dim(-1);
+  const int64_t rows = c == 0 ? 0 : in[0]->num_elements() / c;
+  const float eps = static_cast<float>(a.number("epsilon", 1e-5));
+  const float *x = in[0]->data(), *scale = in[1]->data();
+  std::vector<double> mean(static_cast<size_t>(c), 0.0), var(static_cast<size_t>(c), 0.0), sdy(static_cast<size_t>(c), 0.0),
+      sdyx(static_cast<size_t>(c), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) mean[static_cast<size_t>(j)] += x[r * c + j];
+  for (double& m : mean) m /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = x[r * c + j] - mean[static_cast<size_t>(j)];
+      var[static_cast<size_t>(j)] += d * d / static_cast<double>(rows);
+    }
+  std::vector<double> inv(static_cast<size_t>(c));
+  for (int64_t j = 0; j < c; ++j) inv[static_cast<size_t>(j)] = 1.0 / std::sqrt(var[static_cast<size_t>(j)] + eps);
+  const float* dy = g ? g->data() : nullptr;
+  if (dy) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < c; ++j) {
+        const size_t ju = static_cast<size_t>(j);
+        sdy[ju] += dy[r * c + j];
+        sdyx[ju] += dy[r * c + j] * (x[r * c + j] - mean[ju]) * inv[ju];
+      }
+  }
+  if (gin.size() > 0 && gin[0]) {
+    float* dx = gin[0]->mutable_data();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < c; ++j) {
+        const size_t ju = static_cast<size_t>(j);
+        if (!dy) { dx[r * c + j] = 0; continue; }
+        const double xhat = (x[r * c + j] - mean[ju]) * inv[ju];
+        dx[r * c + j] = static_cast<float>(scale[j] * inv[ju] *
+                                           (dy[r * c + j] - sdy[ju] / static_cast<double>(rows) - xhat * sdyx[ju] / static_cast<double>(rows)));
+      }
+  }
+  for (int64_t j = 0; j < c; ++j) {
+    const size_t ju = static_cast<size_t>(j);
+    if (gin.size() > 1 && gin[1]) gin[1]->mutable_data()[j] = static_cast<float>(sdyx[ju]);
+    if (gin.size() > 2 && gin[2]) gin[2]->mutable_data()[j] = static_cast<float>(sdy[ju]);
+    if (gin.size() > 3 && gin[3]) gin[3]->mutable_data()[j] = 0.0f;
+    if (gin.size() > 4 && gin[4]) gin[4]->mutable_data()[j] = 0.0f;
+  }
+  return Status::Ok();
+}
+
 Status backward_batch_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
                            const std::vector<const Tensor*>& /*out*/, const std::vector<const Tensor*>& gout,
                            const std::vector<Tensor*>& gin) {
@@ -86,6 +176,7 @@ Status backward_batch_norm(Context*, const OpAttrs& a, const std::vector<const T
     return op_error("batch_norm", "output gradient must be " + shapes[0].to_string() + ", got " +
                                       g->shape().to_string());
   }
+  if (a.number("training", 0) != 0) return backward_batch_norm_training(a, in, g, gin);
   const int64_t c = shapes[0].dim(-1);
   const int64_t rows = c == 0 ? 0 : shapes[0].num_elements() / c;
   const float eps = static_cast<float>(a.number("epsilon", 1e-5));
@@ -122,6 +213,6 @@ Status backward_batch_norm(Context*, const OpAttrs& a, const std::vector<const T
 }  // namespace
 
 const OpInfo kBatchNormInfo{OpType::kBatchNorm, 21, "batch_norm", 5, 5, &infer_batch_norm, &lower_batch_norm,
-                            nullptr, nullptr, &backward_batch_norm};
+                            nullptr, nullptr, &backward_batch_norm, &train_forward_batch_norm};
 
 }  // namespace vitrine

@@ -45,7 +45,8 @@ struct Trainer::Impl {
   std::vector<Tensor> values;       // per value: the last forward's tensors
   std::vector<Tensor> graph_outputs;
 
-  Status run_forward(const std::vector<Tensor>& inputs);
+  Status run_forward(const std::vector<Tensor>& inputs, bool training);
+  std::vector<OpAttrs> node_attrs;  // per node: the attrs of the last forward (training flags added)
   Result<double> forward_backward(const std::vector<Tensor>& inputs, const Tensor& target, bool backward);
   Status update();
 };
@@ -110,7 +111,7 @@ Status Trainer::set_frozen(const std::string& prefix, bool frozen) {
   return Status::Ok();
 }
 
-Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs) {
+Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs, bool training) {
   const Graph& g = *graph;
   if (inputs.size() != g.inputs().size()) {
     return Status::InvalidArgument("model takes " + std::to_string(g.inputs().size()) + " inputs, got " +
@@ -123,8 +124,31 @@ Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs) {
     if (inputs[i].empty()) return Status::InvalidArgument("input '" + g.value(g.inputs()[i]).name + "' is empty");
     values[static_cast<size_t>(g.inputs()[i])] = inputs[i];
   }
+  node_attrs.resize(g.nodes().size());
   for (size_t k = 0; k < g.nodes().size(); ++k) {
     const GraphNode& n = g.nodes()[k];
+    node_attrs[k] = n.attrs;
+    const OpInfo& info = op_info(n.type);
+    if (training && info.train_forward) {  // batch statistics, random dropout
+      node_attrs[k].numbers["training"] = 1;
+      node_attrs[k].numbers["step"] = static_cast<double>(steps);
+      std::vector<const Tensor*> ins;
+      for (int v : n.inputs) ins.push_back(&values[static_cast<size_t>(v)]);
+      std::vector<Shape> shapes;
+      for (const Tensor* t : ins) shapes.push_back(t->shape());
+      Result<std::vector<Shape>> out_shapes = info.infer_shapes(shapes, node_attrs[k]);
+      if (!out_shapes.ok()) return out_shapes.status();
+      std::vector<Tensor*> outs;
+      for (size_t o = 0; o < n.outputs.size(); ++o) {
+        Result<Tensor> t = Tensor::zeros(out_shapes.value()[o]);
+        if (!t.ok()) return t.status();
+        values[static_cast<size_t>(n.outputs[o])] = t.value();
+        outs.push_back(&values[static_cast<size_t>(n.outputs[o])]);
+      }
+      Status s = info.train_forward(ctx, node_attrs[k], ins, outs);
+      if (!s.ok()) return Status(s.code(), std::string(info.name) + " '" + n.name + "': " + s.message());
+      continue;
+    }
     NodeRunner& r = runners[k];
     bool rebuild = !r.executor;
     for (const auto& [tensor, gen] : r.constant_generations) rebuild = rebuild || tensor->generation() != gen;
@@ -161,7 +185,7 @@ Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs) {
 }
 
 Result<double> Trainer::Impl::forward_backward(const std::vector<Tensor>& inputs, const Tensor& target, bool backward) {
-  VITRINE_RETURN_IF_ERROR(run_forward(inputs));
+  VITRINE_RETURN_IF_ERROR(run_forward(inputs, backward));
   const Graph& g = *graph;
   const int out_value = g.outputs()[static_cast<size_t>(options.output)];
   const Tensor& prediction = values[static_cast<size_t>(out_value)];
@@ -215,7 +239,7 @@ Result<double> Trainer::Impl::forward_backward(const std::vector<Tensor>& inputs
       gin[i] = z.value();
       gin_ptrs[i] = &gin[i];
     }
-    Status s = info.backward(ctx, n.attrs, in_ptrs, out_ptrs, gout, gin_ptrs);
+    Status s = info.backward(ctx, node_attrs[k], in_ptrs, out_ptrs, gout, gin_ptrs);
     if (!s.ok()) return Status(s.code(), std::string(info.name) + " '" + n.name + "' backward: " + s.message());
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       if (!gin_ptrs[i]) continue;
