@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "vitrine/graph.h"
+#include "tool_util.h"
 #include "vitrine/npy.h"
 #include "vitrine/model_file.h"
 
@@ -27,18 +28,8 @@ using namespace vitrine;
 
 namespace {
 
-int fail(const Status& s) {
-  std::fprintf(stderr, "vitrine-run: %s\n", s.to_string().c_str());
-  return 2;
-}
-
-Result<Tensor> load_npy(const std::string& path) {
-  Result<std::vector<uint8_t>> bytes = read_binary_file(path);
-  if (!bytes.ok()) return bytes.status();
-  Result<Tensor> t = parse_npy(bytes->data(), bytes->size());
-  if (!t.ok()) return Status(t.status().code(), path + ": " + t.status().message());
-  return t;
-}
+int fail(const Status& s) { return tools::fail("vitrine-run", s); }
+using tools::load_npy;
 
 }  // namespace
 
@@ -56,10 +47,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    auto split = [](const std::string& v) {
-      size_t eq = v.find('=');
-      return eq == std::string::npos ? std::make_pair(std::string(), v) : std::make_pair(v.substr(0, eq), v.substr(eq + 1));
-    };
+    auto split = tools::split_assignment;
     if (arg == "--input") inputs.push_back(split(next()));
     else if (arg == "--compare") compares.push_back(split(next()));
     else if (arg == "--out") out_dir = next();

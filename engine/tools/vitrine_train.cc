@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "vitrine/model_file.h"
+#include "tool_util.h"
 #include "vitrine/npy.h"
 #include "vitrine/safetensors.h"
 #include "vitrine/train.h"
@@ -32,18 +33,8 @@ using namespace vitrine;
 
 namespace {
 
-int fail(const Status& s) {
-  std::fprintf(stderr, "vitrine-train: %s\n", s.to_string().c_str());
-  return 2;
-}
-
-Result<Tensor> load_npy(const std::string& path) {
-  Result<std::vector<uint8_t>> bytes = read_binary_file(path);
-  if (!bytes.ok()) return bytes.status();
-  Result<Tensor> t = parse_npy(bytes->data(), bytes->size());
-  if (!t.ok()) return Status(t.status().code(), path + ": " + t.status().message());
-  return t;
-}
+int fail(const Status& s) { return tools::fail("vitrine-train", s); }
+using tools::load_npy;
 
 // Rows `order[begin..end)` of `t` along dimension 0, gathered into a new tensor.
 Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& order, size_t begin, size_t end) {
@@ -82,10 +73,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    auto split = [](const std::string& v) {
-      size_t eq = v.find('=');
-      return eq == std::string::npos ? std::make_pair(std::string(), v) : std::make_pair(v.substr(0, eq), v.substr(eq + 1));
-    };
+    auto split = tools::split_assignment;
     if (a == "--input") inputs.push_back(split(next()));
     else if (a == "--val-input") val_inputs.push_back(split(next()));
     else if (a == "--target") target_path = next();

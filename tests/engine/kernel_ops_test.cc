@@ -17,24 +17,10 @@ namespace {
 using testing::expect_close;
 using testing::random_tensor;
 
-std::string golden_dir(const std::string& name) {
-  const char* d = std::getenv("VITRINE_PARITY_MODELS");
-  return d ? std::string(d) + "/goldens/" + name : "";
-}
-
-bool require() {
-  const char* r = std::getenv("VITRINE_REQUIRE_MODELS");
-  return r && std::string(r) == "1";
-}
-
-Tensor npy(const std::string& dir, const std::string& name) {
-  auto bytes = read_binary_file(dir + "/" + name + ".npy");
-  if (!bytes.ok()) return Tensor();
-  auto t = parse_npy(bytes->data(), bytes->size());
-  return t.ok() ? t.value() : Tensor();
-}
-
-std::vector<double> as_double(const Tensor& t) { return std::vector<double>(t.data(), t.data() + t.num_elements()); }
+std::string golden_dir(const std::string& name) { return testing::parity_dir("goldens", name); }
+bool require() { return testing::require_models(); }
+Tensor npy(const std::string& dir, const std::string& name) { return testing::load_npy(dir, name); }
+std::vector<double> as_double(const Tensor& t) { return testing::to_doubles(t); }
 
 // Runs one node whose first `n_inputs` tensors are graph inputs and the rest constants.
 Result<std::vector<Tensor>> run_node(OpType type, const OpAttrs& attrs, const std::vector<Tensor>& tensors, size_t n_inputs) {

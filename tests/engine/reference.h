@@ -4,13 +4,38 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <functional>
 #include <random>
 #include <vector>
 
+#include "vitrine/npy.h"
 #include "vitrine/tensor.h"
 
 namespace vitrine::testing {
+
+// $VITRINE_PARITY_MODELS/<sub>/<name> (scripts/prepare-test-models.sh), or "" when unset.
+inline std::string parity_dir(const std::string& sub, const std::string& name) {
+  const char* d = std::getenv("VITRINE_PARITY_MODELS");
+  return d ? std::string(d) + "/" + sub + "/" + name : "";
+}
+
+// Whether missing reference data must fail (CI sets VITRINE_REQUIRE_MODELS=1) rather than skip.
+inline bool require_models() {
+  const char* r = std::getenv("VITRINE_REQUIRE_MODELS");
+  return r && std::string(r) == "1";
+}
+
+// <dir>/<name>.npy, or an empty tensor when it is missing or unreadable.
+inline Tensor load_npy(const std::string& dir, const std::string& name) {
+  auto bytes = read_binary_file(dir + "/" + name + ".npy");
+  if (!bytes.ok()) return Tensor();
+  auto t = parse_npy(bytes->data(), bytes->size());
+  return t.ok() ? t.value() : Tensor();
+}
+
+inline std::vector<double> to_doubles(const Tensor& t) { return std::vector<double>(t.data(), t.data() + t.num_elements()); }
 
 inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float lo = -1.f, float hi = 1.f) {
   Tensor t = Tensor::zeros(shape).value();

@@ -61,10 +61,16 @@ async function readWasm(url, onProgress) {
     onProgress?.({ stage: 'wasm', loaded: bytes.byteLength, total: bytes.byteLength });
     return bytes;
   }
+  return fetchBytes(url, 'wasm', onProgress);
+}
+
+/**
+ * GETs `url` (same-origin credentials) and returns its bytes, reporting
+ * { stage, loaded, total } as they arrive (total 0 when the server sends no length).
+ */
+export async function fetchBytes(url, stage, onProgress) {
   const response = await fetch(url, { credentials: 'same-origin' });
-  if (!response.ok) {
-    throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
-  }
+  if (!response.ok) throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
   const total = Number(response.headers.get('content-length')) || 0;
   if (!response.body || !onProgress) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
@@ -75,7 +81,7 @@ async function readWasm(url, onProgress) {
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
-    onProgress({ stage: 'wasm', loaded, total });
+    onProgress({ stage, loaded, total });
   }
   const bytes = new Uint8Array(loaded);
   let offset = 0;

@@ -1,7 +1,7 @@
 // A model loaded into the engine (ONNX or a Vitrine .safetensors model file): run it on
 // Float32Array inputs.
 import { check, VitrineError } from './errors.js';
-import { isNode } from './loader.js';
+import { fetchBytes, isNode } from './loader.js';
 import { Trainer } from './trainer.js';
 
 /**
@@ -29,24 +29,7 @@ export async function readModelBytes(source, onProgress) {
       throw new VitrineError(`cannot read model file ${url.pathname}: ${e.code ?? e.message}`, 'NotFound');
     }
   }
-  const response = await fetch(url);
-  if (!response.ok) throw new VitrineError(`cannot load model ${url}: HTTP ${response.status}`, 'NotFound');
-  const total = Number(response.headers.get('content-length')) || 0;
-  if (!response.body || !onProgress) return new Uint8Array(await response.arrayBuffer());
-  const reader = response.body.getReader();
-  const chunks = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    onProgress({ stage: 'model', loaded, total });
-  }
-  const bytes = new Uint8Array(loaded);
-  let offset = 0;
-  for (const c of chunks) { bytes.set(c, offset); offset += c.byteLength; }
-  return bytes;
+  return fetchBytes(url, 'model', onProgress);
 }
 
 export class Model {

@@ -9,14 +9,7 @@ namespace vitrine {
 namespace {
 
 Result<std::vector<Shape>> infer_log_softmax(const std::vector<Shape>& in, const OpAttrs& a) {
-  VITRINE_RETURN_IF_ERROR(a.check_known("log_softmax", {"axis"}));
-  if (in[0].rank() < 1) return op_error("log_softmax", "input must have rank >= 1");
-  Result<int64_t> axis = a.integer("axis", -1);
-  if (!axis.ok()) return axis.status();
-  Result<int> ax = normalize_axis("log_softmax", axis.value(), in[0].rank());
-  if (!ax.ok()) return ax.status();
-  if (ax.value() != in[0].rank() - 1) return op_error("log_softmax", "only the last axis is supported");
-  return std::vector<Shape>{in[0]};
+  return infer_last_axis_op("log_softmax", in, a);
 }
 
 Status run_log_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {

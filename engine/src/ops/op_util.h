@@ -26,6 +26,18 @@ inline Result<int> normalize_axis(const char* op, int64_t axis, int rank) {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
+// Shape inference of ops over the last axis only (softmax, log_softmax): attr axis = -1.
+inline Result<std::vector<Shape>> infer_last_axis_op(const char* op, const std::vector<Shape>& in, const OpAttrs& a) {
+  VITRINE_RETURN_IF_ERROR(a.check_known(op, {"axis"}));
+  if (in[0].rank() < 1) return op_error(op, "input must have rank >= 1");
+  Result<int64_t> axis = a.integer("axis", -1);
+  if (!axis.ok()) return axis.status();
+  Result<int> ax = normalize_axis(op, axis.value(), in[0].rank());
+  if (!ax.ok()) return ax.status();
+  if (ax.value() != in[0].rank() - 1) return op_error(op, "only the last axis is supported");
+  return std::vector<Shape>{in[0]};
+}
+
 // Numpy-style broadcast of two shapes.
 inline Result<Shape> broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   int rank = a.rank() > b.rank() ? a.rank() : b.rank();

@@ -9,14 +9,7 @@ namespace vitrine {
 namespace {
 
 Result<std::vector<Shape>> infer_softmax(const std::vector<Shape>& in, const OpAttrs& a) {
-  VITRINE_RETURN_IF_ERROR(a.check_known("softmax", {"axis"}));
-  if (in[0].rank() < 1) return op_error("softmax", "input must have rank >= 1");
-  Result<int64_t> axis = a.integer("axis", -1);
-  if (!axis.ok()) return axis.status();
-  Result<int> ax = normalize_axis("softmax", axis.value(), in[0].rank());
-  if (!ax.ok()) return ax.status();
-  if (ax.value() != in[0].rank() - 1) return op_error("softmax", "only the last axis is supported");
-  return std::vector<Shape>{in[0]};
+  return infer_last_axis_op("softmax", in, a);
 }
 
 Status lower_softmax(XnnLowering& l) {

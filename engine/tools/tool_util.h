@@ -1,0 +1,33 @@
+// Helpers shared by the command-line tools.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "vitrine/npy.h"
+#include "vitrine/status.h"
+
+namespace vitrine::tools {
+
+// Prints "<tool>: <status>" to stderr and returns the tools' error exit code.
+inline int fail(const char* tool, const Status& s) {
+  std::fprintf(stderr, "%s: %s\n", tool, s.to_string().c_str());
+  return 2;
+}
+
+inline Result<Tensor> load_npy(const std::string& path) {
+  Result<std::vector<uint8_t>> bytes = read_binary_file(path);
+  if (!bytes.ok()) return bytes.status();
+  Result<Tensor> t = parse_npy(bytes->data(), bytes->size());
+  if (!t.ok()) return Status(t.status().code(), path + ": " + t.status().message());
+  return t;
+}
+
+// "NAME=VALUE" -> (NAME, VALUE); no '=' -> ("", VALUE).
+inline std::pair<std::string, std::string> split_assignment(const std::string& v) {
+  const size_t eq = v.find('=');
+  return eq == std::string::npos ? std::make_pair(std::string(), v) : std::make_pair(v.substr(0, eq), v.substr(eq + 1));
+}
+
+}  // namespace vitrine::tools
