@@ -15,6 +15,36 @@ SEED = 20261128
 STEPS = 20
 
 
+def write_vitrine_model(path, inputs, nodes, outputs, tensors):
+    """A Vitrine model file (engine/include/vitrine/model_file.h): safetensors whose __metadata__
+    holds the architecture JSON. inputs: [(name, shape)], nodes: [(op, name, [inputs], attrs)],
+    outputs: [value], tensors: {name: array}."""
+    import json
+    import struct
+    arch = {"inputs": [{"name": n, "shape": list(s)} for n, s in inputs],
+            "nodes": [{"op": op, "name": name, "inputs": ins, "attrs": attrs} for op, name, ins, attrs in nodes],
+            "outputs": [{"value": v, "name": v} for v in outputs]}
+    header = {"__metadata__": {"format": "vitrine", "format_version": "1", "architecture": json.dumps(arch)}}
+    blobs, offset = [], 0
+    for name, value in tensors.items():
+        data = np.ascontiguousarray(value, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(value)), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-(len(text)) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def nhwc(t):
+    return t.detach().numpy().transpose(0, 2, 3, 1)
+
+
+def chw_to_hwc_columns(w, c, h, wd):
+    return w.detach().numpy().reshape(-1, c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
 def save(d, **arrays):
     os.makedirs(d, exist_ok=True)
     for k, v in arrays.items():
@@ -39,6 +69,11 @@ def mlp_case(out, name, optimizer, label_smoothing=0.0, clip=0.0):
             torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         losses.append(loss.item())
+    os.makedirs(os.path.join(out, name), exist_ok=True)
+    write_vitrine_model(os.path.join(out, name, "model.safetensors"), [("x", (8, 5))],
+                        [("dense", "fc1", ["x", "fc1.w", "fc1.b"], {}), ("relu", "relu", ["fc1"], {}),
+                         ("dense", "fc2", ["relu", "fc2.w", "fc2.b"], {})], ["fc2"],
+                        {"fc1.w": init["w1"], "fc1.b": init["b1"], "fc2.w": init["w2"], "fc2.b": init["b2"]})
     save(os.path.join(out, name), x=x, y=y, losses=losses, **{k: v for k, v in init.items()},
          **{"final_" + k: getattr(m, a).detach() for k, (m, a) in
             dict(w1=(fc1, "weight"), b1=(fc1, "bias"), w2=(fc2, "weight"), b2=(fc2, "bias")).items()})
@@ -63,6 +98,16 @@ def mf_case(out):
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    os.makedirs(os.path.join(out, "mf_bpr"), exist_ok=True)
+    write_vitrine_model(os.path.join(out, "mf_bpr", "model.safetensors"), [("users", (n,)), ("pos", (n,)), ("neg", (n,))],
+                        [("embedding", "eu", ["users", "user_embeddings"], {}),
+                         ("embedding", "ep", ["pos", "item_embeddings"], {}),
+                         ("embedding", "en", ["neg", "item_embeddings"], {}),
+                         ("mul", "up", ["eu", "ep"], {}), ("mul", "un", ["eu", "en"], {}),
+                         ("reduce_mean", "sp", ["up"], {"axes": [1], "keepdims": 1}),
+                         ("reduce_mean", "sn", ["un"], {"axes": [1], "keepdims": 1}),
+                         ("concat", "scores", ["sp", "sn"], {"axis": 1})], ["scores"],
+                        {"user_embeddings": init_u, "item_embeddings": init_v})
     save(os.path.join(out, "mf_bpr"), users=u, pos=pos, neg=neg, U=init_u, V=init_v, losses=losses,
          final_U=U.detach(), final_V=V.detach())
 
@@ -85,6 +130,14 @@ def cnn_case(out):
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    os.makedirs(os.path.join(out, "cnn_adam"), exist_ok=True)
+    write_vitrine_model(os.path.join(out, "cnn_adam", "model.safetensors"), [("x", (6, 8, 8, 1))],
+                        [("conv2d", "conv", ["x", "conv.w", "conv.b"], {"pads": [1, 1, 1, 1]}),
+                         ("relu", "relu", ["conv"], {}), ("max_pool2d", "pool", ["relu"], {"kernel": [2, 2]}),
+                         ("flatten", "flat", ["pool"], {}), ("dense", "fc", ["flat", "fc.w", "fc.b"], {})], ["fc"],
+                        {"conv.w": nhwc(init["conv_w"]), "conv.b": init["conv_b"],
+                         "fc.w": chw_to_hwc_columns(init["fc_w"], 4, 4, 4), "fc.b": init["fc_b"]})
+    save(os.path.join(out, "cnn_adam"), x_nhwc=nhwc(x), y=y)
     save(os.path.join(out, "cnn_adam"), x=x, y=y, losses=losses, **init, final_conv_w=conv.weight.detach(),
          final_conv_b=conv.bias.detach(), final_fc_w=fc.weight.detach(), final_fc_b=fc.bias.detach())
 
@@ -135,6 +188,13 @@ def gru_case(out):
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    os.makedirs(os.path.join(out, "gru_adam"), exist_ok=True)
+    write_vitrine_model(os.path.join(out, "gru_adam", "model.safetensors"), [("ids", (6, 4))],
+                        [("embedding", "lookup", ["ids", "emb"], {}),
+                         ("gru", "gru", ["lookup", "gru.w_ih", "gru.w_hh", "gru.b_ih", "gru.b_hh"], {"hidden_size": 5}),
+                         ("dense", "fc", ["gru:1", "fc.w", "fc.b"], {})], ["fc"],
+                        {"emb": init["emb"], "gru.w_ih": init["w_ih"], "gru.w_hh": init["w_hh"], "gru.b_ih": init["b_ih"],
+                         "gru.b_hh": init["b_hh"], "fc.w": init["fc_w"], "fc.b": init["fc_b"]})
     save(os.path.join(out, "gru_adam"), ids=ids, y=y, losses=losses, **init, final_emb=emb.weight.detach(),
          final_w_ih=gru.weight_ih_l0.detach(), final_w_hh=gru.weight_hh_l0.detach(), final_fc_w=fc.weight.detach())
 

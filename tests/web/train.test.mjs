@@ -96,3 +96,41 @@ describe('fine-tuning in wasm', { skip }, () => {
     rt.dispose();
   });
 });
+
+// The PyTorch training runs (scripts/models/export_train_goldens.py), repeated in wasm from the
+// same initial weights: 20 steps give PyTorch's losses.
+const trainDir = process.env.VITRINE_PARITY_MODELS ? path.join(process.env.VITRINE_PARITY_MODELS, 'train') : '';
+const cases = [
+  { name: 'mlp_adam', options: { optimizer: 'adam', learningRate: 0.01 }, inputs: (d) => readNpy(path.join(d, 'x.npy')) },
+  { name: 'cnn_adam', options: { optimizer: 'adam', learningRate: 0.01 }, inputs: (d) => readNpy(path.join(d, 'x_nhwc.npy')) },
+  { name: 'gru_adam', options: { optimizer: 'adam', learningRate: 0.01 }, inputs: (d) => readNpy(path.join(d, 'ids.npy')) },
+  {
+    name: 'mf_bpr', options: { loss: 'bpr', optimizer: 'sgd', learningRate: 0.5, momentum: 0.9, weightDecay: 0.01 },
+    inputs: (d) => ({ users: readNpy(path.join(d, 'users.npy')), pos: readNpy(path.join(d, 'pos.npy')), neg: readNpy(path.join(d, 'neg.npy')) }),
+    target: () => new Float32Array(16),
+  },
+];
+for (const variant of ['simd', 'simd-threads']) {
+  describe(`PyTorch training parity in ${variant}`, () => {
+    for (const c of cases) {
+      const d = path.join(trainDir, c.name);
+      const have = trainDir !== '' && fs.existsSync(path.join(d, 'model.safetensors'));
+      test(`${c.name}: 20 steps give PyTorch's losses`, { skip: !have && !required && 'no goldens' }, async () => {
+        assert.ok(have, `training golden ${c.name} missing`);
+        const rt = await createRuntime({ variant, threads: 2 });
+        const model = await rt.loadModel(path.join(d, 'model.safetensors'));
+        const trainer = model.createTrainer(c.options);
+        const want = readNpy(path.join(d, 'losses.npy'));
+        const inputs = c.inputs(d);
+        const target = c.target ? c.target() : readNpy(path.join(d, 'y.npy'));
+        for (let s = 0; s < 20; s++) {
+          const loss = trainer.step(inputs, target);
+          assert.ok(Math.abs(loss - want[s]) <= 1e-4 * (1 + Math.abs(want[s])), `step ${s}: ${loss} vs PyTorch ${want[s]}`);
+        }
+        trainer.dispose();
+        model.dispose();
+        rt.dispose();
+      });
+    }
+  });
+}
