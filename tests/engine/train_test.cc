@@ -381,6 +381,22 @@ TEST(Losses, ValuesGradientsAndErrors) {
   }
   EXPECT_NEAR(b.value(), want / 6, 1e-6);
   EXPECT_TRUE(parse_loss("multinomial").ok());
+  // Sampled softmax is cross-entropy with the positive in column 0, after the log-Q correction.
+  LossOptions sampled{LossType::kSampledSoftmax, 0};
+  float zero_ids[2] = {0, 0};
+  Tensor gs = Tensor::zeros(Shape{2, 3}).value();
+  auto s1 = compute_loss(sampled, p, Tensor(), &gs);
+  auto s2 = compute_loss({}, p, Tensor::from_values(Shape{2}, zero_ids, 2).value(), &g);
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  EXPECT_NEAR(s1.value(), s2.value(), 1e-9);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(gs.data()[i], g.data()[i], 1e-7);
+  float logq[6] = {0.1f, -1, 2, 0, 0.5f, -0.5f};
+  float corrected[6];
+  for (int i = 0; i < 6; ++i) corrected[i] = logits[i] - logq[i];
+  auto s3 = compute_loss(sampled, p, Tensor::from_values(Shape{2, 3}, logq, 6).value(), nullptr);
+  auto s4 = compute_loss({}, Tensor::from_values(Shape{2, 3}, corrected, 6).value(), Tensor::from_values(Shape{2}, zero_ids, 2).value(), nullptr);
+  EXPECT_NEAR(s3.value(), s4.value(), 1e-6);
+  EXPECT_FALSE(compute_loss(sampled, Tensor::zeros(Shape{2, 1}).value(), Tensor(), nullptr).ok());
   EXPECT_FALSE(parse_loss("hinge").ok());
   OptimizerOptions cos;
   cos.schedule = "cosine";

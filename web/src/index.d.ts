@@ -104,7 +104,7 @@ export type ModelInputs = Float32Array | number[] | Record<string, Float32Array 
 
 export interface TrainerOptions {
   /** Default 'softmax_cross_entropy'. */
-  loss?: 'softmax_cross_entropy' | 'binary_cross_entropy' | 'mse' | 'bpr' | 'multinomial';
+  loss?: 'softmax_cross_entropy' | 'binary_cross_entropy' | 'mse' | 'bpr' | 'multinomial' | 'sampled_softmax';
   /** Default 'adam'. */
   optimizer?: 'sgd' | 'adam' | 'adamw';
   learningRate?: number;

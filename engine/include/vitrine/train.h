@@ -23,6 +23,9 @@ enum class LossType {
   kMeanSquaredError,     // prediction and target of the same shape
   kBpr,                  // scores (N, 2): [positive, negative]; target ignored (may be empty)
   kMultinomial,          // logits (N, I); target counts or weights (N, I) (Mult-VAE / Mult-DAE)
+  kSampledSoftmax,       // logits (N, 1 + S): the positive item in column 0, S sampled negatives;
+                         // target empty, or (N, 1 + S) log sampling probabilities (log-Q correction:
+                         // subtracted from the logits before the softmax)
 };
 
 struct LossOptions {
@@ -30,7 +33,8 @@ struct LossOptions {
   double label_smoothing = 0.0;  // softmax cross-entropy only, in [0, 1)
 };
 
-// Parses "softmax_cross_entropy" | "binary_cross_entropy" | "mse" | "bpr" | "multinomial".
+// Parses "softmax_cross_entropy" | "binary_cross_entropy" | "mse" | "bpr" | "multinomial" |
+// "sampled_softmax".
 Result<LossType> parse_loss(const std::string& name);
 
 // The mean loss over the batch, and dL/d(prediction) in `grad` (shaped like prediction) when non-null.

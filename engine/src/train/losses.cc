@@ -1,6 +1,7 @@
 // Losses: mean over the batch, with gradients with respect to the prediction.
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "vitrine/train.h"
 
@@ -42,8 +43,9 @@ Result<LossType> parse_loss(const std::string& name) {
   if (name == "mse") return LossType::kMeanSquaredError;
   if (name == "bpr") return LossType::kBpr;
   if (name == "multinomial") return LossType::kMultinomial;
+  if (name == "sampled_softmax") return LossType::kSampledSoftmax;
   return Status::NotFound("unknown loss '" + name +
-                          "' (softmax_cross_entropy, binary_cross_entropy, mse, bpr, multinomial)");
+                          "' (softmax_cross_entropy, binary_cross_entropy, mse, bpr, multinomial, sampled_softmax)");
 }
 
 Result<double> compute_loss(const LossOptions& o, const Tensor& p, const Tensor& t, Tensor* grad) {
@@ -115,6 +117,30 @@ Result<double> compute_loss(const LossOptions& o, const Tensor& p, const Tensor&
         if (g) {
           g[2 * r] = static_cast<float>(-s / static_cast<double>(n));
           g[2 * r + 1] = static_cast<float>(s / static_cast<double>(n));
+        }
+      }
+      return total / static_cast<double>(n);
+    }
+    case LossType::kSampledSoftmax: {
+      if (p.shape().rank() != 2 || p.shape()[1] < 2) {
+        return Status::InvalidArgument("sampled_softmax: logits must be (N, 1 + S) with S >= 1, got " + p.shape().to_string());
+      }
+      const bool correct = !t.empty();
+      if (correct) {
+        VITRINE_RETURN_IF_ERROR(same_shape("sampled_softmax", p, t));
+        VITRINE_RETURN_IF_ERROR(check_finite("sampled_softmax", t, "the log sampling probabilities"));
+      }
+      const int64_t n = p.shape()[0], c = p.shape()[1];
+      std::vector<float> row(static_cast<size_t>(c));
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t k = 0; k < c; ++k) row[static_cast<size_t>(k)] = x[r * c + k] - (correct ? t.data()[r * c + k] : 0.0f);
+        float mx;
+        const double lse = log_sum_exp(row.data(), c, &mx);
+        total += lse - row[0];
+        if (g) {
+          for (int64_t k = 0; k < c; ++k) {
+            g[r * c + k] = static_cast<float>((std::exp(row[static_cast<size_t>(k)] - lse) - (k == 0 ? 1.0 : 0.0)) / static_cast<double>(n));
+          }
         }
       }
       return total / static_cast<double>(n);

@@ -37,8 +37,11 @@ struct Trainer::Impl {
   TrainerOptions options;
   std::vector<int> params;          // value indices of trainable constants
   std::vector<bool> frozen;         // per params entry
-  std::vector<Tensor> grad_sum;     // per params entry: accumulated gradients
-  std::vector<Tensor> m, v;         // optimizer state per params entry
+  // Gradients and optimizer state live in one flat arena (3 slabs of every parameter's size, each
+  // parameter's region 64-byte aligned); these are views into it, per params entry.
+  Tensor arena;
+  std::vector<Tensor> grad_sum;     // accumulated gradients
+  std::vector<Tensor> m, v;         // optimizer state (momentum / Adam moments)
   int64_t accumulated = 0;
   int64_t steps = 0;
   std::vector<NodeRunner> runners;  // per node
@@ -80,14 +83,24 @@ Result<std::unique_ptr<Trainer>> Trainer::create(std::shared_ptr<Graph> graph, C
       if (!gv.constant.empty() && differentiable_input(n.type, i)) is_param[static_cast<size_t>(n.inputs[i])] = true;
     }
   }
+  std::vector<int64_t> offsets;
+  int64_t total = 0;
   for (size_t v = 0; v < is_param.size(); ++v) {
     if (!is_param[v]) continue;
     im.params.push_back(static_cast<int>(v));
     im.frozen.push_back(false);
-    const Shape& s = graph->values()[v].shape;
-    im.grad_sum.push_back(Tensor::zeros(s).value());
-    im.m.push_back(Tensor::zeros(s).value());
-    im.v.push_back(Tensor::zeros(s).value());
+    offsets.push_back(total);
+    total += (graph->values()[v].shape.num_elements() + 15) / 16 * 16;
+  }
+  Result<Tensor> arena = Tensor::zeros(Shape{3 * total});
+  if (!arena.ok()) return arena.status();
+  im.arena = arena.value();
+  float* base = im.arena.mutable_data();
+  for (size_t i = 0; i < im.params.size(); ++i) {
+    const Shape& s = graph->value(im.params[i]).shape;
+    im.grad_sum.push_back(Tensor::wrap(s, base + offsets[i]));
+    im.m.push_back(Tensor::wrap(s, base + total + offsets[i]));
+    im.v.push_back(Tensor::wrap(s, base + 2 * total + offsets[i]));
   }
   im.runners.resize(graph->nodes().size());
   return t;
