@@ -45,8 +45,10 @@ def train(d):
                     f"{r['steps_per_s']:.1f} | {r['median_ms_per_step']:.2f} |")
     if d.get("ratios"):
         rows += ["", "| model | Vitrine | threads | × TF.js CPU steps/s |", "|---|---|---|---|"]
+        rows[-2:] = ["| model | Vitrine | threads | vs TF.js CPU | × TF.js steps/s |", "|---|---|---|---|---|"]
         for q in d["ratios"]:
-            rows.append(f"| {q.get('model', '')} | {q.get('variant', '')} | {q.get('threads', '')} | {q.get('ratio', 0):.2f} |")
+            rows.append(f"| {q['model']} | {q['vitrine_engine']} {q['vitrine_variant']} | {q['vitrine_threads']} | "
+                        f"{q['tfjs_variant']} | {q['ratio']:.1f} |")
     return "\n".join(rows)
 
 

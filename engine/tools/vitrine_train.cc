@@ -7,6 +7,7 @@
 //       [--schedule constant|cosine] [--warmup-steps K] [--freeze PREFIX]...
 //       [--val-input NAME=X.npy]... [--val-target Y.npy] [--patience P] [--checkpoint PATH]
 //       [--optimizer-state IN.safetensors] [--save-optimizer-state OUT.safetensors] [--print-losses]
+//       [--threads N (default: all hardware threads)]
 //
 // Inputs are split into mini-batches along dimension 0 (shuffled each epoch with --seed). After each
 // epoch it reports the validation loss (and accuracy for softmax cross-entropy); with --patience it
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> inputs, val_inputs;
   std::vector<std::string> freeze;
   std::string target_path, val_target_path, save_path, checkpoint, opt_in, opt_out;
-  int64_t epochs = 1, batch_size = 0, steps = 0, patience = 0;
+  int64_t epochs = 1, batch_size = 0, steps = 0, patience = 0, threads = 0;
   uint32_t seed = 20261128;
   bool print_losses = false;
   TrainerOptions o;
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
     else if (a == "--batch-size") batch_size = std::atoll(next().c_str());
     else if (a == "--steps") steps = std::atoll(next().c_str());
     else if (a == "--patience") patience = std::atoll(next().c_str());
+    else if (a == "--threads") threads = std::atoll(next().c_str());
     else if (a == "--seed") seed = static_cast<uint32_t>(std::atoll(next().c_str()));
     else if (a == "--loss") {
       Result<LossType> t = parse_loss(next());
@@ -176,7 +178,7 @@ int main(int argc, char** argv) {
   }
   const int64_t batches = (rows + batch_size - 1) / batch_size;
   if (o.optimizer.schedule == "cosine" && o.optimizer.total_steps == 0) o.optimizer.total_steps = steps > 0 ? steps : epochs * batches;
-  Result<std::unique_ptr<Context>> ctx = Context::create(0);
+  Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), static_cast<int>(threads));
   if (!ctx.ok()) return fail(ctx.status());
   Result<std::unique_ptr<Trainer>> trainer = Trainer::create(graph, ctx->get(), o);
   if (!trainer.ok()) return fail(trainer.status());

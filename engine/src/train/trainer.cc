@@ -292,6 +292,9 @@ Status Trainer::Impl::update() {
   const float clip = o.clip_norm > 0 && std::sqrt(norm2) > o.clip_norm ? static_cast<float>(o.clip_norm / std::sqrt(norm2)) : 1.0f;
   const double lr = scheduled_learning_rate(o, steps);
   const int64_t t = steps + 1;
+  const bool sgd = o.type == "sgd", adamw = o.type == "adamw";  // decided once, not per element
+  const float decay = static_cast<float>(o.weight_decay), momentum = static_cast<float>(o.momentum);
+  const float b1 = static_cast<float>(o.beta1), b2 = static_cast<float>(o.beta2);
   const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t)), bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(t));
   for (size_t i = 0; i < params.size(); ++i) {
     if (frozen[i]) continue;
@@ -301,23 +304,27 @@ Status Trainer::Impl::update() {
     float* m1 = m[i].mutable_data();
     float* m2 = v[i].mutable_data();
     const int64_t n = param.num_elements();
-    for (int64_t e = 0; e < n; ++e) {
-      float grad = g[e] * clip;
-      if (o.type != "adamw") grad += static_cast<float>(o.weight_decay) * p[e];
-      if (o.type == "sgd") {
-        if (o.momentum > 0) {
-          m1[e] = static_cast<float>(o.momentum) * m1[e] + grad;
+    if (sgd) {
+      for (int64_t e = 0; e < n; ++e) {
+        float grad = g[e] * clip + decay * p[e];
+        if (momentum > 0) {
+          m1[e] = momentum * m1[e] + grad;
           grad = m1[e];
         }
         p[e] -= static_cast<float>(lr) * grad;
-      } else {
-        if (o.type == "adamw") p[e] -= static_cast<float>(lr * o.weight_decay) * p[e];
-        m1[e] = static_cast<float>(o.beta1) * m1[e] + static_cast<float>(1 - o.beta1) * grad;
-        m2[e] = static_cast<float>(o.beta2) * m2[e] + static_cast<float>(1 - o.beta2) * grad * grad;
+        g[e] = 0.0f;
+      }
+    } else {
+      for (int64_t e = 0; e < n; ++e) {
+        float grad = g[e] * clip;
+        if (adamw) p[e] -= static_cast<float>(lr * o.weight_decay) * p[e];
+        else grad += decay * p[e];
+        m1[e] = b1 * m1[e] + (1.0f - b1) * grad;
+        m2[e] = b2 * m2[e] + (1.0f - b2) * grad * grad;
         const double denom = std::sqrt(m2[e] / bc2) + o.epsilon;
         p[e] -= static_cast<float>(lr / bc1 * m1[e] / denom);
+        g[e] = 0.0f;
       }
-      g[e] = 0.0f;
     }
   }
   for (size_t i = 0; i < params.size(); ++i)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# npm run eval -- NAME [args]: runs evaluation NAME and writes bench/results/eval-NAME.json.
+#   recommend [--data CSV] [--folds K] ...   baselines (popularity, item-kNN, EASE) on both protocols
+#       of ../shared/DATA.md; without --data: MovieLens latest-small (scripts/data/movielens.sh).
+#       Other options: /usr/bin/python3 scripts/recommend/eval.py --help
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend)}"
+shift
+cd "$VITRINE_ROOT"
+need_python_numpy() {
+  /usr/bin/python3 -c 'import numpy' 2>/dev/null && return
+  [[ $(id -u) -eq 0 ]] || { log "python3-numpy is missing: run as root once"; exit 1; }
+  log "installing python3-numpy"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-numpy >/dev/null
+}
+case "$name" in
+  recommend)
+    need_python_numpy
+    args=("$@")
+    if [[ " $* " != *" --data "* && " $* " != *" --data="* ]]; then
+      ratings="$(bash scripts/data/movielens.sh)"
+      version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
+      args=(--data "$ratings" --name movielens
+            --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
+    fi
+    VITRINE_EVAL_COMMAND="npm run eval -- recommend${*:+ $*}" exec /usr/bin/python3 scripts/recommend/eval.py "${args[@]}"
+    ;;
+  *)
+    log "no evaluation '$name' (NAME: recommend)"
+    exit 2
+    ;;
+esac
