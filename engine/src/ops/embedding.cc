@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "embedding_grad.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -88,7 +89,44 @@ Status run_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
   return Status::Ok();
 }
 
-// dtable[id] += dy row (dense gradient table; rows never looked up stay zero).
+// dtable[id] += dy row, for the looked-up rows only.
+Status add_embedding_rows(const Tensor& ids, const Tensor& dy, float* dt, int64_t vocab, int64_t dim) {
+  for (int64_t i = 0; i < ids.num_elements(); ++i) {
+    Result<int64_t> id = checked_id("embedding", ids.data()[i], vocab, i, false);
+    if (!id.ok()) return id.status();
+    const float* g = dy.data() + i * dim;
+    float* row = dt + id.value() * dim;
+    for (int64_t d = 0; d < dim; ++d) row[d] += g[d];
+  }
+  return Status::Ok();
+}
+
+// dtable[e_j] += w_j dy_b (/ Σ_j w_j for mean), for the looked-up rows only.
+Status add_bag_rows(const OpAttrs& a, const std::vector<const Tensor*>& in, const Tensor& dy, float* dt) {
+  const Tensor& ids = *in[0];
+  const float* weights = in.size() == 3 ? in[2]->data() : nullptr;
+  const bool mean = a.string("mode", "mean") == "mean";
+  const int64_t n = ids.shape()[0], len = ids.shape()[1], vocab = in[1]->shape()[0], dim = in[1]->shape()[1];
+  for (int64_t b = 0; b < n; ++b) {
+    double total = 0;
+    for (int64_t j = 0; j < len; ++j) {
+      Result<int64_t> id = checked_id("embedding_bag", ids.data()[b * len + j], vocab, b * len + j, true);
+      if (!id.ok()) return id.status();
+      if (id.value() >= 0) total += weights ? weights[b * len + j] : 1.0f;
+    }
+    const float scale = mean && total != 0 ? static_cast<float>(1.0 / total) : 1.0f;
+    const float* g = dy.data() + b * dim;
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t id = static_cast<int64_t>(ids.data()[b * len + j]);
+      if (id < 0) continue;
+      const float w = (weights ? weights[b * len + j] : 1.0f) * scale;
+      float* row = dt + id * dim;
+      for (int64_t d = 0; d < dim; ++d) row[d] += w * g[d];
+    }
+  }
+  return Status::Ok();
+}
+
 Status backward_embedding(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
                           const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
                           const std::vector<Tensor*>& gin) {
@@ -96,15 +134,7 @@ Status backward_embedding(Context*, const OpAttrs&, const std::vector<const Tens
   float* dt = gin[1]->mutable_data();
   std::fill_n(dt, gin[1]->num_elements(), 0.0f);
   if (!gout[0]) return Status::Ok();
-  const int64_t vocab = in[1]->shape()[0], dim = in[1]->shape()[1];
-  for (int64_t i = 0; i < in[0]->num_elements(); ++i) {
-    Result<int64_t> id = checked_id("embedding", in[0]->data()[i], vocab, i, false);
-    if (!id.ok()) return id.status();
-    const float* g = gout[0]->data() + i * dim;
-    float* row = dt + id.value() * dim;
-    for (int64_t d = 0; d < dim; ++d) row[d] += g[d];
-  }
-  return Status::Ok();
+  return add_embedding_rows(*in[0], *gout[0], dt, in[1]->shape()[0], in[1]->shape()[1]);
 }
 
 // y_b = Σ_j w_j e_j (/ Σ_j w_j for mean). dtable[e_j] += w_j dy_b (/ Σw); dw_j = dy_b · e_j
@@ -122,6 +152,8 @@ Status backward_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>
   if (dt) std::fill_n(dt, gin[1]->num_elements(), 0.0f);
   if (dw) std::fill_n(dw, gin[2]->num_elements(), 0.0f);
   if (!gout[0]) return Status::Ok();
+  if (dt) VITRINE_RETURN_IF_ERROR(add_bag_rows(a, in, *gout[0], dt));
+  if (!dw) return Status::Ok();
   for (int64_t b = 0; b < n; ++b) {
     double total = 0;
     for (int64_t j = 0; j < len; ++j) {
@@ -135,23 +167,27 @@ Status backward_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>
     for (int64_t j = 0; j < len; ++j) {
       const int64_t id = static_cast<int64_t>(ids.data()[b * len + j]);
       if (id < 0) continue;
-      const float w = weights ? weights[b * len + j] : 1.0f;
       const float* e = table.data() + id * dim;
-      if (dt) {
-        float* row = dt + id * dim;
-        for (int64_t d = 0; d < dim; ++d) row[d] += w * scale * g[d];
-      }
-      if (dw) {
-        double acc = 0;
-        for (int64_t d = 0; d < dim; ++d) acc += double(g[d]) * (mean ? e[d] - y[d] : e[d]);
-        dw[b * len + j] = static_cast<float>(acc) * scale;
-      }
+      double acc = 0;
+      for (int64_t d = 0; d < dim; ++d) acc += double(g[d]) * (mean ? e[d] - y[d] : e[d]);
+      dw[b * len + j] = static_cast<float>(acc) * scale;
     }
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+Status accumulate_table_grad(OpType type, const OpAttrs& attrs, const std::vector<const Tensor*>& in,
+                             const Tensor&, const Tensor& dy, Tensor* table_grad) {
+  if (in.size() < 2 || !table_grad || table_grad->shape() != in[1]->shape()) {
+    return Status::InvalidArgument("accumulate_table_grad: the gradient must have the table's shape");
+  }
+  float* dt = table_grad->mutable_data();
+  if (type == OpType::kEmbedding) return add_embedding_rows(*in[0], dy, dt, in[1]->shape()[0], in[1]->shape()[1]);
+  if (type == OpType::kEmbeddingBag) return add_bag_rows(attrs, in, dy, dt);
+  return Status::InvalidArgument("accumulate_table_grad: not an embedding op");
+}
 
 const OpInfo kEmbeddingInfo{OpType::kEmbedding, 27, "embedding", 2, 2, &infer_embedding, nullptr, nullptr,
                             &run_embedding, &backward_embedding};

@@ -5,6 +5,8 @@
 
 #include "vitrine/train.h"
 
+#include "../ops/embedding_grad.h"
+
 namespace vitrine {
 namespace {
 
@@ -245,8 +247,19 @@ Result<double> Trainer::Impl::forward_backward(const std::vector<Tensor>& inputs
     }
     std::vector<Tensor> gin(n.inputs.size());
     std::vector<Tensor*> gin_ptrs(n.inputs.size(), nullptr);
+    // Embedding tables that are parameters get sparse row gradients: only the looked-up rows are
+    // added into the accumulator, no table-sized temporary.
+    const bool sparse_table = (n.type == OpType::kEmbedding || n.type == OpType::kEmbeddingBag) && gout[0] &&
+                              param_slot[static_cast<size_t>(n.inputs[1])] >= 0 &&
+                              needs[static_cast<size_t>(n.inputs[1])];
+    if (sparse_table) {
+      Tensor& acc = grad_sum[static_cast<size_t>(param_slot[static_cast<size_t>(n.inputs[1])])];
+      Status s = accumulate_table_grad(n.type, node_attrs[k], in_ptrs, *out_ptrs[0], *gout[0], &acc);
+      if (!s.ok()) return Status(s.code(), std::string(info.name) + " '" + n.name + "' backward: " + s.message());
+    }
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       if (!needs[static_cast<size_t>(n.inputs[i])] || !differentiable_input(n.type, i)) continue;
+      if (sparse_table && i == 1) continue;
       Result<Tensor> z = Tensor::zeros(values[static_cast<size_t>(n.inputs[i])].shape());
       if (!z.ok()) return z.status();
       gin[i] = z.value();
