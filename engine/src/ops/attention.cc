@@ -101,34 +101,6 @@ Status lower_attention(XnnLowering& l) {
   return l.check(xnn_define_batch_matrix_multiply(l.subgraph, p.value(), l.inputs[2], l.outputs[0], 0), "define p·v");
 }
 
-// dst (shape `out`) = src (shape `in`, numpy-broadcast to `out`).
-void expand_to_shape(const float* src, const Shape& in, const Shape& out, float* dst) {
-  const int r = out.rank();
-  std::vector<int64_t> in_stride(static_cast<size_t>(r), 0);
-  int64_t stride = 1;
-  for (int d = r - 1; d >= 0; --d) {
-    const int di = d - (r - in.rank());
-    if (di >= 0) {
-      in_stride[static_cast<size_t>(d)] = in[di] == 1 ? 0 : stride;
-      stride *= in[di];
-    }
-  }
-  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-  const int64_t total = out.num_elements();
-  int64_t pos = 0;
-  for (int64_t i = 0; i < total; ++i) {
-    dst[i] = src[pos];
-    for (int d = r - 1; d >= 0; --d) {
-      const size_t du = static_cast<size_t>(d);
-      ++idx[du];
-      pos += in_stride[du];
-      if (idx[du] < out[d]) break;
-      pos -= in_stride[du] * idx[du];
-      idx[du] = 0;
-    }
-  }
-}
-
 Shape with_last_two(const std::vector<int64_t>& batch, int64_t a, int64_t b) {
   std::vector<int64_t> dims = batch;
   dims.push_back(a);

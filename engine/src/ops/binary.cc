@@ -35,21 +35,7 @@ Status backward_binary(Context*, const OpAttrs&, const std::vector<const Tensor*
   // Values of a and b broadcast to the output shape (only what the derivative needs).
   auto expand = [&](const Tensor& t, std::vector<float>* dst) {
     dst->resize(static_cast<size_t>(total));
-    const int r = os.rank();
-    const Shape& ts = t.shape();
-    for (int64_t i = 0; i < total; ++i) {
-      int64_t rem = i, src = 0, stride = 1;
-      for (int d = r - 1; d >= 0; --d) {
-        const int64_t idx = rem % os[d];
-        rem /= os[d];
-        const int dt = d - (r - ts.rank());
-        if (dt >= 0) {
-          src += (ts[dt] == 1 ? 0 : idx) * stride;
-          stride *= ts[dt];
-        }
-      }
-      (*dst)[static_cast<size_t>(i)] = t.data()[src];
-    }
+    expand_to_shape(t.data(), t.shape(), os, dst->data());
   };
   std::vector<float> av, bv;
   if (kType == OpType::kMul || kType == OpType::kDiv) {

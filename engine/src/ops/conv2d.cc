@@ -165,7 +165,7 @@ Status backward_conv2d(Context* ctx, const OpAttrs& attrs, const std::vector<con
   VITRINE_RETURN_IF_ERROR(conv_grad::scratch(cols, groups * max_rows * k));
   if (groups > 1 || dw) VITRINE_RETURN_IF_ERROR(conv_grad::scratch(dyg, groups * max_rows * og));
   if (dw) VITRINE_RETURN_IF_ERROR(conv_grad::scratch(wtmp, o * k));
-  conv_grad::BatchMatmul mm(ctx, "conv2d");
+  BatchMatmul mm(ctx, "conv2d");
   const size_t g = static_cast<size_t>(groups);
   for (int64_t n0 = 0; n0 < images; n0 += chunk) {
     const int64_t count = std::min(chunk, images - n0), rows = count * geo.patches();

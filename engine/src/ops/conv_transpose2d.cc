@@ -124,7 +124,7 @@ Status backward_deconv(Context* ctx, const OpAttrs& attrs, const std::vector<con
     VITRINE_RETURN_IF_ERROR(conv_grad::scratch(xt, groups * cg * max_rows));
     VITRINE_RETURN_IF_ERROR(conv_grad::scratch(dwt, 2 * groups * cg * k));  // accumulator, then one chunk
   }
-  conv_grad::BatchMatmul mm(ctx, "conv_transpose2d");
+  BatchMatmul mm(ctx, "conv_transpose2d");
   const size_t g = static_cast<size_t>(groups);
   for (int64_t n0 = 0; n0 < images; n0 += chunk) {
     const int64_t count = std::min(chunk, images - n0), rows = count * geo.patches();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../core/xnn_util.h"
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -124,48 +125,6 @@ inline void col2im(const Geometry& g, const float* cols, int64_t n0, int64_t cou
   });
 }
 
-// c[b] (m, n) = a[b] (m, k) · B[b] for b in [0, batch), with B[b] stored (k, n), or stored (n, k)
-// when transpose_b. All matrices contiguous, one after the other. Runs XNNPACK's batch matrix
-// multiply on the context's threads; inputs must be readable kTensorPadding bytes past their end
-// (tensor storage and AlignedBuffer are).
-class BatchMatmul {
- public:
-  BatchMatmul(Context* ctx, const char* op) : pool_(ctx ? ctx->threadpool() : nullptr), op_(op) {}
-
-  Status run(size_t batch, size_t m, size_t k, size_t n, const float* a, const float* b, float* c,
-             bool transpose_b) {
-    if (batch == 0 || m == 0 || n == 0) return Status::Ok();
-    if (k == 0) {
-      std::fill_n(c, batch * m * n, 0.0f);
-      return Status::Ok();
-    }
-    XnnOperator& mm = transpose_b ? transposed_ : plain_;
-    if (!mm) {
-      VITRINE_RETURN_IF_ERROR(xnn_check(
-          xnn_create_batch_matrix_multiply_nc_f32(transpose_b ? XNN_FLAG_TRANSPOSE_B : 0, mm.out()), what("create")));
-    }
-    size_t workspace_size = 0;
-    VITRINE_RETURN_IF_ERROR(xnn_check(
-        xnn_reshape_batch_matrix_multiply_nc_f32(mm.get(), 1, &batch, &batch, m, k, n, &workspace_size, pool_),
-        what("reshape")));
-    VITRINE_RETURN_IF_ERROR(workspace_.reserve(workspace_size));
-    VITRINE_RETURN_IF_ERROR(
-        xnn_check(xnn_setup_batch_matrix_multiply_nc_f32(mm.get(), workspace_.data(), a, b, c), what("setup")));
-    return xnn_check(xnn_run_operator(mm.get(), pool_), what("run"));
-  }
-
- private:
-  const char* what(const char* step) {
-    what_ = std::string(op_) + " backward: matmul " + step;
-    return what_.c_str();
-  }
-
-  pthreadpool_t pool_;
-  const char* op_;
-  std::string what_;
-  XnnOperator plain_, transposed_;
-  AlignedBuffer workspace_;
-};
 
 // A zero-initialised float scratch buffer (padded for XNNPACK's over-reads).
 inline Status scratch(AlignedBuffer& buf, int64_t floats) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "../core/xnn_util.h"
@@ -40,33 +41,60 @@ inline void reduce_to_shape(const float* g, const Shape& out, const Shape& in, f
   }
 }
 
+// c[b] (m, n) = a[b] (m, k) · B[b] for b in [0, batch), with B[b] stored (k, n), or stored (n, k)
+// when transpose_b. All matrices contiguous, one after the other. Runs XNNPACK's batch matrix
+// multiply on the context's threads; inputs must be readable kTensorPadding bytes past their end
+// (tensor storage and AlignedBuffer are).
+class BatchMatmul {
+ public:
+  BatchMatmul(Context* ctx, const char* op) : pool_(ctx ? ctx->threadpool() : nullptr), op_(op) {}
+
+  Status run(size_t batch, size_t m, size_t k, size_t n, const float* a, const float* b, float* c,
+             bool transpose_b) {
+    if (batch == 0 || m == 0 || n == 0) return Status::Ok();
+    if (k == 0) {
+      std::fill_n(c, batch * m * n, 0.0f);
+      return Status::Ok();
+    }
+    XnnOperator& mm = transpose_b ? transposed_ : plain_;
+    if (!mm) {
+      VITRINE_RETURN_IF_ERROR(xnn_check(
+          xnn_create_batch_matrix_multiply_nc_f32(transpose_b ? XNN_FLAG_TRANSPOSE_B : 0, mm.out()), what("create")));
+    }
+    size_t workspace_size = 0;
+    VITRINE_RETURN_IF_ERROR(xnn_check(
+        xnn_reshape_batch_matrix_multiply_nc_f32(mm.get(), 1, &batch, &batch, m, k, n, &workspace_size, pool_),
+        what("reshape")));
+    VITRINE_RETURN_IF_ERROR(workspace_.reserve(workspace_size));
+    VITRINE_RETURN_IF_ERROR(
+        xnn_check(xnn_setup_batch_matrix_multiply_nc_f32(mm.get(), workspace_.data(), a, b, c), what("setup")));
+    return xnn_check(xnn_run_operator(mm.get(), pool_), what("run"));
+  }
+
+ private:
+  const char* what(const char* step) {
+    what_ = std::string(op_) + " backward: matmul " + step;
+    return what_.c_str();
+  }
+
+  pthreadpool_t pool_;
+  const char* op_;
+  std::string what_;
+  XnnOperator plain_, transposed_;
+  AlignedBuffer workspace_;
+};
+
 // c[b] (m, n) = a[b] (m, k) · op(b[b]) for b in [0, batch), op(B) = B (k, n) or, with
-// transpose_b, Bᵀ of a B stored (n, k). Runs XNNPACK's batch matrix multiply on ctx's threads.
+// transpose_b, Bᵀ of a B stored (n, k). For callers whose inputs are not padded tensor storage
+// (plain vectors): they are copied into padded scratch first, since XNNPACK may read past the end.
 inline Status batch_matmul(Context* ctx, size_t batch, size_t m, size_t k, size_t n, const float* a, const float* b,
                            float* c, bool transpose_b) {
-  if (batch == 0 || m == 0 || n == 0) return Status::Ok();
-  if (k == 0) {
-    std::memset(c, 0, batch * m * n * sizeof(float));
-    return Status::Ok();
-  }
-  XnnOperator op;
-  VITRINE_RETURN_IF_ERROR(xnn_check(
-      xnn_create_batch_matrix_multiply_nc_f32(transpose_b ? XNN_FLAG_TRANSPOSE_B : 0, op.out()), "matmul: create"));
-  size_t workspace_size = 0;
-  VITRINE_RETURN_IF_ERROR(xnn_check(xnn_reshape_batch_matrix_multiply_nc_f32(op.get(), 1, &batch, &batch, m, k, n,
-                                                                             &workspace_size, ctx->threadpool()),
-                                    "matmul: reshape"));
-  AlignedBuffer workspace;
-  VITRINE_RETURN_IF_ERROR(workspace.reserve(workspace_size));
-  // XNNPACK may read past the end of its inputs: copy them into padded buffers.
   AlignedBuffer pa, pb;
   VITRINE_RETURN_IF_ERROR(pa.reserve(batch * m * k * sizeof(float)));
   VITRINE_RETURN_IF_ERROR(pb.reserve(batch * k * n * sizeof(float)));
   std::memcpy(pa.data(), a, batch * m * k * sizeof(float));
   std::memcpy(pb.data(), b, batch * k * n * sizeof(float));
-  VITRINE_RETURN_IF_ERROR(xnn_check(
-      xnn_setup_batch_matrix_multiply_nc_f32(op.get(), workspace.data(), pa.floats(), pb.floats(), c), "matmul: setup"));
-  return xnn_check(xnn_run_operator(op.get(), ctx->threadpool()), "matmul: run");
+  return BatchMatmul(ctx, "matmul").run(batch, m, k, n, pa.floats(), pb.floats(), c, transpose_b);
 }
 
 // dst (cols, rows) = src (rows, cols)ᵀ for each of `batch` matrices.
@@ -74,6 +102,34 @@ inline void transpose_batch(size_t batch, size_t rows, size_t cols, const float*
   for (size_t b = 0; b < batch; ++b)
     for (size_t r = 0; r < rows; ++r)
       for (size_t c = 0; c < cols; ++c) dst[(b * cols + c) * rows + r] = src[(b * rows + r) * cols + c];
+}
+
+// dst (shape `out`) = src (shape `in`, numpy-broadcast to `out`).
+inline void expand_to_shape(const float* src, const Shape& in, const Shape& out, float* dst) {
+  const int r = out.rank();
+  std::vector<int64_t> in_stride(static_cast<size_t>(r), 0);
+  int64_t stride = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    const int di = d - (r - in.rank());
+    if (di >= 0) {
+      in_stride[static_cast<size_t>(d)] = in[di] == 1 ? 0 : stride;
+      stride *= in[di];
+    }
+  }
+  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+  const int64_t total = out.num_elements();
+  int64_t pos = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    dst[i] = src[pos];
+    for (int d = r - 1; d >= 0; --d) {
+      const size_t du = static_cast<size_t>(d);
+      ++idx[du];
+      pos += in_stride[du];
+      if (idx[du] < out[d]) break;
+      pos -= in_stride[du] * idx[du];
+      idx[du] = 0;
+    }
+  }
 }
 
 // Backward of ops that only move or relabel data element for element (reshape, flatten, identity,

@@ -51,21 +51,8 @@ Status backward_matmul(Context* ctx, const OpAttrs&, const std::vector<const Ten
     dims[static_cast<size_t>(r - 2)] = static_cast<int64_t>(rows);
     dims[static_cast<size_t>(r - 1)] = static_cast<int64_t>(cols);
     const Shape full = Shape::make(dims).value();
-    dst->assign(static_cast<size_t>(full.num_elements()), 0.0f);
-    const Shape& ts = t.shape();
-    for (int64_t i = 0; i < full.num_elements(); ++i) {
-      int64_t rem = i, src = 0, stride = 1;
-      for (int d = r - 1; d >= 0; --d) {
-        const int64_t idx = rem % full[d];
-        rem /= full[d];
-        const int dt = d - (r - ts.rank());
-        if (dt >= 0) {
-          src += (ts[dt] == 1 ? 0 : idx) * stride;
-          stride *= ts[dt];
-        }
-      }
-      (*dst)[static_cast<size_t>(i)] = t.data()[src];
-    }
+    dst->resize(static_cast<size_t>(full.num_elements()));
+    expand_to_shape(t.data(), t.shape(), full, dst->data());
     return full;
   };
   std::vector<float> a_full, b_full;
