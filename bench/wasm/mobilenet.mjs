@@ -22,14 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { arg, args, flag, npyFile as writeNpy, quantile, readNpyFloat32, root } from '../common.mjs';
+
 const self = fileURLToPath(import.meta.url);
-const root = path.resolve(path.dirname(self), '../..');
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const flag = (name) => args.includes(`--${name}`);
 
 const runs = Number(arg('runs', 40));
 const warmup = 5;
@@ -45,12 +40,6 @@ const TOLERANCE = 1e-4;
 // ---------------------------------------------------------------------------------------------
 // statistics and timing (used by the children)
 
-function quantile(sorted, q) {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 function stats(times) {
   const s = [...times].sort((a, b) => a - b);
@@ -311,16 +300,6 @@ async function child() {
 // ---------------------------------------------------------------------------------------------
 // parent
 
-function readNpyFloat32(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file} is not a .npy file`);
-  const major = buf[6];
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const offset = (major === 1 ? 10 : 12) + headerLen;
-  const header = buf.toString('latin1', major === 1 ? 10 : 12, offset);
-  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new Error(`${file}: not C-order float32`);
-  return new Float32Array(buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + buf.byteLength));
-}
 
 function ensureModel() {
   if (fs.existsSync(modelPath)) return;
@@ -412,11 +391,7 @@ async function parent() {
   const tool = path.join(root, 'build/native/engine/tools/vitrine-run');
   if (fs.existsSync(tool)) {
     const npyFile = path.join(tmp, 'input.npy');
-    let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${SHAPE.join(', ')}), }`;
-    while ((10 + header.length + 1) % 64 !== 0) header += ' ';
-    header += '\n';
-    const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
-    fs.writeFileSync(npyFile, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(x.buffer, x.byteOffset, x.byteLength)]));
+fs.writeFileSync(npyFile, writeNpy(x, SHAPE));
     for (const threads of [1, 2]) {
       const r = spawnSync(tool, [modelPath, '--input', npyFile, '--threads', String(threads), '--bench', String(runs)],
         { encoding: 'utf8' });

@@ -32,14 +32,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { arg, args, flag, median, npyFile, quantile, root } from '../common.mjs';
+
 const self = fileURLToPath(import.meta.url);
-const root = path.resolve(path.dirname(self), '../..');
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const flag = (name) => args.includes(`--${name}`);
 
 const runs = Number(arg('runs', 40));
 const warmup = 3;
@@ -167,23 +162,10 @@ function vitrineModelFile(spec) {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-function npyFile(data, shape) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
-  header += '\n';
-  const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
-}
 
 // ---------------------------------------------------------------------------------------------
 // statistics and timing (children)
 
-function quantile(sorted, q) {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 async function timeSteps(step) {
   const losses = [];
@@ -382,10 +364,6 @@ async function child() {
 // ---------------------------------------------------------------------------------------------
 // parent
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return quantile(s, 0.5);
-}
 
 // vitrine-train on the model file and the batch, full-batch steps; returns a record or throws.
 function nativeRecord(spec, tmp, threads) {
