@@ -103,6 +103,13 @@ struct OpInfo {
   // random dropout). The trainer calls it with attrs "training" = 1 and "step" (the step count,
   // which seeds randomness) and passes the same attrs to backward.
   RunFn train_forward = nullptr;
+  // Bit i set: input i never receives a gradient (ids, lengths, running statistics), so a constant
+  // there is not a trainable parameter.
+  uint32_t non_differentiable_inputs = 0;
+
+  bool differentiable_input(size_t position) const {
+    return position >= 32 || ((non_differentiable_inputs >> position) & 1u) == 0;
+  }
 };
 
 // All ops, in ops.def order.

@@ -213,6 +213,7 @@ Status backward_batch_norm(Context*, const OpAttrs& a, const std::vector<const T
 }  // namespace
 
 const OpInfo kBatchNormInfo{OpType::kBatchNorm, 21, "batch_norm", 5, 5, &infer_batch_norm, &lower_batch_norm,
-                            nullptr, nullptr, &backward_batch_norm, &train_forward_batch_norm};
+                            nullptr, nullptr, &backward_batch_norm, &train_forward_batch_norm,
+                            /*non_differentiable_inputs: mean, var*/ (1u << 3) | (1u << 4)};
 
 }  // namespace vitrine

@@ -190,8 +190,8 @@ Status accumulate_table_grad(OpType type, const OpAttrs& attrs, const std::vecto
 }
 
 const OpInfo kEmbeddingInfo{OpType::kEmbedding, 27, "embedding", 2, 2, &infer_embedding, nullptr, nullptr,
-                            &run_embedding, &backward_embedding};
+                            &run_embedding, &backward_embedding, nullptr, /*non_differentiable_inputs: ids*/ 1u};
 const OpInfo kEmbeddingBagInfo{OpType::kEmbeddingBag, 28, "embedding_bag", 2, 3, &infer_bag, nullptr, nullptr,
-                               &run_bag, &backward_bag};
+                               &run_bag, &backward_bag, nullptr, /*non_differentiable_inputs: ids*/ 1u};
 
 }  // namespace vitrine

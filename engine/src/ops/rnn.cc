@@ -427,8 +427,8 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
 }  // namespace
 
 const OpInfo kGruInfo{OpType::kGru, 31, "gru", 5, 6, &infer_rnn<3>, nullptr, nullptr, &run_rnn<3>,
-                      &backward_rnn<3>};
+                      &backward_rnn<3>, nullptr, /*non_differentiable_inputs: lengths*/ 1u << 5};
 const OpInfo kLstmInfo{OpType::kLstm, 32, "lstm", 5, 6, &infer_rnn<4>, nullptr, nullptr, &run_rnn<4>,
-                       &backward_rnn<4>};
+                       &backward_rnn<4>, nullptr, /*non_differentiable_inputs: lengths*/ 1u << 5};
 
 }  // namespace vitrine

@@ -10,17 +10,7 @@
 namespace vitrine {
 namespace {
 
-// Input positions that never receive gradients (ids, lengths, running statistics).
-bool differentiable_input(OpType type, size_t position) {
-  switch (type) {
-    case OpType::kEmbedding:
-    case OpType::kEmbeddingBag: return position != 0;
-    case OpType::kGru:
-    case OpType::kLstm: return position != 5;
-    case OpType::kBatchNorm: return position != 3 && position != 4;
-    default: return true;
-  }
-}
+bool differentiable_input(OpType type, size_t position) { return op_info(type).differentiable_input(position); }
 
 // One node run on its own: a one-node graph whose constants are the node's constant inputs
 // (sharing storage with the model), rebuilt when one of them has changed since the last build.
