@@ -83,3 +83,14 @@ class [[nodiscard]] Result {
     ::vitrine::Status vitrine_status_ = (expr);  \
     if (!vitrine_status_.ok()) return vitrine_status_; \
   } while (0)
+
+// `lhs = value of expr` (a Result<T>), or returns its Status from the enclosing function. `lhs` may
+// declare a variable: VITRINE_ASSIGN_OR_RETURN(Tensor t, load(...));
+#define VITRINE_STATUS_CONCAT_INNER(a, b) a##b
+#define VITRINE_STATUS_CONCAT(a, b) VITRINE_STATUS_CONCAT_INNER(a, b)
+#define VITRINE_ASSIGN_OR_RETURN(lhs, expr) \
+  VITRINE_ASSIGN_OR_RETURN_IMPL(VITRINE_STATUS_CONCAT(vitrine_result_, __LINE__), lhs, expr)
+#define VITRINE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                  \
+  if (!tmp.ok()) return tmp.status();                 \
+  lhs = std::move(tmp).value()

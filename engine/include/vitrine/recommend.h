@@ -1,0 +1,161 @@
+// Recommendation on the device: compact item tables, SIMD top-k, and the recommender models
+// (Mult-DAE, matrix factorization, GRU4Rec) reduced to one form for ranking:
+//
+//   score(item i) = <table row i, user vector> + bias[i]
+//
+// where the user vector comes from folding the shopper's history into the model ("fold-in"):
+// an encoder pass (Mult-DAE), gradient steps on a user embedding with the item embeddings frozen
+// (matrix factorization), or the final state of a GRU run over the history (GRU4Rec).
+//
+// Everything here is deterministic and platform-independent: fold-in and scoring use the engine's
+// own loops (fixed summation order, no fused multiply-add, own exp/tanh/sigmoid), so a native
+// build and the wasm builds rank identically, bit for bit.
+//
+// Model files (model_file.h) carry the metadata entry "recommender", a JSON object:
+//   {"kind": "mult-dae" | "mf-bpr" | "gru4rec", "items": ["id", ...], ...kind-specific settings}
+// and the constants named below per kind. The graph itself is the training graph (runnable with
+// vitrine-run); the recommender reads the constants it needs.
+//   mult-dae: enc.w (H, I), enc.b (H), dec.w (I, H), dec.b (I)
+//   mf-bpr:   item.emb (I, D), item.bias (I); settings "fold_in": {"epochs", "lr", "l2", "negatives"}
+//   gru4rec:  item.emb (I, E), gru.w_ih (3H, E), gru.w_hh (3H, H), gru.b_ih (3H), gru.b_hh (3H),
+//             out.w (I, H), out.b (I)   (PyTorch gate order r, z, n; linear before reset)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "vitrine/context.h"
+#include "vitrine/model_file.h"
+#include "vitrine/status.h"
+
+namespace vitrine {
+
+// Storage of an item table's rows.
+enum class TablePrecision {
+  kF32,   // 4 bytes per value
+  kF16,   // 2 bytes per value (IEEE half, round to nearest even)
+  kInt8,  // 1 byte per value + one f32 scale per row (symmetric: value = q * scale)
+};
+Result<TablePrecision> parse_precision(const std::string& name);  // "f32" | "f16" | "int8"
+const char* precision_name(TablePrecision p);
+
+// n item vectors of dimension d, stored compactly; scores are computed against f32 user vectors.
+class ItemTable {
+ public:
+  ItemTable() = default;
+  // Copies and converts `rows` (n, d) row-major. Refuses non-finite values and empty dimensions.
+  static Result<ItemTable> build(const float* rows, int64_t n, int64_t d, TablePrecision precision);
+
+  int64_t size() const { return n_; }
+  int64_t dim() const { return d_; }
+  TablePrecision precision() const { return precision_; }
+  size_t bytes() const;  // memory held by the rows (and scales)
+
+  // out[i - begin] = <row i, user> (+ bias[i] when bias is non-null) for i in [begin, end).
+  void score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const;
+  // Row i as f32 (dequantized) into out (d floats).
+  void row(int64_t i, float* out) const;
+  // Cosine similarity of rows a and b (0 when either is all zero).
+  float cosine(int64_t a, int64_t b) const;
+  float norm(int64_t i) const { return norms_[static_cast<size_t>(i)]; }
+
+ private:
+  int64_t n_ = 0, d_ = 0;
+  TablePrecision precision_ = TablePrecision::kF32;
+  std::vector<float> f32_;
+  std::vector<uint16_t> f16_;
+  std::vector<int8_t> i8_;
+  std::vector<float> scales_;  // int8: per row
+  std::vector<float> norms_;   // L2 norm of each (stored, dequantized) row
+};
+
+// One ranked item.
+struct ScoredItem {
+  int32_t item;
+  float score;
+};
+
+// The k best of scores[0..n) in descending score order (ties: lower index first), skipping items
+// with excluded[i] != 0 (excluded may be null) and NaN scores. Fewer than k when fewer remain.
+// Blocks of 16 scores whose maximum cannot enter the current top-k are skipped with SIMD compares.
+std::vector<ScoredItem> top_k(const float* scores, int64_t n, int64_t k, const uint8_t* excluded);
+
+// Maximal marginal relevance re-ranking (Carbonell & Goldstein 1998): greedily picks k of the
+// candidates maximizing  (1 - diversity) * relevance - diversity * max cosine to those picked,
+// relevance being the candidate's score min-max scaled to [0, 1] over the candidates.
+// diversity in [0, 1]; 0 keeps the candidates' order.
+std::vector<ScoredItem> mmr(const std::vector<ScoredItem>& candidates, const ItemTable& table, int64_t k,
+                            double diversity);
+
+// Deterministic, platform-independent elementwise functions (max error ~2 ulp of float), used by
+// the fold-in so that every build computes the same bits.
+float portable_exp(float x);
+float portable_tanh(float x);
+float portable_sigmoid(float x);
+
+// One past event of the shopper: an item index and a weight (> 0; e.g. 1 view, 3 purchase).
+struct HistoryEvent {
+  int32_t item;
+  float weight = 1.0f;
+};
+
+// A recommender model ready for fold-in and ranking.
+class RecModel {
+ public:
+  // Reads the "recommender" metadata and constants of a loaded model file; the item table (the
+  // rows that scores are computed against) is stored with `precision`.
+  static Result<std::unique_ptr<RecModel>> create(const LoadedModel& model, TablePrecision precision);
+
+  // A model over a raw item table (kind "table"): rows (n, d), bias (n) or null, and item ids
+  // (empty: the ids are the decimal indices "0".."n-1"). Its fold-in is the weighted mean of the
+  // history's rows. For catalogues embedded elsewhere, and for benchmarks.
+  static Result<std::unique_ptr<RecModel>> from_table(std::vector<std::string> item_ids, const float* rows,
+                                                      int64_t n, int64_t d, const float* bias,
+                                                      TablePrecision precision);
+
+  const std::string& kind() const { return kind_; }
+  int64_t num_items() const { return table_.size(); }
+  int64_t dim() const { return table_.dim(); }
+  std::string item_id(int64_t index) const;
+  // The item's index, or NotFound naming the id.
+  Result<int32_t> find_item(const std::string& id) const;
+  const ItemTable& table() const { return table_; }
+  // Memory held by fold-in weights + item table + ids, in bytes.
+  size_t bytes() const;
+
+  // The user vector (dim() floats) for a history, oldest event first. Items must be valid indices
+  // and weights finite and > 0 (InvalidArgument naming the event otherwise). An empty history gives
+  // the model's answer for a user it knows nothing about.
+  Status fold_in(const std::vector<HistoryEvent>& history, std::vector<float>* user) const;
+
+  // scores[i] for every item (num_items() floats), split over ctx's threads when ctx is non-null.
+  void score(const float* user, float* scores, Context* ctx) const;
+
+  // The items most similar to `item` by cosine of their table rows (the item itself excluded).
+  std::vector<ScoredItem> similar_items(int32_t item, int64_t k, const uint8_t* excluded) const;
+
+  // "Because you viewed X": the history item most similar to `item` (cosine of table rows, ties:
+  // the most recent), with that similarity; item -1 when the history is empty.
+  ScoredItem explain(int32_t item, const std::vector<HistoryEvent>& history) const;
+
+ private:
+  RecModel() = default;
+  std::string kind_;
+  std::vector<std::string> item_ids_;
+  std::unordered_map<std::string, int32_t> index_;
+  ItemTable table_;
+  std::vector<float> bias_;  // (I)
+  // mult-dae: encoder rows per item (I, H) and bias (H)
+  std::vector<float> enc_t_, enc_b_;
+  // mf-bpr fold-in settings
+  int64_t mf_epochs_ = 0, mf_negatives_ = 1;
+  double mf_lr_ = 0, mf_l2_ = 0;
+  // gru4rec: item embeddings (I, E), transposed gate weights (E, 3H), (H, 3H), biases (3H)
+  std::vector<float> emb_, w_ih_t_, w_hh_t_, b_ih_, b_hh_;
+  int64_t emb_dim_ = 0, hidden_ = 0;
+};
+
+}  // namespace vitrine

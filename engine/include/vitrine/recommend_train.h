@@ -1,0 +1,68 @@
+// Training the recommender models of recommend.h with the engine's Trainer (natively; the same
+// code builds for wasm). Each returns a model file's content: a graph whose constants are the
+// trained weights, and the "recommender" metadata that RecModel::create reads.
+//
+//   mult-dae  Mult-DAE (Liang et al. 2018): x / ||x|| -> dropout -> dense H -> tanh -> dense I,
+//             multinomial log-likelihood of the user's items.
+//   mf-bpr    matrix factorization with BPR (Rendle et al. 2009): score = mean(u ⊙ v_i) + b_i, one
+//             sampled negative per positive per epoch; new users are folded in by SGD on u.
+//   gru4rec   GRU4Rec-style session model: item embedding -> GRU -> dense I, softmax cross-entropy
+//             on the next item at every step (full softmax over the catalogue).
+//
+// Model selection: when a validation function is given it is called every `eval_every` epochs
+// on the current weights (higher is better) and the best weights are returned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vitrine/context.h"
+#include "vitrine/model_file.h"
+#include "vitrine/status.h"
+
+namespace vitrine {
+
+struct RecTrainOptions {
+  std::string kind = "mult-dae";  // "mult-dae" | "mf-bpr" | "gru4rec"
+  int64_t dim = 600;              // hidden units (mult-dae, gru4rec) or factors (mf-bpr)
+  int64_t embedding_dim = 64;     // gru4rec item embedding size
+  double dropout = 0.5;           // mult-dae input dropout
+  int64_t epochs = 100;
+  int64_t batch_size = 100;       // users (mult-dae), pairs (mf-bpr), sequences (gru4rec)
+  int64_t max_length = 50;        // gru4rec: training windows of this many steps
+  double learning_rate = 1e-3;
+  double weight_decay = 0.0;      // L2 (Adam)
+  uint32_t seed = 20261128;
+  int64_t eval_every = 5;
+  // mf-bpr fold-in, stored in the model file: SGD epochs over the history, step size, L2.
+  int64_t fold_in_epochs = 30;
+  double fold_in_lr = 0.05;
+  double fold_in_l2 = 0.01;
+};
+
+// Training data: every training user's positives in time order, as item indices into item_ids.
+struct RecTrainData {
+  std::vector<std::vector<int32_t>> histories;
+  std::vector<std::string> item_ids;
+};
+
+// Scores a candidate model (e.g. NDCG@100 on validation users); higher is better.
+using RecValidateFn = std::function<Result<double>(const LoadedModel& model)>;
+// Called after every epoch: epoch (1-based), mean training loss, validation score (NaN when not
+// validated that epoch).
+using RecProgressFn = std::function<void(int64_t epoch, double loss, double validation)>;
+
+struct RecTrainResult {
+  LoadedModel model;
+  int64_t best_epoch = 0;        // the epoch whose weights were kept (the last without validation)
+  double best_validation = 0.0;  // NaN without validation
+  std::vector<double> epoch_losses;
+};
+
+Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrainOptions& options, Context* ctx,
+                                         const RecValidateFn& validate = nullptr,
+                                         const RecProgressFn& progress = nullptr);
+
+}  // namespace vitrine

@@ -1,0 +1,688 @@
+// Item tables, top-k, MMR and the recommender models' fold-in (recommend.h).
+//
+// The inner loops use GCC/Clang vector extensions (4 float lanes): native x86 gets SSE, wasm gets
+// SIMD128, and both run the same operations in the same order (no FMA on either: the engine is
+// built without -mfma and wasm SIMD128 has none), so scores and rankings agree bit for bit.
+#include "vitrine/recommend.h"
+
+#include <pthreadpool.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "vitrine/json.h"
+
+namespace vitrine {
+namespace {
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef uint16_t v4h __attribute__((vector_size(8)));
+typedef int8_t v4b __attribute__((vector_size(4)));
+
+inline v4f load4(const float* p) {
+  v4f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline float lane_sum(v4f a, v4f b) {
+  const v4f s = a + b;
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// ---- half precision ---------------------------------------------------------------------------
+
+uint16_t f32_to_f16(float f) {  // round to nearest even; |f| > 65504 saturates (tables are finite)
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t a = x & 0x7fffffffu;
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7bffu);  // rounds past 65504
+  if (a < 0x38800000u) {  // below the smallest normal half (2^-14): subnormal or zero
+    float af;
+    std::memcpy(&af, &a, 4);
+    const float scaled = af * 16777216.0f;  // 2^24: the subnormal's integer mantissa, exact
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
+  }
+  const uint32_t mant_odd = (a >> 13) & 1u;
+  a += 0xfffu + mant_odd;  // round to nearest even on the 13 dropped bits
+  return static_cast<uint16_t>(sign | ((a - 0x38000000u) >> 13));
+}
+
+// Exact for every finite half: the exponent is rebased by multiplying with 2^112.
+inline v4f f16x4_to_f32(const uint16_t* p) {
+  v4h h;
+  std::memcpy(&h, p, sizeof h);
+  const v4u w = __builtin_convertvector(h, v4u);
+  const v4u mag = (w & 0x7fffu) << 13;
+  const v4u sign = (w & 0x8000u) << 16;
+  v4f m;
+  std::memcpy(&m, &mag, 16);
+  m = m * 5.192296858534828e33f;  // 2^112
+  v4u mb;
+  std::memcpy(&mb, &m, 16);
+  mb |= sign;
+  v4f out;
+  std::memcpy(&out, &mb, 16);
+  return out;
+}
+inline float f16_to_f32(uint16_t h) {
+  uint16_t four[4] = {h, 0, 0, 0};
+  return f16x4_to_f32(four)[0];
+}
+
+inline v4f i8x4_to_f32(const int8_t* p) {
+  v4b b;
+  std::memcpy(&b, p, sizeof b);
+  return __builtin_convertvector(b, v4f);
+}
+
+// Dot products of one stored row with a user vector; 8 lanes, fixed order, scalar tail.
+float dot_f32(const float* r, const float* u, int64_t d) {
+  v4f a0 = {0, 0, 0, 0}, a1 = a0;
+  int64_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    a0 += load4(r + j) * load4(u + j);
+    a1 += load4(r + j + 4) * load4(u + j + 4);
+  }
+  float s = lane_sum(a0, a1);
+  for (; j < d; ++j) s += r[j] * u[j];
+  return s;
+}
+float dot_f16(const uint16_t* r, const float* u, int64_t d) {
+  v4f a0 = {0, 0, 0, 0}, a1 = a0;
+  int64_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    a0 += f16x4_to_f32(r + j) * load4(u + j);
+    a1 += f16x4_to_f32(r + j + 4) * load4(u + j + 4);
+  }
+  float s = lane_sum(a0, a1);
+  for (; j < d; ++j) s += f16_to_f32(r[j]) * u[j];
+  return s;
+}
+float dot_i8(const int8_t* r, const float* u, int64_t d) {
+  v4f a0 = {0, 0, 0, 0}, a1 = a0;
+  int64_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    a0 += i8x4_to_f32(r + j) * load4(u + j);
+    a1 += i8x4_to_f32(r + j + 4) * load4(u + j + 4);
+  }
+  float s = lane_sum(a0, a1);
+  for (; j < d; ++j) s += static_cast<float>(r[j]) * u[j];
+  return s;
+}
+
+// xorshift64*: the fold-in's negative sampler, identical on every platform.
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed ? seed : 0x9e3779b97f4a7c15ull) {}
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dull;
+  }
+  int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
+};
+
+}  // namespace
+
+// ---- portable elementwise functions -----------------------------------------------------------
+
+float portable_exp(float x) {
+  if (std::isnan(x)) return x;
+  if (x > 88.7f) return std::numeric_limits<float>::infinity();
+  if (x < -103.9f) return 0.0f;
+  // x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite split of ln2), e^r by a degree-6 polynomial.
+  const float k = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int ki = static_cast<int>(k);
+  // Scale by 2^k in two halves so subnormal results and k = 128 stay exact.
+  const int k1 = ki / 2, k2 = ki - k1;
+  auto pow2 = [](int e) {
+    const uint32_t bits = static_cast<uint32_t>(e + 127) << 23;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  };
+  return p * pow2(k1) * pow2(k2);
+}
+
+float portable_sigmoid(float x) { return 1.0f / (1.0f + portable_exp(-x)); }
+
+float portable_tanh(float x) {
+  if (std::isnan(x)) return x;
+  const float a = std::fabs(x);
+  float t;
+  if (a < 0.0004f) {
+    t = a;  // tanh(a) = a - a^3/3: the cube is below float resolution here
+  } else if (a < 0.55f) {
+    const float a2 = a * a;  // odd series to a^11 (error < 1e-8 on [0, 0.55))
+    float p = -0.0035921280365724811f;
+    p = p * a2 + 0.0088632355299021965f;
+    p = p * a2 - 0.021869488536155203f;
+    p = p * a2 + 0.053968253968253971f;
+    p = p * a2 - 0.13333333333333333f;
+    p = p * a2 + 0.33333333333333333f;
+    t = a - a * a2 * p;
+  } else if (a < 9.0f) {
+    t = 1.0f - 2.0f / (portable_exp(2.0f * a) + 1.0f);
+  } else {
+    t = 1.0f;
+  }
+  return x < 0 ? -t : t;
+}
+
+// ---- item table -------------------------------------------------------------------------------
+
+Result<TablePrecision> parse_precision(const std::string& name) {
+  if (name == "f32") return TablePrecision::kF32;
+  if (name == "f16") return TablePrecision::kF16;
+  if (name == "int8") return TablePrecision::kInt8;
+  return Status::InvalidArgument("unknown item table precision '" + name + "' (f32, f16, int8)");
+}
+
+const char* precision_name(TablePrecision p) {
+  switch (p) {
+    case TablePrecision::kF32: return "f32";
+    case TablePrecision::kF16: return "f16";
+    case TablePrecision::kInt8: return "int8";
+  }
+  return "?";
+}
+
+Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, TablePrecision precision) {
+  if (n < 1 || d < 1) {
+    return Status::InvalidArgument("item table: need at least one item and one dimension, got (" +
+                                   std::to_string(n) + ", " + std::to_string(d) + ")");
+  }
+  for (int64_t i = 0; i < n * d; ++i) {
+    if (!std::isfinite(rows[i])) {
+      return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
+                                     ", dimension " + std::to_string(i % d));
+    }
+  }
+  ItemTable t;
+  t.n_ = n;
+  t.d_ = d;
+  t.precision_ = precision;
+  const size_t count = static_cast<size_t>(n * d);
+  switch (precision) {
+    case TablePrecision::kF32:
+      t.f32_.assign(rows, rows + count);
+      break;
+    case TablePrecision::kF16:
+      t.f16_.resize(count);
+      for (size_t i = 0; i < count; ++i) t.f16_[i] = f32_to_f16(rows[i]);
+      break;
+    case TablePrecision::kInt8:
+      t.i8_.resize(count);
+      t.scales_.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const float* r = rows + i * d;
+        float mx = 0;
+        for (int64_t j = 0; j < d; ++j) mx = std::max(mx, std::fabs(r[j]));
+        const float scale = mx > 0 ? mx / 127.0f : 1.0f;
+        t.scales_[static_cast<size_t>(i)] = scale;
+        for (int64_t j = 0; j < d; ++j) {
+          const float q = std::nearbyint(r[j] / scale);
+          t.i8_[static_cast<size_t>(i * d + j)] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, q)));
+        }
+      }
+      break;
+  }
+  t.norms_.resize(static_cast<size_t>(n));
+  std::vector<float> r(static_cast<size_t>(d));
+  for (int64_t i = 0; i < n; ++i) {
+    t.row(i, r.data());
+    t.norms_[static_cast<size_t>(i)] = std::sqrt(dot_f32(r.data(), r.data(), d));
+  }
+  return t;
+}
+
+size_t ItemTable::bytes() const {
+  return f32_.size() * 4 + f16_.size() * 2 + i8_.size() + scales_.size() * 4 + norms_.size() * 4;
+}
+
+void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
+  for (int64_t i = begin; i < end; ++i) {
+    float s;
+    switch (precision_) {
+      case TablePrecision::kF32: s = dot_f32(f32_.data() + i * d_, user, d_); break;
+      case TablePrecision::kF16: s = dot_f16(f16_.data() + i * d_, user, d_); break;
+      default: s = dot_i8(i8_.data() + i * d_, user, d_) * scales_[static_cast<size_t>(i)]; break;
+    }
+    out[i - begin] = bias ? s + bias[i] : s;
+  }
+}
+
+void ItemTable::row(int64_t i, float* out) const {
+  for (int64_t j = 0; j < d_; ++j) {
+    const size_t k = static_cast<size_t>(i * d_ + j);
+    switch (precision_) {
+      case TablePrecision::kF32: out[j] = f32_[k]; break;
+      case TablePrecision::kF16: out[j] = f16_to_f32(f16_[k]); break;
+      default: out[j] = static_cast<float>(i8_[k]) * scales_[static_cast<size_t>(i)]; break;
+    }
+  }
+}
+
+float ItemTable::cosine(int64_t a, int64_t b) const {
+  const float na = norms_[static_cast<size_t>(a)], nb = norms_[static_cast<size_t>(b)];
+  if (na == 0 || nb == 0) return 0;
+  std::vector<float> ra(static_cast<size_t>(d_));
+  row(a, ra.data());
+  float s;
+  score(ra.data(), nullptr, &s, b, b + 1);
+  return s / (na * nb);
+}
+
+// ---- top-k and MMR ----------------------------------------------------------------------------
+
+namespace {
+// Heap order: the worst kept item on top (lower score, or equal score and higher index).
+inline bool better(const ScoredItem& a, const ScoredItem& b) {
+  return a.score > b.score || (a.score == b.score && a.item < b.item);
+}
+}  // namespace
+
+std::vector<ScoredItem> top_k(const float* scores, int64_t n, int64_t k, const uint8_t* excluded) {
+  std::vector<ScoredItem> heap;
+  if (k <= 0 || n <= 0) return heap;
+  heap.reserve(static_cast<size_t>(std::min(k, n)));
+  auto offer = [&](int64_t i) {
+    const float s = scores[i];
+    if (std::isnan(s) || (excluded && excluded[i])) return;
+    const ScoredItem c{static_cast<int32_t>(i), s};
+    if (static_cast<int64_t>(heap.size()) < k) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), better);
+    } else if (better(c, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), better);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), better);
+    }
+  };
+  int64_t i = 0;
+  for (; i < n && static_cast<int64_t>(heap.size()) < k; ++i) offer(i);
+  // Once full, a later item (higher index) enters only with a strictly higher score than the
+  // worst kept one: test 16 scores at a time against that threshold.
+  for (; i + 16 <= n; i += 16) {
+    const float thr = heap.front().score;
+    const v4f t = {thr, thr, thr, thr};
+    const v4i m = (load4(scores + i) > t) | (load4(scores + i + 4) > t) | (load4(scores + i + 8) > t) |
+                  (load4(scores + i + 12) > t);
+    if ((m[0] | m[1] | m[2] | m[3]) == 0) continue;
+    for (int64_t j = i; j < i + 16; ++j) offer(j);
+  }
+  for (; i < n; ++i) offer(i);
+  std::sort_heap(heap.begin(), heap.end(), better);
+  return heap;
+}
+
+std::vector<ScoredItem> mmr(const std::vector<ScoredItem>& candidates, const ItemTable& table, int64_t k,
+                            double diversity) {
+  const int64_t c = static_cast<int64_t>(candidates.size());
+  k = std::min(k, c);
+  if (k <= 0) return {};
+  if (diversity <= 0) return std::vector<ScoredItem>(candidates.begin(), candidates.begin() + k);
+  const int64_t d = table.dim();
+  float lo = candidates[0].score, hi = lo;
+  for (const ScoredItem& s : candidates) lo = std::min(lo, s.score), hi = std::max(hi, s.score);
+  const float span = hi > lo ? hi - lo : 1.0f;
+  // Unit-norm candidate rows, (c, d).
+  std::vector<float> unit(static_cast<size_t>(c * d));
+  for (int64_t a = 0; a < c; ++a) {
+    float* r = unit.data() + a * d;
+    table.row(candidates[static_cast<size_t>(a)].item, r);
+    const float nrm = table.norm(candidates[static_cast<size_t>(a)].item);
+    for (int64_t j = 0; j < d; ++j) r[j] = nrm > 0 ? r[j] / nrm : 0.0f;
+  }
+  std::vector<float> max_sim(static_cast<size_t>(c), -std::numeric_limits<float>::infinity());
+  std::vector<uint8_t> taken(static_cast<size_t>(c), 0);
+  std::vector<ScoredItem> out;
+  const float lam = static_cast<float>(std::min(1.0, diversity));
+  for (int64_t step = 0; step < k; ++step) {
+    int64_t best = -1;
+    float best_value = 0;
+    for (int64_t a = 0; a < c; ++a) {
+      if (taken[static_cast<size_t>(a)]) continue;
+      const float rel = (candidates[static_cast<size_t>(a)].score - lo) / span;
+      const float sim = step == 0 ? 0.0f : max_sim[static_cast<size_t>(a)];
+      const float value = (1 - lam) * rel - lam * sim;
+      if (best < 0 || value > best_value) best = a, best_value = value;
+    }
+    taken[static_cast<size_t>(best)] = 1;
+    out.push_back(candidates[static_cast<size_t>(best)]);
+    const float* rb = unit.data() + best * d;
+    for (int64_t a = 0; a < c; ++a) {
+      if (taken[static_cast<size_t>(a)]) continue;
+      const float s = dot_f32(unit.data() + a * d, rb, d);
+      max_sim[static_cast<size_t>(a)] = std::max(max_sim[static_cast<size_t>(a)], s);
+    }
+  }
+  return out;
+}
+
+// ---- models -----------------------------------------------------------------------------------
+
+namespace {
+
+Result<Tensor> constant(const Graph& g, const std::string& name, const std::vector<int64_t>& dims) {
+  Result<int> v = g.find(name);
+  if (!v.ok()) return Status::DataLoss("recommender model: missing constant '" + name + "'");
+  const GraphValue& gv = g.value(v.value());
+  if (gv.constant.empty()) return Status::DataLoss("recommender model: '" + name + "' is not a constant");
+  const Tensor& t = gv.constant;
+  const std::vector<int64_t> have = t.shape().to_vector();
+  bool ok = have.size() == dims.size();
+  for (size_t i = 0; ok && i < dims.size(); ++i) ok = dims[i] < 0 || dims[i] == have[i];
+  if (!ok) {
+    std::string want = "(";
+    for (size_t i = 0; i < dims.size(); ++i) want += (i ? ", " : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
+    return Status::DataLoss("recommender model: constant '" + name + "' has shape " + t.shape().to_string() +
+                            ", expected " + want + ")");
+  }
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    if (!std::isfinite(t.data()[i])) {
+      return Status::DataLoss("recommender model: constant '" + name + "' holds a non-finite value at " + std::to_string(i));
+    }
+  }
+  return t;
+}
+
+std::vector<float> transposed(const Tensor& t) {  // (r, c) -> (c, r)
+  const int64_t r = t.shape()[0], c = t.shape()[1];
+  std::vector<float> out(static_cast<size_t>(r * c));
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) out[static_cast<size_t>(j * r + i)] = t.data()[i * c + j];
+  return out;
+}
+
+// y (n) += x (m) · W (m, n), row by row in index order.
+void add_vec_mat(const float* x, const float* w, int64_t m, int64_t n, float* y) {
+  for (int64_t i = 0; i < m; ++i) {
+    const float xi = x[i];
+    const float* row = w + i * n;
+    for (int64_t j = 0; j < n; ++j) y[j] += xi * row[j];
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, TablePrecision precision) {
+  auto it = model.metadata.find("recommender");
+  if (it == model.metadata.end()) {
+    return Status::InvalidArgument("not a recommender model: the model file has no \"recommender\" metadata");
+  }
+  Result<Json> meta = parse_json(it->second);
+  if (!meta.ok()) return Status::DataLoss("recommender metadata: " + meta.status().message());
+  const JsonRef root(meta.value(), "recommender");
+  std::unique_ptr<RecModel> m(new RecModel());
+  VITRINE_ASSIGN_OR_RETURN(m->kind_, root["kind"].as_string());
+  VITRINE_ASSIGN_OR_RETURN(const Json::Array* items, root["items"].as_array());
+  for (size_t i = 0; i < items->size(); ++i) {
+    VITRINE_ASSIGN_OR_RETURN(std::string id, root["items"][i].as_string());
+    if (!m->index_.emplace(id, static_cast<int32_t>(i)).second) {
+      return Status::DataLoss("recommender metadata: item id '" + id + "' appears twice");
+    }
+    m->item_ids_.push_back(std::move(id));
+  }
+  const int64_t n = static_cast<int64_t>(m->item_ids_.size());
+  if (n < 1) return Status::DataLoss("recommender metadata: no items");
+  const Graph& g = *model.graph;
+  Tensor rows, bias;
+  if (m->kind_ == "mult-dae") {
+    VITRINE_ASSIGN_OR_RETURN(Tensor enc_w, constant(g, "enc.w", {-1, n}));
+    const int64_t h = enc_w.shape()[0];
+    VITRINE_ASSIGN_OR_RETURN(Tensor enc_b, constant(g, "enc.b", {h}));
+    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "dec.w", {n, h}));
+    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
+    m->enc_t_ = transposed(enc_w);
+    m->enc_b_.assign(enc_b.data(), enc_b.data() + h);
+  } else if (m->kind_ == "mf-bpr") {
+    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "item.emb", {n, -1}));
+    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "item.bias", {n}));
+    const JsonRef f = root["fold_in"];
+    VITRINE_ASSIGN_OR_RETURN(m->mf_epochs_, f["epochs"].as_int());
+    VITRINE_ASSIGN_OR_RETURN(m->mf_lr_, f["lr"].as_number());
+    VITRINE_ASSIGN_OR_RETURN(m->mf_l2_, f["l2"].as_number());
+    VITRINE_ASSIGN_OR_RETURN(m->mf_negatives_, f["negatives"].int_or(1));
+    if (m->mf_epochs_ < 0 || m->mf_epochs_ > 10000 || m->mf_negatives_ < 1 || m->mf_negatives_ > 1000 ||
+        !(m->mf_lr_ >= 0) || !(m->mf_l2_ >= 0)) {
+      return Status::DataLoss("recommender metadata: fold_in settings out of range");
+    }
+  } else if (m->kind_ == "gru4rec") {
+    VITRINE_ASSIGN_OR_RETURN(Tensor emb, constant(g, "item.emb", {n, -1}));
+    const int64_t e = emb.shape()[1];
+    VITRINE_ASSIGN_OR_RETURN(Tensor w_hh, constant(g, "gru.w_hh", {-1, -1}));
+    const int64_t h = w_hh.shape()[1];
+    if (w_hh.shape()[0] != 3 * h) return Status::DataLoss("recommender model: gru.w_hh must be (3H, H)");
+    VITRINE_ASSIGN_OR_RETURN(Tensor w_ih, constant(g, "gru.w_ih", {3 * h, e}));
+    VITRINE_ASSIGN_OR_RETURN(Tensor b_ih, constant(g, "gru.b_ih", {3 * h}));
+    VITRINE_ASSIGN_OR_RETURN(Tensor b_hh, constant(g, "gru.b_hh", {3 * h}));
+    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "out.w", {n, h}));
+    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "out.b", {n}));
+    m->emb_.assign(emb.data(), emb.data() + emb.num_elements());
+    m->w_ih_t_ = transposed(w_ih);
+    m->w_hh_t_ = transposed(w_hh);
+    m->b_ih_.assign(b_ih.data(), b_ih.data() + 3 * h);
+    m->b_hh_.assign(b_hh.data(), b_hh.data() + 3 * h);
+    m->emb_dim_ = e;
+    m->hidden_ = h;
+  } else {
+    return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec)");
+  }
+  VITRINE_ASSIGN_OR_RETURN(m->table_, ItemTable::build(rows.data(), n, rows.shape()[1], precision));
+  m->bias_.assign(bias.data(), bias.data() + n);
+  return m;
+}
+
+Result<std::unique_ptr<RecModel>> RecModel::from_table(std::vector<std::string> item_ids, const float* rows,
+                                                       int64_t n, int64_t d, const float* bias,
+                                                       TablePrecision precision) {
+  if (!item_ids.empty() && static_cast<int64_t>(item_ids.size()) != n) {
+    return Status::InvalidArgument("item table: " + std::to_string(item_ids.size()) + " ids for " + std::to_string(n) + " rows");
+  }
+  std::unique_ptr<RecModel> m(new RecModel());
+  m->kind_ = "table";
+  for (size_t i = 0; i < item_ids.size(); ++i) {
+    if (!m->index_.emplace(item_ids[i], static_cast<int32_t>(i)).second) {
+      return Status::InvalidArgument("item table: item id '" + item_ids[i] + "' appears twice");
+    }
+  }
+  m->item_ids_ = std::move(item_ids);
+  VITRINE_ASSIGN_OR_RETURN(m->table_, ItemTable::build(rows, n, d, precision));
+  if (bias) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(bias[i])) return Status::InvalidArgument("item table: non-finite bias at item " + std::to_string(i));
+    }
+    m->bias_.assign(bias, bias + n);
+  } else {
+    m->bias_.assign(static_cast<size_t>(n), 0.0f);
+  }
+  return m;
+}
+
+std::string RecModel::item_id(int64_t index) const {
+  return item_ids_.empty() ? std::to_string(index) : item_ids_[static_cast<size_t>(index)];
+}
+
+Result<int32_t> RecModel::find_item(const std::string& id) const {
+  if (item_ids_.empty()) {
+    char* end = nullptr;
+    const long long v = std::strtoll(id.c_str(), &end, 10);
+    if (!id.empty() && *end == '\0' && v >= 0 && v < num_items() && std::to_string(v) == id) return static_cast<int32_t>(v);
+    return Status::NotFound("unknown item id '" + id + "'");
+  }
+  auto it = index_.find(id);
+  if (it == index_.end()) return Status::NotFound("unknown item id '" + id + "'");
+  return it->second;
+}
+
+size_t RecModel::bytes() const {
+  size_t b = table_.bytes() + 4 * (bias_.size() + enc_t_.size() + enc_b_.size() + emb_.size() +
+                                   w_ih_t_.size() + w_hh_t_.size() + b_ih_.size() + b_hh_.size());
+  for (const std::string& id : item_ids_) b += id.size() + sizeof(std::string) + 16;
+  return b;
+}
+
+Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<float>* user) const {
+  const int64_t n = num_items();
+  for (size_t e = 0; e < history.size(); ++e) {
+    const HistoryEvent& ev = history[e];
+    if (ev.item < 0 || ev.item >= n) {
+      return Status::InvalidArgument("history event " + std::to_string(e) + ": item index " +
+                                     std::to_string(ev.item) + " outside [0, " + std::to_string(n) + ")");
+    }
+    if (!std::isfinite(ev.weight) || !(ev.weight > 0)) {
+      return Status::InvalidArgument("history event " + std::to_string(e) + ": weight must be finite and > 0, got " +
+                                     std::to_string(ev.weight));
+    }
+  }
+  // Distinct items in order of first appearance, each with its largest weight.
+  std::vector<int32_t> items;
+  std::vector<float> weight;
+  {
+    std::unordered_map<int32_t, size_t> pos;
+    for (const HistoryEvent& ev : history) {
+      auto [it, fresh] = pos.emplace(ev.item, items.size());
+      if (fresh) {
+        items.push_back(ev.item);
+        weight.push_back(ev.weight);
+      } else {
+        weight[it->second] = std::max(weight[it->second], ev.weight);
+      }
+    }
+  }
+  const int64_t d = dim();
+  user->assign(static_cast<size_t>(d), 0.0f);
+  float* u = user->data();
+  if (kind_ == "mult-dae") {
+    float sq = 0;
+    for (float w : weight) sq += w * w;
+    const float inv = sq > 0 ? 1.0f / std::sqrt(sq) : 0.0f;
+    std::vector<float> pre(enc_b_);
+    for (size_t a = 0; a < items.size(); ++a) {
+      const float x = weight[a] * inv;
+      const float* r = enc_t_.data() + static_cast<int64_t>(items[a]) * d;
+      for (int64_t j = 0; j < d; ++j) pre[static_cast<size_t>(j)] += x * r[j];
+    }
+    for (int64_t j = 0; j < d; ++j) u[j] = portable_tanh(pre[static_cast<size_t>(j)]);
+  } else if (kind_ == "mf-bpr") {
+    // SGD on BPR over (history item, sampled non-history item) pairs, item side frozen.
+    if (items.empty() || static_cast<int64_t>(items.size()) >= n) return Status::Ok();
+    std::vector<uint8_t> seen(static_cast<size_t>(n), 0);
+    for (int32_t it : items) seen[static_cast<size_t>(it)] = 1;
+    std::vector<float> vp(static_cast<size_t>(d)), vq(static_cast<size_t>(d));
+    Rng rng(0x5eed0000ull + static_cast<uint64_t>(items.size()));
+    const float lr = static_cast<float>(mf_lr_), l2 = static_cast<float>(mf_l2_);
+    for (int64_t epoch = 0; epoch < mf_epochs_; ++epoch) {
+      for (size_t a = 0; a < items.size(); ++a) {
+        for (int64_t s = 0; s < mf_negatives_; ++s) {
+          int64_t q;
+          do q = rng.below(n); while (seen[static_cast<size_t>(q)]);
+          const int32_t p = items[a];
+          table_.row(p, vp.data());
+          table_.row(q, vq.data());
+          float x = bias_[static_cast<size_t>(p)] - bias_[static_cast<size_t>(q)];
+          for (int64_t j = 0; j < d; ++j) x += u[j] * (vp[static_cast<size_t>(j)] - vq[static_cast<size_t>(j)]);
+          const float g = portable_sigmoid(-x) * weight[a];
+          for (int64_t j = 0; j < d; ++j) {
+            u[j] += lr * (g * (vp[static_cast<size_t>(j)] - vq[static_cast<size_t>(j)]) - l2 * u[j]);
+          }
+        }
+      }
+    }
+  } else if (kind_ == "table") {
+    float total = 0;
+    std::vector<float> r(static_cast<size_t>(d));
+    for (size_t a = 0; a < items.size(); ++a) {
+      table_.row(items[a], r.data());
+      for (int64_t j = 0; j < d; ++j) u[j] += weight[a] * r[static_cast<size_t>(j)];
+      total += weight[a];
+    }
+    for (int64_t j = 0; j < d && total > 0; ++j) u[j] /= total;
+  } else {  // gru4rec: every event in order (repeats included), state starts at zero
+    const int64_t h = hidden_, e = emb_dim_, g3 = 3 * h;
+    std::vector<float> gi(static_cast<size_t>(g3)), gh(static_cast<size_t>(g3));
+    for (const HistoryEvent& ev : history) {
+      std::copy(b_ih_.begin(), b_ih_.end(), gi.begin());
+      std::copy(b_hh_.begin(), b_hh_.end(), gh.begin());
+      add_vec_mat(emb_.data() + static_cast<int64_t>(ev.item) * e, w_ih_t_.data(), e, g3, gi.data());
+      add_vec_mat(u, w_hh_t_.data(), h, g3, gh.data());
+      for (int64_t j = 0; j < h; ++j) {
+        const size_t r = static_cast<size_t>(j), z = static_cast<size_t>(h + j), c = static_cast<size_t>(2 * h + j);
+        const float rg = portable_sigmoid(gi[r] + gh[r]);
+        const float zg = portable_sigmoid(gi[z] + gh[z]);
+        const float ng = portable_tanh(gi[c] + rg * gh[c]);
+        gi[r] = (1 - zg) * ng + zg * u[j];  // the new state, kept aside until every unit is done
+      }
+      for (int64_t j = 0; j < h; ++j) u[j] = gi[static_cast<size_t>(j)];
+    }
+  }
+  return Status::Ok();
+}
+
+void RecModel::score(const float* user, float* scores, Context* ctx) const {
+  struct Job {
+    const RecModel* m;
+    const float* user;
+    float* out;
+  } job{this, user, scores};
+  const int64_t n = num_items();
+  constexpr int64_t kTile = 2048;
+  pthreadpool_t pool = ctx ? ctx->threadpool() : nullptr;
+  if (!pool || n <= kTile || (ctx && ctx->num_threads() <= 1)) {
+    table_.score(user, bias_.data(), scores, 0, n);
+    return;
+  }
+  pthreadpool_parallelize_1d_tile_1d(
+      pool,
+      [](void* arg, size_t start, size_t count) {
+        const Job* j = static_cast<const Job*>(arg);
+        j->m->table_.score(j->user, j->m->bias_.data(), j->out + start, static_cast<int64_t>(start),
+                           static_cast<int64_t>(start + count));
+      },
+      &job, static_cast<size_t>(n), static_cast<size_t>(kTile), 0);
+}
+
+std::vector<ScoredItem> RecModel::similar_items(int32_t item, int64_t k, const uint8_t* excluded) const {
+  const int64_t n = num_items(), d = dim();
+  if (item < 0 || item >= n) return {};
+  std::vector<float> q(static_cast<size_t>(d)), sims(static_cast<size_t>(n));
+  table_.row(item, q.data());
+  table_.score(q.data(), nullptr, sims.data(), 0, n);
+  const float nq = table_.norm(item);
+  for (int64_t i = 0; i < n; ++i) {
+    const float ni = table_.norm(i);
+    sims[static_cast<size_t>(i)] = (nq > 0 && ni > 0) ? sims[static_cast<size_t>(i)] / (nq * ni) : 0.0f;
+  }
+  sims[static_cast<size_t>(item)] = std::numeric_limits<float>::quiet_NaN();  // never itself
+  return top_k(sims.data(), n, k, excluded);
+}
+
+ScoredItem RecModel::explain(int32_t item, const std::vector<HistoryEvent>& history) const {
+  ScoredItem best{-1, 0.0f};
+  if (item < 0 || item >= num_items()) return best;
+  for (const HistoryEvent& ev : history) {
+    if (ev.item < 0 || ev.item >= num_items() || ev.item == item) continue;
+    const float s = table_.cosine(item, ev.item);
+    if (best.item < 0 || s >= best.score) best = {ev.item, s};
+  }
+  return best;
+}
+
+}  // namespace vitrine

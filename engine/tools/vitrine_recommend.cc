@@ -1,0 +1,251 @@
+// vitrine-recommend: trains recommender model files and ranks with them (natively).
+//
+//   vitrine-recommend train --kind mult-dae|mf-bpr|gru4rec --histories H.txt --items ITEMS.txt
+//       --save OUT.safetensors [--dim D] [--embedding-dim E] [--dropout P] [--epochs N]
+//       [--batch-size B] [--max-length T] [--lr LR] [--weight-decay W] [--seed S]
+//       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W]
+//       [--val-histories VH.txt --val-targets VT.txt [--val-k K] [--eval-every N]] [--threads N]
+//   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
+//       [--threads N]
+//
+// Histories files hold one user per line: item indices (0-based rows of ITEMS.txt, one id per
+// line) separated by spaces, oldest first; an empty line is a user without history. With
+// validation data, NDCG@K (K = 100 by default) of the validation users' targets, ranked after
+// folding in their histories (history items excluded), is computed every --eval-every epochs and
+// the best epoch's weights are saved. train prints one JSON line with the outcome; rank writes the
+// K best item indices per user (history items excluded), one user per line.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tool_util.h"
+#include "vitrine/model_file.h"
+#include "vitrine/recommend.h"
+#include "vitrine/recommend_train.h"
+
+using namespace vitrine;
+
+namespace {
+
+int fail(const Status& s) { return tools::fail("vitrine-recommend", s); }
+
+Result<std::vector<std::vector<int32_t>>> read_histories(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot open " + path);
+  std::vector<std::vector<int32_t>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::vector<int32_t> h;
+    std::string tok;
+    while (ss >> tok) {
+      char* end = nullptr;
+      const long v = std::strtol(tok.c_str(), &end, 10);
+      if (*end != '\0' || v < 0 || v > INT32_MAX) {
+        return Status::InvalidArgument(path + ":" + std::to_string(out.size() + 1) + ": bad item index '" + tok + "'");
+      }
+      h.push_back(static_cast<int32_t>(v));
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot open " + path);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+std::vector<HistoryEvent> events(const std::vector<int32_t>& h) {
+  std::vector<HistoryEvent> e;
+  e.reserve(h.size());
+  for (int32_t i : h) e.push_back({i, 1.0f});
+  return e;
+}
+
+// The k best items for each history (history items excluded).
+Result<std::vector<std::vector<ScoredItem>>> rank_all(const RecModel& m, const std::vector<std::vector<int32_t>>& hs,
+                                                      int64_t k, Context* ctx) {
+  const int64_t n = m.num_items();
+  std::vector<float> user, scores(static_cast<size_t>(n));
+  std::vector<uint8_t> excluded(static_cast<size_t>(n));
+  std::vector<std::vector<ScoredItem>> out;
+  out.reserve(hs.size());
+  for (size_t u = 0; u < hs.size(); ++u) {
+    Status s = m.fold_in(events(hs[u]), &user);
+    if (!s.ok()) return Status(s.code(), "user " + std::to_string(u) + ": " + s.message());
+    m.score(user.data(), scores.data(), ctx);
+    std::fill(excluded.begin(), excluded.end(), 0);
+    for (int32_t i : hs[u]) excluded[static_cast<size_t>(i)] = 1;
+    out.push_back(top_k(scores.data(), n, k, excluded.data()));
+  }
+  return out;
+}
+
+double ndcg(const std::vector<ScoredItem>& ranked, const std::vector<int32_t>& targets, int64_t k) {
+  double dcg = 0, idcg = 0;
+  for (size_t r = 0; r < ranked.size() && static_cast<int64_t>(r) < k; ++r) {
+    for (int32_t t : targets) {
+      if (ranked[r].item == t) {
+        dcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+        break;
+      }
+    }
+  }
+  for (int64_t r = 0; r < std::min<int64_t>(k, static_cast<int64_t>(targets.size())); ++r) {
+    idcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+  }
+  return idcg > 0 ? dcg / idcg : 0.0;
+}
+
+int train_main(int argc, char** argv) {
+  RecTrainOptions o;
+  std::string histories, items, save, val_h, val_t;
+  int64_t val_k = 100, threads = 0;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--kind") o.kind = next();
+    else if (a == "--histories") histories = next();
+    else if (a == "--items") items = next();
+    else if (a == "--save") save = next();
+    else if (a == "--dim") o.dim = std::atoll(next().c_str());
+    else if (a == "--embedding-dim") o.embedding_dim = std::atoll(next().c_str());
+    else if (a == "--dropout") o.dropout = std::atof(next().c_str());
+    else if (a == "--epochs") o.epochs = std::atoll(next().c_str());
+    else if (a == "--batch-size") o.batch_size = std::atoll(next().c_str());
+    else if (a == "--max-length") o.max_length = std::atoll(next().c_str());
+    else if (a == "--lr") o.learning_rate = std::atof(next().c_str());
+    else if (a == "--weight-decay") o.weight_decay = std::atof(next().c_str());
+    else if (a == "--seed") o.seed = static_cast<uint32_t>(std::atoll(next().c_str()));
+    else if (a == "--fold-in-epochs") o.fold_in_epochs = std::atoll(next().c_str());
+    else if (a == "--fold-in-lr") o.fold_in_lr = std::atof(next().c_str());
+    else if (a == "--fold-in-l2") o.fold_in_l2 = std::atof(next().c_str());
+    else if (a == "--val-histories") val_h = next();
+    else if (a == "--val-targets") val_t = next();
+    else if (a == "--val-k") val_k = std::atoll(next().c_str());
+    else if (a == "--eval-every") o.eval_every = std::atoll(next().c_str());
+    else if (a == "--threads") threads = std::atoll(next().c_str());
+    else return fail(Status::InvalidArgument("unknown option " + a));
+  }
+  if (histories.empty() || items.empty() || save.empty()) {
+    return fail(Status::InvalidArgument("train needs --histories, --items and --save"));
+  }
+  if (val_h.empty() != val_t.empty()) return fail(Status::InvalidArgument("--val-histories and --val-targets go together"));
+  RecTrainData data;
+  Result<std::vector<std::vector<int32_t>>> h = read_histories(histories);
+  if (!h.ok()) return fail(h.status());
+  data.histories = std::move(h).value();
+  Result<std::vector<std::string>> ids = read_lines(items);
+  if (!ids.ok()) return fail(ids.status());
+  data.item_ids = std::move(ids).value();
+  Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
+  if (!ctx.ok()) return fail(ctx.status());
+
+  std::vector<std::vector<int32_t>> vh, vt;
+  RecValidateFn validate;
+  if (!val_h.empty()) {
+    Result<std::vector<std::vector<int32_t>>> a = read_histories(val_h), b = read_histories(val_t);
+    if (!a.ok()) return fail(a.status());
+    if (!b.ok()) return fail(b.status());
+    vh = std::move(a).value();
+    vt = std::move(b).value();
+    if (vh.size() != vt.size()) return fail(Status::InvalidArgument("validation histories and targets differ in users"));
+    Context* c = ctx.value().get();
+    validate = [&, c](const LoadedModel& model) -> Result<double> {
+      Result<std::unique_ptr<RecModel>> m = RecModel::create(model, TablePrecision::kF32);
+      if (!m.ok()) return m.status();
+      Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), vh, val_k, c);
+      if (!ranked.ok()) return ranked.status();
+      double sum = 0;
+      int64_t count = 0;
+      for (size_t u = 0; u < vh.size(); ++u) {
+        if (vt[u].empty()) continue;
+        sum += ndcg(ranked.value()[u], vt[u], val_k);
+        ++count;
+      }
+      return count ? sum / static_cast<double>(count) : 0.0;
+    };
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  Result<RecTrainResult> r = train_recommender(data, o, ctx.value().get(), validate,
+                                               [&](int64_t epoch, double loss, double val) {
+                                                 std::fprintf(stderr, "epoch %lld loss %.5f", static_cast<long long>(epoch), loss);
+                                                 if (!std::isnan(val)) std::fprintf(stderr, " val ndcg@%lld %.4f", static_cast<long long>(val_k), val);
+                                                 std::fprintf(stderr, "\n");
+                                               });
+  if (!r.ok()) return fail(r.status());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Result<std::vector<uint8_t>> bytes = save_model(*r->model.graph, r->model.metadata);
+  if (!bytes.ok()) return fail(bytes.status());
+  Status s = write_binary_file(save, bytes.value());
+  if (!s.ok()) return fail(s);
+  std::printf("{\"kind\": \"%s\", \"best_epoch\": %lld, \"best_validation\": %s, \"seconds\": %.2f, \"bytes\": %zu}\n",
+              o.kind.c_str(), static_cast<long long>(r->best_epoch),
+              std::isnan(r->best_validation) ? "null" : std::to_string(r->best_validation).c_str(), seconds,
+              bytes->size());
+  return 0;
+}
+
+int rank_main(int argc, char** argv) {
+  if (argc < 3) return fail(Status::InvalidArgument("rank needs a MODEL"));
+  const std::string model_path = argv[2];
+  std::string histories, out_path, precision = "f32";
+  int64_t k = 100, threads = 1;
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--histories") histories = next();
+    else if (a == "--k") k = std::atoll(next().c_str());
+    else if (a == "--out") out_path = next();
+    else if (a == "--precision") precision = next();
+    else if (a == "--threads") threads = std::atoll(next().c_str());
+    else return fail(Status::InvalidArgument("unknown option " + a));
+  }
+  if (histories.empty() || out_path.empty() || k < 1) return fail(Status::InvalidArgument("rank needs --histories, --out and --k >= 1"));
+  Result<TablePrecision> p = parse_precision(precision);
+  if (!p.ok()) return fail(p.status());
+  Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
+  if (!bytes.ok()) return fail(bytes.status());
+  Result<LoadedModel> loaded = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()));
+  if (!loaded.ok()) return fail(loaded.status());
+  Result<std::unique_ptr<RecModel>> m = RecModel::create(loaded.value(), p.value());
+  if (!m.ok()) return fail(m.status());
+  Result<std::vector<std::vector<int32_t>>> h = read_histories(histories);
+  if (!h.ok()) return fail(h.status());
+  Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
+  if (!ctx.ok()) return fail(ctx.status());
+  Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), h.value(), k, ctx.value().get());
+  if (!ranked.ok()) return fail(ranked.status());
+  std::FILE* f = std::fopen(out_path.c_str(), "w");
+  if (!f) return fail(Status::NotFound("cannot write " + out_path));
+  for (const auto& row : ranked.value()) {
+    for (size_t r = 0; r < row.size(); ++r) std::fprintf(f, r ? " %d" : "%d", row[r].item);
+    std::fprintf(f, "\n");
+  }
+  std::fclose(f);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+    std::fprintf(stderr, "usage: vitrine-recommend train|rank ... (see the comment at the top of "
+                         "engine/tools/vitrine_recommend.cc)\n");
+    return 2;
+  }
+  if (std::strcmp(argv[1], "train") == 0) return train_main(argc, argv);
+  if (std::strcmp(argv[1], "rank") == 0) return rank_main(argc, argv);
+  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank)"));
+}

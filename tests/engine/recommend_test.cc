@@ -1,0 +1,351 @@
+// Recommendation core: item tables, top-k, MMR, portable math, fold-in of every model kind
+// (cross-checked against the saved inference graph run by the Executor), training, bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "vitrine/graph.h"
+#include "vitrine/json.h"
+#include "vitrine/model_file.h"
+#include "vitrine/recommend.h"
+#include "vitrine/recommend_train.h"
+
+namespace vitrine {
+namespace {
+
+std::vector<float> random_vec(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> g(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = g(rng);
+  return v;
+}
+
+// The reference top-k: a full sort with the same order (score desc, index asc).
+std::vector<ScoredItem> sorted_top_k(const std::vector<float>& s, int64_t k, const std::vector<uint8_t>& ex) {
+  std::vector<ScoredItem> all;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (!std::isnan(s[i]) && (ex.empty() || !ex[i])) all.push_back({static_cast<int32_t>(i), s[i]});
+  std::sort(all.begin(), all.end(), [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+  });
+  if (static_cast<int64_t>(all.size()) > k) all.resize(static_cast<size_t>(k));
+  return all;
+}
+
+TEST(TopK, MatchesFullSortWithTiesNaNAndExclusions) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t n = 1 + static_cast<int64_t>(rng() % 3000);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 60);
+    std::vector<float> s(static_cast<size_t>(n));
+    for (float& x : s) x = static_cast<float>(static_cast<int>(rng() % 50)) / 7.0f;  // many ties
+    std::vector<uint8_t> ex;
+    if (trial % 2) {
+      ex.resize(static_cast<size_t>(n));
+      for (auto& e : ex) e = rng() % 4 == 0;
+    }
+    if (trial % 3 == 0) s[rng() % s.size()] = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<ScoredItem> got = top_k(s.data(), n, k, ex.empty() ? nullptr : ex.data());
+    const std::vector<ScoredItem> want = sorted_top_k(s, k, ex);
+    ASSERT_EQ(got.size(), want.size()) << "n=" << n << " k=" << k;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].item, want[i].item) << "rank " << i;
+      EXPECT_EQ(got[i].score, want[i].score);
+    }
+  }
+  EXPECT_TRUE(top_k(nullptr, 0, 5, nullptr).empty());
+  const float one = 1.0f;
+  EXPECT_TRUE(top_k(&one, 1, 0, nullptr).empty());
+}
+
+TEST(ItemTable, PrecisionsScoreCloseToF32AndRowsRoundTrip) {
+  std::mt19937 rng(1);
+  const int64_t n = 300, d = 37;  // d not a multiple of 8: the scalar tails run too
+  std::vector<float> rows = random_vec(static_cast<size_t>(n * d), rng), user = random_vec(static_cast<size_t>(d), rng);
+  auto f32 = ItemTable::build(rows.data(), n, d, TablePrecision::kF32);
+  ASSERT_TRUE(f32.ok());
+  std::vector<float> ref(static_cast<size_t>(n));
+  f32->score(user.data(), nullptr, ref.data(), 0, n);
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += static_cast<double>(rows[static_cast<size_t>(i * d + j)]) * user[static_cast<size_t>(j)];
+    EXPECT_NEAR(ref[static_cast<size_t>(i)], s, 1e-4);
+  }
+  for (auto [p, tol] : {std::pair{TablePrecision::kF16, 2e-3}, std::pair{TablePrecision::kInt8, 2e-2}}) {
+    auto t = ItemTable::build(rows.data(), n, d, p);
+    ASSERT_TRUE(t.ok());
+    EXPECT_LT(t->bytes(), f32->bytes());
+    std::vector<float> got(static_cast<size_t>(n)), r(static_cast<size_t>(d));
+    t->score(user.data(), nullptr, got.data(), 0, n);
+    for (int64_t i = 0; i < n; ++i) {
+      t->row(i, r.data());
+      double s = 0, scale = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        s += static_cast<double>(r[static_cast<size_t>(j)]) * user[static_cast<size_t>(j)];
+        scale += std::fabs(rows[static_cast<size_t>(i * d + j)] * user[static_cast<size_t>(j)]);
+        EXPECT_NEAR(r[static_cast<size_t>(j)], rows[static_cast<size_t>(i * d + j)], p == TablePrecision::kF16 ? 2e-3 : 0.02);
+      }
+      EXPECT_NEAR(got[static_cast<size_t>(i)], s, 1e-4 * (1 + scale)) << precision_name(p);  // scores = dequantized rows
+      EXPECT_NEAR(got[static_cast<size_t>(i)], ref[static_cast<size_t>(i)], tol * (1 + scale)) << precision_name(p);
+    }
+  }
+}
+
+TEST(ItemTable, HalfConversionEdgeCases) {
+  const float vals[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 1e6f, -1e6f, 6e-8f, 1e-5f, 0.1f};
+  auto t = ItemTable::build(vals, 10, 1, TablePrecision::kF16);
+  ASSERT_TRUE(t.ok());
+  float r;
+  const float want[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65504.0f, -65504.0f, 5.9604645e-08f, 1.001358e-05f, 0.099975586f};
+  for (int i = 0; i < 10; ++i) {
+    t->row(i, &r);
+    EXPECT_FLOAT_EQ(r, want[i]) << "value " << vals[i];
+  }
+}
+
+TEST(ItemTable, RefusesBadInput) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float rows[] = {1, 2, nan, 4};
+  auto t = ItemTable::build(rows, 2, 2, TablePrecision::kF32);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("item 1"), std::string::npos) << t.status().message();
+  EXPECT_FALSE(ItemTable::build(rows, 0, 2, TablePrecision::kF32).ok());
+  EXPECT_FALSE(parse_precision("f64").ok());
+}
+
+TEST(PortableMath, CloseToStdAndTotal) {
+  for (float x = -30.0f; x <= 30.0f; x += 0.0137f) {
+    EXPECT_NEAR(portable_tanh(x), std::tanh(x), 3e-7f * std::max(1.0f, std::fabs(std::tanh(x)))) << x;
+    EXPECT_NEAR(portable_sigmoid(x), 1.0f / (1.0f + std::exp(-x)), 3e-7f) << x;
+    const float e = std::exp(x / 3.0f);
+    EXPECT_NEAR(portable_exp(x / 3.0f), e, 3e-7f * e) << x;
+  }
+  EXPECT_EQ(portable_exp(100.0f), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(portable_exp(-200.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(portable_tanh(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(portable_tanh(1e-8f), 1e-8f);
+}
+
+TEST(Mmr, ZeroDiversityKeepsOrderAndHighDiversitySpreads) {
+  // Items 0..3 nearly identical, item 4 orthogonal.
+  const float rows[] = {1, 0, 1, 0.01f, 1, 0.02f, 1, 0.03f, 0, 1};
+  auto t = ItemTable::build(rows, 5, 2, TablePrecision::kF32);
+  ASSERT_TRUE(t.ok());
+  const std::vector<ScoredItem> cand = {{0, 5.0f}, {1, 4.9f}, {2, 4.8f}, {3, 4.7f}, {4, 1.0f}};
+  auto same = mmr(cand, t.value(), 3, 0.0);
+  ASSERT_EQ(same.size(), 3u);
+  EXPECT_EQ(same[1].item, 1);
+  auto diverse = mmr(cand, t.value(), 2, 0.7);
+  ASSERT_EQ(diverse.size(), 2u);
+  EXPECT_EQ(diverse[0].item, 0);
+  EXPECT_EQ(diverse[1].item, 4);
+  EXPECT_TRUE(mmr({}, t.value(), 3, 0.5).empty());
+}
+
+// Tiny synthetic interaction data: 3 clusters of items, users draw from one cluster.
+RecTrainData synthetic(int users, int items, uint32_t seed) {
+  std::mt19937 rng(seed);
+  RecTrainData d;
+  for (int i = 0; i < items; ++i) d.item_ids.push_back("item" + std::to_string(i));
+  for (int u = 0; u < users; ++u) {
+    const int c = u % 3;
+    std::vector<int32_t> h;
+    for (int k = 0; k < 8; ++k) h.push_back(static_cast<int32_t>(c + 3 * (rng() % (items / 3))));
+    d.histories.push_back(h);
+  }
+  return d;
+}
+
+std::unique_ptr<Context> ctx1() { return std::move(Context::create(1, 1)).value(); }
+
+Result<RecTrainResult> train_small(const std::string& kind, int epochs = 15) {
+  RecTrainOptions o;
+  o.kind = kind;
+  o.dim = 8;
+  o.embedding_dim = 6;
+  o.epochs = epochs;
+  o.batch_size = 16;
+  o.max_length = 5;
+  o.learning_rate = 0.01;
+  o.fold_in_epochs = 20;
+  auto c = ctx1();
+  return train_recommender(synthetic(60, 30, 3), o, c.get());
+}
+
+std::vector<HistoryEvent> hist(std::initializer_list<int32_t> items) {
+  std::vector<HistoryEvent> h;
+  for (int32_t i : items) h.push_back({i, 1.0f});
+  return h;
+}
+
+// Runs the saved inference graph on one input tensor and returns its scores.
+std::vector<float> run_graph(const LoadedModel& m, const Tensor& input) {
+  auto c = ctx1();
+  auto ex = Executor::create(m.graph, c.get());
+  EXPECT_TRUE(ex.ok()) << ex.status().message();
+  std::vector<Tensor> out;
+  Status s = ex.value()->run({input}, &out);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return std::vector<float>(out[0].data(), out[0].data() + out[0].num_elements());
+}
+
+TEST(Recommender, MultDaeFoldInMatchesTheSavedGraph) {
+  auto r = train_small("mult-dae");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_LT(r->epoch_losses.back(), r->epoch_losses.front());
+  auto m = RecModel::create(r->model, TablePrecision::kF32);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m.value()->kind(), "mult-dae");
+  const auto h = hist({0, 3, 6, 3});
+  std::vector<float> user, scores(30);
+  ASSERT_TRUE(m.value()->fold_in(h, &user).ok());
+  m.value()->score(user.data(), scores.data(), nullptr);
+  Tensor x = Tensor::zeros(Shape{1, 30}).value();
+  for (int i : {0, 3, 6}) x.mutable_data()[i] = 1.0f / std::sqrt(3.0f);
+  const std::vector<float> want = run_graph(r->model, x);
+  for (int i = 0; i < 30; ++i) EXPECT_NEAR(scores[static_cast<size_t>(i)], want[static_cast<size_t>(i)], 1e-4) << i;
+  // It learned the clusters: the best unseen items for a cluster-0 history are cluster-0 items.
+  std::vector<uint8_t> ex(30, 0);
+  for (int i : {0, 3, 6}) ex[static_cast<size_t>(i)] = 1;
+  for (const ScoredItem& s : top_k(scores.data(), 30, 3, ex.data())) EXPECT_EQ(s.item % 3, 0) << s.item;
+}
+
+TEST(Recommender, Gru4RecFoldInMatchesTheEngineGruOp) {
+  auto r = train_small("gru4rec");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_LT(r->epoch_losses.back(), r->epoch_losses.front());
+  auto m = RecModel::create(r->model, TablePrecision::kF32);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  const auto h = hist({1, 4, 7, 4, 10});
+  std::vector<float> user, scores(30);
+  ASSERT_TRUE(m.value()->fold_in(h, &user).ok());
+  m.value()->score(user.data(), scores.data(), nullptr);
+  Tensor ids = Tensor::zeros(Shape{1, 5}).value();
+  int t = 0;
+  for (const HistoryEvent& e : h) ids.mutable_data()[t++] = static_cast<float>(e.item);
+  const std::vector<float> want = run_graph(r->model, ids);
+  for (int i = 0; i < 30; ++i) EXPECT_NEAR(scores[static_cast<size_t>(i)], want[static_cast<size_t>(i)], 1e-4) << i;
+}
+
+TEST(Recommender, MfFoldInRanksTheHistorysClusterFirst) {
+  auto r = train_small("mf-bpr", 40);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto m = RecModel::create(r->model, TablePrecision::kF32);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<float> user, again, scores(30);
+  const auto h = hist({2, 5, 8, 11});
+  ASSERT_TRUE(m.value()->fold_in(h, &user).ok());
+  ASSERT_TRUE(m.value()->fold_in(h, &again).ok());
+  EXPECT_EQ(user, again);  // deterministic
+  m.value()->score(user.data(), scores.data(), nullptr);
+  std::vector<uint8_t> ex(30, 0);
+  for (int i : {2, 5, 8, 11}) ex[static_cast<size_t>(i)] = 1;
+  int hits = 0;
+  for (const ScoredItem& s : top_k(scores.data(), 30, 4, ex.data())) hits += s.item % 3 == 2;
+  EXPECT_GE(hits, 3);
+  // Empty history: the item biases alone.
+  ASSERT_TRUE(m.value()->fold_in({}, &user).ok());
+  for (float v : user) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(Recommender, ValidationKeepsTheBestEpoch) {
+  RecTrainOptions o;
+  o.dim = 8;
+  o.epochs = 6;
+  o.eval_every = 2;
+  o.batch_size = 16;
+  o.learning_rate = 0.01;
+  auto c = ctx1();
+  std::vector<double> seen;
+  auto r = train_recommender(synthetic(40, 30, 5), o, c.get(),
+                             [&](const LoadedModel&) -> Result<double> {
+                               const double v[] = {0.2, 0.5, 0.3};
+                               seen.push_back(v[seen.size()]);
+                               return seen.back();
+                             });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(seen.size(), 3u);
+  EXPECT_EQ(r->best_epoch, 4);
+  EXPECT_DOUBLE_EQ(r->best_validation, 0.5);
+}
+
+TEST(Recommender, ParallelScoringEqualsSerial) {
+  std::mt19937 rng(4);
+  const int64_t n = 20000, d = 24;
+  std::vector<float> rows = random_vec(static_cast<size_t>(n * d), rng), bias = random_vec(static_cast<size_t>(n), rng);
+  auto m = RecModel::from_table({}, rows.data(), n, d, bias.data(), TablePrecision::kInt8);
+  ASSERT_TRUE(m.ok());
+  auto c2 = std::move(Context::create(2, 2)).value();
+  std::vector<float> user = random_vec(static_cast<size_t>(d), rng), a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+  m.value()->score(user.data(), a.data(), nullptr);
+  m.value()->score(user.data(), b.data(), c2.get());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(m.value()->item_id(17), "17");
+  EXPECT_EQ(m.value()->find_item("17").value(), 17);
+  EXPECT_FALSE(m.value()->find_item("017").ok());
+  EXPECT_FALSE(m.value()->find_item("20000").ok());
+  auto sim = m.value()->similar_items(5, 4, nullptr);
+  ASSERT_EQ(sim.size(), 4u);
+  for (const ScoredItem& s : sim) EXPECT_NE(s.item, 5);
+}
+
+TEST(Recommender, ClearErrorsForBadInput) {
+  auto r = train_small("mult-dae", 1);
+  ASSERT_TRUE(r.ok());
+  auto m = RecModel::create(r->model, TablePrecision::kF16);
+  ASSERT_TRUE(m.ok());
+  std::vector<float> user;
+  Status s = m.value()->fold_in(hist({1, 30}), &user);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("event 1"), std::string::npos) << s.message();
+  s = m.value()->fold_in({{2, std::numeric_limits<float>::quiet_NaN()}}, &user);
+  EXPECT_NE(s.message().find("weight"), std::string::npos) << s.message();
+  EXPECT_EQ(m.value()->find_item("nope").status().code(), StatusCode::kNotFound);
+
+  LoadedModel no_meta = r->model;
+  no_meta.metadata.erase("recommender");
+  EXPECT_EQ(RecModel::create(no_meta, TablePrecision::kF32).status().code(), StatusCode::kInvalidArgument);
+  LoadedModel bad_kind = r->model;
+  bad_kind.metadata["recommender"] = R"({"kind": "svd", "items": ["a"]})";
+  EXPECT_EQ(RecModel::create(bad_kind, TablePrecision::kF32).status().code(), StatusCode::kUnimplemented);
+  LoadedModel few_items = r->model;
+  few_items.metadata["recommender"] = R"({"kind": "mult-dae", "items": ["a", "b"]})";
+  auto e = RecModel::create(few_items, TablePrecision::kF32);
+  EXPECT_EQ(e.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(e.status().message().find("enc.w"), std::string::npos) << e.status().message();
+  LoadedModel dup = r->model;
+  dup.metadata["recommender"] = R"({"kind": "mult-dae", "items": ["a", "a"]})";
+  EXPECT_EQ(RecModel::create(dup, TablePrecision::kF32).status().code(), StatusCode::kDataLoss);
+
+  RecTrainData d = synthetic(5, 6, 1);
+  d.histories[2].push_back(6);
+  RecTrainOptions o;
+  auto c = ctx1();
+  EXPECT_EQ(train_recommender(d, o, c.get()).status().code(), StatusCode::kInvalidArgument);
+  o.kind = "nope";
+  EXPECT_EQ(train_recommender(synthetic(5, 6, 1), o, c.get()).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Recommender, SavedModelFileRoundTrips) {
+  auto r = train_small("mf-bpr", 3);
+  ASSERT_TRUE(r.ok());
+  auto bytes = save_model(*r->model.graph, r->model.metadata);
+  ASSERT_TRUE(bytes.ok());
+  auto loaded = load_model(std::make_shared<const std::vector<uint8_t>>(bytes.value()));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  auto a = RecModel::create(r->model, TablePrecision::kF32);
+  auto b = RecModel::create(loaded.value(), TablePrecision::kF32);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<float> ua, ub;
+  ASSERT_TRUE(a.value()->fold_in(hist({1, 2}), &ua).ok());
+  ASSERT_TRUE(b.value()->fold_in(hist({1, 2}), &ub).ok());
+  EXPECT_EQ(ua, ub);
+  EXPECT_EQ(b.value()->item_id(3), "item3");
+}
+
+}  // namespace
+}  // namespace vitrine
