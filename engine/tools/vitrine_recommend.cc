@@ -1,7 +1,7 @@
 // vitrine-recommend: trains recommender model files and ranks with them (natively).
 //
 //   vitrine-recommend train --kind mult-dae|mf-bpr|gru4rec --histories H.txt --items ITEMS.txt
-//       --save OUT.safetensors [--dim D] [--embedding-dim E] [--dropout P] [--epochs N]
+//       --save OUT.safetensors [--half (store weights as F16)] [--dim D] [--embedding-dim E] [--dropout P] [--epochs N]
 //       [--batch-size B] [--max-length T] [--lr LR] [--weight-decay W] [--seed S]
 //       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W]
 //       [--val-histories VH.txt --val-targets VT.txt [--val-k K] [--eval-every N]] [--threads N]
@@ -112,6 +112,7 @@ int train_main(int argc, char** argv) {
   RecTrainOptions o;
   std::string histories, items, save, val_h, val_t;
   int64_t val_k = 100, threads = 0;
+  bool half = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -119,6 +120,7 @@ int train_main(int argc, char** argv) {
     else if (a == "--histories") histories = next();
     else if (a == "--items") items = next();
     else if (a == "--save") save = next();
+    else if (a == "--half") half = true;
     else if (a == "--dim") o.dim = std::atoll(next().c_str());
     else if (a == "--embedding-dim") o.embedding_dim = std::atoll(next().c_str());
     else if (a == "--dropout") o.dropout = std::atof(next().c_str());
@@ -186,7 +188,7 @@ int train_main(int argc, char** argv) {
                                                });
   if (!r.ok()) return fail(r.status());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Result<std::vector<uint8_t>> bytes = save_model(*r->model.graph, r->model.metadata);
+  Result<std::vector<uint8_t>> bytes = save_model(*r->model.graph, r->model.metadata, half);
   if (!bytes.ok()) return fail(bytes.status());
   Status s = write_binary_file(save, bytes.value());
   if (!s.ok()) return fail(s);

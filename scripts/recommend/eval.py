@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""`npm run eval -- recommend [--data CSV] [--folds K]`: every baseline on both protocols of
-../shared/DATA.md (splits.py), hyper-parameters chosen on validation users/targets only, test
-metrics as mean +- standard error over K user folds; prints a table and writes
+"""`npm run eval -- recommend [--data CSV] [--folds K]`: every baseline and every Vitrine model on
+both protocols of ../shared/DATA.md (splits.py), hyper-parameters chosen on validation users/targets
+only, test metrics as mean +- standard error over K user folds; prints a table and writes
 bench/results/eval-recommend.json (eval-recommend-NAME.json for another CSV).
+
+The Vitrine models (Mult-DAE, MF-BPR, GRU4Rec) are trained and ranked by the engine itself
+(vitrine_models.py runs build/native/engine/tools/vitrine-recommend); their test rankings are also
+recomputed in wasm through the npm facade (scripts/recommend/rank_wasm.mjs) and compared with the
+native ones list by list.
 
 Run directly: /usr/bin/python3 scripts/recommend/eval.py --data ratings.csv [--folds 5]
 """
@@ -24,10 +29,11 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from recommend import baselines, data, metrics, splits
+from recommend import baselines, data, metrics, splits, vitrine_models as vm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODELS = ("popularity", "item-knn", "ease")
+BASELINES = ("popularity", "item-knn", "ease")
+VITRINE = tuple("vitrine-" + k for k in vm.KINDS)
 SG = "strong_generalization"
 NI = "next_item"
 SG_METRICS = (("ndcg@10", metrics.ndcg_at_k, 10), ("ndcg@100", metrics.ndcg_at_k, 100),
@@ -89,6 +95,10 @@ def run(args):
     log(f"data: {inter.stats['rows']} rows -> {inter.n_users} users, {inter.n_items} items, "
         f"{len(inter)} positives; {n_folds} folds, seed {args.seed}")
 
+    MODELS = BASELINES + (VITRINE if args.vitrine else ())
+    order = vm.TimeOrder(inter, splits.interaction_keys(len(inter), args.seed, 2)) if args.vitrine else None
+    work = vm.workdir()
+    wasm_checks = []
     per_fold = {m: {SG: {k: [] for k, _, _ in SG_METRICS}, NI: {k: [] for k, _, _ in NI_METRICS}}
                 for m in MODELS}
     chosen = {m: {SG: [], NI: None} for m in MODELS}
@@ -101,8 +111,12 @@ def run(args):
         sg_summaries.append(sp.summary())
         for m in MODELS:
             t0 = time.time()
-            params, model, tried = tune(m, sp.train, lambda mod: evaluate_strong(mod, sp.val), SG_TUNE)
-            res = evaluate_strong(model, sp.test)
+            if m in VITRINE:
+                params, res, tried = vitrine_strong(m[len("vitrine-"):], sp, inter, order, work, fold,
+                                                    wasm_checks, args.wasm_check)
+            else:
+                params, model, tried = tune(m, sp.train, lambda mod: evaluate_strong(mod, sp.val), SG_TUNE)
+                res = evaluate_strong(model, sp.test)
             seconds[m][SG] += time.time() - t0
             chosen[m][SG].append(params)
             validation[m][SG].append({"chosen": params, f"val_{SG_TUNE}": max(s for _, s in tried),
@@ -117,9 +131,13 @@ def run(args):
     groups = splits.user_groups(inter.n_users, n_folds, seed=args.seed)
     for m in MODELS:
         t0 = time.time()
-        params, _, tried = tune(m, val_phase.train, lambda mod: evaluate_next(mod, val_phase), NI_TUNE)
-        model = baselines.make(m, **params).fit(test_phase.train)
-        res = evaluate_next(model, test_phase)
+        if m in VITRINE:
+            params, res, tried = vitrine_next(m[len("vitrine-"):], val_phase, test_phase, inter, order, work,
+                                              wasm_checks, args.wasm_check)
+        else:
+            params, _, tried = tune(m, val_phase.train, lambda mod: evaluate_next(mod, val_phase), NI_TUNE)
+            model = baselines.make(m, **params).fit(test_phase.train)
+            res = evaluate_next(model, test_phase)
         seconds[m][NI] += time.time() - t0
         chosen[m][NI] = params
         validation[m][NI] = {"chosen": params, f"val_{NI_TUNE}": max(s for _, s in tried),
@@ -175,6 +193,12 @@ def run(args):
         },
         "models": models,
         "paired_difference_vs_ease": paired,
+        "vitrine": {
+            "trained_by": "build/native/engine/tools/vitrine-recommend train (the engine's Trainer)",
+            "grids": {k: vm.GRIDS[k] for k in vm.KINDS} if args.vitrine else {},
+            "wasm_equals_native": wasm_summary(wasm_checks),
+            "wasm_checks": wasm_checks,
+        },
         "chosen_hyperparameters": chosen,
         "validation": validation,
         "seconds": {"total": round(elapsed, 1),
@@ -193,6 +217,72 @@ def run(args):
     shown = os.path.relpath(out, ROOT) if os.path.abspath(out).startswith(ROOT + os.sep) else out
     print(f"\n{elapsed:.0f} s; wrote {shown}")
     return result
+
+
+def _strong_histories(sp, inter, order):
+    ids = [str(inter.item_ids[i]) for i in sp.item_index]
+    train_h = vm.histories_from_matrix(sp.train, sp.train_users, sp.item_index, order)
+    val_h = vm.histories_from_matrix(sp.val.fold_in, sp.val.users, sp.item_index, order)
+    val_t = [np.flatnonzero(r) for r in sp.val.held_out]
+    test_h = vm.histories_from_matrix(sp.test.fold_in, sp.test.users, sp.item_index, order)
+    return ids, train_h, val_h, val_t, test_h
+
+
+def vitrine_strong(kind, sp, inter, order, work, fold, wasm_checks, wasm_check):
+    """Trains every grid point with validation-based epoch selection (NDCG@100 on validation
+    users), ranks the test users with the best, natively; returns (params, per-user metrics, tried)."""
+    ids, train_h, val_h, val_t, test_h = _strong_histories(sp, inter, order)
+    kmax = max(k for _, _, k in SG_METRICS)
+    best, tried = None, []
+    for i, params in enumerate(vm.GRIDS[kind]):
+        d = os.path.join(work, f"sg{fold}-{kind}-{i}")
+        path, out = vm.train(kind, params, train_h, ids, d, val_h, val_t, val_k=100, threads=0)
+        chosen = dict(params, epochs=out["best_epoch"])
+        tried.append((chosen, out["best_validation"]))
+        if best is None or out["best_validation"] > best[2]:
+            best = (chosen, path, out["best_validation"])
+    ranked = vm.rank(best[1], test_h, kmax, os.path.join(work, f"sg{fold}-{kind}-0"))
+    if wasm_check:
+        wasm_checks.append(vm.compare_wasm(best[1], test_h, kmax, ranked, os.path.join(work, f"sg{fold}-{kind}-0"),
+                                           f"strong generalization fold {fold} {kind}"))
+    res = {name: fn(ranked, sp.test.held_out, k) for name, fn, k in SG_METRICS}
+    return best[0], res, tried
+
+
+def vitrine_next(kind, val_phase, test_phase, inter, order, work, wasm_checks, wasm_check):
+    """Validation phase: every grid point, epoch chosen on NDCG@10 of the validation targets; test
+    phase: the chosen configuration retrained for the chosen epochs on all but the last item."""
+    kmax = max(k for _, _, k in NI_METRICS)
+
+    def phase_data(phase):
+        ids = [str(inter.item_ids[i]) for i in phase.item_index]
+        hs = vm.histories_from_matrix(phase.train, np.arange(phase.train.shape[0]), phase.item_index, order)
+        return ids, hs
+
+    ids, hs = phase_data(val_phase)
+    targets = [[t] if t >= 0 else [] for t in val_phase.targets]
+    best, tried = None, []
+    for i, params in enumerate(vm.GRIDS[kind]):
+        d = os.path.join(work, f"ni-val-{kind}-{i}")
+        _, out = vm.train(kind, params, hs, ids, d, hs, targets, val_k=kmax, threads=0)
+        chosen = dict(params, epochs=out["best_epoch"])
+        tried.append((chosen, out["best_validation"]))
+        if best is None or out["best_validation"] > best[1]:
+            best = (chosen, out["best_validation"])
+    ids, hs = phase_data(test_phase)
+    d = os.path.join(work, f"ni-test-{kind}")
+    path, _ = vm.train(kind, best[0], hs, ids, d, threads=0)
+    ranked = vm.rank(path, hs, kmax, d)
+    if wasm_check:
+        wasm_checks.append(vm.compare_wasm(path, hs, kmax, ranked, d, f"next item {kind}"))
+    res = {name: fn(ranked, test_phase.targets, k) for name, fn, k in NI_METRICS}
+    return best[0], res, tried
+
+
+def wasm_summary(checks):
+    if not checks:
+        return None
+    return all(c["identical_users"] == c["users"] for c in checks)
 
 
 def fmt(s):
@@ -235,12 +325,16 @@ def main(argv=None):
     ap.add_argument("--threshold", type=float, default=4.0, help="positive if rating >= this (4.0)")
     ap.add_argument("--min-positives", type=int, default=5, help="users need this many positives (5)")
     ap.add_argument("--out", help="JSON output (default bench/results/eval-recommend[-NAME].json)")
+    ap.add_argument("--no-vitrine", dest="vitrine", action="store_false",
+                    help="baselines only (skip the engine's models)")
+    ap.add_argument("--no-wasm-check", dest="wasm_check", action="store_false",
+                    help="skip re-ranking the test users in wasm")
     args = ap.parse_args(argv)
     if not args.name:
         args.name = os.path.splitext(os.path.basename(args.data))[0]
     try:
         run(args)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RuntimeError) as e:
         raise SystemExit(f"recommend: {e}")
 
 

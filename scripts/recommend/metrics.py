@@ -31,9 +31,11 @@ def top_k(scores, k, exclude=None):
 
 
 def _hits(ranked, held_out, k):
+    """Whether each of the first k ranked columns is held out; -1 (no item: a ranking shorter than
+    k, as the engine returns when fewer items remain) is never a hit."""
     held_out = np.asarray(held_out, dtype=bool)
-    idx = ranked[:, :k]
-    return np.take_along_axis(held_out, idx, axis=1)
+    idx = np.asarray(ranked)[:, :k]
+    return np.take_along_axis(held_out, np.maximum(idx, 0), axis=1) & (idx >= 0)
 
 
 def _discounts(k):

@@ -108,3 +108,25 @@ def rank(model, hs, k, work, precision="f32"):
 
 def workdir():
     return tempfile.mkdtemp(prefix="vitrine-rec-")
+
+
+def compare_wasm(model, hs, k, native_ranked, work, what, variants=("simd", "simd-threads")):
+    """Re-ranks `hs` in wasm through the npm facade (rank_wasm.mjs) and counts the users whose
+    top-k list is identical to the native one."""
+    hp = os.path.join(work, "wasm_h.txt")
+    write_histories(hp, hs)
+    out = {"what": what, "users": len(hs), "k": k, "identical_users": len(hs), "variants": {}}
+    for variant in variants:
+        rp = os.path.join(work, f"wasm_ranked_{variant}.txt")
+        script = os.path.join(ROOT, "scripts", "recommend", "rank_wasm.mjs")
+        proc = subprocess.run(["node", script, model, hp, str(k), rp, "--variant", variant,
+                               "--threads", "2" if variant == "simd-threads" else "1"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"rank_wasm.mjs ({variant}) failed: {proc.stderr.strip()[-2000:]}")
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        wasm = read_ranked(rp, len(hs), k)
+        same = int((wasm == native_ranked).all(axis=1).sum())
+        out["variants"][variant] = {"identical_users": same, "ms_per_user": info["ms"] / max(1, len(hs))}
+        out["identical_users"] = min(out["identical_users"], same)
+    return out

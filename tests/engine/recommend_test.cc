@@ -345,6 +345,20 @@ TEST(Recommender, SavedModelFileRoundTrips) {
   ASSERT_TRUE(b.value()->fold_in(hist({1, 2}), &ub).ok());
   EXPECT_EQ(ua, ub);
   EXPECT_EQ(b.value()->item_id(3), "item3");
+
+  // Stored as F16: 2 bytes per weight, the same model within half precision.
+  auto half = save_model(*r->model.graph, r->model.metadata, /*half=*/true);
+  ASSERT_TRUE(half.ok());
+  EXPECT_GE(bytes->size() - half->size(), 31u * 8u * 2u);  // 270 weights: 4 -> 2 bytes each, header aside
+  auto lh = load_model(std::make_shared<const std::vector<uint8_t>>(half.value()));
+  ASSERT_TRUE(lh.ok()) << lh.status().message();
+  auto c = RecModel::create(lh.value(), TablePrecision::kF32);
+  ASSERT_TRUE(c.ok());
+  std::vector<float> sa(30), sc(30), uc;
+  ASSERT_TRUE(c.value()->fold_in(hist({1, 2}), &uc).ok());
+  a.value()->score(ua.data(), sa.data(), nullptr);
+  c.value()->score(uc.data(), sc.data(), nullptr);
+  for (int i = 0; i < 30; ++i) EXPECT_NEAR(sa[static_cast<size_t>(i)], sc[static_cast<size_t>(i)], 2e-2) << i;
 }
 
 }  // namespace

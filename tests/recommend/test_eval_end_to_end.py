@@ -29,7 +29,11 @@ class EndToEndTest(unittest.TestCase):
 
         self.assertEqual(result["data"]["users"], 150)
         self.assertEqual(result["data"]["seed"], 20261128)
-        self.assertEqual(set(result["models"]), {"popularity", "item-knn", "ease"})
+        self.assertEqual(set(result["models"]), {"popularity", "item-knn", "ease", "vitrine-mult-dae",
+                                                 "vitrine-mf-bpr", "vitrine-gru4rec"})
+        # the engine's models were also ranked in wasm (both variants), identically
+        self.assertIs(result["vitrine"]["wasm_equals_native"], True)
+        self.assertEqual(len(result["vitrine"]["wasm_checks"]), 3 * 3 + 3)
         for name, res in result["models"].items():
             for proto, metric_names in (("strong_generalization", ("ndcg@10", "ndcg@100", "recall@20", "recall@50")),
                                         ("next_item", ("hr@10", "ndcg@10"))):
@@ -44,6 +48,7 @@ class EndToEndTest(unittest.TestCase):
         sg = {m: result["models"][m]["strong_generalization"]["ndcg@100"]["mean"] for m in result["models"]}
         self.assertGreater(sg["ease"], sg["popularity"] + 0.05)
         self.assertGreater(sg["item-knn"], sg["popularity"] + 0.05)
+        self.assertGreater(sg["vitrine-mult-dae"], sg["popularity"] + 0.05)
         chosen = result["chosen_hyperparameters"]
         self.assertEqual(len(chosen["ease"]["strong_generalization"]), 3)
         self.assertIn("lam", chosen["ease"]["next_item"])

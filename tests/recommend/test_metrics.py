@@ -22,6 +22,14 @@ class NDCGTest(unittest.TestCase):
         for k in (1, 2, 3, 5):
             self.assertAlmostEqual(metrics.ndcg_at_k(ranked, held(5, 2, 0), k)[0], 1.0)
 
+    def test_padding_is_never_a_hit(self):
+        # a ranking shorter than k is padded with -1; the last column (index -1) must not count
+        ranked = np.array([[1, -1, -1]])
+        h = held(3, 2)
+        self.assertEqual(metrics.ndcg_at_k(ranked, h, 3)[0], 0.0)
+        self.assertEqual(metrics.recall_at_k(ranked, h, 3)[0], 0.0)
+        self.assertEqual(metrics.hit_rate_at_k(ranked, np.array([2]), 3)[0], 0.0)
+
     def test_reversed_ranking(self):
         # the only relevant item (0) is ranked last of 4
         ranked = np.array([[3, 2, 1, 0]])

@@ -142,6 +142,7 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView;
 
 /** One engine instance (one wasm module, one thread pool). */
 export declare class Runtime {
+  createRecommender(options: RecommenderOptions): Promise<Recommender>;
   info(): RuntimeInfo;
   setThreads(n: number): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
@@ -149,6 +150,95 @@ export declare class Runtime {
   loadModel(source: ModelSource, options?: { onProgress?: (progress: { stage: string; loaded: number; total: number }) => void }): Promise<Model>;
   dispose(): void;
 }
+
+/** One shopper event. `type` picks the weight from eventWeights unless `weight` is given. */
+export interface RecommenderEvent {
+  item: string;
+  type?: string;
+  weight?: number;
+  /** Milliseconds since the epoch (default: now). */
+  time?: number;
+}
+
+/** Persistence of the shopper's state: only the origin's own storage, or your own backend. */
+export type RecommenderStorage =
+  | 'memory'
+  | 'auto'
+  | { type: 'indexeddb'; name?: string }
+  | { type: 'file'; path: string }
+  | { load(): Promise<RecommenderState | null>; save(state: RecommenderState): Promise<void>; clear(): Promise<void> };
+
+export interface RecommenderState {
+  version: 1;
+  events: Required<RecommenderEvent>[];
+}
+
+export interface CatalogEntry {
+  id: string;
+  title?: string;
+  categories?: string[];
+  /** false: never recommended. */
+  inStock?: boolean;
+}
+
+export interface RecommenderOptions {
+  model: ModelSource;
+  /** Default: 'auto' in browsers (IndexedDB), 'memory' in Node. */
+  storage?: RecommenderStorage;
+  /** Key of this shopper's state in the storage (default 'default'). */
+  userKey?: string;
+  /** How the item table is held in memory (default 'f32'). */
+  precision?: 'f32' | 'f16' | 'int8';
+  /** Weight per event type (defaults: view 1, click 1, rate 1, cart 2, wishlist 2, purchase 3). */
+  eventWeights?: Record<string, number>;
+  /** Events kept (the oldest are dropped first; default 1000). */
+  maxEvents?: number;
+  catalog?: CatalogEntry[];
+  runtime?: Runtime;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface RecommendOptions {
+  k?: number;
+  exclude?: string[];
+  /** Default true: items in the history are not recommended again. */
+  excludeSeen?: boolean;
+  filter?: (id: string) => boolean;
+  /** Only items of these catalog categories (needs `catalog`). */
+  categories?: string[];
+  /** MMR trade-off in [0, 1]: 0 = pure relevance. */
+  diversity?: number;
+  /** MMR candidate pool (default max(50, 5k)). */
+  pool?: number;
+  /** Default true: add `because` (the most similar history item). */
+  explain?: boolean;
+}
+
+export interface Recommendation {
+  id: string;
+  score: number;
+  because?: { id: string; similarity: number };
+}
+
+export declare class Recommender {
+  readonly precision: 'f32' | 'f16' | 'int8';
+  info(): { kind: string; items: number; dim: number; bytes: number; precision: string; events: number; droppedOnLoad: number };
+  itemIds(): string[];
+  hasItem(id: string): boolean;
+  /** Records and persists one event; resolves with the number of events kept. */
+  observe(event: RecommenderEvent): Promise<number>;
+  personalize(): { events: number; ms: number };
+  recommend(options?: RecommendOptions): Recommendation[];
+  recommendFor(history: (string | RecommenderEvent)[], options?: RecommendOptions): Recommendation[];
+  similarItems(id: string, k?: number, options?: { exclude?: string[]; filter?: (id: string) => boolean; categories?: string[] }): Recommendation[];
+  exportState(): RecommenderState;
+  importState(state: RecommenderState): Promise<void>;
+  forget(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
+export declare function createRecommender(options: RecommenderOptions): Promise<Recommender>;
 
 export declare function createRuntime(options?: RuntimeOptions): Promise<Runtime>;
 /** Creates the default runtime once; later calls return it. */

@@ -10,8 +10,9 @@ import { check, VitrineError } from './errors.js';
 import { loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
 import { Model, readModelBytes } from './model.js';
+import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
 
-export { VitrineError, simdSupported, threadSupport };
+export { VitrineError, simdSupported, threadSupport, Recommender, DEFAULT_EVENT_WEIGHTS };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {
@@ -70,6 +71,15 @@ export class Runtime {
     const bytes = await readModelBytes(source, options.onProgress);
     this._alive();
     return new Model(this._module, bytes);
+  }
+
+  /**
+   * A recommender on this runtime (see createRecommender).
+   * @returns {Promise<Recommender>}
+   */
+  async createRecommender(options) {
+    this._alive();
+    return createRecommenderOn(this, options);
   }
 
   /** Releases the runtime; under Node its worker threads stop. */
@@ -131,4 +141,17 @@ export async function loadModel(source, options) {
 /** A dense layer on the default runtime (see Runtime.createDenseLayer). */
 export async function createDenseLayer(options) {
   return (await init()).createDenseLayer(options);
+}
+
+/**
+ * Loads a recommender model file and the shopper's saved state (see web/src/recommend.js).
+ * @param {{ model: string|URL|ArrayBuffer|Uint8Array, storage?: any, userKey?: string,
+ *           precision?: 'f32'|'f16'|'int8', eventWeights?: Record<string, number>, maxEvents?: number,
+ *           catalog?: { id: string, categories?: string[], inStock?: boolean }[],
+ *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} options
+ * @returns {Promise<Recommender>}
+ */
+export async function createRecommender(options = {}) {
+  const runtime = options?.runtime ?? (await init());
+  return runtime.createRecommender(options);
 }

@@ -28,8 +28,10 @@ struct LoadedModel {
   std::string format;                           // "vitrine" or "onnx"
 };
 
-// Serializes `graph` (its constants as F32 tensors) with `metadata` entries added.
-Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::string, std::string>& metadata = {});
+// Serializes `graph` (its constants as F32 tensors, or F16 with `half`: half the size, loaded
+// back as f32) with `metadata` entries added.
+Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::string, std::string>& metadata = {},
+                                        bool half = false);
 
 // Loads a Vitrine safetensors model (constants are zero-copy views into `bytes` where aligned) or
 // an ONNX model. Errors name the offending node, value or field.

@@ -110,9 +110,11 @@ class SafetensorsFile {
 //
 // Errors (InvalidArgument): an empty (storage-less) tensor, a duplicate or reserved
 // ("__metadata__") name, a name or metadata string that is not valid UTF-8.
+// With `half`, tensors are stored as F16 (round to nearest even, saturating at +-65504): half the
+// size, read back as f32 by the loader.
 Result<std::vector<uint8_t>> write_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
-    const std::map<std::string, std::string>& metadata = {});
+    const std::map<std::string, std::string>& metadata = {}, bool half = false);
 
 // Checks the Vitrine convention in a parsed file's metadata: "format" must be "vitrine"
 // (InvalidArgument otherwise, including a plain safetensors file without it) and "format_version"

@@ -28,7 +28,7 @@ bool looks_like_safetensors(const std::vector<uint8_t>& b) {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::string, std::string>& metadata) {
+Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::string, std::string>& metadata, bool half) {
   if (metadata.count("architecture")) return Status::InvalidArgument("save_model: 'architecture' is reserved");
   Json inputs = Json::array();
   for (int id : graph.inputs()) {
@@ -80,7 +80,7 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
     const GraphValue& v = graph.values()[i];
     if (!v.constant.empty() && used[i]) tensors.emplace_back(v.name, v.constant);
   }
-  return write_safetensors(tensors, meta);
+  return write_safetensors(tensors, meta, half);
 }
 
 Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes) {

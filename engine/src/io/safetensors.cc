@@ -1,6 +1,8 @@
 // safetensors reading (hostile bytes), writing, the Vitrine metadata convention and file helpers.
 #include "vitrine/safetensors.h"
 
+#include "../core/half.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -386,7 +388,7 @@ Result<std::vector<int64_t>> SafetensorsFile::integers(std::string_view name) co
 
 Result<std::vector<uint8_t>> write_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
-    const std::map<std::string, std::string>& metadata) {
+    const std::map<std::string, std::string>& metadata, bool half) {
   std::map<std::string, std::string> full_metadata = metadata;
   full_metadata.emplace("format", "vitrine");
   full_metadata.emplace("format_version", std::to_string(kFormatVersion));
@@ -428,11 +430,12 @@ Result<std::vector<uint8_t>> write_safetensors(
     Json dims = Json::array();
     for (int64_t d : tensor.shape().to_vector()) dims.push_back(Json(d));
     Json entry = Json::object();
-    entry.set("dtype", Json("F32"));
+    const uint64_t bytes = half ? tensor.nbytes() / 2 : tensor.nbytes();
+    entry.set("dtype", Json(half ? "F16" : "F32"));
     entry.set("shape", std::move(dims));
-    entry.set("data_offsets", Json::array({Json(offset), Json(offset + tensor.nbytes())}));
+    entry.set("data_offsets", Json::array({Json(offset), Json(offset + bytes)}));
     header.emplace_back(name, std::move(entry));
-    offset += tensor.nbytes();
+    offset += bytes;
   }
   std::string text = Json::object(std::move(header)).dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data buffer starts at a multiple of 8
@@ -443,6 +446,14 @@ Result<std::vector<uint8_t>> write_safetensors(
   uint8_t* data = out.data() + 8 + text.size();
   for (const auto& named : tensors) {
     const Tensor& tensor = named.second;
+    if (half) {
+      for (int64_t i = 0; i < tensor.num_elements(); ++i) {
+        const uint16_t h = f32_to_f16(tensor.data()[i]);
+        std::memcpy(data + 2 * i, &h, 2);
+      }
+      data += tensor.nbytes() / 2;
+      continue;
+    }
     if (tensor.nbytes()) std::memcpy(data, tensor.data(), tensor.nbytes());
     data += tensor.nbytes();
   }

@@ -15,6 +15,7 @@
 #include <numeric>
 
 #include "vitrine/json.h"
+#include "../core/half.h"
 
 namespace vitrine {
 namespace {
@@ -36,23 +37,6 @@ inline float lane_sum(v4f a, v4f b) {
 }
 
 // ---- half precision ---------------------------------------------------------------------------
-
-uint16_t f32_to_f16(float f) {  // round to nearest even; |f| > 65504 saturates (tables are finite)
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t a = x & 0x7fffffffu;
-  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7bffu);  // rounds past 65504
-  if (a < 0x38800000u) {  // below the smallest normal half (2^-14): subnormal or zero
-    float af;
-    std::memcpy(&af, &a, 4);
-    const float scaled = af * 16777216.0f;  // 2^24: the subnormal's integer mantissa, exact
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
-  }
-  const uint32_t mant_odd = (a >> 13) & 1u;
-  a += 0xfffu + mant_odd;  // round to nearest even on the 13 dropped bits
-  return static_cast<uint16_t>(sign | ((a - 0x38000000u) >> 13));
-}
 
 // Exact for every finite half: the exponent is rebased by multiplying with 2^112.
 inline v4f f16x4_to_f32(const uint16_t* p) {

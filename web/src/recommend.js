@@ -1,0 +1,324 @@
+// Personalized recommendations on the device: the shopper's events stay in their browser (or Node
+// process); the engine folds them into a user vector and ranks the catalogue.
+//
+//   const rec = await createRecommender({ model: '/models/movielens-dae.safetensors',
+//                                         storage: 'auto', onProgress });
+//   await rec.observe({ item: '318', type: 'view' });
+//   const top = rec.recommend({ k: 10, diversity: 0.3 });  // [{ id, score, because }]
+import { check, VitrineError } from './errors.js';
+import { isNode } from './loader.js';
+import { readModelBytes } from './model.js';
+import { openStorage } from './storage.js';
+
+/** Default weight of each event type (the model sees the largest weight per item). */
+export const DEFAULT_EVENT_WEIGHTS = Object.freeze({ view: 1, click: 1, rate: 1, cart: 2, wishlist: 2, purchase: 3 });
+const STATE_VERSION = 1;
+
+function fail(message, code = 'InvalidArgument') {
+  throw new VitrineError(message, code);
+}
+
+export class Recommender {
+  /** @internal use createRecommender() */
+  constructor(module, bytes, options, storage, saved) {
+    this._module = module;
+    this._handle = new module.RecommenderHandle();
+    this._storage = storage;
+    try {
+      const precision = options.precision ?? 'f32';
+      this._check(this._handle.load(bytes, precision));
+      this.precision = precision;
+    } catch (e) {
+      this._handle.delete();
+      throw e;
+    }
+    this._weights = { ...DEFAULT_EVENT_WEIGHTS, ...(options.eventWeights ?? {}) };
+    for (const [type, w] of Object.entries(this._weights)) {
+      if (!(Number.isFinite(w) && w > 0)) fail(`eventWeights.${type} must be a finite number > 0, got ${w}`);
+    }
+    this._maxEvents = options.maxEvents ?? 1000;
+    if (!(Number.isInteger(this._maxEvents) && this._maxEvents > 0)) fail(`maxEvents must be a positive integer, got ${options.maxEvents}`);
+    this._catalog = indexCatalog(options.catalog);
+    this._events = [];
+    this._dropped = 0;
+    this._dirty = true;
+    this._writes = Promise.resolve();
+    if (saved) this._restore(saved);
+  }
+
+  /** { kind, items, dim, bytes, precision, events } */
+  info() {
+    const h = this._live();
+    return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: this.precision,
+             events: this._events.length, droppedOnLoad: this._dropped };
+  }
+
+  /** Every item id of the model, in the model's order. */
+  itemIds() {
+    const h = this._live();
+    if (!this._ids) this._ids = Array.from({ length: h.numItems() }, (_, i) => h.itemId(i));
+    return this._ids;
+  }
+
+  /** Whether the model knows this item id. */
+  hasItem(id) {
+    const h = this._live();
+    return typeof id === 'string' && h.findItem(id) >= 0;
+  }
+
+  /**
+   * Records one shopper event and persists it before resolving (so a reload or crash loses
+   * nothing that was acknowledged).
+   * @param {{ item: string, type?: string, weight?: number, time?: number }} event
+   */
+  async observe(event) {
+    this._live();
+    const e = this._validate(event);
+    this._events.push(e);
+    if (this._events.length > this._maxEvents) this._events.splice(0, this._events.length - this._maxEvents);
+    this._dirty = true;
+    await this._persist();
+    return this._events.length;
+  }
+
+  /** Folds the recorded events into the user vector now (recommend() does it when needed). */
+  personalize() {
+    const h = this._live();
+    const t0 = now();
+    const { items, weights } = this._history(this._events);
+    this._check(h.foldIn(items, weights));
+    this._dirty = false;
+    return { events: this._events.length, ms: now() - t0 };
+  }
+
+  /**
+   * The k best items for the shopper.
+   * @param {{ k?: number, exclude?: string[], excludeSeen?: boolean, filter?: (id: string) => boolean,
+   *           categories?: string[], diversity?: number, explain?: boolean }} [options]
+   * @returns {{ id: string, score: number, because?: { id: string, similarity: number } }[]}
+   */
+  recommend(options = {}) {
+    const h = this._live();
+    if (this._dirty) this.personalize();
+    return this._rank(h, this._events, options);
+  }
+
+  /**
+   * Ranks for a given history without touching the shopper's state (what-if, evaluation).
+   * @param {(string | { item: string, type?: string, weight?: number })[]} history oldest first
+   */
+  recommendFor(history, options = {}) {
+    const h = this._live();
+    if (!Array.isArray(history)) fail('history must be an array of item ids or events');
+    const events = history.map((e) => this._validate(typeof e === 'string' ? { item: e } : e));
+    const { items, weights } = this._history(events);
+    this._check(h.foldIn(items, weights));
+    this._dirty = true;  // the handle now holds this history's vector, not the shopper's
+    return this._rank(h, events, options);
+  }
+
+  /** The k items most similar to `id` (cosine of the model's item vectors). */
+  similarItems(id, k = 10, options = {}) {
+    const h = this._live();
+    const index = this._index(id);
+    const mask = this._mask(h, [], { ...options, excludeSeen: false });
+    this._check(h.similar(index, checkK(k), mask));
+    return this._results(h, null);
+  }
+
+  /** The shopper's state as plain JSON (events only; the model is not part of it). */
+  exportState() {
+    this._live();
+    return { version: STATE_VERSION, events: this._events.map((e) => ({ ...e })) };
+  }
+
+  /** Replaces the shopper's state with an exported one (unknown items are dropped and counted). */
+  async importState(state) {
+    this._live();
+    this._restore(state);
+    await this._persist();
+  }
+
+  /** Erases the shopper's events from memory and from storage. */
+  async forget() {
+    this._live();
+    this._events = [];
+    this._dirty = true;
+    await this._queue(() => this._storage.clear());
+  }
+
+  /** Releases the engine handle (storage is kept; call forget() first to erase it). */
+  async dispose() {
+    if (!this._handle) return;
+    await this._writes.catch(() => {});
+    this._handle.delete();
+    this._handle = null;
+    this._module = null;
+  }
+
+  // ---- internals ----
+
+  _rank(h, events, options) {
+    const known = ['k', 'exclude', 'excludeSeen', 'filter', 'categories', 'diversity', 'explain', 'pool'];
+    for (const key of Object.keys(options)) if (!known.includes(key)) fail(`recommend: unknown option '${key}'`);
+    const k = checkK(options.k ?? 10);
+    const diversity = options.diversity ?? 0;
+    if (!(typeof diversity === 'number' && diversity >= 0 && diversity <= 1)) fail(`diversity must be in [0, 1], got ${diversity}`);
+    const pool = options.pool ?? Math.max(50, 5 * k);
+    const mask = this._mask(h, events, options);
+    this._check(h.recommend(k, mask, diversity, pool));
+    const explainWith = options.explain === false || events.length === 0 ? null : this._history(events).items;
+    return this._results(h, explainWith);
+  }
+
+  _results(h, explainWith) {
+    const items = h.resultItems();
+    const scores = h.resultScores();
+    const out = [];
+    for (let i = 0; i < items.length; i++) {
+      const r = { id: h.itemId(items[i]), score: scores[i] };
+      if (explainWith) {
+        const e = h.explain(items[i], explainWith);
+        if (e.item >= 0) r.because = { id: h.itemId(e.item), similarity: e.similarity };
+      }
+      out.push(r);
+    }
+    return out;
+  }
+
+  _mask(h, events, options) {
+    const n = h.numItems();
+    const exclude = options.exclude ?? [];
+    if (!Array.isArray(exclude)) fail('exclude must be an array of item ids');
+    const filter = options.filter;
+    if (filter !== undefined && typeof filter !== 'function') fail('filter must be a function (id) => boolean');
+    const categories = options.categories;
+    if (categories !== undefined && !(Array.isArray(categories) && categories.every((c) => typeof c === 'string'))) {
+      fail('categories must be an array of strings');
+    }
+    if (categories && !this._catalog) fail('categories need a catalog (createRecommender({ catalog }))', 'FailedPrecondition');
+    const excludeSeen = options.excludeSeen ?? true;
+    const needed = exclude.length || filter || categories || (excludeSeen && events.length) || this._catalog?.outOfStock.size;
+    if (!needed) return null;
+    const mask = new Uint8Array(n);
+    if (excludeSeen) for (const e of events) mask[this._index(e.item)] = 1;
+    for (const id of exclude) mask[this._index(id)] = 1;
+    if (this._catalog) for (const id of this._catalog.outOfStock) { const i = h.findItem(id); if (i >= 0) mask[i] = 1; }
+    if (filter || categories) {
+      const ids = this.itemIds();
+      const wanted = categories ? new Set(categories) : null;
+      for (let i = 0; i < n; i++) {
+        if (mask[i]) continue;
+        if (wanted && !(this._catalog.categories.get(ids[i]) ?? []).some((c) => wanted.has(c))) mask[i] = 1;
+        else if (filter && !filter(ids[i])) mask[i] = 1;
+      }
+    }
+    return mask;
+  }
+
+  _validate(event) {
+    if (event === null || typeof event !== 'object') fail(`event must be an object { item, type?, weight?, time? }, got ${event}`);
+    const { item, type = 'view', weight, time } = event;
+    if (typeof item !== 'string' || item === '') fail(`event.item must be a non-empty string id, got ${JSON.stringify(item)}`);
+    this._index(item);
+    if (!(type in this._weights)) fail(`unknown event type '${type}' (${Object.keys(this._weights).join(', ')}; or pass eventWeights)`);
+    const w = weight ?? this._weights[type];
+    if (!(typeof w === 'number' && Number.isFinite(w) && w > 0)) fail(`event weight must be a finite number > 0, got ${weight}`);
+    const t = time ?? Date.now();
+    if (!(typeof t === 'number' && Number.isFinite(t))) fail(`event time must be a finite number (ms), got ${time}`);
+    return { item, type, weight: w, time: t };
+  }
+
+  _index(id) {
+    const h = this._live();
+    if (typeof id !== 'string') fail(`item id must be a string, got ${typeof id}`);
+    const i = h.findItem(id);
+    if (i < 0) fail(`unknown item id '${id}'`, 'NotFound');
+    return i;
+  }
+
+  _history(events) {
+    const items = new Int32Array(events.length);
+    const weights = new Float32Array(events.length);
+    events.forEach((e, i) => { items[i] = this._index(e.item); weights[i] = e.weight; });
+    return { items, weights };
+  }
+
+  _restore(state) {
+    if (state === null || typeof state !== 'object' || state.version !== STATE_VERSION || !Array.isArray(state.events)) {
+      fail(`state must be an object from exportState() (version ${STATE_VERSION})`);
+    }
+    const events = [];
+    let dropped = 0;
+    for (const e of state.events) {
+      try {
+        events.push(this._validate(e));
+      } catch {
+        dropped++;  // an item the current model no longer has, or a damaged entry
+      }
+    }
+    this._events = events.slice(-this._maxEvents);
+    this._dropped = dropped;
+    this._dirty = true;
+  }
+
+  _persist() {
+    const snapshot = this.exportState();
+    return this._queue(() => this._storage.save(snapshot));
+  }
+
+  _queue(task) {
+    const next = this._writes.then(task, task);
+    this._writes = next.catch(() => {});
+    return next;
+  }
+
+  _check(status) {
+    check(status, () => this._handle.lastError());
+  }
+
+  _live() {
+    if (!this._handle) fail('recommender was disposed', 'FailedPrecondition');
+    return this._handle;
+  }
+}
+
+function checkK(k) {
+  if (!(Number.isInteger(k) && k >= 1)) fail(`k must be a positive integer, got ${k}`);
+  return k;
+}
+
+function now() {
+  return globalThis.performance?.now?.() ?? Date.now();
+}
+
+// catalog: [{ id, title?, categories?: string[], inStock?: boolean }]
+function indexCatalog(catalog) {
+  if (catalog === undefined || catalog === null) return null;
+  if (!Array.isArray(catalog)) fail('catalog must be an array of { id, categories?, inStock? }');
+  const categories = new Map();
+  const outOfStock = new Set();
+  for (const entry of catalog) {
+    if (!entry || typeof entry.id !== 'string') fail('catalog entries need a string id');
+    if (entry.categories !== undefined) {
+      if (!Array.isArray(entry.categories)) fail(`catalog entry '${entry.id}': categories must be an array`);
+      categories.set(entry.id, entry.categories);
+    }
+    if (entry.inStock === false) outOfStock.add(entry.id);
+  }
+  return { categories, outOfStock };
+}
+
+/**
+ * Loads a recommender model and the shopper's saved state.
+ * @param {object} runtime a Runtime (index.js)
+ */
+export async function createRecommenderOn(runtime, options = {}) {
+  if (options === null || typeof options !== 'object') fail('options must be an object');
+  if (options.model === undefined) fail('createRecommender: options.model (URL, path, ArrayBuffer or Uint8Array) is required');
+  const bytes = await readModelBytes(options.model, options.onProgress);
+  const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), options.userKey ?? 'default');
+  const saved = await storage.load();
+  options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
+  return new Recommender(runtime._module, bytes, options, storage, saved);
+}
