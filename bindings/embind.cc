@@ -16,6 +16,7 @@
 #include "vitrine/graph.h"
 #include "vitrine/json.h"
 #include "vitrine/model_file.h"
+#include "vitrine/recommend.h"
 #include "vitrine/safetensors.h"
 #include "vitrine/train.h"
 #include "vitrine/ops.h"
@@ -504,9 +505,211 @@ class TrainerHandle {
   std::string error_;
 };
 
+
+// A recommender (recommend.h): fold-in of a history into a user vector, ranking with exclusions
+// and MMR diversity, similar items and explanations. Results are read back with resultItems() /
+// resultScores().
+class RecommenderHandle {
+ public:
+  // A recommender model file (Uint8Array) with its item table stored as precision f32|f16|int8.
+  int load(const val& bytes, const std::string& precision) {
+    Status s = ensure_context();
+    Result<TablePrecision> p = parse_precision(precision);
+    if (s.ok() && !p.ok()) s = p.status();
+    if (s.ok() && !bytes.instanceof(val::global("Uint8Array"))) s = Status::InvalidArgument("model bytes must be a Uint8Array");
+    if (s.ok()) {
+      const size_t n = bytes["length"].as<size_t>();
+      auto data = std::make_shared<std::vector<uint8_t>>(n);
+      if (n) val(emscripten::typed_memory_view(n, data->data())).call<void>("set", bytes);
+      Result<LoadedModel> model = load_model(data);
+      Result<std::unique_ptr<RecModel>> m = model.ok() ? RecModel::create(model.value(), p.value())
+                                                       : Result<std::unique_ptr<RecModel>>(model.status());
+      if (!m.ok()) s = m.status();
+      else set_model(std::move(m).value());
+    }
+    return record(s, &error_);
+  }
+
+  // A raw item table: rows (n * d) Float32Array, bias Float32Array (n) or null, ids (JS array of
+  // strings, or an empty array for "0".."n-1").
+  int load_table(const val& rows, int n, int d, const val& bias, const val& ids, const std::string& precision) {
+    Status s = ensure_context();
+    Result<TablePrecision> p = parse_precision(precision);
+    if (s.ok() && !p.ok()) s = p.status();
+    if (s.ok() && (n < 1 || d < 1)) s = Status::InvalidArgument("item table: n and d must be >= 1");
+    std::vector<float> r, b;
+    if (s.ok()) {
+      r.resize(static_cast<size_t>(n) * static_cast<size_t>(d));
+      s = copy_from_js(rows, r.data(), r.size(), "item table rows");
+    }
+    if (s.ok() && !bias.isNull() && !bias.isUndefined()) {
+      b.resize(static_cast<size_t>(n));
+      s = copy_from_js(bias, b.data(), b.size(), "item table bias");
+    }
+    std::vector<std::string> names;
+    if (s.ok() && !ids.isNull() && !ids.isUndefined()) names = emscripten::vecFromJSArray<std::string>(ids);
+    if (s.ok()) {
+      Result<std::unique_ptr<RecModel>> m =
+          RecModel::from_table(std::move(names), r.data(), n, d, b.empty() ? nullptr : b.data(), p.value());
+      if (!m.ok()) s = m.status();
+      else set_model(std::move(m).value());
+    }
+    return record(s, &error_);
+  }
+
+  std::string kind() const { return model_ ? model_->kind() : ""; }
+  int num_items() const { return model_ ? static_cast<int>(model_->num_items()) : 0; }
+  int dim() const { return model_ ? static_cast<int>(model_->dim()) : 0; }
+  double bytes() const { return model_ ? static_cast<double>(model_->bytes()) : 0; }
+  val item_id(int index) const {
+    if (!model_ || index < 0 || index >= model_->num_items()) return val::null();
+    return val(model_->item_id(index));
+  }
+  // The index of an item id, or -1 (message in lastError()).
+  int find_item(const std::string& id) {
+    if (!model_) return not_loaded(), -1;
+    Result<int32_t> i = model_->find_item(id);
+    if (!i.ok()) return record(i.status(), &error_), -1;
+    return i.value();
+  }
+
+  // Folds a history (Int32Array item indices oldest first, Float32Array weights) into the user vector.
+  int fold_in(const val& items, const val& weights) {
+    if (!model_) return not_loaded();
+    std::vector<HistoryEvent> h;
+    Status s = history(items, weights, &h);
+    if (s.ok()) s = model_->fold_in(h, &user_);
+    return record(s, &error_);
+  }
+  val user_vector() const {
+    if (user_.empty()) return val::global("Float32Array").new_(0);
+    return val::global("Float32Array").new_(emscripten::typed_memory_view(user_.size(), user_.data()));
+  }
+  int set_user_vector(const val& v) {
+    if (!model_) return not_loaded();
+    std::vector<float> u(static_cast<size_t>(model_->dim()));
+    Status s = copy_from_js(v, u.data(), u.size(), "user vector");
+    if (s.ok()) user_ = std::move(u);
+    return record(s, &error_);
+  }
+
+  // The k best items for the current user vector, skipping exclude[i] != 0 (Uint8Array (n) or
+  // null); diversity > 0 re-ranks the best `pool` (>= k) with MMR.
+  int recommend(int k, const val& exclude, double diversity, int pool) {
+    if (!model_) return not_loaded();
+    Status s;
+    if (user_.empty()) s = Status::FailedPrecondition("recommend: no user vector (call foldIn first)");
+    if (s.ok() && k < 1) s = Status::InvalidArgument("recommend: k must be >= 1, got " + std::to_string(k));
+    if (s.ok() && !(diversity >= 0 && diversity <= 1)) s = Status::InvalidArgument("recommend: diversity must be in [0, 1]");
+    if (s.ok()) s = mask(exclude);
+    if (s.ok()) {
+      scores_.resize(static_cast<size_t>(model_->num_items()));
+      model_->score(user_.data(), scores_.data(), g_context.get());
+      const int64_t want = diversity > 0 ? std::max(k, pool) : k;
+      std::vector<ScoredItem> top = top_k(scores_.data(), model_->num_items(), want, mask_.empty() ? nullptr : mask_.data());
+      result_ = diversity > 0 ? mmr(top, model_->table(), k, diversity) : std::move(top);
+    }
+    return record(s, &error_);
+  }
+
+  int similar(int item, int k, const val& exclude) {
+    if (!model_) return not_loaded();
+    Status s;
+    if (item < 0 || item >= model_->num_items()) s = Status::OutOfRange("similar: item index " + std::to_string(item) + " out of range");
+    if (s.ok() && k < 1) s = Status::InvalidArgument("similar: k must be >= 1");
+    if (s.ok()) s = mask(exclude);
+    if (s.ok()) result_ = model_->similar_items(item, k, mask_.empty() ? nullptr : mask_.data());
+    return record(s, &error_);
+  }
+
+  // {item, similarity}: the history item (Int32Array) most similar to `item`; item -1 if none.
+  val explain(int item, const val& items) {
+    val out = val::object();
+    std::vector<HistoryEvent> h;
+    if (model_ && history(items, val::null(), &h).ok()) {
+      ScoredItem e = model_->explain(item, h);
+      out.set("item", e.item);
+      out.set("similarity", e.score);
+    } else {
+      out.set("item", -1);
+      out.set("similarity", 0);
+    }
+    return out;
+  }
+
+  val result_items() const {
+    std::vector<int32_t> v;
+    for (const ScoredItem& r : result_) v.push_back(r.item);
+    return val::global("Int32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
+  }
+  val result_scores() const {
+    std::vector<float> v;
+    for (const ScoredItem& r : result_) v.push_back(r.score);
+    return val::global("Float32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
+  }
+  std::string last_error() const { return error_; }
+
+ private:
+  void set_model(std::unique_ptr<RecModel> m) {
+    model_ = std::move(m);
+    user_.clear();
+    result_.clear();
+  }
+  Status history(const val& items, const val& weights, std::vector<HistoryEvent>* h) const {
+    if (!items.instanceof(val::global("Int32Array"))) return Status::InvalidArgument("history items must be an Int32Array");
+    const size_t n = items["length"].as<size_t>();
+    std::vector<int32_t> ids(n);
+    if (n) val(emscripten::typed_memory_view(n, ids.data())).call<void>("set", items);
+    std::vector<float> w(n, 1.0f);
+    if (!weights.isNull() && !weights.isUndefined()) VITRINE_RETURN_IF_ERROR(copy_from_js(weights, w.data(), n, "history weights"));
+    h->resize(n);
+    for (size_t i = 0; i < n; ++i) (*h)[i] = {ids[i], w[i]};
+    return Status::Ok();
+  }
+  Status mask(const val& exclude) {
+    mask_.clear();
+    if (exclude.isNull() || exclude.isUndefined()) return Status::Ok();
+    if (!exclude.instanceof(val::global("Uint8Array"))) return Status::InvalidArgument("exclude must be a Uint8Array or null");
+    const size_t n = exclude["length"].as<size_t>();
+    if (n != static_cast<size_t>(model_->num_items())) {
+      return Status::InvalidArgument("exclude has " + std::to_string(n) + " entries, expected one per item (" +
+                                     std::to_string(model_->num_items()) + ")");
+    }
+    mask_.resize(n);
+    if (n) val(emscripten::typed_memory_view(n, mask_.data())).call<void>("set", exclude);
+    return Status::Ok();
+  }
+  int not_loaded() { return record(Status::FailedPrecondition("recommender is not loaded (or was disposed)"), &error_); }
+
+  std::unique_ptr<RecModel> model_;
+  std::vector<float> user_, scores_;
+  std::vector<uint8_t> mask_;
+  std::vector<ScoredItem> result_;
+  std::string error_;
+};
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine) {
+  emscripten::class_<RecommenderHandle>("RecommenderHandle")
+      .constructor<>()
+      .function("load", &RecommenderHandle::load)
+      .function("loadTable", &RecommenderHandle::load_table)
+      .function("kind", &RecommenderHandle::kind)
+      .function("numItems", &RecommenderHandle::num_items)
+      .function("dim", &RecommenderHandle::dim)
+      .function("bytes", &RecommenderHandle::bytes)
+      .function("itemId", &RecommenderHandle::item_id)
+      .function("findItem", &RecommenderHandle::find_item)
+      .function("foldIn", &RecommenderHandle::fold_in)
+      .function("userVector", &RecommenderHandle::user_vector)
+      .function("setUserVector", &RecommenderHandle::set_user_vector)
+      .function("recommend", &RecommenderHandle::recommend)
+      .function("similar", &RecommenderHandle::similar)
+      .function("explain", &RecommenderHandle::explain)
+      .function("resultItems", &RecommenderHandle::result_items)
+      .function("resultScores", &RecommenderHandle::result_scores)
+      .function("lastError", &RecommenderHandle::last_error);
   emscripten::class_<TrainerHandle>("TrainerHandle")
       .constructor<>()
       .function("init", &TrainerHandle::init)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run eval -- NAME [args]: runs evaluation NAME and writes bench/results/eval-NAME.json.
-#   recommend [--data CSV] [--folds K] ...   baselines (popularity, item-kNN, EASE) on both protocols
-#       of ../shared/DATA.md; without --data: MovieLens latest-small (scripts/data/movielens.sh).
+#   recommend [--data CSV] [--folds K] ...   the Vitrine models (trained by the engine, re-ranked in
+#       wasm) and the baselines (popularity, item-kNN, EASE) on both protocols of ../shared/DATA.md;
+#       without --data: MovieLens latest-small (scripts/data/movielens.sh).
 #       Other options: /usr/bin/python3 scripts/recommend/eval.py --help
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend)}"
@@ -17,6 +18,7 @@ need_python_numpy() {
 case "$name" in
   recommend)
     need_python_numpy
+    bash scripts/build.sh >&2   # the engine's vitrine-recommend tool and the wasm variants
     args=("$@")
     if [[ " $* " != *" --data "* && " $* " != *" --data="* ]]; then
       ratings="$(bash scripts/data/movielens.sh)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job for now: set everything up, build, then load the wasm engine in Node and print
-# runtimeInfo() and a dense layer's result.
+# The main job for now: set everything up, build, then run a "movie store" session in Node with the
+# shipped MovieLens recommender (web/demo/cli.mjs: history in, personalized films out, persisted).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash "$VITRINE_ROOT/scripts/build.sh"
 cd "$VITRINE_ROOT"

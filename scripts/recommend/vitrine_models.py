@@ -19,10 +19,10 @@ TOOL = os.environ.get("VITRINE_RECOMMEND_TOOL",
 # The configurations tried (model selection on validation users only). Epochs are maxima: the
 # tool keeps the best validation epoch (checked every eval_every epochs).
 GRIDS = {
-    "mult-dae": [dict(dim=600, dropout=0.5, epochs=150, lr=1e-3, eval_every=5)],
-    "mf-bpr": [dict(dim=64, epochs=60, lr=5e-3, weight_decay=1e-5, eval_every=5, batch_size=1024,
-                    fold_in_epochs=30, fold_in_lr=0.05, fold_in_l2=0.01)],
-    "gru4rec": [dict(dim=100, embedding_dim=64, epochs=30, lr=2e-3, eval_every=2, batch_size=32, max_length=50)],
+    "mult-dae": [dict(dim=200, dropout=0.5, epochs=120, lr=1e-3, eval_every=5)],
+    "mf-bpr": [dict(dim=64, epochs=150, lr=5e-3, eval_every=10, batch_size=1024,
+                    fold_in_epochs=60, fold_in_lr=3.0, fold_in_l2=0.001)],
+    "gru4rec": [dict(dim=100, embedding_dim=64, epochs=6, lr=2e-3, eval_every=2, batch_size=64, max_length=25)],
 }
 KINDS = tuple(GRIDS)
 
@@ -79,7 +79,8 @@ def run_tool(args, log=None):
     return proc.stdout
 
 
-def train(kind, params, train_h, item_ids, work, val_h=None, val_t=None, val_k=100, save=None, threads=1):
+def train(kind, params, train_h, item_ids, work, val_h=None, val_t=None, val_k=100, save=None, threads=1,
+          half=False):
     """Trains one model file with the engine; returns (path, outcome dict from the tool)."""
     os.makedirs(work, exist_ok=True)
     hp, ip = os.path.join(work, "train.txt"), os.path.join(work, "items.txt")
@@ -88,7 +89,7 @@ def train(kind, params, train_h, item_ids, work, val_h=None, val_t=None, val_k=1
         f.write("\n".join(item_ids) + "\n")
     path = save or os.path.join(work, f"{kind}.safetensors")
     args = ["train", "--kind", kind, "--histories", hp, "--items", ip, "--save", path,
-            "--threads", str(threads)] + _flags(params)
+            "--threads", str(threads)] + _flags(params) + (["--half"] if half else [])
     if val_h is not None:
         vh, vt = os.path.join(work, "val_h.txt"), os.path.join(work, "val_t.txt")
         write_histories(vh, val_h)

@@ -89,7 +89,8 @@ TEST(ItemTable, PrecisionsScoreCloseToF32AndRowsRoundTrip) {
         scale += std::fabs(rows[static_cast<size_t>(i * d + j)] * user[static_cast<size_t>(j)]);
         EXPECT_NEAR(r[static_cast<size_t>(j)], rows[static_cast<size_t>(i * d + j)], p == TablePrecision::kF16 ? 2e-3 : 0.02);
       }
-      EXPECT_NEAR(got[static_cast<size_t>(i)], s, 1e-4 * (1 + scale)) << precision_name(p);  // scores = dequantized rows
+      // f16 scores the dequantized rows exactly; int8 also quantizes the user vector (13 bits).
+      EXPECT_NEAR(got[static_cast<size_t>(i)], s, (p == TablePrecision::kF16 ? 1e-4 : 1e-3) * (1 + scale)) << precision_name(p);
       EXPECT_NEAR(got[static_cast<size_t>(i)], ref[static_cast<size_t>(i)], tol * (1 + scale)) << precision_name(p);
     }
   }
@@ -114,6 +115,10 @@ TEST(ItemTable, RefusesBadInput) {
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("item 1"), std::string::npos) << t.status().message();
   EXPECT_FALSE(ItemTable::build(rows, 0, 2, TablePrecision::kF32).ok());
+  std::vector<float> wide(4096, 0.5f);
+  auto too_wide = ItemTable::build(wide.data(), 1, 4096, TablePrecision::kInt8);
+  ASSERT_FALSE(too_wide.ok());
+  EXPECT_NE(too_wide.status().message().find("2048"), std::string::npos);
   EXPECT_FALSE(parse_precision("f64").ok());
 }
 

@@ -37,7 +37,8 @@ namespace vitrine {
 enum class TablePrecision {
   kF32,   // 4 bytes per value
   kF16,   // 2 bytes per value (IEEE half, round to nearest even)
-  kInt8,  // 1 byte per value + one f32 scale per row (symmetric: value = q * scale)
+  kInt8,  // 1 byte per value + one f32 scale per row (symmetric: value = q * scale); scored in
+          // exact integer arithmetic against the user vector quantized to int16; d <= 2048
 };
 Result<TablePrecision> parse_precision(const std::string& name);  // "f32" | "f16" | "int8"
 const char* precision_name(TablePrecision p);

@@ -4,7 +4,7 @@
 //
 //   mult-dae  Mult-DAE (Liang et al. 2018): x / ||x|| -> dropout -> dense H -> tanh -> dense I,
 //             multinomial log-likelihood of the user's items.
-//   mf-bpr    matrix factorization with BPR (Rendle et al. 2009): score = mean(u ⊙ v_i) + b_i, one
+//   mf-bpr    matrix factorization with BPR (Rendle et al. 2009): score = mean(u ⊙ v_i), one
 //             sampled negative per positive per epoch; new users are folded in by SGD on u.
 //   gru4rec   GRU4Rec-style session model: item embedding -> GRU -> dense I, softmax cross-entropy
 //             on the next item at every step (full softmax over the catalogue).
@@ -33,12 +33,13 @@ struct RecTrainOptions {
   int64_t batch_size = 100;       // users (mult-dae), pairs (mf-bpr), sequences (gru4rec)
   int64_t max_length = 50;        // gru4rec: training windows of this many steps
   double learning_rate = 1e-3;
-  double weight_decay = 0.0;      // L2 (Adam)
+  double weight_decay = 0.0;      // L2 added to the gradient (adam) or decoupled (adamw)
+  std::string optimizer = "adam"; // "adam" | "adamw"
   uint32_t seed = 20261128;
   int64_t eval_every = 5;
   // mf-bpr fold-in, stored in the model file: SGD epochs over the history, step size, L2.
   int64_t fold_in_epochs = 30;
-  double fold_in_lr = 0.05;
+  double fold_in_lr = 1.0;
   double fold_in_l2 = 0.01;
 };
 

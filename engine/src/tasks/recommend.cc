@@ -7,6 +7,12 @@
 
 #include <pthreadpool.h>
 
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -24,7 +30,6 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef uint32_t v4u __attribute__((vector_size(16)));
 typedef uint16_t v4h __attribute__((vector_size(8)));
-typedef int8_t v4b __attribute__((vector_size(4)));
 
 inline v4f load4(const float* p) {
   v4f v;
@@ -60,11 +65,6 @@ inline float f16_to_f32(uint16_t h) {
   return f16x4_to_f32(four)[0];
 }
 
-inline v4f i8x4_to_f32(const int8_t* p) {
-  v4b b;
-  std::memcpy(&b, p, sizeof b);
-  return __builtin_convertvector(b, v4f);
-}
 
 // Dot products of one stored row with a user vector; 8 lanes, fixed order, scalar tail.
 float dot_f32(const float* r, const float* u, int64_t d) {
@@ -89,15 +89,37 @@ float dot_f16(const uint16_t* r, const float* u, int64_t d) {
   for (; j < d; ++j) s += f16_to_f32(r[j]) * u[j];
   return s;
 }
-float dot_i8(const int8_t* r, const float* u, int64_t d) {
-  v4f a0 = {0, 0, 0, 0}, a1 = a0;
+// int8 rows against an int16-quantized user vector: exact integer dot products (pairwise
+// 16-bit multiply-adds into 32-bit lanes: SSE2 pmaddwd natively, i32x4.dot_i16x8_s in wasm), so
+// every platform computes the same sums. |q_user| <= kUserQ keeps them inside int32 for d <= 2048.
+constexpr int32_t kUserQ = 8191;
+typedef int16_t v8s __attribute__((vector_size(16)));
+typedef int8_t v8b __attribute__((vector_size(8)));
+
+inline v4i madd16(v8s a, v8s b) {
+#if defined(__wasm_simd128__)
+  return (v4i)wasm_i32x4_dot_i16x8((v128_t)a, (v128_t)b);
+#elif defined(__SSE2__)
+  return (v4i)_mm_madd_epi16((__m128i)a, (__m128i)b);
+#else
+  v4i out;
+  for (int i = 0; i < 4; ++i) out[i] = int32_t{a[2 * i]} * b[2 * i] + int32_t{a[2 * i + 1]} * b[2 * i + 1];
+  return out;
+#endif
+}
+
+int32_t dot_i8(const int8_t* r, const int16_t* u, int64_t d) {
+  v4i acc = {0, 0, 0, 0};
   int64_t j = 0;
   for (; j + 8 <= d; j += 8) {
-    a0 += i8x4_to_f32(r + j) * load4(u + j);
-    a1 += i8x4_to_f32(r + j + 4) * load4(u + j + 4);
+    v8b b;
+    std::memcpy(&b, r + j, sizeof b);
+    v8s q;
+    std::memcpy(&q, u + j, sizeof q);
+    acc += madd16(__builtin_convertvector(b, v8s), q);
   }
-  float s = lane_sum(a0, a1);
-  for (; j < d; ++j) s += static_cast<float>(r[j]) * u[j];
+  int32_t s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (; j < d; ++j) s += int32_t{r[j]} * u[j];
   return s;
 }
 
@@ -198,6 +220,10 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
                                      ", dimension " + std::to_string(i % d));
     }
   }
+  if (precision == TablePrecision::kInt8 && d > 2048) {
+    return Status::InvalidArgument("item table: int8 tables hold at most 2048 dimensions (32-bit integer sums), got " +
+                                   std::to_string(d));
+  }
   ItemTable t;
   t.n_ = n;
   t.d_ = d;
@@ -241,13 +267,22 @@ size_t ItemTable::bytes() const {
 }
 
 void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
-  for (int64_t i = begin; i < end; ++i) {
-    float s;
-    switch (precision_) {
-      case TablePrecision::kF32: s = dot_f32(f32_.data() + i * d_, user, d_); break;
-      case TablePrecision::kF16: s = dot_f16(f16_.data() + i * d_, user, d_); break;
-      default: s = dot_i8(i8_.data() + i * d_, user, d_) * scales_[static_cast<size_t>(i)]; break;
+  if (precision_ == TablePrecision::kInt8) {
+    // The user vector quantized to int16 once per call (scale = max |u| / kUserQ).
+    float mx = 0;
+    for (int64_t j = 0; j < d_; ++j) mx = std::max(mx, std::fabs(user[j]));
+    const float su = mx > 0 ? mx / static_cast<float>(kUserQ) : 1.0f;
+    std::vector<int16_t> q(static_cast<size_t>(d_));
+    for (int64_t j = 0; j < d_; ++j) q[static_cast<size_t>(j)] = static_cast<int16_t>(std::nearbyint(user[j] / su));
+    for (int64_t i = begin; i < end; ++i) {
+      const float s = static_cast<float>(dot_i8(i8_.data() + i * d_, q.data(), d_)) * (scales_[static_cast<size_t>(i)] * su);
+      out[i - begin] = bias ? s + bias[i] : s;
     }
+    return;
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    const float s = precision_ == TablePrecision::kF32 ? dot_f32(f32_.data() + i * d_, user, d_)
+                                                       : dot_f16(f16_.data() + i * d_, user, d_);
     out[i - begin] = bias ? s + bias[i] : s;
   }
 }

@@ -50,7 +50,7 @@ Json metadata_json(const RecTrainData& data, const RecTrainOptions& o) {
                                             {"negatives", 1}}));
   }
   Json::Object t = {{"dim", o.dim}, {"epochs", o.epochs}, {"batch_size", o.batch_size},
-                    {"learning_rate", o.learning_rate}, {"weight_decay", o.weight_decay},
+                    {"learning_rate", o.learning_rate}, {"weight_decay", o.weight_decay}, {"optimizer", o.optimizer},
                     {"seed", static_cast<int64_t>(o.seed)}};
   if (o.kind == "mult-dae") t.emplace_back("dropout", o.dropout);
   if (o.kind == "gru4rec") {
@@ -85,8 +85,7 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     VITRINE_ASSIGN_OR_RETURN(Tensor emb, current(train, "item.emb"));
     float* e = emb.mutable_data();
     for (int64_t i = 0; i < emb.num_elements(); ++i) e[i] /= static_cast<float>(o.dim);
-    VITRINE_ASSIGN_OR_RETURN(Tensor bias, current(train, "item.bias"));
-    VITRINE_ASSIGN_OR_RETURN(Tensor b1, Tensor::from_values(Shape{n}, bias.data(), static_cast<size_t>(n)));
+    VITRINE_ASSIGN_OR_RETURN(Tensor b1, Tensor::zeros(Shape{n}));  // BPR-MF has no item bias here
     VITRINE_ASSIGN_OR_RETURN(int u, g->add_input("user", Shape{1, o.dim}));
     VITRINE_ASSIGN_OR_RETURN(int w, g->add_constant("item.emb", std::move(emb)));
     VITRINE_ASSIGN_OR_RETURN(int b, g->add_constant("item.bias", std::move(b1)));
@@ -136,7 +135,8 @@ Status check(const RecTrainData& data, const RecTrainOptions& o) {
     return Status::InvalidArgument("unknown recommender kind '" + o.kind + "' (mult-dae, mf-bpr, gru4rec)");
   }
   if (o.dim < 1 || o.embedding_dim < 1 || o.epochs < 0 || o.batch_size < 1 || o.max_length < 1 ||
-      o.eval_every < 1 || !(o.dropout >= 0 && o.dropout < 1) || !(o.learning_rate > 0) || !(o.weight_decay >= 0)) {
+      o.eval_every < 1 || !(o.dropout >= 0 && o.dropout < 1) || !(o.learning_rate > 0) || !(o.weight_decay >= 0) ||
+      (o.optimizer != "adam" && o.optimizer != "adamw")) {
     return Status::InvalidArgument("recommender training: option out of range");
   }
   return Status::Ok();
@@ -284,9 +284,10 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
   auto g = std::make_shared<Graph>();
   std::unique_ptr<Batcher> batcher;
   TrainerOptions to;
-  to.optimizer.type = "adam";
+  to.optimizer.type = o.optimizer;
   to.optimizer.learning_rate = o.learning_rate;
   to.optimizer.weight_decay = o.weight_decay;
+  std::vector<std::string> frozen;
   int out = -1;
   if (o.kind == "mult-dae") {
     const double a_enc = std::sqrt(6.0 / static_cast<double>(n + o.dim));
@@ -308,23 +309,19 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
     VITRINE_ASSIGN_OR_RETURN(int u, g->add_input("users", Shape{o.batch_size}));
     VITRINE_ASSIGN_OR_RETURN(int p, g->add_input("pos", Shape{o.batch_size}));
     VITRINE_ASSIGN_OR_RETURN(int q, g->add_input("neg", Shape{o.batch_size}));
-    VITRINE_ASSIGN_OR_RETURN(int ut, constant(*g, "user.emb", Shape{users, o.dim}, rng, 0.1, false));
-    VITRINE_ASSIGN_OR_RETURN(int it, constant(*g, "item.emb", Shape{n, o.dim}, rng, 0.1, false));
-    VITRINE_ASSIGN_OR_RETURN(int bt, constant(*g, "item.bias", Shape{n, 1}, rng, 0, false));
+    // Unit-scale factors: the mean over D factors starts with scores of spread ~1/sqrt(D).
+    VITRINE_ASSIGN_OR_RETURN(int ut, constant(*g, "user.emb", Shape{users, o.dim}, rng, 1.0, false));
+    VITRINE_ASSIGN_OR_RETURN(int it, constant(*g, "item.emb", Shape{n, o.dim}, rng, 1.0, false));
     VITRINE_ASSIGN_OR_RETURN(int eu, g->add(OpType::kEmbedding, "eu", {u, ut}));
     VITRINE_ASSIGN_OR_RETURN(int ep, g->add(OpType::kEmbedding, "ep", {p, it}));
     VITRINE_ASSIGN_OR_RETURN(int en, g->add(OpType::kEmbedding, "en", {q, it}));
-    VITRINE_ASSIGN_OR_RETURN(int bp, g->add(OpType::kEmbedding, "bp", {p, bt}));
-    VITRINE_ASSIGN_OR_RETURN(int bn, g->add(OpType::kEmbedding, "bn", {q, bt}));
     OpAttrs mean;
     mean.ints["axes"] = {1};
     mean.numbers["keepdims"] = 1;
     VITRINE_ASSIGN_OR_RETURN(int up, g->add(OpType::kMul, "up", {eu, ep}));
     VITRINE_ASSIGN_OR_RETURN(int un, g->add(OpType::kMul, "un", {eu, en}));
-    VITRINE_ASSIGN_OR_RETURN(int mp, g->add(OpType::kReduceMean, "mp", {up}, mean));
-    VITRINE_ASSIGN_OR_RETURN(int mn, g->add(OpType::kReduceMean, "mn", {un}, mean));
-    VITRINE_ASSIGN_OR_RETURN(int sp, g->add(OpType::kAdd, "sp", {mp, bp}));
-    VITRINE_ASSIGN_OR_RETURN(int sn, g->add(OpType::kAdd, "sn", {mn, bn}));
+    VITRINE_ASSIGN_OR_RETURN(int sp, g->add(OpType::kReduceMean, "mp", {up}, mean));
+    VITRINE_ASSIGN_OR_RETURN(int sn, g->add(OpType::kReduceMean, "mn", {un}, mean));
     OpAttrs cat;
     cat.numbers["axis"] = 1;
     VITRINE_ASSIGN_OR_RETURN(out, g->add(OpType::kConcat, "scores", {sp, sn}, cat));

@@ -1,0 +1,696 @@
+#!/usr/bin/env node
+// npm run bench -- recommend [--runs N] [--model PATH] [--dim D] [--quick] [--skip-peers] [--verbose]
+// Latency of the recommender's two hot paths, in one run, on the same machine:
+//   fold-in    the shipped model (--model, default models/recommend/movielens.safetensors) through
+//              the facade: createRecommender({ model }), importState() of a history of 10 / 100 /
+//              1000 'view' events (items drawn from itemIds() with a fixed-seed LCG, repeats
+//              allowed), then rec.personalize() timed; also rec.recommend({ k: 10, explain: false })
+//              on the model's own catalogue with the 100-event history
+//   recommend  score a whole synthetic catalogue (10k / 100k / 1M items × --dim, default 64; rows,
+//              bias and user vector random normal with a fixed seed) and take its top 10:
+//     vitrine          the low-level RecommenderHandle (loadTable, setUserVector, then
+//                      recommend(10) + resultItems() + resultScores() timed), item table stored as
+//                      f32, f16 and int8; simd (1 thread), simd-threads (1 and 2 threads)
+//     onnxruntime-web  wasm backend, 1 and 2 threads: an ONNX model written here (MatMul(table,
+//                      user) → Reshape → Add(bias) → TopK(10)), the table an initializer
+//     tfjs-wasm        @tensorflow/tfjs-backend-wasm, 1 and 2 threads (2 forced as in
+//                      mobilenet.mjs): tf.topk(matMul(table, u).reshape([n]).add(bias), 10) and the
+//                      values and indices read back; table, bias and u tensors kept across runs
+// Every configuration (engine, variant, threads, catalogue size) runs in its own child process
+// (this file with --child '<JSON config>'). Medians, p10 and p90 over --runs timed runs (default
+// 200; a fifth of that at 1M items) after warm-up. The peers' top 10 are checked against Vitrine's
+// f32 top 10 on the same table and user (ties aside: equal exact scores position by position), and
+// Vitrine's against a float64 reference computed here. A peer that fails (e.g. out of memory at 1M
+// items) is recorded with its error instead of failing the run.
+// Peers are dev dependencies in bench/package.json (scripts/bench.sh installs them).
+// Writes bench/results/recommend.json and prints a table plus Vitrine/peer latency ratios.
+// --quick: 10k items and 10 / 100 events only, few runs (a smoke test).
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { arg, args, flag, quantile, root } from '../common.mjs';
+
+const self = fileURLToPath(import.meta.url);
+
+const quick = flag('quick');
+const runs = Number(arg('runs', quick ? 20 : 200));
+const warmup = quick ? 3 : 10;
+const dim = Number(arg('dim', 64));
+const modelPath = path.resolve(arg('model', path.join(root, 'models/recommend/movielens.safetensors')));
+const SIZES = quick ? [10_000] : [10_000, 100_000, 1_000_000];
+const EVENTS = quick ? [10, 100] : [10, 100, 1000];
+const MODEL_RECOMMEND_EVENTS = 100;  // the history rec.recommend() is timed with on the shipped model
+const PRECISIONS = ['f32', 'f16', 'int8'];
+const K = 10;
+const SEED = 20261128;
+const TIE_TOLERANCE = 1e-5;  // float64 score difference under which two rankings count as tied
+const CRITERIA = { foldin_100_ms: 5, top10_100k_ms: 3 };
+
+// Fewer timed runs where one run takes tens of milliseconds. The parent puts runs, warm-up and the
+// history lengths into each child's config: the children do not see the command-line flags.
+const runsFor = (items) => (items >= 1_000_000 ? Math.max(5, Math.round(runs / 5)) : runs);
+const warmupFor = (items) => (items >= 1_000_000 ? Math.min(warmup, 3) : warmup);
+
+// ---------------------------------------------------------------------------------------------
+// deterministic data: synthetic catalogues, histories, and a float64 reference ranking
+
+function mulberry32(seed) {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// `count` normal(0, scale²) floats (Box–Muller).
+function normals(rand, count, scale) {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rand())) * scale;
+    const a = 2 * Math.PI * rand();
+    out[i] = r * Math.cos(a);
+    if (i + 1 < count) out[i + 1] = r * Math.sin(a);
+  }
+  return out;
+}
+
+// rows (n, d) ~ N(0, 1), bias (n) ~ N(0, 0.1²), user (d) ~ N(0, 1/d): scores are roughly N(0, 1).
+// Separate streams, so the 10k table is the first rows of the 1M one.
+function syntheticCatalogue(n, d) {
+  return {
+    rows: normals(mulberry32(SEED), n * d, 1),
+    bias: normals(mulberry32(SEED + 2), n, 0.1),
+    user: normals(mulberry32(SEED + 1), d, 1 / Math.sqrt(d)),
+  };
+}
+
+// The exact (float64) score of item i.
+function exactScore({ rows, bias, user }, d, i) {
+  let s = bias[i];
+  for (let j = 0; j < d; j++) s += rows[i * d + j] * user[j];
+  return s;
+}
+
+// The exact top k: items and float64 scores, best first, equal scores by lower index.
+function exactTopK(cat, n, d, k) {
+  const top = [];  // [score, item], kept sorted best first
+  for (let i = 0; i < n; i++) {
+    const s = exactScore(cat, d, i);
+    if (top.length === k && s <= top[k - 1][0]) continue;
+    let at = top.length;
+    while (at > 0 && top[at - 1][0] < s) at--;
+    top.splice(at, 0, [s, i]);
+    if (top.length > k) top.pop();
+  }
+  return { items: top.map((t) => t[1]), scores: top.map((t) => t[0]) };
+}
+
+// `count` 'view' events on items drawn from `ids` with a 32-bit LCG (Numerical Recipes constants;
+// the high bits pick the item). The same seed for every length: shorter histories are prefixes.
+function lcgHistory(ids, count) {
+  let s = SEED >>> 0;
+  const events = [];
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    events.push({ item: ids[Math.floor((s / 4294967296) * ids.length)], type: 'view', weight: 1, time: i });
+  }
+  return events;
+}
+
+// ---------------------------------------------------------------------------------------------
+// a minimal ONNX writer (protobuf wire format). A message is an array of byte chunks, so the
+// table's raw data (256 MB at 1M × 64) is copied only once, by the final concatenation.
+
+const varint = (value) => {
+  let v = BigInt(value);
+  if (v < 0n) throw new Error('varint: negative values are not needed here');
+  const out = [];
+  do {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v ? b | 0x80 : b);
+  } while (v);
+  return Uint8Array.from(out);
+};
+const chunksSize = (chunks) => chunks.reduce((a, c) => a + c.length, 0);
+const pb = {
+  int: (field, v) => [varint(field << 3), varint(v)],  // wire type 0
+  bytes: (field, body) => {                            // wire type 2 (a message, a string or bytes)
+    const chunks = body instanceof Uint8Array ? [body] : body;
+    return [varint((field << 3) | 2), varint(chunksSize(chunks)), ...chunks];
+  },
+  str: (field, s) => pb.bytes(field, new TextEncoder().encode(s)),
+  msg: (...fields) => fields.flat(),
+};
+
+const ONNX_FLOAT = 1;
+const ONNX_INT64 = 7;
+const asBytes = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);  // little-endian hosts
+
+// ValueInfoProto { name = 1, type = 2 }; TypeProto { tensor_type = 1 }; TypeProto.Tensor
+// { elem_type = 1, shape = 2 }; TensorShapeProto { dim = 1 }; Dimension { dim_value = 1 }
+const valueInfo = (name, elemType, dims) => pb.msg(pb.str(1, name), pb.bytes(2, pb.bytes(1, pb.msg(
+  pb.int(1, elemType), pb.bytes(2, pb.msg(...dims.map((d) => pb.bytes(1, pb.int(1, d)))))))));
+// TensorProto { dims = 1, data_type = 2, name = 8, raw_data = 9 }
+const tensorProto = (name, dataType, dims, raw) =>
+  pb.msg(...dims.map((d) => pb.int(1, d)), pb.int(2, dataType), pb.str(8, name), pb.bytes(9, asBytes(raw)));
+// NodeProto { input = 1, output = 2, name = 3, op_type = 4 }
+const nodeProto = (op, inputs, outputs) =>
+  pb.msg(...inputs.map((x) => pb.str(1, x)), ...outputs.map((x) => pb.str(2, x)), pb.str(3, op.toLowerCase()), pb.str(4, op));
+
+// scores = Reshape(MatMul(table, user), [n]) + bias; values, indices = TopK(scores, k)
+function onnxTopKModel({ rows, bias }, n, d, k) {
+  const graph = pb.msg(  // GraphProto { node = 1, name = 2, initializer = 5, input = 11, output = 12 }
+    pb.bytes(1, nodeProto('MatMul', ['table', 'user'], ['scores_2d'])),
+    pb.bytes(1, nodeProto('Reshape', ['scores_2d', 'shape'], ['dots'])),
+    pb.bytes(1, nodeProto('Add', ['dots', 'bias'], ['scores'])),
+    pb.bytes(1, nodeProto('TopK', ['scores', 'K'], ['values', 'indices'])),  // axis -1, largest, sorted
+    pb.str(2, 'recommend_topk'),
+    pb.bytes(5, tensorProto('table', ONNX_FLOAT, [n, d], rows)),
+    pb.bytes(5, tensorProto('bias', ONNX_FLOAT, [n], bias)),
+    pb.bytes(5, tensorProto('shape', ONNX_INT64, [1], BigInt64Array.of(BigInt(n)))),
+    pb.bytes(5, tensorProto('K', ONNX_INT64, [1], BigInt64Array.of(BigInt(k)))),
+    pb.bytes(11, valueInfo('user', ONNX_FLOAT, [d, 1])),
+    pb.bytes(12, valueInfo('values', ONNX_FLOAT, [k])),
+    pb.bytes(12, valueInfo('indices', ONNX_INT64, [k])),
+  );
+  const model = pb.msg(  // ModelProto { ir_version = 1, producer_name = 2, graph = 7, opset_import = 8 }
+    pb.int(1, 8), pb.str(2, 'vitrine-bench'), pb.bytes(7, graph),
+    pb.bytes(8, pb.msg(pb.str(1, ''), pb.int(2, 17))),  // OperatorSetIdProto { domain = 1, version = 2 }
+  );
+  const out = Buffer.concat(model);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+// ---------------------------------------------------------------------------------------------
+// timing (children)
+
+function stats(times) {
+  const s = [...times].sort((a, b) => a - b);
+  return { median_ms: quantile(s, 0.5), p10_ms: quantile(s, 0.1), p90_ms: quantile(s, 0.9), runs: s.length };
+}
+
+// fn may be synchronous (Vitrine) or return a promise (peers); only promises are awaited, so the
+// synchronous calls are timed without a microtask turn.
+async function timeIt(fn, n, warm) {
+  for (let i = 0; i < warm; i++) {
+    const r = fn();
+    if (r?.then) await r;
+  }
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = fn();
+    if (r?.then) await r;
+    times.push(performance.now() - t0);
+  }
+  return stats(times);
+}
+
+// ---------------------------------------------------------------------------------------------
+// children: one configuration each; they write { records, tops?, reference?, info } to --out
+
+async function vitrineRuntime(variant, threads) {
+  const { createRuntime } = await import('../../web/src/index.js');
+  const runtime = await createRuntime({ variant, threads: variant === 'simd' ? 1 : 2 });
+  runtime.setThreads(threads);
+  const info = runtime.info();
+  if (info.threads !== threads) throw new Error(`vitrine runs ${info.threads} threads, asked for ${threads}`);
+  return { runtime, info };
+}
+
+// Fold-in latency and recommend() on the shipped model, through the facade.
+async function childFoldin({ variant, threads, model, events: lengths, runs: n, warmup: warm }) {
+  const { runtime, info } = await vitrineRuntime(variant, threads);
+  const rec = await runtime.createRecommender({ model });
+  const modelInfo = rec.info();
+  const ids = rec.itemIds();
+  const records = [];
+  for (const count of lengths) {
+    const events = lcgHistory(ids, count);
+    await rec.importState({ version: 1, events });
+    const got = rec.info();
+    if (got.events !== count || got.droppedOnLoad !== 0) {
+      throw new Error(`importState kept ${got.events} of ${count} events (${got.droppedOnLoad} dropped)`);
+    }
+    const t = await timeIt(() => rec.personalize(), n, warm);
+    records.push({ part: 'foldin', engine: 'vitrine', variant, threads, events: count,
+      distinct_items: new Set(events.map((e) => e.item)).size, ...t });
+  }
+  await rec.importState({ version: 1, events: lcgHistory(ids, MODEL_RECOMMEND_EVENTS) });
+  rec.personalize();
+  const top = rec.recommend({ k: K, explain: false });
+  if (top.length !== K) throw new Error(`recommend returned ${top.length} items`);
+  const t = await timeIt(() => rec.recommend({ k: K, explain: false }), n, warm);
+  records.push({ part: 'model', engine: 'vitrine', variant, threads, precision: rec.precision, items: modelInfo.items,
+    dim: modelInfo.dim, events: MODEL_RECOMMEND_EVENTS, ...t });
+  await rec.dispose();
+  runtime.dispose();
+  return {
+    records,
+    info: { runtime: info, model: { kind: modelInfo.kind, items: modelInfo.items, dim: modelInfo.dim,
+      bytes: modelInfo.bytes, precision: modelInfo.precision } },
+  };
+}
+
+// The RecommenderHandle on a synthetic table, in each precision.
+async function childVitrine({ variant, threads, items: n, dim: d, runs: timed, warmup: warm }, cat) {
+  const { runtime, info } = await vitrineRuntime(variant, threads);
+  const M = runtime._module;
+  const records = [];
+  const tops = {};
+  for (const precision of PRECISIONS) {
+    const h = new M.RecommenderHandle();
+    try {
+      const t0 = performance.now();
+      // ids [] = "0".."n-1"; the rows are copied into the wasm heap and converted to `precision`
+      if (h.loadTable(cat.rows, n, d, cat.bias, [], precision) !== 0) throw new Error(`loadTable(${precision}): ${h.lastError()}`);
+      const loadMs = performance.now() - t0;
+      if (h.setUserVector(cat.user) !== 0) throw new Error(`setUserVector: ${h.lastError()}`);
+      const run = () => {
+        if (h.recommend(K, null, 0, 0) !== 0) throw new Error(`recommend: ${h.lastError()}`);
+        return [h.resultItems(), h.resultScores()];
+      };
+      const [itemsOut, scoresOut] = run();
+      const t = await timeIt(run, timed, warm);
+      records.push({ part: 'synthetic', engine: 'vitrine', variant, threads, items: n, dim: d, precision,
+        table_bytes: h.bytes(), load_ms: loadMs, ...t });
+      tops[precision] = { items: Array.from(itemsOut), scores: Array.from(scoresOut) };
+    } finally {
+      h.delete();
+    }
+  }
+  runtime.dispose();
+  return { records, tops, info: { runtime: info, memoryBytes: M.HEAPU8.length } };
+}
+
+async function childOrt({ threads, items: n, dim: d, runs: timed, warmup: warm }, cat) {
+  const ort = await import('onnxruntime-web');  // resolves to dist/ort.node.min.mjs under Node
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+  const bytes = onnxTopKModel(cat, n, d, K);
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const feeds = { user: new ort.Tensor('float32', cat.user, [d, 1]) };
+  const run = async () => {
+    const out = await session.run(feeds);
+    return [out.indices.data, out.values.data];
+  };
+  const [itemsOut, scoresOut] = await run();
+  const t = await timeIt(run, timed, warm);
+  await session.release();
+  return {
+    records: [{ part: 'synthetic', engine: 'onnxruntime-web', variant: 'wasm', threads, items: n, dim: d, precision: 'f32',
+      onnx_bytes: bytes.byteLength, ...t }],
+    tops: { f32: { items: Array.from(itemsOut, Number), scores: Array.from(scoresOut) } },
+    info: { numThreads: ort.env.wasm.numThreads, version: ort.env.versions?.web },
+  };
+}
+
+// Same as mobilenet.mjs (which cannot be imported: it runs on import). tfjs-backend-wasm never uses
+// threads under Node (WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to false there,
+// tensorflow/tfjs#3830), and its C++ caps the pool at logical cores / 2. For 2 threads we force the
+// threaded binary and let its Emscripten workers start under Node: Blob URLs become temp files, the
+// bundle's module-level names the worker needs are defined, and os.cpus() reports twice the cores
+// while the backend starts.
+function forceTfjsThreads(tf, threads) {
+  const require = createRequire(import.meta.url);
+  const { Worker } = require('node:worker_threads');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-bench-tfjs-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  let count = 0;
+  const NodeBlob = globalThis.Blob;
+  globalThis.Blob = class extends NodeBlob {
+    constructor(parts, options) {
+      super(parts, options);
+      this._text = parts.every((p) => typeof p === 'string') ? parts.join('') : null;
+    }
+  };
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (blob) => {
+    if (blob?._text == null) return createObjectURL(blob);
+    if (!blob._path) {
+      blob._path = path.join(dir, `blob${count++}.js`);
+      const prelude = blob._text.startsWith('var WasmBackendModuleThreadedSimd')
+        ? "var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), " +
+          "require$$4 = require('os'), commonjsGlobal = globalThis;\n"
+        : '';
+      fs.writeFileSync(blob._path, prelude + blob._text);
+    }
+    return blob._path;
+  };
+  const postMessage = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (message, ...rest) {
+    if (message?.urlOrBlob?._text != null) message = { ...message, urlOrBlob: URL.createObjectURL(message.urlOrBlob) };
+    return postMessage.call(this, message, ...rest);
+  };
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  const cpus = os.cpus;
+  os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
+  return () => { os.cpus = cpus; };
+}
+
+async function childTfjs({ threads, items: n, dim: d, runs: timed, warmup: warm }, cat) {
+  const require = createRequire(import.meta.url);
+  const tf = require('@tensorflow/tfjs');
+  const wasm = require('@tensorflow/tfjs-backend-wasm');
+  const restore = threads > 1 ? forceTfjsThreads(tf, threads) : () => {};
+  wasm.setThreadsCount(threads);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
+  await tf.ready();
+  restore();
+  const actual = wasm.getThreadsCount();
+  if (actual !== threads) throw new Error(`tfjs-backend-wasm runs ${actual} threads, asked for ${threads}`);
+  const table = tf.tensor2d(cat.rows, [n, d]);
+  const bias = tf.tensor1d(cat.bias);
+  const user = tf.tensor2d(cat.user, [d, 1]);
+  const before = tf.memory().numTensors;
+  const run = async () => {
+    const { values, indices } = tf.tidy(() => tf.topk(tf.matMul(table, user).reshape([n]).add(bias), K));
+    const [i, v] = await Promise.all([indices.data(), values.data()]);
+    values.dispose();
+    indices.dispose();
+    return [i, v];
+  };
+  const [itemsOut, scoresOut] = await run();
+  const t = await timeIt(run, timed, warm);
+  if (tf.memory().numTensors !== before) throw new Error('tfjs leaks tensors');
+  tf.dispose([table, bias, user]);
+  return {
+    records: [{ part: 'synthetic', engine: 'tfjs-wasm', variant: 'wasm', threads, items: n, dim: d, precision: 'f32',
+      binary: threads > 1 ? 'threaded-simd (forced)' : 'simd', ...t }],
+    tops: { f32: { items: Array.from(itemsOut), scores: Array.from(scoresOut) } },
+    info: { threads: actual, version: tf.version.tfjs },
+  };
+}
+
+async function child() {
+  const config = JSON.parse(arg('child'));
+  let result;
+  if (config.part === 'foldin') {
+    result = await childFoldin(config);
+  } else {
+    const fn = { vitrine: childVitrine, 'onnxruntime-web': childOrt, 'tfjs-wasm': childTfjs }[config.engine];
+    const cat = syntheticCatalogue(config.items, config.dim);
+    result = await fn(config, cat);
+    // exact scores of every returned item, for the tie-aware comparison in the parent; and (in
+    // Vitrine's f32 configuration only) the exact float64 top k
+    for (const top of Object.values(result.tops)) top.exact = top.items.map((i) => exactScore(cat, config.dim, i));
+    if (config.engine === 'vitrine' && config.variant === 'simd') result.reference = exactTopK(cat, config.items, config.dim, K);
+  }
+  fs.writeFileSync(arg('out'), JSON.stringify(result));
+  process.exit(0);  // peers may leave worker threads running
+}
+
+// ---------------------------------------------------------------------------------------------
+// parent
+
+function version(pkg) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, 'bench/node_modules', pkg, 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
+}
+
+// Whether ranking b agrees with ranking a: the same items in the same order, or (ties aside) the
+// same exact scores position by position.
+function agreement(a, b) {
+  const identical = a.items.length === b.items.length && a.items.every((x, i) => x === b.items[i]);
+  const len = Math.min(a.items.length, b.items.length);
+  let gap = a.items.length === b.items.length ? 0 : Infinity;
+  for (let i = 0; i < len; i++) gap = Math.max(gap, Math.abs(a.exact[i] - b.exact[i]));
+  const common = b.items.filter((x) => a.items.includes(x)).length;
+  return { identical, same_set: common === a.items.length && common === b.items.length, overlap: common,
+    max_exact_score_gap: gap, pass: identical || gap <= TIE_TOLERANCE };
+}
+
+const threadsLabel = (t) => `${t} thread${t > 1 ? 's' : ''}`;
+const configLabel = (c) => c.part === 'foldin'
+  ? `fold-in: vitrine ${c.variant}, ${threadsLabel(c.threads)}`
+  : `${c.items} items: ${c.engine}${c.variant ? ' ' + c.variant : ''}, ${threadsLabel(c.threads)}`;
+
+async function parent() {
+  if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`--runs must be a positive integer, got ${arg('runs')}`);
+  if (!(Number.isInteger(dim) && dim >= 1)) throw new Error(`--dim must be a positive integer, got ${arg('dim')}`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-bench-recommend-'));
+  const loadavgStart = os.loadavg();
+  const vitrineConfigs = [['simd', 1], ['simd-threads', 1], ['simd-threads', 2]];
+  const configs = [];
+  const notes = [];
+  let failed = false;
+  const modelExists = fs.existsSync(modelPath);
+  if (modelExists) {
+    for (const [variant, threads] of vitrineConfigs) {
+      configs.push({ part: 'foldin', variant, threads, model: modelPath, events: EVENTS, runs, warmup });
+    }
+  } else {
+    console.error(`[recommend] model ${modelPath} does not exist: fold-in not measured (pass --model PATH)`);
+    notes.push(`fold-in: failed: model ${modelPath} does not exist`);
+    failed = true;
+  }
+  // Grouped by size and thread count so that the configurations compared with each other run close in time.
+  for (const items of SIZES) {
+    const common = { part: 'synthetic', items, dim, runs: runsFor(items), warmup: warmupFor(items) };
+    for (const threads of [1, 2]) {
+      for (const [variant, t] of vitrineConfigs) {
+        if (t === threads) configs.push({ ...common, engine: 'vitrine', variant, threads });
+      }
+      if (!flag('skip-peers')) {
+        configs.push({ ...common, engine: 'onnxruntime-web', variant: 'wasm', threads });
+        configs.push({ ...common, engine: 'tfjs-wasm', variant: 'wasm', threads });
+      }
+    }
+  }
+
+  const foldin = [];
+  const recommend = [];
+  const tops = {};        // `${items}/${engine}/${variant}/${threads}/${precision}` → { items, scores, exact }
+  const references = {};  // items → exact top k
+  const infos = {};
+  for (const c of configs) {
+    const label = configLabel(c);
+    const out = path.join(tmp, 'out.json');
+    const errorFile = `${out}.error`;  // the child's exception message, when it caught one
+    fs.rmSync(out, { force: true });
+    fs.rmSync(errorFile, { force: true });
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [self, '--child', JSON.stringify(c), '--out', out],
+      { cwd: root, encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 });
+    if (flag('verbose')) process.stderr.write(r.stdout + r.stderr);
+    if (r.status !== 0 || !fs.existsSync(out)) {
+      const lines = (r.stderr || '').trim().split('\n');
+      const caught = fs.existsSync(errorFile) ? fs.readFileSync(errorFile, 'utf8') : null;
+      const why = (caught ?? r.error?.message ?? lines.find((l) => /Error|error|abort|memory/i.test(l)) ?? lines.pop() ??
+        (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`)).trim().slice(0, 400);
+      console.error(`[recommend] ${label}: FAILED (${why})`);
+      if (!flag('verbose')) process.stderr.write(lines.slice(-10).join('\n') + '\n');
+      notes.push(`${label}: failed: ${why}`);
+      const { part, engine = 'vitrine', variant, threads, items, dim: d } = c;
+      (part === 'foldin' ? foldin : recommend).push({ part, engine, variant, threads, items, dim: d, error: why });
+      if (c.engine !== 'onnxruntime-web' && c.engine !== 'tfjs-wasm') failed = true;
+      continue;
+    }
+    const result = JSON.parse(fs.readFileSync(out, 'utf8'));
+    for (const rec of result.records) (rec.part === 'foldin' ? foldin : recommend).push(rec);
+    for (const [precision, top] of Object.entries(result.tops ?? {})) {
+      tops[`${c.items}/${c.engine}/${c.variant}/${c.threads}/${precision}`] = top;
+    }
+    if (result.reference) references[c.items] = result.reference;
+    infos[c.part === 'foldin' ? `foldin/${c.variant}/${c.threads}` : `${c.items}/${c.engine}/${c.variant}/${c.threads}`] = result.info;
+    const summary = result.records.map((rec) => `${rec.part === 'foldin' ? `${rec.events} ev` : rec.precision} ` +
+      `${rec.median_ms.toFixed(3)} ms`).join(', ');
+    console.error(`[recommend] ${label}: ${summary}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+
+  // checks: Vitrine f32 (simd, 1 thread) against the exact float64 ranking; every other f32
+  // configuration against Vitrine's; f16 / int8 recall@k against the exact ranking (informational)
+  const checks = [];
+  for (const items of SIZES) {
+    const ref = references[items] && { ...references[items], exact: references[items].scores };
+    const base = tops[`${items}/vitrine/simd/1/f32`];
+    if (ref && base) checks.push({ items, check: 'vitrine simd 1t f32 vs exact float64 top-10', ...agreement(ref, base) });
+    for (const [key, top] of Object.entries(tops)) {
+      const [n, engine, variant, threads, precision] = key.split('/');
+      if (Number(n) !== items || key === `${items}/vitrine/simd/1/f32`) continue;
+      if (precision === 'f32' && base) {
+        checks.push({ items, check: `${engine} ${variant} ${threads}t f32 vs vitrine simd 1t f32 top-10`, ...agreement(base, top) });
+      } else if (precision !== 'f32' && ref && variant === 'simd') {
+        const hits = top.items.filter((x) => ref.items.includes(x)).length;
+        checks.push({ items, check: `vitrine ${variant} ${threads}t ${precision} recall@${K} vs exact`, recall: hits / K, pass: null });
+      }
+    }
+    if (!base) notes.push(`${items} items: no Vitrine f32 top-10: peers not checked`);
+  }
+  if (checks.some((c) => c.pass === false)) failed = true;
+
+  // ratios: Vitrine / peer at the same catalogue size and thread count (< 1: Vitrine faster)
+  const ok = recommend.filter((r) => r.part === 'synthetic' && !r.error);
+  const ratios = [];
+  for (const v of ok.filter((r) => r.engine === 'vitrine' && (r.precision === 'f32' || r.precision === 'int8'))) {
+    for (const p of ok.filter((r) => r.engine !== 'vitrine' && r.items === v.items && r.threads === v.threads)) {
+      ratios.push({ items: v.items, threads: v.threads, vitrine_variant: v.variant, precision: v.precision, peer: p.engine,
+        vitrine_ms: v.median_ms, peer_ms: p.median_ms, ratio: v.median_ms / p.median_ms });
+    }
+  }
+
+  // criteria (displayed, not asserted)
+  const foldin100 = foldin.find((r) => !r.error && r.variant === 'simd' && r.events === 100);
+  const criteria = [{
+    criterion: `fold-in of 100 events < ${CRITERIA.foldin_100_ms} ms (vitrine simd, 1 thread)`,
+    limit_ms: CRITERIA.foldin_100_ms, median_ms: foldin100?.median_ms ?? null,
+    met: foldin100 ? foldin100.median_ms < CRITERIA.foldin_100_ms : null,
+  }];
+  for (const precision of PRECISIONS) {
+    const r = ok.find((x) => x.engine === 'vitrine' && x.variant === 'simd' && x.items === 100_000 && x.precision === precision);
+    criteria.push({
+      criterion: `top-10 over 100k items < ${CRITERIA.top10_100k_ms} ms (vitrine simd, 1 thread, ${precision}, d ${dim})`,
+      limit_ms: CRITERIA.top10_100k_ms, median_ms: r?.median_ms ?? null, met: r ? r.median_ms < CRITERIA.top10_100k_ms : null,
+    });
+  }
+
+  const modelInfo = modelExists ? {
+    file: modelPath, file_bytes: fs.statSync(modelPath).size,
+    sha256: crypto.createHash('sha256').update(fs.readFileSync(modelPath)).digest('hex'),
+    ...(Object.entries(infos).find(([k]) => k.startsWith('foldin/'))?.[1].model ?? {}),
+  } : { file: modelPath, error: 'does not exist' };
+
+  notes.push(
+    `fold-in: createRecommender({ model }) (precision f32), importState({ version: 1, events }) with N events ` +
+      `{ item, type: 'view', weight: 1, time: i }, items drawn from itemIds() by an LCG (seed ${SEED}, repeats allowed; ` +
+      'distinct_items counts the different ones), then rec.personalize() timed (item ids → indices in JS, then the ' +
+      'engine\'s foldIn); the fold-in itself is single-threaded',
+    `model recommend: rec.recommend({ k: ${K}, explain: false }) after personalize() of a ${MODEL_RECOMMEND_EVENTS}-event ` +
+      'history; includes the JS seen-items mask (excludeSeen) and the id strings of the results',
+    `synthetic: rows (n, d) ~ N(0, 1), bias ~ N(0, 0.01), user ~ N(0, 1/d), mulberry32 seeds ${SEED}..${SEED + 2}; ` +
+      'timed: one whole-catalogue scoring + top-10 with the results read back to JS; the user vector is set once ' +
+      '(Vitrine setUserVector, a kept tf tensor, one ort.Tensor reused as the feed)',
+    'vitrine: RecommenderHandle.loadTable(rows, n, d, bias, [], precision) (load_ms: copy in + conversion), ' +
+      `setUserVector, then recommend(${K}, null, 0, 0) + resultItems() + resultScores(); scoring runs on the thread ` +
+      'pool in tiles of 2048 items; table_bytes = h.bytes() (table, row norms, bias); simd-threads: ' +
+      'createRuntime({ variant, threads: 2 }) then setThreads(n); simd: threads 1',
+    'onnxruntime-web: wasm backend (dist/ort.node.min.mjs), env.wasm.numThreads = threads, graphOptimizationLevel all; ' +
+      'model written by this script (ir_version 8, opset 17): MatMul(table[n,d] initializer, user[d,1]) → Reshape [n] → ' +
+      `Add(bias) → TopK(K = ${K}); outputs values (float) and indices (int64)`,
+    'tfjs-wasm: @tensorflow/tfjs-backend-wasm; table, bias and user tensors created once; tf.tidy(() => tf.topk(' +
+      'tf.matMul(table, user).reshape([n]).add(bias), k)) then values.data() and indices.data(); 2 threads forced as in ' +
+      'mobilenet.mjs (tfjs-backend-wasm never uses threads under Node, tensorflow/tfjs#3830; getThreadsCount() checked)',
+    `checks: rankings agree when identical or, ties aside, when their exact (float64) scores match position by position ` +
+      `within ${TIE_TOLERANCE}; f16 / int8 recall@${K} against the exact ranking is informational`,
+    `runs: ${runs} timed runs after ${warmup} warm-up (at 1M items ${runsFor(1_000_000)} after ${warmupFor(1_000_000)}); ` +
+      'one child process per configuration; the machine may be shared (see machine.loadavg_*)',
+  );
+
+  const cpus = os.cpus();
+  const result = {
+    benchmark: 'recommend',
+    command: `npm run bench -- recommend${args.length ? ' ' + args.join(' ') : ''}`,
+    date: new Date().toISOString(),
+    machine: {
+      cpu: cpus[0]?.model, cores: cpus.length,
+      loadavg_start: loadavgStart.map((l) => +l.toFixed(2)), loadavg_end: os.loadavg().map((l) => +l.toFixed(2)),
+    },
+    node: process.version,
+    peers: {
+      'onnxruntime-web': version('onnxruntime-web'),
+      '@tensorflow/tfjs': version('@tensorflow/tfjs'),
+      '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+    },
+    settings: { runs, warmup, dim, k: K, sizes: SIZES, events: EVENTS, quick, skip_peers: flag('skip-peers') },
+    model: modelInfo,
+    foldin,
+    recommend,
+    checks,
+    ratios,
+    criteria,
+    details: infos,
+    notes,
+  };
+  fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'bench/results/recommend.json'), JSON.stringify(result, null, 2) + '\n');
+
+  // ---- the table ----
+  const f = (v, w = 9) => (v == null ? '' : v.toFixed(3)).padStart(w);
+  const mb = (b) => (b / 2 ** 20).toFixed(1);
+  console.log(`Recommender latency, median of ${runs} runs after ${warmup} warm-up (${cpus.length}× ${cpus[0]?.model}, Node ${process.version})`);
+  if (modelInfo.kind) {
+    console.log(`model ${path.relative(root, modelPath).startsWith('..') ? modelPath : path.relative(root, modelPath)}: ` +
+      `${modelInfo.kind}, ${modelInfo.items} items, dim ${modelInfo.dim}, ${mb(modelInfo.bytes)} MB in the engine ` +
+      `(${mb(modelInfo.file_bytes)} MB file)`);
+  } else {
+    console.log(`model ${modelPath}: ${modelInfo.error ?? 'no info'}; fold-in not measured`);
+  }
+  if (foldin.length) {
+    console.log('\nfold-in: rec.personalize() after importState of N view events');
+    console.log('variant        threads  events  distinct  median ms    p10 ms    p90 ms');
+  }
+  for (const r of foldin) {
+    if (r.error) { console.log(`${r.variant.padEnd(14)} ${String(r.threads).padStart(7)}  failed: ${r.error}`); continue; }
+    console.log(`${r.variant.padEnd(14)} ${String(r.threads).padStart(7)} ${String(r.events).padStart(7)} ${String(r.distinct_items).padStart(9)} ` +
+      `${f(r.median_ms, 10)} ${f(r.p10_ms)} ${f(r.p90_ms)}`);
+  }
+  const modelRows = recommend.filter((r) => r.part === 'model');
+  if (modelRows.length) {
+    console.log(`\nrecommend on the model's catalogue: rec.recommend({ k: ${K}, explain: false }), ${MODEL_RECOMMEND_EVENTS}-event history`);
+    console.log('variant        threads    items  median ms    p10 ms    p90 ms');
+    for (const r of modelRows) {
+      console.log(`${r.variant.padEnd(14)} ${String(r.threads).padStart(7)} ${String(r.items).padStart(8)} ${f(r.median_ms, 10)} ${f(r.p10_ms)} ${f(r.p90_ms)}`);
+    }
+  }
+  console.log(`\ntop-${K} over synthetic catalogues (d ${dim}, with bias): score every item, take the top ${K}, read back`);
+  console.log('   items  engine            variant        threads  precision  table MB  median ms    p10 ms    p90 ms');
+  for (const r of recommend.filter((x) => x.part === 'synthetic')) {
+    const head = `${String(r.items).padStart(8)}  ${r.engine.padEnd(17)} ${(r.variant ?? '').padEnd(14)} ${String(r.threads).padStart(7)}  `;
+    if (r.error) { console.log(`${head}failed: ${r.error}`); continue; }
+    console.log(`${head}${r.precision.padEnd(9)} ${(r.table_bytes ? mb(r.table_bytes) : '').padStart(9)} ` +
+      `${f(r.median_ms, 10)} ${f(r.p10_ms)} ${f(r.p90_ms)}`);
+  }
+  if (ratios.length) {
+    console.log('\nratio vitrine_ms / peer_ms at the same size and thread count (< 1: Vitrine faster)');
+    console.log('   items  threads  vitrine                  vs onnxruntime-web  vs tfjs-wasm');
+    const groups = new Map();
+    for (const r of ratios) {
+      const key = `${r.items}/${r.threads}/${r.vitrine_variant}/${r.precision}`;
+      if (!groups.has(key)) groups.set(key, { ...r, by: {} });
+      groups.get(key).by[r.peer] = r.ratio;
+    }
+    for (const g of groups.values()) {
+      const cell = (x, w) => (x == null ? '-' : x.toFixed(2)).padStart(w);
+      console.log(`${String(g.items).padStart(8)} ${String(g.threads).padStart(8)}  ${`${g.vitrine_variant} ${g.precision}`.padEnd(22)} ` +
+        `${cell(g.by['onnxruntime-web'], 18)} ${cell(g.by['tfjs-wasm'], 13)}`);
+    }
+  }
+  console.log('\nchecks (top-10 items):');
+  for (const c of checks) {
+    const detail = c.recall !== undefined ? `recall ${c.recall.toFixed(2)}`
+      : `${c.identical ? 'identical' : `overlap ${c.overlap}/${K}, max exact score gap ${c.max_exact_score_gap.toExponential(1)}`}  ${c.pass ? 'ok' : 'MISMATCH'}`;
+    console.log(`  ${String(c.items).padStart(7)} items: ${c.check}: ${detail}`);
+  }
+  console.log('\ncriteria (not asserted):');
+  for (const c of criteria) {
+    console.log(`  ${c.criterion}: ${c.median_ms == null ? 'not measured' : `${c.median_ms.toFixed(3)} ms, ${c.met ? 'met' : 'NOT met'}`}`);
+  }
+  for (const n of notes.filter((x) => /failed|not checked/.test(x))) console.log(`note: ${n}`);
+  console.log('wrote bench/results/recommend.json');
+  if (failed) process.exitCode = 1;
+}
+
+if (arg('child')) {
+  child().catch((e) => {
+    console.error(e?.stack ?? e);
+    try {
+      fs.writeFileSync(arg('out') + '.error', String(e?.message ?? e));
+    } catch { /* the parent falls back to stderr */ }
+    process.exit(1);
+  });
+} else {
+  await parent();
+}

@@ -1,0 +1,177 @@
+// The recommender facade on the shipped MovieLens model (models/recommend/), in both wasm variants:
+// recommendations, persistence across reloads (file storage), forget(), exports, bad input, and
+// the same rankings as the native engine (vitrine-recommend rank).
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { createRuntime, VitrineError } from '../../web/src/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const modelPath = path.join(root, 'models/recommend/movielens.safetensors');
+const catalog = JSON.parse(fs.readFileSync(path.join(root, 'models/recommend/movielens-catalog.json'), 'utf8'));
+const tool = path.join(root, 'build/native/engine/tools/vitrine-recommend');
+
+// Three well-known films (MovieLens ids): The Matrix, Toy Story, Star Wars.
+const HISTORY = ['2571', '1', '260'];
+
+function tmpFile(name) {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rec-')), name);
+}
+
+async function rejects(promise, code, pattern) {
+  await assert.rejects(promise, (e) => e instanceof VitrineError && e.code === code && pattern.test(e.message));
+}
+
+function throws(fn, code, pattern) {
+  assert.throws(fn, (e) => e instanceof VitrineError && e.code === code && pattern.test(e.message));
+}
+
+for (const variant of ['simd', 'simd-threads']) {
+  describe(`recommender in the ${variant} variant`, async () => {
+    const runtime = await createRuntime({ variant, threads: variant === 'simd' ? 1 : 2 });
+    after(() => runtime.dispose());
+
+    test('recommends unseen catalogue items with scores, explanations and options', async () => {
+      const progress = [];
+      const rec = await runtime.createRecommender({ model: modelPath, onProgress: (p) => progress.push(p.stage) });
+      assert.ok(progress.includes('model'));
+      const info = rec.info();
+      assert.ok(info.items > 1000, `items: ${info.items}`);
+      assert.ok(['mult-dae', 'linear-ae', 'mf-bpr', 'gru4rec'].includes(info.kind));
+      for (const id of HISTORY) await rec.observe({ item: id, type: 'view' });
+      await rec.observe({ item: '2571', type: 'purchase' });
+      const top = rec.recommend({ k: 10 });
+      assert.equal(top.length, 10);
+      for (let i = 1; i < top.length; i++) assert.ok(top[i - 1].score >= top[i].score);
+      for (const r of top) {
+        assert.ok(!HISTORY.includes(r.id), `seen item ${r.id} recommended`);
+        assert.ok(rec.hasItem(r.id));
+        assert.ok(HISTORY.includes(r.because.id), JSON.stringify(r.because));
+      }
+      // Exclusions, a filter, a category constraint and an out-of-stock item.
+      const banned = top.slice(0, 3).map((r) => r.id);
+      const next = rec.recommend({ k: 10, exclude: banned, explain: false });
+      for (const r of next) assert.ok(!banned.includes(r.id) && r.because === undefined);
+      assert.deepEqual(next.slice(0, 7).map((r) => r.id), top.slice(3).map((r) => r.id));
+      const odd = rec.recommend({ k: 5, filter: (id) => Number(id) % 2 === 1 });
+      for (const r of odd) assert.equal(Number(r.id) % 2, 1);
+      const withCatalog = await runtime.createRecommender({
+        model: modelPath,
+        catalog: catalog.items.map((m) => ({ ...m, inStock: m.id !== top[0].id })),
+      });
+      await withCatalog.importState(rec.exportState());
+      const comedies = withCatalog.recommend({ k: 5, categories: ['Comedy'] });
+      for (const r of comedies) {
+        assert.ok(catalog.items.find((m) => m.id === r.id).categories.includes('Comedy'));
+        assert.notEqual(r.id, top[0].id);
+      }
+      assert.ok(!withCatalog.recommend({ k: 10 }).some((r) => r.id === top[0].id));
+      // Diversity re-ranks within the candidate pool: different list, same first item.
+      const diverse = rec.recommend({ k: 10, diversity: 0.8 });
+      assert.equal(diverse[0].id, top[0].id);
+      assert.notDeepEqual(diverse.map((r) => r.id), top.map((r) => r.id));
+      // Similar items exclude the item itself.
+      const similar = rec.similarItems('2571', 5);
+      assert.equal(similar.length, 5);
+      assert.ok(!similar.some((r) => r.id === '2571'));
+      await withCatalog.dispose();
+      await rec.dispose();
+    });
+
+    test('the shopper state survives a reload; forget() erases it', async () => {
+      const file = tmpFile('state.json');
+      const a = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: file } });
+      for (const id of HISTORY) await a.observe({ item: id, type: 'click', time: 1700000000000 });
+      const before = a.recommend({ k: 10 });
+      await a.dispose();  // "reload"
+      assert.ok(fs.existsSync(file));
+      const b = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: file } });
+      assert.equal(b.info().events, 3);
+      assert.deepEqual(b.exportState().events.map((e) => e.item), HISTORY);
+      assert.deepEqual(b.recommend({ k: 10 }), before);
+      await b.forget();
+      assert.equal(fs.existsSync(file), false);
+      assert.equal(b.exportState().events.length, 0);
+      await b.dispose();
+      const c = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: file } });
+      assert.equal(c.info().events, 0);
+      // Cold start: no history, still a ranking (the model's prior), nothing excluded.
+      assert.equal(c.recommend({ k: 3 }).length, 3);
+      await c.dispose();
+    });
+
+    test('bad input gives clear errors and changes nothing', async () => {
+      const rec = await runtime.createRecommender({ model: modelPath });
+      await rejects(rec.observe({ item: 'no-such-movie' }), 'NotFound', /unknown item id 'no-such-movie'/);
+      await rejects(rec.observe(null), 'InvalidArgument', /event must be an object/);
+      await rejects(rec.observe({ item: 2571 }), 'InvalidArgument', /non-empty string id/);
+      await rejects(rec.observe({ item: '1', type: 'teleport' }), 'InvalidArgument', /unknown event type 'teleport'/);
+      await rejects(rec.observe({ item: '1', weight: NaN }), 'InvalidArgument', /weight/);
+      await rejects(rec.observe({ item: '1', weight: -2 }), 'InvalidArgument', /weight/);
+      await rejects(rec.observe({ item: '1', time: Infinity }), 'InvalidArgument', /time/);
+      assert.equal(rec.info().events, 0);
+      throws(() => rec.recommend({ k: 0 }), 'InvalidArgument', /k must be a positive integer/);
+      throws(() => rec.recommend({ k: 2.5 }), 'InvalidArgument', /k must be/);
+      throws(() => rec.recommend({ diversity: 2 }), 'InvalidArgument', /diversity/);
+      throws(() => rec.recommend({ exclude: 'abc' }), 'InvalidArgument', /exclude/);
+      throws(() => rec.recommend({ exclude: ['nope'] }), 'NotFound', /unknown item id 'nope'/);
+      throws(() => rec.recommend({ categories: ['Comedy'] }), 'FailedPrecondition', /catalog/);
+      throws(() => rec.recommend({ kk: 3 }), 'InvalidArgument', /unknown option 'kk'/);
+      throws(() => rec.similarItems('nope'), 'NotFound', /nope/);
+      await assert.rejects(rec.importState({ version: 9, events: [] }), /exportState/);
+      // A state saved with items the model no longer has: those are dropped and counted.
+      await rec.importState({ version: 1, events: [{ item: '1', type: 'view', weight: 1, time: 1 }, { item: 'gone', type: 'view', weight: 1, time: 2 }] });
+      assert.equal(rec.info().events, 1);
+      assert.equal(rec.info().droppedOnLoad, 1);
+      await rec.dispose();
+      throws(() => rec.recommend(), 'FailedPrecondition', /disposed/);
+      // Not a recommender, corrupt bytes, a damaged state file.
+      await rejects(runtime.createRecommender({ model: new Uint8Array([1, 2, 3]) }), 'DataLoss', /./);
+      await assert.rejects(runtime.createRecommender({}), /options.model/);
+      const bad = tmpFile('state.json');
+      fs.writeFileSync(bad, '{"version": 1, "events": [');
+      await rejects(runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: bad } }), 'DataLoss', /not valid JSON/);
+      await rejects(runtime.createRecommender({ model: modelPath, storage: 'cloud' }), 'InvalidArgument', /unknown storage/);
+      await rejects(runtime.createRecommender({ model: modelPath, precision: 'f64' }), 'InvalidArgument', /precision/);
+    });
+
+    test('compact item tables rank close to f32', async () => {
+      const full = await runtime.createRecommender({ model: modelPath });
+      const top = full.recommendFor(HISTORY, { k: 20 }).map((r) => r.id);
+      for (const precision of ['f16', 'int8']) {
+        const rec = await runtime.createRecommender({ model: modelPath, precision });
+        assert.ok(rec.info().bytes < full.info().bytes);
+        const got = rec.recommendFor(HISTORY, { k: 20 }).map((r) => r.id);
+        const overlap = got.filter((id) => top.includes(id)).length;
+        assert.ok(overlap >= 16, `${precision}: ${overlap}/20 shared with f32`);
+        await rec.dispose();
+      }
+      await full.dispose();
+    });
+
+    test('ranks exactly like the native engine', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
+      const rec = await runtime.createRecommender({ model: modelPath });
+      const ids = rec.itemIds();
+      const index = new Map(ids.map((id, i) => [id, i]));
+      // 30 pseudo-random histories of 1..60 items (a fixed LCG).
+      let s = 12345;
+      const rand = (n) => { s = (s * 1103515245 + 12345) % 2147483648; return s % n; };
+      const histories = Array.from({ length: 30 }, () => Array.from({ length: 1 + rand(60) }, () => rand(ids.length)));
+      const hFile = tmpFile('h.txt');
+      const oFile = hFile.replace('h.txt', 'ranked.txt');
+      fs.writeFileSync(hFile, histories.map((h) => h.join(' ')).join('\n') + '\n');
+      execFileSync(tool, ['rank', modelPath, '--histories', hFile, '--k', '50', '--out', oFile]);
+      const native = fs.readFileSync(oFile, 'utf8').trim().split('\n');
+      histories.forEach((h, u) => {
+        const wasm = rec.recommendFor(h.map((i) => ids[i]), { k: 50, explain: false }).map((r) => index.get(r.id)).join(' ');
+        assert.equal(wasm, native[u], `user ${u}`);
+      });
+      await rec.dispose();
+    });
+  });
+}
