@@ -61,7 +61,56 @@ def conformance(d):
             f"{', '.join(full)}. Per-op table and every failure reason: [docs/onnx-conformance.md](docs/onnx-conformance.md).")
 
 
-RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance}
+def eval_recommend(d):
+    sg, ni = "strong_generalization", "next_item"
+    sgm = d["protocols"][sg]["metrics"]
+    nim = d["protocols"][ni]["metrics"]
+    heads = [f"SG {m}" for m in sgm] + [f"next {m}" for m in nim]
+    rows = ["| model | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    for name, r in d["models"].items():
+        cells = [f"{r[sg][m]['mean']:.4f} ± {r[sg][m]['stderr']:.4f}" for m in sgm] + \
+                [f"{r[ni][m]['mean']:.4f} ± {r[ni][m]['stderr']:.4f}" for m in nim]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    v = d.get("vitrine") or {}
+    checks = v.get("wasm_checks") or []
+    if checks:
+        users = sum(c["users"] for c in checks)
+        same = sum(c["identical_users"] for c in checks)
+        rows.append(f"\nWasm re-ranking (both variants, through the npm facade) of every evaluated test user of "
+                    f"the Vitrine models: {same}/{users} top-k lists identical to native.")
+    return "\n".join(rows)
+
+
+def recommend(d):
+    m = d.get("model") or {}
+    rows = [f"Shipped model: {m.get('kind')}, {m.get('items')} items, dim {m.get('dim')}.", "",
+            "| fold-in | variant | threads | events | median ms | p90 ms |", "|---|---|---|---|---|---|"]
+    for r in d["foldin"]:
+        if "median_ms" in r:
+            rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['events']} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} |")
+    rows += ["", "| top-10 over N items (d " + str(d["settings"].get("dim", "")) + ") | engine | variant | threads | precision | median ms | p90 ms |",
+             "|---|---|---|---|---|---|---|"]
+    for r in d["recommend"]:
+        if r.get("part") == "model":
+            continue
+        if "median_ms" in r:
+            rows.append(f"| {r['items']} | {r['engine']} | {r['variant']} | {r['threads']} | {r.get('precision', 'f32')} | "
+                        f"{r['median_ms']:.3f} | {r['p90_ms']:.3f} |")
+        else:
+            rows.append(f"| {r['items']} | {r['engine']} | {r.get('variant', '')} | {r['threads']} | {r.get('precision', '')} | "
+                        f"error: {str(r.get('error', ''))[:60]} | |")
+    rows += ["", "| items | threads | Vitrine | vs | ratio (Vitrine ms / peer ms) |", "|---|---|---|---|---|"]
+    for q in d.get("ratios", []):
+        rows.append(f"| {q['items']} | {q['threads']} | {q['vitrine_variant']} {q['precision']} | {q['peer']} | {q['ratio']:.2f} |")
+    crit = [f"{c['criterion']}: {c['median_ms']:.3f} ms ({'met' if c['met'] else 'not met'})"
+            for c in d.get("criteria", []) if c.get("median_ms") is not None]
+    if crit:
+        rows += [""] + [f"- {c}" for c in crit]
+    return "\n".join(rows)
+
+
+RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
+          "eval-recommend": eval_recommend, "recommend": recommend}
 
 
 def main():
