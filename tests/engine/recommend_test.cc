@@ -13,6 +13,7 @@
 #include "vitrine/model_file.h"
 #include "vitrine/recommend.h"
 #include "vitrine/recommend_train.h"
+#include "vitrine/safetensors.h"
 
 namespace vitrine {
 namespace {
@@ -252,9 +253,25 @@ TEST(Recommender, MfFoldInRanksTheHistorysClusterFirst) {
   int hits = 0;
   for (const ScoredItem& s : top_k(scores.data(), 30, 4, ex.data())) hits += s.item % 3 == 2;
   EXPECT_GE(hits, 3);
-  // Empty history: the item biases alone.
+  // Empty history: the training users' mean embedding (saved as user.mean), not zeros.
   ASSERT_TRUE(m.value()->fold_in({}, &user).ok());
-  for (float v : user) EXPECT_EQ(v, 0.0f);
+  auto mean = r->model.graph->find("user.mean");
+  ASSERT_TRUE(mean.ok());
+  const Tensor& mt = r->model.graph->value(mean.value()).constant;
+  ASSERT_EQ(user.size(), static_cast<size_t>(mt.num_elements()));
+  float norm = 0;
+  for (size_t j = 0; j < user.size(); ++j) {
+    EXPECT_EQ(user[j], mt.data()[j]);
+    norm += std::fabs(user[j]);
+  }
+  EXPECT_GT(norm, 0.0f);
+  // Absurd weights never give a non-finite user vector: either finite values or an error.
+  Status s = m.value()->fold_in({{2, 3e38f}, {5, 3e38f}}, &user);
+  if (s.ok()) {
+    for (float v : user) EXPECT_TRUE(std::isfinite(v));
+  } else {
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();
+  }
 }
 
 TEST(Recommender, ValidationKeepsTheBestEpoch) {
@@ -351,6 +368,17 @@ TEST(Recommender, SavedModelFileRoundTrips) {
   EXPECT_EQ(ua, ub);
   EXPECT_EQ(b.value()->item_id(3), "item3");
 
+  // F16 refuses values it cannot hold instead of saturating them.
+  {
+    Graph g;
+    Tensor big = Tensor::zeros(Shape{2}).value();
+    big.mutable_data()[1] = 70000.0f;
+    ASSERT_TRUE(g.add_constant("big", big).ok());
+    std::vector<std::pair<std::string, Tensor>> named = {{"big", big}};
+    auto w = write_safetensors(named, {}, /*half=*/true);
+    ASSERT_FALSE(w.ok());
+    EXPECT_NE(w.status().message().find("big"), std::string::npos) << w.status().message();
+  }
   // Stored as F16: 2 bytes per weight, the same model within half precision.
   auto half = save_model(*r->model.graph, r->model.metadata, /*half=*/true);
   ASSERT_TRUE(half.ok());

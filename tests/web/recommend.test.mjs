@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { createRuntime, VitrineError } from '../../web/src/index.js';
+import { createRecommender, createRuntime, RemoteRecommender, VitrineError } from '../../web/src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelPath = path.join(root, 'models/recommend/movielens.safetensors');
@@ -114,6 +114,10 @@ for (const variant of ['simd', 'simd-threads']) {
       await rejects(rec.observe({ item: '1', weight: NaN }), 'InvalidArgument', /weight/);
       await rejects(rec.observe({ item: '1', weight: -2 }), 'InvalidArgument', /weight/);
       await rejects(rec.observe({ item: '1', time: Infinity }), 'InvalidArgument', /time/);
+      await rejects(rec.observe({ item: '1', type: 'toString' }), 'InvalidArgument', /unknown event type 'toString'/);
+      rec.itemIds().sort();  // a copy: sorting it must not disturb filters
+      throws(() => rec.recommend({ pool: 'x', diversity: 0.5 }), 'InvalidArgument', /pool/);
+      assert.equal(rec.recommend({ k: 1e6 }).length, rec.info().items);  // k beyond the catalogue: all of it
       assert.equal(rec.info().events, 0);
       throws(() => rec.recommend({ k: 0 }), 'InvalidArgument', /k must be a positive integer/);
       throws(() => rec.recommend({ k: 2.5 }), 'InvalidArgument', /k must be/);
@@ -128,8 +132,16 @@ for (const variant of ['simd', 'simd-threads']) {
       await rec.importState({ version: 1, events: [{ item: '1', type: 'view', weight: 1, time: 1 }, { item: 'gone', type: 'view', weight: 1, time: 2 }] });
       assert.equal(rec.info().events, 1);
       assert.equal(rec.info().droppedOnLoad, 1);
-      await rec.dispose();
+      await Promise.all([rec.dispose(), rec.dispose()]);  // twice at once is fine
       throws(() => rec.recommend(), 'FailedPrecondition', /disposed/);
+      await rejects(runtime.createRecommender({ model: modelPath, maxEvents: 0 }), 'InvalidArgument', /maxEvents/);
+      // One shopper per state file.
+      const owned = tmpFile('state.json');
+      const first = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: owned }, userKey: 'ann' });
+      await first.observe({ item: '1' });
+      await first.dispose();
+      await rejects(runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: owned }, userKey: 'bob' }),
+                    'FailedPrecondition', /userKey 'ann'/);
       // Not a recommender, corrupt bytes, a damaged state file.
       await rejects(runtime.createRecommender({ model: new Uint8Array([1, 2, 3]) }), 'DataLoss', /./);
       await assert.rejects(runtime.createRecommender({}), /options.model/);
@@ -175,3 +187,33 @@ for (const variant of ['simd', 'simd-threads']) {
     });
   });
 }
+
+describe('recommender in a worker', () => {
+  test('same answers as in-thread, errors cross as VitrineErrors, dispose stops the worker', async () => {
+    const stages = [];
+    const remote = await createRecommender({ model: modelPath, worker: true, variant: 'simd', onProgress: (p) => stages.push(p.stage) });
+    assert.ok(remote instanceof RemoteRecommender);
+    assert.ok(stages.includes('model'));
+    assert.equal(remote.runtimeInfo.variant, 'simd');
+    for (const id of HISTORY) await remote.observe({ item: id, type: 'view', time: 5 });
+    const got = await remote.recommend({ k: 10, diversity: 0.2 });
+
+    const runtime = await createRuntime({ variant: 'simd' });
+    const local = await runtime.createRecommender({ model: modelPath });
+    for (const id of HISTORY) await local.observe({ item: id, type: 'view', time: 5 });
+    assert.deepEqual(got, local.recommend({ k: 10, diversity: 0.2 }));
+    assert.deepEqual(await remote.similarItems('1', 3), local.similarItems('1', 3));
+    assert.deepEqual(await remote.exportState(), local.exportState());
+    await local.dispose();
+    runtime.dispose();
+
+    await rejects(remote.observe({ item: 'no-such-movie' }), 'NotFound', /unknown item id/);
+    await rejects(remote.recommend({ filter: () => true }), 'InvalidArgument', /cannot be sent to a worker/);
+    await remote.forget();
+    assert.equal((await remote.info()).events, 0);
+    await remote.dispose();
+    await rejects(remote.recommend(), 'FailedPrecondition', /disposed/);
+    await rejects(createRecommender({ model: modelPath, worker: true, storage: { load() {}, save() {}, clear() {} } }),
+                  'InvalidArgument', /custom storage/);
+  });
+});

@@ -142,7 +142,8 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView;
 
 /** One engine instance (one wasm module, one thread pool). */
 export declare class Runtime {
-  createRecommender(options: RecommenderOptions): Promise<Recommender>;
+  /** In this runtime's thread (`worker: true` is refused here; see createRecommender). */
+  createRecommender(options: RecommenderOptions & { worker?: false }): Promise<Recommender>;
   info(): RuntimeInfo;
   setThreads(n: number): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
@@ -196,6 +197,11 @@ export interface RecommenderOptions {
   catalog?: CatalogEntry[];
   runtime?: Runtime;
   onProgress?: (progress: LoadProgress) => void;
+  /** Run in a dedicated worker (own runtime; `filter` and custom storage objects are refused there). */
+  worker?: boolean;
+  /** Worker mode: the worker runtime's variant and threads. */
+  variant?: 'auto' | Variant;
+  threads?: number;
 }
 
 export interface RecommendOptions {
@@ -237,8 +243,26 @@ export declare class Recommender {
   dispose(): Promise<void>;
 }
 
+/** A Recommender in a worker: the same methods, each returning a Promise. */
+export declare class RemoteRecommender {
+  readonly runtimeInfo: RuntimeInfo;
+  info(): Promise<ReturnType<Recommender['info']>>;
+  itemIds(): Promise<string[]>;
+  hasItem(id: string): Promise<boolean>;
+  observe(event: RecommenderEvent): Promise<number>;
+  personalize(): Promise<{ events: number; ms: number }>;
+  recommend(options?: Omit<RecommendOptions, 'filter'>): Promise<Recommendation[]>;
+  recommendFor(history: (string | RecommenderEvent)[], options?: Omit<RecommendOptions, 'filter'>): Promise<Recommendation[]>;
+  similarItems(id: string, k?: number, options?: { exclude?: string[]; categories?: string[] }): Promise<Recommendation[]>;
+  exportState(): Promise<RecommenderState>;
+  importState(state: RecommenderState): Promise<void>;
+  forget(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
 export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
-export declare function createRecommender(options: RecommenderOptions): Promise<Recommender>;
+export declare function createRecommender(options: RecommenderOptions & { worker: true }): Promise<RemoteRecommender>;
+export declare function createRecommender(options: RecommenderOptions & { worker?: false }): Promise<Recommender>;
 
 export declare function createRuntime(options?: RuntimeOptions): Promise<Runtime>;
 /** Creates the default runtime once; later calls return it. */

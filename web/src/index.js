@@ -11,8 +11,9 @@ import { loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
 import { Model, readModelBytes } from './model.js';
 import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
+import { createRemoteRecommender, RemoteRecommender } from './remote.js';
 
-export { VitrineError, simdSupported, threadSupport, Recommender, DEFAULT_EVENT_WEIGHTS };
+export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {
@@ -148,10 +149,14 @@ export async function createDenseLayer(options) {
  * @param {{ model: string|URL|ArrayBuffer|Uint8Array, storage?: any, userKey?: string,
  *           precision?: 'f32'|'f16'|'int8', eventWeights?: Record<string, number>, maxEvents?: number,
  *           catalog?: { id: string, categories?: string[], inStock?: boolean }[],
- *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} options
- * @returns {Promise<Recommender>}
+ *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void,
+ *           worker?: boolean, variant?: string, threads?: number }} options
+ *   worker: true runs the engine in a dedicated worker (its own runtime: variant, threads) and
+ *   returns a RemoteRecommender whose methods return Promises (see remote.js).
+ * @returns {Promise<Recommender|RemoteRecommender>}
  */
 export async function createRecommender(options = {}) {
+  if (options?.worker) return createRemoteRecommender(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createRecommender(options);
 }

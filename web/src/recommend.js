@@ -21,17 +21,7 @@ function fail(message, code = 'InvalidArgument') {
 export class Recommender {
   /** @internal use createRecommender() */
   constructor(module, bytes, options, storage, saved) {
-    this._module = module;
-    this._handle = new module.RecommenderHandle();
-    this._storage = storage;
-    try {
-      const precision = options.precision ?? 'f32';
-      this._check(this._handle.load(bytes, precision));
-      this.precision = precision;
-    } catch (e) {
-      this._handle.delete();
-      throw e;
-    }
+    // Options first: nothing is allocated in the engine until they are valid.
     this._weights = { ...DEFAULT_EVENT_WEIGHTS, ...(options.eventWeights ?? {}) };
     for (const [type, w] of Object.entries(this._weights)) {
       if (!(Number.isFinite(w) && w > 0)) fail(`eventWeights.${type} must be a finite number > 0, got ${w}`);
@@ -43,7 +33,25 @@ export class Recommender {
     this._dropped = 0;
     this._dirty = true;
     this._writes = Promise.resolve();
-    if (saved) this._restore(saved);
+    this._storage = storage;
+    this._module = module;
+    this._handle = new module.RecommenderHandle();
+    try {
+      const precision = options.precision ?? 'f32';
+      this._check(this._handle.load(bytes, precision));
+      this.precision = precision;
+      if (saved) {
+        try {
+          this._restore(saved);
+        } catch {
+          this._dropped = Array.isArray(saved?.events) ? saved.events.length : 1;  // unreadable: start empty, count it
+        }
+      }
+    } catch (e) {
+      this._handle.delete();
+      this._handle = null;
+      throw e;
+    }
   }
 
   /** { kind, items, dim, bytes, precision, events } */
@@ -56,6 +64,10 @@ export class Recommender {
   /** Every item id of the model, in the model's order. */
   itemIds() {
     const h = this._live();
+    return this._allIds(h).slice();
+  }
+
+  _allIds(h) {
     if (!this._ids) this._ids = Array.from({ length: h.numItems() }, (_, i) => h.itemId(i));
     return this._ids;
   }
@@ -74,10 +86,16 @@ export class Recommender {
   async observe(event) {
     this._live();
     const e = this._validate(event);
+    const before = this._events.slice();
     this._events.push(e);
     if (this._events.length > this._maxEvents) this._events.splice(0, this._events.length - this._maxEvents);
     this._dirty = true;
-    await this._persist();
+    try {
+      await this._persist();
+    } catch (err) {
+      this._events = before;  // not stored, so not recorded: a retry records it once
+      throw err;
+    }
     return this._events.length;
   }
 
@@ -122,7 +140,7 @@ export class Recommender {
     const h = this._live();
     const index = this._index(id);
     const mask = this._mask(h, [], { ...options, excludeSeen: false });
-    this._check(h.similar(index, checkK(k), mask));
+    this._check(h.similar(index, Math.min(checkK(k), h.numItems()), mask));
     return this._results(h, null);
   }
 
@@ -149,11 +167,12 @@ export class Recommender {
 
   /** Releases the engine handle (storage is kept; call forget() first to erase it). */
   async dispose() {
-    if (!this._handle) return;
-    await this._writes.catch(() => {});
-    this._handle.delete();
-    this._handle = null;
+    const h = this._handle;
+    if (!h) return;
+    this._handle = null;  // at once: a second dispose() or a late call sees it disposed
     this._module = null;
+    await this._writes.catch(() => {});
+    h.delete();
   }
 
   // ---- internals ----
@@ -161,12 +180,14 @@ export class Recommender {
   _rank(h, events, options) {
     const known = ['k', 'exclude', 'excludeSeen', 'filter', 'categories', 'diversity', 'explain', 'pool'];
     for (const key of Object.keys(options)) if (!known.includes(key)) fail(`recommend: unknown option '${key}'`);
-    const k = checkK(options.k ?? 10);
+    const n = h.numItems();
+    const k = Math.min(checkK(options.k ?? 10), n);
     const diversity = options.diversity ?? 0;
     if (!(typeof diversity === 'number' && diversity >= 0 && diversity <= 1)) fail(`diversity must be in [0, 1], got ${diversity}`);
     const pool = options.pool ?? Math.max(50, 5 * k);
+    if (!(Number.isInteger(pool) && pool >= 1)) fail(`pool must be a positive integer, got ${options.pool}`);
     const mask = this._mask(h, events, options);
-    this._check(h.recommend(k, mask, diversity, pool));
+    this._check(h.recommend(k, mask, diversity, Math.min(pool, n)));
     const explainWith = options.explain === false || events.length === 0 ? null : this._history(events).items;
     return this._results(h, explainWith);
   }
@@ -205,7 +226,7 @@ export class Recommender {
     for (const id of exclude) mask[this._index(id)] = 1;
     if (this._catalog) for (const id of this._catalog.outOfStock) { const i = h.findItem(id); if (i >= 0) mask[i] = 1; }
     if (filter || categories) {
-      const ids = this.itemIds();
+      const ids = this._allIds(h);
       const wanted = categories ? new Set(categories) : null;
       for (let i = 0; i < n; i++) {
         if (mask[i]) continue;
@@ -221,7 +242,7 @@ export class Recommender {
     const { item, type = 'view', weight, time } = event;
     if (typeof item !== 'string' || item === '') fail(`event.item must be a non-empty string id, got ${JSON.stringify(item)}`);
     this._index(item);
-    if (!(type in this._weights)) fail(`unknown event type '${type}' (${Object.keys(this._weights).join(', ')}; or pass eventWeights)`);
+    if (typeof type !== 'string' || !Object.hasOwn(this._weights, type)) fail(`unknown event type '${type}' (${Object.keys(this._weights).join(', ')}; or pass eventWeights)`);
     const w = weight ?? this._weights[type];
     if (!(typeof w === 'number' && Number.isFinite(w) && w > 0)) fail(`event weight must be a finite number > 0, got ${weight}`);
     const t = time ?? Date.now();
@@ -284,7 +305,7 @@ export class Recommender {
 }
 
 function checkK(k) {
-  if (!(Number.isInteger(k) && k >= 1)) fail(`k must be a positive integer, got ${k}`);
+  if (!(Number.isInteger(k) && k >= 1 && k <= 0x7fffffff)) fail(`k must be a positive integer, got ${k}`);
   return k;
 }
 
@@ -317,6 +338,7 @@ export async function createRecommenderOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
   if (options.model === undefined) fail('createRecommender: options.model (URL, path, ArrayBuffer or Uint8Array) is required');
   const bytes = await readModelBytes(options.model, options.onProgress);
+  if (options.worker) fail('worker: true is for createRecommender(); a runtime\'s recommenders run on its own thread');
   const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), options.userKey ?? 'default');
   const saved = await storage.load();
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });

@@ -12,7 +12,14 @@ import { isNode } from './loader.js';
 export async function openStorage(spec, key) {
   if (typeof key !== 'string' || key === '') throw new VitrineError('userKey must be a non-empty string', 'InvalidArgument');
   if (spec === 'memory') return memoryStorage();
-  if (spec === 'auto') return globalThis.indexedDB ? indexedDbStorage('vitrine', key) : memoryStorage();
+  if (spec === 'auto') {
+    if (!globalThis.indexedDB) return memoryStorage();
+    try {
+      return await indexedDbStorage('vitrine', key);
+    } catch {
+      return memoryStorage();  // e.g. storage disabled in a private window: keep working, remember nothing
+    }
+  }
   if (spec && typeof spec === 'object') {
     if (typeof spec.load === 'function' && typeof spec.save === 'function' && typeof spec.clear === 'function') return spec;
     if (spec.type === 'indexeddb') {
@@ -22,7 +29,7 @@ export async function openStorage(spec, key) {
     if (spec.type === 'file') {
       if (!isNode) throw new VitrineError("storage type 'file' needs Node.js", 'FailedPrecondition');
       if (typeof spec.path !== 'string' || spec.path === '') throw new VitrineError('file storage needs a path', 'InvalidArgument');
-      return fileStorage(spec.path);
+      return fileStorage(spec.path, key);
     }
   }
   throw new VitrineError(`unknown storage ${JSON.stringify(spec)} ('memory', 'auto', { type: 'indexeddb' }, ` +
@@ -38,7 +45,10 @@ function memoryStorage() {
   };
 }
 
-async function fileStorage(path) {
+let tmpCounter = 0;
+
+// One shopper per file: the file records its userKey, and a different key is refused.
+async function fileStorage(path, key) {
   const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
   return {
     async load() {
@@ -49,15 +59,21 @@ async function fileStorage(path) {
         if (e.code === 'ENOENT') return null;
         throw new VitrineError(`cannot read state file ${path}: ${e.code ?? e.message}`, 'NotFound');
       }
+      let doc;
       try {
-        return JSON.parse(text);
+        doc = JSON.parse(text);
       } catch {
         throw new VitrineError(`state file ${path} is not valid JSON (damaged?)`, 'DataLoss');
       }
+      if (doc?.userKey !== key) {
+        throw new VitrineError(`state file ${path} belongs to userKey '${doc?.userKey}', not '${key}' (one file per shopper)`,
+                               'FailedPrecondition');
+      }
+      return doc.state;
     },
-    async save(s) {
-      const tmp = `${path}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, JSON.stringify(s));
+    async save(state) {
+      const tmp = `${path}.${process.pid}.${++tmpCounter}.${Math.random().toString(36).slice(2)}.tmp`;
+      await fs.writeFile(tmp, JSON.stringify({ userKey: key, state }));
       await fs.rename(tmp, path);  // atomic: a crash leaves the old or the new file, never half
     },
     async clear() {
@@ -83,8 +99,7 @@ async function indexedDbStorage(name, key) {
       t.oncomplete = resolve;
       t.onerror = t.onabort = () => reject(new VitrineError(`IndexedDB: ${t.error?.message ?? 'aborted'}`, 'Internal'));
     });
-    const result = await request(fn(t.objectStore('state')));
-    await done;  // durable once the transaction completes
+    const [result] = await Promise.all([request(fn(t.objectStore('state'))), done]);  // durable once complete
     return result;
   };
   return {

@@ -16,7 +16,8 @@
 // and the constants named below per kind. The graph itself is the training graph (runnable with
 // vitrine-run); the recommender reads the constants it needs.
 //   mult-dae: enc.w (H, I), enc.b (H), dec.w (I, H), dec.b (I)
-//   mf-bpr:   item.emb (I, D), item.bias (I); settings "fold_in": {"epochs", "lr", "l2", "negatives"}
+//   mf-bpr:   item.emb (I, D), item.bias (I), optional user.mean (D) (the vector of an empty
+//             history); settings "fold_in": {"epochs", "lr", "l2", "negatives"}
 //   gru4rec:  item.emb (I, E), gru.w_ih (3H, E), gru.w_hh (3H, H), gru.b_ih (3H), gru.b_hh (3H),
 //             out.w (I, H), out.b (I)   (PyTorch gate order r, z, n; linear before reset)
 #pragma once
@@ -154,6 +155,7 @@ class RecModel {
   // mf-bpr fold-in settings
   int64_t mf_epochs_ = 0, mf_negatives_ = 1;
   double mf_lr_ = 0, mf_l2_ = 0;
+  std::vector<float> mf_user_mean_;  // optional "user.mean" (D): the empty history's vector
   // gru4rec: item embeddings (I, E), transposed gate weights (E, 3H), (H, 3H), biases (3H)
   std::vector<float> emb_, w_ih_t_, w_hh_t_, b_ih_, b_hh_;
   int64_t emb_dim_ = 0, hidden_ = 0;

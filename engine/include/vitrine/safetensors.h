@@ -110,8 +110,8 @@ class SafetensorsFile {
 //
 // Errors (InvalidArgument): an empty (storage-less) tensor, a duplicate or reserved
 // ("__metadata__") name, a name or metadata string that is not valid UTF-8.
-// With `half`, tensors are stored as F16 (round to nearest even, saturating at +-65504): half the
-// size, read back as f32 by the loader.
+// With `half`, tensors are stored as F16 (round to nearest even): half the size, read back as f32
+// by the loader; a value F16 cannot hold (non-finite or beyond +-65504) is an InvalidArgument.
 Result<std::vector<uint8_t>> write_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
     const std::map<std::string, std::string>& metadata = {}, bool half = false);

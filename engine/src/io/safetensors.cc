@@ -430,6 +430,15 @@ Result<std::vector<uint8_t>> write_safetensors(
     Json dims = Json::array();
     for (int64_t d : tensor.shape().to_vector()) dims.push_back(Json(d));
     Json entry = Json::object();
+    if (half) {
+      for (int64_t i = 0; i < tensor.num_elements(); ++i) {
+        const float v = tensor.data()[i];
+        if (!(std::fabs(v) <= 65504.0f)) {
+          return Status::InvalidArgument("write_safetensors: tensor " + quoted(name) + " holds " + std::to_string(v) +
+                                         " at " + std::to_string(i) + ", which F16 cannot store (save as F32)");
+        }
+      }
+    }
     const uint64_t bytes = half ? tensor.nbytes() / 2 : tensor.nbytes();
     entry.set("dtype", Json(half ? "F16" : "F32"));
     entry.set("shape", std::move(dims));

@@ -271,9 +271,13 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
     // The user vector quantized to int16 once per call (scale = max |u| / kUserQ).
     float mx = 0;
     for (int64_t j = 0; j < d_; ++j) mx = std::max(mx, std::fabs(user[j]));
-    const float su = mx > 0 ? mx / static_cast<float>(kUserQ) : 1.0f;
+    // A floor on the scale keeps user / su finite; the clamp keeps every value inside int16.
+    const float su = std::isfinite(mx) && mx > 1e-30f ? mx / static_cast<float>(kUserQ) : 1.0f;
     std::vector<int16_t> q(static_cast<size_t>(d_));
-    for (int64_t j = 0; j < d_; ++j) q[static_cast<size_t>(j)] = static_cast<int16_t>(std::nearbyint(user[j] / su));
+    for (int64_t j = 0; j < d_; ++j) {
+      const float v = std::nearbyint(user[j] / su);
+      q[static_cast<size_t>(j)] = static_cast<int16_t>(v > kUserQ ? kUserQ : v < -kUserQ ? -kUserQ : v == v ? v : 0.0f);
+    }
     for (int64_t i = begin; i < end; ++i) {
       const float s = static_cast<float>(dot_i8(i8_.data() + i * d_, q.data(), d_)) * (scales_[static_cast<size_t>(i)] * su);
       out[i - begin] = bias ? s + bias[i] : s;
@@ -474,6 +478,10 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
   } else if (m->kind_ == "mf-bpr") {
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "item.emb", {n, -1}));
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "item.bias", {n}));
+    if (g.find("user.mean").ok()) {
+      VITRINE_ASSIGN_OR_RETURN(Tensor mean, constant(g, "user.mean", {rows.shape()[1]}));
+      m->mf_user_mean_.assign(mean.data(), mean.data() + mean.num_elements());
+    }
     const JsonRef f = root["fold_in"];
     VITRINE_ASSIGN_OR_RETURN(m->mf_epochs_, f["epochs"].as_int());
     VITRINE_ASSIGN_OR_RETURN(m->mf_lr_, f["lr"].as_number());
@@ -601,8 +609,13 @@ Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<f
     }
     for (int64_t j = 0; j < d; ++j) u[j] = portable_tanh(pre[static_cast<size_t>(j)]);
   } else if (kind_ == "mf-bpr") {
-    // SGD on BPR over (history item, sampled non-history item) pairs, item side frozen.
-    if (items.empty() || static_cast<int64_t>(items.size()) >= n) return Status::Ok();
+    // SGD on BPR over (history item, sampled non-history item) pairs, item side frozen. A user
+    // without history is the training users' mean (a popularity-like prior).
+    if (items.empty()) {
+      if (!mf_user_mean_.empty()) std::copy(mf_user_mean_.begin(), mf_user_mean_.end(), u);
+      return Status::Ok();
+    }
+    if (static_cast<int64_t>(items.size()) >= n) return Status::Ok();
     std::vector<uint8_t> seen(static_cast<size_t>(n), 0);
     for (int32_t it : items) seen[static_cast<size_t>(it)] = 1;
     std::vector<float> vp(static_cast<size_t>(d)), vq(static_cast<size_t>(d));
@@ -650,6 +663,11 @@ Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<f
         gi[r] = (1 - zg) * ng + zg * u[j];  // the new state, kept aside until every unit is done
       }
       for (int64_t j = 0; j < h; ++j) u[j] = gi[static_cast<size_t>(j)];
+    }
+  }
+  for (int64_t j = 0; j < d; ++j) {
+    if (!std::isfinite(u[j])) {
+      return Status::InvalidArgument("fold-in produced a non-finite user vector (event weights too large?)");
     }
   }
   return Status::Ok();

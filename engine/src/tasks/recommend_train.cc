@@ -86,6 +86,13 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     float* e = emb.mutable_data();
     for (int64_t i = 0; i < emb.num_elements(); ++i) e[i] /= static_cast<float>(o.dim);
     VITRINE_ASSIGN_OR_RETURN(Tensor b1, Tensor::zeros(Shape{n}));  // BPR-MF has no item bias here
+    // The training users' mean embedding: what a shopper without history is folded in to.
+    VITRINE_ASSIGN_OR_RETURN(Tensor users_t, current(train, "user.emb"));
+    VITRINE_ASSIGN_OR_RETURN(Tensor mean, Tensor::zeros(Shape{o.dim}));
+    const int64_t nu = users_t.shape()[0];
+    for (int64_t r = 0; r < nu; ++r)
+      for (int64_t j = 0; j < o.dim; ++j) mean.mutable_data()[j] += users_t.data()[r * o.dim + j] / static_cast<float>(nu);
+    VITRINE_RETURN_IF_ERROR(g->add_constant("user.mean", std::move(mean)).status());
     VITRINE_ASSIGN_OR_RETURN(int u, g->add_input("user", Shape{1, o.dim}));
     VITRINE_ASSIGN_OR_RETURN(int w, g->add_constant("item.emb", std::move(emb)));
     VITRINE_ASSIGN_OR_RETURN(int b, g->add_constant("item.bias", std::move(b1)));
@@ -136,7 +143,8 @@ Status check(const RecTrainData& data, const RecTrainOptions& o) {
   }
   if (o.dim < 1 || o.embedding_dim < 1 || o.epochs < 0 || o.batch_size < 1 || o.max_length < 1 ||
       o.eval_every < 1 || !(o.dropout >= 0 && o.dropout < 1) || !(o.learning_rate > 0) || !(o.weight_decay >= 0) ||
-      (o.optimizer != "adam" && o.optimizer != "adamw")) {
+      (o.optimizer != "adam" && o.optimizer != "adamw") || o.fold_in_epochs < 0 || o.fold_in_epochs > 10000 ||
+      !(o.fold_in_lr >= 0) || !(o.fold_in_l2 >= 0)) {
     return Status::InvalidArgument("recommender training: option out of range");
   }
   return Status::Ok();

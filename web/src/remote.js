@@ -1,0 +1,170 @@
+// Tasks in a dedicated worker: `createRecommender({ ..., worker: true })` starts a worker (a module
+// Web Worker in browsers, worker_threads under Node) with its own engine, and returns a proxy
+// with the same methods as Recommender, each returning a Promise, so fold-in and ranking never
+// block the page. Functions cannot cross to a worker: `filter` and custom storage objects are
+// refused there (use `exclude`, `categories`, or the built-in storages); `onProgress` is relayed.
+import { VitrineError } from './errors.js';
+import { isNode } from './loader.js';
+
+class WorkerConnection {
+  static async start(runtimeOptions) {
+    const url = new URL('./worker.js', import.meta.url);
+    let worker;
+    if (isNode) {
+      const { Worker } = await import(/* @vite-ignore */ 'node:' + 'worker_threads');
+      worker = new Worker(url);
+    } else {
+      if (typeof Worker === 'undefined') throw new VitrineError('Web Workers are not available here', 'FailedPrecondition');
+      worker = new Worker(url, { type: 'module' });
+    }
+    const c = new WorkerConnection(worker);
+    try {
+      c.info = await c.request('init', [runtimeOptions]);
+    } catch (e) {
+      c.terminate();
+      throw e;
+    }
+    return c;
+  }
+
+  constructor(worker) {
+    this._worker = worker;
+    this._pending = new Map();
+    this._next = 1;
+    const onMessage = (m) => this._receive(m);
+    // A worker that fails or exits fails every pending call, and every later one.
+    const onError = (e) => this._dead(new VitrineError(`worker failed: ${e?.message ?? e}`, 'Internal'));
+    if (isNode) {
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('messageerror', onError);
+      worker.on('exit', (code) => this._dead(new VitrineError(`worker exited (code ${code})`, 'Internal')));
+      worker.unref();  // an idle worker does not keep Node alive; ref()ed while requests are pending
+    } else {
+      worker.onmessage = (event) => onMessage(event.data);
+      worker.onerror = onError;
+      worker.onmessageerror = onError;
+    }
+  }
+
+  request(op, args, onProgress) {
+    if (!this._worker) return Promise.reject(new VitrineError('worker was terminated', 'FailedPrecondition'));
+    const id = this._next++;
+    return new Promise((resolve, reject) => {
+      if (this._pending.size === 0 && isNode) this._worker.ref();
+      this._pending.set(id, { resolve, reject, onProgress });
+      try {
+        this._worker.postMessage({ id, op, args });
+      } catch (e) {  // e.g. an argument that cannot be cloned
+        this._pending.delete(id);
+        if (this._pending.size === 0 && isNode) this._worker.unref();
+        reject(new VitrineError(`cannot send to the worker: ${e.message}`, 'InvalidArgument'));
+      }
+    });
+  }
+
+  _receive({ id, result, error, progress }) {
+    const p = this._pending.get(id);
+    if (!p) return;
+    if (progress) return p.onProgress?.(progress);
+    this._pending.delete(id);
+    if (this._pending.size === 0 && isNode) this._worker?.unref();
+    if (error) p.reject(new VitrineError(error.message, error.code));
+    else p.resolve(result);
+  }
+
+  _dead(error) {
+    if (!this._worker) return;
+    this._failAll(error);
+    this._worker.terminate?.();
+    this._worker = null;
+  }
+
+  _failAll(error) {
+    for (const p of this._pending.values()) p.reject(error);
+    this._pending.clear();
+  }
+
+  terminate() {
+    if (!this._worker) return;
+    this._failAll(new VitrineError('worker was terminated', 'FailedPrecondition'));
+    this._worker.terminate();
+    this._worker = null;
+  }
+}
+
+function noFunctions(value, where) {
+  if (typeof value === 'function') {
+    throw new VitrineError(`${where} is a function, which cannot be sent to a worker (use exclude/categories, ` +
+                           "or create the recommender with worker: false)", 'InvalidArgument');
+  }
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)) {
+    for (const [k, v] of Object.entries(value)) noFunctions(v, `${where}.${k}`);
+  }
+}
+
+/** A Recommender living in a worker: the same methods, all returning Promises. */
+export class RemoteRecommender {
+  /** @internal */
+  constructor(connection, handle) {
+    this._c = connection;
+    this._handle = handle;
+  }
+
+  info() { return this._call('info'); }
+  itemIds() { return this._call('itemIds'); }
+  hasItem(id) { return this._call('hasItem', id); }
+  observe(event) { return this._call('observe', event); }
+  personalize() { return this._call('personalize'); }
+  recommend(options = {}) { return this._call('recommend', options); }
+  recommendFor(history, options = {}) { return this._call('recommendFor', history, options); }
+  similarItems(id, k, options) { return this._call('similarItems', id, k, options); }
+  exportState() { return this._call('exportState'); }
+  importState(state) { return this._call('importState', state); }
+  forget() { return this._call('forget'); }
+
+  /** Disposes the recommender and stops its worker. */
+  async dispose() {
+    if (!this._c) return;
+    const c = this._c;
+    this._c = null;
+    try {
+      await c.request('shutdown', []);
+    } finally {
+      c.terminate();
+    }
+  }
+
+  _call(method, ...args) {
+    if (!this._c) return Promise.reject(new VitrineError('recommender was disposed', 'FailedPrecondition'));
+    try {
+      args.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this._c.request('call', [this._handle, method, args]);
+  }
+}
+
+/** createRecommender({ worker: true, ... }): a worker with its own runtime and one recommender. */
+export async function createRemoteRecommender(options) {
+  const { worker: _w, runtime: _r, onProgress, variant, threads, ...rest } = options;
+  if (rest.storage && typeof rest.storage === 'object' && typeof rest.storage.load === 'function') {
+    throw new VitrineError('a custom storage object cannot be sent to a worker (use a built-in storage, or worker: false)',
+                           'InvalidArgument');
+  }
+  noFunctions(rest, 'options');
+  // Relative URLs mean the page's location, not the worker script's.
+  if (rest.model instanceof URL) rest.model = rest.model.href;
+  if (!isNode && typeof rest.model === 'string' && globalThis.location) rest.model = new URL(rest.model, globalThis.location.href).href;
+  const c = await WorkerConnection.start({ variant, threads });
+  try {
+    const { handle } = await c.request('createRecommender', [rest], onProgress);
+    const rec = new RemoteRecommender(c, handle);
+    rec.runtimeInfo = c.info;
+    return rec;
+  } catch (e) {
+    c.terminate();
+    throw e;
+  }
+}

@@ -1,0 +1,64 @@
+// The worker side of `createRecommender({ worker: true })` (see remote.js): one engine runtime per
+// worker; tasks created here are addressed by a numeric handle. Runs as a module Web Worker in
+// browsers and as a worker_threads Worker under Node.
+import { createRuntime } from './index.js';
+import { isNode } from './loader.js';
+
+// The methods a remote caller may invoke on each kind of object.
+const METHODS = {
+  recommender: new Set(['info', 'itemIds', 'hasItem', 'observe', 'personalize', 'recommend', 'recommendFor',
+                         'similarItems', 'exportState', 'importState', 'forget']),
+};
+
+const port = isNode ? (await import(/* @vite-ignore */ 'node:' + 'worker_threads')).parentPort : globalThis;
+const post = (message) => port.postMessage(message);
+let runtime = null;
+const objects = new Map();
+let nextHandle = 1;
+
+async function handle({ op, args }, id) {
+  switch (op) {
+    case 'init':
+      runtime = await createRuntime(args[0] ?? {});
+      return runtime.info();
+    case 'createRecommender': {
+      const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
+      const rec = await runtime.createRecommender(options);
+      const h = nextHandle++;
+      objects.set(h, { kind: 'recommender', object: rec });
+      return { handle: h };
+    }
+    case 'call': {
+      const [h, method, params] = args;
+      const entry = objects.get(h);
+      if (!entry) throw Object.assign(new Error(`no object ${h} in the worker (disposed?)`), { code: 'FailedPrecondition' });
+      if (!METHODS[entry.kind].has(method)) throw Object.assign(new Error(`unknown method '${method}'`), { code: 'InvalidArgument' });
+      return entry.object[method](...params);
+    }
+    case 'dispose': {
+      const entry = objects.get(args[0]);
+      objects.delete(args[0]);
+      if (entry) await entry.object.dispose();
+      return null;
+    }
+    case 'shutdown':
+      for (const { object } of objects.values()) await object.dispose();
+      objects.clear();
+      runtime?.dispose();
+      runtime = null;
+      return null;
+    default:
+      throw Object.assign(new Error(`unknown operation '${op}'`), { code: 'InvalidArgument' });
+  }
+}
+
+const onMessage = async (message) => {
+  const { id } = message;
+  try {
+    post({ id, result: await handle(message, id) });
+  } catch (e) {
+    post({ id, error: { message: e?.message ?? String(e), code: e?.code ?? 'Internal' } });
+  }
+};
+if (isNode) port.on('message', onMessage);
+else port.onmessage = (event) => onMessage(event.data);
