@@ -2,7 +2,7 @@
 //
 //   vitrine-recommend train --kind mult-dae|mf-bpr|gru4rec --histories H.txt --items ITEMS.txt
 //       --save OUT.safetensors [--half (store weights as F16)] [--dim D] [--embedding-dim E] [--dropout P] [--epochs N]
-//       [--batch-size B] [--max-length T] [--lr LR] [--weight-decay W] [--optimizer adam|adamw] [--seed S]
+//       [--batch-size B] [--max-length T] [--lr LR] [--weight-decay W] [--optimizer adam|adamw] [--schedule constant|cosine] [--seed S]
 //       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W]
 //       [--val-histories VH.txt --val-targets VT.txt [--val-k K] [--eval-every N]] [--threads N]
 //   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
@@ -130,6 +130,7 @@ int train_main(int argc, char** argv) {
     else if (a == "--lr") o.learning_rate = std::atof(next().c_str());
     else if (a == "--weight-decay") o.weight_decay = std::atof(next().c_str());
     else if (a == "--optimizer") o.optimizer = next();
+    else if (a == "--schedule") o.schedule = next();
     else if (a == "--seed") o.seed = static_cast<uint32_t>(std::atoll(next().c_str()));
     else if (a == "--fold-in-epochs") o.fold_in_epochs = std::atoll(next().c_str());
     else if (a == "--fold-in-lr") o.fold_in_lr = std::atof(next().c_str());

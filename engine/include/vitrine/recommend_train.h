@@ -35,6 +35,7 @@ struct RecTrainOptions {
   double learning_rate = 1e-3;
   double weight_decay = 0.0;      // L2 added to the gradient (adam) or decoupled (adamw)
   std::string optimizer = "adam"; // "adam" | "adamw"
+  std::string schedule = "constant";  // "constant" | "cosine" (to 0 over all epochs)
   uint32_t seed = 20261128;
   int64_t eval_every = 5;
   // mf-bpr fold-in, stored in the model file: SGD epochs over the history, step size, L2.

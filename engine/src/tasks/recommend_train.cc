@@ -143,7 +143,7 @@ Status check(const RecTrainData& data, const RecTrainOptions& o) {
   }
   if (o.dim < 1 || o.embedding_dim < 1 || o.epochs < 0 || o.batch_size < 1 || o.max_length < 1 ||
       o.eval_every < 1 || !(o.dropout >= 0 && o.dropout < 1) || !(o.learning_rate > 0) || !(o.weight_decay >= 0) ||
-      (o.optimizer != "adam" && o.optimizer != "adamw") || o.fold_in_epochs < 0 || o.fold_in_epochs > 10000 ||
+      (o.optimizer != "adam" && o.optimizer != "adamw") || (o.schedule != "constant" && o.schedule != "cosine") || o.fold_in_epochs < 0 || o.fold_in_epochs > 10000 ||
       !(o.fold_in_lr >= 0) || !(o.fold_in_l2 >= 0)) {
     return Status::InvalidArgument("recommender training: option out of range");
   }
@@ -293,6 +293,7 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
   std::unique_ptr<Batcher> batcher;
   TrainerOptions to;
   to.optimizer.type = o.optimizer;
+  to.optimizer.schedule = o.schedule;
   to.optimizer.learning_rate = o.learning_rate;
   to.optimizer.weight_decay = o.weight_decay;
   std::vector<std::string> frozen;
@@ -360,6 +361,19 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
     batcher = std::make_unique<GruBatcher>(data, o.batch_size, len);
   }
   VITRINE_RETURN_IF_ERROR(g->add_output(out, "out"));
+  if (o.schedule == "cosine") {  // total steps: count one epoch's batches
+    Rng probe(o.seed);
+    batcher->start_epoch(probe);
+    std::vector<Tensor> in;
+    Tensor tg;
+    int64_t per_epoch = 0;
+    for (;;) {
+      VITRINE_ASSIGN_OR_RETURN(bool more, batcher->next(&in, &tg));
+      if (!more) break;
+      ++per_epoch;
+    }
+    to.optimizer.total_steps = per_epoch * o.epochs;
+  }
   VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::create(g, ctx, to));
 
   RecTrainResult result;
