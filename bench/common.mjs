@@ -1,5 +1,8 @@
-// Helpers shared by the Node benchmarks in bench/wasm/: command-line flags, statistics and .npy files.
+// Helpers shared by the Node benchmarks in bench/wasm/: command-line flags, statistics, .npy files,
+// seeded random numbers and the tfjs-wasm threads workaround.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,4 +48,57 @@ export function readNpyFloat32(file) {
   const header = buf.toString('latin1', major === 1 ? 10 : 12, offset);
   if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new Error(`${file}: not C-order float32`);
   return new Float32Array(buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + buf.byteLength));
+}
+
+/** A seeded uniform [0, 1) generator (mulberry32): the benchmarks' synthetic data. */
+export function mulberry32(seed) {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// tfjs-backend-wasm never uses threads under Node (WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to
+// false there, tensorflow/tfjs#3830), and its C++ caps the pool at logical cores / 2. For the
+// 2-thread configuration we force the threaded binary and let its Emscripten workers start under
+// Node: Blob URLs become temp files, the bundle's module-level names the worker needs are defined,
+// and os.cpus() reports twice the cores while the backend starts.
+export function forceTfjsThreads(tf, threads) {
+  const require = createRequire(import.meta.url);
+  const { Worker } = require('node:worker_threads');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-bench-tfjs-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  let count = 0;
+  const NodeBlob = globalThis.Blob;
+  globalThis.Blob = class extends NodeBlob {
+    constructor(parts, options) {
+      super(parts, options);
+      this._text = parts.every((p) => typeof p === 'string') ? parts.join('') : null;
+    }
+  };
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (blob) => {
+    if (blob?._text == null) return createObjectURL(blob);
+    if (!blob._path) {
+      blob._path = path.join(dir, `blob${count++}.js`);
+      const prelude = blob._text.startsWith('var WasmBackendModuleThreadedSimd')
+        ? "var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), " +
+          "require$$4 = require('os'), commonjsGlobal = globalThis;\n"
+        : '';
+      fs.writeFileSync(blob._path, prelude + blob._text);
+    }
+    return blob._path;
+  };
+  const postMessage = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (message, ...rest) {
+    if (message?.urlOrBlob?._text != null) message = { ...message, urlOrBlob: URL.createObjectURL(message.urlOrBlob) };
+    return postMessage.call(this, message, ...rest);
+  };
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  const cpus = os.cpus;
+  os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
+  return () => { os.cpus = cpus; };
 }

@@ -14,3 +14,4 @@ log "recommendation data, protocols, metrics and baselines (python3 unittest)"
 /usr/bin/python3 -m unittest discover -s tests/recommend -v
 log "wasm tests (node --test)"
 node --test tests/web/
+bash scripts/test-browser.sh

@@ -33,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { arg, args, flag, quantile, root } from '../common.mjs';
+import { arg, args, flag, forceTfjsThreads, mulberry32, quantile, root } from '../common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -58,16 +58,6 @@ const warmupFor = (items) => (items >= 1_000_000 ? Math.min(warmup, 3) : warmup)
 
 // ---------------------------------------------------------------------------------------------
 // deterministic data: synthetic catalogues, histories, and a float64 reference ranking
-
-function mulberry32(seed) {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // `count` normal(0, scale²) floats (Box–Muller).
 function normals(rand, count, scale) {
@@ -312,49 +302,6 @@ async function childOrt({ threads, items: n, dim: d, runs: timed, warmup: warm }
     tops: { f32: { items: Array.from(itemsOut, Number), scores: Array.from(scoresOut) } },
     info: { numThreads: ort.env.wasm.numThreads, version: ort.env.versions?.web },
   };
-}
-
-// Same as mobilenet.mjs (which cannot be imported: it runs on import). tfjs-backend-wasm never uses
-// threads under Node (WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to false there,
-// tensorflow/tfjs#3830), and its C++ caps the pool at logical cores / 2. For 2 threads we force the
-// threaded binary and let its Emscripten workers start under Node: Blob URLs become temp files, the
-// bundle's module-level names the worker needs are defined, and os.cpus() reports twice the cores
-// while the backend starts.
-function forceTfjsThreads(tf, threads) {
-  const require = createRequire(import.meta.url);
-  const { Worker } = require('node:worker_threads');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-bench-tfjs-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  let count = 0;
-  const NodeBlob = globalThis.Blob;
-  globalThis.Blob = class extends NodeBlob {
-    constructor(parts, options) {
-      super(parts, options);
-      this._text = parts.every((p) => typeof p === 'string') ? parts.join('') : null;
-    }
-  };
-  const createObjectURL = URL.createObjectURL;
-  URL.createObjectURL = (blob) => {
-    if (blob?._text == null) return createObjectURL(blob);
-    if (!blob._path) {
-      blob._path = path.join(dir, `blob${count++}.js`);
-      const prelude = blob._text.startsWith('var WasmBackendModuleThreadedSimd')
-        ? "var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), " +
-          "require$$4 = require('os'), commonjsGlobal = globalThis;\n"
-        : '';
-      fs.writeFileSync(blob._path, prelude + blob._text);
-    }
-    return blob._path;
-  };
-  const postMessage = Worker.prototype.postMessage;
-  Worker.prototype.postMessage = function (message, ...rest) {
-    if (message?.urlOrBlob?._text != null) message = { ...message, urlOrBlob: URL.createObjectURL(message.urlOrBlob) };
-    return postMessage.call(this, message, ...rest);
-  };
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
-  const cpus = os.cpus;
-  os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
-  return () => { os.cpus = cpus; };
 }
 
 async function childTfjs({ threads, items: n, dim: d, runs: timed, warmup: warm }, cat) {

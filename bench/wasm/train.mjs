@@ -32,7 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { arg, args, flag, median, npyFile, quantile, root } from '../common.mjs';
+import { arg, args, flag, median, mulberry32, npyFile, quantile, root } from '../common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -45,16 +45,6 @@ const LOSS_TOLERANCE = 1e-4;  // first-step loss, relative
 
 // ---------------------------------------------------------------------------------------------
 // the models: architecture, seeded weights and one batch, shared by every engine
-
-function mulberry32(seed) {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const uniform = (rand, n, bound) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * bound);
 const randomIds = (rand, n, count) => Float32Array.from({ length: n }, () => Math.floor(rand() * count));

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// A small static server for the demo (web/demo/index.html) and the browser tests: serves the
+// repository's web/ and models/ folders, optionally with the cross-origin isolation headers that
+// let the page use threads (COOP: same-origin, COEP: require-corp).
+//
+//   node scripts/serve.mjs [--port 8080] [--isolated]      prints the demo's URL
+//
+// Also importable: `const { url, close } = await serve({ port: 0, isolated: true })`.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SERVED = ['web/', 'models/'];
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css',
+  '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
+};
+
+export function serve({ port = 8080, isolated = false, host = '127.0.0.1' } = {}) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let rel = decodeURIComponent(url.pathname).replace(/^\/+/, '');
+    if (rel === '') {
+      res.writeHead(302, { Location: '/web/demo/index.html' });
+      return res.end();
+    }
+    const file = path.resolve(root, rel);
+    const inside = SERVED.some((dir) => file.startsWith(path.join(root, dir)));
+    if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      return res.end('not found');
+    }
+    const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' };
+    if (isolated) {
+      headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+      headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
+      headers['Cross-Origin-Resource-Policy'] = 'same-origin';
+    }
+    res.writeHead(200, headers);
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => {
+    server.listen(port, host, () => {
+      const { port: p } = server.address();
+      resolve({ url: `http://${host}:${p}/web/demo/index.html`, close: () => new Promise((r) => server.close(r)) });
+    });
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf('--port');
+  const { url } = await serve({ port: i >= 0 ? Number(args[i + 1]) : 8080, isolated: args.includes('--isolated') });
+  console.log(`Vitrine demo: ${url}${args.includes('--isolated') ? ' (cross-origin isolated: threads)' : ''}`);
+}
