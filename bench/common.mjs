@@ -102,3 +102,18 @@ export function forceTfjsThreads(tf, threads) {
   os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
   return () => { os.cpus = cpus; };
 }
+
+/** TensorFlow.js with its wasm backend on `threads` threads (above 1 forced, see forceTfjsThreads). */
+export async function loadTfjsWasm(threads) {
+  const require = createRequire(import.meta.url);
+  const tf = require('@tensorflow/tfjs');
+  const wasm = require('@tensorflow/tfjs-backend-wasm');
+  const restore = threads > 1 ? forceTfjsThreads(tf, threads) : () => {};
+  wasm.setThreadsCount(threads);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
+  await tf.ready();
+  restore();
+  const actual = wasm.getThreadsCount();
+  if (actual !== threads) throw new Error(`tfjs-backend-wasm runs ${actual} threads, asked for ${threads}`);
+  return { tf, wasm };
+}

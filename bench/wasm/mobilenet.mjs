@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { arg, args, flag, forceTfjsThreads, npyFile as writeNpy, quantile, readNpyFloat32, root } from '../common.mjs';
+import { arg, args, flag, loadTfjsWasm, npyFile as writeNpy, quantile, readNpyFloat32, root } from '../common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -197,16 +197,7 @@ function buildFusedForward(tf, plan, dense) {
 }
 
 async function childTfjs({ threads, input }) {
-  const require = createRequire(import.meta.url);
-  const tf = require('@tensorflow/tfjs');
-  const wasm = require('@tensorflow/tfjs-backend-wasm');
-  const restore = threads > 1 ? forceTfjsThreads(tf, threads) : () => {};
-  wasm.setThreadsCount(threads);
-  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
-  await tf.ready();
-  restore();
-  const actual = wasm.getThreadsCount();
-  if (actual !== threads) throw new Error(`tfjs-backend-wasm runs ${actual} threads, asked for ${threads}`);
+  const { tf, wasm } = await loadTfjsWasm(threads);
 
   const plan = mobilenetV2Plan();
   const { model, dense } = buildLayersModel(tf, plan);
@@ -243,7 +234,7 @@ async function childTfjs({ threads, input }) {
     { engine: 'tfjs-wasm', variant: 'fused', threads, ...(await timeIt(runFused)), binary },
   ];
   if (tf.memory().numTensors !== before) throw new Error('tfjs leaks tensors');
-  return { records, info: { params, threads: actual, fused_vs_layers_max_abs: maxAbs, logits_max_abs: maxRef } };
+  return { records, info: { params, threads: wasm.getThreadsCount(), fused_vs_layers_max_abs: maxAbs, logits_max_abs: maxRef } };
 }
 
 async function child() {

@@ -33,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { arg, args, flag, forceTfjsThreads, mulberry32, quantile, root } from '../common.mjs';
+import { arg, args, flag, loadTfjsWasm, mulberry32, quantile, root } from '../common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -305,16 +305,7 @@ async function childOrt({ threads, items: n, dim: d, runs: timed, warmup: warm }
 }
 
 async function childTfjs({ threads, items: n, dim: d, runs: timed, warmup: warm }, cat) {
-  const require = createRequire(import.meta.url);
-  const tf = require('@tensorflow/tfjs');
-  const wasm = require('@tensorflow/tfjs-backend-wasm');
-  const restore = threads > 1 ? forceTfjsThreads(tf, threads) : () => {};
-  wasm.setThreadsCount(threads);
-  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
-  await tf.ready();
-  restore();
-  const actual = wasm.getThreadsCount();
-  if (actual !== threads) throw new Error(`tfjs-backend-wasm runs ${actual} threads, asked for ${threads}`);
+  const { tf, wasm } = await loadTfjsWasm(threads);
   const table = tf.tensor2d(cat.rows, [n, d]);
   const bias = tf.tensor1d(cat.bias);
   const user = tf.tensor2d(cat.user, [d, 1]);
@@ -334,7 +325,7 @@ async function childTfjs({ threads, items: n, dim: d, runs: timed, warmup: warm 
     records: [{ part: 'synthetic', engine: 'tfjs-wasm', variant: 'wasm', threads, items: n, dim: d, precision: 'f32',
       binary: threads > 1 ? 'threaded-simd (forced)' : 'simd', ...t }],
     tops: { f32: { items: Array.from(itemsOut), scores: Array.from(scoresOut) } },
-    info: { threads: actual, version: tf.version.tfjs },
+    info: { threads: wasm.getThreadsCount(), version: tf.version.tfjs },
   };
 }
 
