@@ -139,7 +139,7 @@ export class Recommender {
   similarItems(id, k = 10, options = {}) {
     const h = this._live();
     const index = this._index(id);
-    const mask = this._mask(h, [], { ...options, excludeSeen: false });
+    const mask = this._mask(h, new Int32Array(0), { ...options, excludeSeen: false });
     this._check(h.similar(index, Math.min(checkK(k), h.numItems()), mask));
     return this._results(h, null);
   }
@@ -186,10 +186,10 @@ export class Recommender {
     if (!(typeof diversity === 'number' && diversity >= 0 && diversity <= 1)) fail(`diversity must be in [0, 1], got ${diversity}`);
     const pool = options.pool ?? Math.max(50, 5 * k);
     if (!(Number.isInteger(pool) && pool >= 1)) fail(`pool must be a positive integer, got ${options.pool}`);
-    const mask = this._mask(h, events, options);
+    const seen = this._history(events).items;  // item indices, resolved once for the mask and explanations
+    const mask = this._mask(h, seen, options);
     this._check(h.recommend(k, mask, diversity, Math.min(pool, n)));
-    const explainWith = options.explain === false || events.length === 0 ? null : this._history(events).items;
-    return this._results(h, explainWith);
+    return this._results(h, options.explain === false || seen.length === 0 ? null : seen);
   }
 
   _results(h, explainWith) {
@@ -207,7 +207,7 @@ export class Recommender {
     return out;
   }
 
-  _mask(h, events, options) {
+  _mask(h, seen, options) {
     const n = h.numItems();
     const exclude = options.exclude ?? [];
     if (!Array.isArray(exclude)) fail('exclude must be an array of item ids');
@@ -219,12 +219,13 @@ export class Recommender {
     }
     if (categories && !this._catalog) fail('categories need a catalog (createRecommender({ catalog }))', 'FailedPrecondition');
     const excludeSeen = options.excludeSeen ?? true;
-    const needed = exclude.length || filter || categories || (excludeSeen && events.length) || this._catalog?.outOfStock.size;
+    const outOfStock = this._outOfStock(h);
+    const needed = exclude.length || filter || categories || (excludeSeen && seen.length) || outOfStock.length;
     if (!needed) return null;
     const mask = new Uint8Array(n);
-    if (excludeSeen) for (const e of events) mask[this._index(e.item)] = 1;
+    if (excludeSeen) for (const i of seen) mask[i] = 1;
     for (const id of exclude) mask[this._index(id)] = 1;
-    if (this._catalog) for (const id of this._catalog.outOfStock) { const i = h.findItem(id); if (i >= 0) mask[i] = 1; }
+    for (const i of outOfStock) mask[i] = 1;
     if (filter || categories) {
       const ids = this._allIds(h);
       const wanted = categories ? new Set(categories) : null;
@@ -235,6 +236,14 @@ export class Recommender {
       }
     }
     return mask;
+  }
+
+  // The catalogue's out-of-stock items as indices (ids the model lacks are ignored), resolved once.
+  _outOfStock(h) {
+    if (!this._outOfStockIdx) {
+      this._outOfStockIdx = [...(this._catalog?.outOfStock ?? [])].map((id) => h.findItem(id)).filter((i) => i >= 0);
+    }
+    return this._outOfStockIdx;
   }
 
   _validate(event) {

@@ -714,9 +714,16 @@ std::vector<ScoredItem> RecModel::similar_items(int32_t item, int64_t k, const u
 ScoredItem RecModel::explain(int32_t item, const std::vector<HistoryEvent>& history) const {
   ScoredItem best{-1, 0.0f};
   if (item < 0 || item >= num_items()) return best;
+  // The candidate's row once, then one dot product per history item (as ItemTable::cosine).
+  std::vector<float> r(static_cast<size_t>(dim()));
+  table_.row(item, r.data());
+  const float nr = table_.norm(item);
   for (const HistoryEvent& ev : history) {
     if (ev.item < 0 || ev.item >= num_items() || ev.item == item) continue;
-    const float s = table_.cosine(item, ev.item);
+    const float nh = table_.norm(ev.item);
+    float dot = 0;
+    if (nr > 0 && nh > 0) table_.score(r.data(), nullptr, &dot, ev.item, ev.item + 1);
+    const float s = nr > 0 && nh > 0 ? dot / (nr * nh) : 0.0f;
     if (best.item < 0 || s >= best.score) best = {ev.item, s};
   }
   return best;
