@@ -87,12 +87,19 @@ Status train_forward_batch_norm(Context*, const OpAttrs& a, const std::vector<co
       var[static_cast<size_t>(j)] += d * d;
     }
   float* y = out[0]->mutable_data();
-  for (int64_t j = 0; j < c; ++j) var[static_cast<size_t>(j)] /= static_cast<double>(rows);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) {
-      const size_t ju = static_cast<size_t>(j);
-      y[r * c + j] = static_cast<float>((x[r * c + j] - mean[ju]) / std::sqrt(var[ju] + eps)) * scale[j] + bias[j];
-    }
+  std::vector<float> k(static_cast<size_t>(c)), shift(static_cast<size_t>(c));  // y = x k + shift
+  for (int64_t j = 0; j < c; ++j) {
+    const size_t ju = static_cast<size_t>(j);
+    var[ju] /= static_cast<double>(rows);
+    const double kj = scale[j] / std::sqrt(var[ju] + eps);
+    k[ju] = static_cast<float>(kj);
+    shift[ju] = static_cast<float>(bias[j] - mean[ju] * kj);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * c;
+    float* yr = y + r * c;
+    for (int64_t j = 0; j < c; ++j) yr[j] = xr[j] * k[static_cast<size_t>(j)] + shift[static_cast<size_t>(j)];
+  }
   Tensor running_mean = *in[3], running_var = *in[4];  // handles sharing the model's statistics
   float* rm = running_mean.mutable_data();
   float* rv = running_var.mutable_data();
@@ -135,14 +142,28 @@ Status backward_batch_norm_training(const OpAttrs& a, const std::vector<const Te
   }
   if (gin.size() > 0 && gin[0]) {
     float* dx = gin[0]->mutable_data();
-    for (int64_t r = 0; r < rows; ++r)
+    if (!dy) {
+      std::fill(dx, dx + rows * c, 0.0f);
+    } else {
+      // dx = A dy + B x + C per channel (the formula above, expanded).
+      std::vector<float> ca(static_cast<size_t>(c)), cb(static_cast<size_t>(c)), cc(static_cast<size_t>(c));
+      const double n = static_cast<double>(rows);
       for (int64_t j = 0; j < c; ++j) {
         const size_t ju = static_cast<size_t>(j);
-        if (!dy) { dx[r * c + j] = 0; continue; }
-        const double xhat = (x[r * c + j] - mean[ju]) * inv[ju];
-        dx[r * c + j] = static_cast<float>(scale[j] * inv[ju] *
-                                           (dy[r * c + j] - sdy[ju] / static_cast<double>(rows) - xhat * sdyx[ju] / static_cast<double>(rows)));
+        const double a_j = scale[j] * inv[ju], b_j = -a_j * inv[ju] * sdyx[ju] / n;
+        ca[ju] = static_cast<float>(a_j);
+        cb[ju] = static_cast<float>(b_j);
+        cc[ju] = static_cast<float>(-a_j * sdy[ju] / n - b_j * mean[ju]);
       }
+      for (int64_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * c, *dyr = dy + r * c;
+        float* dxr = dx + r * c;
+        for (int64_t j = 0; j < c; ++j) {
+          const size_t ju = static_cast<size_t>(j);
+          dxr[j] = ca[ju] * dyr[j] + cb[ju] * xr[j] + cc[ju];
+        }
+      }
+    }
   }
   for (int64_t j = 0; j < c; ++j) {
     const size_t ju = static_cast<size_t>(j);
