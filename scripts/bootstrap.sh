@@ -7,7 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APT_PACKAGES=(emscripten cmake ninja-build g++ googletest libbenchmark-dev xz-utils dpkg-dev
   libonnx-testdata python3-torch python3-torchvision
-  python3 python3-numpy r-base-core r-cran-dslabs ca-certificates chromium dataset-fashion-mnist)
+  python3 python3-numpy python3-pil python3-sklearn r-base-core r-cran-dslabs ca-certificates chromium
+  dataset-fashion-mnist)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

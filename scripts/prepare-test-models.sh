@@ -5,8 +5,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 script="$VITRINE_ROOT/scripts/models/export_torchvision.py"
 goldens="$VITRINE_ROOT/scripts/models/export_op_goldens.py"
 train="$VITRINE_ROOT/scripts/models/export_train_goldens.py"
+photos="$VITRINE_ROOT/scripts/models/export_photo_goldens.py"
 tv="$(dpkg-query -W -f='${Version}' python3-torchvision 2>/dev/null || echo none)"
-key="torchvision-${tv//[^A-Za-z0-9.]/_}-$(cat "$script" "$goldens" "$train" | sha256sum | cut -c1-12)"
+key="torchvision-${tv//[^A-Za-z0-9.]/_}-$(cat "$script" "$goldens" "$train" "$photos" | sha256sum | cut -c1-12)"
 dir="$VITRINE_CACHE/models/$key"
 if [[ ! -f "$dir/.complete" ]]; then
   log "exporting torchvision parity models to $dir"
@@ -14,6 +15,7 @@ if [[ ! -f "$dir/.complete" ]]; then
   /usr/bin/python3 "$script" "$dir" >&2
   /usr/bin/python3 "$goldens" "$dir" >&2
   /usr/bin/python3 "$train" "$dir" >&2
+  /usr/bin/python3 "$photos" "$dir" >&2
   touch "$dir/.complete"
 fi
 echo "$dir"

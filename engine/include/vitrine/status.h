@@ -21,7 +21,8 @@ enum class StatusCode : int {
   kUnimplemented = 5,     // a feature that this build does not provide
   kResourceExhausted = 6, // allocation failed
   kInternal = 7,          // a dependency (XNNPACK, ...) failed unexpectedly
-  kFailedPrecondition = 8 // call made in the wrong state (e.g. backward before forward)
+  kFailedPrecondition = 8,// call made in the wrong state (e.g. backward before forward)
+  kCancelled = 9          // the caller asked to stop (a progress callback returned false)
 };
 
 const char* status_code_name(StatusCode code);
@@ -40,6 +41,7 @@ class [[nodiscard]] Status {
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -13,6 +13,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kResourceExhausted: return "ResourceExhausted";
     case StatusCode::kInternal: return "Internal";
     case StatusCode::kFailedPrecondition: return "FailedPrecondition";
+    case StatusCode::kCancelled: return "Cancelled";
   }
   return "Unknown";
 }
