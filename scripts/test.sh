@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VITRINE_SANITIZERS=1 bash "$VITRINE_ROOT/scripts/build.sh"
 cd "$VITRINE_ROOT"
 export VITRINE_PARITY_MODELS="$(bash scripts/prepare-test-models.sh)"
+export VITRINE_NSFWJS="$(bash scripts/tagger/prepare-nsfwjs.sh)"
 export VITRINE_REQUIRE_MODELS=1
 log "native tests (ctest)"
 ctest --test-dir build/native --output-on-failure -j "$(nproc)"

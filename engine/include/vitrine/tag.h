@@ -132,6 +132,37 @@ struct HeadTrainOptions {
 // Returns false to cancel training.
 using HeadProgressFn = std::function<bool(int64_t step, int64_t steps, double loss)>;
 
+class TagHead;
+
+// Trains a TagHead step by step (so a caller can yield, report progress or stop in between):
+// full-batch Adam on softmax cross-entropy over the L2-normalized embeddings.
+class TagHeadTrainer {
+ public:
+  // Copies the examples: embeddings (n, dim) with labels in [0, tags.size()); needs >= 2 tags,
+  // each with an example, and finite, non-zero embeddings. `ctx` is not owned.
+  static Result<std::unique_ptr<TagHeadTrainer>> create(const float* embeddings, int64_t n, int64_t dim,
+                                                        const std::vector<int32_t>& labels,
+                                                        const std::vector<std::string>& tags,
+                                                        const HeadTrainOptions& options, Context* ctx);
+  ~TagHeadTrainer();
+  // Runs up to `steps` more steps (never past options.steps); returns the last step's loss.
+  Result<double> run(int64_t steps);
+  int64_t steps_done() const { return done_; }
+  int64_t steps_total() const { return total_; }
+  // The head with the current weights.
+  Result<std::unique_ptr<TagHead>> head() const;
+
+ private:
+  TagHeadTrainer() = default;
+  std::shared_ptr<Graph> graph_;
+  std::unique_ptr<class Trainer> trainer_;
+  std::vector<float> x_;  // (n, dim) normalized
+  Tensor target_;         // (n)
+  std::vector<std::string> tags_;
+  int64_t n_ = 0, dim_ = 0, done_ = 0, total_ = 0;
+  double loss_ = 0.0;
+};
+
 // A softmax classifier over L2-normalized embeddings: p = softmax(W · e / ||e|| + b).
 class TagHead {
  public:
@@ -152,6 +183,7 @@ class TagHead {
   Status predict(const float* embeddings, int64_t n, std::vector<float>* probabilities) const;
 
  private:
+  friend class TagHeadTrainer;
   TagHead() = default;
   std::vector<std::string> tags_;
   int64_t dim_ = 0;

@@ -25,4 +25,18 @@ inline uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | ((a - 0x38000000u) >> 13));
 }
 
+// IEEE binary16 bits to float (exact, including subnormals, infinities and NaN).
+inline float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
+    const float magnitude = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
+    return sign ? -magnitude : magnitude;
+  }
+  const uint32_t bits = exponent == 0x1F ? (sign | 0x7F800000u | (mantissa << 13)) : (sign | ((exponent + 112) << 23) | (mantissa << 13));
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 }  // namespace vitrine

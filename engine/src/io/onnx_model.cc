@@ -1,5 +1,7 @@
 #include "onnx_model.h"
 
+#include "../core/half.h"
+
 #include <cstring>
 
 #include "protobuf_wire.h"
@@ -274,16 +276,6 @@ double double_from_bits(uint64_t bits) {
   return value;
 }
 
-// IEEE 754 binary16 to binary32 (exact, including subnormals, infinities and NaN).
-float float_from_half_bits(uint16_t half) {
-  const uint32_t sign = static_cast<uint32_t>(half & 0x8000u) << 16;
-  const uint32_t exponent = (half >> 10) & 0x1Fu;
-  const uint32_t mantissa = half & 0x3FFu;
-  if (exponent == 0x1F) return float_from_bits(sign | 0x7F800000u | (mantissa << 13));
-  if (exponent != 0) return float_from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));
-  const float magnitude = static_cast<float>(mantissa) * (1.0f / 16777216.0f);  // mantissa * 2^-24
-  return sign ? -magnitude : magnitude;
-}
 
 // Checks that exactly one place holds the elements: raw_data (then it must be count * element size
 // bytes) or the typed field `typed_field` holding `typed_count` values (then that must equal
@@ -446,11 +438,11 @@ Result<std::vector<float>> tensor_floats(const TensorProto& tensor) {
           check_element_source(tensor, count, tensor.int32_data.size(), "int32_data"));
       if (!tensor.has_raw_data) {
         return convert_all<float>(tensor.int32_data, [](int32_t v) {
-          return float_from_half_bits(static_cast<uint16_t>(v));
+          return half_bits_to_float(static_cast<uint16_t>(v));
         });
       }
       return decode_raw<float>(tensor, count, [](const uint8_t* p) {
-        return float_from_half_bits(static_cast<uint16_t>(load_little_endian(p, 2)));
+        return half_bits_to_float(static_cast<uint16_t>(load_little_endian(p, 2)));
       });
     case DataType::kBfloat16:
       VITRINE_RETURN_IF_ERROR(

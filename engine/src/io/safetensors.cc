@@ -64,24 +64,6 @@ uint64_t load_le(const uint8_t* p, size_t bytes) {
   return v;
 }
 
-float f16_to_f32(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exponent = (h >> 10) & 0x1F;
-  uint32_t mantissa = h & 0x3FF;
-  uint32_t bits;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    float magnitude = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
-    return sign ? -magnitude : magnitude;
-  } else if (exponent == 31) {  // inf / nan
-    bits = sign | 0x7F800000u | (mantissa << 13);
-  } else {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
 float bf16_to_f32(uint16_t b) {
   uint32_t bits = static_cast<uint32_t>(b) << 16;
   float f;
@@ -343,7 +325,7 @@ Result<Tensor> SafetensorsFile::tensor(std::string_view name) const {
     if (count) std::memcpy(dst, src, count * 4);
   } else if (dtype == "F16") {
     for (size_t i = 0; i < count; ++i)
-      dst[i] = f16_to_f32(static_cast<uint16_t>(load_le(src + 2 * i, 2)));
+      dst[i] = half_bits_to_float(static_cast<uint16_t>(load_le(src + 2 * i, 2)));
   } else if (dtype == "BF16") {
     for (size_t i = 0; i < count; ++i)
       dst[i] = bf16_to_f32(static_cast<uint16_t>(load_le(src + 2 * i, 2)));

@@ -440,9 +440,12 @@ Status ImageTagger::run(const float* x, int64_t n, std::vector<float>* probabili
 
 // ---- TagHead ------------------------------------------------------------------------------------
 
-Result<std::unique_ptr<TagHead>> TagHead::train(const float* embeddings, int64_t n, int64_t dim,
-                                                const std::vector<int32_t>& labels, const std::vector<std::string>& tags,
-                                                const HeadTrainOptions& o, Context* ctx, const HeadProgressFn& progress) {
+TagHeadTrainer::~TagHeadTrainer() = default;
+
+Result<std::unique_ptr<TagHeadTrainer>> TagHeadTrainer::create(const float* embeddings, int64_t n, int64_t dim,
+                                                               const std::vector<int32_t>& labels,
+                                                               const std::vector<std::string>& tags,
+                                                               const HeadTrainOptions& o, Context* ctx) {
   const int64_t k = static_cast<int64_t>(tags.size());
   if (k < 2) return Status::InvalidArgument("a tag head needs examples of at least two tags");
   if (n < 1 || dim < 1 || embeddings == nullptr) return Status::InvalidArgument("a tag head needs examples");
@@ -456,39 +459,66 @@ Result<std::unique_ptr<TagHead>> TagHead::train(const float* embeddings, int64_t
   for (int64_t t = 0; t < k; ++t) {
     if (per_tag[static_cast<size_t>(t)] == 0) return Status::InvalidArgument("tag '" + tags[static_cast<size_t>(t)] + "' has no examples");
   }
-  VITRINE_ASSIGN_OR_RETURN(std::vector<float> x, normalized_rows(embeddings, n, dim));
-  auto g = std::make_shared<Graph>();
-  VITRINE_ASSIGN_OR_RETURN(int in, g->add_input("embedding", Shape{n, dim}));
+  std::unique_ptr<TagHeadTrainer> h(new TagHeadTrainer());
+  VITRINE_ASSIGN_OR_RETURN(h->x_, normalized_rows(embeddings, n, dim));
+  h->graph_ = std::make_shared<Graph>();
+  Graph& g = *h->graph_;
+  VITRINE_ASSIGN_OR_RETURN(int in, g.add_input("embedding", Shape{n, dim}));
   VITRINE_ASSIGN_OR_RETURN(Tensor w, Tensor::zeros(Shape{k, dim}));
   VITRINE_ASSIGN_OR_RETURN(Tensor b, Tensor::zeros(Shape{k}));
-  VITRINE_ASSIGN_OR_RETURN(int wv, g->add_constant("head.w", std::move(w)));
-  VITRINE_ASSIGN_OR_RETURN(int bv, g->add_constant("head.b", std::move(b)));
-  VITRINE_ASSIGN_OR_RETURN(int logits, g->add(OpType::kDense, "head", {in, wv, bv}));
-  VITRINE_RETURN_IF_ERROR(g->add_output(logits, "logits"));
+  VITRINE_ASSIGN_OR_RETURN(int wv, g.add_constant("head.w", std::move(w)));
+  VITRINE_ASSIGN_OR_RETURN(int bv, g.add_constant("head.b", std::move(b)));
+  VITRINE_ASSIGN_OR_RETURN(int logits, g.add(OpType::kDense, "head", {in, wv, bv}));
+  VITRINE_RETURN_IF_ERROR(g.add_output(logits, "logits"));
   TrainerOptions to;
   to.loss.type = LossType::kSoftmaxCrossEntropy;
   to.optimizer.type = "adam";
   to.optimizer.learning_rate = o.learning_rate;
   to.optimizer.weight_decay = o.weight_decay;
-  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::create(g, ctx, to));
-  VITRINE_ASSIGN_OR_RETURN(Tensor target, Tensor::zeros(Shape{n}));
-  for (int64_t i = 0; i < n; ++i) target.mutable_data()[i] = static_cast<float>(labels[static_cast<size_t>(i)]);
-  const Tensor input = Tensor::wrap(Shape{n, dim}, x.data());
-  double loss = 0;
-  for (int64_t step = 1; step <= o.steps; ++step) {
-    VITRINE_ASSIGN_OR_RETURN(loss, trainer->step({input}, target));
-    if (!std::isfinite(loss)) return Status::FailedPrecondition("head training diverged");
-    if (progress && !progress(step, o.steps, loss)) return Status::Cancelled("head training cancelled");
-  }
-  std::unique_ptr<TagHead> h(new TagHead());
+  VITRINE_ASSIGN_OR_RETURN(h->trainer_, Trainer::create(h->graph_, ctx, to));
+  VITRINE_ASSIGN_OR_RETURN(h->target_, Tensor::zeros(Shape{n}));
+  for (int64_t i = 0; i < n; ++i) h->target_.mutable_data()[i] = static_cast<float>(labels[static_cast<size_t>(i)]);
   h->tags_ = tags;
+  h->n_ = n;
   h->dim_ = dim;
-  const Tensor& tw = g->value(wv).constant;
-  const Tensor& tb = g->value(bv).constant;
-  h->w_.assign(tw.data(), tw.data() + k * dim);
-  h->b_.assign(tb.data(), tb.data() + k);
-  h->final_loss_ = loss;
+  h->total_ = o.steps;
   return h;
+}
+
+Result<double> TagHeadTrainer::run(int64_t steps) {
+  const Tensor input = Tensor::wrap(Shape{n_, dim_}, x_.data());
+  for (int64_t s = 0; s < steps && done_ < total_; ++s) {
+    VITRINE_ASSIGN_OR_RETURN(loss_, trainer_->step({input}, target_));
+    if (!std::isfinite(loss_)) return Status::FailedPrecondition("head training diverged");
+    ++done_;
+  }
+  return loss_;
+}
+
+Result<std::unique_ptr<TagHead>> TagHeadTrainer::head() const {
+  std::unique_ptr<TagHead> h(new TagHead());
+  const int64_t k = static_cast<int64_t>(tags_.size());
+  VITRINE_ASSIGN_OR_RETURN(int wv, graph_->find("head.w"));
+  VITRINE_ASSIGN_OR_RETURN(int bv, graph_->find("head.b"));
+  const Tensor& tw = graph_->value(wv).constant;
+  const Tensor& tb = graph_->value(bv).constant;
+  h->tags_ = tags_;
+  h->dim_ = dim_;
+  h->w_.assign(tw.data(), tw.data() + k * dim_);
+  h->b_.assign(tb.data(), tb.data() + k);
+  h->final_loss_ = loss_;
+  return h;
+}
+
+Result<std::unique_ptr<TagHead>> TagHead::train(const float* embeddings, int64_t n, int64_t dim,
+                                                const std::vector<int32_t>& labels, const std::vector<std::string>& tags,
+                                                const HeadTrainOptions& o, Context* ctx, const HeadProgressFn& progress) {
+  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<TagHeadTrainer> t, TagHeadTrainer::create(embeddings, n, dim, labels, tags, o, ctx));
+  while (t->steps_done() < t->steps_total()) {
+    VITRINE_ASSIGN_OR_RETURN(double loss, t->run(1));
+    if (progress && !progress(t->steps_done(), t->steps_total(), loss)) return Status::Cancelled("head training cancelled");
+  }
+  return t->head();
 }
 
 Result<std::unique_ptr<TagHead>> TagHead::load(std::shared_ptr<const std::vector<uint8_t>> bytes) {
