@@ -4,8 +4,11 @@
 #       wasm) and the baselines (popularity, item-kNN, EASE) on both protocols of ../shared/DATA.md;
 #       without --data: MovieLens latest-small (scripts/data/movielens.sh).
 #       Other options: /usr/bin/python3 scripts/recommend/eval.py --help
+#   tagger [--quick]   the shipped Fashion-MNIST tagger (native and wasm), an MLP baseline trained by
+#       the engine, and few-shot heads on the tagger's and on nsfwjs MobileNetV2's embeddings
+#       (scripts/tagger/eval.mjs).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend)}"
+name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend, tagger)}"
 shift
 cd "$VITRINE_ROOT"
 need_python_numpy() {
@@ -28,8 +31,12 @@ case "$name" in
     fi
     VITRINE_EVAL_COMMAND="npm run eval -- recommend${*:+ $*}" exec /usr/bin/python3 scripts/recommend/eval.py "${args[@]}"
     ;;
+  tagger)
+    bash scripts/build.sh >&2   # the engine's vitrine-tag tool and the wasm variants
+    exec node scripts/tagger/eval.mjs "$@"
+    ;;
   *)
-    log "no evaluation '$name' (NAME: recommend)"
+    log "no evaluation '$name' (NAME: recommend, tagger)"
     exit 2
     ;;
 esac

@@ -2,7 +2,7 @@
 //
 //   vitrine-tag train --images TRAIN-IMAGES.idx --labels TRAIN-LABELS.idx --save OUT.safetensors
 //       [--validation N (the last N training images validate; default 5000)] [--half]
-//       [--widths 32,64] [--embedding-dim E] [--dropout P] [--epochs N] [--batch-size B] [--lr LR]
+//       [--widths 32,64 ("" = no conv blocks: an MLP baseline)] [--embedding-dim E] [--dropout P] [--epochs N] [--batch-size B] [--lr LR]
 //       [--weight-decay W] [--schedule constant|cosine] [--label-smoothing A] [--shift S] [--no-flip]
 //       [--max-train N] [--seed S] [--threads N] [--labels a,b,...] [--groups name:i+j+k,...]
 //   vitrine-tag eval MODEL --images IMAGES.idx --labels LABELS.idx [--predictions OUT.txt] [--threads N]

@@ -10,6 +10,7 @@ export const STATUS_CODES = Object.freeze({
   6: 'ResourceExhausted',
   7: 'Internal',
   8: 'FailedPrecondition',
+  9: 'Cancelled',
 });
 
 export class VitrineError extends Error {

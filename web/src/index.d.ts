@@ -8,7 +8,7 @@ export declare class VitrineError extends Error {
 
 export type VitrineErrorCode =
   | 'InvalidArgument' | 'OutOfRange' | 'NotFound' | 'DataLoss' | 'Unimplemented'
-  | 'ResourceExhausted' | 'Internal' | 'FailedPrecondition';
+  | 'ResourceExhausted' | 'Internal' | 'FailedPrecondition' | 'Cancelled';
 
 export type Variant = 'simd' | 'simd-threads';
 
@@ -144,6 +144,8 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView;
 export declare class Runtime {
   /** In this runtime's thread (`worker: true` is refused here; see createRecommender). */
   createRecommender(options: RecommenderOptions & { worker?: false }): Promise<Recommender>;
+  /** In this runtime's thread (`worker: true` is refused here; see createImageTagger). */
+  createImageTagger(options?: ImageTaggerOptions & { worker?: false }): Promise<ImageTagger>;
   info(): RuntimeInfo;
   setThreads(n: number): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
@@ -274,3 +276,164 @@ export declare function loadModel(source: ModelSource, options?: { onProgress?: 
 export declare function createDenseLayer(options: DenseLayerOptions): Promise<DenseLayer>;
 export declare function simdSupported(): boolean;
 export declare function threadSupport(): { possible: boolean; reason: string };
+
+// ---- image tagging ------------------------------------------------------------------------------
+
+/** Raw 8-bit pixels (Node and browsers); rows of `rowBytes` bytes (0 = packed). */
+export interface RawImage {
+  data?: Uint8Array | Uint8ClampedArray;
+  pixels?: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** Required for Uint8Array data; Uint8ClampedArray (ImageData) defaults to 'rgba'. */
+  format?: 'gray' | 'rgb' | 'rgba';
+  rowBytes?: number;
+}
+
+/** Everything tag(), embed(), learn() … accept. */
+export type ImageInput =
+  | RawImage | ImageData | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas
+  | HTMLVideoElement | VideoFrame | Blob;
+
+/** What a model expects (a Vitrine tagger file carries it; foreign models need it). */
+export interface ImageInputSpec {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  /** Per channel, on the [0, 1] scale: x' = (x / 255 - mean) / std. */
+  mean?: number[];
+  std?: number[];
+  layout?: 'nhwc' | 'nchw';
+  /** 'dark': trained on light objects over black (Fashion-MNIST); photos with a light border are inverted (invert: 'auto'). */
+  background?: 'dark' | 'light';
+}
+
+/** Describes a foreign model (ONNX or TF.js layers) to the tagger. */
+export interface TaggerDescription {
+  input: ImageInputSpec;
+  labels?: string[];
+  groups?: { name: string; members: number[] }[];
+  /** Graph output names: class logits (softmaxed here) or probabilities, the embedding, group scores. */
+  outputs?: { logits?: string; probabilities?: string; embedding?: string; groups?: string };
+}
+
+/** A TF.js layers model (model.json + weight shards next to it). */
+export interface TfjsLayersSource {
+  format: 'tfjs-layers';
+  url?: string | URL;
+  /** Node: a file path to model.json. */
+  path?: string;
+  /** Only this layer's output (e.g. the pooled features of a backbone). */
+  outputLayer?: string;
+}
+
+export interface ImageTaggerOptions {
+  /** Default: the shipped Fashion-MNIST tagger (DEFAULT_TAGGER_MODEL). */
+  model?: ModelSource | TfjsLayersSource;
+  /** Required for foreign models. */
+  description?: TaggerDescription;
+  fit?: 'letterbox' | 'crop' | 'stretch';
+  invert?: 'auto' | 'never' | 'always';
+  /** Where learned tags persist: 'auto' (IndexedDB in browsers), 'memory', { type: 'indexeddb' | 'file' }, or your own. */
+  storage?: RecommenderStorage;
+  userKey?: string;
+  runtime?: Runtime;
+  onProgress?: (progress: { stage: string; loaded: number; total: number }) => void;
+  worker?: boolean;
+  variant?: Variant | 'auto';
+  threads?: number;
+}
+
+export interface TagOptions {
+  /** Per kind of tag (classes, groups, custom). Default 3. */
+  topK?: number;
+  /** Drop tags scoring below this, in [0, 1]. Default 0. */
+  threshold?: number;
+  fit?: 'letterbox' | 'crop' | 'stretch';
+  invert?: 'auto' | 'never' | 'always';
+}
+
+export interface Tag {
+  label: string;
+  /** Softmax probability (classes, custom tags) or group probability. */
+  score: number;
+  type: 'class' | 'group' | 'custom';
+}
+
+export interface HeadTrainOptions {
+  steps?: number;
+  learningRate?: number;
+  weightDecay?: number;
+  onProgress?: (progress: { step: number; steps: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface HeadTrainResult {
+  tags: string[];
+  examples: number;
+  steps: number;
+  loss: number;
+  ms: number;
+}
+
+export interface TaggerState {
+  version: 1;
+  embeddingDim: number;
+  /** Per tag: base64 little-endian float32 embeddings. */
+  examples: Record<string, string[]>;
+  /** Base64 head model file, or null. */
+  head: string | null;
+}
+
+export declare class ImageTagger {
+  info(): { input: ImageInputSpec; labels: string[]; groups: { name: string; members: number[] }[]; embeddingDim: number;
+            hasLogits: boolean; customTags: string[]; examples: Record<string, number>; catalog: number };
+  tag(image: ImageInput, options?: TagOptions): Promise<Tag[]>;
+  tagBatch(images: ImageInput[], options?: TagOptions): Promise<Tag[][]>;
+  embed(image: ImageInput, options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array>;
+  embedBatch(images: ImageInput[], options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array[]>;
+  classifyEmbeddings(embeddings: Float32Array[], options?: { topK?: number }): Tag[][];
+  addToCatalog(items: ({ id: string; image: ImageInput } | { id: string; embedding: Float32Array })[]): Promise<number>;
+  removeFromCatalog(id: string): void;
+  similar(imageOrEmbedding: ImageInput | Float32Array, k?: number, options?: { exclude?: string }): Promise<{ id: string; score: number }[]>;
+  learn(images: ImageInput | ImageInput[], tag: string): Promise<number>;
+  forgetTag(tag: string): Promise<void>;
+  train(options?: HeadTrainOptions): Promise<HeadTrainResult>;
+  exportHead(): Uint8Array | null;
+  importHead(bytes: Uint8Array): Promise<void>;
+  exportState(): TaggerState;
+  importState(state: TaggerState): Promise<void>;
+  forget(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** An ImageTagger in a worker: the same methods, each returning a Promise. */
+export declare class RemoteImageTagger {
+  readonly runtimeInfo: RuntimeInfo;
+  info(): Promise<ReturnType<ImageTagger['info']>>;
+  tag(image: ImageInput, options?: TagOptions): Promise<Tag[]>;
+  tagBatch(images: ImageInput[], options?: TagOptions): Promise<Tag[][]>;
+  embed(image: ImageInput, options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array>;
+  embedBatch(images: ImageInput[], options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array[]>;
+  classifyEmbeddings(embeddings: Float32Array[], options?: { topK?: number }): Promise<Tag[][]>;
+  addToCatalog(items: ({ id: string; image: ImageInput } | { id: string; embedding: Float32Array })[]): Promise<number>;
+  removeFromCatalog(id: string): Promise<void>;
+  similar(imageOrEmbedding: ImageInput | Float32Array, k?: number, options?: { exclude?: string }): Promise<{ id: string; score: number }[]>;
+  learn(images: ImageInput | ImageInput[], tag: string): Promise<number>;
+  forgetTag(tag: string): Promise<void>;
+  /** onProgress is relayed from the worker; signal cancels there. */
+  train(options?: HeadTrainOptions): Promise<HeadTrainResult>;
+  exportHead(): Promise<Uint8Array | null>;
+  importHead(bytes: Uint8Array): Promise<void>;
+  exportState(): Promise<TaggerState>;
+  importState(state: TaggerState): Promise<void>;
+  forget(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export declare const DEFAULT_TAGGER_MODEL: URL;
+export declare function createImageTagger(options: ImageTaggerOptions & { worker: true }): Promise<RemoteImageTagger>;
+export declare function createImageTagger(options?: ImageTaggerOptions & { worker?: false }): Promise<ImageTagger>;
+/** Converts any supported image (except Blobs) to raw pixels. */
+export declare function toPixels(image: ImageInput): Required<Pick<RawImage, 'width' | 'height' | 'format' | 'rowBytes'>> & { data: Uint8Array | Uint8ClampedArray };
+export declare function toPixelsAsync(image: ImageInput): Promise<ReturnType<typeof toPixels>>;

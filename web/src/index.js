@@ -11,9 +11,12 @@ import { loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
 import { Model, readModelBytes } from './model.js';
 import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
-import { createRemoteRecommender, RemoteRecommender } from './remote.js';
+import { createRemoteRecommender, createRemoteImageTagger, RemoteRecommender, RemoteImageTagger } from './remote.js';
+import { createImageTaggerOn, ImageTagger, DEFAULT_TAGGER_MODEL } from './tag.js';
+import { toPixels, toPixelsAsync } from './image.js';
 
-export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS };
+export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS,
+         ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {
@@ -81,6 +84,15 @@ export class Runtime {
   async createRecommender(options) {
     this._alive();
     return createRecommenderOn(this, options);
+  }
+
+  /**
+   * An image tagger on this runtime (see createImageTagger).
+   * @returns {Promise<ImageTagger>}
+   */
+  async createImageTagger(options = {}) {
+    this._alive();
+    return createImageTaggerOn(this, options);
   }
 
   /** Releases the runtime; under Node its worker threads stop. */
@@ -159,4 +171,22 @@ export async function createRecommender(options = {}) {
   if (options?.worker) return createRemoteRecommender(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createRecommender(options);
+}
+
+/**
+ * Loads an image tagger: the shipped Fashion-MNIST tagger by default (models/tagger/), or your own
+ * model (a Vitrine tagger file, an ONNX CNN or a TF.js layers model plus a description).
+ * @param {{ model?: string|URL|ArrayBuffer|Uint8Array|{format: 'tfjs-layers', url?: string, path?: string, outputLayer?: string},
+ *           description?: object, fit?: 'letterbox'|'crop'|'stretch', invert?: 'auto'|'never'|'always',
+ *           storage?: 'auto'|'memory'|object, userKey?: string, runtime?: Runtime,
+ *           onProgress?: (p: {stage: string, loaded: number, total: number}) => void,
+ *           worker?: boolean, variant?: string, threads?: number }} options
+ *   worker: true runs it in a dedicated worker and returns a RemoteImageTagger (same methods,
+ *   Promises; images are converted to pixels on the calling thread and transferred).
+ * @returns {Promise<ImageTagger|RemoteImageTagger>}
+ */
+export async function createImageTagger(options = {}) {
+  if (options?.worker) return createRemoteImageTagger(options);
+  const runtime = options?.runtime ?? (await init());
+  return runtime.createImageTagger(options);
 }

@@ -5,6 +5,7 @@
 // refused there (use `exclude`, `categories`, or the built-in storages); `onProgress` is relayed.
 import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
+import { toPixelsAsync } from './image.js';
 
 class WorkerConnection {
   static async start(runtimeOptions) {
@@ -47,9 +48,10 @@ class WorkerConnection {
     }
   }
 
-  request(op, args, onProgress) {
+  request(op, args, onProgress, onId) {
     if (!this._worker) return Promise.reject(new VitrineError('worker was terminated', 'FailedPrecondition'));
     const id = this._next++;
+    onId?.(id);
     return new Promise((resolve, reject) => {
       if (this._pending.size === 0 && isNode) this._worker.ref();
       this._pending.set(id, { resolve, reject, onProgress });
@@ -66,7 +68,7 @@ class WorkerConnection {
   _receive({ id, result, error, progress }) {
     const p = this._pending.get(id);
     if (!p) return;
-    if (progress) return p.onProgress?.(progress);
+    if (progress) return typeof p.onProgress === 'function' ? p.onProgress(progress) : undefined;
     this._pending.delete(id);
     if (this._pending.size === 0 && isNode) this._worker?.unref();
     if (error) p.reject(new VitrineError(error.message, error.code));
@@ -163,6 +165,120 @@ export async function createRemoteRecommender(options) {
     const rec = new RemoteRecommender(c, handle);
     rec.runtimeInfo = c.info;
     return rec;
+  } catch (e) {
+    c.terminate();
+    throw e;
+  }
+}
+
+// Images become plain pixels on this thread (ImageBitmap, <img>, canvas, Blob, ImageData, raw), and
+// their buffers are copied into the message (structured clone).
+async function pixelsFor(images) {
+  const list = Array.isArray(images) ? images : [images];
+  const out = [];
+  for (const image of list) {
+    const p = await toPixelsAsync(image);
+    out.push({ data: p.data, width: p.width, height: p.height, format: p.format, rowBytes: p.rowBytes });
+  }
+  return out;
+}
+
+/** An ImageTagger living in a worker: the same methods, all returning Promises. */
+export class RemoteImageTagger {
+  /** @internal */
+  constructor(connection, handle) {
+    this._c = connection;
+    this._handle = handle;
+  }
+
+  info() { return this._call('info'); }
+  async tag(image, options = {}) { return this._call('tag', (await pixelsFor(image))[0], options); }
+  async tagBatch(images, options = {}) { return this._call('tagBatch', await pixelsFor(images), options); }
+  async embed(image, options = {}) { return this._call('embed', (await pixelsFor(image))[0], options); }
+  async embedBatch(images, options = {}) { return this._call('embedBatch', await pixelsFor(images), options); }
+  async addToCatalog(items) {
+    if (!Array.isArray(items)) throw new VitrineError('addToCatalog expects an array', 'InvalidArgument');
+    const plain = [];
+    for (const item of items) plain.push(item?.image ? { ...item, image: (await pixelsFor(item.image))[0] } : item);
+    return this._call('addToCatalog', plain);
+  }
+  removeFromCatalog(id) { return this._call('removeFromCatalog', id); }
+  async similar(imageOrEmbedding, k, options = {}) {
+    const q = imageOrEmbedding instanceof Float32Array ? imageOrEmbedding : (await pixelsFor(imageOrEmbedding))[0];
+    return this._call('similar', q, k, options);
+  }
+  async learn(images, tag) { return this._call('learn', await pixelsFor(images), tag); }
+  forgetTag(tag) { return this._call('forgetTag', tag); }
+  classifyEmbeddings(embeddings, options = {}) { return this._call('classifyEmbeddings', embeddings, options); }
+  exportHead() { return this._call('exportHead'); }
+  importHead(bytes) { return this._call('importHead', bytes); }
+  exportState() { return this._call('exportState'); }
+  importState(state) { return this._call('importState', state); }
+  forget() { return this._call('forget'); }
+
+  /** train() in the worker: onProgress is relayed, options.signal cancels it there. */
+  train(options = {}) {
+    if (!this._c) return Promise.reject(new VitrineError('tagger was disposed', 'FailedPrecondition'));
+    const { onProgress, signal, ...rest } = options;
+    try {
+      if (onProgress !== undefined && typeof onProgress !== 'function') throw new VitrineError('onProgress must be a function', 'InvalidArgument');
+      noFunctions(rest, 'train() options');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (signal?.aborted) return Promise.reject(new VitrineError('head training was cancelled', 'Cancelled'));
+    let requestId = 0;
+    const c = this._c;
+    const done = c.request('call', [this._handle, 'train', [rest]], onProgress, (id) => { requestId = id; });
+    const abort = () => c.request('cancel', [requestId]).catch(() => {});
+    signal?.addEventListener('abort', abort, { once: true });
+    return done.finally(() => signal?.removeEventListener('abort', abort));
+  }
+
+  /** Disposes the tagger and stops its worker. */
+  async dispose() {
+    if (!this._c) return;
+    const c = this._c;
+    this._c = null;
+    try {
+      await c.request('shutdown', []);
+    } finally {
+      c.terminate();
+    }
+  }
+
+  _call(method, ...args) {
+    if (!this._c) return Promise.reject(new VitrineError('tagger was disposed', 'FailedPrecondition'));
+    try {
+      args.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this._c.request('call', [this._handle, method, args]);
+  }
+}
+
+/** createImageTagger({ worker: true, ... }): a worker with its own runtime and one tagger. */
+export async function createRemoteImageTagger(options) {
+  const { worker: _w, runtime: _r, onProgress, variant, threads, ...rest } = options;
+  if (rest.storage && typeof rest.storage === 'object' && typeof rest.storage.load === 'function') {
+    throw new VitrineError('a custom storage object cannot be sent to a worker (use a built-in storage, or worker: false)',
+                           'InvalidArgument');
+  }
+  noFunctions(rest, 'options');
+  const absolute = (m) => {
+    if (m instanceof URL) return m.href;
+    if (!isNode && typeof m === 'string' && globalThis.location) return new URL(m, globalThis.location.href).href;
+    return m;
+  };
+  rest.model = absolute(rest.model);
+  if (rest.model && typeof rest.model === 'object' && rest.model.format) rest.model = { ...rest.model, url: absolute(rest.model.url) };
+  const c = await WorkerConnection.start({ variant, threads });
+  try {
+    const { handle } = await c.request('createImageTagger', [rest], onProgress);
+    const tagger = new RemoteImageTagger(c, handle);
+    tagger.runtimeInfo = c.info;
+    return tagger;
   } catch (e) {
     c.terminate();
     throw e;

@@ -8,7 +8,11 @@ import { isNode } from './loader.js';
 const METHODS = {
   recommender: new Set(['info', 'itemIds', 'hasItem', 'observe', 'personalize', 'recommend', 'recommendFor',
                          'similarItems', 'exportState', 'importState', 'forget']),
+  tagger: new Set(['info', 'tag', 'tagBatch', 'embed', 'embedBatch', 'addToCatalog', 'removeFromCatalog', 'similar',
+                   'learn', 'forgetTag', 'train', 'classifyEmbeddings', 'exportHead', 'importHead', 'exportState', 'importState', 'forget']),
 };
+// Abort controllers of running calls (by request id), for 'cancel'.
+const running = new Map();
 
 const port = isNode ? (await import(/* @vite-ignore */ 'node:' + 'worker_threads')).parentPort : globalThis;
 const post = (message) => port.postMessage(message);
@@ -28,13 +32,32 @@ async function handle({ op, args }, id) {
       objects.set(h, { kind: 'recommender', object: rec });
       return { handle: h };
     }
+    case 'createImageTagger': {
+      const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
+      const tagger = await runtime.createImageTagger(options);
+      const h = nextHandle++;
+      objects.set(h, { kind: 'tagger', object: tagger });
+      return { handle: h };
+    }
     case 'call': {
       const [h, method, params] = args;
       const entry = objects.get(h);
       if (!entry) throw Object.assign(new Error(`no object ${h} in the worker (disposed?)`), { code: 'FailedPrecondition' });
       if (!METHODS[entry.kind].has(method)) throw Object.assign(new Error(`unknown method '${method}'`), { code: 'InvalidArgument' });
+      if (method === 'train') {  // progress is relayed, cancellation arrives as a 'cancel' message
+        const controller = new AbortController();
+        running.set(id, controller);
+        try {
+          return await entry.object.train({ ...params[0], signal: controller.signal, onProgress: (p) => post({ id, progress: p }) });
+        } finally {
+          running.delete(id);
+        }
+      }
       return entry.object[method](...params);
     }
+    case 'cancel':
+      running.get(args[0])?.abort();
+      return null;
     case 'dispose': {
       const entry = objects.get(args[0]);
       objects.delete(args[0]);

@@ -48,7 +48,7 @@ struct TagGroup {
 struct TagTrainOptions {
   std::vector<std::string> labels;          // one per class
   std::vector<TagGroup> groups;             // optional coarse groups
-  std::vector<int64_t> widths = {32, 64};   // conv channels per block (two convs per block)
+  std::vector<int64_t> widths = {32, 64};   // conv channels per block (two convs per block); none = an MLP
   int64_t embedding_dim = 128;
   double dropout = 0.3;
   int64_t epochs = 15;

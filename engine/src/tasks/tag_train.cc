@@ -52,7 +52,6 @@ Result<Tensor> constant_of(const Graph& g, const std::string& name) {
 Status check(const ImageSet& train, const ImageSet& val, const TagTrainOptions& o) {
   const int64_t classes = static_cast<int64_t>(o.labels.size());
   if (classes < 2) return Status::InvalidArgument("tagger training needs at least two labels");
-  if (o.widths.empty()) return Status::InvalidArgument("tagger training needs at least one conv width");
   for (int64_t w : o.widths) {
     if (w < 1 || w > 4096) return Status::InvalidArgument("conv widths must be in [1, 4096]");
   }

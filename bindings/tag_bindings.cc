@@ -1,0 +1,347 @@
+// Embind bindings for image tagging (tag.h, keras_import.h): one TaggerHandle per tagger, holding
+// the model, a batch of pre-processed images, the last results, a similar-image index and the
+// few-shot head (with its step-by-step trainer). Same conventions as embind.cc: methods return a
+// status code (0 = OK) and keep the message for lastError(); results are read back as copies.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding_util.h"
+#include "vitrine/keras_import.h"
+#include "vitrine/model_file.h"
+#include "vitrine/tag.h"
+
+namespace vitrine::wasm {
+namespace {
+
+Result<std::vector<uint8_t>> bytes_from_js(const val& bytes, const char* what) {
+  if (!bytes.instanceof(val::global("Uint8Array")) && !bytes.instanceof(val::global("Uint8ClampedArray"))) {
+    return Status::InvalidArgument(std::string(what) + " must be a Uint8Array or Uint8ClampedArray");
+  }
+  const size_t n = bytes["length"].as<size_t>();
+  std::vector<uint8_t> out(n);
+  if (n) val(emscripten::typed_memory_view(n, out.data())).call<void>("set", bytes);
+  return out;
+}
+
+val floats_to_js(const std::vector<float>& v) {
+  return val::global("Float32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
+}
+
+class TaggerHandle {
+ public:
+  // A Vitrine or ONNX model file; `description` (JSON, see ImageTagger) or "" for the file's own
+  // "tagger" metadata.
+  int load(const val& bytes, const std::string& description) {
+    Status s = ensure_context();
+    Result<std::vector<uint8_t>> b = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::vector<uint8_t>>(s);
+    if (!b.ok()) return record(b.status(), &error_);
+    Result<LoadedModel> m = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(b).value()));
+    return record(m.ok() ? set_model(m.value(), description) : m.status(), &error_);
+  }
+  // A TF.js layers model: model.json text + its weight shards concatenated; `output_layer` "" for
+  // the model's outputs. `description` is required (the JSON has no labels or normalization).
+  int load_keras(const std::string& model_json, const val& weights, const std::string& output_layer,
+                 const std::string& description) {
+    Status s = ensure_context();
+    Result<std::vector<uint8_t>> b = s.ok() ? bytes_from_js(weights, "weights") : Result<std::vector<uint8_t>>(s);
+    if (!b.ok()) return record(b.status(), &error_);
+    KerasImportOptions o;
+    o.output_layer = output_layer;
+    Result<LoadedModel> m = import_keras_layers(model_json, b->data(), b->size(), o);
+    return record(m.ok() ? set_model(m.value(), description) : m.status(), &error_);
+  }
+
+  // {"input": {...}, "labels": [...], "groups": [...], "embeddingDim": D, "hasLogits": bool}
+  std::string info() const {
+    if (!tagger_) return "null";
+    Json::Array labels, groups;
+    for (const std::string& l : tagger_->labels()) labels.emplace_back(l);
+    for (const TagGroupSpec& g : tagger_->groups()) {
+      Json::Array members;
+      for (int32_t m : g.members) members.emplace_back(static_cast<int64_t>(m));
+      groups.push_back(Json::object({{"name", g.name}, {"members", Json::array(std::move(members))}}));
+    }
+    return Json::object({{"input", tagger_->input().to_json()},
+                         {"labels", Json::array(std::move(labels))},
+                         {"groups", Json::array(std::move(groups))},
+                         {"embeddingDim", tagger_->embedding_dim()},
+                         {"hasLogits", tagger_->has_logits() || !tagger_->labels().empty()}})
+        .dump();
+  }
+
+  // Makes room for n images (their pre-processed inputs).
+  int begin_batch(int n) {
+    if (!tagger_) return not_loaded();
+    if (n < 1 || n > 4096) return record(Status::InvalidArgument("batch size must be in [1, 4096]"), &error_);
+    batch_.assign(static_cast<size_t>(n) * per_image(), 0.0f);
+    return 0;
+  }
+  // Pre-processes image `index` of the batch: pixels (Uint8Array/Uint8ClampedArray) of width x
+  // height in format gray|rgb|rgba with rows of row_bytes (0 = packed); fit and invert as in tag.h.
+  int set_image(int index, const val& pixels, int width, int height, const std::string& format, int row_bytes,
+                const std::string& fit, const std::string& invert) {
+    if (!tagger_) return not_loaded();
+    Status s = check_index(index);
+    Result<PixelFormat> f = parse_pixel_format(format);
+    Result<FitMode> fm = parse_fit_mode(fit);
+    Result<InvertMode> im = parse_invert_mode(invert);
+    if (s.ok() && !f.ok()) s = f.status();
+    if (s.ok() && !fm.ok()) s = fm.status();
+    if (s.ok() && !im.ok()) s = im.status();
+    if (!s.ok()) return record(s, &error_);
+    Result<std::vector<uint8_t>> px = bytes_from_js(pixels, "image pixels");
+    if (!px.ok()) return record(px.status(), &error_);
+    const int64_t row = row_bytes > 0 ? row_bytes : int64_t{width} * pixel_format_channels(f.value());
+    if (width < 1 || height < 1) {
+      return record(Status::InvalidArgument("image is empty (" + std::to_string(width) + "x" + std::to_string(height) + ")"), &error_);
+    }
+    const int64_t need = row * (height - 1) + int64_t{width} * pixel_format_channels(f.value());
+    if (static_cast<int64_t>(px->size()) < need) {
+      return record(Status::InvalidArgument("image has " + std::to_string(px->size()) + " bytes, a " + std::to_string(width) + "x" +
+                                            std::to_string(height) + " " + format + " image needs " + std::to_string(need)),
+                    &error_);
+    }
+    PreprocessOptions o;
+    o.fit = fm.value();
+    o.invert = im.value();
+    const ImageView view{px->data(), width, height, f.value(), row};
+    return record(preprocess_image(view, tagger_->input(), o, batch_.data() + static_cast<size_t>(index) * per_image()), &error_);
+  }
+  // An already pre-processed input (Float32Array of the model's input size) for image `index`.
+  int set_input(int index, const val& values) {
+    if (!tagger_) return not_loaded();
+    Status s = check_index(index);
+    if (s.ok()) s = copy_from_js(values, batch_.data() + static_cast<size_t>(index) * per_image(), per_image(), "image input");
+    return record(s, &error_);
+  }
+  // The pre-processed input of image `index` (for inspection).
+  val input(int index) const {
+    if (!tagger_ || index < 0 || static_cast<size_t>(index) >= batch_.size() / per_image()) return val::null();
+    std::vector<float> v(batch_.begin() + static_cast<std::ptrdiff_t>(index * per_image()),
+                         batch_.begin() + static_cast<std::ptrdiff_t>((index + 1) * per_image()));
+    return floats_to_js(v);
+  }
+  int run() {
+    if (!tagger_) return not_loaded();
+    if (batch_.empty()) return record(Status::FailedPrecondition("no images: call beginBatch() and setImage() first"), &error_);
+    const int64_t n = static_cast<int64_t>(batch_.size() / per_image());
+    return record(tagger_->run(batch_.data(), n, &probs_, &groups_, &emb_), &error_);
+  }
+  val probabilities() const { return floats_to_js(probs_); }
+  val group_scores() const { return floats_to_js(groups_); }
+  val embeddings() const { return floats_to_js(emb_); }
+
+  // Similar images: catalogue embeddings by id.
+  int index_add(const std::string& id, const val& embedding) {
+    if (!index_) return not_loaded();
+    std::vector<float> e(static_cast<size_t>(index_->dim()));
+    Status s = copy_from_js(embedding, e.data(), e.size(), "embedding");
+    if (s.ok()) s = index_->add(id, e.data());
+    return record(s, &error_);
+  }
+  int index_remove(const std::string& id) { return index_ ? record(index_->remove(id), &error_) : not_loaded(); }
+  int index_size() const { return index_ ? static_cast<int>(index_->size()) : 0; }
+  int index_search(const val& query, int k, const std::string& exclude_id) {
+    if (!index_) return not_loaded();
+    std::vector<float> q(static_cast<size_t>(index_->dim()));
+    Status s = copy_from_js(query, q.data(), q.size(), "query embedding");
+    if (s.ok()) {
+      Result<std::vector<ScoredItem>> r = index_->search(q.data(), k, exclude_id);
+      if (r.ok()) found_ = std::move(r).value();
+      else s = r.status();
+    }
+    return record(s, &error_);
+  }
+  val found_ids() const {
+    val out = val::array();
+    for (const ScoredItem& r : found_) out.call<void>("push", index_->id(r.item));
+    return out;
+  }
+  val found_scores() const {
+    std::vector<float> v;
+    for (const ScoredItem& r : found_) v.push_back(r.score);
+    return floats_to_js(v);
+  }
+
+  // Few-shot head: begin (examples), step (a few steps at a time), finish (keep the head).
+  int head_begin(const val& embeddings, int n, const val& labels, const val& tags, int steps, double lr, double wd) {
+    Status s = ensure_context();
+    const int64_t dim = tagger_ ? tagger_->embedding_dim() : 0;
+    if (s.ok() && dim < 1) s = Status::FailedPrecondition("the tagger has no embedding output");
+    if (s.ok() && (n < 1 || n > 1000000)) s = Status::InvalidArgument("example count must be in [1, 1e6]");
+    std::vector<float> e;
+    if (s.ok()) {
+      e.resize(static_cast<size_t>(n) * static_cast<size_t>(dim));
+      s = copy_from_js(embeddings, e.data(), e.size(), "example embeddings");
+    }
+    std::vector<int32_t> l(static_cast<size_t>(n > 0 ? n : 0));
+    if (s.ok() && (!labels.instanceof(val::global("Int32Array")) || labels["length"].as<int>() != n)) {
+      s = Status::InvalidArgument("labels must be an Int32Array with one label per example");
+    }
+    if (s.ok()) val(emscripten::typed_memory_view(l.size(), l.data())).call<void>("set", labels);
+    if (!s.ok()) return record(s, &error_);
+    HeadTrainOptions o;
+    o.steps = steps;
+    o.learning_rate = lr;
+    o.weight_decay = wd;
+    Result<std::unique_ptr<TagHeadTrainer>> t = TagHeadTrainer::create(
+        e.data(), n, dim, l, emscripten::vecFromJSArray<std::string>(tags), o, g_context.get());
+    if (!t.ok()) return record(t.status(), &error_);
+    head_trainer_ = std::move(t).value();
+    return 0;
+  }
+  int head_step(int steps) {
+    if (!head_trainer_) return record(Status::FailedPrecondition("no head training in progress"), &error_);
+    Result<double> loss = head_trainer_->run(steps);
+    if (!loss.ok()) return record(loss.status(), &error_);
+    head_loss_ = loss.value();
+    return 0;
+  }
+  double head_loss() const { return head_loss_; }
+  int head_steps_done() const { return head_trainer_ ? static_cast<int>(head_trainer_->steps_done()) : 0; }
+  int head_finish() {
+    if (!head_trainer_) return record(Status::FailedPrecondition("no head training in progress"), &error_);
+    Result<std::unique_ptr<TagHead>> h = head_trainer_->head();
+    if (!h.ok()) return record(h.status(), &error_);
+    head_ = std::move(h).value();
+    head_trainer_.reset();
+    return 0;
+  }
+  int head_cancel() {
+    head_trainer_.reset();
+    return 0;
+  }
+  int head_load(const val& bytes) {
+    Result<std::vector<uint8_t>> b = bytes_from_js(bytes, "head bytes");
+    if (!b.ok()) return record(b.status(), &error_);
+    Result<std::unique_ptr<TagHead>> h = TagHead::load(std::make_shared<const std::vector<uint8_t>>(std::move(b).value()));
+    if (!h.ok()) return record(h.status(), &error_);
+    if (tagger_ && h.value()->dim() != tagger_->embedding_dim()) {
+      return record(Status::InvalidArgument("head expects " + std::to_string(h.value()->dim()) +
+                                            "-d embeddings, this tagger makes " + std::to_string(tagger_->embedding_dim())),
+                    &error_);
+    }
+    head_ = std::move(h).value();
+    return 0;
+  }
+  val head_save() {
+    if (!head_) return record(Status::FailedPrecondition("no head trained"), &error_), val::null();
+    Result<std::vector<uint8_t>> b = head_->save();
+    if (!b.ok()) return record(b.status(), &error_), val::null();
+    return val::global("Uint8Array").new_(emscripten::typed_memory_view(b->size(), b->data()));
+  }
+  val head_tags() const {
+    val out = val::array();
+    if (head_) {
+      for (const std::string& t : head_->tags()) out.call<void>("push", t);
+    }
+    return out;
+  }
+  int head_clear() {
+    head_.reset();
+    return 0;
+  }
+  // Head probabilities for the last run()'s embeddings.
+  int head_predict() {
+    if (!head_) return record(Status::FailedPrecondition("no head trained"), &error_);
+    if (emb_.empty()) return record(Status::FailedPrecondition("run() first"), &error_);
+    const int64_t n = static_cast<int64_t>(emb_.size()) / head_->dim();
+    return record(head_->predict(emb_.data(), n, &head_probs_), &error_);
+  }
+  // Head probabilities for n given embeddings (Float32Array, n * dim).
+  int head_predict_embeddings(const val& embeddings, int n) {
+    if (!head_) return record(Status::FailedPrecondition("no head trained"), &error_);
+    if (n < 1) return record(Status::InvalidArgument("no embeddings"), &error_);
+    std::vector<float> e(static_cast<size_t>(n) * static_cast<size_t>(head_->dim()));
+    Status s = copy_from_js(embeddings, e.data(), e.size(), "embeddings");
+    if (s.ok()) s = head_->predict(e.data(), n, &head_probs_);
+    return record(s, &error_);
+  }
+  val head_probabilities() const { return floats_to_js(head_probs_); }
+
+  std::string last_error() const { return error_; }
+
+ private:
+  Status set_model(const LoadedModel& m, const std::string& description) {
+    Json desc;
+    if (!description.empty()) {
+      VITRINE_ASSIGN_OR_RETURN(desc, parse_json(description));
+    }
+    VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<ImageTagger> t,
+                             ImageTagger::create(m, g_context.get(), description.empty() ? nullptr : &desc));
+    tagger_ = std::move(t);
+    index_ = tagger_->embedding_dim() > 0 ? std::make_unique<EmbeddingIndex>(tagger_->embedding_dim()) : nullptr;
+    batch_.clear();
+    probs_.clear();
+    groups_.clear();
+    emb_.clear();
+    head_.reset();
+    head_trainer_.reset();
+    return Status::Ok();
+  }
+  size_t per_image() const {
+    const ImageInputSpec& s = tagger_->input();
+    return static_cast<size_t>(s.height * s.width * s.channels);
+  }
+  Status check_index(int index) const {
+    const size_t n = batch_.empty() ? 0 : batch_.size() / per_image();
+    if (index < 0 || static_cast<size_t>(index) >= n) {
+      return Status::OutOfRange("image index " + std::to_string(index) + " outside the batch of " + std::to_string(n));
+    }
+    return Status::Ok();
+  }
+  int not_loaded() { return record(Status::FailedPrecondition("tagger is not loaded (or was disposed)"), &error_); }
+
+  std::unique_ptr<ImageTagger> tagger_;
+  std::unique_ptr<EmbeddingIndex> index_;
+  std::unique_ptr<TagHeadTrainer> head_trainer_;
+  std::unique_ptr<TagHead> head_;
+  std::vector<float> batch_, probs_, groups_, emb_, head_probs_;
+  std::vector<ScoredItem> found_;
+  double head_loss_ = 0.0;
+  std::string error_;
+};
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(vitrine_tagger) {
+  emscripten::class_<TaggerHandle>("TaggerHandle")
+      .constructor<>()
+      .function("load", &TaggerHandle::load)
+      .function("loadKeras", &TaggerHandle::load_keras)
+      .function("info", &TaggerHandle::info)
+      .function("beginBatch", &TaggerHandle::begin_batch)
+      .function("setImage", &TaggerHandle::set_image)
+      .function("setInput", &TaggerHandle::set_input)
+      .function("input", &TaggerHandle::input)
+      .function("run", &TaggerHandle::run)
+      .function("probabilities", &TaggerHandle::probabilities)
+      .function("groupScores", &TaggerHandle::group_scores)
+      .function("embeddings", &TaggerHandle::embeddings)
+      .function("indexAdd", &TaggerHandle::index_add)
+      .function("indexRemove", &TaggerHandle::index_remove)
+      .function("indexSize", &TaggerHandle::index_size)
+      .function("indexSearch", &TaggerHandle::index_search)
+      .function("foundIds", &TaggerHandle::found_ids)
+      .function("foundScores", &TaggerHandle::found_scores)
+      .function("headBegin", &TaggerHandle::head_begin)
+      .function("headStep", &TaggerHandle::head_step)
+      .function("headLoss", &TaggerHandle::head_loss)
+      .function("headStepsDone", &TaggerHandle::head_steps_done)
+      .function("headFinish", &TaggerHandle::head_finish)
+      .function("headCancel", &TaggerHandle::head_cancel)
+      .function("headLoad", &TaggerHandle::head_load)
+      .function("headSave", &TaggerHandle::head_save)
+      .function("headTags", &TaggerHandle::head_tags)
+      .function("headClear", &TaggerHandle::head_clear)
+      .function("headPredict", &TaggerHandle::head_predict)
+      .function("headPredictEmbeddings", &TaggerHandle::head_predict_embeddings)
+      .function("headProbabilities", &TaggerHandle::head_probabilities)
+      .function("lastError", &TaggerHandle::last_error);
+}
+
+}  // namespace vitrine::wasm
