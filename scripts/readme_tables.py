@@ -109,8 +109,40 @@ def recommend(d):
     return "\n".join(rows)
 
 
+def eval_tagger(d):
+    t = d["default_tagger"]
+    rows = ["| model | test top-1 (10,000 images) |", "|---|---|",
+            f"| shipped tagger, native ({t['bytes']:,} bytes) | {100 * t['test_accuracy']:.2f}% |",
+            f"| shipped tagger, wasm ({t['wasm_equal_native']}/10000 predictions equal to native) | {100 * t['wasm_test_accuracy']:.2f}% |",
+            f"| its coarse groups | {100 * t['group_accuracy']:.2f}% |"]
+    for b in d.get("baselines", []):
+        rows.append(f"| baseline: {b['name']} | {100 * b['test_accuracy']:.2f}% |")
+    rows += ["", "| few-shot head on | " + " | ".join(f"k = {r['per_class']}" for r in d["few_shot"][0]["rows"]) + " | head training (median, k = 20) |",
+             "|---" * (len(d["few_shot"][0]["rows"]) + 2) + "|"]
+    for f in d["few_shot"]:
+        cells = [f"{100 * r['accuracy_mean']:.1f}% ± {100 * r['accuracy_sd']:.1f}" for r in f["rows"]]
+        rows.append(f"| {f['backbone']} ({f['test_images']} test images) | " + " | ".join(cells) +
+                    f" | {f['rows'][-1]['head_train_ms_median']:.0f} ms |")
+    return "\n".join(rows)
+
+
+def tagger(d):
+    rows = ["| engine | threads | task | what | median ms | p10 | p90 |", "|---|---|---|---|---|---|---|"]
+    for r in d["records"]:
+        extra = f" ({r['images_per_s']:.0f} images/s)" if r.get("images_per_s") else ""
+        rows.append(f"| {r['engine']} | {r['threads']} | {r['task']} | {r['what']}{extra} | {r['median_ms']:.3f} | "
+                    f"{r['p10_ms']:.3f} | {r['p90_ms']:.3f} |")
+    rows += ["", "| Vitrine / tfjs-wasm (< 1: Vitrine faster) | threads | ratio |", "|---|---|---|"]
+    for q in d.get("ratios", []):
+        rows.append(f"| {q['task']}: {q['what']} | {q['threads']} | {q['ratio']:.2f} |")
+    a = d.get("agreement", {})
+    rows.append(f"\nOutputs agree with TensorFlow.js: Fashion-MNIST CNN max |diff| {a.get('fashion_max_abs_diff_vs_tfjs', float('nan')):.1e}, "
+                f"MobileNetV2 {a.get('mobilenet_max_abs_diff_vs_tfjs', float('nan')):.1e}. Model file: {d['model']['bytes']:,} bytes.")
+    return "\n".join(rows)
+
+
 RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
-          "eval-recommend": eval_recommend, "recommend": recommend}
+          "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger}
 
 
 def main():
