@@ -7,8 +7,11 @@
 #   tagger [--quick]   the shipped Fashion-MNIST tagger (native and wasm), an MLP baseline trained by
 #       the engine, and few-shot heads on the tagger's and on nsfwjs MobileNetV2's embeddings
 #       (scripts/tagger/eval.mjs).
+#   reviews [--train CSV --test CSV] [--quick]   sentiment on Amazon Fine Food reviews (or your
+#       own text,label CSVs): baselines (majority, Bing lexicon, TF-IDF LR, NB-SVM) and the engine's
+#       models, all tuned by cross-validation on the training file (scripts/reviews/eval.py).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend, tagger)}"
+name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend, tagger, reviews)}"
 shift
 cd "$VITRINE_ROOT"
 need_python_numpy() {
@@ -35,8 +38,18 @@ case "$name" in
     bash scripts/build.sh >&2   # the engine's vitrine-tag tool and the wasm variants
     exec node scripts/tagger/eval.mjs "$@"
     ;;
+  reviews)
+    /usr/bin/python3 -c 'import sklearn' 2>/dev/null || { log "python3-sklearn missing: run scripts/bootstrap.sh as root"; exit 1; }
+    bash scripts/build.sh >&2
+    args=("$@")
+    if [[ " $* " != *" --train "* ]]; then
+      data="$(bash scripts/reviews/prepare-data.sh)"
+      args=(--train "$data/train.csv" --test "$data/test.csv" --lexicon "$data/bing.csv" "$@")
+    fi
+    VITRINE_EVAL_COMMAND="npm run eval -- reviews${*:+ $*}" exec /usr/bin/python3 scripts/reviews/eval.py "${args[@]}"
+    ;;
   *)
-    log "no evaluation '$name' (NAME: recommend, tagger)"
+    log "no evaluation '$name' (NAME: recommend, tagger, reviews)"
     exit 2
     ;;
 esac

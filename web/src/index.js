@@ -14,9 +14,11 @@ import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recom
 import { createRemoteRecommender, createRemoteImageTagger, RemoteRecommender, RemoteImageTagger } from './remote.js';
 import { createImageTaggerOn, ImageTagger, DEFAULT_TAGGER_MODEL } from './tag.js';
 import { toPixels, toPixelsAsync } from './image.js';
+import { createReviewAnalyzerOn, ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS } from './review.js';
 
 export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS,
-         ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync };
+         ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync,
+         ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {
@@ -93,6 +95,15 @@ export class Runtime {
   async createImageTagger(options = {}) {
     this._alive();
     return createImageTaggerOn(this, options);
+  }
+
+  /**
+   * A review analyzer on this runtime (see createReviewAnalyzer).
+   * @returns {Promise<ReviewAnalyzer>}
+   */
+  async createReviewAnalyzer(options = {}) {
+    this._alive();
+    return createReviewAnalyzerOn(this, options);
   }
 
   /** Releases the runtime; under Node its worker threads stop. */
@@ -189,4 +200,15 @@ export async function createImageTagger(options = {}) {
   if (options?.worker) return createRemoteImageTagger(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createImageTagger(options);
+}
+
+/**
+ * Loads a review analyzer: the shipped Amazon Fine Food model by default (models/reviews/).
+ * @param {{ model?: string|URL|ArrayBuffer|Uint8Array, aspects?: Record<string, string[]>, maxBytes?: number,
+ *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} options
+ * @returns {Promise<ReviewAnalyzer>}
+ */
+export async function createReviewAnalyzer(options = {}) {
+  const runtime = options?.runtime ?? (await init());
+  return runtime.createReviewAnalyzer(options);
 }

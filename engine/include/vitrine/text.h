@@ -1,0 +1,157 @@
+// Review text on the device: UTF-8 normalization and tokenization, a vocabulary with BPE subwords
+// learned from a corpus, and a fastText-style sentiment classifier (bag of word, subword and
+// word-bigram embeddings -> dense) trained by the engine's Trainer.
+//
+// Tokenization (tokenize()): invalid UTF-8 bytes become U+FFFD (counted); HTML line breaks and tags
+// are dropped; letters are lower-cased (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic); words
+// are runs of letters / digits / inner apostrophes; each CJK ideograph, kana or hangul syllable is
+// its own token (the character-level path: no labelled CJK data exists here, but such text gets
+// sensible tokens and no crash); each emoji is its own token (variation selectors, ZWJ and skin
+// tones dropped); "!" and "?" are tokens; ".,;:!?" end a clause. Negation scope: after "not",
+// "no", "never", "n't" … up to the end of the clause, words are marked negated and become
+// "not_<word>" features (Das & Chen 2001).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "vitrine/context.h"
+#include "vitrine/json.h"
+#include "vitrine/model_file.h"
+#include "vitrine/status.h"
+
+namespace vitrine {
+
+enum class TokenKind { kWord, kCjk, kEmoji, kPunct };
+
+struct Token {
+  std::string text;     // normalized (lower-cased) UTF-8
+  TokenKind kind = TokenKind::kWord;
+  bool negated = false; // inside a negation scope
+  int32_t clause = 0;   // clause index (0-based)
+  size_t begin = 0, end = 0;  // byte range in the cleaned input (see TokenizedText::text)
+};
+
+struct TokenizedText {
+  std::string text;                // the input with invalid bytes replaced and markup removed
+  std::vector<Token> tokens;
+  std::vector<std::pair<size_t, size_t>> clauses;  // byte ranges of the clauses in `text`
+  int64_t invalid_bytes = 0;       // invalid UTF-8 bytes replaced by U+FFFD
+  bool truncated = false;          // longer than max_bytes: cut at a character boundary
+};
+
+// Tokenizes at most `max_bytes` bytes of `utf8` (the rest is dropped and `truncated` set).
+TokenizedText tokenize(std::string_view utf8, size_t max_bytes = 1 << 20);
+
+// A vocabulary: frequent words (with their negated forms), BPE merges for the rest, and hashed
+// word bigrams. Feature ids: [0, words) words and subwords, [words, words + buckets) bigrams.
+class TextVocab {
+ public:
+  struct Options {
+    int64_t min_count = 2;       // words seen fewer times are split into BPE pieces
+    int64_t max_words = 30000;
+    int64_t bpe_merges = 2000;   // merges learned over the rare words' characters
+    int64_t bigram_buckets = 50000;   // 0 = no bigrams
+  };
+  // Learns from tokenized training texts.
+  static TextVocab learn(const std::vector<TokenizedText>& corpus, const Options& options);
+  static Result<TextVocab> from_json(const JsonRef& j);
+  Json to_json() const;
+
+  int64_t size() const { return static_cast<int64_t>(entries_.size()) + buckets_; }
+  int64_t entries() const { return static_cast<int64_t>(entries_.size()); }
+  // Feature ids of a text, and for each feature the index of the token it came from (bigrams: the
+  // second token).
+  void features(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* token_of) const;
+  // BPE pieces of one word (for tests and inspection).
+  std::vector<std::string> pieces(const std::string& word) const;
+  // The entry (word / "not_word" / piece "##ab") for a feature id, or "bigram".
+  std::string name(int32_t id) const;
+
+ private:
+  std::vector<std::string> entries_;
+  std::unordered_map<std::string, int32_t> index_;
+  std::vector<std::pair<std::string, std::string>> merges_;
+  std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank
+  int64_t buckets_ = 0;
+};
+
+struct ReviewTrainOptions {
+  int64_t dim = 24;
+  int64_t epochs = 10;
+  int64_t batch_size = 32;
+  double learning_rate = 0.01;
+  double weight_decay = 0.0;
+  int64_t max_features = 512;  // per review (longer reviews keep their first features)
+  // NB weighting (Wang & Manning 2012, as feature scaling): each review's features are made
+  // unique and weighted by their naive-Bayes log-count ratio r_f (binary labels only), so the bag
+  // is sum_f r_f e_f / n instead of the mean of e_f.
+  bool nb_weighting = true;
+  double nb_alpha = 1.0;
+  uint32_t seed = 20261128;
+  TextVocab::Options vocab;
+};
+
+struct ReviewExample {
+  std::string text;
+  int32_t label = 0;  // index into labels
+};
+
+using ReviewProgressFn = std::function<bool(int64_t epoch, int64_t epochs, double loss)>;
+
+// A trained review classifier: the vocabulary, the bag-of-features model and its labels.
+class ReviewModel {
+ public:
+  // Trains a new model (labels: class names, e.g. {"other", "great"}). `ctx` is not owned.
+  static Result<std::unique_ptr<ReviewModel>> train(const std::vector<ReviewExample>& examples,
+                                                    const std::vector<std::string>& labels, const ReviewTrainOptions& options,
+                                                    Context* ctx, const ReviewProgressFn& progress = nullptr);
+  // A model file saved by save() (metadata "review": vocabulary, labels, settings).
+  static Result<std::unique_ptr<ReviewModel>> load(std::shared_ptr<const std::vector<uint8_t>> bytes, Context* ctx);
+  Result<std::vector<uint8_t>> save(bool half = false) const;
+
+  const std::vector<std::string>& labels() const { return labels_; }
+  int64_t dim() const { return dim_; }
+  double threshold() const { return threshold_; }
+  // Decision threshold on P(labels[1]) (tuned on validation data for macro-F1); in (0, 1).
+  Status set_threshold(double t);
+
+  struct Prediction {
+    std::vector<float> probabilities;  // (labels)
+    int32_t label = 0;                 // argmax for > 2 labels; P(labels[1]) >= threshold for 2
+    // Per token: its contribution to logit(labels[1]) - logit(labels[0]) (binary models).
+    std::vector<float> token_weights;
+  };
+  Result<Prediction> predict(const TokenizedText& text) const;
+  // Several texts at once.
+  Result<std::vector<Prediction>> predict_batch(const std::vector<TokenizedText>& texts) const;
+
+  // Fine-tunes the whole model on new examples (unknown words stay unknown), epoch by epoch.
+  Status fine_tune(const std::vector<ReviewExample>& examples, int64_t epochs, double learning_rate,
+                   const ReviewProgressFn& progress = nullptr);
+
+  const TextVocab& vocab() const { return vocab_; }
+
+ private:
+  ReviewModel() = default;
+  Status train_epochs(const std::vector<ReviewExample>& examples, int64_t epochs, double learning_rate,
+                      double weight_decay, uint32_t seed, const ReviewProgressFn& progress);
+  // The bag of one text: feature ids, their weights and source tokens (max_features at most).
+  void bag(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<float>* weights, std::vector<int32_t>* token_of) const;
+  TextVocab vocab_;
+  std::vector<std::string> labels_;
+  int64_t dim_ = 0, max_features_ = 512;
+  double threshold_ = 0.5;
+  std::vector<float> table_;  // (vocab size, dim)
+  std::vector<float> w_, b_;  // (labels, dim), (labels)
+  std::vector<float> nb_;     // (vocab size) NB log-count ratios, or empty (plain mean)
+  Context* ctx_ = nullptr;
+};
+
+}  // namespace vitrine

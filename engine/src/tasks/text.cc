@@ -1,0 +1,655 @@
+// Review text (text.h): tokenizer, vocabulary with BPE subwords, bag-of-features classifier.
+#include "vitrine/text.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "vitrine/graph.h"
+#include "vitrine/train.h"
+
+namespace vitrine {
+namespace {
+
+void append_utf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Decodes one code point at s[i]; returns its length, or 0 for an invalid sequence.
+size_t decode_one(std::string_view s, size_t i, uint32_t* cp) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t len;
+  uint32_t v, min;
+  if (c < 0x80) { *cp = c; return 1; }
+  if ((c & 0xE0) == 0xC0) { len = 2; v = c & 0x1F; min = 0x80; }
+  else if ((c & 0xF0) == 0xE0) { len = 3; v = c & 0x0F; min = 0x800; }
+  else if ((c & 0xF8) == 0xF0) { len = 4; v = c & 0x07; min = 0x10000; }
+  else return 0;
+  if (i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    const unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (d & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
+uint32_t lower(uint32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + 32;
+  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 32;
+  if (c >= 0x100 && c <= 0x17F && (c % 2 == 0) && c != 0x130 && c != 0x138) return c + 1;  // Latin Extended-A pairs
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;                             // Greek
+  if (c >= 0x410 && c <= 0x42F) return c + 32;                                            // Cyrillic
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  return c;
+}
+
+bool is_word_char(uint32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 0xDF && c <= 0x24F && c != 0xF7) ||
+         (c >= 0x370 && c <= 0x3FF) || (c >= 0x400 && c <= 0x4FF);
+}
+bool is_cjk(uint32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x3040 && c <= 0x30FF) ||
+         (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FFFF);
+}
+bool is_emoji(uint32_t c) {
+  return (c >= 0x1F300 && c <= 0x1FAFF && !(c >= 0x1F3FB && c <= 0x1F3FF)) || (c >= 0x2600 && c <= 0x27BF) ||
+         (c >= 0x1F000 && c <= 0x1F2FF) || c == 0x2B50 || c == 0x2764;
+}
+bool is_emoji_modifier(uint32_t c) { return c == 0xFE0F || c == 0xFE0E || c == 0x200D || (c >= 0x1F3FB && c <= 0x1F3FF); }
+bool ends_clause(uint32_t c) {
+  return c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == 0x3002 || c == 0xFF0C ||
+         c == 0xFF01 || c == 0xFF1F || c == 0x3001 || c == '\n';
+}
+
+bool is_negation(const std::string& w) {
+  static const std::set<std::string> kWords = {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
+                                               "cannot", "without", "hardly", "barely", "isnt", "dont", "doesnt",
+                                               "didnt", "wasnt", "wont", "cant", "couldnt", "wouldnt", "shouldnt", "arent"};
+  if (kWords.count(w)) return true;
+  return w.size() > 3 && w.compare(w.size() - 3, 3, "n't") == 0;
+}
+
+uint64_t fnv1a(const std::string& a, const std::string& b) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : a) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  h = (h ^ 0x1F) * 1099511628211ull;
+  for (char c : b) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+// The UTF-8 characters of a word.
+std::vector<std::string> chars_of(const std::string& w) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < w.size();) {
+    uint32_t cp;
+    size_t n = decode_one(w, i, &cp);
+    if (n == 0) n = 1;
+    out.push_back(w.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string feature_key(const Token& t) { return t.kind == TokenKind::kWord && t.negated ? "not_" + t.text : t.text; }
+
+}  // namespace
+
+TokenizedText tokenize(std::string_view in, size_t max_bytes) {
+  TokenizedText out;
+  if (in.size() > max_bytes) {
+    size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(in[cut]) & 0xC0) == 0x80) --cut;  // a character boundary
+    in = in.substr(0, cut);
+    out.truncated = true;
+  }
+  // 1. Clean: replace invalid bytes, drop markup (<br />, <a href…>), keep everything else.
+  std::string& s = out.text;
+  s.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    if (in[i] == '<') {
+      const size_t close = in.find('>', i);
+      if (close != std::string_view::npos && close - i < 200 && i + 1 < in.size() &&
+          (std::isalpha(static_cast<unsigned char>(in[i + 1])) || in[i + 1] == '/')) {
+        s.push_back(' ');
+        i = close + 1;
+        continue;
+      }
+    }
+    uint32_t cp;
+    const size_t n = decode_one(in, i, &cp);
+    if (n == 0) {
+      append_utf8(0xFFFD, &s);
+      ++out.invalid_bytes;
+      ++i;
+      continue;
+    }
+    s.append(in.data() + i, n);
+    i += n;
+  }
+  // 2. Tokens and clauses.
+  int32_t clause = 0;
+  size_t clause_start = 0;
+  bool negating = false;
+  auto end_clause = [&](size_t at) {
+    if (at > clause_start) out.clauses.emplace_back(clause_start, at);
+    clause_start = at;
+    ++clause;
+    negating = false;
+  };
+  std::string word;
+  size_t word_start = 0;
+  auto flush_word = [&](size_t at) {
+    if (word.empty()) return;
+    // Trim apostrophes at the edges ("'tis" / "dogs'").
+    while (!word.empty() && word.back() == '\'') word.pop_back();
+    size_t lead = 0;
+    while (lead < word.size() && word[lead] == '\'') ++lead;
+    word = word.substr(lead);
+    if (!word.empty()) {
+      Token t;
+      t.text = word;
+      t.kind = TokenKind::kWord;
+      t.negated = negating;
+      t.clause = clause;
+      t.begin = word_start;
+      t.end = at;
+      out.tokens.push_back(std::move(t));
+      if (is_negation(word)) negating = true;
+    }
+    word.clear();
+  };
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp;
+    size_t n = decode_one(s, i, &cp);
+    if (n == 0) n = 1, cp = 0xFFFD;
+    const uint32_t c = lower(cp);
+    if (is_word_char(c) || (c == '\'' && !word.empty()) || (c == 0x2019 && !word.empty())) {
+      if (word.empty()) word_start = i;
+      if (c == 0x2019) word.push_back('\'');
+      else append_utf8(c, &word);
+      i += n;
+      continue;
+    }
+    flush_word(i);
+    if (is_cjk(c) || is_emoji(c)) {
+      Token t;
+      append_utf8(c, &t.text);
+      t.kind = is_cjk(c) ? TokenKind::kCjk : TokenKind::kEmoji;
+      t.clause = clause;
+      t.begin = i;
+      t.end = i + n;
+      out.tokens.push_back(std::move(t));
+    } else if (c == '!' || c == '?' || c == 0xFF01 || c == 0xFF1F) {
+      Token t;
+      t.text = (c == '!' || c == 0xFF01) ? "!" : "?";
+      t.kind = TokenKind::kPunct;
+      t.clause = clause;
+      t.begin = i;
+      t.end = i + n;
+      out.tokens.push_back(std::move(t));
+    } else if (is_emoji_modifier(c)) {
+      // part of the previous emoji
+    }
+    if (ends_clause(c)) end_clause(i + n);
+    i += n;
+  }
+  flush_word(s.size());
+  if (s.size() > clause_start) out.clauses.emplace_back(clause_start, s.size());
+  return out;
+}
+
+// ---- TextVocab --------------------------------------------------------------------------------
+
+TextVocab TextVocab::learn(const std::vector<TokenizedText>& corpus, const Options& o) {
+  std::map<std::string, int64_t> counts;        // feature keys (words, not_words, CJK, emoji, punct)
+  std::map<std::string, int64_t> word_counts;   // plain words, for BPE
+  for (const TokenizedText& t : corpus) {
+    for (const Token& tok : t.tokens) {
+      ++counts[feature_key(tok)];
+      if (tok.kind == TokenKind::kWord) ++word_counts[tok.text];
+    }
+  }
+  TextVocab v;
+  v.buckets_ = o.bigram_buckets;
+  // BPE over all words (weighted by frequency): the most frequent adjacent pair merges first
+  // (ties: the lexicographically smaller pair), o.bpe_merges times. Pair counts are kept up to
+  // date incrementally: a merge only revisits the words that contain the merged pair.
+  std::vector<std::pair<std::vector<std::string>, int64_t>> words;
+  for (const auto& [w, c] : word_counts) words.emplace_back(chars_of(w), c);
+  std::map<std::pair<std::string, std::string>, int64_t> pairs;
+  std::map<std::pair<std::string, std::string>, std::set<size_t>> where;
+  auto count_word = [&](size_t wi, int64_t sign) {
+    const auto& [syms, c] = words[wi];
+    for (size_t i = 0; i + 1 < syms.size(); ++i) {
+      const auto key = std::make_pair(syms[i], syms[i + 1]);
+      pairs[key] += sign * c;
+      if (sign > 0) where[key].insert(wi);
+    }
+  };
+  for (size_t wi = 0; wi < words.size(); ++wi) count_word(wi, +1);
+  for (int64_t m = 0; m < o.bpe_merges; ++m) {
+    auto best = pairs.end();
+    for (auto it = pairs.begin(); it != pairs.end(); ++it) {
+      if (best == pairs.end() || it->second > best->second) best = it;
+    }
+    if (best == pairs.end() || best->second < 2) break;
+    const auto [a, b] = best->first;
+    v.merge_rank_[a + " " + b] = static_cast<int32_t>(v.merges_.size());
+    v.merges_.emplace_back(a, b);
+    const std::set<size_t> affected = where[best->first];
+    for (size_t wi : affected) {
+      count_word(wi, -1);
+      auto& syms = words[wi].first;
+      std::vector<std::string> next;
+      for (size_t i = 0; i < syms.size(); ++i) {
+        if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b) {
+          next.push_back(a + b);
+          ++i;
+        } else {
+          next.push_back(syms[i]);
+        }
+      }
+      syms = std::move(next);
+      count_word(wi, +1);
+    }
+    for (auto it = pairs.begin(); it != pairs.end();) it = it->second <= 0 ? pairs.erase(it) : std::next(it);
+  }
+  // Entries: frequent feature keys (most frequent first, ties by name), then the pieces of rare words.
+  std::vector<std::pair<std::string, int64_t>> frequent;
+  for (const auto& [k, c] : counts) {
+    if (c >= o.min_count) frequent.emplace_back(k, c);
+  }
+  std::stable_sort(frequent.begin(), frequent.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  if (static_cast<int64_t>(frequent.size()) > o.max_words) frequent.resize(static_cast<size_t>(o.max_words));
+  for (const auto& [k, c] : frequent) {
+    v.index_[k] = static_cast<int32_t>(v.entries_.size());
+    v.entries_.push_back(k);
+  }
+  std::map<std::string, int64_t> piece_counts;
+  for (const auto& [w, c] : word_counts) {
+    for (const std::string& p : v.pieces(w)) piece_counts["##" + p] += c;
+  }
+  for (const auto& [p, c] : piece_counts) {
+    if (c >= o.min_count && !v.index_.count(p)) {
+      v.index_[p] = static_cast<int32_t>(v.entries_.size());
+      v.entries_.push_back(p);
+    }
+  }
+  return v;
+}
+
+std::vector<std::string> TextVocab::pieces(const std::string& word) const {
+  std::vector<std::string> syms = chars_of(word);
+  for (;;) {
+    int32_t best = -1;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < syms.size(); ++i) {
+      auto it = merge_rank_.find(syms[i] + " " + syms[i + 1]);
+      if (it != merge_rank_.end() && (best < 0 || it->second < best)) {
+        best = it->second;
+        at = i;
+      }
+    }
+    if (best < 0) break;
+    syms[at] += syms[at + 1];
+    syms.erase(syms.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+  return syms;
+}
+
+void TextVocab::features(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* token_of) const {
+  ids->clear();
+  if (token_of) token_of->clear();
+  std::string prev;
+  int32_t prev_clause = -1;
+  for (size_t i = 0; i < t.tokens.size(); ++i) {
+    const Token& tok = t.tokens[i];
+    const std::string key = feature_key(tok);
+    auto it = index_.find(key);
+    if (it != index_.end()) {
+      ids->push_back(it->second);
+      if (token_of) token_of->push_back(static_cast<int32_t>(i));
+    } else if (tok.kind == TokenKind::kWord) {
+      for (const std::string& p : pieces(tok.text)) {
+        auto pit = index_.find("##" + p);
+        if (pit == index_.end()) continue;
+        ids->push_back(pit->second);
+        if (token_of) token_of->push_back(static_cast<int32_t>(i));
+      }
+    }
+    if (buckets_ > 0 && prev_clause == tok.clause) {
+      ids->push_back(static_cast<int32_t>(static_cast<int64_t>(entries_.size()) +
+                                          static_cast<int64_t>(fnv1a(prev, key) % static_cast<uint64_t>(buckets_))));
+      if (token_of) token_of->push_back(static_cast<int32_t>(i));
+    }
+    prev = key;
+    prev_clause = tok.clause;
+  }
+}
+
+std::string TextVocab::name(int32_t id) const {
+  if (id >= 0 && id < static_cast<int32_t>(entries_.size())) return entries_[static_cast<size_t>(id)];
+  return "bigram";
+}
+
+Json TextVocab::to_json() const {
+  Json::Array entries, merges;
+  for (const std::string& e : entries_) entries.emplace_back(e);
+  for (const auto& [a, b] : merges_) merges.emplace_back(a + " " + b);
+  return Json::object({{"entries", Json::array(std::move(entries))}, {"merges", Json::array(std::move(merges))},
+                       {"bigram_buckets", buckets_}});
+}
+
+Result<TextVocab> TextVocab::from_json(const JsonRef& j) {
+  TextVocab v;
+  VITRINE_ASSIGN_OR_RETURN(const Json::Array* entries, j["entries"].as_array());
+  for (size_t i = 0; i < entries->size(); ++i) {
+    VITRINE_ASSIGN_OR_RETURN(std::string e, j["entries"][i].as_string());
+    if (v.index_.count(e)) return Status::DataLoss("vocabulary: duplicate entry '" + e + "'");
+    v.index_[e] = static_cast<int32_t>(v.entries_.size());
+    v.entries_.push_back(std::move(e));
+  }
+  VITRINE_ASSIGN_OR_RETURN(const Json::Array* merges, j["merges"].as_array());
+  for (size_t i = 0; i < merges->size(); ++i) {
+    VITRINE_ASSIGN_OR_RETURN(std::string m, j["merges"][i].as_string());
+    const size_t sp = m.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 == m.size()) return Status::DataLoss("vocabulary: bad merge '" + m + "'");
+    v.merge_rank_[m] = static_cast<int32_t>(v.merges_.size());
+    v.merges_.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+  }
+  VITRINE_ASSIGN_OR_RETURN(v.buckets_, j["bigram_buckets"].as_int());
+  if (v.buckets_ < 0 || v.buckets_ > (int64_t{1} << 24)) return Status::DataLoss("vocabulary: bad bigram_buckets");
+  return v;
+}
+
+// ---- ReviewModel ------------------------------------------------------------------------------
+
+Status ReviewModel::set_threshold(double t) {
+  if (!(t > 0 && t < 1)) return Status::InvalidArgument("threshold must be in (0, 1)");
+  threshold_ = t;
+  return Status::Ok();
+}
+
+void ReviewModel::bag(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<float>* weights,
+                      std::vector<int32_t>* token_of) const {
+  std::vector<int32_t> raw, from;
+  vocab_.features(t, &raw, &from);
+  ids->clear();
+  weights->clear();
+  if (token_of) token_of->clear();
+  if (nb_.empty()) {
+    const size_t n = std::min(raw.size(), static_cast<size_t>(max_features_));
+    for (size_t i = 0; i < n; ++i) {
+      ids->push_back(raw[i]);
+      if (token_of) token_of->push_back(from[i]);
+    }
+    weights->assign(ids->size(), ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size()));
+    return;
+  }
+  std::set<int32_t> seen;
+  for (size_t i = 0; i < raw.size() && static_cast<int64_t>(ids->size()) < max_features_; ++i) {
+    if (!seen.insert(raw[i]).second) continue;
+    ids->push_back(raw[i]);
+    if (token_of) token_of->push_back(from[i]);
+  }
+  const float inv = ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size());
+  for (int32_t id : *ids) weights->push_back(nb_[static_cast<size_t>(id)] * inv);
+}
+
+Status ReviewModel::train_epochs(const std::vector<ReviewExample>& examples, int64_t epochs, double lr, double wd,
+                                 uint32_t seed, const ReviewProgressFn& progress) {
+  const int64_t k = static_cast<int64_t>(labels_.size()), v = vocab_.size();
+  if (examples.empty()) return Status::InvalidArgument("no training examples");
+  for (const ReviewExample& e : examples) {
+    if (e.label < 0 || e.label >= k) return Status::InvalidArgument("label " + std::to_string(e.label) + " out of range");
+  }
+  std::vector<std::vector<int32_t>> feats(examples.size());
+  std::vector<std::vector<float>> fw(examples.size());
+  for (size_t i = 0; i < examples.size(); ++i) bag(tokenize(examples[i].text), &feats[i], &fw[i], nullptr);
+  const int64_t batch = std::min<int64_t>(32, static_cast<int64_t>(examples.size()));
+  auto g = std::make_shared<Graph>();
+  VITRINE_ASSIGN_OR_RETURN(int ids, g->add_input("ids", Shape{batch, max_features_}));
+  VITRINE_ASSIGN_OR_RETURN(int bag_weights, g->add_input("weights", Shape{batch, max_features_}));
+  VITRINE_ASSIGN_OR_RETURN(Tensor tt, Tensor::from_values(Shape{v, dim_}, table_.data(), table_.size()));
+  VITRINE_ASSIGN_OR_RETURN(Tensor wt, Tensor::from_values(Shape{k, dim_}, w_.data(), w_.size()));
+  VITRINE_ASSIGN_OR_RETURN(Tensor bt, Tensor::from_values(Shape{k}, b_.data(), b_.size()));
+  VITRINE_ASSIGN_OR_RETURN(int tv, g->add_constant("table", std::move(tt)));
+  VITRINE_ASSIGN_OR_RETURN(int wv, g->add_constant("out.w", std::move(wt)));
+  VITRINE_ASSIGN_OR_RETURN(int bv, g->add_constant("out.b", std::move(bt)));
+  OpAttrs sum;
+  sum.strings["mode"] = "sum";
+  VITRINE_ASSIGN_OR_RETURN(int h, g->add(OpType::kEmbeddingBag, "bag", {ids, tv, bag_weights}, sum));
+  VITRINE_ASSIGN_OR_RETURN(int logits, g->add(OpType::kDense, "out", {h, wv, bv}));
+  VITRINE_RETURN_IF_ERROR(g->add_output(logits, "logits"));
+  TrainerOptions to;
+  to.loss.type = LossType::kSoftmaxCrossEntropy;
+  to.optimizer.type = "adam";
+  to.optimizer.learning_rate = lr;
+  to.optimizer.weight_decay = wd;
+  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::create(g, ctx_, to));
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> order(examples.size());
+  std::iota(order.begin(), order.end(), 0);
+  const int64_t steps = static_cast<int64_t>(examples.size()) / batch;
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    double sum = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+      VITRINE_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(Shape{batch, max_features_}));
+      VITRINE_ASSIGN_OR_RETURN(Tensor xw, Tensor::zeros(Shape{batch, max_features_}));
+      VITRINE_ASSIGN_OR_RETURN(Tensor y, Tensor::zeros(Shape{batch}));
+      std::fill(x.mutable_data(), x.mutable_data() + x.num_elements(), -1.0f);
+      for (int64_t r = 0; r < batch; ++r) {
+        const size_t e = order[static_cast<size_t>(s * batch + r)];
+        for (size_t j = 0; j < feats[e].size(); ++j) {
+          x.mutable_data()[r * max_features_ + static_cast<int64_t>(j)] = static_cast<float>(feats[e][j]);
+          xw.mutable_data()[r * max_features_ + static_cast<int64_t>(j)] = fw[e][j];
+        }
+        y.mutable_data()[r] = static_cast<float>(examples[e].label);
+      }
+      VITRINE_ASSIGN_OR_RETURN(double loss, trainer->step({x, xw}, y));
+      if (!std::isfinite(loss)) return Status::FailedPrecondition("review training diverged: lower the learning rate");
+      sum += loss;
+    }
+    if (progress && !progress(epoch, epochs, sum / static_cast<double>(std::max<int64_t>(1, steps)))) {
+      return Status::Cancelled("review training cancelled");
+    }
+  }
+  const Tensor& t2 = g->value(tv).constant;
+  const Tensor& w2 = g->value(wv).constant;
+  const Tensor& b2 = g->value(bv).constant;
+  table_.assign(t2.data(), t2.data() + t2.num_elements());
+  w_.assign(w2.data(), w2.data() + w2.num_elements());
+  b_.assign(b2.data(), b2.data() + b2.num_elements());
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<ReviewExample>& examples,
+                                                        const std::vector<std::string>& labels, const ReviewTrainOptions& o,
+                                                        Context* ctx, const ReviewProgressFn& progress) {
+  if (labels.size() < 2) return Status::InvalidArgument("a review model needs at least two labels");
+  if (o.dim < 1 || o.epochs < 1 || o.max_features < 1 || !(o.learning_rate > 0)) return Status::InvalidArgument("bad review training options");
+  if (ctx == nullptr) return Status::InvalidArgument("no context");
+  std::vector<TokenizedText> corpus;
+  corpus.reserve(examples.size());
+  for (const ReviewExample& e : examples) corpus.push_back(tokenize(e.text));
+  std::unique_ptr<ReviewModel> m(new ReviewModel());
+  m->vocab_ = TextVocab::learn(corpus, o.vocab);
+  m->labels_ = labels;
+  m->dim_ = o.dim;
+  m->max_features_ = o.max_features;
+  m->ctx_ = ctx;
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<float> u(-1.0f / static_cast<float>(o.dim), 1.0f / static_cast<float>(o.dim));
+  m->table_.resize(static_cast<size_t>(m->vocab_.size() * o.dim));
+  for (float& x : m->table_) x = u(rng);
+  m->w_.assign(labels.size() * static_cast<size_t>(o.dim), 0.0f);
+  m->b_.assign(labels.size(), 0.0f);
+  if (o.nb_weighting) {
+    if (labels.size() != 2) return Status::InvalidArgument("NB weighting needs exactly two labels");
+    const size_t v = static_cast<size_t>(m->vocab_.size());
+    std::vector<double> pos(v, 0.0), neg(v, 0.0);
+    std::vector<int32_t> ids, from;
+    for (size_t i = 0; i < examples.size(); ++i) {
+      m->vocab_.features(corpus[i], &ids, &from);
+      std::set<int32_t> uniq(ids.begin(), ids.end());
+      for (int32_t id : uniq) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
+    }
+    const double a = o.nb_alpha;
+    const double sp = std::accumulate(pos.begin(), pos.end(), 0.0) + a * static_cast<double>(v);
+    const double sn = std::accumulate(neg.begin(), neg.end(), 0.0) + a * static_cast<double>(v);
+    m->nb_.resize(v);
+    for (size_t f = 0; f < v; ++f) m->nb_[f] = static_cast<float>(std::log(((pos[f] + a) / sp) / ((neg[f] + a) / sn)));
+  }
+  VITRINE_RETURN_IF_ERROR(m->train_epochs(examples, o.epochs, o.learning_rate, o.weight_decay, o.seed, progress));
+  return m;
+}
+
+Status ReviewModel::fine_tune(const std::vector<ReviewExample>& examples, int64_t epochs, double lr, const ReviewProgressFn& progress) {
+  if (epochs < 1 || !(lr > 0)) return Status::InvalidArgument("fine-tuning needs epochs >= 1 and a positive learning rate");
+  // Train a copy so that a cancelled or failed run leaves the model as it was.
+  ReviewModel copy = *this;
+  VITRINE_RETURN_IF_ERROR(copy.train_epochs(examples, epochs, lr, 0.0, 20261128u, progress));
+  *this = std::move(copy);
+  return Status::Ok();
+}
+
+Result<ReviewModel::Prediction> ReviewModel::predict(const TokenizedText& text) const {
+  std::vector<int32_t> ids, token_of;
+  std::vector<float> weights;
+  bag(text, &ids, &weights, &token_of);
+  const int64_t k = static_cast<int64_t>(labels_.size());
+  std::vector<float> h(static_cast<size_t>(dim_), 0.0f);
+  for (size_t f = 0; f < ids.size(); ++f) {
+    const float* row = table_.data() + static_cast<int64_t>(ids[f]) * dim_;
+    for (int64_t d = 0; d < dim_; ++d) h[static_cast<size_t>(d)] += weights[f] * row[d];
+  }
+  Prediction p;
+  std::vector<float> logits(static_cast<size_t>(k));
+  for (int64_t c = 0; c < k; ++c) {
+    float s = b_[static_cast<size_t>(c)];
+    for (int64_t d = 0; d < dim_; ++d) s += w_[static_cast<size_t>(c * dim_ + d)] * h[static_cast<size_t>(d)];
+    logits[static_cast<size_t>(c)] = s;
+  }
+  const float mx = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  p.probabilities.resize(static_cast<size_t>(k));
+  for (int64_t c = 0; c < k; ++c) sum += (p.probabilities[static_cast<size_t>(c)] = std::exp(logits[static_cast<size_t>(c)] - mx));
+  for (float& x : p.probabilities) x = static_cast<float>(x / sum);
+  if (k == 2) {
+    p.label = p.probabilities[1] >= threshold_ ? 1 : 0;
+    p.token_weights.assign(text.tokens.size(), 0.0f);
+    for (size_t f = 0; f < ids.size(); ++f) {
+      const float* row = table_.data() + static_cast<int64_t>(ids[f]) * dim_;
+      float s = 0;
+      for (int64_t d = 0; d < dim_; ++d) s += row[d] * (w_[static_cast<size_t>(dim_ + d)] - w_[static_cast<size_t>(d)]);
+      p.token_weights[static_cast<size_t>(token_of[f])] += s * weights[f];
+    }
+  } else {
+    p.label = static_cast<int32_t>(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+  }
+  return p;
+}
+
+Result<std::vector<ReviewModel::Prediction>> ReviewModel::predict_batch(const std::vector<TokenizedText>& texts) const {
+  std::vector<Prediction> out;
+  out.reserve(texts.size());
+  for (const TokenizedText& t : texts) {
+    VITRINE_ASSIGN_OR_RETURN(Prediction p, predict(t));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<std::vector<uint8_t>> ReviewModel::save(bool half) const {
+  const int64_t k = static_cast<int64_t>(labels_.size()), v = vocab_.size();
+  Graph g;
+  VITRINE_ASSIGN_OR_RETURN(int ids, g.add_input("ids", Shape{1, max_features_}));
+  VITRINE_ASSIGN_OR_RETURN(Tensor tt, Tensor::from_values(Shape{v, dim_}, table_.data(), table_.size()));
+  VITRINE_ASSIGN_OR_RETURN(Tensor wt, Tensor::from_values(Shape{k, dim_}, w_.data(), w_.size()));
+  VITRINE_ASSIGN_OR_RETURN(Tensor bt, Tensor::from_values(Shape{k}, b_.data(), b_.size()));
+  VITRINE_ASSIGN_OR_RETURN(int tv, g.add_constant("table", std::move(tt)));
+  VITRINE_ASSIGN_OR_RETURN(int wv, g.add_constant("out.w", std::move(wt)));
+  VITRINE_ASSIGN_OR_RETURN(int bv, g.add_constant("out.b", std::move(bt)));
+  VITRINE_ASSIGN_OR_RETURN(int wts, g.add_input("weights", Shape{1, max_features_}));
+  OpAttrs sum;
+  sum.strings["mode"] = "sum";
+  VITRINE_ASSIGN_OR_RETURN(int h, g.add(OpType::kEmbeddingBag, "bag", {ids, tv, wts}, sum));
+  VITRINE_ASSIGN_OR_RETURN(int logits, g.add(OpType::kDense, "out", {h, wv, bv}));
+  VITRINE_RETURN_IF_ERROR(g.add_output(logits, "logits"));
+  if (!nb_.empty()) {  // the per-feature NB weights: a lookup the caller divides by the bag size
+    VITRINE_ASSIGN_OR_RETURN(Tensor nt, Tensor::from_values(Shape{v, 1}, nb_.data(), nb_.size()));
+    VITRINE_ASSIGN_OR_RETURN(int nv, g.add_constant("nb", std::move(nt)));
+    VITRINE_ASSIGN_OR_RETURN(int lookup, g.add(OpType::kEmbedding, "nb_weights", {ids, nv}));
+    VITRINE_RETURN_IF_ERROR(g.add_output(lookup, "nb_weights"));
+  }
+  Json::Array labels;
+  for (const std::string& l : labels_) labels.emplace_back(l);
+  Json meta = Json::object({{"kind", "bag"},
+                            {"labels", Json::array(std::move(labels))},
+                            {"dim", dim_},
+                            {"max_features", max_features_},
+                            {"threshold", threshold_},
+                            {"vocab", vocab_.to_json()}});
+  return save_model(g, {{"task", "review"}, {"review", meta.dump()}}, half);
+}
+
+Result<std::unique_ptr<ReviewModel>> ReviewModel::load(std::shared_ptr<const std::vector<uint8_t>> bytes, Context* ctx) {
+  VITRINE_ASSIGN_OR_RETURN(LoadedModel lm, load_model(std::move(bytes)));
+  auto it = lm.metadata.find("review");
+  if (it == lm.metadata.end()) return Status::InvalidArgument("not a review model (no \"review\" metadata)");
+  VITRINE_ASSIGN_OR_RETURN(Json meta, parse_json(it->second));
+  const JsonRef j = meta.ref("review");
+  std::unique_ptr<ReviewModel> m(new ReviewModel());
+  m->ctx_ = ctx;
+  VITRINE_ASSIGN_OR_RETURN(const Json::Array* labels, j["labels"].as_array());
+  for (size_t i = 0; i < labels->size(); ++i) {
+    VITRINE_ASSIGN_OR_RETURN(std::string l, j["labels"][i].as_string());
+    m->labels_.push_back(std::move(l));
+  }
+  VITRINE_ASSIGN_OR_RETURN(m->dim_, j["dim"].as_int());
+  VITRINE_ASSIGN_OR_RETURN(m->max_features_, j["max_features"].as_int());
+  VITRINE_ASSIGN_OR_RETURN(m->threshold_, j["threshold"].as_number());
+  VITRINE_ASSIGN_OR_RETURN(m->vocab_, TextVocab::from_json(j["vocab"]));
+  if (m->labels_.size() < 2 || m->dim_ < 1 || m->max_features_ < 1 || !(m->threshold_ > 0 && m->threshold_ < 1)) {
+    return Status::DataLoss("review model: bad labels, dim, max_features or threshold");
+  }
+  const int64_t k = static_cast<int64_t>(m->labels_.size()), v = m->vocab_.size();
+  auto tensor = [&](const char* name, const Shape& want, std::vector<float>* dst) -> Status {
+    VITRINE_ASSIGN_OR_RETURN(int id, lm.graph->find(name));
+    const Tensor& t = lm.graph->value(id).constant;
+    if (t.shape() != want) return Status::DataLoss(std::string("review model: ") + name + " is " + t.shape().to_string() + ", expected " + want.to_string());
+    dst->assign(t.data(), t.data() + t.num_elements());
+    for (float x : *dst) {
+      if (!std::isfinite(x)) return Status::DataLoss(std::string("review model: ") + name + " holds a non-finite value");
+    }
+    return Status::Ok();
+  };
+  VITRINE_RETURN_IF_ERROR(tensor("table", Shape{v, m->dim_}, &m->table_));
+  VITRINE_RETURN_IF_ERROR(tensor("out.w", Shape{k, m->dim_}, &m->w_));
+  VITRINE_RETURN_IF_ERROR(tensor("out.b", Shape{k}, &m->b_));
+  if (lm.graph->find("nb").ok()) VITRINE_RETURN_IF_ERROR(tensor("nb", Shape{v, 1}, &m->nb_));
+  return m;
+}
+
+}  // namespace vitrine

@@ -1,0 +1,146 @@
+// Review text: tokenizer (English, negation scopes, markup, emoji, Chinese, invalid UTF-8,
+// truncation), vocabulary + BPE, and the bag-of-features classifier (training, save/load,
+// fine-tuning, cancellation, hostile files).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "vitrine/text.h"
+
+namespace vitrine {
+namespace {
+
+std::vector<std::string> texts(const TokenizedText& t) {
+  std::vector<std::string> out;
+  for (const Token& k : t.tokens) out.push_back((k.negated ? "~" : "") + k.text);
+  return out;
+}
+
+TEST(Tokenize, EnglishNegationMarkupAndClauses) {
+  TokenizedText t = tokenize("This Coffee is NOT good, but the price<br /><br />isn't bad! Don't buy.");
+  EXPECT_EQ(texts(t), (std::vector<std::string>{"this", "coffee", "is", "not", "~good", "but", "the", "price", "isn't",
+                                                "~bad", "!", "don't", "~buy"}));
+  EXPECT_EQ(t.clauses.size(), 3u);
+  EXPECT_EQ(t.tokens[4].clause, 0);
+  EXPECT_EQ(t.tokens[5].clause, 1);
+  EXPECT_EQ(t.text.find("<br"), std::string::npos);
+  EXPECT_EQ(t.invalid_bytes, 0);
+  EXPECT_FALSE(t.truncated);
+  // Byte ranges point into the cleaned text.
+  EXPECT_EQ(t.text.substr(t.tokens[1].begin, t.tokens[1].end - t.tokens[1].begin), "Coffee");
+}
+
+TEST(Tokenize, EmojiChineseAccentsAndBadBytes) {
+  TokenizedText t = tokenize("Délicieux 😋👍🏽❤️ 很好吃！不好");
+  EXPECT_EQ(texts(t), (std::vector<std::string>{"délicieux", "😋", "👍", "❤", "很", "好", "吃", "!", "不", "好"}));
+  EXPECT_EQ(t.tokens[1].kind, TokenKind::kEmoji);
+  EXPECT_EQ(t.tokens[4].kind, TokenKind::kCjk);
+  EXPECT_GE(t.clauses.size(), 2u);
+  const std::string bad = std::string("ok \xff\xfe caf\xc3") + "\xa9 \xe4\xb8";  // two bad bytes, a valid é, a truncated CJK
+  TokenizedText b = tokenize(bad);
+  EXPECT_EQ(b.invalid_bytes, 4);
+  EXPECT_EQ(texts(b), (std::vector<std::string>{"ok", "café"}));
+  EXPECT_TRUE(tokenize("").tokens.empty());
+  EXPECT_TRUE(tokenize("   \n\t ").tokens.empty());
+  // Truncation never splits a character.
+  TokenizedText cut = tokenize("ab好c", 3);
+  EXPECT_TRUE(cut.truncated);
+  EXPECT_EQ(cut.text, "ab");
+}
+
+TEST(TextVocab, LearnsWordsBpeAndRoundTrips) {
+  std::vector<TokenizedText> corpus;
+  for (int i = 0; i < 20; ++i) corpus.push_back(tokenize("tasty tasting taste tastes not tasty, great great"));
+  corpus.push_back(tokenize("rareword"));
+  TextVocab::Options o;
+  o.min_count = 2;
+  o.bpe_merges = 50;
+  o.bigram_buckets = 64;
+  TextVocab v = TextVocab::learn(corpus, o);
+  EXPECT_GT(v.entries(), 5);
+  EXPECT_EQ(v.size(), v.entries() + 64);
+  // A new word sharing the frequent stem is split into known pieces.
+  std::vector<std::string> p = v.pieces("tasteful");
+  ASSERT_GE(p.size(), 2u);
+  EXPECT_EQ(p[0].substr(0, 4), "tast");
+  std::vector<int32_t> ids, from;
+  v.features(tokenize("tasteful great"), &ids, &from);
+  EXPECT_GE(ids.size(), 3u);  // pieces, "great", one bigram
+  EXPECT_EQ(ids.size(), from.size());
+  Json j = v.to_json();
+  Result<TextVocab> back = TextVocab::from_json(j.ref());
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  std::vector<int32_t> ids2;
+  back->features(tokenize("tasteful great"), &ids2, nullptr);
+  EXPECT_EQ(ids, ids2);
+  Json bad = parse_json(R"({"entries": ["a", "a"], "merges": [], "bigram_buckets": 4})").value();
+  EXPECT_EQ(TextVocab::from_json(bad.ref()).status().code(), StatusCode::kDataLoss);
+}
+
+std::vector<ReviewExample> corpus(int n, uint32_t seed) {
+  const std::vector<std::string> good = {"great taste", "love it", "delicious and fresh", "excellent value", "my favorite snack"};
+  const std::vector<std::string> bad = {"stale and awful", "not good", "terrible taste", "arrived broken", "waste of money"};
+  std::mt19937 rng(seed);
+  std::vector<ReviewExample> out;
+  for (int i = 0; i < n; ++i) {
+    const bool pos = i % 2 == 0;
+    const auto& pool = pos ? good : bad;
+    out.push_back({"The coffee: " + pool[rng() % pool.size()] + ". " + pool[rng() % pool.size()] + "!", pos ? 1 : 0});
+  }
+  return out;
+}
+
+TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
+  auto ctx = Context::create(1, 1).value();
+  for (bool nb : {false, true}) {
+    ReviewTrainOptions o;
+    o.dim = 8;
+    o.epochs = 20;
+    o.nb_weighting = nb;
+    o.vocab.bigram_buckets = 256;
+    Result<std::unique_ptr<ReviewModel>> m = ReviewModel::train(corpus(200, 1), {"other", "great"}, o, ctx.get());
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    int right = 0;
+    for (const ReviewExample& e : corpus(100, 2)) right += m.value()->predict(tokenize(e.text))->label == e.label;
+    EXPECT_GE(right, 95) << "nb " << nb;
+    Result<ReviewModel::Prediction> p = m.value()->predict(tokenize("delicious and fresh, but arrived broken"));
+    ASSERT_TRUE(p.ok());
+    ASSERT_EQ(p->token_weights.size(), 6u);
+    EXPECT_GT(p->token_weights[0], 0.0f) << "delicious";
+    EXPECT_LT(p->token_weights[5], 0.0f) << "broken";
+    // Empty text: the prior, no crash.
+    Result<ReviewModel::Prediction> empty = m.value()->predict(tokenize(""));
+    ASSERT_TRUE(empty.ok());
+    EXPECT_NEAR(empty->probabilities[0] + empty->probabilities[1], 1.0, 1e-6);
+    // Save / load gives the same probabilities (f32), close ones (f16).
+    ASSERT_TRUE(m.value()->set_threshold(0.6).ok());
+    EXPECT_FALSE(m.value()->set_threshold(1.0).ok());
+    for (bool half : {false, true}) {
+      Result<std::vector<uint8_t>> bytes = m.value()->save(half);
+      ASSERT_TRUE(bytes.ok());
+      Result<std::unique_ptr<ReviewModel>> back = ReviewModel::load(std::make_shared<const std::vector<uint8_t>>(bytes.value()), ctx.get());
+      ASSERT_TRUE(back.ok()) << back.status().to_string();
+      EXPECT_EQ(back.value()->threshold(), 0.6);
+      Result<ReviewModel::Prediction> q = back.value()->predict(tokenize("delicious and fresh, but arrived broken"));
+      EXPECT_NEAR(q->probabilities[1], p->probabilities[1], half ? 2e-3 : 0.0);
+    }
+    // Fine-tuning on flipped labels moves the prediction; a cancelled run changes nothing.
+    const float before = m.value()->predict(tokenize("great taste"))->probabilities[1];
+    int calls = 0;
+    std::vector<ReviewExample> flipped = {{"great taste", 0}, {"great taste!", 0}, {"awful", 1}};
+    EXPECT_EQ(m.value()->fine_tune(flipped, 5, 0.05, [&](int64_t, int64_t, double) { return ++calls < 2; }).code(),
+              StatusCode::kCancelled);
+    EXPECT_EQ(m.value()->predict(tokenize("great taste"))->probabilities[1], before);
+    ASSERT_TRUE(m.value()->fine_tune(flipped, 30, 0.05).ok());
+    EXPECT_LT(m.value()->predict(tokenize("great taste"))->probabilities[1], before);
+    EXPECT_FALSE(m.value()->fine_tune({{"x", 7}}, 1, 0.05).ok());
+  }
+  // Hostile bytes and wrong files.
+  std::vector<uint8_t> junk = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  EXPECT_FALSE(ReviewModel::load(std::make_shared<const std::vector<uint8_t>>(junk), ctx.get()).ok());
+  EXPECT_FALSE(ReviewModel::train({}, {"a", "b"}, {}, ctx.get()).ok());
+  EXPECT_FALSE(ReviewModel::train(corpus(10, 1), {"only"}, {}, ctx.get()).ok());
+}
+
+}  // namespace
+}  // namespace vitrine

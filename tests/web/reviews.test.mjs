@@ -1,0 +1,186 @@
+// The review analyzer facade on the shipped Amazon Fine Food model (models/reviews/), in both wasm
+// variants: sentiment, aspects, the words behind a decision, English / Chinese / emoji text,
+// empty, huge and invalid-UTF-8 input, summaries with progress and cancellation, fine-tuning and
+// export, and the same predictions as the native engine on the whole test set.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { createRuntime, createReviewAnalyzer, VitrineError, DEFAULT_ASPECTS } from '../../web/src/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const modelPath = path.join(root, 'models/reviews/fine-foods.safetensors');
+const tool = path.join(root, 'build/native/engine/tools/vitrine-review');
+const dataDir = execFileSync('bash', [path.join(root, 'scripts/reviews/prepare-data.sh')], { encoding: 'utf8' }).trim();
+
+function readCsv(file) {  // RFC 4180, header text,label
+  const s = fs.readFileSync(file, 'utf8');
+  const rows = [];
+  let row = [], field = '', quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quoted) {
+      if (c === '"' && s[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; } else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; } else if (c !== '\r') field += c;
+  }
+  if (field || row.length) { row.push(field); rows.push(row); }
+  return rows.slice(1).map(([text, label]) => ({ text, label }));
+}
+const TEST = readCsv(path.join(dataDir, 'test.csv'));
+
+function throws(fn, code, pattern) {
+  assert.throws(fn, (e) => e instanceof VitrineError && e.code === code && pattern.test(e.message), `expected ${code} ${pattern}`);
+}
+async function rejects(p, code, pattern) {
+  await assert.rejects(p, (e) => e instanceof VitrineError && e.code === code && pattern.test(e.message), `expected ${code} ${pattern}`);
+}
+
+for (const variant of ['simd', 'simd-threads']) {
+  describe(`review analyzer in the ${variant} variant`, async () => {
+    const runtime = await createRuntime({ variant, threads: variant === 'simd' ? 1 : 2 });
+    after(() => runtime.dispose());
+
+    test('sentiment, aspects and the words behind the decision', async () => {
+      const rv = await runtime.createReviewAnalyzer({ model: modelPath });
+      const info = rv.info();
+      assert.deepEqual(info.labels, ['other', 'great']);
+      assert.deepEqual(info.aspects, Object.keys(DEFAULT_ASPECTS));
+      const good = rv.analyze('Absolutely delicious! My kids love these snacks and the price is great. Will buy again.');
+      assert.equal(good.label, 'great');
+      assert.equal(good.positive, true);
+      assert.ok(good.score > 0.5);
+      assert.ok(good.words.length > 0 && good.words[0].weight > 0, JSON.stringify(good.words));
+      const bad = rv.analyze('Terrible. The box arrived damaged and the cookies were stale. Waste of money, do not buy.');
+      assert.equal(bad.label, 'other');
+      assert.ok(bad.score < good.score);
+      const names = bad.aspects.map((a) => a.aspect);
+      for (const want of ['packaging', 'freshness', 'price']) assert.ok(names.includes(want), `${want} in ${names}`);
+      const fresh = bad.aspects.find((a) => a.aspect === 'freshness');
+      assert.equal(fresh.sentiment, 'negative');
+      assert.match(fresh.snippet, /stale/);
+      // Custom aspects.
+      const custom = await runtime.createReviewAnalyzer({ model: modelPath, aspects: { crunch: ['crunch*', 'crispy'] } });
+      assert.deepEqual(custom.analyze('So crunchy and good').aspects.map((a) => a.aspect), ['crunch']);
+      await custom.dispose();
+      // Negation scope reaches the words behind the decision.
+      const neg = rv.analyze('not good at all');
+      assert.ok(neg.words.some((w) => w.word.startsWith('not ')), JSON.stringify(neg.words));
+      await rv.dispose();
+      await rv.dispose();
+      throws(() => rv.analyze('x'), 'FailedPrecondition', /disposed/);
+    });
+
+    test('Chinese, emoji, empty, huge and invalid UTF-8 text: clear behaviour, no crash', async () => {
+      const rv = await runtime.createReviewAnalyzer({ model: modelPath });
+      const zh = rv.analyze('很好吃，但是包装坏了。');
+      assert.equal(typeof zh.label, 'string');
+      assert.ok(zh.score >= 0 && zh.score <= 1);
+      assert.equal(zh.empty, false);
+      const emoji = rv.analyze('😋😋😋 love it ❤️');
+      assert.equal(emoji.empty, false);
+      const empty = rv.analyze('');
+      assert.equal(empty.empty, true);
+      assert.ok(Number.isFinite(empty.score));
+      assert.deepEqual(empty.aspects, []);
+      const huge = rv.analyze('great taste. '.repeat(100000));
+      assert.equal(huge.truncated, true);
+      assert.equal(huge.label, 'great');
+      assert.equal(rv.analyze('short', { maxBytes: 3 }).truncated, true);
+      const bytes = new Uint8Array([0x67, 0x6f, 0x6f, 0x64, 0x20, 0xff, 0xfe, 0x20, 0xe4, 0xb8]);
+      const invalid = rv.analyze(bytes);
+      assert.equal(invalid.invalidBytes, 4);
+      const lone = rv.analyze('tasty \ud800 snack');  // a lone surrogate: replaced on the way to UTF-8
+      assert.ok(Number.isFinite(lone.score) && !lone.empty);
+      throws(() => rv.analyze(42), 'InvalidArgument', /string/);
+      throws(() => rv.analyze(null), 'InvalidArgument', /string/);
+      throws(() => rv.analyzeBatch('x'), 'InvalidArgument', /array/);
+      throws(() => rv.analyze('x', { maxBytes: 0 }), 'InvalidArgument', /maxBytes/);
+      await rejects(rv.summarize('x'), 'InvalidArgument', /array/);
+      await rejects(runtime.createReviewAnalyzer({ model: modelPath, aspects: { taste: 'yum' } }), 'InvalidArgument', /keywords/);
+      await rejects(runtime.createReviewAnalyzer({ model: new Uint8Array([1, 2, 3]) }), 'DataLoss', /./);
+      await rejects(runtime.createReviewAnalyzer({ model: path.join(root, 'models/tagger/fashion-mnist.safetensors') }),
+                    'InvalidArgument', /review/);
+      assert.equal(rv.analyze('still works').empty, false);
+      await rv.dispose();
+    });
+
+    test('summaries stream over many reviews with progress and cancellation', async () => {
+      const rv = await runtime.createReviewAnalyzer({ model: modelPath });
+      const texts = TEST.slice(0, 300).map((r) => r.text);
+      const progress = [];
+      const s = await rv.summarize(texts, { chunk: 100, onProgress: (p) => progress.push(p.done) });
+      assert.equal(s.count, 300);
+      assert.equal(s.positive + s.negative, 300);
+      assert.deepEqual(progress, [100, 200, 300]);
+      assert.ok(s.aspects.length >= 4);
+      for (const a of s.aspects) assert.equal(a.positive + a.negative, a.mentions);
+      assert.ok(s.praised.length > 0 && s.criticized.length > 0);
+      const taste = s.aspects.find((a) => a.aspect === 'taste');
+      assert.ok(taste.praise && taste.complaint);
+      const controller = new AbortController();
+      const p = rv.summarize(texts, { chunk: 50, signal: controller.signal, onProgress: () => controller.abort() });
+      await rejects(p, 'Cancelled', /cancelled/);
+      await rv.dispose();
+    });
+
+    test('fine-tuning on a store\'s labelled reviews, with export', async () => {
+      const rv = await runtime.createReviewAnalyzer({ model: modelPath });
+      const phrase = 'the zorblat flavor';
+      const before = rv.analyze(phrase).score;
+      const examples = [];
+      for (let i = 0; i < 20; i++) examples.push({ text: `${phrase} is wonderful ${i}`, label: 'other' }, { text: `awful stale ${i}`, label: true });
+      const epochs = [];
+      const r = await rv.fineTune(examples, { epochs: 5, onProgress: (p) => epochs.push(p.epoch) });
+      assert.equal(r.examples, 40);
+      assert.deepEqual(epochs, [1, 2, 3, 4, 5]);
+      const after = rv.analyze(phrase).score;
+      assert.ok(after < before, `score of the store's negative phrase: ${before} -> ${after}`);
+      const bytes = rv.exportModel();
+      const again = await runtime.createReviewAnalyzer({ model: bytes });
+      assert.equal(again.analyze(phrase).score, after);
+      await again.dispose();
+      await rejects(rv.fineTune([{ text: 'x', label: 'meh' }]), 'InvalidArgument', /label/);
+      await rejects(rv.fineTune([]), 'InvalidArgument', /non-empty/);
+      const controller = new AbortController();
+      controller.abort();
+      await rejects(rv.fineTune(examples, { signal: controller.signal }), 'Cancelled', /cancelled/);
+      await rv.dispose();
+    });
+  });
+}
+
+test('wasm predicts exactly what the native engine predicts on all 1,000 test reviews', async (t) => {
+  if (!fs.existsSync(tool)) {
+    if (process.env.VITRINE_REQUIRE_MODELS === '1') assert.fail(`${tool} missing`);
+    return t.skip('native tool not built');
+  }
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rv-')), 'pred.txt');
+  const report = JSON.parse(execFileSync(tool, ['predict', modelPath, '--csv', path.join(dataDir, 'test.csv'), '--out', out], { encoding: 'utf8' }));
+  const native = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+  assert.equal(native.length, TEST.length);
+  for (const variant of ['simd', 'simd-threads']) {
+    const runtime = await createRuntime({ variant });
+    const rv = await runtime.createReviewAnalyzer({ model: modelPath });
+    let same = 0, correct = 0;
+    TEST.forEach((r, i) => {
+      const a = rv.analyze(r.text);
+      if ((a.positive ? 1 : 0) === native[i][0] && Math.abs(a.score - native[i][1]) < 1e-5) same++;
+      if (a.label === r.label) correct++;
+    });
+    assert.equal(same, TEST.length, `${variant}: ${same}/${TEST.length} predictions equal native`);
+    assert.ok(Math.abs(correct / TEST.length - report.accuracy) < 1e-9);
+    await rv.dispose();
+    runtime.dispose();
+  }
+});
+
+test('createReviewAnalyzer() loads the shipped default', async () => {
+  const rv = await createReviewAnalyzer();
+  assert.equal(rv.analyze('delicious').label, 'great');
+  await rv.dispose();
+});

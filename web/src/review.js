@@ -1,0 +1,224 @@
+// Review analysis on the device: sentiment, aspects, the words behind the decision, summaries of
+// many reviews, and fine-tuning on a store's own labelled reviews. The text never leaves the page.
+//
+//   const rv = await createReviewAnalyzer();                     // shipped Amazon Fine Food model
+//   rv.analyze('Arrived broken, but support was great');         // { label, score, aspects, words, ... }
+//   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
+import { check, VitrineError } from './errors.js';
+import { readModelBytes } from './model.js';
+
+/** The shipped default review model (models/reviews/, model card there). */
+export const DEFAULT_REVIEW_MODEL = new URL('../../models/reviews/fine-foods.safetensors', import.meta.url);
+
+/**
+ * Default aspects and the keywords that signal them (seeded from the opinion lexicons' product
+ * vocabulary of DATA.md; matched on whole tokens, or on word prefixes for entries ending in '*').
+ */
+export const DEFAULT_ASPECTS = Object.freeze({
+  taste: ['taste*', 'flavor*', 'flavour*', 'delicious', 'yummy', 'bland', 'sweet*', 'salty', 'bitter', 'sour', 'spicy', 'tasty', 'aftertaste', 'savory'],
+  price: ['price*', 'expensive', 'cheap*', 'cost*', 'value', 'money', 'worth', 'overpriced', 'deal', 'bargain', 'afford*', '$'],
+  packaging: ['packag*', 'package*', 'box*', 'container*', 'bag', 'bags', 'wrapper*', 'sealed', 'seal', 'jar*', 'bottle*', 'can', 'cans', 'lid'],
+  delivery: ['deliver*', 'shipping', 'shipped', 'ship', 'arriv*', 'order*', 'amazon', 'shipment', 'late', 'damaged', 'broken'],
+  quality: ['quality', 'ingredient*', 'organic', 'natural', 'healthy', 'artificial', 'fake', 'real', 'product'],
+  freshness: ['fresh*', 'stale', 'expired', 'expiration', 'moldy', 'rancid', 'old', 'crisp*', 'soggy'],
+  service: ['service', 'customer', 'seller', 'refund*', 'return*', 'support', 'replace*', 'company'],
+  size: ['size*', 'small', 'large', 'big', 'tiny', 'portion*', 'quantity', 'amount', 'ounce*', 'oz', 'count', 'pack'],
+});
+
+function fail(message, code = 'InvalidArgument') {
+  throw new VitrineError(message, code);
+}
+
+const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function compileAspects(aspects) {
+  if (aspects === null || typeof aspects !== 'object' || Array.isArray(aspects)) fail('aspects must be an object { name: [keywords] }');
+  const out = [];
+  for (const [name, words] of Object.entries(aspects)) {
+    if (!Array.isArray(words) || words.some((w) => typeof w !== 'string' || w === '')) fail(`aspect '${name}' needs a list of keywords`);
+    const exact = new Set(), prefixes = [];
+    for (const w of words) {
+      const lw = w.toLowerCase();
+      if (lw.endsWith('*') && lw.length > 1) prefixes.push(lw.slice(0, -1));
+      else exact.add(lw);
+    }
+    out.push({ name, matches: (token) => exact.has(token) || prefixes.some((p) => token.startsWith(p)) });
+  }
+  return out;
+}
+
+export class ReviewAnalyzer {
+  /** @internal use createReviewAnalyzer() */
+  constructor(module, bytes, options) {
+    this._aspects = compileAspects(options.aspects ?? DEFAULT_ASPECTS);
+    this._maxBytes = options.maxBytes ?? 20000;
+    if (!(Number.isInteger(this._maxBytes) && this._maxBytes > 0)) fail(`maxBytes must be a positive integer, got ${options.maxBytes}`);
+    this._handle = new module.ReviewHandle();
+    try {
+      this._check(this._handle.load(bytes));
+      this._info = JSON.parse(this._handle.info());
+      if (this._info.labels.length !== 2) fail('review models must have two labels (negative/other, positive/great)', 'Unimplemented');
+    } catch (e) {
+      this._handle.delete();
+      this._handle = null;
+      throw e;
+    }
+  }
+
+  /** { labels, threshold, dim, vocabulary, aspects } */
+  info() {
+    this._live();
+    return { ...this._info, aspects: this._aspects.map((a) => a.name) };
+  }
+
+  /**
+   * Sentiment of one review, the aspects its clauses talk about (each with the clause's own
+   * sentiment) and the words that drove the decision. options: { aspects: false } skips the
+   * per-clause pass (sentiment only, about twice as fast), maxBytes, topWords.
+   * @returns {{ label: string, positive: boolean, score: number, aspects: {aspect: string, sentiment: 'positive'|'negative', score: number, snippet: string}[],
+   *             words: {word: string, weight: number}[], truncated: boolean, invalidBytes: number, empty: boolean }}
+   */
+  analyze(text, options = {}) {
+    const h = this._live();
+    if (typeof text !== 'string' && !(text instanceof Uint8Array)) fail('analyze(text): text must be a string (or UTF-8 bytes)');
+    this._check(h.analyze(text, options.maxBytes ?? this._maxBytes, options.aspects !== false));
+    return this._shape(JSON.parse(h.result()), options);
+  }
+
+  /** analyze() for many texts. */
+  analyzeBatch(texts, options = {}) {
+    if (!Array.isArray(texts)) fail('analyzeBatch(texts): texts must be an array');
+    return texts.map((t) => this.analyze(t, options));
+  }
+
+  /**
+   * Summarizes many reviews without blocking the page: yields to the event loop every `chunk`
+   * reviews, reports progress, stops on `signal`.
+   * @returns {Promise<{ count: number, positive: number, negative: number, positiveShare: number, truncated: number,
+   *   aspects: {aspect: string, mentions: number, positive: number, negative: number, praise: string|null, complaint: string|null}[],
+   *   praised: string[], criticized: string[] }>}
+   */
+  async summarize(texts, options = {}) {
+    if (!Array.isArray(texts)) fail('summarize(texts): texts must be an array');
+    const chunk = options.chunk ?? 200;
+    if (!(Number.isInteger(chunk) && chunk > 0)) fail(`chunk must be a positive integer, got ${chunk}`);
+    const stats = new Map(this._aspects.map((a) => [a.name, { aspect: a.name, mentions: 0, positive: 0, negative: 0, _best: null, _worst: null }]));
+    let positive = 0, truncated = 0;
+    for (let i = 0; i < texts.length; i++) {
+      if (options.signal?.aborted) fail('summarize() was cancelled', 'Cancelled');
+      const r = this.analyze(texts[i]);
+      if (r.positive) positive++;
+      if (r.truncated) truncated++;
+      for (const a of r.aspects) {
+        const s = stats.get(a.aspect);
+        s.mentions++;
+        if (a.sentiment === 'positive') {
+          s.positive++;
+          if (!s._best || a.score > s._best.score) s._best = a;
+        } else {
+          s.negative++;
+          if (!s._worst || a.score < s._worst.score) s._worst = a;
+        }
+      }
+      if ((i + 1) % chunk === 0 && i + 1 < texts.length) {
+        options.onProgress?.({ done: i + 1, total: texts.length });
+        await yieldToEventLoop();
+      }
+    }
+    options.onProgress?.({ done: texts.length, total: texts.length });
+    const aspects = [...stats.values()].filter((s) => s.mentions > 0).map(({ _best, _worst, ...s }) => ({
+      ...s, praise: _best?.snippet ?? null, complaint: _worst?.snippet ?? null,
+    }));
+    const byPraise = aspects.filter((a) => a.positive > 0).sort((a, b) => b.positive - a.positive || a.aspect.localeCompare(b.aspect));
+    const byComplaint = aspects.filter((a) => a.negative > 0).sort((a, b) => b.negative - a.negative || a.aspect.localeCompare(b.aspect));
+    return {
+      count: texts.length, positive, negative: texts.length - positive,
+      positiveShare: texts.length ? positive / texts.length : 0, truncated,
+      aspects, praised: byPraise.slice(0, 3).map((a) => a.aspect), criticized: byComplaint.slice(0, 3).map((a) => a.aspect),
+    };
+  }
+
+  /**
+   * Fine-tunes the model on labelled reviews ({ text, label } with label = one of info().labels,
+   * or true/false for positive/negative), epoch by epoch, yielding in between.
+   * @returns {Promise<{ epochs: number, examples: number, ms: number }>}
+   */
+  async fineTune(examples, options = {}) {
+    const h = this._live();
+    if (!Array.isArray(examples) || examples.length === 0) fail('fineTune(examples): a non-empty array of { text, label } is needed');
+    const epochs = options.epochs ?? 5, lr = options.learningRate ?? 0.01;
+    if (!(Number.isInteger(epochs) && epochs >= 1 && epochs <= 1000)) fail(`epochs must be an integer in [1, 1000], got ${epochs}`);
+    if (!(lr > 0 && Number.isFinite(lr))) fail(`learningRate must be > 0, got ${lr}`);
+    const labels = this._info.labels;
+    const rows = examples.map((e, i) => {
+      if (!e || typeof e.text !== 'string') fail(`example ${i}: text must be a string`);
+      const label = e.label === true ? 1 : e.label === false ? 0 : labels.indexOf(e.label);
+      if (label < 0) fail(`example ${i}: label must be one of ${labels.join(', ')} (or true/false), got ${e.label}`);
+      return [e.text, label];
+    });
+    const json = JSON.stringify(rows);
+    const t0 = performance.now();
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      if (options.signal?.aborted) fail('fine-tuning was cancelled', 'Cancelled');
+      this._check(h.fineTune(json, 1, lr));
+      options.onProgress?.({ epoch, epochs });
+      if (epoch < epochs) await yieldToEventLoop();
+    }
+    return { epochs, examples: rows.length, ms: performance.now() - t0 };
+  }
+
+  /** The (fine-tuned) model as a Vitrine model file. */
+  exportModel() {
+    const b = this._live().save(false);
+    if (!b) this._check(1);
+    return b;
+  }
+
+  async dispose() {
+    if (!this._handle) return;
+    this._handle.delete();
+    this._handle = null;
+  }
+
+  _shape(r, options) {
+    const labels = this._info.labels;
+    const score = r.probabilities[1];
+    const aspects = [];
+    for (const c of r.clauses) {
+      for (const a of this._aspects) {
+        if (c.tokens.some(a.matches)) {
+          aspects.push({ aspect: a.name, sentiment: c.positive >= this._info.threshold ? 'positive' : 'negative',
+                         score: c.positive, snippet: c.text.trim() });
+        }
+      }
+    }
+    // One entry per aspect: the clause that speaks most strongly either way.
+    const best = new Map();
+    for (const a of aspects) {
+      const cur = best.get(a.aspect);
+      if (!cur || Math.abs(a.score - 0.5) > Math.abs(cur.score - 0.5)) best.set(a.aspect, a);
+    }
+    const topWords = options.topWords ?? 5;
+    const words = r.tokens.filter((t) => t.weight !== 0)
+      .map((t) => ({ word: (t.negated ? 'not ' : '') + t.text, weight: t.weight }))
+      .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)).slice(0, topWords);
+    return { label: labels[r.label], positive: r.label === 1, score, aspects: [...best.values()], words,
+             truncated: r.truncated, invalidBytes: r.invalidBytes, empty: r.tokens.length === 0 };
+  }
+
+  _check(status) {
+    check(status, () => this._handle?.lastError() ?? 'review analyzer was disposed');
+  }
+
+  _live() {
+    if (!this._handle) fail('review analyzer was disposed', 'FailedPrecondition');
+    return this._handle;
+  }
+}
+
+/** @param {object} runtime a Runtime (index.js) */
+export async function createReviewAnalyzerOn(runtime, options = {}) {
+  if (options === null || typeof options !== 'object') fail('options must be an object');
+  const bytes = await readModelBytes(options.model ?? DEFAULT_REVIEW_MODEL, options.onProgress);
+  return new ReviewAnalyzer(runtime._module, bytes, options);
+}
