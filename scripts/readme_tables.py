@@ -141,8 +141,26 @@ def tagger(d):
     return "\n".join(rows)
 
 
+def eval_reviews(d):
+    rows = ["| model | setting | threshold | CV macro-F1 | test accuracy | test macro-F1 |", "|---|---|---|---|---|---|"]
+    for name, m in d["models"].items():
+        t = m.get("threshold")
+        rows.append(f"| {name}{' (default)' if name == d.get('default') else ''} | {m.get('setting', '')} | "
+                    f"{'' if t is None else f'{t:.2f}'} | {m['cv']['macro_f1']:.4f} | {m['test']['accuracy']:.4f} | {m['test']['macro_f1']:.4f} |")
+    return "\n".join(rows)
+
+
+def reviews(d):
+    rows = [f"{d['data']['reviews']} reviews, mean {d['data']['mean_chars']:.0f} characters; model {d['model']['bytes']:,} bytes.", "",
+            "| engine | variant | threads | what | reviews/s |", "|---|---|---|---|---|"]
+    for r in d["records"]:
+        rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['what']} | {r['reviews_per_s']:.0f} |")
+    return "\n".join(rows)
+
+
 RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
-          "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger}
+          "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
+          "eval-reviews": eval_reviews, "reviews": reviews}
 
 
 def main():

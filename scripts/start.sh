@@ -12,6 +12,7 @@ for a in "$@"; do
   if [[ $a == --no-serve ]]; then serve=0; else args+=("$a"); fi
 done
 node web/demo/cli.mjs "${args[@]}"
+node scripts/demo-data.mjs
 if [[ $serve -eq 1 ]]; then
   echo
   exec node scripts/serve.mjs --isolated --port "${VITRINE_PORT:-8080}"

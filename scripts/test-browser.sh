@@ -7,5 +7,6 @@ cd "$VITRINE_ROOT"
 [[ -x /usr/bin/chromium ]] || bash scripts/bootstrap.sh >&2
 [[ -f web/dist/vitrine-simd.wasm && -f models/recommend/movielens.safetensors ]] || bash scripts/build.sh >&2
 [[ -d tests/browser/node_modules/playwright-core ]] || (cd tests/browser && npm ci --no-audit --no-fund >&2)
+node scripts/demo-data.mjs
 log "browser tests (Chromium: $(/usr/bin/chromium --version 2>/dev/null))"
 node --test tests/browser/

@@ -1,7 +1,7 @@
 // The storefront demo: a movie store whose recommendations change as the visitor views and buys
 // films. The shopper's history lives in this origin's IndexedDB only; after the model loads the
 // page makes no network requests.
-import { init, runtimeInfo, createRecommender } from '../src/index.js';
+import { init, runtimeInfo, createRecommender, createImageTagger, createReviewAnalyzer } from '../src/index.js';
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('status').textContent = text; };
@@ -81,3 +81,151 @@ $('forget').addEventListener('click', async () => {
 
 renderCatalogue();
 renderRecommendations();
+
+// ---- photos: tags, similar products, teach a new tag --------------------------------------------
+const tagger = await createImageTagger({ storage: 'auto' });
+const fashion = await (await fetch(new URL('./data/fashion.json', import.meta.url))).json();
+const fashionPixels = new Uint8Array(await (await fetch(new URL('./data/fashion.bin', import.meta.url))).arrayBuffer());
+const photo = (i) => ({ data: fashionPixels.subarray(i * 784, (i + 1) * 784), width: 28, height: 28, format: 'gray' });
+function drawGray(canvas, pixels) {
+  canvas.width = 28;
+  canvas.height = 28;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) img.data.set([pixels[i], pixels[i], pixels[i], 255], i * 4);
+  ctx.putImageData(img, 0, 0);
+}
+const picked = new Set();
+$('fashion').replaceChildren(...Array.from({ length: fashion.count }, (_, i) => {
+  const c = document.createElement('canvas');
+  c.dataset.index = String(i);
+  drawGray(c, photo(i).data);
+  return c;
+}));
+await tagger.addToCatalog(Array.from({ length: fashion.count }, (_, i) => ({ id: String(i), image: photo(i) })));
+let tagMs = 0;
+
+async function showPhoto(image, previewPixels) {
+  const t = performance.now();
+  const tags = await tagger.tag(image, { topK: 3, threshold: 0.05 });
+  const similar = await tagger.similar(image, 8);
+  tagMs = performance.now() - t;
+  if (previewPixels) drawGray($('photo-preview'), previewPixels);
+  else $('photo-preview').getContext('2d').drawImage(image, 0, 0, 28, 28);
+  $('photo-tags').replaceChildren(...tags.map((x) => {
+    const span = document.createElement('span');
+    span.className = x.type;
+    span.dataset.label = x.label;
+    span.textContent = `${x.label} ${(100 * x.score).toFixed(0)}%`;
+    return span;
+  }));
+  $('similar').replaceChildren(...similar.map((s) => {
+    const c = document.createElement('canvas');
+    c.dataset.index = s.id;
+    drawGray(c, photo(Number(s.id)).data);
+    return c;
+  }));
+  document.body.dataset.photoTagged = String(Number(document.body.dataset.photoTagged ?? 0) + 1);
+  renderStatus();
+}
+$('fashion').addEventListener('click', async (event) => {
+  const c = event.target.closest('canvas');
+  if (!c) return;
+  const i = Number(c.dataset.index);
+  if (picked.has(i)) picked.delete(i);
+  else picked.add(i);
+  c.classList.toggle('picked', picked.has(i));
+  await showPhoto(photo(i), photo(i).data);
+});
+async function fromFile(file) {
+  const bitmap = await createImageBitmap(file);
+  await showPhoto(bitmap, null);
+}
+$('photo-file').addEventListener('change', (e) => e.target.files[0] && fromFile(e.target.files[0]));
+$('drop').addEventListener('dragover', (e) => { e.preventDefault(); $('drop').classList.add('over'); });
+$('drop').addEventListener('dragleave', () => $('drop').classList.remove('over'));
+$('drop').addEventListener('drop', (e) => {
+  e.preventDefault();
+  $('drop').classList.remove('over');
+  if (e.dataTransfer.files[0]) fromFile(e.dataTransfer.files[0]);
+});
+function renderExamples() {
+  const { examples, customTags } = tagger.info();
+  $('tag-examples').replaceChildren(...Object.entries(examples).map(([tag, n]) => {
+    const span = document.createElement('span');
+    span.className = customTags.includes(tag) ? 'custom' : '';
+    span.textContent = `${tag}: ${n}`;
+    return span;
+  }));
+}
+$('tag-add').addEventListener('click', async () => {
+  const name = $('tag-name').value.trim();
+  if (!name || picked.size === 0) return;
+  await tagger.learn([...picked].map(photo), name);
+  for (const c of $('fashion').querySelectorAll('canvas.picked')) c.classList.remove('picked');
+  picked.clear();
+  renderExamples();
+});
+$('tag-train').addEventListener('click', async () => {
+  try {
+    const r = await tagger.train({ onProgress: ({ step, steps, loss }) => { $('tag-progress').textContent = `step ${step}/${steps}, loss ${loss.toFixed(3)}`; } });
+    $('tag-progress').textContent = `trained ${r.tags.join(', ')} on ${r.examples} photos in ${r.ms.toFixed(0)} ms`;
+    document.body.dataset.tagTrained = 'true';
+  } catch (e) {
+    $('tag-progress').textContent = e.message;
+  }
+  renderExamples();
+});
+renderExamples();
+
+// ---- reviews: live sentiment and aspects, summary ------------------------------------------------
+const reviews = await createReviewAnalyzer();
+let reviewMs = 0;
+function renderReview() {
+  const text = $('review').value;
+  const t = performance.now();
+  const r = reviews.analyze(text);
+  reviewMs = performance.now() - t;
+  $('sentiment').textContent = r.empty ? '–' : r.positive ? 'positive' : 'negative';
+  $('sentiment-score').textContent = r.empty ? '' : `(${(100 * r.score).toFixed(0)}% positive)`;
+  $('aspects').replaceChildren(...r.aspects.map((a) => {
+    const span = document.createElement('span');
+    span.className = a.sentiment;
+    span.dataset.aspect = a.aspect;
+    span.textContent = `${a.aspect}: ${a.sentiment}`;
+    span.title = a.snippet;
+    return span;
+  }));
+  $('words').replaceChildren(...r.words.map((w) => {
+    const span = document.createElement('span');
+    span.className = w.weight > 0 ? 'positive' : 'negative';
+    span.textContent = w.word;
+    return span;
+  }));
+  document.body.dataset.reviewed = String(Number(document.body.dataset.reviewed ?? 0) + 1);
+  renderStatus();
+}
+$('review').addEventListener('input', renderReview);
+const sampleReviews = await (await fetch(new URL('./data/reviews.json', import.meta.url))).json();
+$('summarize').addEventListener('click', async () => {
+  const t = performance.now();
+  const s = await reviews.summarize(sampleReviews, { onProgress: ({ done, total }) => { $('summary').textContent = `${done}/${total}…`; } });
+  const ms = performance.now() - t;
+  const lines = [`${s.count} reviews in ${ms.toFixed(0)} ms: ${(100 * s.positiveShare).toFixed(0)}% positive`,
+                 `praised: ${s.praised.join(', ') || '–'}`, `criticized: ${s.criticized.join(', ') || '–'}`];
+  for (const a of s.aspects.slice(0, 4)) {
+    if (a.praise) lines.push(`${a.aspect} 👍 "${a.praise.slice(0, 80)}"`);
+    if (a.complaint) lines.push(`${a.aspect} 👎 "${a.complaint.slice(0, 80)}"`);
+  }
+  $('summary').replaceChildren(...lines.map((l) => Object.assign(document.createElement('div'), { textContent: l })));
+  document.body.dataset.summarized = 'true';
+});
+
+function renderStatus() {
+  const info = runtimeInfo();
+  status(`ready · ${info.variant}, ${info.threads} thread${info.threads > 1 ? 's' : ''} (${info.reason}) · ` +
+         `loaded in ${loadMs.toFixed(0)} ms · fold-in ${last.fold.toFixed(2)} ms · ranking ${rec.info().items} films ` +
+         `${last.rank.toFixed(2)} ms · tag ${tagMs.toFixed(1)} ms · review ${reviewMs.toFixed(2)} ms`);
+}
+renderStatus();
+document.body.dataset.allReady = 'true';

@@ -144,6 +144,7 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView;
 export declare class Runtime {
   /** In this runtime's thread (`worker: true` is refused here; see createRecommender). */
   createRecommender(options: RecommenderOptions & { worker?: false }): Promise<Recommender>;
+  createReviewAnalyzer(options?: ReviewAnalyzerOptions): Promise<ReviewAnalyzer>;
   /** In this runtime's thread (`worker: true` is refused here; see createImageTagger). */
   createImageTagger(options?: ImageTaggerOptions & { worker?: false }): Promise<ImageTagger>;
   info(): RuntimeInfo;
@@ -437,3 +438,69 @@ export declare function createImageTagger(options?: ImageTaggerOptions & { worke
 /** Converts any supported image (except Blobs) to raw pixels. */
 export declare function toPixels(image: ImageInput): Required<Pick<RawImage, 'width' | 'height' | 'format' | 'rowBytes'>> & { data: Uint8Array | Uint8ClampedArray };
 export declare function toPixelsAsync(image: ImageInput): Promise<ReturnType<typeof toPixels>>;
+
+// ---- review analysis ----------------------------------------------------------------------------
+
+export interface ReviewAnalyzerOptions {
+  /** Default: the shipped Amazon Fine Food model (DEFAULT_REVIEW_MODEL). */
+  model?: ModelSource;
+  /** { aspect: keywords } (a trailing '*' matches word prefixes). Default: DEFAULT_ASPECTS. */
+  aspects?: Record<string, string[]>;
+  /** Longer texts are cut at a character boundary (result.truncated). Default 20000 bytes of UTF-8. */
+  maxBytes?: number;
+  runtime?: Runtime;
+  onProgress?: (progress: { stage: string; loaded: number; total: number }) => void;
+}
+
+export interface AspectMention {
+  aspect: string;
+  sentiment: 'positive' | 'negative';
+  /** P(positive) of the clause that mentions it. */
+  score: number;
+  snippet: string;
+}
+
+export interface ReviewAnalysis {
+  /** One of info().labels, e.g. 'great' | 'other'. */
+  label: string;
+  positive: boolean;
+  /** P(positive label); compared with the model's tuned threshold. */
+  score: number;
+  aspects: AspectMention[];
+  /** The tokens that moved the score most (weight > 0 toward positive); negated words read "not …". */
+  words: { word: string; weight: number }[];
+  truncated: boolean;
+  /** Invalid UTF-8 bytes replaced (Uint8Array input). */
+  invalidBytes: number;
+  /** No tokens (empty or whitespace-only text): the score is the model's prior. */
+  empty: boolean;
+}
+
+export interface ReviewSummary {
+  count: number;
+  positive: number;
+  negative: number;
+  positiveShare: number;
+  truncated: number;
+  aspects: { aspect: string; mentions: number; positive: number; negative: number; praise: string | null; complaint: string | null }[];
+  /** Up to three aspects, most praised / most criticized first. */
+  praised: string[];
+  criticized: string[];
+}
+
+export declare class ReviewAnalyzer {
+  info(): { labels: string[]; threshold: number; dim: number; vocabulary: number; aspects: string[] };
+  analyze(text: string | Uint8Array, options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): ReviewAnalysis;
+  analyzeBatch(texts: (string | Uint8Array)[], options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): ReviewAnalysis[];
+  summarize(texts: (string | Uint8Array)[], options?: { chunk?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<ReviewSummary>;
+  fineTune(examples: { text: string; label: string | boolean }[],
+           options?: { epochs?: number; learningRate?: number; onProgress?: (p: { epoch: number; epochs: number }) => void; signal?: AbortSignal }):
+    Promise<{ epochs: number; examples: number; ms: number }>;
+  /** The (fine-tuned) model as a Vitrine model file. */
+  exportModel(): Uint8Array;
+  dispose(): Promise<void>;
+}
+
+export declare const DEFAULT_REVIEW_MODEL: URL;
+export declare const DEFAULT_ASPECTS: Readonly<Record<string, string[]>>;
+export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions): Promise<ReviewAnalyzer>;
