@@ -3,6 +3,8 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,8 +39,10 @@ class ReviewHandle {
         .dump();
   }
 
-  // Analyzes a JS string (UTF-8 from Embind) or a Uint8Array of UTF-8 bytes, at most max_bytes.
-  int analyze(const val& text, int max_bytes, bool clauses) {
+  // Analyzes a JS string (UTF-8 from Embind) or a Uint8Array of UTF-8 bytes, at most max_bytes:
+  // the label, probabilities, the top_words tokens by |contribution| and, with `clauses`, each
+  // clause's text, tokens and P(positive).
+  int analyze(const val& text, int max_bytes, bool clauses, int top_words) {
     if (!model_) return not_loaded();
     std::string bytes;
     if (text.isString()) {
@@ -51,31 +55,43 @@ class ReviewHandle {
       return record(Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8"), &error_);
     }
     if (max_bytes < 1) return record(Status::InvalidArgument("maxBytes must be >= 1"), &error_);
+    if (top_words < 0) return record(Status::InvalidArgument("topWords must be >= 0"), &error_);
     const TokenizedText t = tokenize(bytes, static_cast<size_t>(max_bytes));
     Result<ReviewModel::Prediction> p = model_->predict(t);
     if (!p.ok()) return record(p.status(), &error_);
-    Json::Array probs, tokens, cl;
+    Json::Array probs, words, cl;
     for (float x : p->probabilities) probs.emplace_back(static_cast<double>(x));
-    for (size_t i = 0; i < t.tokens.size(); ++i) {
-      const Token& k = t.tokens[i];
-      tokens.push_back(Json::object({{"text", k.text}, {"clause", k.clause}, {"negated", k.negated},
-                                     {"weight", i < p->token_weights.size() ? static_cast<double>(p->token_weights[i]) : 0.0}}));
+    std::vector<size_t> order;
+    for (size_t i = 0; i < p->token_weights.size(); ++i) {
+      if (p->token_weights[i] != 0.0f) order.push_back(i);
+    }
+    const size_t keep = std::min(order.size(), static_cast<size_t>(top_words));
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](size_t a, size_t b) {
+      const float wa = std::fabs(p->token_weights[a]), wb = std::fabs(p->token_weights[b]);
+      return wa != wb ? wa > wb : a < b;
+    });
+    for (size_t k = 0; k < keep; ++k) {
+      const Token& tok = t.tokens[order[k]];
+      words.push_back(Json::object({{"text", tok.text}, {"negated", tok.negated},
+                                    {"weight", static_cast<double>(p->token_weights[order[k]])}}));
     }
     if (clauses) {
       for (const auto& [b, e] : t.clauses) {
         const std::string part = t.text.substr(b, e - b);
         const TokenizedText ct = tokenize(part);
+        if (ct.tokens.empty()) continue;
         Result<ReviewModel::Prediction> cp = model_->predict(ct);
         if (!cp.ok()) return record(cp.status(), &error_);
-        Json::Array words;
-        for (const Token& k : ct.tokens) words.emplace_back(k.text);
-        cl.push_back(Json::object({{"text", part}, {"tokens", Json::array(std::move(words))},
+        Json::Array toks;
+        for (const Token& k : ct.tokens) toks.emplace_back(k.text);
+        cl.push_back(Json::object({{"text", part}, {"tokens", Json::array(std::move(toks))},
                                    {"positive", static_cast<double>(cp->probabilities.back())}}));
       }
     }
     result_ = Json::object({{"label", p->label},
                             {"probabilities", Json::array(std::move(probs))},
-                            {"tokens", Json::array(std::move(tokens))},
+                            {"words", Json::array(std::move(words))},
+                            {"tokens", static_cast<int64_t>(t.tokens.size())},
                             {"clauses", Json::array(std::move(cl))},
                             {"truncated", t.truncated},
                             {"invalidBytes", t.invalid_bytes}})

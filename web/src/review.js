@@ -81,7 +81,9 @@ export class ReviewAnalyzer {
   analyze(text, options = {}) {
     const h = this._live();
     if (typeof text !== 'string' && !(text instanceof Uint8Array)) fail('analyze(text): text must be a string (or UTF-8 bytes)');
-    this._check(h.analyze(text, options.maxBytes ?? this._maxBytes, options.aspects !== false));
+    const topWords = options.topWords ?? 5;
+    if (!(Number.isInteger(topWords) && topWords >= 0)) fail(`topWords must be an integer >= 0, got ${topWords}`);
+    this._check(h.analyze(text, options.maxBytes ?? this._maxBytes, options.aspects !== false, topWords));
     return this._shape(JSON.parse(h.result()), options);
   }
 
@@ -198,12 +200,9 @@ export class ReviewAnalyzer {
       const cur = best.get(a.aspect);
       if (!cur || Math.abs(a.score - 0.5) > Math.abs(cur.score - 0.5)) best.set(a.aspect, a);
     }
-    const topWords = options.topWords ?? 5;
-    const words = r.tokens.filter((t) => t.weight !== 0)
-      .map((t) => ({ word: (t.negated ? 'not ' : '') + t.text, weight: t.weight }))
-      .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)).slice(0, topWords);
+    const words = r.words.map((t) => ({ word: (t.negated ? 'not ' : '') + t.text, weight: t.weight }));
     return { label: labels[r.label], positive: r.label === 1, score, aspects: [...best.values()], words,
-             truncated: r.truncated, invalidBytes: r.invalidBytes, empty: r.tokens.length === 0 };
+             truncated: r.truncated, invalidBytes: r.invalidBytes, empty: r.tokens === 0 };
   }
 
   _check(status) {
