@@ -25,6 +25,24 @@ export function quantile(sorted, q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/** Median, p10 and p90 of run times (ms). */
+export function stats(times) {
+  const s = [...times].sort((a, b) => a - b);
+  return { median_ms: quantile(s, 0.5), p10_ms: quantile(s, 0.1), p90_ms: quantile(s, 0.9), runs: s.length };
+}
+
+/** Runs fn `warmup` times, then times `runs` calls (awaited). */
+export async function timeIt(fn, runs, warmup) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return stats(times);
+}
+
 export function median(xs) {
   return quantile([...xs].sort((a, b) => a - b), 0.5);
 }

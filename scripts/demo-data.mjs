@@ -7,6 +7,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { readCsv } from './reviews/csv.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'web/demo/data');
 fs.mkdirSync(out, { recursive: true });
@@ -20,15 +22,6 @@ fs.writeFileSync(path.join(out, 'fashion.bin'), img.subarray(16, 16 + N * 784));
 fs.writeFileSync(path.join(out, 'fashion.json'), JSON.stringify({ count: N, width: 28, height: 28, labels: Array.from(lab.subarray(8, 8 + N)) }));
 
 const reviews = sh('scripts/reviews/prepare-data.sh');
-const csv = fs.readFileSync(path.join(reviews, 'test.csv'), 'utf8');
-const texts = [];
-let field = '', quoted = false, col = 0;
-for (let i = csv.indexOf('\n') + 1; i < csv.length && texts.length < 300; i++) {
-  const c = csv[i];
-  if (quoted) {
-    if (c === '"' && csv[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
-  } else if (c === '"') quoted = true;
-  else if (c === ',') { if (col === 0) texts.push(field); field = ''; col++; } else if (c === '\n') { field = ''; col = 0; } else field += c;
-}
+const texts = readCsv(path.join(reviews, 'test.csv')).slice(0, 300).map((r) => r.text);
 fs.writeFileSync(path.join(out, 'reviews.json'), JSON.stringify(texts));
 console.error(`[vitrine] demo data in ${path.relative(root, out)}: ${N} catalogue photos, ${texts.length} reviews`);

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { arg, args, flag, loadTfjsWasm, npyFile as writeNpy, quantile, readNpyFloat32, root } from '../common.mjs';
+import { arg, args, flag, loadTfjsWasm, npyFile as writeNpy, quantile, readNpyFloat32, root, timeIt as timeCalls } from '../common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -41,21 +41,7 @@ const TOLERANCE = 1e-4;
 // statistics and timing (used by the children)
 
 
-function stats(times) {
-  const s = [...times].sort((a, b) => a - b);
-  return { median_ms: quantile(s, 0.5), p10_ms: quantile(s, 0.1), p90_ms: quantile(s, 0.9), runs: s.length };
-}
-
-async function timeIt(fn) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return stats(times);
-}
+const timeIt = (fn) => timeCalls(fn, runs, warmup);
 
 function readInput(file) {
   const buf = fs.readFileSync(file);

@@ -9,24 +9,13 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 import { arg, flag, quantile, root } from '../common.mjs';
+import { readCsv } from '../../scripts/reviews/csv.mjs';
 
 const modelPath = path.join(root, 'models/reviews/fine-foods.safetensors');
 const runs = Number(arg('runs', 7));
 const dataDir = execFileSync('bash', [path.join(root, 'scripts/reviews/prepare-data.sh')], { encoding: 'utf8' }).trim();
 
-function texts() {
-  const s = fs.readFileSync(path.join(dataDir, 'test.csv'), 'utf8');
-  const out = [];
-  let field = '', quoted = false, col = 0;
-  for (let i = s.indexOf('\n') + 1; i < s.length; i++) {
-    const c = s[i];
-    if (quoted) {
-      if (c === '"' && s[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { if (col === 0) out.push(field); field = ''; col++; } else if (c === '\n') { field = ''; col = 0; } else field += c;
-  }
-  return out;
-}
+const texts = () => readCsv(path.join(dataDir, 'test.csv')).map((r) => r.text);
 
 if (flag('child')) {
   const { createRuntime } = await import('../../web/src/index.js');

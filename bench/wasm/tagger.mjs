@@ -17,27 +17,14 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
-import { arg, flag, loadTfjsWasm, mulberry32, quantile, root } from '../common.mjs';
+import { arg, flag, loadTfjsWasm, mulberry32, quantile, root, timeIt as timeCalls } from '../common.mjs';
 
 const modelPath = path.join(root, 'models/tagger/fashion-mnist.safetensors');
 const quick = flag('quick');
 const runs = Number(arg('runs', quick ? 30 : 300));
 const warmup = Math.max(5, Math.floor(runs / 10));
 
-function stats(times) {
-  const s = [...times].sort((a, b) => a - b);
-  return { median_ms: quantile(s, 0.5), p10_ms: quantile(s, 0.1), p90_ms: quantile(s, 0.9), runs: s.length };
-}
-async function timeIt(fn, n = runs, w = warmup) {
-  for (let i = 0; i < w; i++) await fn();
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return stats(times);
-}
+const timeIt = (fn, n = runs, w = warmup) => timeCalls(fn, n, w);
 
 // The shipped model's tensors (safetensors, F16 or F32) as Float32Arrays.
 function readSafetensors(file) {

@@ -9,7 +9,7 @@
 //       one line per review: predicted label index and P(labels[1]); prints accuracy and macro-F1
 //       as JSON when the file has labels.
 //   model options: [--labels other,great] [--dim D] [--epochs N] [--lr LR] [--weight-decay W]
-//       [--min-count C] [--bpe-merges M] [--buckets B] [--max-features F] [--no-nb] [--seed S] [--threads N]
+//       [--min-count C] [--bpe-merges M] [--buckets B] [--max-features F] [--weighting mean|nb|tfidf] [--seed S] [--threads N]
 //
 // CSV: a header naming a text column (text or review) and a label column (label or score);
 // RFC 4180 quoting (quoted fields may hold commas, quotes as "" and newlines).
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
     else if (a == "--bpe-merges") o.vocab.bpe_merges = std::atoll(next().c_str());
     else if (a == "--buckets") o.vocab.bigram_buckets = std::atoll(next().c_str());
     else if (a == "--max-features") o.max_features = std::atoll(next().c_str());
-    else if (a == "--no-nb") o.nb_weighting = false;
+    else if (a == "--weighting") o.weighting = next();
     else if (a == "--seed") o.seed = static_cast<uint32_t>(std::atoll(next().c_str()));
     else if (a == "--threads") threads = std::atoll(next().c_str());
     else return fail(Status::InvalidArgument("unknown option " + a));

@@ -155,9 +155,11 @@ def main():
     report("nbsvm", None, {f"C={c}": nbsvm(c) for c in ([0.1] if a.quick else [0.03, 0.1, 0.3, 1.0])})
 
     # Vitrine: cross-validated settings, then the chosen one trained on all training reviews.
-    settings = {"bag": ["--no-nb", "--lr", "0.01", "--epochs", "10"], "bag-nb": ["--lr", "0.01", "--epochs", "10"]}
+    settings = {"bag": ["--weighting", "mean", "--lr", "0.01", "--epochs", "10"],
+                "bag-nb": ["--weighting", "nb", "--lr", "0.01", "--epochs", "5", "--weight-decay", "1e-4"],
+                "bag-tfidf": ["--weighting", "tfidf", "--lr", "0.01", "--epochs", "5", "--weight-decay", "1e-4"]}
     if a.quick:
-        settings = {"bag": ["--no-nb", "--lr", "0.01", "--epochs", "3"]}
+        settings = {"bag": ["--weighting", "mean", "--lr", "0.01", "--epochs", "3"]}
     best = None
     for name, args in settings.items():
         cv = vitrine_cv(a.train, args)

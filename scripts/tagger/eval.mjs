@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { createRuntime } from '../../web/src/index.js';
+import { mulberry32 } from '../../bench/common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const quick = process.argv.includes('--quick');
@@ -41,18 +42,9 @@ const gray = (p) => ({ data: p, width: 28, height: 28, format: 'gray' });
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 
-function seeded(seed) {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const byClass = LABELS.map((_, c) => TRAIN.map((t, i) => (t.label === c ? i : -1)).filter((i) => i >= 0));
 function draw(k, seed) {
-  const rand = seeded(seed);
+  const rand = mulberry32(seed);
   return byClass.map((idx) => {
     const pool = idx.slice();
     for (let i = 0; i < k; i++) {

@@ -20,6 +20,20 @@ const artifacts = path.join(here, 'artifacts');
 fs.mkdirSync(artifacts, { recursive: true });
 const CHROMIUM = process.env.VITRINE_CHROMIUM ?? '/usr/bin/chromium';
 
+// A fresh browser context on the demo page, recording page errors and every request, once all
+// models have loaded.
+async function openDemo(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(url);
+  await page.waitForSelector('body[data-all-ready="true"]', { timeout: 120_000 });
+  return { context, page, errors, requests };
+}
+
 for (const isolated of [true, false]) {
   const mode = isolated ? 'isolated' : 'plain';
   describe(`demo page, ${isolated ? 'cross-origin isolated (threads)' : 'not isolated (single thread)'}`, () => {
@@ -38,14 +52,7 @@ for (const isolated of [true, false]) {
     });
 
     test('recommendations follow clicks, persist across reloads, and no request leaves after load', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      const requests = [];
-      page.on('request', (r) => requests.push(r.url()));
-      await page.goto(server.url);
-      await page.waitForSelector('body[data-all-ready="true"]', { timeout: 120_000 });
+      const { context, page, errors, requests } = await openDemo(browser, server.url);
       const statusText = await page.textContent('#status');
       assert.match(statusText, isolated ? /simd-threads, 2 threads/ : /simd, 1 thread /);
       assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), isolated);
@@ -88,14 +95,7 @@ for (const isolated of [true, false]) {
     });
 
     test('photos get tags and similar products, a new tag is taught, reviews get sentiment and aspects', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      const requests = [];
-      page.on('request', (r) => requests.push(r.url()));
-      await page.goto(server.url);
-      await page.waitForSelector('body[data-all-ready="true"]', { timeout: 120_000 });
+      const { context, page, errors, requests } = await openDemo(browser, server.url);
       const loaded = requests.length;
       const labels = await page.evaluate(async () => (await (await fetch('./data/fashion.json')).json()).labels);
       const NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];

@@ -92,11 +92,11 @@ std::vector<ReviewExample> corpus(int n, uint32_t seed) {
 
 TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
   auto ctx = Context::create(1, 1).value();
-  for (bool nb : {false, true}) {
+  for (const char* nb : {"mean", "nb", "tfidf"}) {
     ReviewTrainOptions o;
     o.dim = 8;
     o.epochs = 20;
-    o.nb_weighting = nb;
+    o.weighting = nb;
     o.vocab.bigram_buckets = 256;
     Result<std::unique_ptr<ReviewModel>> m = ReviewModel::train(corpus(200, 1), {"other", "great"}, o, ctx.get());
     ASSERT_TRUE(m.ok()) << m.status().to_string();

@@ -11,26 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { createRuntime, createReviewAnalyzer, VitrineError, DEFAULT_ASPECTS } from '../../web/src/index.js';
+import { readCsv } from '../../scripts/reviews/csv.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelPath = path.join(root, 'models/reviews/fine-foods.safetensors');
 const tool = path.join(root, 'build/native/engine/tools/vitrine-review');
 const dataDir = execFileSync('bash', [path.join(root, 'scripts/reviews/prepare-data.sh')], { encoding: 'utf8' }).trim();
 
-function readCsv(file) {  // RFC 4180, header text,label
-  const s = fs.readFileSync(file, 'utf8');
-  const rows = [];
-  let row = [], field = '', quoted = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (quoted) {
-      if (c === '"' && s[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; } else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; } else if (c !== '\r') field += c;
-  }
-  if (field || row.length) { row.push(field); rows.push(row); }
-  return rows.slice(1).map(([text, label]) => ({ text, label }));
-}
 const TEST = readCsv(path.join(dataDir, 'test.csv'));
 
 function throws(fn, code, pattern) {

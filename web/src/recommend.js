@@ -8,7 +8,7 @@
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { readModelBytes } from './model.js';
-import { openStorage } from './storage.js';
+import { openStorage, StateWriter } from './storage.js';
 
 /** Default weight of each event type (the model sees the largest weight per item). */
 export const DEFAULT_EVENT_WEIGHTS = Object.freeze({ view: 1, click: 1, rate: 1, cart: 2, wishlist: 2, purchase: 3 });
@@ -32,8 +32,7 @@ export class Recommender {
     this._events = [];
     this._dropped = 0;
     this._dirty = true;
-    this._writes = Promise.resolve();
-    this._storage = storage;
+    this._writer = new StateWriter(storage);
     this._module = module;
     this._handle = new module.RecommenderHandle();
     try {
@@ -162,7 +161,7 @@ export class Recommender {
     this._live();
     this._events = [];
     this._dirty = true;
-    await this._queue(() => this._storage.clear());
+    await this._writer.clear();
   }
 
   /** Releases the engine handle (storage is kept; call forget() first to erase it). */
@@ -171,7 +170,7 @@ export class Recommender {
     if (!h) return;
     this._handle = null;  // at once: a second dispose() or a late call sees it disposed
     this._module = null;
-    await this._writes.catch(() => {});
+    await this._writer.idle();
     h.delete();
   }
 
@@ -294,13 +293,7 @@ export class Recommender {
 
   _persist() {
     const snapshot = this.exportState();
-    return this._queue(() => this._storage.save(snapshot));
-  }
-
-  _queue(task) {
-    const next = this._writes.then(task, task);
-    this._writes = next.catch(() => {});
-    return next;
+    return this._writer.save(snapshot);
   }
 
   _check(status) {

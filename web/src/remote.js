@@ -105,12 +105,42 @@ function noFunctions(value, where) {
   }
 }
 
-/** A Recommender living in a worker: the same methods, all returning Promises. */
-export class RemoteRecommender {
-  /** @internal */
-  constructor(connection, handle) {
+// What every task proxy shares: the connection, the task's handle in the worker, calls and dispose.
+class RemoteTask {
+  constructor(connection, handle, kind) {
     this._c = connection;
     this._handle = handle;
+    this._kind = kind;
+  }
+
+  /** Disposes the task and stops its worker. */
+  async dispose() {
+    if (!this._c) return;
+    const c = this._c;
+    this._c = null;
+    try {
+      await c.request('shutdown', []);
+    } finally {
+      c.terminate();
+    }
+  }
+
+  _call(method, ...args) {
+    if (!this._c) return Promise.reject(new VitrineError(`${this._kind} was disposed`, 'FailedPrecondition'));
+    try {
+      args.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this._c.request('call', [this._handle, method, args]);
+  }
+}
+
+/** A Recommender living in a worker: the same methods, all returning Promises. */
+export class RemoteRecommender extends RemoteTask {
+  /** @internal */
+  constructor(connection, handle) {
+    super(connection, handle, 'recommender');
   }
 
   info() { return this._call('info'); }
@@ -125,50 +155,41 @@ export class RemoteRecommender {
   importState(state) { return this._call('importState', state); }
   forget() { return this._call('forget'); }
 
-  /** Disposes the recommender and stops its worker. */
-  async dispose() {
-    if (!this._c) return;
-    const c = this._c;
-    this._c = null;
-    try {
-      await c.request('shutdown', []);
-    } finally {
-      c.terminate();
-    }
-  }
-
-  _call(method, ...args) {
-    if (!this._c) return Promise.reject(new VitrineError('recommender was disposed', 'FailedPrecondition'));
-    try {
-      args.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this._c.request('call', [this._handle, method, args]);
-  }
 }
 
-/** createRecommender({ worker: true, ... }): a worker with its own runtime and one recommender. */
-export async function createRemoteRecommender(options) {
+// Relative URLs mean the page's location, not the worker script's.
+function absolute(m) {
+  if (m instanceof URL) return m.href;
+  if (!isNode && typeof m === 'string' && globalThis.location) return new URL(m, globalThis.location.href).href;
+  return m;
+}
+
+// Starts a worker with its own runtime (variant, threads), creates one task there with `op` and
+// wraps it in a `Proxy` (a RemoteTask). Options must be cloneable: no functions, no custom storage.
+async function startRemote(options, op, Proxy) {
   const { worker: _w, runtime: _r, onProgress, variant, threads, ...rest } = options;
   if (rest.storage && typeof rest.storage === 'object' && typeof rest.storage.load === 'function') {
     throw new VitrineError('a custom storage object cannot be sent to a worker (use a built-in storage, or worker: false)',
                            'InvalidArgument');
   }
   noFunctions(rest, 'options');
-  // Relative URLs mean the page's location, not the worker script's.
-  if (rest.model instanceof URL) rest.model = rest.model.href;
-  if (!isNode && typeof rest.model === 'string' && globalThis.location) rest.model = new URL(rest.model, globalThis.location.href).href;
+  rest.model = absolute(rest.model);
+  if (rest.model && typeof rest.model === 'object' && rest.model.format) rest.model = { ...rest.model, url: absolute(rest.model.url) };
   const c = await WorkerConnection.start({ variant, threads });
   try {
-    const { handle } = await c.request('createRecommender', [rest], onProgress);
-    const rec = new RemoteRecommender(c, handle);
-    rec.runtimeInfo = c.info;
-    return rec;
+    const { handle } = await c.request(op, [rest], onProgress);
+    const task = new Proxy(c, handle);
+    task.runtimeInfo = c.info;
+    return task;
   } catch (e) {
     c.terminate();
     throw e;
   }
+}
+
+/** createRecommender({ worker: true, ... }): a worker with its own runtime and one recommender. */
+export function createRemoteRecommender(options) {
+  return startRemote(options, 'createRecommender', RemoteRecommender);
 }
 
 // Images become plain pixels on this thread (ImageBitmap, <img>, canvas, Blob, ImageData, raw), and
@@ -184,11 +205,10 @@ async function pixelsFor(images) {
 }
 
 /** An ImageTagger living in a worker: the same methods, all returning Promises. */
-export class RemoteImageTagger {
+export class RemoteImageTagger extends RemoteTask {
   /** @internal */
   constructor(connection, handle) {
-    this._c = connection;
-    this._handle = handle;
+    super(connection, handle, 'tagger');
   }
 
   info() { return this._call('info'); }
@@ -235,52 +255,9 @@ export class RemoteImageTagger {
     return done.finally(() => signal?.removeEventListener('abort', abort));
   }
 
-  /** Disposes the tagger and stops its worker. */
-  async dispose() {
-    if (!this._c) return;
-    const c = this._c;
-    this._c = null;
-    try {
-      await c.request('shutdown', []);
-    } finally {
-      c.terminate();
-    }
-  }
-
-  _call(method, ...args) {
-    if (!this._c) return Promise.reject(new VitrineError('tagger was disposed', 'FailedPrecondition'));
-    try {
-      args.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this._c.request('call', [this._handle, method, args]);
-  }
 }
 
 /** createImageTagger({ worker: true, ... }): a worker with its own runtime and one tagger. */
-export async function createRemoteImageTagger(options) {
-  const { worker: _w, runtime: _r, onProgress, variant, threads, ...rest } = options;
-  if (rest.storage && typeof rest.storage === 'object' && typeof rest.storage.load === 'function') {
-    throw new VitrineError('a custom storage object cannot be sent to a worker (use a built-in storage, or worker: false)',
-                           'InvalidArgument');
-  }
-  noFunctions(rest, 'options');
-  const absolute = (m) => {
-    if (m instanceof URL) return m.href;
-    if (!isNode && typeof m === 'string' && globalThis.location) return new URL(m, globalThis.location.href).href;
-    return m;
-  };
-  rest.model = absolute(rest.model);
-  if (rest.model && typeof rest.model === 'object' && rest.model.format) rest.model = { ...rest.model, url: absolute(rest.model.url) };
-  const c = await WorkerConnection.start({ variant, threads });
-  try {
-    const { handle } = await c.request('createImageTagger', [rest], onProgress);
-    const tagger = new RemoteImageTagger(c, handle);
-    tagger.runtimeInfo = c.info;
-    return tagger;
-  } catch (e) {
-    c.terminate();
-    throw e;
-  }
+export function createRemoteImageTagger(options) {
+  return startRemote(options, 'createImageTagger', RemoteImageTagger);
 }

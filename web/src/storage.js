@@ -108,3 +108,24 @@ async function indexedDbStorage(name, key) {
     async clear() { await tx('readwrite', (s) => s.delete(key)); },
   };
 }
+
+/**
+ * Serializes a task's writes to its storage: save(snapshot) and clear() run one after the other in
+ * call order (a failed write does not block later ones); idle() resolves when all are done.
+ */
+export class StateWriter {
+  constructor(storage) {
+    this._storage = storage;
+    this._tail = Promise.resolve();
+  }
+
+  save(snapshot) { return this._run(() => this._storage.save(snapshot)); }
+  clear() { return this._run(() => this._storage.clear()); }
+  idle() { return this._tail; }
+
+  _run(task) {
+    const next = this._tail.then(task, task);
+    this._tail = next.catch(() => {});
+    return next;
+  }
+}

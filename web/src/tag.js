@@ -11,7 +11,7 @@ import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { readModelBytes } from './model.js';
 import { toPixelsAsync } from './image.js';
-import { openStorage } from './storage.js';
+import { openStorage, StateWriter } from './storage.js';
 
 /** The shipped default tagger (models/tagger/, model card there). */
 export const DEFAULT_TAGGER_MODEL = new URL('../../models/tagger/fashion-mnist.safetensors', import.meta.url);
@@ -44,8 +44,7 @@ export class ImageTagger {
     this._invert = options.invert ?? 'auto';
     if (!FITS.has(this._fit)) fail(`fit must be one of ${[...FITS].join(', ')}, got ${this._fit}`);
     if (!INVERTS.has(this._invert)) fail(`invert must be one of ${[...INVERTS].join(', ')}, got ${this._invert}`);
-    this._storage = storage;
-    this._writes = Promise.resolve();
+    this._writer = new StateWriter(storage);
     this._examples = new Map();  // tag -> Float32Array[] (embeddings)
     this._catalog = new Map();   // id -> metadata given to addToCatalog
     this._training = false;
@@ -294,12 +293,12 @@ export class ImageTagger {
     this._examples.clear();
     this._head = null;
     h.headClear();
-    await this._queue(() => this._storage.clear());
+    await this._writer.clear();
   }
 
   async dispose() {
     if (!this._handle) return;
-    await this._writes;
+    await this._writer.idle();
     this._handle.delete();
     this._handle = null;
   }
@@ -348,13 +347,7 @@ export class ImageTagger {
 
   _persist() {
     const snapshot = this.exportState();
-    return this._queue(() => this._storage.save(snapshot));
-  }
-
-  _queue(task) {
-    const next = this._writes.then(task, task);
-    this._writes = next.catch(() => {});
-    return next;
+    return this._writer.save(snapshot);
   }
 
   _check(status) {

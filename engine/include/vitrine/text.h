@@ -89,10 +89,12 @@ struct ReviewTrainOptions {
   double learning_rate = 0.01;
   double weight_decay = 0.0;
   int64_t max_features = 512;  // per review (longer reviews keep their first features)
-  // NB weighting (Wang & Manning 2012, as feature scaling): each review's features are made
-  // unique and weighted by their naive-Bayes log-count ratio r_f (binary labels only), so the bag
-  // is sum_f r_f e_f / n instead of the mean of e_f.
-  bool nb_weighting = true;
+  // How a review's feature embeddings are pooled:
+  //   "mean"   the mean of e_f over its features (fastText)
+  //   "nb"     features made unique, weighted by their naive-Bayes log-count ratio r_f (Wang &
+  //            Manning 2012, as feature scaling; binary labels only): sum_f r_f e_f / n
+  //   "tfidf"  sum_f w_f e_f with w = sublinear tf (1 + ln count) x idf, L2-normalized per review
+  std::string weighting = "mean";
   double nb_alpha = 1.0;
   uint32_t seed = 20261128;
   TextVocab::Options vocab;
@@ -150,7 +152,8 @@ class ReviewModel {
   double threshold_ = 0.5;
   std::vector<float> table_;  // (vocab size, dim)
   std::vector<float> w_, b_;  // (labels, dim), (labels)
-  std::vector<float> nb_;     // (vocab size) NB log-count ratios, or empty (plain mean)
+  std::string weighting_ = "mean";
+  std::vector<float> fweights_;  // (vocab size) NB log-count ratios or idf; empty for "mean"
   Context* ctx_ = nullptr;
 };
 

@@ -8,50 +8,15 @@
 #include <random>
 #include <set>
 
+#include "../core/utf8.h"
 #include "vitrine/graph.h"
 #include "vitrine/train.h"
 
 namespace vitrine {
 namespace {
 
-void append_utf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // Decodes one code point at s[i]; returns its length, or 0 for an invalid sequence.
-size_t decode_one(std::string_view s, size_t i, uint32_t* cp) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) { *cp = c; return 1; }
-  if ((c & 0xE0) == 0xC0) { len = 2; v = c & 0x1F; min = 0x80; }
-  else if ((c & 0xF0) == 0xE0) { len = 3; v = c & 0x0F; min = 0x800; }
-  else if ((c & 0xF8) == 0xF0) { len = 4; v = c & 0x07; min = 0x10000; }
-  else return 0;
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const unsigned char d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (d & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return len;
-}
+size_t decode_one(std::string_view s, size_t i, uint32_t* cp) { return decode_utf8(s, i, cp); }
 
 uint32_t lower(uint32_t c) {
   if (c >= 'A' && c <= 'Z') return c + 32;
@@ -397,7 +362,7 @@ void ReviewModel::bag(const TokenizedText& t, std::vector<int32_t>* ids, std::ve
   ids->clear();
   weights->clear();
   if (token_of) token_of->clear();
-  if (nb_.empty()) {
+  if (weighting_ == "mean") {
     const size_t n = std::min(raw.size(), static_cast<size_t>(max_features_));
     for (size_t i = 0; i < n; ++i) {
       ids->push_back(raw[i]);
@@ -406,14 +371,25 @@ void ReviewModel::bag(const TokenizedText& t, std::vector<int32_t>* ids, std::ve
     weights->assign(ids->size(), ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size()));
     return;
   }
-  std::set<int32_t> seen;
-  for (size_t i = 0; i < raw.size() && static_cast<int64_t>(ids->size()) < max_features_; ++i) {
-    if (!seen.insert(raw[i]).second) continue;
+  std::map<int32_t, int32_t> count;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (++count[raw[i]] > 1 || static_cast<int64_t>(ids->size()) >= max_features_) continue;
     ids->push_back(raw[i]);
     if (token_of) token_of->push_back(from[i]);
   }
-  const float inv = ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size());
-  for (int32_t id : *ids) weights->push_back(nb_[static_cast<size_t>(id)] * inv);
+  if (weighting_ == "nb") {
+    const float inv = ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size());
+    for (int32_t id : *ids) weights->push_back(fweights_[static_cast<size_t>(id)] * inv);
+    return;
+  }
+  double norm = 0;  // tfidf
+  for (int32_t id : *ids) {
+    const double w = (1.0 + std::log(static_cast<double>(count[id]))) * fweights_[static_cast<size_t>(id)];
+    weights->push_back(static_cast<float>(w));
+    norm += w * w;
+  }
+  const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  for (float& w : *weights) w *= inv;
 }
 
 Status ReviewModel::train_epochs(const std::vector<ReviewExample>& examples, int64_t epochs, double lr, double wd,
@@ -505,8 +481,12 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
   for (float& x : m->table_) x = u(rng);
   m->w_.assign(labels.size() * static_cast<size_t>(o.dim), 0.0f);
   m->b_.assign(labels.size(), 0.0f);
-  if (o.nb_weighting) {
-    if (labels.size() != 2) return Status::InvalidArgument("NB weighting needs exactly two labels");
+  if (o.weighting != "mean" && o.weighting != "nb" && o.weighting != "tfidf") {
+    return Status::InvalidArgument("weighting must be mean, nb or tfidf, got '" + o.weighting + "'");
+  }
+  m->weighting_ = o.weighting;
+  if (o.weighting != "mean") {
+    if (o.weighting == "nb" && labels.size() != 2) return Status::InvalidArgument("NB weighting needs exactly two labels");
     const size_t v = static_cast<size_t>(m->vocab_.size());
     std::vector<double> pos(v, 0.0), neg(v, 0.0);
     std::vector<int32_t> ids, from;
@@ -515,11 +495,16 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
       std::set<int32_t> uniq(ids.begin(), ids.end());
       for (int32_t id : uniq) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
     }
-    const double a = o.nb_alpha;
-    const double sp = std::accumulate(pos.begin(), pos.end(), 0.0) + a * static_cast<double>(v);
-    const double sn = std::accumulate(neg.begin(), neg.end(), 0.0) + a * static_cast<double>(v);
-    m->nb_.resize(v);
-    for (size_t f = 0; f < v; ++f) m->nb_[f] = static_cast<float>(std::log(((pos[f] + a) / sp) / ((neg[f] + a) / sn)));
+    m->fweights_.resize(v);
+    if (o.weighting == "nb") {
+      const double a = o.nb_alpha;
+      const double sp = std::accumulate(pos.begin(), pos.end(), 0.0) + a * static_cast<double>(v);
+      const double sn = std::accumulate(neg.begin(), neg.end(), 0.0) + a * static_cast<double>(v);
+      for (size_t f = 0; f < v; ++f) m->fweights_[f] = static_cast<float>(std::log(((pos[f] + a) / sp) / ((neg[f] + a) / sn)));
+    } else {
+      const double n = static_cast<double>(examples.size());
+      for (size_t f = 0; f < v; ++f) m->fweights_[f] = static_cast<float>(std::log((1.0 + n) / (1.0 + pos[f] + neg[f])) + 1.0);
+    }
   }
   VITRINE_RETURN_IF_ERROR(m->train_epochs(examples, o.epochs, o.learning_rate, o.weight_decay, o.seed, progress));
   return m;
@@ -597,15 +582,16 @@ Result<std::vector<uint8_t>> ReviewModel::save(bool half) const {
   VITRINE_ASSIGN_OR_RETURN(int h, g.add(OpType::kEmbeddingBag, "bag", {ids, tv, wts}, sum));
   VITRINE_ASSIGN_OR_RETURN(int logits, g.add(OpType::kDense, "out", {h, wv, bv}));
   VITRINE_RETURN_IF_ERROR(g.add_output(logits, "logits"));
-  if (!nb_.empty()) {  // the per-feature NB weights: a lookup the caller divides by the bag size
-    VITRINE_ASSIGN_OR_RETURN(Tensor nt, Tensor::from_values(Shape{v, 1}, nb_.data(), nb_.size()));
-    VITRINE_ASSIGN_OR_RETURN(int nv, g.add_constant("nb", std::move(nt)));
-    VITRINE_ASSIGN_OR_RETURN(int lookup, g.add(OpType::kEmbedding, "nb_weights", {ids, nv}));
-    VITRINE_RETURN_IF_ERROR(g.add_output(lookup, "nb_weights"));
+  if (!fweights_.empty()) {  // per-feature weights (NB ratios or idf): a lookup the caller normalizes
+    VITRINE_ASSIGN_OR_RETURN(Tensor nt, Tensor::from_values(Shape{v, 1}, fweights_.data(), fweights_.size()));
+    VITRINE_ASSIGN_OR_RETURN(int nv, g.add_constant("feature_weights", std::move(nt)));
+    VITRINE_ASSIGN_OR_RETURN(int lookup, g.add(OpType::kEmbedding, "feature_weight", {ids, nv}));
+    VITRINE_RETURN_IF_ERROR(g.add_output(lookup, "feature_weight"));
   }
   Json::Array labels;
   for (const std::string& l : labels_) labels.emplace_back(l);
   Json meta = Json::object({{"kind", "bag"},
+                            {"weighting", weighting_},
                             {"labels", Json::array(std::move(labels))},
                             {"dim", dim_},
                             {"max_features", max_features_},
@@ -648,7 +634,9 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::load(std::shared_ptr<const std
   VITRINE_RETURN_IF_ERROR(tensor("table", Shape{v, m->dim_}, &m->table_));
   VITRINE_RETURN_IF_ERROR(tensor("out.w", Shape{k, m->dim_}, &m->w_));
   VITRINE_RETURN_IF_ERROR(tensor("out.b", Shape{k}, &m->b_));
-  if (lm.graph->find("nb").ok()) VITRINE_RETURN_IF_ERROR(tensor("nb", Shape{v, 1}, &m->nb_));
+  VITRINE_ASSIGN_OR_RETURN(m->weighting_, j["weighting"].string_or("mean"));
+  if (m->weighting_ != "mean" && m->weighting_ != "nb" && m->weighting_ != "tfidf") return Status::DataLoss("review model: unknown weighting");
+  if (m->weighting_ != "mean") VITRINE_RETURN_IF_ERROR(tensor("feature_weights", Shape{v, 1}, &m->fweights_));
   return m;
 }
 
