@@ -18,7 +18,7 @@ case "$name" in
     bash scripts/build.sh >&2
     ratings="$(bash scripts/data/movielens.sh)"
     version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
-    VITRINE_TRAIN_COMMAND="npm run train -- recommend" exec /usr/bin/python3 scripts/recommend/train_default.py \
+    VITRINE_TRAIN_COMMAND="npm run train -- recommend" /usr/bin/python3 scripts/recommend/train_default.py \
       --data "$ratings" --movies "$(dirname "$ratings")/movies.csv" \
       --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@"
     ;;
@@ -26,7 +26,7 @@ case "$name" in
     bash scripts/build.sh >&2
     data="$(bash scripts/tagger/prepare-data.sh)"
     mkdir -p models/tagger
-    exec build/native/engine/tools/vitrine-tag train --images "$data/train-images-idx3-ubyte" \
+    build/native/engine/tools/vitrine-tag train --images "$data/train-images-idx3-ubyte" \
       --labels "$data/train-labels-idx1-ubyte" --save models/tagger/fashion-mnist.safetensors --half --epochs 15 "$@"
     ;;
   reviews)
@@ -37,7 +37,7 @@ case "$name" in
       const r = JSON.parse(require("fs").readFileSync("bench/results/eval-reviews.json", "utf8"));
       console.log(r.models[r.default].threshold); for (const a of r.default_args) console.log(a);')
     mkdir -p models/reviews
-    exec build/native/engine/tools/vitrine-review train --csv "$data/train.csv" --save models/reviews/fine-foods.safetensors \
+    build/native/engine/tools/vitrine-review train --csv "$data/train.csv" --save models/reviews/fine-foods.safetensors \
       --half --threshold "${chosen[0]}" "${chosen[@]:1}" "$@"
     ;;
   *)
@@ -45,3 +45,4 @@ case "$name" in
     exit 2
     ;;
 esac
+node scripts/registry.mjs   # the new file's size and SHA-256 (models/registry.json)

@@ -77,10 +77,15 @@ for (const isolated of [true, false]) {
       // Privacy: the clicks, fold-in and ranking made no request at all.
       assert.equal(requests.length, loaded, `requests after load: ${requests.slice(loaded).join(', ')}`);
 
-      // Reload: the history comes back from IndexedDB, with the same recommendations.
+      // Reload: the history comes back from IndexedDB, with the same recommendations, and the
+      // models come from Cache Storage (checked against models/registry.json), not the network.
+      const beforeReload = requests.length;
       await page.reload();
       await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
       assert.equal(await page.textContent('#history-count'), '4');
+      await page.waitForSelector('body[data-all-ready="true"]', { timeout: 120_000 });
+      const refetched = requests.slice(beforeReload).filter((u) => u.endsWith('.safetensors'));
+      assert.deepEqual(refetched, [], 'models fetched again instead of the cache');
       assert.deepEqual(await page.$$eval('#recommendations li', (els) => els.map((e) => e.dataset.id)), after1);
       // Forget me: nothing left, and still nothing after another reload.
       await page.click('#forget');

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { createRuntime, VitrineError } from '../../web/src/index.js';
+import { createRuntime, VitrineError, modelRegistry } from '../../web/src/index.js';
 
 const dir = process.env.VITRINE_PARITY_MODELS ?? '';
 const required = process.env.VITRINE_REQUIRE_MODELS === '1';
@@ -103,3 +103,11 @@ for (const variant of ['simd', 'simd-threads']) {
     });
   });
 }
+
+test('models/registry.json lists every shipped model with its size and SHA-256', async () => {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  execFileSync(process.execPath, [path.join(repo, 'scripts/registry.mjs'), '--check']);  // throws when stale
+  const reg = await modelRegistry();
+  assert.deepEqual(Object.keys(reg.models).sort(), ['recommend/movielens', 'reviews/fine-foods', 'tagger/fashion-mnist']);
+  for (const m of Object.values(reg.models)) assert.match(m.sha256, /^[0-9a-f]{64}$/);
+});

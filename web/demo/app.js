@@ -5,15 +5,13 @@ import { init, runtimeInfo, createRecommender, createImageTagger, createReviewAn
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('status').textContent = text; };
-const modelUrl = new URL('../../models/recommend/movielens.safetensors', import.meta.url);
 const catalogUrl = new URL('../../models/recommend/movielens-catalog.json', import.meta.url);
 
 const t0 = performance.now();
 await init({ onProgress: ({ stage, loaded, total }) => status(`loading ${stage} ${total ? Math.round((100 * loaded) / total) : 0}%`) });
 const catalog = (await (await fetch(catalogUrl)).json()).items;
 const byId = new Map(catalog.map((m) => [m.id, m]));
-const rec = await createRecommender({
-  model: modelUrl,
+const rec = await createRecommender({  // the shipped model: checked against models/registry.json, then cached
   storage: 'auto',
   catalog,
   onProgress: ({ stage, loaded, total }) => status(`loading ${stage} ${total ? Math.round((100 * loaded) / total) : 0}%`),

@@ -186,7 +186,8 @@ export interface CatalogEntry {
 }
 
 export interface RecommenderOptions {
-  model: ModelSource;
+  /** Default: the shipped MovieLens model (checked against models/registry.json, cached in browsers). */
+  model?: ModelSource;
   /** Default: 'auto' in browsers (IndexedDB), 'memory' in Node. */
   storage?: RecommenderStorage;
   /** Key of this shopper's state in the storage (default 'default'). */
@@ -265,7 +266,9 @@ export declare class RemoteRecommender {
 
 export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
 export declare function createRecommender(options: RecommenderOptions & { worker: true }): Promise<RemoteRecommender>;
-export declare function createRecommender(options: RecommenderOptions & { worker?: false }): Promise<Recommender>;
+export declare function createRecommender(options?: RecommenderOptions & { worker?: false }): Promise<Recommender>;
+/** models/registry.json: the shipped models with sizes and SHA-256 digests. */
+export declare function modelRegistry(): Promise<{ version: 1; models: Record<string, { file: string; task: string; card: string; bytes: number; sha256: string }> }>;
 
 export declare function createRuntime(options?: RuntimeOptions): Promise<Runtime>;
 /** Creates the default runtime once; later calls return it. */

@@ -9,7 +9,7 @@
 import { check, VitrineError } from './errors.js';
 import { loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
-import { Model, readModelBytes } from './model.js';
+import { Model, readModelBytes, modelRegistry } from './model.js';
 import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
 import { createRemoteRecommender, createRemoteImageTagger, RemoteRecommender, RemoteImageTagger } from './remote.js';
 import { createImageTaggerOn, ImageTagger, DEFAULT_TAGGER_MODEL } from './tag.js';
@@ -18,7 +18,7 @@ import { createReviewAnalyzerOn, ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_A
 
 export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS,
          ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync,
-         ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS };
+         ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {

@@ -32,6 +32,62 @@ export async function readModelBytes(source, onProgress) {
   return fetchBytes(url, 'model', onProgress);
 }
 
+const REGISTRY_URL = new URL('../../models/registry.json', import.meta.url);
+const CACHE_NAME = 'vitrine-models';
+let registryLoad = null;
+
+/** models/registry.json: the shipped models with their sizes and SHA-256 digests. */
+export async function modelRegistry() {
+  if (!registryLoad) {
+    registryLoad = readModelBytes(REGISTRY_URL).then((b) => JSON.parse(new TextDecoder().decode(b)));
+    registryLoad.catch(() => { registryLoad = null; });
+  }
+  return registryLoad;
+}
+
+async function sha256Hex(bytes) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return null;  // not a secure context: nothing to check with
+  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Reads a shipped default model by registry name ('tagger/fashion-mnist', ...): checks its size and
+ * SHA-256 against models/registry.json (DataLoss on a mismatch) and, in browsers, keeps it in
+ * Cache Storage ('vitrine-models', keyed by URL and digest) so that later page loads read it
+ * without the network; a damaged cache entry is dropped and fetched again.
+ * @returns {Promise<Uint8Array>}
+ */
+export async function readRegisteredModel(name, onProgress) {
+  const registry = await modelRegistry();
+  const entry = registry.models?.[name];
+  if (!entry) throw new VitrineError(`no model '${name}' in models/registry.json`, 'NotFound');
+  const url = new URL(`../../models/${entry.file}`, import.meta.url);
+  const key = `${url.href}?vitrine-sha256=${entry.sha256}`;
+  let cache = null;
+  if (globalThis.caches && !isNode) cache = await caches.open(CACHE_NAME).catch(() => null);
+  if (cache) {
+    const hit = await cache.match(key).catch(() => null);
+    if (hit) {
+      const bytes = new Uint8Array(await hit.arrayBuffer());
+      if (bytes.length === entry.bytes && (await sha256Hex(bytes)) === entry.sha256) {
+        onProgress?.({ stage: 'model', loaded: bytes.length, total: bytes.length, cached: true });
+        return bytes;
+      }
+      await cache.delete(key).catch(() => {});
+    }
+  }
+  const bytes = await readModelBytes(url, onProgress);
+  const digest = await sha256Hex(bytes);
+  if (bytes.length !== entry.bytes || (digest !== null && digest !== entry.sha256)) {
+    throw new VitrineError(`model ${entry.file} does not match models/registry.json (${bytes.length} bytes, sha256 ${digest}; ` +
+                           `expected ${entry.bytes} bytes, ${entry.sha256})`, 'DataLoss');
+  }
+  if (cache && digest !== null) await cache.put(key, new Response(bytes)).catch(() => {});
+  return bytes;
+}
+
 export class Model {
   /** @internal use Runtime.loadModel() */
   constructor(module, bytes) {

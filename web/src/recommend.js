@@ -7,7 +7,7 @@
 //   const top = rec.recommend({ k: 10, diversity: 0.3 });  // [{ id, score, because }]
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { readModelBytes } from './model.js';
+import { readModelBytes, readRegisteredModel } from './model.js';
 import { openStorage, StateWriter } from './storage.js';
 
 /** Default weight of each event type (the model sees the largest weight per item). */
@@ -338,8 +338,8 @@ function indexCatalog(catalog) {
  */
 export async function createRecommenderOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
-  if (options.model === undefined) fail('createRecommender: options.model (URL, path, ArrayBuffer or Uint8Array) is required');
-  const bytes = await readModelBytes(options.model, options.onProgress);
+  const bytes = options.model === undefined ? await readRegisteredModel('recommend/movielens', options.onProgress)
+                                            : await readModelBytes(options.model, options.onProgress);
   if (options.worker) fail('worker: true is for createRecommender(); a runtime\'s recommenders run on its own thread');
   const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), options.userKey ?? 'default');
   const saved = await storage.load();

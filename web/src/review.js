@@ -5,7 +5,7 @@
 //   rv.analyze('Arrived broken, but support was great');         // { label, score, aspects, words, ... }
 //   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
 import { check, VitrineError } from './errors.js';
-import { readModelBytes } from './model.js';
+import { readModelBytes, readRegisteredModel } from './model.js';
 
 /** The shipped default review model (models/reviews/, model card there). */
 export const DEFAULT_REVIEW_MODEL = new URL('../../models/reviews/fine-foods.safetensors', import.meta.url);
@@ -218,6 +218,7 @@ export class ReviewAnalyzer {
 /** @param {object} runtime a Runtime (index.js) */
 export async function createReviewAnalyzerOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
-  const bytes = await readModelBytes(options.model ?? DEFAULT_REVIEW_MODEL, options.onProgress);
+  const bytes = options.model === undefined ? await readRegisteredModel('reviews/fine-foods', options.onProgress)
+                                            : await readModelBytes(options.model, options.onProgress);
   return new ReviewAnalyzer(runtime._module, bytes, options);
 }

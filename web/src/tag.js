@@ -9,7 +9,7 @@
 //   tagger.exportHead();                                       // Uint8Array (a Vitrine model file)
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { readModelBytes } from './model.js';
+import { readModelBytes, readRegisteredModel } from './model.js';
 import { toPixelsAsync } from './image.js';
 import { openStorage, StateWriter } from './storage.js';
 
@@ -401,7 +401,7 @@ async function readKeras(spec, onProgress) {
 export async function createImageTaggerOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
   if (options.worker) fail('worker: true is for createImageTagger(); a runtime\'s taggers run on its own thread');
-  const model = options.model ?? DEFAULT_TAGGER_MODEL;
+  const model = options.model;
   const description = options.description === undefined ? '' : JSON.stringify(options.description);
   if (options.description !== undefined && (options.description === null || typeof options.description !== 'object')) {
     fail('description must be an object');
@@ -412,7 +412,8 @@ export async function createImageTaggerOn(runtime, options = {}) {
     const { text, weights } = await readKeras(model, options.onProgress);
     load = (h) => check(h.loadKeras(text, weights, model.outputLayer ?? '', description), () => h.lastError());
   } else {
-    const bytes = await readModelBytes(model, options.onProgress);
+    const bytes = model === undefined ? await readRegisteredModel('tagger/fashion-mnist', options.onProgress)
+                                      : await readModelBytes(model, options.onProgress);
     load = (h) => check(h.load(bytes, description), () => h.lastError());
   }
   const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), options.userKey ?? 'tagger');
