@@ -107,6 +107,7 @@ for (const variant of ['simd', 'simd-threads']) {
 test('models/registry.json lists every shipped model with its size and SHA-256', async () => {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   execFileSync(process.execPath, [path.join(repo, 'scripts/registry.mjs'), '--check']);  // throws when stale
+  execFileSync(process.execPath, [path.join(repo, 'scripts/api-docs.mjs'), '--check']);  // docs/api.md follows index.d.ts
   const reg = await modelRegistry();
   assert.deepEqual(Object.keys(reg.models).sort(), ['recommend/movielens', 'reviews/fine-foods', 'tagger/fashion-mnist']);
   for (const m of Object.values(reg.models)) assert.match(m.sha256, /^[0-9a-f]{64}$/);

@@ -155,6 +155,8 @@ export declare class Runtime {
   dispose(): void;
 }
 
+// ---- recommendations ---------------------------------------------------------------------------
+
 /** One shopper event. `type` picks the weight from eventWeights unless `weight` is given. */
 export interface RecommenderEvent {
   item: string;
