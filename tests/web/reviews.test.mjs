@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { createRuntime, createReviewAnalyzer, VitrineError, DEFAULT_ASPECTS } from '../../web/src/index.js';
+import { createRuntime, createReviewAnalyzer, RemoteReviewAnalyzer, VitrineError, DEFAULT_ASPECTS } from '../../web/src/index.js';
 import { readCsv } from '../../scripts/reviews/csv.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -170,4 +170,25 @@ test('createReviewAnalyzer() loads the shipped default', async () => {
   const rv = await createReviewAnalyzer();
   assert.equal(rv.analyze('delicious').label, 'great');
   await rv.dispose();
+});
+
+test('worker mode: the same analyses, relayed summary progress, cancellation', async () => {
+  const local = await createReviewAnalyzer();
+  const remote = await createReviewAnalyzer({ worker: true, variant: 'simd' });
+  assert.ok(remote instanceof RemoteReviewAnalyzer);
+  const text = 'Great flavor, but the package arrived broken.';
+  assert.deepEqual(await remote.analyze(text), local.analyze(text));
+  const texts = TEST.slice(0, 200).map((r) => r.text);
+  const seen = [];
+  const s = await remote.summarize(texts, { chunk: 50, onProgress: (p) => seen.push(p.done) });
+  assert.deepEqual(s, await local.summarize(texts));
+  assert.deepEqual(seen, [50, 100, 150, 200]);
+  const controller = new AbortController();
+  await rejects(remote.summarize(texts, { chunk: 20, signal: controller.signal, onProgress: () => controller.abort() }), 'Cancelled', /cancelled/);
+  const r = await remote.fineTune([{ text: 'meh snack', label: 'other' }, { text: 'wow snack', label: 'great' }], { epochs: 2 });
+  assert.equal(r.epochs, 2);
+  await rejects(remote.summarize(texts, { onProgress: 3 }), 'InvalidArgument', /onProgress/);
+  await remote.dispose();
+  await rejects(remote.analyze('x'), 'FailedPrecondition', /disposed/);
+  await local.dispose();
 });

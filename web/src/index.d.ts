@@ -506,6 +506,22 @@ export declare class ReviewAnalyzer {
   dispose(): Promise<void>;
 }
 
+/** A ReviewAnalyzer in a worker: the same methods, each returning a Promise. */
+export declare class RemoteReviewAnalyzer {
+  readonly runtimeInfo: RuntimeInfo;
+  info(): Promise<ReturnType<ReviewAnalyzer['info']>>;
+  analyze(text: string | Uint8Array, options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis>;
+  analyzeBatch(texts: (string | Uint8Array)[], options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis[]>;
+  /** onProgress is relayed from the worker; signal cancels there. */
+  summarize(texts: (string | Uint8Array)[], options?: { chunk?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<ReviewSummary>;
+  fineTune(examples: { text: string; label: string | boolean }[],
+           options?: { epochs?: number; learningRate?: number; onProgress?: (p: { epoch: number; epochs: number }) => void; signal?: AbortSignal }):
+    Promise<{ epochs: number; examples: number; ms: number }>;
+  exportModel(): Promise<Uint8Array>;
+  dispose(): Promise<void>;
+}
+
 export declare const DEFAULT_REVIEW_MODEL: URL;
 export declare const DEFAULT_ASPECTS: Readonly<Record<string, string[]>>;
-export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions): Promise<ReviewAnalyzer>;
+export declare function createReviewAnalyzer(options: ReviewAnalyzerOptions & { worker: true; variant?: Variant | 'auto'; threads?: number }): Promise<RemoteReviewAnalyzer>;
+export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions & { worker?: false }): Promise<ReviewAnalyzer>;

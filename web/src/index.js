@@ -11,14 +11,15 @@ import { loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
 import { Model, readModelBytes, modelRegistry } from './model.js';
 import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
-import { createRemoteRecommender, createRemoteImageTagger, RemoteRecommender, RemoteImageTagger } from './remote.js';
+import { createRemoteRecommender, createRemoteImageTagger, createRemoteReviewAnalyzer, RemoteRecommender, RemoteImageTagger,
+         RemoteReviewAnalyzer } from './remote.js';
 import { createImageTaggerOn, ImageTagger, DEFAULT_TAGGER_MODEL } from './tag.js';
 import { toPixels, toPixelsAsync } from './image.js';
 import { createReviewAnalyzerOn, ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS } from './review.js';
 
 export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS,
          ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync,
-         ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry };
+         ReviewAnalyzer, RemoteReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {
@@ -205,10 +206,13 @@ export async function createImageTagger(options = {}) {
 /**
  * Loads a review analyzer: the shipped Amazon Fine Food model by default (models/reviews/).
  * @param {{ model?: string|URL|ArrayBuffer|Uint8Array, aspects?: Record<string, string[]>, maxBytes?: number,
- *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} options
- * @returns {Promise<ReviewAnalyzer>}
+ *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void,
+ *           worker?: boolean, variant?: string, threads?: number }} options
+ *   worker: true runs it in a dedicated worker (RemoteReviewAnalyzer: the same methods as Promises).
+ * @returns {Promise<ReviewAnalyzer|RemoteReviewAnalyzer>}
  */
 export async function createReviewAnalyzer(options = {}) {
+  if (options?.worker) return createRemoteReviewAnalyzer(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createReviewAnalyzer(options);
 }

@@ -125,6 +125,28 @@ class RemoteTask {
     }
   }
 
+  // A call whose options (args[at]) may carry onProgress (relayed from the worker) and signal
+  // (cancels the call there).
+  _longCall(method, args, at) {
+    if (!this._c) return Promise.reject(new VitrineError(`${this._kind} was disposed`, 'FailedPrecondition'));
+    const { onProgress, signal, ...rest } = args[at] ?? {};
+    const call = [...args];
+    call[at] = rest;
+    try {
+      if (onProgress !== undefined && typeof onProgress !== 'function') throw new VitrineError('onProgress must be a function', 'InvalidArgument');
+      call.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (signal?.aborted) return Promise.reject(new VitrineError(`${method}() was cancelled`, 'Cancelled'));
+    let requestId = 0;
+    const c = this._c;
+    const done = c.request('call', [this._handle, method, call], onProgress, (id) => { requestId = id; });
+    const abort = () => c.request('cancel', [requestId]).catch(() => {});
+    signal?.addEventListener('abort', abort, { once: true });
+    return done.finally(() => signal?.removeEventListener('abort', abort));
+  }
+
   _call(method, ...args) {
     if (!this._c) return Promise.reject(new VitrineError(`${this._kind} was disposed`, 'FailedPrecondition'));
     try {
@@ -237,24 +259,28 @@ export class RemoteImageTagger extends RemoteTask {
   forget() { return this._call('forget'); }
 
   /** train() in the worker: onProgress is relayed, options.signal cancels it there. */
-  train(options = {}) {
-    if (!this._c) return Promise.reject(new VitrineError('tagger was disposed', 'FailedPrecondition'));
-    const { onProgress, signal, ...rest } = options;
-    try {
-      if (onProgress !== undefined && typeof onProgress !== 'function') throw new VitrineError('onProgress must be a function', 'InvalidArgument');
-      noFunctions(rest, 'train() options');
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (signal?.aborted) return Promise.reject(new VitrineError('head training was cancelled', 'Cancelled'));
-    let requestId = 0;
-    const c = this._c;
-    const done = c.request('call', [this._handle, 'train', [rest]], onProgress, (id) => { requestId = id; });
-    const abort = () => c.request('cancel', [requestId]).catch(() => {});
-    signal?.addEventListener('abort', abort, { once: true });
-    return done.finally(() => signal?.removeEventListener('abort', abort));
+  train(options = {}) { return this._longCall('train', [options], 0); }
+}
+
+/** A ReviewAnalyzer living in a worker: the same methods, all returning Promises. */
+export class RemoteReviewAnalyzer extends RemoteTask {
+  /** @internal */
+  constructor(connection, handle) {
+    super(connection, handle, 'review analyzer');
   }
 
+  info() { return this._call('info'); }
+  analyze(text, options = {}) { return this._call('analyze', text, options); }
+  analyzeBatch(texts, options = {}) { return this._call('analyzeBatch', texts, options); }
+  /** onProgress is relayed from the worker; signal cancels there. */
+  summarize(texts, options = {}) { return this._longCall('summarize', [texts, options], 1); }
+  fineTune(examples, options = {}) { return this._longCall('fineTune', [examples, options], 1); }
+  exportModel() { return this._call('exportModel'); }
+}
+
+/** createReviewAnalyzer({ worker: true, ... }): a worker with its own runtime and one analyzer. */
+export function createRemoteReviewAnalyzer(options) {
+  return startRemote(options, 'createReviewAnalyzer', RemoteReviewAnalyzer);
 }
 
 /** createImageTagger({ worker: true, ... }): a worker with its own runtime and one tagger. */

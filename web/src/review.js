@@ -218,6 +218,7 @@ export class ReviewAnalyzer {
 /** @param {object} runtime a Runtime (index.js) */
 export async function createReviewAnalyzerOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
+  if (options.worker) fail('worker: true is for createReviewAnalyzer(); a runtime\'s analyzers run on its own thread');
   const bytes = options.model === undefined ? await readRegisteredModel('reviews/fine-foods', options.onProgress)
                                             : await readModelBytes(options.model, options.onProgress);
   return new ReviewAnalyzer(runtime._module, bytes, options);

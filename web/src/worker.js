@@ -8,6 +8,7 @@ import { isNode } from './loader.js';
 const METHODS = {
   recommender: new Set(['info', 'itemIds', 'hasItem', 'observe', 'personalize', 'recommend', 'recommendFor',
                          'similarItems', 'exportState', 'importState', 'forget']),
+  reviews: new Set(['info', 'analyze', 'analyzeBatch', 'summarize', 'fineTune', 'exportModel']),
   tagger: new Set(['info', 'tag', 'tagBatch', 'embed', 'embedBatch', 'addToCatalog', 'removeFromCatalog', 'similar',
                    'learn', 'forgetTag', 'train', 'classifyEmbeddings', 'exportHead', 'importHead', 'exportState', 'importState', 'forget']),
 };
@@ -39,16 +40,27 @@ async function handle({ op, args }, id) {
       objects.set(h, { kind: 'tagger', object: tagger });
       return { handle: h };
     }
+    case 'createReviewAnalyzer': {
+      const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
+      const rv = await runtime.createReviewAnalyzer(options);
+      const h = nextHandle++;
+      objects.set(h, { kind: 'reviews', object: rv });
+      return { handle: h };
+    }
     case 'call': {
       const [h, method, params] = args;
       const entry = objects.get(h);
       if (!entry) throw Object.assign(new Error(`no object ${h} in the worker (disposed?)`), { code: 'FailedPrecondition' });
       if (!METHODS[entry.kind].has(method)) throw Object.assign(new Error(`unknown method '${method}'`), { code: 'InvalidArgument' });
-      if (method === 'train') {  // progress is relayed, cancellation arrives as a 'cancel' message
+      // Long calls: progress is relayed, cancellation arrives as a 'cancel' message.
+      const long = { train: 0, fineTune: 1, summarize: 1 }[method];
+      if (long !== undefined) {
         const controller = new AbortController();
         running.set(id, controller);
         try {
-          return await entry.object.train({ ...params[0], signal: controller.signal, onProgress: (p) => post({ id, progress: p }) });
+          const call = [...params];
+          call[long] = { ...(call[long] ?? {}), signal: controller.signal, onProgress: (p) => post({ id, progress: p }) };
+          return await entry.object[method](...call);
         } finally {
           running.delete(id);
         }
