@@ -5,7 +5,8 @@
 //
 //   node scripts/serve.mjs [--port 8080] [--isolated]      prints the demo's URL
 //
-// Also importable: `const { url, close } = await serve({ port: 0, isolated: true })`.
+// Also importable: `const { url, close } = await serve({ port: 0, isolated: true })`; with
+// `dir`, serves that folder as the site root instead (e.g. a built app) and `url` is its index.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -19,16 +20,18 @@ const TYPES = {
   '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
-export function serve({ port = 8080, isolated = false, host = '127.0.0.1' } = {}) {
+export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir = null } = {}) {
+  const base = dir ? path.resolve(dir) : root;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     let rel = decodeURIComponent(url.pathname).replace(/^\/+/, '');
-    if (rel === '') {
+    if (rel === '' && !dir) {
       res.writeHead(302, { Location: '/web/demo/index.html' });
       return res.end();
     }
-    const file = path.resolve(root, rel);
-    const inside = SERVED.some((dir) => file.startsWith(path.join(root, dir)));
+    if (rel === '') rel = 'index.html';
+    const file = path.resolve(base, rel);
+    const inside = dir ? file.startsWith(base + path.sep) : SERVED.some((d) => file.startsWith(path.join(root, d)));
     if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       return res.end('not found');
@@ -45,7 +48,7 @@ export function serve({ port = 8080, isolated = false, host = '127.0.0.1' } = {}
   return new Promise((resolve) => {
     server.listen(port, host, () => {
       const { port: p } = server.address();
-      resolve({ url: `http://${host}:${p}/web/demo/index.html`, close: () => new Promise((r) => server.close(r)) });
+      resolve({ url: `http://${host}:${p}/${dir ? '' : 'web/demo/index.html'}`, close: () => new Promise((r) => server.close(r)) });
     });
   });
 }

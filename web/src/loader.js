@@ -50,8 +50,18 @@ async function hardwareThreads() {
   return globalThis.navigator?.hardwareConcurrency || 1;
 }
 
+// Every file of the two wasm variants, spelled out so that bundlers (Vite, webpack 5, esbuild with
+// asset URLs) see static `new URL(..., import.meta.url)` references and ship the files with the app.
+const DIST = {
+  'vitrine-simd.mjs': new URL('../dist/vitrine-simd.mjs', import.meta.url),
+  'vitrine-simd.wasm': new URL('../dist/vitrine-simd.wasm', import.meta.url),
+  'vitrine-simd-threads.mjs': new URL('../dist/vitrine-simd-threads.mjs', import.meta.url),
+  'vitrine-simd-threads.wasm': new URL('../dist/vitrine-simd-threads.wasm', import.meta.url),
+  'vitrine-simd-threads.worker.js': new URL('../dist/vitrine-simd-threads.worker.js', import.meta.url),
+};
+
 function distUrl(file) {
-  return new URL(`../dist/${file}`, import.meta.url);
+  return DIST[file];
 }
 
 async function readWasm(url, onProgress) {
@@ -138,8 +148,13 @@ export async function loadModule(options = {}) {
   options.onProgress?.({ stage: 'start', loaded: 0, total: 0 });
   const wasmBinary = await readWasm(distUrl(`${name}.wasm`), options.onProgress);
   const factory = (await import(/* @vite-ignore */ distUrl(`${name}.mjs`).href)).default;
+  // In browsers the pthread workers are found through the same table (a bundler may have renamed
+  // the files); Node keeps Emscripten's own lookup next to the module.
+  const locate = isNode ? {} : { locateFile: (file, prefix) => DIST[file]?.href ?? prefix + file,
+                                 mainScriptUrlOrBlob: distUrl(`${name}.mjs`).href };
   const module = await factory({
     wasmBinary,
+    ...locate,
     vitrinePoolSize: maxThreads - 1,
     print: () => {},
     printErr: (text) => { if (isNode) process.stderr.write(`[vitrine] ${text}\n`); else console.warn(text); },

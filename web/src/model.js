@@ -33,6 +33,12 @@ export async function readModelBytes(source, onProgress) {
 }
 
 const REGISTRY_URL = new URL('../../models/registry.json', import.meta.url);
+// The shipped files, spelled out for bundlers (static asset URLs); models/registry.json names them.
+const SHIPPED = {
+  'recommend/movielens.safetensors': new URL('../../models/recommend/movielens.safetensors', import.meta.url),
+  'tagger/fashion-mnist.safetensors': new URL('../../models/tagger/fashion-mnist.safetensors', import.meta.url),
+  'reviews/fine-foods.safetensors': new URL('../../models/reviews/fine-foods.safetensors', import.meta.url),
+};
 const CACHE_NAME = 'vitrine-models';
 let registryLoad = null;
 
@@ -63,7 +69,8 @@ export async function readRegisteredModel(name, onProgress) {
   const registry = await modelRegistry();
   const entry = registry.models?.[name];
   if (!entry) throw new VitrineError(`no model '${name}' in models/registry.json`, 'NotFound');
-  const url = new URL(`../../models/${entry.file}`, import.meta.url);
+  const url = SHIPPED[entry.file];
+  if (!url) throw new VitrineError(`models/registry.json names ${entry.file}, which this package does not ship`, 'NotFound');
   const key = `${url.href}?vitrine-sha256=${entry.sha256}`;
   let cache = null;
   if (globalThis.caches && !isNode) cache = await caches.open(CACHE_NAME).catch(() => null);

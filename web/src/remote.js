@@ -9,14 +9,14 @@ import { toPixelsAsync } from './image.js';
 
 class WorkerConnection {
   static async start(runtimeOptions) {
-    const url = new URL('./worker.js', import.meta.url);
     let worker;
     if (isNode) {
       const { Worker } = await import(/* @vite-ignore */ 'node:' + 'worker_threads');
-      worker = new Worker(url);
+      worker = new Worker(new URL('./worker.js', import.meta.url));
     } else {
       if (typeof Worker === 'undefined') throw new VitrineError('Web Workers are not available here', 'FailedPrecondition');
-      worker = new Worker(url, { type: 'module' });
+      // Written in the one form bundlers recognize, so they build the worker with its imports.
+      worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     }
     const c = new WorkerConnection(worker);
     try {

@@ -1,0 +1,79 @@
+// The npm package as a storefront engineer gets it: `npm pack` of this repository, installed into
+// a tiny Vite app (tests/browser/vite-app), built by Vite 5 (pinned in tests/browser/package.json)
+// and run in Debian's Chromium with and without cross-origin isolation. The app uses the three
+// default models and a review analyzer in a worker, with no file copied by hand.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+import { serve } from '../../scripts/serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const app = path.join(here, 'vite-app');
+const CHROMIUM = process.env.VITRINE_CHROMIUM ?? '/usr/bin/chromium';
+
+describe('the packed package in a Vite-built page', () => {
+  let browser;
+  let packed;
+  before(() => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-pack-'));
+    const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', tmp], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop();
+    packed = path.join(tmp, name);
+    fs.rmSync(path.join(app, 'node_modules'), { recursive: true, force: true });
+    fs.rmSync(path.join(app, 'dist'), { recursive: true, force: true });
+    execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', packed], { cwd: app, stdio: 'ignore' });
+    execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
+  });
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('the tarball ships the entry, types, both wasm variants and the default models', () => {
+    const list = execFileSync('tar', ['tzf', packed], { encoding: 'utf8' }).split('\n');
+    for (const f of ['package/web/src/index.js', 'package/web/src/index.d.ts', 'package/web/dist/vitrine-simd.wasm',
+                     'package/web/dist/vitrine-simd-threads.wasm', 'package/web/dist/vitrine-simd-threads.worker.js',
+                     'package/models/registry.json', 'package/models/tagger/fashion-mnist.safetensors',
+                     'package/models/reviews/fine-foods.safetensors', 'package/models/recommend/movielens.safetensors']) {
+      assert.ok(list.includes(f), `${f} missing from the tarball`);
+    }
+    assert.ok(!list.some((f) => f.startsWith('package/tests/') || f.startsWith('package/engine/')), 'sources or tests packed');
+  });
+
+  for (const isolated of [true, false]) {
+    test(`runs ${isolated ? 'with threads (cross-origin isolated)' : 'single-threaded (not isolated)'}`, async () => {
+      const server = await serve({ port: 0, isolated, dir: path.join(app, 'dist') });
+      try {
+        const page = await browser.newPage();
+        const errors = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        await page.goto(server.url);
+        await page.waitForSelector('body[data-done]', { timeout: 120_000 });
+        const text = await page.textContent('#out');
+        assert.equal(await page.getAttribute('body', 'data-done'), 'ok', text);
+        const r = JSON.parse(text);
+        assert.equal(r.variant, isolated ? 'simd-threads' : 'simd');
+        assert.equal(r.films.length, 3);
+        assert.deepEqual(r.tags.sort(), ['class', 'group']);  // topK 1 per kind of tag
+        assert.equal(r.review, 'great');
+        assert.equal(r.worker, 'other');
+        assert.deepEqual(errors, []);
+        await page.close();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
