@@ -42,6 +42,8 @@ export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir =
       headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
       headers['Cross-Origin-Resource-Policy'] = 'same-origin';
     }
+    // The demo's service worker may control all of web/ (its wasm workers live in web/dist/).
+    if (!dir && rel === 'web/demo/sw.js') headers['Service-Worker-Allowed'] = '/web/';
     res.writeHead(200, headers);
     fs.createReadStream(file).pipe(res);
   });

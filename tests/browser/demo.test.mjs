@@ -169,6 +169,19 @@ for (const isolated of [true, false]) {
       const later = requests.slice(loaded).filter((u) => !/\/data\/fashion\.(json|bin)$/.test(u));
       assert.deepEqual(later, [], `requests after load: ${later.join(', ')}`);
       assert.equal(requests.length - loaded, 2);
+      // Offline: with the network cut, a reload comes back from the service worker's copy and the
+      // facade's model cache, and everything still works.
+      await page.waitForSelector('body[data-offline-ready="true"]', { timeout: 60_000 });
+      await context.setOffline(true);
+      await page.reload();
+      await page.waitForSelector('body[data-all-ready="true"]', { timeout: 120_000 });
+      assert.equal((await page.$$('#recommendations li')).length, 10);
+      await page.fill('#review', 'Stale, tasteless and overpriced. Do not buy.');
+      await page.waitForFunction(() => document.getElementById('sentiment').textContent === 'negative');
+      await page.click('#fashion canvas[data-index="0"]');
+      await page.waitForFunction(() => document.querySelectorAll('#photo-tags span').length > 0);
+      assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), isolated);
+      await context.setOffline(false);
       assert.deepEqual(errors, []);
       await context.close();
     });

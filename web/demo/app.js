@@ -227,3 +227,12 @@ function renderStatus() {
 }
 renderStatus();
 document.body.dataset.allReady = 'true';
+
+// Offline reloads: a service worker keeps the page's files (the models are in the facade's cache).
+if ('serviceWorker' in navigator) {
+  // Scope: all of web/ (the server allows it), so the wasm variants' own workers are covered too.
+  navigator.serviceWorker.register(new URL('./sw.js', import.meta.url), { scope: new URL('../', import.meta.url).pathname })
+    .then(() => navigator.serviceWorker.ready)
+    .then(() => { document.body.dataset.offlineReady = 'true'; })
+    .catch((e) => console.warn(`offline copy unavailable: ${e.message}`));
+}
