@@ -158,9 +158,23 @@ def reviews(d):
     return "\n".join(rows)
 
 
+def size(d):
+    p = d["package"]
+    rows = [f"`npm pack`: {p['tarball_bytes']:,} bytes ({p['entries']} files, models included). What a page downloads "
+            f"(facade JS + one wasm variant, gzip; budget {d['budget_gzip_bytes']:,} bytes):", "",
+            "| variant | bytes | gzip |", "|---|---|---|"]
+    for name, v in d["download_js_plus_one_variant"].items():
+        rows.append(f"| {name} | {v['bytes']:,} | {v['gzip']:,} |")
+    rows += ["", "| model file | bytes | gzip |", "|---|---|---|"]
+    for m in d["models"]:
+        if m["path"].endswith(".safetensors"):
+            rows.append(f"| {m['path']} | {m['bytes']:,} | {m['gzip']:,} |")
+    return "\n".join(rows)
+
+
 RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
           "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
-          "eval-reviews": eval_reviews, "reviews": reviews}
+          "eval-reviews": eval_reviews, "reviews": reviews, "size": size}
 
 
 def main():

@@ -12,6 +12,7 @@ const METHODS = {
   tagger: new Set(['info', 'tag', 'tagBatch', 'embed', 'embedBatch', 'addToCatalog', 'removeFromCatalog', 'similar',
                    'learn', 'forgetTag', 'train', 'classifyEmbeddings', 'exportHead', 'importHead', 'exportState', 'importState', 'forget']),
 };
+const KINDS = { createRecommender: 'recommender', createImageTagger: 'tagger', createReviewAnalyzer: 'reviews' };
 // Abort controllers of running calls (by request id), for 'cancel'.
 const running = new Map();
 
@@ -26,25 +27,13 @@ async function handle({ op, args }, id) {
     case 'init':
       runtime = await createRuntime(args[0] ?? {});
       return runtime.info();
-    case 'createRecommender': {
-      const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
-      const rec = await runtime.createRecommender(options);
-      const h = nextHandle++;
-      objects.set(h, { kind: 'recommender', object: rec });
-      return { handle: h };
-    }
-    case 'createImageTagger': {
-      const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
-      const tagger = await runtime.createImageTagger(options);
-      const h = nextHandle++;
-      objects.set(h, { kind: 'tagger', object: tagger });
-      return { handle: h };
-    }
+    case 'createRecommender':
+    case 'createImageTagger':
     case 'createReviewAnalyzer': {
       const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
-      const rv = await runtime.createReviewAnalyzer(options);
+      const object = await runtime[op](options);
       const h = nextHandle++;
-      objects.set(h, { kind: 'reviews', object: rv });
+      objects.set(h, { kind: KINDS[op], object });
       return { handle: h };
     }
     case 'call': {
