@@ -365,3 +365,39 @@ describe('bring your own backbone: nsfwjs MobileNetV2 (TF.js layers)', () => {
     runtime.dispose();
   });
 });
+
+test('bring your own ONNX backbone (NCHW, ImageNet normalization): classes, embeddings and a few-shot head', async (t) => {
+  const parity = process.env.VITRINE_PARITY_MODELS;
+  const onnx = parity && path.join(parity, 'squeezenet1_1.onnx');
+  if (!onnx || !fs.existsSync(onnx)) {
+    if (requireModels) assert.fail('squeezenet1_1.onnx missing (VITRINE_PARITY_MODELS)');
+    return t.skip('no ONNX parity models');
+  }
+  const runtime = await createRuntime({ variant: 'simd' });
+  const input = { height: 224, width: 224, channels: 3, layout: 'nchw', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+                  background: 'light' };
+  const labels = Array.from({ length: 1000 }, (_, i) => `imagenet-${i}`);
+  const classifier = await runtime.createImageTagger({ model: onnx, description: { input, labels, outputs: { logits: 'logits' } } });
+  const photo = gray(TEST[0].pixels);
+  const tags = await classifier.tag(photo, { topK: 5 });
+  assert.equal(tags.length, 5);
+  assert.ok(tags.every((x) => x.type === 'class' && labels.includes(x.label)));
+  const total = tags.reduce((a, x) => a + x.score, 0);
+  assert.ok(total > 0 && total <= 1.0001);
+  await classifier.dispose();
+  // The same network as a frozen feature extractor with a head on top.
+  const extractor = await runtime.createImageTagger({ model: onnx, description: { input, outputs: { embedding: 'logits' } } });
+  assert.equal(extractor.info().embeddingDim, 1000);
+  const pick = (label) => TRAIN.filter((x) => x.label === label).slice(0, 4).map((x) => gray(x.pixels));
+  await extractor.learn(pick(1), 'trousers');
+  await extractor.learn(pick(8), 'bags');
+  const r = await extractor.train();
+  assert.deepEqual(r.tags, ['trousers', 'bags']);
+  const custom = (await extractor.tag(gray(TRAIN.filter((x) => x.label === 8)[10].pixels))).filter((x) => x.type === 'custom');
+  assert.equal(custom.length, 2);
+  await extractor.dispose();
+  // A description that does not fit the network is refused with the shapes named.
+  await rejects(runtime.createImageTagger({ model: onnx, description: { input: { ...input, layout: 'nhwc' }, outputs: { embedding: 'logits' } } }),
+                'InvalidArgument', /does not match/);
+  runtime.dispose();
+});
