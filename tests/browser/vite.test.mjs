@@ -1,7 +1,8 @@
 // The npm package as a storefront engineer gets it: `npm pack` of this repository, installed into
 // a tiny Vite app (tests/browser/vite-app), built by Vite 5 (pinned in tests/browser/package.json)
 // and run in Debian's Chromium with and without cross-origin isolation. The app uses the three
-// default models and a review analyzer in a worker, with no file copied by hand.
+// default models (each task in its own worker: the browser default) and an in-page review
+// analyzer (worker: false), with no file copied by hand.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -68,7 +69,8 @@ describe('the packed package in a Vite-built page', () => {
         assert.equal(r.films.length, 3);
         assert.deepEqual(r.tags.sort(), ['class', 'group']);  // topK 1 per kind of tag
         assert.equal(r.review, 'great');
-        assert.equal(r.worker, 'other');
+        assert.equal(r.inPage, 'other');
+        assert.equal(r.remote, true, 'tasks run in workers by default');
         assert.deepEqual(errors, []);
         await page.close();
       } finally {

@@ -1,14 +1,13 @@
 // The storefront demo: a movie store whose recommendations change as the visitor views and buys
 // films. The shopper's history lives in this origin's IndexedDB only; after the model loads the
 // page makes no network requests.
-import { init, runtimeInfo, createRecommender, createImageTagger, createReviewAnalyzer } from '../src/index.js';
+import { createRecommender, createImageTagger, createReviewAnalyzer } from '../src/index.js';
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('status').textContent = text; };
 const catalogUrl = new URL('../../models/recommend/movielens-catalog.json', import.meta.url);
 
 const t0 = performance.now();
-await init({ onProgress: ({ stage, loaded, total }) => status(`loading ${stage} ${total ? Math.round((100 * loaded) / total) : 0}%`) });
 const catalog = (await (await fetch(catalogUrl)).json()).items;
 const byId = new Map(catalog.map((m) => [m.id, m]));
 const rec = await createRecommender({  // the shipped model: checked against models/registry.json, then cached
@@ -20,10 +19,12 @@ const loadMs = performance.now() - t0;
 const label = (id) => { const m = byId.get(id); return m ? `${m.title} (${m.year ?? '?'})` : id; };
 
 // The shelf: the model's answer for a visitor it knows nothing about (its popularity prior).
-const shelf = rec.recommendFor([], { k: 24, explain: false }).map((r) => r.id);
+const shelf = (await rec.recommendFor([], { k: 24, explain: false })).map((r) => r.id);
+// Each task runs in its own worker (the default in browsers): the page's thread never blocks.
+const runtimeInfo = () => rec.runtimeInfo;
 
-function renderCatalogue() {
-  const seen = new Set(rec.exportState().events.map((e) => e.item));
+async function renderCatalogue() {
+  const seen = new Set((await rec.exportState()).events.map((e) => e.item));
   $('catalogue').replaceChildren(...shelf.map((id) => {
     const m = byId.get(id);
     const card = document.createElement('div');
@@ -38,10 +39,10 @@ function renderCatalogue() {
 }
 
 let last = { fold: 0, rank: 0 };
-function renderRecommendations() {
-  const fold = rec.personalize();
+async function renderRecommendations() {
+  const fold = await rec.personalize();
   const t = performance.now();
-  const top = rec.recommend({ k: 10, diversity: 0.2 });
+  const top = await rec.recommend({ k: 10, diversity: 0.2 });
   last = { fold: fold.ms, rank: performance.now() - t };
   $('recommendations').replaceChildren(...top.map((r) => {
     const li = document.createElement('li');
@@ -55,11 +56,13 @@ function renderRecommendations() {
     }
     return li;
   }));
-  $('history-count').textContent = String(rec.info().events);
+  const recInfo = await rec.info();
+  $('history-count').textContent = String(recInfo.events);
   const info = runtimeInfo();
   status(`ready · ${info.variant}, ${info.threads} thread${info.threads > 1 ? 's' : ''} (${info.reason}) · ` +
-         `loaded in ${loadMs.toFixed(0)} ms · fold-in ${last.fold.toFixed(2)} ms · ranking ${rec.info().items} films ` +
+         `loaded in ${loadMs.toFixed(0)} ms · fold-in ${last.fold.toFixed(2)} ms · ranking ${recInfo.items} films ` +
          `${last.rank.toFixed(2)} ms`);
+  items = recInfo.items;
   document.body.dataset.ready = 'true';
 }
 
@@ -68,17 +71,18 @@ $('catalogue').addEventListener('click', async (event) => {
   if (!button) return;
   const id = button.closest('.card').dataset.id;
   await rec.observe({ item: id, type: button.dataset.action });
-  renderCatalogue();
-  renderRecommendations();
+  await renderCatalogue();
+  await renderRecommendations();
 });
 $('forget').addEventListener('click', async () => {
   await rec.forget();
-  renderCatalogue();
-  renderRecommendations();
+  await renderCatalogue();
+  await renderRecommendations();
 });
 
-renderCatalogue();
-renderRecommendations();
+let items = 0;
+await renderCatalogue();
+await renderRecommendations();
 
 // ---- photos: tags, similar products, teach a new tag --------------------------------------------
 const tagger = await createImageTagger({ storage: 'auto' });
@@ -147,8 +151,8 @@ $('drop').addEventListener('drop', (e) => {
   $('drop').classList.remove('over');
   if (e.dataTransfer.files[0]) fromFile(e.dataTransfer.files[0]);
 });
-function renderExamples() {
-  const { examples, customTags } = tagger.info();
+async function renderExamples() {
+  const { examples, customTags } = await tagger.info();
   $('tag-examples').replaceChildren(...Object.entries(examples).map(([tag, n]) => {
     const span = document.createElement('span');
     span.className = customTags.includes(tag) ? 'custom' : '';
@@ -162,7 +166,7 @@ $('tag-add').addEventListener('click', async () => {
   await tagger.learn([...picked].map(photo), name);
   for (const c of $('fashion').querySelectorAll('canvas.picked')) c.classList.remove('picked');
   picked.clear();
-  renderExamples();
+  await renderExamples();
 });
 $('tag-train').addEventListener('click', async () => {
   try {
@@ -172,17 +176,18 @@ $('tag-train').addEventListener('click', async () => {
   } catch (e) {
     $('tag-progress').textContent = e.message;
   }
-  renderExamples();
+  await renderExamples();
 });
-renderExamples();
+await renderExamples();
 
 // ---- reviews: live sentiment and aspects, summary ------------------------------------------------
 const reviews = await createReviewAnalyzer();
 let reviewMs = 0;
-function renderReview() {
+async function renderReview() {
   const text = $('review').value;
   const t = performance.now();
-  const r = reviews.analyze(text);
+  const r = await reviews.analyze(text);
+  if (text !== $('review').value) return;  // the visitor kept typing: a newer analysis follows
   reviewMs = performance.now() - t;
   $('sentiment').textContent = r.empty ? '–' : r.positive ? 'positive' : 'negative';
   $('sentiment-score').textContent = r.empty ? '' : `(${(100 * r.score).toFixed(0)}% positive)`;
@@ -222,8 +227,8 @@ $('summarize').addEventListener('click', async () => {
 function renderStatus() {
   const info = runtimeInfo();
   status(`ready · ${info.variant}, ${info.threads} thread${info.threads > 1 ? 's' : ''} (${info.reason}) · ` +
-         `loaded in ${loadMs.toFixed(0)} ms · fold-in ${last.fold.toFixed(2)} ms · ranking ${rec.info().items} films ` +
-         `${last.rank.toFixed(2)} ms · tag ${tagMs.toFixed(1)} ms · review ${reviewMs.toFixed(2)} ms`);
+         `loaded in ${loadMs.toFixed(0)} ms · fold-in ${last.fold.toFixed(2)} ms · ranking ${items} films ` +
+         `${last.rank.toFixed(2)} ms · tag ${tagMs.toFixed(1)} ms · review ${reviewMs.toFixed(2)} ms · 3 workers`);
 }
 renderStatus();
 document.body.dataset.allReady = 'true';

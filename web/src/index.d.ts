@@ -267,8 +267,14 @@ export declare class RemoteRecommender {
 }
 
 export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
+/**
+ * In browsers the recommender runs in a dedicated worker by default (RemoteRecommender: every method
+ * returns a Promise); `worker: false`, a `runtime`, or options that cannot cross to a worker keep it
+ * in the calling thread. In Node it runs in the calling thread unless `worker: true`.
+ */
 export declare function createRecommender(options: RecommenderOptions & { worker: true }): Promise<RemoteRecommender>;
-export declare function createRecommender(options?: RecommenderOptions & { worker?: false }): Promise<Recommender>;
+export declare function createRecommender(options: RecommenderOptions & { worker: false }): Promise<Recommender>;
+export declare function createRecommender(options?: RecommenderOptions): Promise<Recommender | RemoteRecommender>;
 /** models/registry.json: the shipped models with sizes and SHA-256 digests. */
 export declare function modelRegistry(): Promise<{ version: 1; models: Record<string, { file: string; task: string; card: string; bytes: number; sha256: string }> }>;
 
@@ -438,8 +444,10 @@ export declare class RemoteImageTagger {
 }
 
 export declare const DEFAULT_TAGGER_MODEL: URL;
+/** In browsers: a worker by default (RemoteImageTagger); `worker: false` keeps it in this thread. Node: this thread unless `worker: true`. */
 export declare function createImageTagger(options: ImageTaggerOptions & { worker: true }): Promise<RemoteImageTagger>;
-export declare function createImageTagger(options?: ImageTaggerOptions & { worker?: false }): Promise<ImageTagger>;
+export declare function createImageTagger(options: ImageTaggerOptions & { worker: false }): Promise<ImageTagger>;
+export declare function createImageTagger(options?: ImageTaggerOptions): Promise<ImageTagger | RemoteImageTagger>;
 /** Converts any supported image (except Blobs) to raw pixels. */
 export declare function toPixels(image: ImageInput): Required<Pick<RawImage, 'width' | 'height' | 'format' | 'rowBytes'>> & { data: Uint8Array | Uint8ClampedArray };
 export declare function toPixelsAsync(image: ImageInput): Promise<ReturnType<typeof toPixels>>;
@@ -523,5 +531,7 @@ export declare class RemoteReviewAnalyzer {
 
 export declare const DEFAULT_REVIEW_MODEL: URL;
 export declare const DEFAULT_ASPECTS: Readonly<Record<string, string[]>>;
+/** In browsers: a worker by default (RemoteReviewAnalyzer); `worker: false` keeps it in this thread. Node: this thread unless `worker: true`. */
 export declare function createReviewAnalyzer(options: ReviewAnalyzerOptions & { worker: true; variant?: Variant | 'auto'; threads?: number }): Promise<RemoteReviewAnalyzer>;
-export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions & { worker?: false }): Promise<ReviewAnalyzer>;
+export declare function createReviewAnalyzer(options: ReviewAnalyzerOptions & { worker: false }): Promise<ReviewAnalyzer>;
+export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions & { variant?: Variant | 'auto'; threads?: number }): Promise<ReviewAnalyzer | RemoteReviewAnalyzer>;

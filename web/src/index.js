@@ -7,7 +7,7 @@
 // Several runtimes can live side by side (createRuntime), e.g. to compare variants; the top-level
 // functions use the default runtime that init() creates.
 import { check, VitrineError } from './errors.js';
-import { loadModule, simdSupported, threadSupport } from './loader.js';
+import { isNode, loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
 import { Model, readModelBytes, modelRegistry } from './model.js';
 import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
@@ -175,12 +175,27 @@ export async function createDenseLayer(options) {
  *           catalog?: { id: string, categories?: string[], inStock?: boolean }[],
  *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void,
  *           worker?: boolean, variant?: string, threads?: number }} options
- *   worker: true runs the engine in a dedicated worker (its own runtime: variant, threads) and
- *   returns a RemoteRecommender whose methods return Promises (see remote.js).
+ *   In browsers the engine runs in a dedicated worker by default (its own runtime: variant,
+ *   threads) and this returns a RemoteRecommender whose methods return Promises (see remote.js);
+ *   worker: false (or a runtime, or options that cannot cross to a worker) keeps it in this thread.
+ *   In Node it runs in this thread unless worker: true.
  * @returns {Promise<Recommender|RemoteRecommender>}
  */
+// Whether a task runs in a worker: `worker` when given; otherwise yes in browsers (the page's thread
+// never blocks), unless a runtime is given or an option cannot be sent to a worker (a function, a
+// custom storage object); in Node, no.
+function inWorker(options) {
+  if (options?.worker !== undefined) return Boolean(options.worker);
+  if (isNode || typeof Worker === 'undefined' || options?.runtime) return false;
+  const cloneable = (v) => typeof v !== 'function' &&
+    (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof URL ||
+     Object.values(v).every(cloneable));
+  const { onProgress: _p, ...rest } = options ?? {};
+  return cloneable(rest);
+}
+
 export async function createRecommender(options = {}) {
-  if (options?.worker) return createRemoteRecommender(options);
+  if (inWorker(options)) return createRemoteRecommender(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createRecommender(options);
 }
@@ -193,12 +208,13 @@ export async function createRecommender(options = {}) {
  *           storage?: 'auto'|'memory'|object, userKey?: string, runtime?: Runtime,
  *           onProgress?: (p: {stage: string, loaded: number, total: number}) => void,
  *           worker?: boolean, variant?: string, threads?: number }} options
- *   worker: true runs it in a dedicated worker and returns a RemoteImageTagger (same methods,
+ *   In browsers it runs in a dedicated worker by default (worker: false keeps it here) and returns a
+ *   RemoteImageTagger (same methods,
  *   Promises; images are converted to pixels on the calling thread and transferred).
  * @returns {Promise<ImageTagger|RemoteImageTagger>}
  */
 export async function createImageTagger(options = {}) {
-  if (options?.worker) return createRemoteImageTagger(options);
+  if (inWorker(options)) return createRemoteImageTagger(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createImageTagger(options);
 }
@@ -208,11 +224,12 @@ export async function createImageTagger(options = {}) {
  * @param {{ model?: string|URL|ArrayBuffer|Uint8Array, aspects?: Record<string, string[]>, maxBytes?: number,
  *           runtime?: Runtime, onProgress?: (p: {stage: string, loaded: number, total: number}) => void,
  *           worker?: boolean, variant?: string, threads?: number }} options
- *   worker: true runs it in a dedicated worker (RemoteReviewAnalyzer: the same methods as Promises).
+ *   In browsers it runs in a dedicated worker by default (RemoteReviewAnalyzer: the same methods as
+ *   Promises); worker: false keeps it in this thread. In Node: this thread unless worker: true.
  * @returns {Promise<ReviewAnalyzer|RemoteReviewAnalyzer>}
  */
 export async function createReviewAnalyzer(options = {}) {
-  if (options?.worker) return createRemoteReviewAnalyzer(options);
+  if (inWorker(options)) return createRemoteReviewAnalyzer(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createReviewAnalyzer(options);
 }

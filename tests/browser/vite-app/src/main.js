@@ -1,24 +1,27 @@
 // Uses the installed `vitrine` package the way a storefront would: the three default models,
 // no hand-copied wasm or model files (the bundler ships what the package references).
-import { init, runtimeInfo, createRecommender, createImageTagger, createReviewAnalyzer } from 'vitrine';
+import { createRecommender, createImageTagger, createReviewAnalyzer, RemoteRecommender, RemoteImageTagger,
+         RemoteReviewAnalyzer } from 'vitrine';
 
 const out = document.getElementById('out');
 try {
-  await init();
+  // In a browser each task runs in its own worker by default: every method returns a Promise.
   const rec = await createRecommender({ storage: 'memory' });
-  const films = rec.recommendFor(['2571', '260'], { k: 3 }).map((r) => r.id);
+  const films = (await rec.recommendFor(['2571', '260'], { k: 3 })).map((r) => r.id);
   const tagger = await createImageTagger({ storage: 'memory' });
   const boot = new Uint8Array(28 * 28);  // a bright rectangle low in the frame: shoe-like
   for (let y = 18; y < 26; y++) for (let x = 3; x < 25; x++) boot[y * 28 + x] = 200;
   const tags = await tagger.tag({ data: boot, width: 28, height: 28, format: 'gray' }, { topK: 1 });
   const reviews = await createReviewAnalyzer();
-  const review = reviews.analyze('Delicious, fresh and a great price!');
-  const remote = await createReviewAnalyzer({ worker: true });
-  const fromWorker = await remote.analyze('Stale and overpriced.');
-  await remote.dispose();
-  const info = runtimeInfo();
+  const review = await reviews.analyze('Delicious, fresh and a great price!');
+  const inPage = await createReviewAnalyzer({ worker: false });  // opting out: this thread
+  const fromPage = inPage.analyze('Stale and overpriced.');
+  await inPage.dispose();
+  const info = rec.runtimeInfo;
   out.textContent = JSON.stringify({ variant: info.variant, threads: info.threads, films, tags: tags.map((t) => t.type),
-                                     review: review.label, worker: fromWorker.label });
+                                     review: review.label, inPage: fromPage.label,
+                                     remote: rec instanceof RemoteRecommender && tagger instanceof RemoteImageTagger &&
+                                             reviews instanceof RemoteReviewAnalyzer });
   document.body.dataset.done = 'ok';
 } catch (e) {
   out.textContent = `${e.name}: ${e.message}`;
