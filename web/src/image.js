@@ -36,7 +36,7 @@ function drawToPixels(image) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(image, 0, 0, width, height);
   const { data } = ctx.getImageData(0, 0, width, height);
-  return { data, width, height, format: 'rgba', rowBytes: 0 };
+  return { data, width, height, format: 'rgba', rowBytes: 0, owned: true };  // a fresh buffer: may be transferred
 }
 
 /**

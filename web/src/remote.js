@@ -48,7 +48,7 @@ class WorkerConnection {
     }
   }
 
-  request(op, args, onProgress, onId) {
+  request(op, args, onProgress, onId, transfer = []) {
     if (!this._worker) return Promise.reject(new VitrineError('worker was terminated', 'FailedPrecondition'));
     const id = this._next++;
     onId?.(id);
@@ -56,7 +56,7 @@ class WorkerConnection {
       if (this._pending.size === 0 && isNode) this._worker.ref();
       this._pending.set(id, { resolve, reject, onProgress });
       try {
-        this._worker.postMessage({ id, op, args });
+        this._worker.postMessage({ id, op, args }, transfer);
       } catch (e) {  // e.g. an argument that cannot be cloned
         this._pending.delete(id);
         if (this._pending.size === 0 && isNode) this._worker.unref();
@@ -148,13 +148,17 @@ class RemoteTask {
   }
 
   _call(method, ...args) {
+    return this._callTransfer(method, args, []);
+  }
+
+  _callTransfer(method, args, transfer) {
     if (!this._c) return Promise.reject(new VitrineError(`${this._kind} was disposed`, 'FailedPrecondition'));
     try {
       args.forEach((a, i) => noFunctions(a, `argument ${i + 1} of ${method}()`));
     } catch (e) {
       return Promise.reject(e);
     }
-    return this._c.request('call', [this._handle, method, args]);
+    return this._c.request('call', [this._handle, method, args], undefined, undefined, transfer);
   }
 }
 
@@ -214,13 +218,15 @@ export function createRemoteRecommender(options) {
   return startRemote(options, 'createRecommender', RemoteRecommender);
 }
 
-// Images become plain pixels on this thread (ImageBitmap, <img>, canvas, Blob, ImageData, raw), and
-// their buffers are copied into the message (structured clone).
-async function pixelsFor(images) {
+// Images become plain pixels on this thread (ImageBitmap, <img>, canvas, Blob, ImageData, raw).
+// Pixels drawn here are fresh buffers and are transferred to the worker; the caller's own arrays
+// are copied (structured clone), never detached. `transfer` collects what can move.
+async function pixelsFor(images, transfer) {
   const list = Array.isArray(images) ? images : [images];
   const out = [];
   for (const image of list) {
     const p = await toPixelsAsync(image);
+    if (p.owned) transfer.push(p.data.buffer);
     out.push({ data: p.data, width: p.width, height: p.height, format: p.format, rowBytes: p.rowBytes });
   }
   return out;
@@ -234,22 +240,33 @@ export class RemoteImageTagger extends RemoteTask {
   }
 
   info() { return this._call('info'); }
-  async tag(image, options = {}) { return this._call('tag', (await pixelsFor(image))[0], options); }
-  async tagBatch(images, options = {}) { return this._call('tagBatch', await pixelsFor(images), options); }
-  async embed(image, options = {}) { return this._call('embed', (await pixelsFor(image))[0], options); }
-  async embedBatch(images, options = {}) { return this._call('embedBatch', await pixelsFor(images), options); }
+  async tag(image, options = {}) { return this._withPixels('tag', image, true, options); }
+  async tagBatch(images, options = {}) { return this._withPixels('tagBatch', images, false, options); }
+  async embed(image, options = {}) { return this._withPixels('embed', image, true, options); }
+  async embedBatch(images, options = {}) { return this._withPixels('embedBatch', images, false, options); }
   async addToCatalog(items) {
     if (!Array.isArray(items)) throw new VitrineError('addToCatalog expects an array', 'InvalidArgument');
-    const plain = [];
-    for (const item of items) plain.push(item?.image ? { ...item, image: (await pixelsFor(item.image))[0] } : item);
-    return this._call('addToCatalog', plain);
+    const plain = [], transfer = [];
+    for (const item of items) plain.push(item?.image ? { ...item, image: (await pixelsFor(item.image, transfer))[0] } : item);
+    return this._callTransfer('addToCatalog', [plain], transfer);
   }
   removeFromCatalog(id) { return this._call('removeFromCatalog', id); }
   async similar(imageOrEmbedding, k, options = {}) {
-    const q = imageOrEmbedding instanceof Float32Array ? imageOrEmbedding : (await pixelsFor(imageOrEmbedding))[0];
-    return this._call('similar', q, k, options);
+    if (imageOrEmbedding instanceof Float32Array) return this._call('similar', imageOrEmbedding, k, options);
+    const transfer = [];
+    const q = (await pixelsFor(imageOrEmbedding, transfer))[0];
+    return this._callTransfer('similar', [q, k, options], transfer);
   }
-  async learn(images, tag) { return this._call('learn', await pixelsFor(images), tag); }
+  async learn(images, tag) {
+    const transfer = [];
+    return this._callTransfer('learn', [await pixelsFor(images, transfer), tag], transfer);
+  }
+
+  async _withPixels(method, images, single, options) {
+    const transfer = [];
+    const pixels = await pixelsFor(images, transfer);
+    return this._callTransfer(method, [single ? pixels[0] : pixels, options], transfer);
+  }
   forgetTag(tag) { return this._call('forgetTag', tag); }
   classifyEmbeddings(embeddings, options = {}) { return this._call('classifyEmbeddings', embeddings, options); }
   exportHead() { return this._call('exportHead'); }

@@ -17,7 +17,14 @@ const KINDS = { createRecommender: 'recommender', createImageTagger: 'tagger', c
 const running = new Map();
 
 const port = isNode ? (await import(/* @vite-ignore */ 'node:' + 'worker_threads')).parentPort : globalThis;
-const post = (message) => port.postMessage(message);
+const post = (message, transfer = []) => port.postMessage(message, transfer);
+
+// The buffers of typed arrays a result holds (itself, or in an array): they were made for this
+// call, so they move to the caller instead of being copied.
+function transferables(result) {
+  const list = ArrayBuffer.isView(result) ? [result] : Array.isArray(result) ? result.filter((r) => ArrayBuffer.isView(r)) : [];
+  return [...new Set(list.map((v) => v.buffer))].filter((b) => b instanceof ArrayBuffer);
+}
 let runtime = null;
 const objects = new Map();
 let nextHandle = 1;
@@ -79,7 +86,8 @@ async function handle({ op, args }, id) {
 const onMessage = async (message) => {
   const { id } = message;
   try {
-    post({ id, result: await handle(message, id) });
+    const result = await handle(message, id);
+    post({ id, result }, transferables(result));
   } catch (e) {
     post({ id, error: { message: e?.message ?? String(e), code: e?.code ?? 'Internal' } });
   }
