@@ -76,15 +76,14 @@ class ReviewHandle {
                                     {"weight", static_cast<double>(p->token_weights[order[k]])}}));
     }
     if (clauses) {
-      for (const auto& [b, e] : t.clauses) {
-        const std::string part = t.text.substr(b, e - b);
-        const TokenizedText ct = tokenize(part);
+      for (size_t c = 0; c < t.clauses.size(); ++c) {
+        const TokenizedText ct = clause_text(t, c);
         if (ct.tokens.empty()) continue;
         Result<ReviewModel::Prediction> cp = model_->predict(ct);
         if (!cp.ok()) return record(cp.status(), &error_);
         Json::Array toks;
         for (const Token& k : ct.tokens) toks.emplace_back(k.text);
-        cl.push_back(Json::object({{"text", part}, {"tokens", Json::array(std::move(toks))},
+        cl.push_back(Json::object({{"text", ct.text}, {"tokens", Json::array(std::move(toks))},
                                    {"positive", static_cast<double>(cp->probabilities.back())}}));
       }
     }

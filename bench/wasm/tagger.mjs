@@ -127,9 +127,9 @@ async function childVitrine(threads) {
 async function childTfjs(threads) {
   const { tf } = await loadTfjsWasm(threads);
   const records = [];
-  const { tensors: T } = readSafetensors(modelPath);
+  const { tensors: T, metadata } = readSafetensors(modelPath);
   const images = fashionImages(64);
-  const meta = JSON.parse(readSafetensors(modelPath).metadata.tagger);
+  const meta = JSON.parse(metadata.tagger);
   const mean = meta.input.mean[0], std = meta.input.std[0];
   const convs = Object.keys(T).filter((k) => /^conv.*\.w$/.test(k)).map((k) => k.slice(0, -2));
   const model = tf.sequential();

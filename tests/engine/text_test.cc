@@ -26,6 +26,11 @@ TEST(Tokenize, EnglishNegationMarkupAndClauses) {
   EXPECT_EQ(t.text.find("<br"), std::string::npos);
   EXPECT_EQ(t.invalid_bytes, 0);
   EXPECT_FALSE(t.truncated);
+  // A clause on its own tokenizes like its substring.
+  for (size_t c = 0; c < t.clauses.size(); ++c) {
+    const auto [b, e] = t.clauses[c];
+    EXPECT_EQ(texts(clause_text(t, c)), texts(tokenize(t.text.substr(b, e - b)))) << c;
+  }
   // Byte ranges point into the cleaned text.
   EXPECT_EQ(t.text.substr(t.tokens[1].begin, t.tokens[1].end - t.tokens[1].begin), "Coffee");
 }

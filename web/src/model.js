@@ -42,6 +42,13 @@ const SHIPPED = {
 const CACHE_NAME = 'vitrine-models';
 let registryLoad = null;
 
+/** The URL of a shipped model file ('tagger/fashion-mnist.safetensors', ...) inside this package. */
+export function shippedModelUrl(file) {
+  const url = SHIPPED[file];
+  if (!url) throw new VitrineError(`this package does not ship ${file}`, 'NotFound');
+  return url;
+}
+
 /** models/registry.json: the shipped models with their sizes and SHA-256 digests. */
 export async function modelRegistry() {
   if (!registryLoad) {
@@ -69,8 +76,7 @@ export async function readRegisteredModel(name, onProgress) {
   const registry = await modelRegistry();
   const entry = registry.models?.[name];
   if (!entry) throw new VitrineError(`no model '${name}' in models/registry.json`, 'NotFound');
-  const url = SHIPPED[entry.file];
-  if (!url) throw new VitrineError(`models/registry.json names ${entry.file}, which this package does not ship`, 'NotFound');
+  const url = shippedModelUrl(entry.file);
   const key = `${url.href}?vitrine-sha256=${entry.sha256}`;
   let cache = null;
   if (globalThis.caches && !isNode) cache = await caches.open(CACHE_NAME).catch(() => null);

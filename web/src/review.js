@@ -5,10 +5,10 @@
 //   rv.analyze('Arrived broken, but support was great');         // { label, score, aspects, words, ... }
 //   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
 import { check, VitrineError } from './errors.js';
-import { readModelBytes, readRegisteredModel } from './model.js';
+import { readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
 
 /** The shipped default review model (models/reviews/, model card there). */
-export const DEFAULT_REVIEW_MODEL = new URL('../../models/reviews/fine-foods.safetensors', import.meta.url);
+export const DEFAULT_REVIEW_MODEL = shippedModelUrl('reviews/fine-foods.safetensors');
 
 /**
  * Default aspects and the keywords that signal them (seeded from the opinion lexicons' product

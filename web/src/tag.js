@@ -9,12 +9,12 @@
 //   tagger.exportHead();                                       // Uint8Array (a Vitrine model file)
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { readModelBytes, readRegisteredModel } from './model.js';
+import { readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
 import { toPixelsAsync } from './image.js';
 import { openStorage, StateWriter } from './storage.js';
 
 /** The shipped default tagger (models/tagger/, model card there). */
-export const DEFAULT_TAGGER_MODEL = new URL('../../models/tagger/fashion-mnist.safetensors', import.meta.url);
+export const DEFAULT_TAGGER_MODEL = shippedModelUrl('tagger/fashion-mnist.safetensors');
 const STATE_VERSION = 1;
 const FITS = new Set(['letterbox', 'crop', 'stretch']);
 const INVERTS = new Set(['auto', 'never', 'always']);

@@ -99,7 +99,7 @@ class ImageTagger {
   const ImageInputSpec& input() const { return input_; }
   const std::vector<std::string>& labels() const { return labels_; }
   const std::vector<TagGroupSpec>& groups() const { return groups_; }
-  bool has_logits() const { return logits_ >= 0; }
+  bool has_logits() const { return classes_ >= 0 && classes_are_logits_; }
   bool has_embedding() const { return embedding_ >= 0; }
   int64_t embedding_dim() const { return embedding_dim_; }
 
@@ -116,7 +116,8 @@ class ImageTagger {
   ImageInputSpec input_;
   std::vector<std::string> labels_;
   std::vector<TagGroupSpec> groups_;
-  int logits_ = -1, groups_out_ = -1, embedding_ = -1;  // graph output indices
+  int classes_ = -1, groups_out_ = -1, embedding_ = -1;  // graph output indices (-1: none)
+  bool classes_are_logits_ = true;                       // false: the model outputs probabilities
   int64_t embedding_dim_ = 0;
 };
 
@@ -178,7 +179,6 @@ class TagHead {
 
   const std::vector<std::string>& tags() const { return tags_; }
   int64_t dim() const { return dim_; }
-  double final_loss() const { return final_loss_; }
   // probabilities (n, tags) for embeddings (n, dim).
   Status predict(const float* embeddings, int64_t n, std::vector<float>* probabilities) const;
 
@@ -189,7 +189,6 @@ class TagHead {
   int64_t dim_ = 0;
   std::vector<float> w_;  // (tags, dim)
   std::vector<float> b_;  // (tags)
-  double final_loss_ = 0.0;
 };
 
 // ---- similar images ---------------------------------------------------------------------------

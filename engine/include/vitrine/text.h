@@ -49,6 +49,10 @@ struct TokenizedText {
 // Tokenizes at most `max_bytes` bytes of `utf8` (the rest is dropped and `truncated` set).
 TokenizedText tokenize(std::string_view utf8, size_t max_bytes = 1 << 20);
 
+// Clause `index` of `t` (a range of t.clauses) as a text of its own: its substring and its tokens
+// (what tokenize() of that substring gives: clauses end negation scopes and bigrams anyway).
+TokenizedText clause_text(const TokenizedText& t, size_t index);
+
 // A vocabulary: frequent words (with their negated forms), BPE merges for the rest, and hashed
 // word bigrams. Feature ids: [0, words) words and subwords, [words, words + buckets) bigrams.
 class TextVocab {
@@ -71,8 +75,6 @@ class TextVocab {
   void features(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* token_of) const;
   // BPE pieces of one word (for tests and inspection).
   std::vector<std::string> pieces(const std::string& word) const;
-  // The entry (word / "not_word" / piece "##ab") for a feature id, or "bigram".
-  std::string name(int32_t id) const;
 
  private:
   std::vector<std::string> entries_;
@@ -131,8 +133,6 @@ class ReviewModel {
     std::vector<float> token_weights;
   };
   Result<Prediction> predict(const TokenizedText& text) const;
-  // Several texts at once.
-  Result<std::vector<Prediction>> predict_batch(const std::vector<TokenizedText>& texts) const;
 
   // Fine-tunes the whole model on new examples (unknown words stay unknown), epoch by epoch.
   Status fine_tune(const std::vector<ReviewExample>& examples, int64_t epochs, double learning_rate,

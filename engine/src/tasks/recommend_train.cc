@@ -11,30 +11,19 @@
 #include "vitrine/graph.h"
 #include "vitrine/json.h"
 #include "vitrine/train.h"
+#include "train_util.h"
 
 namespace vitrine {
 namespace {
 
-using Rng = std::mt19937_64;
-
-Result<Tensor> filled(const Shape& shape, Rng& rng, double scale, bool uniform) {
-  VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(shape));
-  float* p = t.mutable_data();
-  std::uniform_real_distribution<double> u(-scale, scale);
-  std::normal_distribution<double> g(0.0, scale);
-  for (int64_t i = 0; i < t.num_elements(); ++i) p[i] = static_cast<float>(scale == 0 ? 0 : uniform ? u(rng) : g(rng));
-  return t;
-}
+using train_util::Rng;
+using train_util::random_tensor;
 
 Result<int> constant(Graph& g, const std::string& name, const Shape& shape, Rng& rng, double scale, bool uniform) {
-  VITRINE_ASSIGN_OR_RETURN(Tensor t, filled(shape, rng, scale, uniform));
+  VITRINE_ASSIGN_OR_RETURN(Tensor t, random_tensor(shape, rng, scale, uniform));
   return g.add_constant(name, std::move(t));
 }
 
-Result<Tensor> current(const Graph& g, const std::string& name) {
-  VITRINE_ASSIGN_OR_RETURN(int v, g.find(name));
-  return g.value(v).constant.clone();
-}
 
 Result<Tensor> vector_tensor(const std::vector<float>& v, const Shape& shape) {
   return Tensor::from_values(shape, v.data(), v.size());
@@ -73,7 +62,7 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     VITRINE_ASSIGN_OR_RETURN(int x, g->add_input("x", Shape{1, n}));
     std::vector<int> c;
     for (const char* name : {"enc.w", "enc.b", "dec.w", "dec.b"}) {
-      VITRINE_ASSIGN_OR_RETURN(Tensor t, current(train, name));
+      VITRINE_ASSIGN_OR_RETURN(Tensor t, train_util::constant_copy(train, name));
       VITRINE_ASSIGN_OR_RETURN(int v, g->add_constant(name, std::move(t)));
       c.push_back(v);
     }
@@ -82,12 +71,12 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     VITRINE_ASSIGN_OR_RETURN(out, g->add(OpType::kDense, "dec", {h, c[2], c[3]}));
   } else if (o.kind == "mf-bpr") {
     // Training scores are means over the factors; dividing the item side by D makes them dots.
-    VITRINE_ASSIGN_OR_RETURN(Tensor emb, current(train, "item.emb"));
+    VITRINE_ASSIGN_OR_RETURN(Tensor emb, train_util::constant_copy(train, "item.emb"));
     float* e = emb.mutable_data();
     for (int64_t i = 0; i < emb.num_elements(); ++i) e[i] /= static_cast<float>(o.dim);
     VITRINE_ASSIGN_OR_RETURN(Tensor b1, Tensor::zeros(Shape{n}));  // BPR-MF has no item bias here
     // The training users' mean embedding: what a shopper without history is folded in to.
-    VITRINE_ASSIGN_OR_RETURN(Tensor users_t, current(train, "user.emb"));
+    VITRINE_ASSIGN_OR_RETURN(Tensor users_t, train_util::constant_copy(train, "user.emb"));
     VITRINE_ASSIGN_OR_RETURN(Tensor mean, Tensor::zeros(Shape{o.dim}));
     const int64_t nu = users_t.shape()[0];
     for (int64_t r = 0; r < nu; ++r)
@@ -101,7 +90,7 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     VITRINE_ASSIGN_OR_RETURN(int items, g->add_input("items", Shape{1, o.max_length}));
     std::vector<int> c;
     for (const char* name : {"item.emb", "gru.w_ih", "gru.w_hh", "gru.b_ih", "gru.b_hh", "out.w", "out.b"}) {
-      VITRINE_ASSIGN_OR_RETURN(Tensor t, current(train, name));
+      VITRINE_ASSIGN_OR_RETURN(Tensor t, train_util::constant_copy(train, name));
       VITRINE_ASSIGN_OR_RETURN(int v, g->add_constant(name, std::move(t)));
       c.push_back(v);
     }

@@ -366,15 +366,16 @@ Result<std::unique_ptr<ImageTagger>> ImageTagger::create(const LoadedModel& mode
     }
   }
   const JsonRef outs = d["outputs"];
-  int probs_index = -1;
-  VITRINE_RETURN_IF_ERROR(required_output(*model.graph, outs, "logits", &t->logits_).status());
-  VITRINE_RETURN_IF_ERROR(required_output(*model.graph, outs, "probabilities", &probs_index).status());
+  int logits = -1, probs = -1;
+  VITRINE_RETURN_IF_ERROR(required_output(*model.graph, outs, "logits", &logits).status());
+  VITRINE_RETURN_IF_ERROR(required_output(*model.graph, outs, "probabilities", &probs).status());
   VITRINE_RETURN_IF_ERROR(required_output(*model.graph, outs, "embedding", &t->embedding_).status());
   VITRINE_RETURN_IF_ERROR(required_output(*model.graph, outs, "groups", &t->groups_out_).status());
-  if (t->logits_ < 0 && probs_index >= 0) t->logits_ = -2 - probs_index;  // already probabilities
+  t->classes_ = logits >= 0 ? logits : probs;
+  t->classes_are_logits_ = logits >= 0;
   if (!outs.ok() && model.graph->outputs().size() == 1) t->embedding_ = 0;  // a feature extractor
-  if (t->logits_ == -1 && t->embedding_ < 0) return Status::InvalidArgument("tagger: the model has neither logits nor an embedding output");
-  if (t->logits_ != -1 && t->labels_.empty()) return Status::InvalidArgument("tagger: class outputs need labels");
+  if (t->classes_ < 0 && t->embedding_ < 0) return Status::InvalidArgument("tagger: the model has neither logits nor an embedding output");
+  if (t->classes_ >= 0 && t->labels_.empty()) return Status::InvalidArgument("tagger: class outputs need labels");
   if (t->groups_out_ >= 0 && t->groups_.empty()) return Status::InvalidArgument("tagger: a groups output needs groups");
   // Shapes of one image's outputs.
   std::vector<Shape> shapes;
@@ -387,10 +388,9 @@ Result<std::unique_ptr<ImageTagger>> ImageTagger::create(const LoadedModel& mode
   auto width = [&](int index) {  // elements of one image's output `index`
     return shapes[static_cast<size_t>(model.graph->outputs()[static_cast<size_t>(index)])].num_elements();
   };
-  const int class_out = t->logits_ >= 0 ? t->logits_ : t->logits_ <= -2 ? -2 - t->logits_ : -1;
-  if (class_out >= 0 && width(class_out) != static_cast<int64_t>(t->labels_.size())) {
+  if (t->classes_ >= 0 && width(t->classes_) != static_cast<int64_t>(t->labels_.size())) {
     return Status::InvalidArgument("tagger: " + std::to_string(t->labels_.size()) + " labels but the class output has " +
-                                   std::to_string(width(class_out)) + " values");
+                                   std::to_string(width(t->classes_)) + " values");
   }
   if (t->groups_out_ >= 0 && width(t->groups_out_) != static_cast<int64_t>(t->groups_.size())) {
     return Status::InvalidArgument("tagger: the groups output's width differs from the number of groups");
@@ -413,12 +413,14 @@ Status ImageTagger::run(const float* x, int64_t n, std::vector<float>* probabili
   if (probabilities) {
     probabilities->clear();
     const int64_t c = static_cast<int64_t>(labels_.size());
-    if (logits_ >= 0) {
-      probabilities->resize(static_cast<size_t>(n * c));
-      softmax_rows(outs[static_cast<size_t>(logits_)].data(), n, c, probabilities->data());
-    } else if (logits_ <= -2) {
-      const float* p = outs[static_cast<size_t>(-2 - logits_)].data();
-      probabilities->assign(p, p + n * c);
+    if (classes_ >= 0) {
+      const float* p = outs[static_cast<size_t>(classes_)].data();
+      if (classes_are_logits_) {
+        probabilities->resize(static_cast<size_t>(n * c));
+        softmax_rows(p, n, c, probabilities->data());
+      } else {
+        probabilities->assign(p, p + n * c);
+      }
     }
   }
   if (groups) {
@@ -506,7 +508,6 @@ Result<std::unique_ptr<TagHead>> TagHeadTrainer::head() const {
   h->dim_ = dim_;
   h->w_.assign(tw.data(), tw.data() + k * dim_);
   h->b_.assign(tb.data(), tb.data() + k);
-  h->final_loss_ = loss_;
   return h;
 }
 

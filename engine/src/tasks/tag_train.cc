@@ -14,11 +14,12 @@
 #include "vitrine/graph.h"
 #include "vitrine/json.h"
 #include "vitrine/train.h"
+#include "train_util.h"
 
 namespace vitrine {
 namespace {
 
-using Rng = std::mt19937_64;
+using train_util::Rng;
 
 Result<std::vector<uint8_t>> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -30,13 +31,8 @@ uint32_t be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-Result<Tensor> filled(const Shape& shape, Rng& rng, double scale) {
-  VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(shape));
-  float* p = t.mutable_data();
-  std::uniform_real_distribution<double> u(-scale, scale);
-  for (int64_t i = 0; i < t.num_elements(); ++i) p[i] = static_cast<float>(scale == 0 ? 0 : u(rng));
-  return t;
-}
+// U(-scale, scale) initial weights.
+Result<Tensor> filled(const Shape& shape, Rng& rng, double scale) { return train_util::random_tensor(shape, rng, scale, true); }
 
 Result<Tensor> ones(int64_t n) {
   VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(Shape{n}));
@@ -44,10 +40,7 @@ Result<Tensor> ones(int64_t n) {
   return t;
 }
 
-Result<Tensor> constant_of(const Graph& g, const std::string& name) {
-  VITRINE_ASSIGN_OR_RETURN(int v, g.find(name));
-  return g.value(v).constant.clone();
-}
+using train_util::constant_copy;
 
 Status check(const ImageSet& train, const ImageSet& val, const TagTrainOptions& o) {
   const int64_t classes = static_cast<int64_t>(o.labels.size());
@@ -196,10 +189,10 @@ Result<Net> build_training_graph(const ImageSet& train, const TagTrainOptions& o
 
 // Folds batch norm `bn` (over the output channels = dimension 0 of w) into weights w (O, ...) and b (O).
 Status fold_bn(const Graph& train, const std::string& bn, Tensor* w, Tensor* b) {
-  VITRINE_ASSIGN_OR_RETURN(Tensor s, constant_of(train, bn + ".scale"));
-  VITRINE_ASSIGN_OR_RETURN(Tensor t, constant_of(train, bn + ".bias"));
-  VITRINE_ASSIGN_OR_RETURN(Tensor m, constant_of(train, bn + ".mean"));
-  VITRINE_ASSIGN_OR_RETURN(Tensor v, constant_of(train, bn + ".var"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor s, constant_copy(train, bn + ".scale"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor t, constant_copy(train, bn + ".bias"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor m, constant_copy(train, bn + ".mean"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor v, constant_copy(train, bn + ".var"));
   const int64_t o = w->shape()[0], per = w->num_elements() / o;
   float* wp = w->mutable_data();
   float* bp = b->mutable_data();
@@ -242,17 +235,13 @@ Json metadata_json(const ImageSet& train, const TagTrainOptions& o, double mean,
                            {"shift", o.shift},
                            {"flip", o.flip},
                            {"seed", static_cast<int64_t>(o.seed)}};
+  Json::Object outs = {{"logits", "logits"}, {"embedding", "embedding"}};
+  if (!o.groups.empty()) outs.emplace_back("groups", "groups");
   Json::Object m = {{"input", Json::object(std::move(input))},
                     {"labels", Json::array(std::move(labels))},
-                    {"outputs", Json::object({{"logits", "logits"}, {"embedding", "embedding"}})},
+                    {"outputs", Json::object(std::move(outs))},
                     {"training", Json::object(std::move(training))}};
-  if (!o.groups.empty()) {
-    m.emplace_back("groups", Json::array(std::move(groups)));
-    Json::Object outs = {{"logits", "logits"}, {"embedding", "embedding"}, {"groups", "groups"}};
-    for (auto& kv : m) {
-      if (kv.first == "outputs") kv.second = Json::object(std::move(outs));
-    }
-  }
+  if (!o.groups.empty()) m.emplace_back("groups", Json::array(std::move(groups)));
   return Json::object(std::move(m));
 }
 
@@ -269,8 +258,8 @@ Result<LoadedModel> saved_model(const Net& net, const ImageSet& train, const Tag
   for (size_t b = 0; b < o.widths.size(); ++b) {
     for (int j = 0; j < 2; ++j, ++k) {
       const std::string& name = net.convs[k];
-      VITRINE_ASSIGN_OR_RETURN(Tensor w, constant_of(t, name + ".w"));
-      VITRINE_ASSIGN_OR_RETURN(Tensor bias, constant_of(t, name + ".b"));
+      VITRINE_ASSIGN_OR_RETURN(Tensor w, constant_copy(t, name + ".w"));
+      VITRINE_ASSIGN_OR_RETURN(Tensor bias, constant_copy(t, name + ".b"));
       VITRINE_RETURN_IF_ERROR(fold_bn(t, name + ".bn", &w, &bias));
       VITRINE_ASSIGN_OR_RETURN(int wv, g->add_constant(name + ".w", std::move(w)));
       VITRINE_ASSIGN_OR_RETURN(int bv, g->add_constant(name + ".b", std::move(bias)));
@@ -282,15 +271,15 @@ Result<LoadedModel> saved_model(const Net& net, const ImageSet& train, const Tag
   OpAttrs flat;
   flat.numbers["axis"] = 1;
   VITRINE_ASSIGN_OR_RETURN(x, g->add(OpType::kFlatten, "flat", {x}, flat));
-  VITRINE_ASSIGN_OR_RETURN(Tensor ew, constant_of(t, "embed.w"));
-  VITRINE_ASSIGN_OR_RETURN(Tensor eb, constant_of(t, "embed.b"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor ew, constant_copy(t, "embed.w"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor eb, constant_copy(t, "embed.b"));
   VITRINE_RETURN_IF_ERROR(fold_bn(t, "embed.bn", &ew, &eb));
   VITRINE_ASSIGN_OR_RETURN(int ewv, g->add_constant("embed.w", std::move(ew)));
   VITRINE_ASSIGN_OR_RETURN(int ebv, g->add_constant("embed.b", std::move(eb)));
   VITRINE_ASSIGN_OR_RETURN(x, g->add(OpType::kDense, "embed", {x, ewv, ebv}));
   VITRINE_ASSIGN_OR_RETURN(int emb, g->add(OpType::kRelu, "embedding", {x}));
-  VITRINE_ASSIGN_OR_RETURN(Tensor cw, constant_of(t, "classes.w"));
-  VITRINE_ASSIGN_OR_RETURN(Tensor cb, constant_of(t, "classes.b"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor cw, constant_copy(t, "classes.w"));
+  VITRINE_ASSIGN_OR_RETURN(Tensor cb, constant_copy(t, "classes.b"));
   VITRINE_ASSIGN_OR_RETURN(int cwv, g->add_constant("classes.w", std::move(cw)));
   VITRINE_ASSIGN_OR_RETURN(int cbv, g->add_constant("classes.b", std::move(cb)));
   VITRINE_ASSIGN_OR_RETURN(int logits, g->add(OpType::kDense, "classes", {emb, cwv, cbv}));

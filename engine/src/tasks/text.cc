@@ -15,9 +15,6 @@
 namespace vitrine {
 namespace {
 
-// Decodes one code point at s[i]; returns its length, or 0 for an invalid sequence.
-size_t decode_one(std::string_view s, size_t i, uint32_t* cp) { return decode_utf8(s, i, cp); }
-
 uint32_t lower(uint32_t c) {
   if (c >= 'A' && c <= 'Z') return c + 32;
   if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 32;
@@ -67,7 +64,7 @@ std::vector<std::string> chars_of(const std::string& w) {
   std::vector<std::string> out;
   for (size_t i = 0; i < w.size();) {
     uint32_t cp;
-    size_t n = decode_one(w, i, &cp);
+    size_t n = decode_utf8(w, i, &cp);
     if (n == 0) n = 1;
     out.push_back(w.substr(i, n));
     i += n;
@@ -101,7 +98,7 @@ TokenizedText tokenize(std::string_view in, size_t max_bytes) {
       }
     }
     uint32_t cp;
-    const size_t n = decode_one(in, i, &cp);
+    const size_t n = decode_utf8(in, i, &cp);
     if (n == 0) {
       append_utf8(0xFFFD, &s);
       ++out.invalid_bytes;
@@ -145,7 +142,7 @@ TokenizedText tokenize(std::string_view in, size_t max_bytes) {
   };
   for (size_t i = 0; i < s.size();) {
     uint32_t cp;
-    size_t n = decode_one(s, i, &cp);
+    size_t n = decode_utf8(s, i, &cp);
     if (n == 0) n = 1, cp = 0xFFFD;
     const uint32_t c = lower(cp);
     if (is_word_char(c) || (c == '\'' && !word.empty()) || (c == 0x2019 && !word.empty())) {
@@ -181,6 +178,23 @@ TokenizedText tokenize(std::string_view in, size_t max_bytes) {
   flush_word(s.size());
   if (s.size() > clause_start) out.clauses.emplace_back(clause_start, s.size());
   return out;
+}
+
+TokenizedText clause_text(const TokenizedText& t, size_t index) {
+  TokenizedText c;
+  if (index >= t.clauses.size()) return c;
+  const auto [b, e] = t.clauses[index];
+  c.text = t.text.substr(b, e - b);
+  c.clauses.emplace_back(0, c.text.size());
+  for (const Token& k : t.tokens) {
+    if (k.begin < b || k.begin >= e) continue;
+    Token x = k;
+    x.begin -= b;
+    x.end -= b;
+    x.clause = 0;
+    c.tokens.push_back(std::move(x));
+  }
+  return c;
 }
 
 // ---- TextVocab --------------------------------------------------------------------------------
@@ -310,11 +324,6 @@ void TextVocab::features(const TokenizedText& t, std::vector<int32_t>* ids, std:
     prev = key;
     prev_clause = tok.clause;
   }
-}
-
-std::string TextVocab::name(int32_t id) const {
-  if (id >= 0 && id < static_cast<int32_t>(entries_.size())) return entries_[static_cast<size_t>(id)];
-  return "bigram";
 }
 
 Json TextVocab::to_json() const {
@@ -554,16 +563,6 @@ Result<ReviewModel::Prediction> ReviewModel::predict(const TokenizedText& text) 
     p.label = static_cast<int32_t>(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
   }
   return p;
-}
-
-Result<std::vector<ReviewModel::Prediction>> ReviewModel::predict_batch(const std::vector<TokenizedText>& texts) const {
-  std::vector<Prediction> out;
-  out.reserve(texts.size());
-  for (const TokenizedText& t : texts) {
-    VITRINE_ASSIGN_OR_RETURN(Prediction p, predict(t));
-    out.push_back(std::move(p));
-  }
-  return out;
 }
 
 Result<std::vector<uint8_t>> ReviewModel::save(bool half) const {
