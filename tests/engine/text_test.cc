@@ -3,6 +3,9 @@
 // fine-tuning, cancellation, hostile files).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <map>
 #include <random>
 
 #include "vitrine/text.h"
@@ -80,6 +83,136 @@ TEST(TextVocab, LearnsWordsBpeAndRoundTrips) {
   EXPECT_EQ(ids, ids2);
   Json bad = parse_json(R"({"entries": ["a", "a"], "merges": [], "bigram_buckets": 4})").value();
   EXPECT_EQ(TextVocab::from_json(bad.ref()).status().code(), StatusCode::kDataLoss);
+}
+
+// The plain BPE: rescan every pair, merge the lowest rank (leftmost on ties) until none is left.
+// O(n^2) per word; the reference for TextVocab::pieces.
+std::vector<std::string> reference_pieces(const std::string& word, const std::map<std::string, int32_t>& rank) {
+  std::vector<std::string> syms;
+  for (size_t i = 0; i < word.size();) {
+    size_t n = 1;
+    while (i + n < word.size() && (static_cast<unsigned char>(word[i + n]) & 0xC0) == 0x80) ++n;
+    syms.push_back(word.substr(i, n));
+    i += n;
+  }
+  for (;;) {
+    int32_t best = -1;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < syms.size(); ++i) {
+      auto it = rank.find(syms[i] + " " + syms[i + 1]);
+      if (it != rank.end() && (best < 0 || it->second < best)) best = it->second, at = i;
+    }
+    if (best < 0) return syms;
+    syms[at] += syms[at + 1];
+    syms.erase(syms.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+}
+
+// Words over a small alphabet (with a two-byte letter): many repeated pairs, merges of every rank.
+std::string random_word(std::mt19937& rng, size_t max_len) {
+  static const char* letters[] = {"a", "b", "c", "d", "é", "e"};
+  std::string w;
+  const size_t n = 1 + rng() % max_len;
+  for (size_t i = 0; i < n; ++i) w += letters[rng() % 6];
+  return w;
+}
+
+TextVocab random_vocab() {
+  std::mt19937 rng(7);
+  std::vector<TokenizedText> corpus;
+  for (int i = 0; i < 400; ++i) {
+    std::string text;
+    for (int k = 0; k < 10; ++k) text += random_word(rng, 12) + " ";
+    corpus.push_back(tokenize(text));
+  }
+  TextVocab::Options o;
+  o.min_count = 1000;  // no whole words: everything goes through BPE
+  o.bpe_merges = 300;
+  o.bigram_buckets = 64;
+  return TextVocab::learn(corpus, o);
+}
+
+TEST(TextVocab, PiecesMatchThePlainBpe) {
+  TextVocab v = random_vocab();
+  std::map<std::string, int32_t> rank;
+  const Json j = v.to_json();
+  const Json::Array* merges = j.ref()["merges"].as_array().value();
+  ASSERT_GT(merges->size(), 100u);
+  for (size_t i = 0; i < merges->size(); ++i) rank[j.ref()["merges"][i].as_string().value()] = static_cast<int32_t>(i);
+  std::mt19937 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    const std::string w = random_word(rng, i < 2900 ? 24 : 400);
+    std::vector<std::string> want;  // merged window by window
+    size_t begin = 0, chars = 0;
+    for (size_t i = 0; i <= w.size(); ++i) {
+      if (i < w.size() && (static_cast<unsigned char>(w[i]) & 0xC0) == 0x80) continue;
+      if (chars++ % TextVocab::kBpeWindow == 0 && i > 0 || i == w.size()) {
+        for (std::string& p : reference_pieces(w.substr(begin, i - begin), rank)) want.push_back(std::move(p));
+        begin = i;
+      }
+    }
+    ASSERT_EQ(v.pieces(w), want) << w;
+  }
+  EXPECT_TRUE(v.pieces("").empty());
+}
+
+// Everything a review goes through in analyze(): tokens, features, and each clause on its own.
+size_t analyze_work(const TextVocab& v, const std::string& text) {
+  std::vector<int32_t> ids, from;
+  TokenizedText t = tokenize(text);
+  v.features(t, &ids, &from);
+  size_t n = ids.size();
+  for (size_t c = 0; c < t.clauses.size(); ++c) {
+    v.features(clause_text(t, c), &ids, &from);
+    n += ids.size();
+  }
+  return n;
+}
+
+volatile size_t g_sink = 0;  // keeps the timed work from being optimized away
+
+double seconds_per_byte(const TextVocab& v, const std::string& text, int repeats) {
+  double best = 1e9;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t sink = 0;
+    for (int i = 0; i < repeats; ++i) sink += analyze_work(v, text);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    g_sink = g_sink + sink;
+    best = std::min(best, s / repeats / static_cast<double>(text.size()));
+  }
+  return best;
+}
+
+TEST(Tokenize, HostileTwentyKilobyteReviewsTakeLinearTime) {
+  TextVocab v = random_vocab();
+  std::string normal;  // ~400 bytes of ordinary review text
+  while (normal.size() < 400) normal += "The coffee was not bad, but <b>the</b> bag arrived late! Great taste. ";
+  const double base = seconds_per_byte(v, normal, 200);
+  auto repeat = [](const std::string& unit) {
+    std::string s;
+    while (s.size() + unit.size() <= 20000) s += unit;
+    return s;
+  };
+  std::mt19937 rng(3);
+  std::string long_word;
+  while (long_word.size() < 20000) long_word += random_word(rng, 8);
+  const std::vector<std::pair<const char*, std::string>> hostile = {
+      {"one 20 KB word", long_word},
+      {"unclosed tags", repeat("<a")},
+      {"unclosed tags with words", repeat("<b abc ")},
+      {"empty clauses", repeat(".")},
+      {"one-word clauses", repeat("ab.")},
+      {"apostrophes", "a" + repeat("'")},
+      {"emoji", repeat("😋")},
+      {"negations", repeat("not ")},
+  };
+  for (const auto& [name, text] : hostile) {
+    const double per_byte = seconds_per_byte(v, text, 2);
+    // A quadratic pass is hundreds of times slower per byte at 20 KB; linear work stays near 1x.
+    std::printf("%s: %.1f ns/byte (400-byte review: %.1f)\n", name, per_byte * 1e9, base * 1e9);
+    EXPECT_LT(per_byte, 10 * base) << name << ": " << per_byte * 1e9 << " ns/byte vs " << base * 1e9 << " ns/byte";
+  }
 }
 
 std::vector<ReviewExample> corpus(int n, uint32_t seed) {

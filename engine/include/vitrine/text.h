@@ -73,7 +73,10 @@ class TextVocab {
   // Feature ids of a text, and for each feature the index of the token it came from (bigrams: the
   // second token).
   void features(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* token_of) const;
-  // BPE pieces of one word (for tests and inspection).
+  // BPE pieces of one word: the lowest-ranked merge first (leftmost on ties), O(n log n). A word
+  // longer than kBpeWindow characters (no real word is) is merged window by window, so that a
+  // hostile 20 KB "word" costs per byte what ordinary words do.
+  static constexpr int32_t kBpeWindow = 64;
   std::vector<std::string> pieces(const std::string& word) const;
 
  private:

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <queue>
 #include <random>
 #include <set>
 
@@ -89,11 +90,12 @@ TokenizedText tokenize(std::string_view in, size_t max_bytes) {
   s.reserve(in.size());
   for (size_t i = 0; i < in.size();) {
     if (in[i] == '<') {
-      const size_t close = in.find('>', i);
-      if (close != std::string_view::npos && close - i < 200 && i + 1 < in.size() &&
+      // A tag is at most 200 bytes: look no further (an unclosed '<' must not rescan the text).
+      const size_t close = in.substr(i, 200).find('>');
+      if (close != std::string_view::npos && i + 1 < in.size() &&
           (std::isalpha(static_cast<unsigned char>(in[i + 1])) || in[i + 1] == '/')) {
         s.push_back(' ');
-        i = close + 1;
+        i += close + 1;
         continue;
       }
     }
@@ -186,9 +188,11 @@ TokenizedText clause_text(const TokenizedText& t, size_t index) {
   const auto [b, e] = t.clauses[index];
   c.text = t.text.substr(b, e - b);
   c.clauses.emplace_back(0, c.text.size());
-  for (const Token& k : t.tokens) {
-    if (k.begin < b || k.begin >= e) continue;
-    Token x = k;
+  // Tokens are in text order: find the clause's first one by bisection (O(log n + clause), so all
+  // clauses of a text together cost O(n log n), not O(clauses x tokens)).
+  auto first = std::lower_bound(t.tokens.begin(), t.tokens.end(), b, [](const Token& k, size_t at) { return k.begin < at; });
+  for (auto it = first; it != t.tokens.end() && it->begin < e; ++it) {
+    Token x = *it;
     x.begin -= b;
     x.end -= b;
     x.clause = 0;
@@ -278,22 +282,70 @@ TextVocab TextVocab::learn(const std::vector<TokenizedText>& corpus, const Optio
 }
 
 std::vector<std::string> TextVocab::pieces(const std::string& word) const {
-  std::vector<std::string> syms = chars_of(word);
-  for (;;) {
-    int32_t best = -1;
-    size_t at = 0;
-    for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      auto it = merge_rank_.find(syms[i] + " " + syms[i + 1]);
-      if (it != merge_rank_.end() && (best < 0 || it->second < best)) {
-        best = it->second;
-        at = i;
-      }
-    }
-    if (best < 0) break;
-    syms[at] += syms[at + 1];
-    syms.erase(syms.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  constexpr int32_t kBpeWindow = TextVocab::kBpeWindow;
+  // Lowest-rank merge first, leftmost among equal ranks (as the merges were learned), in
+  // O(n log w) for an n-character word and windows of w characters: symbols are byte spans of
+  // `word` in a linked list, and candidate merges wait in a min-heap; a candidate whose spans
+  // changed since it was pushed is stale and skipped.
+  struct Symbol {
+    size_t begin, end;  // byte span in `word`; begin == npos once merged into its left neighbour
+    int32_t prev, next; // neighbours (-1: none)
+  };
+  std::vector<Symbol> syms;
+  for (size_t i = 0; i < word.size();) {
+    uint32_t cp;
+    size_t n = decode_utf8(word, i, &cp);
+    if (n == 0) n = 1;
+    const int32_t at = static_cast<int32_t>(syms.size());
+    // Windows of kBpeWindow characters are merged on their own (no pair spans two windows).
+    const bool starts_window = at % kBpeWindow == 0;
+    syms.push_back({i, i + n, starts_window ? -1 : at - 1, at + 1});
+    if (starts_window && at > 0) syms[static_cast<size_t>(at) - 1].next = -1;
+    i += n;
   }
-  return syms;
+  if (syms.empty()) return {};
+  syms.back().next = -1;
+  struct Candidate {
+    int32_t rank;
+    size_t begin, left_end, right_end;  // the pair's spans when it was pushed
+    int32_t left;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : begin > o.begin; }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
+  std::string key;
+  auto push = [&](int32_t left) {
+    if (left < 0 || syms[static_cast<size_t>(left)].next < 0) return;
+    const Symbol& a = syms[static_cast<size_t>(left)];
+    const Symbol& b = syms[static_cast<size_t>(a.next)];
+    key.assign(word, a.begin, a.end - a.begin);
+    key.push_back(' ');
+    key.append(word, b.begin, b.end - b.begin);
+    auto it = merge_rank_.find(key);
+    if (it != merge_rank_.end()) heap.push({it->second, a.begin, a.end, b.end, left});
+  };
+  const int32_t count = static_cast<int32_t>(syms.size());
+  for (int32_t window = 0; window < count; window += kBpeWindow) {  // one small heap per window
+    for (int32_t i = window; i + 1 < std::min(count, window + kBpeWindow); ++i) push(i);
+    while (!heap.empty()) {
+      const Candidate c = heap.top();
+      heap.pop();
+      Symbol& a = syms[static_cast<size_t>(c.left)];
+      if (a.begin == std::string::npos || a.end != c.left_end || a.next < 0) continue;
+      Symbol& b = syms[static_cast<size_t>(a.next)];
+      if (b.end != c.right_end) continue;
+      a.end = b.end;
+      a.next = b.next;
+      if (b.next >= 0) syms[static_cast<size_t>(b.next)].prev = c.left;
+      b.begin = std::string::npos;
+      push(a.prev);
+      push(c.left);
+    }
+  }
+  std::vector<std::string> out;
+  for (const Symbol& x : syms) {
+    if (x.begin != std::string::npos) out.emplace_back(word, x.begin, x.end - x.begin);
+  }
+  return out;
 }
 
 void TextVocab::features(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* token_of) const {
