@@ -1,5 +1,5 @@
 // Embind bindings for review analysis (text.h): one ReviewHandle per analyzer. Same conventions as
-// embind.cc: status codes, lastError(), results read back as copies (JSON strings here).
+// embind.cc: status codes, lastError(); analyze() marshals analyze_review()'s result as an object.
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -39,11 +39,29 @@ class ReviewHandle {
         .dump();
   }
 
-  // Analyzes a JS string (UTF-8 from Embind) or a Uint8Array of UTF-8 bytes, at most max_bytes:
-  // the label, probabilities, the top_words tokens by |contribution| and, with `clauses`, each
-  // clause's text, tokens and P(positive).
-  int analyze(const val& text, int max_bytes, bool clauses, int top_words) {
-    if (!model_) return not_loaded();
+  // The aspect detector: keywords as JSON {"name": ["keyword", "prefix*", ...], ...}.
+  int set_aspects(const std::string& json) {
+    Result<Json> j = parse_json(json);
+    if (!j.ok()) return record(j.status(), &error_);
+    Result<std::unique_ptr<KeywordAspects>> a = KeywordAspects::from_json(j->ref("aspects"));
+    if (!a.ok()) return record(a.status(), &error_);
+    aspects_ = std::move(a).value();
+    return 0;
+  }
+  val aspect_names() const {
+    val out = val::array();
+    if (aspects_) {
+      for (const std::string& n : aspects_->names()) out.call<void>("push", n);
+    }
+    return out;
+  }
+
+  // analyze_review() of a JS string (UTF-8 from Embind) or a Uint8Array of UTF-8 bytes: null on
+  // error (see lastError), else { label, probabilities, words: [{ word, weight }],
+  // aspects: [{ aspect, score, positive, snippet }], tokens, truncated, invalidBytes }.
+  val analyze(const val& text, int max_bytes, bool aspects, int top_words) {
+    if (!model_) return last_code_ = not_loaded(), val::null();
+    if (max_bytes < 1) return last_code_ = record(Status::InvalidArgument("maxBytes must be >= 1"), &error_), val::null();
     std::string bytes;
     if (text.isString()) {
       bytes = text.as<std::string>();
@@ -52,52 +70,42 @@ class ReviewHandle {
       bytes.resize(n);
       if (n) val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(bytes.data()))).call<void>("set", text);
     } else {
-      return record(Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8"), &error_);
+      return last_code_ = record(Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8"), &error_), val::null();
     }
-    if (max_bytes < 1) return record(Status::InvalidArgument("maxBytes must be >= 1"), &error_);
-    if (top_words < 0) return record(Status::InvalidArgument("topWords must be >= 0"), &error_);
-    const TokenizedText t = tokenize(bytes, static_cast<size_t>(max_bytes));
-    Result<ReviewModel::Prediction> p = model_->predict(t);
-    if (!p.ok()) return record(p.status(), &error_);
-    Json::Array probs, words, cl;
-    for (float x : p->probabilities) probs.emplace_back(static_cast<double>(x));
-    std::vector<size_t> order;
-    for (size_t i = 0; i < p->token_weights.size(); ++i) {
-      if (p->token_weights[i] != 0.0f) order.push_back(i);
+    ReviewRequest request;
+    request.text = bytes;
+    request.max_bytes = static_cast<size_t>(max_bytes);
+    request.aspects = aspects;
+    request.top_words = top_words;
+    Result<ReviewAnalysis> r = analyze_review(*model_, aspects_.get(), request);
+    if (!r.ok()) return last_code_ = record(r.status(), &error_), val::null();
+    val probs = val::array(), words = val::array(), found = val::array();
+    for (float x : r->probabilities) probs.call<void>("push", static_cast<double>(x));
+    for (const ReviewAnalysis::Word& w : r->words) {
+      val o = val::object();
+      o.set("word", w.text);
+      o.set("weight", static_cast<double>(w.weight));
+      words.call<void>("push", o);
     }
-    const size_t keep = std::min(order.size(), static_cast<size_t>(top_words));
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](size_t a, size_t b) {
-      const float wa = std::fabs(p->token_weights[a]), wb = std::fabs(p->token_weights[b]);
-      return wa != wb ? wa > wb : a < b;
-    });
-    for (size_t k = 0; k < keep; ++k) {
-      const Token& tok = t.tokens[order[k]];
-      words.push_back(Json::object({{"text", tok.text}, {"negated", tok.negated},
-                                    {"weight", static_cast<double>(p->token_weights[order[k]])}}));
+    for (const ReviewAnalysis::Aspect& a : r->aspects) {
+      val o = val::object();
+      o.set("aspect", aspects_->names()[static_cast<size_t>(a.aspect)]);
+      o.set("score", static_cast<double>(a.score));
+      o.set("positive", a.positive);
+      o.set("snippet", a.snippet);
+      found.call<void>("push", o);
     }
-    if (clauses) {
-      for (size_t c = 0; c < t.clauses.size(); ++c) {
-        const TokenizedText ct = clause_text(t, c);
-        if (ct.tokens.empty()) continue;
-        Result<ReviewModel::Prediction> cp = model_->predict(ct);
-        if (!cp.ok()) return record(cp.status(), &error_);
-        Json::Array toks;
-        for (const Token& k : ct.tokens) toks.emplace_back(k.text);
-        cl.push_back(Json::object({{"text", ct.text}, {"tokens", Json::array(std::move(toks))},
-                                   {"positive", static_cast<double>(cp->probabilities.back())}}));
-      }
-    }
-    result_ = Json::object({{"label", p->label},
-                            {"probabilities", Json::array(std::move(probs))},
-                            {"words", Json::array(std::move(words))},
-                            {"tokens", static_cast<int64_t>(t.tokens.size())},
-                            {"clauses", Json::array(std::move(cl))},
-                            {"truncated", t.truncated},
-                            {"invalidBytes", t.invalid_bytes}})
-                  .dump();
-    return 0;
+    val out = val::object();
+    out.set("label", r->label);
+    out.set("probabilities", probs);
+    out.set("words", words);
+    out.set("aspects", found);
+    out.set("tokens", static_cast<double>(r->tokens));
+    out.set("truncated", r->truncated);
+    out.set("invalidBytes", static_cast<double>(r->invalid_bytes));
+    return out;
   }
-  std::string result() const { return result_; }
+
 
   // One fine-tuning pass: examples as JSON [[text, label], ...], `epochs` epochs at `lr`.
   int fine_tune(const std::string& examples_json, int epochs, double lr) {
@@ -125,11 +133,14 @@ class ReviewHandle {
     return val::global("Uint8Array").new_(emscripten::typed_memory_view(b->size(), b->data()));
   }
   std::string last_error() const { return error_; }
+  int last_code() const { return last_code_; }  // the status of the last call that returned null
 
  private:
   int not_loaded() { return record(Status::FailedPrecondition("review model is not loaded (or was disposed)"), &error_); }
   std::unique_ptr<ReviewModel> model_;
-  std::string result_, error_;
+  std::unique_ptr<KeywordAspects> aspects_;
+  std::string error_;
+  int last_code_ = 0;
 };
 
 }  // namespace
@@ -140,11 +151,13 @@ EMSCRIPTEN_BINDINGS(vitrine_reviews) {
       .function("load", &ReviewHandle::load)
       .function("info", &ReviewHandle::info)
       .function("analyze", &ReviewHandle::analyze)
-      .function("result", &ReviewHandle::result)
+      .function("setAspects", &ReviewHandle::set_aspects)
+      .function("aspectNames", &ReviewHandle::aspect_names)
       .function("fineTune", &ReviewHandle::fine_tune)
       .function("setThreshold", &ReviewHandle::set_threshold)
       .function("save", &ReviewHandle::save)
-      .function("lastError", &ReviewHandle::last_error);
+      .function("lastError", &ReviewHandle::last_error)
+      .function("lastCode", &ReviewHandle::last_code);
 }
 
 }  // namespace vitrine::wasm

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -278,6 +279,79 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
   EXPECT_FALSE(ReviewModel::load(std::make_shared<const std::vector<uint8_t>>(junk), ctx.get()).ok());
   EXPECT_FALSE(ReviewModel::train({}, {"a", "b"}, {}, ctx.get()).ok());
   EXPECT_FALSE(ReviewModel::train(corpus(10, 1), {"only"}, {}, ctx.get()).ok());
+}
+
+TEST(KeywordAspects, MatchesWholeTokensAndPrefixesAndRefusesBadLists) {
+  Result<std::unique_ptr<KeywordAspects>> k =
+      KeywordAspects::create({{"taste", {"Flavor*", "bland"}}, {"price", {"cheap*", "value"}}, {"both", {"flavorless"}}});
+  ASSERT_TRUE(k.ok()) << k.status().to_string();
+  std::vector<int32_t> found;
+  k.value()->detect(tokenize("So FLAVORLESS and cheaply made, good value"), &found);
+  EXPECT_EQ(found, (std::vector<int32_t>{0, 1, 2}));
+  found.clear();
+  k.value()->detect(tokenize("flavo blandness"), &found);  // neither a whole keyword nor a prefix match
+  EXPECT_TRUE(found.empty());
+  EXPECT_EQ(KeywordAspects::create({{"a", {}}}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(KeywordAspects::create({{"a", {""}}}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(KeywordAspects::create({{"a", {"x"}}, {"a", {"y"}}}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(KeywordAspects::create(std::vector<KeywordAspects::Aspect>(300, {"a", {"x"}})).status().code(),
+            StatusCode::kResourceExhausted);
+  Json bad = parse_json(R"({"taste": "yum"})").value();
+  EXPECT_EQ(KeywordAspects::from_json(bad.ref()).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(AnalyzeReview, SentimentWordsAndTheStrongestClausePerAspect) {
+  auto ctx = Context::create(1, 1).value();
+  ReviewTrainOptions o;
+  o.dim = 8;
+  o.epochs = 20;
+  o.vocab.bigram_buckets = 256;
+  std::unique_ptr<ReviewModel> m = ReviewModel::train(corpus(200, 1), {"other", "great"}, o, ctx.get()).value();
+  std::unique_ptr<KeywordAspects> k = KeywordAspects::create({{"taste", {"tast*", "delicious"}}, {"delivery", {"arriv*"}}}).value();
+  ReviewRequest r;
+  r.text = "  Delicious and fresh.  The taste: terrible taste. It arrived broken ";
+  Result<ReviewAnalysis> a = analyze_review(*m, k.get(), r);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_EQ(a->aspects.size(), 2u);
+  EXPECT_EQ(k->names()[static_cast<size_t>(a->aspects[0].aspect)], "taste");
+  EXPECT_EQ(k->names()[static_cast<size_t>(a->aspects[1].aspect)], "delivery");
+  EXPECT_FALSE(a->aspects[1].positive);
+  EXPECT_EQ(a->aspects[1].snippet, "It arrived broken");
+  // The taste clause that speaks most strongly either way, trimmed.
+  const TokenizedText t = tokenize(r.text);
+  float strongest = 0;
+  std::string want;
+  for (size_t c = 0; c < t.clauses.size(); ++c) {
+    const TokenizedText ct = clause_text(t, c);
+    std::vector<int32_t> f;
+    k->detect(ct, &f);
+    if (f.empty() || f[0] != 0) continue;
+    const float s = m->predict(ct)->probabilities[1];
+    if (std::fabs(s - 0.5f) > strongest) strongest = std::fabs(s - 0.5f), want = ct.text;
+  }
+  EXPECT_EQ(a->aspects[0].snippet, want.substr(want.find_first_not_of(' '), want.find_last_not_of(' ') - want.find_first_not_of(' ') + 1));
+  EXPECT_EQ(a->aspects[0].positive, a->aspects[0].score >= m->threshold());
+  // Words: the strongest first, negation spelled out.
+  r.text = "not good, delicious";
+  r.top_words = 2;
+  a = analyze_review(*m, k.get(), r);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->words.size(), 2u);
+  EXPECT_GE(std::fabs(a->words[0].weight), std::fabs(a->words[1].weight));
+  bool negated = false;
+  for (const auto& w : a->words) negated |= w.text == "not good";
+  EXPECT_TRUE(negated);
+  // No detector or aspects off: no aspects; bad requests are refused.
+  r.aspects = false;
+  EXPECT_TRUE(analyze_review(*m, k.get(), r)->aspects.empty());
+  EXPECT_TRUE(analyze_review(*m, nullptr, ReviewRequest{"delicious", 100, true, 5})->aspects.empty());
+  EXPECT_EQ(analyze_review(*m, k.get(), ReviewRequest{"x", 0, true, 5}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(analyze_review(*m, k.get(), ReviewRequest{"x", 10, true, -1}).status().code(), StatusCode::kInvalidArgument);
+  // Truncation at a character boundary is reported.
+  ReviewRequest cut{"delicious 好吃", 12, true, 5};
+  a = analyze_review(*m, k.get(), cut);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->truncated);
 }
 
 }  // namespace

@@ -31,32 +31,19 @@ function fail(message, code = 'InvalidArgument') {
 
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-function compileAspects(aspects) {
-  if (aspects === null || typeof aspects !== 'object' || Array.isArray(aspects)) fail('aspects must be an object { name: [keywords] }');
-  const out = [];
-  for (const [name, words] of Object.entries(aspects)) {
-    if (!Array.isArray(words) || words.some((w) => typeof w !== 'string' || w === '')) fail(`aspect '${name}' needs a list of keywords`);
-    const exact = new Set(), prefixes = [];
-    for (const w of words) {
-      const lw = w.toLowerCase();
-      if (lw.endsWith('*') && lw.length > 1) prefixes.push(lw.slice(0, -1));
-      else exact.add(lw);
-    }
-    out.push({ name, matches: (token) => exact.has(token) || prefixes.some((p) => token.startsWith(p)) });
-  }
-  return out;
-}
-
 export class ReviewAnalyzer {
   /** @internal use createReviewAnalyzer() */
   constructor(module, bytes, options) {
-    this._aspects = compileAspects(options.aspects ?? DEFAULT_ASPECTS);
+    const aspects = options.aspects ?? DEFAULT_ASPECTS;
+    if (aspects === null || typeof aspects !== 'object' || Array.isArray(aspects)) fail('aspects must be an object { name: [keywords] }');
     this._maxBytes = options.maxBytes ?? 20000;
     if (!(Number.isInteger(this._maxBytes) && this._maxBytes > 0)) fail(`maxBytes must be a positive integer, got ${options.maxBytes}`);
     this._handle = new module.ReviewHandle();
     try {
       this._check(this._handle.load(bytes));
+      this._check(this._handle.setAspects(JSON.stringify(aspects)));
       this._info = JSON.parse(this._handle.info());
+      this._aspectNames = this._handle.aspectNames();
       if (this._info.labels.length !== 2) fail('review models must have two labels (negative/other, positive/great)', 'Unimplemented');
     } catch (e) {
       this._handle.delete();
@@ -68,7 +55,7 @@ export class ReviewAnalyzer {
   /** { labels, threshold, dim, vocabulary, aspects } */
   info() {
     this._live();
-    return { ...this._info, aspects: this._aspects.map((a) => a.name) };
+    return { ...this._info, aspects: [...this._aspectNames] };
   }
 
   /**
@@ -83,8 +70,12 @@ export class ReviewAnalyzer {
     if (typeof text !== 'string' && !(text instanceof Uint8Array)) fail('analyze(text): text must be a string (or UTF-8 bytes)');
     const topWords = options.topWords ?? 5;
     if (!(Number.isInteger(topWords) && topWords >= 0)) fail(`topWords must be an integer >= 0, got ${topWords}`);
-    this._check(h.analyze(text, options.maxBytes ?? this._maxBytes, options.aspects !== false, topWords));
-    return this._shape(JSON.parse(h.result()), options);
+    const r = h.analyze(text, options.maxBytes ?? this._maxBytes, options.aspects !== false, topWords);
+    if (r === null) this._check(h.lastCode());
+    const labels = this._info.labels;
+    return { label: labels[r.label], positive: r.label === 1, score: r.probabilities[1],
+             aspects: r.aspects.map((a) => ({ aspect: a.aspect, sentiment: a.positive ? 'positive' : 'negative', score: a.score, snippet: a.snippet })),
+             words: r.words, truncated: r.truncated, invalidBytes: r.invalidBytes, empty: r.tokens === 0 };
   }
 
   /** analyze() for many texts. */
@@ -104,7 +95,7 @@ export class ReviewAnalyzer {
     if (!Array.isArray(texts)) fail('summarize(texts): texts must be an array');
     const chunk = options.chunk ?? 200;
     if (!(Number.isInteger(chunk) && chunk > 0)) fail(`chunk must be a positive integer, got ${chunk}`);
-    const stats = new Map(this._aspects.map((a) => [a.name, { aspect: a.name, mentions: 0, positive: 0, negative: 0, _best: null, _worst: null }]));
+    const stats = new Map(this._aspectNames.map((a) => [a, { aspect: a, mentions: 0, positive: 0, negative: 0, _best: null, _worst: null }]));
     let positive = 0, truncated = 0;
     for (let i = 0; i < texts.length; i++) {
       if (options.signal?.aborted) fail('summarize() was cancelled', 'Cancelled');
@@ -180,29 +171,6 @@ export class ReviewAnalyzer {
     if (!this._handle) return;
     this._handle.delete();
     this._handle = null;
-  }
-
-  _shape(r, options) {
-    const labels = this._info.labels;
-    const score = r.probabilities[1];
-    const aspects = [];
-    for (const c of r.clauses) {
-      for (const a of this._aspects) {
-        if (c.tokens.some(a.matches)) {
-          aspects.push({ aspect: a.name, sentiment: c.positive >= this._info.threshold ? 'positive' : 'negative',
-                         score: c.positive, snippet: c.text.trim() });
-        }
-      }
-    }
-    // One entry per aspect: the clause that speaks most strongly either way.
-    const best = new Map();
-    for (const a of aspects) {
-      const cur = best.get(a.aspect);
-      if (!cur || Math.abs(a.score - 0.5) > Math.abs(cur.score - 0.5)) best.set(a.aspect, a);
-    }
-    const words = r.words.map((t) => ({ word: (t.negated ? 'not ' : '') + t.text, weight: t.weight }));
-    return { label: labels[r.label], positive: r.label === 1, score, aspects: [...best.values()], words,
-             truncated: r.truncated, invalidBytes: r.invalidBytes, empty: r.tokens === 0 };
   }
 
   _check(status) {

@@ -160,4 +160,72 @@ class ReviewModel {
   Context* ctx_ = nullptr;
 };
 
+// ---- Review analysis: one request -> one result -----------------------------------------------
+
+// Finds the aspects (taste, price, delivery, ...) a clause talks about. An interface so that a
+// learned detector can replace the keyword one.
+class AspectDetector {
+ public:
+  virtual ~AspectDetector() = default;
+  virtual const std::vector<std::string>& names() const = 0;
+  // Appends the indices (into names()) of the aspects `clause` mentions, each once, ascending.
+  virtual void detect(const TokenizedText& clause, std::vector<int32_t>* aspects) const = 0;
+};
+
+// Aspects signalled by keywords, matched on whole (lower-cased) tokens, or on token prefixes for
+// keywords ending in '*' ("flavor*" matches "flavorful"). O(token length) per token.
+class KeywordAspects : public AspectDetector {
+ public:
+  struct Aspect {
+    std::string name;
+    std::vector<std::string> keywords;
+  };
+  // Refuses empty names or keyword lists, duplicate names, empty keywords, and more than 256
+  // aspects or 10,000 keywords in all.
+  static Result<std::unique_ptr<KeywordAspects>> create(const std::vector<Aspect>& aspects);
+  // The same from JSON: {"name": ["keyword", ...], ...}.
+  static Result<std::unique_ptr<KeywordAspects>> from_json(const JsonRef& j);
+  const std::vector<std::string>& names() const override { return names_; }
+  void detect(const TokenizedText& clause, std::vector<int32_t>* aspects) const override;
+
+ private:
+  KeywordAspects() = default;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, std::vector<int32_t>> exact_, prefix_;  // keyword -> aspects
+  size_t longest_prefix_ = 0;  // bytes
+};
+
+struct ReviewRequest {
+  std::string_view text;          // UTF-8 (invalid bytes are replaced and counted)
+  size_t max_bytes = 20000;       // longer texts are cut at a character boundary (truncated = true)
+  bool aspects = true;            // run the detector and score the clauses that mention an aspect
+  int32_t top_words = 5;          // how many of the words behind the decision to return
+};
+
+struct ReviewAnalysis {
+  int32_t label = 0;                 // index into the model's labels
+  std::vector<float> probabilities;  // (labels)
+  struct Word {
+    std::string text;  // as read ("not good" for a negated "good")
+    float weight = 0;  // contribution to logit(labels[1]) - logit(labels[0])
+  };
+  std::vector<Word> words;           // the top_words tokens by |weight|, strongest first
+  struct Aspect {
+    int32_t aspect = 0;    // index into the detector's names()
+    float score = 0;       // P(labels[1]) of the clause
+    bool positive = false; // score >= the model's threshold
+    std::string snippet;   // the clause, trimmed
+  };
+  // One entry per aspect mentioned: the clause that speaks most strongly either way (the first on
+  // ties), in order of first mention.
+  std::vector<Aspect> aspects;
+  int64_t tokens = 0;
+  int64_t invalid_bytes = 0;
+  bool truncated = false;
+};
+
+// Sentiment, aspects and the words behind the decision for one review, in time linear in its
+// length. `aspects` may be null (no aspects). Neither pointer is kept.
+Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDetector* aspects, const ReviewRequest& request);
+
 }  // namespace vitrine

@@ -691,4 +691,148 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::load(std::shared_ptr<const std
   return m;
 }
 
+
+// ---- Review analysis --------------------------------------------------------------------------
+
+namespace {
+
+// Lower-cases UTF-8 the way the tokenizer does (invalid bytes kept as they are).
+std::string lowercase(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp;
+    const size_t n = decode_utf8(s, i, &cp);
+    if (n == 0) {
+      out.push_back(s[i++]);
+      continue;
+    }
+    append_utf8(lower(cp), &out);
+    i += n;
+  }
+  return out;
+}
+
+std::string trimmed(std::string_view s) {
+  const char* space = " \t\n\r\f\v";
+  const size_t b = s.find_first_not_of(space);
+  if (b == std::string_view::npos) return {};
+  return std::string(s.substr(b, s.find_last_not_of(space) - b + 1));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KeywordAspects>> KeywordAspects::create(const std::vector<Aspect>& aspects) {
+  if (aspects.size() > 256) return Status::ResourceExhausted("at most 256 aspects, got " + std::to_string(aspects.size()));
+  std::unique_ptr<KeywordAspects> k(new KeywordAspects());
+  size_t total = 0;
+  for (const Aspect& a : aspects) {
+    if (a.name.empty()) return Status::InvalidArgument("an aspect needs a name");
+    if (std::find(k->names_.begin(), k->names_.end(), a.name) != k->names_.end()) {
+      return Status::InvalidArgument("aspect '" + a.name + "' is given twice");
+    }
+    if (a.keywords.empty()) return Status::InvalidArgument("aspect '" + a.name + "' needs a list of keywords");
+    if ((total += a.keywords.size()) > 10000) return Status::ResourceExhausted("at most 10,000 aspect keywords in all");
+    const int32_t id = static_cast<int32_t>(k->names_.size());
+    k->names_.push_back(a.name);
+    for (const std::string& w : a.keywords) {
+      if (w.empty()) return Status::InvalidArgument("aspect '" + a.name + "' has an empty keyword");
+      std::string key = lowercase(w);
+      const bool prefix = key.size() > 1 && key.back() == '*';
+      if (prefix) key.pop_back();
+      std::vector<int32_t>& ids = (prefix ? k->prefix_ : k->exact_)[key];
+      if (ids.empty() || ids.back() != id) ids.push_back(id);
+      if (prefix) k->longest_prefix_ = std::max(k->longest_prefix_, key.size());
+    }
+  }
+  return k;
+}
+
+Result<std::unique_ptr<KeywordAspects>> KeywordAspects::from_json(const JsonRef& j) {
+  VITRINE_ASSIGN_OR_RETURN(const Json::Object* object, j.as_object());
+  std::vector<Aspect> aspects;
+  for (const auto& [name, words] : *object) {
+    Aspect a;
+    a.name = name;
+    if (!words.is_array()) return Status::InvalidArgument("aspect '" + name + "' needs a list of keywords");
+    for (const Json& w : words.array_items()) {
+      if (!w.is_string()) return Status::InvalidArgument("aspect '" + name + "' needs a list of keywords (strings)");
+      a.keywords.push_back(w.string_value());
+    }
+    aspects.push_back(std::move(a));
+  }
+  return create(aspects);
+}
+
+void KeywordAspects::detect(const TokenizedText& clause, std::vector<int32_t>* aspects) const {
+  std::vector<bool> seen(names_.size(), false);
+  auto mark = [&](const std::vector<int32_t>& ids) {
+    for (int32_t id : ids) seen[static_cast<size_t>(id)] = true;
+  };
+  std::string key;
+  for (const Token& t : clause.tokens) {
+    auto it = exact_.find(t.text);
+    if (it != exact_.end()) mark(it->second);
+    for (size_t n = 1; n <= std::min(t.text.size(), longest_prefix_); ++n) {
+      key.assign(t.text, 0, n);
+      auto p = prefix_.find(key);
+      if (p != prefix_.end()) mark(p->second);
+    }
+  }
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i]) aspects->push_back(static_cast<int32_t>(i));
+  }
+}
+
+Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDetector* detector, const ReviewRequest& r) {
+  if (r.max_bytes < 1) return Status::InvalidArgument("max_bytes must be >= 1");
+  if (r.top_words < 0) return Status::InvalidArgument("top_words must be >= 0");
+  const TokenizedText t = tokenize(r.text, r.max_bytes);
+  VITRINE_ASSIGN_OR_RETURN(ReviewModel::Prediction p, model.predict(t));
+  ReviewAnalysis a;
+  a.label = p.label;
+  a.probabilities = p.probabilities;
+  a.tokens = static_cast<int64_t>(t.tokens.size());
+  a.invalid_bytes = t.invalid_bytes;
+  a.truncated = t.truncated;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < p.token_weights.size(); ++i) {
+    if (p.token_weights[i] != 0.0f) order.push_back(i);
+  }
+  const size_t keep = std::min(order.size(), static_cast<size_t>(r.top_words));
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](size_t x, size_t y) {
+    const float wx = std::fabs(p.token_weights[x]), wy = std::fabs(p.token_weights[y]);
+    return wx != wy ? wx > wy : x < y;
+  });
+  for (size_t k = 0; k < keep; ++k) {
+    const Token& tok = t.tokens[order[k]];
+    a.words.push_back({(tok.negated ? "not " : "") + tok.text, p.token_weights[order[k]]});
+  }
+  if (!r.aspects || detector == nullptr) return a;
+  // Only clauses that mention an aspect are scored on their own.
+  std::vector<int32_t> slot(detector->names().size(), -1), found;
+  for (size_t c = 0; c < t.clauses.size(); ++c) {
+    const TokenizedText ct = clause_text(t, c);
+    if (ct.tokens.empty()) continue;
+    found.clear();
+    detector->detect(ct, &found);
+    if (found.empty()) continue;
+    VITRINE_ASSIGN_OR_RETURN(ReviewModel::Prediction cp, model.predict(ct));
+    const float score = cp.probabilities.back();
+    for (int32_t id : found) {
+      if (id < 0 || static_cast<size_t>(id) >= slot.size()) return Status::Internal("aspect detector returned a bad index");
+      int32_t& s = slot[static_cast<size_t>(id)];
+      if (s >= 0 && !(std::fabs(score - 0.5f) > std::fabs(a.aspects[static_cast<size_t>(s)].score - 0.5f))) continue;
+      ReviewAnalysis::Aspect asp{id, score, score >= model.threshold(), trimmed(ct.text)};
+      if (s < 0) {
+        s = static_cast<int32_t>(a.aspects.size());
+        a.aspects.push_back(std::move(asp));
+      } else {
+        a.aspects[static_cast<size_t>(s)] = std::move(asp);
+      }
+    }
+  }
+  return a;
+}
+
 }  // namespace vitrine
