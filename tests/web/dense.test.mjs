@@ -1,6 +1,7 @@
 // The dense op through the wasm module, in both variants, against a JS reference.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 
 import { createRuntime, init, runtimeInfo, VitrineError } from '../../web/src/index.js';
 import { chooseVariant } from '../../web/src/loader.js';
@@ -129,9 +130,39 @@ describe('variant choice', () => {
     assert.equal(chooseVariant('simd', { possible: true, reason: 'Node.js' }).variant, 'simd');
   });
 
+  test('every (variant, threads) pair loads and computes', async () => {
+    const x = Float32Array.from({ length: 3 * 5 }, (_, i) => Math.sin(i));
+    const w = Float32Array.from({ length: 4 * 5 }, (_, i) => Math.cos(i));
+    for (const variant of ['auto', 'simd', 'simd-threads']) {
+      for (const threads of [undefined, 1, 2, 3]) {
+        const what = `${variant}, threads ${threads}`;
+        let timer;
+        const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: createRuntime hung`)), 20000); });
+        const rt = await Promise.race([createRuntime({ variant, threads }), timeout]).finally(() => clearTimeout(timer));
+        const info = rt.info();
+        const threaded = variant !== 'simd';
+        assert.equal(info.variant, threaded ? 'simd-threads' : 'simd', what);
+        assert.equal(info.maxThreads, threaded ? threads ?? Math.min(os.availableParallelism(), 8) : 1, what);
+        const layer = rt.createDenseLayer({ inFeatures: 5, outFeatures: 4, weights: w });
+        const y = layer.forward(x);
+        for (let r = 0; r < 3; r++) {
+          for (let o = 0; o < 4; o++) {
+            let s = 0;
+            for (let i = 0; i < 5; i++) s += x[r * 5 + i] * w[o * 5 + i];
+            assert.ok(Math.abs(y[r * 4 + o] - s) < 1e-5, what);
+          }
+        }
+        layer.dispose();
+        rt.dispose();
+      }
+    }
+  });
+
   test('unknown variants and bad thread counts are refused', async () => {
     await assert.rejects(createRuntime({ variant: 'gpu' }), /unknown variant 'gpu'/);
     await assert.rejects(createRuntime({ variant: 'simd-threads', threads: 0 }), /threads must be an integer/);
+    await assert.rejects(createRuntime({ variant: 'simd', threads: 1.5 }), /threads must be an integer/);
+    await assert.rejects(createRuntime({ threads: 65 }), /threads must be an integer/);
   });
 
   test('the default runtime in Node is simd-threads and reports progress', async () => {

@@ -134,15 +134,11 @@ export async function loadModule(options = {}) {
   }
   const { variant, reason } = chooseVariant(requested, threadSupport());
 
-  const hw = await hardwareThreads();
-  let maxThreads = 1;
-  if (variant === 'simd-threads') {
-    const wanted = options.threads ?? Math.min(hw, MAX_DEFAULT_THREADS);
-    if (!Number.isInteger(wanted) || wanted < 1 || wanted > 64) {
-      throw new VitrineError(`threads must be an integer in [1, 64], got ${wanted}`, 'InvalidArgument');
-    }
-    maxThreads = wanted;
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1 && options.threads <= 64)) {
+    throw new VitrineError(`threads must be an integer in [1, 64], got ${options.threads}`, 'InvalidArgument');
   }
+  const hw = await hardwareThreads();
+  const maxThreads = variant === 'simd-threads' ? options.threads ?? Math.min(hw, MAX_DEFAULT_THREADS) : 1;
 
   const name = `vitrine-${variant}`;
   options.onProgress?.({ stage: 'start', loaded: 0, total: 0 });
@@ -152,14 +148,66 @@ export async function loadModule(options = {}) {
   // the files); Node keeps Emscripten's own lookup next to the module.
   const locate = isNode ? {} : { locateFile: (file, prefix) => DIST[file]?.href ?? prefix + file,
                                  mainScriptUrlOrBlob: distUrl(`${name}.mjs`).href };
+  const aborted = { reason: null };
   const module = await factory({
     wasmBinary,
+    onAbort: (what) => { aborted.reason = String(what); },
     ...locate,
-    vitrinePoolSize: maxThreads - 1,
+    // The calling thread is one of the threads. Emscripten waits for a pool of at least one worker
+    // (with none it never resolves), so threads: 1 keeps one idle worker.
+    vitrinePoolSize: Math.max(1, maxThreads - 1),
     print: () => {},
     printErr: (text) => { if (isNode) process.stderr.write(`[vitrine] ${text}\n`); else console.warn(text); },
   });
   if (isNode) module.vitrineUnrefThreads();
+  guardModule(module, aborted);
   options.onProgress?.({ stage: 'ready', loaded: 1, total: 1 });
   return { module, variant, reason, maxThreads };
+}
+
+const EMBIND_OWN = new Set(['constructor', 'isAliasOf', 'clone', 'delete', 'isDeleted', 'deleteLater']);
+
+// Nothing but a VitrineError leaves an engine call: every method of the module's classes and every
+// module function is wrapped once. A trap (RuntimeError) or abort means the instance's state can no
+// longer be trusted: it becomes an 'Internal' VitrineError, and every later call fails with
+// 'FailedPrecondition' instead of running on a broken heap. Embind's own argument errors (wrong JS
+// types) become 'InvalidArgument'; any other thrown value (not an Error) becomes 'Internal'.
+function guardModule(module, aborted) {
+  const convert = (e) => {
+    if (e instanceof VitrineError) return e;
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof WebAssembly.RuntimeError || aborted.reason !== null) {
+      aborted.reason ??= message;
+      return new VitrineError(`the engine stopped on an internal error (${message}); this runtime cannot be used again, ` +
+                              'create a new one (and please report the input that caused it)', 'Internal');
+    }
+    if (e instanceof Error) return new VitrineError(`engine call refused: ${message}`, 'InvalidArgument');
+    return new VitrineError(`engine call failed with a non-Error value: ${message}`, 'Internal');
+  };
+  const wrap = (fn, name) => function guarded(...args) {
+    if (aborted.reason !== null) {
+      throw new VitrineError(`this runtime stopped after an internal error (${aborted.reason}); create a new one`, 'FailedPrecondition');
+    }
+    try {
+      return fn.apply(this, args);
+    } catch (e) {
+      const err = convert(e);
+      if (err !== e) err.cause = e;
+      throw err;
+    }
+  };
+  for (const key of Object.keys(module)) {
+    const value = module[key];
+    if (typeof value !== 'function') continue;
+    const proto = value.prototype;
+    if (proto && typeof proto.delete === 'function' && typeof proto.isAliasOf === 'function') {  // an Embind class
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const d = Object.getOwnPropertyDescriptor(proto, name);
+        if (EMBIND_OWN.has(name) || typeof d.value !== 'function') continue;
+        proto[name] = wrap(d.value, name);
+      }
+    } else if (typeof value.argCount === 'number') {  // an Embind function
+      module[key] = wrap(value, key);
+    }
+  }
 }
