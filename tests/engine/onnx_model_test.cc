@@ -18,6 +18,7 @@
 
 #include "../../engine/src/io/onnx_model.h"
 #include "../../engine/src/io/protobuf_wire.h"
+#include "onnx_builder.h"
 
 namespace vitrine {
 namespace {
@@ -26,86 +27,8 @@ namespace fs = std::filesystem;
 using protobuf::FieldKey;
 using protobuf::WireReader;
 using protobuf::WireType;
-
-// ---------------------------------------------------------------------------------------------------
-// A tiny protobuf encoder for building test inputs.
-
-class ProtoWriter {
- public:
-  ProtoWriter& varint_field(uint32_t field, uint64_t value) {
-    tag(field, WireType::kVarint);
-    varint(value);
-    return *this;
-  }
-  ProtoWriter& fixed32_field(uint32_t field, uint32_t value) {
-    tag(field, WireType::kFixed32);
-    for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<char>(value >> (8 * i)));
-    return *this;
-  }
-  ProtoWriter& fixed64_field(uint32_t field, uint64_t value) {
-    tag(field, WireType::kFixed64);
-    for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<char>(value >> (8 * i)));
-    return *this;
-  }
-  ProtoWriter& float_field(uint32_t field, float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, 4);
-    return fixed32_field(field, bits);
-  }
-  ProtoWriter& bytes_field(uint32_t field, const std::string& value) {
-    tag(field, WireType::kLengthDelimited);
-    varint(value.size());
-    bytes_ += value;
-    return *this;
-  }
-  ProtoWriter& message_field(uint32_t field, const ProtoWriter& message) {
-    return bytes_field(field, message.bytes());
-  }
-  ProtoWriter& packed_varints(uint32_t field, const std::vector<int64_t>& values) {
-    ProtoWriter run;
-    for (int64_t v : values) run.varint(static_cast<uint64_t>(v));
-    return bytes_field(field, run.bytes());
-  }
-  ProtoWriter& packed_floats(uint32_t field, const std::vector<float>& values) {
-    std::string run;
-    for (float v : values) {
-      uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      for (int i = 0; i < 4; ++i) run.push_back(static_cast<char>(bits >> (8 * i)));
-    }
-    return bytes_field(field, run);
-  }
-  ProtoWriter& packed_doubles(uint32_t field, const std::vector<double>& values) {
-    std::string run;
-    for (double v : values) {
-      uint64_t bits;
-      std::memcpy(&bits, &v, 8);
-      for (int i = 0; i < 8; ++i) run.push_back(static_cast<char>(bits >> (8 * i)));
-    }
-    return bytes_field(field, run);
-  }
-  ProtoWriter& raw(const std::string& bytes) {
-    bytes_ += bytes;
-    return *this;
-  }
-  void tag(uint32_t field, WireType wire_type) {
-    varint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(wire_type));
-  }
-  void varint(uint64_t value) {
-    while (value >= 0x80) {
-      bytes_.push_back(static_cast<char>((value & 0x7F) | 0x80));
-      value >>= 7;
-    }
-    bytes_.push_back(static_cast<char>(value));
-  }
-
-  const std::string& bytes() const { return bytes_; }
-
- private:
-  std::string bytes_;
-};
-
-const uint8_t* bytes_of(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+// The hand-built byte helpers (ProtoWriter, field numbers, value infos) live in onnx_builder.h.
+using namespace onnx_test;
 
 Result<onnx::ModelProto> parse_model(const std::string& bytes) {
   return onnx::parse_model(bytes_of(bytes), bytes.size());
@@ -118,51 +41,6 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::string little_endian(uint64_t value, int width) {
-  std::string bytes;
-  for (int i = 0; i < width; ++i) bytes.push_back(static_cast<char>(value >> (8 * i)));
-  return bytes;
-}
-
-// Field numbers used below (onnx.proto).
-// clang-format off
-enum : uint32_t { kModelIrVersion = 1, kModelProducerName = 2, kModelProducerVersion = 3,
-                  kModelGraph = 7, kModelOpsetImport = 8 };
-enum : uint32_t { kOpsetDomain = 1, kOpsetVersion = 2 };
-enum : uint32_t { kGraphNode = 1, kGraphName = 2, kGraphInitializer = 5, kGraphInput = 11,
-                  kGraphOutput = 12, kGraphValueInfo = 13 };
-enum : uint32_t { kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeOpType = 4,
-                  kNodeAttribute = 5, kNodeDocString = 6, kNodeDomain = 7 };
-enum : uint32_t { kAttrName = 1, kAttrF = 2, kAttrI = 3, kAttrS = 4, kAttrT = 5, kAttrG = 6,
-                  kAttrFloats = 7, kAttrInts = 8, kAttrStrings = 9, kAttrGraphs = 11,
-                  kAttrType = 20 };
-enum : uint32_t { kTensorDims = 1, kTensorDataType = 2, kTensorFloatData = 4,
-                  kTensorInt64Data = 7, kTensorName = 8, kTensorRawData = 9,
-                  kTensorExternalData = 13, kTensorDataLocation = 14 };
-enum : uint32_t { kValueInfoName = 1, kValueInfoType = 2 };
-enum : uint32_t { kTypeTensorType = 1, kTypeSequenceType = 4 };
-enum : uint32_t { kTensorTypeElemType = 1, kTensorTypeShape = 2 };
-enum : uint32_t { kShapeDim = 1 };
-enum : uint32_t { kDimValue = 1, kDimParam = 2 };
-// clang-format on
-
-ProtoWriter tensor_value_info(const std::string& name, int32_t elem_type,
-                              const std::vector<ProtoWriter>& dims) {
-  ProtoWriter shape;
-  for (const ProtoWriter& dim : dims) shape.message_field(kShapeDim, dim);
-  ProtoWriter tensor_type;
-  tensor_type.varint_field(kTensorTypeElemType, static_cast<uint64_t>(elem_type))
-      .message_field(kTensorTypeShape, shape);
-  ProtoWriter type;
-  type.message_field(kTypeTensorType, tensor_type);
-  ProtoWriter info;
-  info.bytes_field(kValueInfoName, name).message_field(kValueInfoType, type);
-  return info;
-}
-ProtoWriter dim_value(int64_t v) {
-  return ProtoWriter().varint_field(kDimValue, static_cast<uint64_t>(v));
-}
-ProtoWriter dim_param(const std::string& p) { return ProtoWriter().bytes_field(kDimParam, p); }
 
 // A Conv model exercising most fields. With `unknown_fields`, every message also carries fields
 // this decoder does not know, of every wire type; the decoded model must be the same.

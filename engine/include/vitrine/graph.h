@@ -10,6 +10,8 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "vitrine/context.h"
@@ -56,6 +58,7 @@ class Graph {
   const std::vector<int>& outputs() const { return outputs_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
   const GraphValue& value(int index) const { return values_[static_cast<size_t>(index)]; }
+  // The value named `name` (constant time), or NotFound.
   Result<int> find(const std::string& name) const;
 
   // Shapes of every value for new input shapes (e.g. another batch size), or an error naming the
@@ -69,6 +72,10 @@ class Graph {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   std::vector<std::string> output_names_;
+  // Lookups that keep building and importing linear in the graph size.
+  std::unordered_map<std::string, int> value_index_;     // value name -> index in values_
+  std::unordered_set<int> output_values_;                // values in outputs_
+  std::unordered_set<std::string> output_name_set_;      // names in output_names_
 };
 
 // Runs a graph: the whole graph (or its maximal XNNPACK-supported runs of nodes) lowered to XNNPACK

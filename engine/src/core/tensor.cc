@@ -5,6 +5,9 @@
 #include <cstring>
 #include <new>
 
+#include "checked.h"
+#include "vitrine/limits.h"
+
 namespace vitrine {
 
 size_t dtype_size(DType dtype) {
@@ -35,16 +38,15 @@ Result<Shape> Shape::make(const std::vector<int64_t>& dims) {
                                    ", the maximum is " + std::to_string(kMaxRank));
   }
   Shape s;
-  int64_t total = 1;
+  int64_t total = 1;  // product of the non-zero dimensions: a zero does not hide huge others
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] < 0) {
       return Status::InvalidArgument("shape dimension " + std::to_string(i) + " is negative (" +
                                      std::to_string(dims[i]) + ")");
     }
-    if (dims[i] != 0 && total > (int64_t{1} << 40) / dims[i]) {
+    if (dims[i] != 0 && (!checked_mul(total, dims[i], &total) || total > (int64_t{1} << 40))) {
       return Status::InvalidArgument("shape has more than 2^40 elements");
     }
-    total *= dims[i];
     s.dims_[s.rank_++] = dims[i];
   }
   return s;
@@ -52,7 +54,9 @@ Result<Shape> Shape::make(const std::vector<int64_t>& dims) {
 
 int64_t Shape::num_elements() const {
   int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[i];
+  for (int i = 0; i < rank_; ++i) {
+    if (!checked_mul(n, dims_[i], &n)) return INT64_MAX;  // saturates; allocation then refuses it
+  }
   return n;
 }
 
@@ -89,9 +93,22 @@ std::atomic<uint64_t> next_storage_id{1};
 }
 
 Result<Tensor> Tensor::zeros(const Shape& shape, DType dtype) {
+  const Limits& limits = default_limits();
+  const int64_t elements = shape.num_elements();
+  VITRINE_RETURN_IF_ERROR(check_limit("a " + shape.to_string() + " tensor", elements, "elements",
+                                      limits.max_tensor_elements, "max_tensor_elements"));
+  Result<size_t> bytes_or = checked_bytes(elements, dtype_size(dtype), "a " + shape.to_string() + " tensor");
+  if (!bytes_or.ok()) return bytes_or.status();
+  const size_t bytes = bytes_or.value();
+  VITRINE_RETURN_IF_ERROR(check_limit("a " + shape.to_string() + " tensor", static_cast<int64_t>(bytes),
+                                      "bytes", limits.max_total_bytes, "max_total_bytes"));
+  size_t alloc = 0;
+  if (!checked_add(bytes, kTensorPadding + kTensorAlignment - 1, &alloc)) {
+    return Status::ResourceExhausted("cannot allocate " + std::to_string(bytes) + " bytes for a " +
+                                     shape.to_string() + " tensor");
+  }
+  alloc = alloc / kTensorAlignment * kTensorAlignment;
   auto storage = std::make_shared<Tensor::Storage>();
-  size_t bytes = static_cast<size_t>(shape.num_elements()) * dtype_size(dtype);
-  size_t alloc = (bytes + kTensorPadding + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
   storage->data = std::aligned_alloc(kTensorAlignment, alloc);
   if (storage->data == nullptr) {
     return Status::ResourceExhausted("cannot allocate " + std::to_string(bytes) + " bytes for a " +
@@ -109,7 +126,7 @@ Result<Tensor> Tensor::zeros(const Shape& shape, DType dtype) {
 }
 
 Result<Tensor> Tensor::from_values(const Shape& shape, const float* values, size_t count) {
-  if (count != static_cast<size_t>(shape.num_elements())) {
+  if (static_cast<uint64_t>(count) != static_cast<uint64_t>(shape.num_elements())) {
     return Status::InvalidArgument("tensor of shape " + shape.to_string() + " needs " +
                                    std::to_string(shape.num_elements()) + " values, got " +
                                    std::to_string(count));

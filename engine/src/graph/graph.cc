@@ -4,8 +4,7 @@ namespace vitrine {
 
 Status Graph::check_new_name(const std::string& name) const {
   if (name.empty()) return Status::InvalidArgument("graph: value names must not be empty");
-  for (const GraphValue& v : values_)
-    if (v.name == name) return Status::InvalidArgument("graph: duplicate value name '" + name + "'");
+  if (value_index_.count(name)) return Status::InvalidArgument("graph: duplicate value name '" + name + "'");
   return Status::Ok();
 }
 
@@ -17,6 +16,7 @@ Result<int> Graph::add_input(const std::string& name, const Shape& shape) {
   v.shape = shape;
   v.is_input = true;
   values_.push_back(std::move(v));
+  value_index_.emplace(name, static_cast<int>(values_.size() - 1));
   inputs_.push_back(static_cast<int>(values_.size() - 1));
   return inputs_.back();
 }
@@ -29,6 +29,7 @@ Result<int> Graph::add_constant(const std::string& name, Tensor value) {
   v.shape = value.shape();
   v.constant = std::move(value);
   values_.push_back(std::move(v));
+  value_index_.emplace(name, static_cast<int>(values_.size() - 1));
   return static_cast<int>(values_.size() - 1);
 }
 
@@ -55,6 +56,8 @@ Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, s
   for (size_t i = 0; i < out->size(); ++i) {
     names.push_back(out->size() == 1 ? name : name + ":" + std::to_string(i));
     VITRINE_RETURN_IF_ERROR(check_new_name(names.back()));
+    for (size_t j = 0; j < i; ++j)
+      if (names[j] == names[i]) return Status::InvalidArgument("graph: duplicate value name '" + names[i] + "'");
   }
   GraphNode node{type, name, std::move(attrs), std::move(inputs), {}};
   for (size_t i = 0; i < out->size(); ++i) {
@@ -63,6 +66,7 @@ Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, s
     v.shape = out.value()[i];
     v.producer = static_cast<int>(nodes_.size());
     values_.push_back(std::move(v));
+    value_index_.emplace(names[i], static_cast<int>(values_.size() - 1));
     node.outputs.push_back(static_cast<int>(values_.size() - 1));
   }
   nodes_.push_back(std::move(node));
@@ -80,19 +84,23 @@ Status Graph::add_output(int value, const std::string& name) {
   if (value < 0 || value >= static_cast<int>(values_.size())) {
     return Status::OutOfRange("graph: output value index " + std::to_string(value) + " does not exist");
   }
-  for (int o : outputs_)
-    if (o == value) return Status::InvalidArgument("graph: '" + values_[value].name + "' is already an output");
+  if (output_values_.count(value)) {
+    return Status::InvalidArgument("graph: '" + values_[value].name + "' is already an output");
+  }
   const std::string& public_name = name.empty() ? values_[value].name : name;
-  for (const std::string& n : output_names_)
-    if (n == public_name) return Status::InvalidArgument("graph: duplicate output name '" + n + "'");
+  if (output_name_set_.count(public_name)) {
+    return Status::InvalidArgument("graph: duplicate output name '" + public_name + "'");
+  }
   outputs_.push_back(value);
   output_names_.push_back(public_name);
+  output_values_.insert(value);
+  output_name_set_.insert(public_name);
   return Status::Ok();
 }
 
 Result<int> Graph::find(const std::string& name) const {
-  for (size_t i = 0; i < values_.size(); ++i)
-    if (values_[i].name == name) return static_cast<int>(i);
+  auto it = value_index_.find(name);
+  if (it != value_index_.end()) return it->second;
   return Status::NotFound("graph has no value named '" + name + "'");
 }
 

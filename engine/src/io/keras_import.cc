@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "../core/checked.h"
 #include "../core/half.h"
 #include "vitrine/json.h"
 
@@ -33,14 +34,17 @@ Result<std::map<std::string, Tensor>> read_weights(const JsonRef& manifest, cons
       VITRINE_ASSIGN_OR_RETURN(std::string dtype, w["dtype"].as_string());
       VITRINE_ASSIGN_OR_RETURN(const Json::Array* shape_json, w["shape"].as_array());
       std::vector<int64_t> dims;
-      size_t count = 1;
       for (size_t d = 0; d < shape_json->size(); ++d) {
         VITRINE_ASSIGN_OR_RETURN(int64_t v, w["shape"][d].as_int());
         if (v < 0 || v > static_cast<int64_t>(kMaxWeightElements)) return Status::DataLoss("weight " + name + ": bad shape");
         dims.push_back(v);
-        count *= static_cast<size_t>(v);
-        if (count > kMaxWeightElements) return Status::DataLoss("weight " + name + ": too large");
       }
+      // In int64 (size_t is 32 bits in wasm32), every non-zero dimension counted: no wrap-around.
+      int64_t count64 = 0;
+      if (!checked_product(dims, &count64) || count64 > static_cast<int64_t>(kMaxWeightElements)) {
+        return Status::DataLoss("weight " + name + ": too large");
+      }
+      const size_t count = static_cast<size_t>(count64);
       if (dtype != "float32") return Status::Unimplemented("weight " + name + ": dtype " + dtype + " (float32 only)");
       std::string qtype;
       double qmin = 0, qscale = 1;
@@ -153,9 +157,21 @@ Result<std::vector<int64_t>> KerasImporter::same_pads(int x, const std::vector<i
                                                       const std::vector<int64_t>& d) {
   VITRINE_ASSIGN_OR_RETURN(Shape in, shape_of(x));
   std::vector<int64_t> p(4);
+  if (k.size() != 2 || s.size() != 2 || d.size() != 2 || in.rank() != 4) {
+    return Status::InvalidArgument("keras: \"same\" padding needs 2-D kernel, strides and dilation_rate");
+  }
   for (int i = 0; i < 2; ++i) {
-    const int64_t n = in[1 + i], out = (n + s[i] - 1) / s[i];
-    const int64_t total = std::max<int64_t>((out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - n, 0);
+    if (k[i] < 1 || s[i] < 1 || d[i] < 1) {
+      return Status::InvalidArgument("keras: kernel size, strides and dilation_rate must be >= 1, got " +
+                                     std::to_string(k[i]) + ", " + std::to_string(s[i]) + ", " + std::to_string(d[i]));
+    }
+    const int64_t n = in[1 + i], out = n / s[i] + (n % s[i] != 0);
+    int64_t total = 0, reach = 0;
+    if (!checked_mul(out - 1, s[i], &total) || !checked_mul(k[i] - 1, d[i], &reach) ||
+        !checked_add(total, reach, &total) || !checked_add(total, 1 - n, &total)) {
+      return Status::InvalidArgument("keras: kernel size, strides and dilation_rate overflow the padding arithmetic");
+    }
+    total = std::max<int64_t>(total, 0);
     p[i] = total / 2;
     p[2 + i] = total - total / 2;
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "vitrine/json.h"
+#include "vitrine/limits.h"
 #include "vitrine/onnx_import.h"
 #include "vitrine/safetensors.h"
 
@@ -127,6 +128,8 @@ Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes
   }
   Result<const Json::Array*> nodes = root["nodes"].as_array();
   if (!nodes.ok()) return Status::DataLoss(nodes.status().message());
+  VITRINE_RETURN_IF_ERROR(check_limit("model architecture", static_cast<int64_t>(nodes.value()->size()), "nodes",
+                                      default_limits().max_nodes, "max_nodes"));
   for (size_t i = 0; i < nodes.value()->size(); ++i) {
     JsonRef node = root["nodes"][i];
     Result<std::string> op = node["op"].as_string();
@@ -153,13 +156,16 @@ Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes
     OpAttrs attrs;
     if (const Json* a = node.get() ? node.get()->find("attrs") : nullptr) {
       if (!a->is_object()) return arch_error(node.path() + ".attrs", "expected an object");
+      VITRINE_RETURN_IF_ERROR(check_limit("model architecture: " + node.path(), static_cast<int64_t>(a->size()),
+                                          "attributes", default_limits().max_attributes, "max_attributes"));
       for (const auto& [key, value] : a->object_members()) {
         if (value.is_number()) attrs.numbers[key] = value.number_value();
         else if (value.is_string()) attrs.strings[key] = value.string_value();
         else if (value.is_array()) {
           std::vector<int64_t> list;
+          const JsonRef items = value.ref(node.path() + ".attrs." + key);  // not node["attrs"][key]: a scan per element
           for (size_t k = 0; k < value.size(); ++k) {
-            Result<int64_t> v = node["attrs"][key.c_str()][k].as_int();
+            Result<int64_t> v = items[k].as_int();
             if (!v.ok()) return Status::DataLoss(v.status().message());
             list.push_back(v.value());
           }

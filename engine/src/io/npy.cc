@@ -1,5 +1,6 @@
 #include "vitrine/npy.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -22,7 +23,7 @@ std::string dict_value(const std::string& header, const std::string& key) {
 }  // namespace
 
 Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
-  if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) return Status::DataLoss("npy: bad magic");
+  if (data == nullptr || size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) return Status::DataLoss("npy: bad magic");
   const int major = data[6];
   size_t header_len = 0, offset = 0;
   if (major == 1) {
@@ -50,18 +51,23 @@ Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
     size_t first = item.find_first_not_of(' ');
     if (first != std::string::npos) {
       char* end = nullptr;
+      errno = 0;
       long long v = std::strtoll(item.c_str() + first, &end, 10);
-      if (end == item.c_str() + first || v < 0) return Status::DataLoss("npy: bad shape '" + shape_text + "'");
+      if (end == item.c_str() + first || v < 0 || errno == ERANGE) return Status::DataLoss("npy: bad shape '" + shape_text + "'");
       dims.push_back(v);
     }
     pos = next + 1;
   }
   Result<Shape> shape = Shape::make(dims);
   if (!shape.ok()) return shape.status();
-  const size_t count = static_cast<size_t>(shape->num_elements());
   const size_t elem = descr == "'<f4'" ? 4 : descr == "'<f8'" ? 8 : 0;
   if (elem == 0) return Status::Unimplemented("npy: dtype " + descr + " (only <f4 and <f8)");
-  if (count > (size - offset) / elem) return Status::DataLoss("npy: data shorter than shape " + shape->to_string());
+  // Compared in 64 bits: a count that does not fit a 32-bit size_t (wasm32) must not wrap.
+  const uint64_t elements = static_cast<uint64_t>(shape->num_elements());
+  if (elements > static_cast<uint64_t>((size - offset) / elem)) {
+    return Status::DataLoss("npy: data shorter than shape " + shape->to_string());
+  }
+  const size_t count = static_cast<size_t>(elements);
   Result<Tensor> t = Tensor::zeros(shape.value());
   if (!t.ok()) return t.status();
   float* dst = t->mutable_data();

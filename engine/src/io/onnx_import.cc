@@ -9,7 +9,9 @@
 #include <map>
 #include <set>
 
+#include "../core/checked.h"
 #include "onnx_model.h"
+#include "vitrine/limits.h"
 
 namespace vitrine {
 namespace {
@@ -88,6 +90,11 @@ class Importer {
   Result<int> as_layout(const NodeProto& n, size_t i, Layout want);
   Result<int> transpose(int id, const int64_t* perm, const std::string& hint);
   Result<int> float_constant(const std::string& name, const Const& c, std::vector<int64_t> dims);
+  // Checks a float weight constant: rank `rank`, every dimension >= 1, and exactly as many values as
+  // its dims describe (so indexing by dims stays inside it).
+  Status check_weight(const NodeProto& n, const Const& w, size_t rank, const char* what) const;
+  // Checks 2-D window attributes (kernel, strides, dilations): two values, each >= 1.
+  Status check_window(const NodeProto& n, const std::vector<int64_t>& v, const char* what) const;
   Result<std::vector<int64_t>> const_ints(const NodeProto& n, size_t i);
   Result<std::vector<float>> const_floats(const NodeProto& n, size_t i);
   Status emit(const NodeProto& n, OpType type, std::vector<int> inputs, OpAttrs attrs, Layout layout);
@@ -133,6 +140,8 @@ class Importer {
   std::map<std::string, Act> acts_;
   std::map<std::pair<int, int>, int> transposed_;  // (value, target layout) -> transposed value
   std::map<std::string, int> uses_;                // consumers per value name
+  std::map<std::string, std::vector<const NodeProto*>> consumers_;  // value name -> nodes reading it
+  int64_t const_bytes_ = 0;                         // bytes of constants decoded from the file
   std::set<std::string> folded_bn_;                // BatchNormalization outputs folded into a Conv
   int counter_ = 0;
 };
@@ -284,6 +293,37 @@ Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, 
   return set_output(n, id.value(), layout);
 }
 
+Status Importer::check_weight(const NodeProto& n, const Const& w, size_t rank, const char* what) const {
+  if (w.is_int) return unsupported(n, std::string(what) + " must be a float constant");
+  if (w.dims.size() != rank) {
+    return unsupported(n, std::string(what) + " must have rank " + std::to_string(rank) + ", got " +
+                              std::to_string(w.dims.size()));
+  }
+  int64_t count = 1;
+  for (size_t i = 0; i < w.dims.size(); ++i) {
+    if (w.dims[i] < 1) {
+      return err(n, std::string(what) + " dimension " + std::to_string(i) + " is " + std::to_string(w.dims[i]) +
+                        " (must be >= 1)");
+    }
+    if (!checked_mul(count, w.dims[i], &count)) return err(n, std::string(what) + ": element count overflows");
+  }
+  if (count != w.count()) {
+    return err(n, std::string(what) + " hold " + std::to_string(w.count()) + " values, their dims describe " +
+                      std::to_string(count));
+  }
+  return Status::Ok();
+}
+
+Status Importer::check_window(const NodeProto& n, const std::vector<int64_t>& v, const char* what) const {
+  if (v.size() != 2) {
+    return unsupported(n, std::string(what) + " must hold 2 values (2-D only), got " + std::to_string(v.size()));
+  }
+  if (v[0] < 1 || v[1] < 1) {
+    return err(n, std::string(what) + " must be >= 1, got [" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + "]");
+  }
+  return Status::Ok();
+}
+
 Status Importer::pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw, const std::vector<int64_t>& kernel,
                           const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
                           std::vector<int64_t>* pads) {
@@ -299,10 +339,19 @@ Status Importer::pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw,
     return Status::Ok();
   }
   if (auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") return err(n, "unknown auto_pad '" + auto_pad + "'");
+  VITRINE_RETURN_IF_ERROR(check_window(n, kernel, "kernel_shape"));
+  VITRINE_RETURN_IF_ERROR(check_window(n, strides, "strides"));
+  VITRINE_RETURN_IF_ERROR(check_window(n, dilations, "dilations"));
+  if (in_hw.size() != 2) return err(n, "needs a 2-D image");
   pads->assign(4, 0);
   for (int d = 0; d < 2; ++d) {
-    const int64_t out = (in_hw[d] + strides[d] - 1) / strides[d];
-    const int64_t total = std::max<int64_t>(0, (out - 1) * strides[d] + dilations[d] * (kernel[d] - 1) + 1 - in_hw[d]);
+    const int64_t out = in_hw[d] / strides[d] + (in_hw[d] % strides[d] != 0);  // ceil(in / stride)
+    int64_t reach = 0, total = 0;
+    if (!checked_mul(out - 1, strides[d], &total) || !checked_mul(dilations[d], kernel[d] - 1, &reach) ||
+        !checked_add(total, reach, &total) || !checked_add(total, 1 - in_hw[d], &total)) {
+      return err(n, "kernel_shape, strides and dilations overflow the padding arithmetic");
+    }
+    total = std::max<int64_t>(0, total);
     const int64_t small = total / 2, large = total - small;
     (*pads)[d] = auto_pad == "SAME_UPPER" ? small : large;
     (*pads)[d + 2] = auto_pad == "SAME_UPPER" ? large : small;
@@ -318,6 +367,7 @@ Status Importer::conv(const NodeProto& n) {
   const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
   if (!w || w->is_int) return unsupported(n, "weights must be a float constant");
   if (w->dims.size() != 4) return unsupported(n, "only 2-D convolution is supported (weights of rank 4)");
+  VITRINE_RETURN_IF_ERROR(check_weight(n, *w, 4, "weights"));
   const int64_t o = w->dims[0], ci = w->dims[1], kh = w->dims[2], kw = w->dims[3];
   std::vector<float> bias(static_cast<size_t>(o), 0.0f);
   bool has_bias = has_input(n, 2);
@@ -329,13 +379,19 @@ Status Importer::conv(const NodeProto& n) {
   }
   // (O, I, KH, KW) -> (O, KH, KW, I), folding a following BatchNormalization if there is one.
   std::vector<float> scale(static_cast<size_t>(o), 1.0f);
-  auto bn_it = std::find_if(model_.graph.node.begin(), model_.graph.node.end(), [&](const NodeProto& m) {
+  // Only the value's consumers are candidates (a scan of every node here made import quadratic).
+  static const std::vector<const NodeProto*> kNoConsumers;
+  auto consumers_it = consumers_.find(n.output[0]);
+  const std::vector<const NodeProto*>& consumers =
+      consumers_it == consumers_.end() ? kNoConsumers : consumers_it->second;
+  auto bn_it = std::find_if(consumers.begin(), consumers.end(), [&](const NodeProto* mp) {
+    const NodeProto& m = *mp;
     return m.op_type == "BatchNormalization" && !m.input.empty() && m.input[0] == n.output[0] &&
            uses_[n.output[0]] == 1 && m.input.size() >= 5 && constant(m.input[1]) && constant(m.input[2]) &&
            constant(m.input[3]) && constant(m.input[4]) && m.output.size() >= 1 && attr_i(m, "training_mode", 0) == 0 &&
            (m.output.size() == 1 || std::all_of(m.output.begin() + 1, m.output.end(), [](const std::string& o) { return o.empty(); }));
   });
-  const NodeProto* bn = bn_it == model_.graph.node.end() ? nullptr : &*bn_it;
+  const NodeProto* bn = bn_it == consumers.end() ? nullptr : *bn_it;
   if (bn) {
     const float eps = attr_f(*bn, "epsilon", 1e-5f);
     std::vector<float> g = const_floats(*bn, 1).value(), beta = const_floats(*bn, 2).value(),
@@ -350,8 +406,9 @@ Status Importer::conv(const NodeProto& n) {
     has_bias = true;
     folded_bn_.insert(bn->output[0]);
   }
-  if (w->count() != o * ci * kh * kw) return err(n, "weights hold the wrong number of values");
-  Result<Tensor> wt = Tensor::zeros(Shape{o, kh, kw, ci});
+  Result<Shape> wshape = Shape::make({o, kh, kw, ci});
+  if (!wshape.ok()) return err(n, "weights: " + wshape.status().message());
+  Result<Tensor> wt = Tensor::zeros(wshape.value());
   if (!wt.ok()) return wt.status();
   float* dst = wt->mutable_data();
   for (int64_t a = 0; a < o; ++a)
@@ -364,6 +421,7 @@ Status Importer::conv(const NodeProto& n) {
   std::vector<int> inputs = {x.value(), wid.value()};
   if (has_bias) {
     Result<Tensor> bt = Tensor::from_values(Shape{o}, bias.data(), bias.size());
+    if (!bt.ok()) return bt.status();
     Result<int> bid = graph_->add_constant(fresh("bias"), bt.value());
     if (!bid.ok()) return bid.status();
     inputs.push_back(bid.value());
@@ -373,6 +431,8 @@ Status Importer::conv(const NodeProto& n) {
   if (strides.size() != 2 || dil.size() != 2 || ks != std::vector<int64_t>{kh, kw}) {
     return err(n, "strides/dilations/kernel_shape do not describe a 2-D convolution with these weights");
   }
+  VITRINE_RETURN_IF_ERROR(check_window(n, strides, "strides"));
+  VITRINE_RETURN_IF_ERROR(check_window(n, dil, "dilations"));
   const Shape& xs = graph_->value(x.value()).shape;
   OpAttrs a;
   a.ints["strides"] = strides;
@@ -465,9 +525,22 @@ Status Importer::binary(const NodeProto& n) {
   if (ca && cb && ca->is_int && cb->is_int && ca->i.size() == cb->i.size()) {  // shape arithmetic
     Const c{ca->dims, true, {}, {}};
     for (size_t k = 0; k < ca->i.size(); ++k) {
-      int64_t x = ca->i[k], y = cb->i[k];
-      if (type == OpType::kDiv && y == 0) return err(n, "division by zero in a constant");
-      c.i.push_back(type == OpType::kAdd ? x + y : type == OpType::kSub ? x - y : type == OpType::kMul ? x * y : x / y);
+      const int64_t x = ca->i[k], y = cb->i[k];
+      int64_t r = 0;
+      bool fits = true;
+      if (type == OpType::kDiv) {
+        if (y == 0) return err(n, "division by zero in a constant (element " + std::to_string(k) + ")");
+        fits = !(x == INT64_MIN && y == -1);  // the quotient overflows int64 (and traps)
+        if (fits) r = x / y;
+      } else {
+        fits = type == OpType::kAdd ? checked_add(x, y, &r) : type == OpType::kSub ? checked_sub(x, y, &r)
+                                                                                : checked_mul(x, y, &r);
+      }
+      if (!fits) {
+        return err(n, "constant " + n.op_type + " of " + std::to_string(x) + " and " + std::to_string(y) +
+                          " overflows int64 (element " + std::to_string(k) + ")");
+      }
+      c.i.push_back(r);
     }
     consts_[n.output[0]] = c;
     return Status::Ok();
@@ -516,6 +589,9 @@ Status Importer::pool(const NodeProto& n) {
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
   if (!x.ok()) return x.status();
   const std::vector<int64_t> strides = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});
+  VITRINE_RETURN_IF_ERROR(check_window(n, k, "kernel_shape"));
+  VITRINE_RETURN_IF_ERROR(check_window(n, strides, "strides"));
+  VITRINE_RETURN_IF_ERROR(check_window(n, dil, "dilations"));
   const Shape& xs = graph_->value(x.value()).shape;
   std::vector<int64_t> pads;
   VITRINE_RETURN_IF_ERROR(pads_for(n, {xs[1], xs[2]}, k, strides, dil, &pads));
@@ -559,10 +635,11 @@ Status Importer::gemm(const NodeProto& n) {
   if (xs.rank() != 2) return err(n, "A must be 2-D, got " + xs.to_string());
   const Const* b = has_input(n, 1) ? constant(n.input[1]) : nullptr;
   if (!b || b->is_int || b->dims.size() != 2) return unsupported(n, "B must be a 2-D float constant");
+  VITRINE_RETURN_IF_ERROR(check_weight(n, *b, 2, "B"));
   const bool trans_b = attr_i(n, "transB", 0) != 0;
   const int64_t k = trans_b ? b->dims[1] : b->dims[0], out = trans_b ? b->dims[0] : b->dims[1];
   const float alpha = attr_f(n, "alpha", 1.0f), beta = attr_f(n, "beta", 1.0f);
-  Result<Tensor> w = Tensor::zeros(Shape{out, k});
+  Result<Tensor> w = Tensor::zeros(Shape{out, k});  // dims checked by check_weight
   if (!w.ok()) return w.status();
   float* dst = w->mutable_data();
   for (int64_t o = 0; o < out; ++o)
@@ -589,6 +666,7 @@ Status Importer::gemm(const NodeProto& n) {
                                 std::to_string(out) + ") bias is supported");
     }
     Result<Tensor> bt = Tensor::from_values(Shape{out}, bias.data(), bias.size());
+    if (!bt.ok()) return bt.status();
     Result<int> bid = graph_->add_constant(fresh("bias"), bt.value());
     if (!bid.ok()) return bid.status();
     inputs.push_back(bid.value());
@@ -601,6 +679,7 @@ Status Importer::matmul(const NodeProto& n) {
   if (!x.ok()) return x.status();
   const Const* b = has_input(n, 1) ? constant(n.input[1]) : nullptr;
   if (b && !b->is_int && b->dims.size() == 2) {  // x · B with constant B: a dense layer with W = Bᵀ
+    VITRINE_RETURN_IF_ERROR(check_weight(n, *b, 2, "B"));
     const int64_t k = b->dims[0], out = b->dims[1];
     Result<Tensor> w = Tensor::zeros(Shape{out, k});
     if (!w.ok()) return w.status();
@@ -634,10 +713,25 @@ Status Importer::reshape(const NodeProto& n) {
     int64_t known = 1, at = -1;
     for (size_t i = 0; i < out.dims.size(); ++i) {
       if (out.dims[i] == 0 && i < c->dims.size()) out.dims[i] = c->dims[i];
-      if (out.dims[i] == -1) at = static_cast<int64_t>(i);
-      else known *= out.dims[i];
+      if (out.dims[i] == -1) {
+        if (at >= 0) return err(n, "shape has more than one -1");
+        at = static_cast<int64_t>(i);
+      } else if (out.dims[i] < 0) {
+        return err(n, "shape dimension " + std::to_string(i) + " is " + std::to_string(out.dims[i]));
+      } else if (!checked_mul(known, out.dims[i], &known)) {
+        return err(n, "the element count of the new shape overflows int64");
+      }
     }
-    if (at >= 0 && known > 0) out.dims[static_cast<size_t>(at)] = c->count() / known;
+    if (at >= 0) {
+      if (known == 0 || c->count() % known != 0) {
+        return err(n, "cannot infer -1: " + std::to_string(c->count()) + " values into blocks of " +
+                          std::to_string(known));
+      }
+      out.dims[static_cast<size_t>(at)] = c->count() / known;
+    } else if (known != c->count()) {
+      return err(n, "cannot reshape a constant of " + std::to_string(c->count()) + " values into a shape of " +
+                        std::to_string(known) + " elements");
+    }
     consts_[n.output[0]] = out;
     return Status::Ok();
   }
@@ -675,7 +769,9 @@ Status Importer::squeeze(const NodeProto& n) {
     std::vector<bool> inserted(static_cast<size_t>(rank), false);
     for (int64_t ax : axes) {
       if (ax < -rank || ax >= rank) return err(n, "axis out of range");
-      inserted[static_cast<size_t>(ax < 0 ? ax + rank : ax)] = true;
+      const size_t at = static_cast<size_t>(ax < 0 ? ax + rank : ax);
+      if (inserted[at]) return err(n, "axis " + std::to_string(ax) + " listed twice");
+      inserted[at] = true;
     }
     size_t k = 0;
     for (int64_t i = 0; i < rank; ++i) out.push_back(inserted[static_cast<size_t>(i)] ? 1 : in_dims[k++]);
@@ -848,9 +944,20 @@ Status Importer::rnn(const NodeProto& n) {
   const Const* r = has_input(n, 2) ? constant(n.input[2]) : nullptr;
   const Const* b = has_input(n, 3) ? constant(n.input[3]) : nullptr;
   if (!w || !r || w->is_int || r->is_int || (b && b->is_int)) return unsupported(n, "W, R and B must be float constants");
-  if (w->count() != dirs * gates * hs * isz || r->count() != dirs * gates * hs * hs ||
-      (b && b->count() != dirs * 2 * gates * hs)) {
-    return err(n, "W, R or B has the wrong number of values for hidden_size " + std::to_string(hs));
+  if (hs > default_limits().max_tensor_elements) {
+    return Status::ResourceExhausted("ONNX " + n.op_type + " '" + n.output[0] + "': hidden_size " + std::to_string(hs) +
+                                     " exceeds the limit of " + std::to_string(default_limits().max_tensor_elements) +
+                                     " (Limits::max_tensor_elements)");
+  }
+  int64_t rows = 0, w_count = 0, r_count = 0, b_count = 0;
+  if (!checked_mul(dirs * gates, hs, &rows) || !checked_mul(rows, isz, &w_count) ||
+      !checked_mul(rows, hs, &r_count) || !checked_mul(rows, 2, &b_count)) {
+    return Status::ResourceExhausted("ONNX " + n.op_type + " '" + n.output[0] + "': the weight element count for hidden_size " +
+                                     std::to_string(hs) + " overflows int64");
+  }
+  if (w->count() != w_count || r->count() != r_count || (b && b->count() != b_count)) {
+    return err(n, "W, R or B has the wrong number of values for hidden_size " + std::to_string(hs) + " (W needs " +
+                      std::to_string(w_count) + ", R " + std::to_string(r_count) + ", B " + std::to_string(b_count) + ")");
   }
   // ONNX gate blocks -> PyTorch order: LSTM [i, o, f, c] -> [i, f, c, o]; GRU [z, r, h] -> [r, z, h].
   const std::vector<int64_t> from = lstm ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{1, 0, 2};
@@ -874,7 +981,6 @@ Status Importer::rnn(const NodeProto& n) {
   }
   regate(wb.data(), 1, &bih);
   regate(rb.data(), 1, &bhh);
-  const int64_t rows = dirs * gates * hs;
   std::vector<int> inputs = {x};
   const std::vector<std::pair<const std::vector<float>*, Shape>> params = {
       {&wih, Shape{rows, isz}}, {&whh, Shape{rows, hs}}, {&bih, Shape{rows}}, {&bhh, Shape{rows}}};
@@ -938,12 +1044,17 @@ Status Importer::conv_transpose(const NodeProto& n) {
   if (onnx::find_attribute(n, "output_shape")) return unsupported(n, "output_shape (give pads instead)");
   const std::string auto_pad = attr_s(n, "auto_pad", "NOTSET");
   if (auto_pad != "NOTSET" && auto_pad != "VALID") return unsupported(n, "auto_pad " + auto_pad);
+  VITRINE_RETURN_IF_ERROR(check_weight(n, *w, 4, "weights"));
   const int64_t groups = attr_i(n, "group", 1);
   const int64_t cin = w->dims[0], cout_g = w->dims[1], kh = w->dims[2], kw = w->dims[3];
   if (groups < 1 || cin % groups != 0) return err(n, "group does not divide the input channels");
-  const int64_t cin_g = cin / groups, cout = cout_g * groups;
+  const int64_t cin_g = cin / groups;
+  int64_t cout = 0;
+  if (!checked_mul(cout_g, groups, &cout)) return err(n, "output channels overflow int64");
   // ONNX (C_in, C_out/g, KH, KW) -> ours (g·C_out/g, KH, KW, C_in/g).
-  Result<Tensor> wt = Tensor::zeros(Shape{cout, kh, kw, cin_g});
+  Result<Shape> wshape = Shape::make({cout, kh, kw, cin_g});
+  if (!wshape.ok()) return err(n, "weights: " + wshape.status().message());
+  Result<Tensor> wt = Tensor::zeros(wshape.value());
   if (!wt.ok()) return wt.status();
   float* dst = wt->mutable_data();
   for (int64_t g = 0; g < groups; ++g)
@@ -1001,6 +1112,7 @@ Status Importer::layer_norm(const NodeProto& n) {
       v = c.value();
     }
     Result<Tensor> t = Tensor::from_values(Shape{d}, v.data(), v.size());
+    if (!t.ok()) return t.status();
     Result<int> id = graph_->add_constant(fresh(i == 1 ? "ln_scale" : "ln_bias"), t.value());
     if (!id.ok()) return id.status();
     inputs.push_back(id.value());
@@ -1216,10 +1328,18 @@ Status Importer::slice(const NodeProto& n) {
   }
   for (int64_t s : steps)
     if (s != 1) return unsupported(n, "steps other than 1");
+  if (starts.empty() || starts.size() != ends.size()) {
+    return err(n, "starts and ends must hold the same, non-zero number of values (got " +
+                      std::to_string(starts.size()) + " and " + std::to_string(ends.size()) + ")");
+  }
+  if (!axes.empty() && axes.size() != starts.size()) {
+    return err(n, "axes must hold as many values as starts (" + std::to_string(starts.size()) + "), got " +
+                      std::to_string(axes.size()));
+  }
   if (const Const* c = constant(n.input[0]); c && c->dims.size() == 1 && (axes.empty() || axes == std::vector<int64_t>{0})) {
     const int64_t size = c->count();
     auto clampi = [size](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + size : v, 0, size); };
-    int64_t b = clampi(starts.at(0)), e = clampi(ends.at(0));
+    int64_t b = clampi(starts[0]), e = clampi(ends[0]);
     Const out;
     out.is_int = c->is_int;
     for (int64_t k = b; k < e; ++k) {
@@ -1256,7 +1376,25 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
     return Status::Unimplemented("ONNX model uses unsupported ops: " + list);
   }
+  const Limits& limits = default_limits();
+  VITRINE_RETURN_IF_ERROR(check_limit("ONNX model", static_cast<int64_t>(g.node.size()), "nodes", limits.max_nodes,
+                                      "max_nodes"));
+  for (const NodeProto& n : g.node) {
+    VITRINE_RETURN_IF_ERROR(check_limit("ONNX " + n.op_type + " node '" + (n.name.empty() ? (n.output.empty() ? std::string() : n.output[0]) : n.name) + "'",
+                                        static_cast<int64_t>(n.attribute.size()), "attributes",
+                                        limits.max_attributes, "max_attributes"));
+  }
   for (const onnx::TensorProto& t : g.initializer) {
+    Result<int64_t> elements = onnx::num_elements(t);
+    if (!elements.ok()) return Status(elements.status().code(), "ONNX initializer '" + t.name + "': " + elements.status().message());
+    VITRINE_RETURN_IF_ERROR(check_limit("ONNX initializer '" + t.name + "'", elements.value(), "elements",
+                                        limits.max_tensor_elements, "max_tensor_elements"));
+    const bool is_float = t.data_type == onnx::DataType::kFloat || t.data_type == onnx::DataType::kDouble ||
+                          t.data_type == onnx::DataType::kFloat16 || t.data_type == onnx::DataType::kBfloat16;
+    // Decoded as float or int64; each term is <= 2^31 and the sum is checked at every step.
+    const_bytes_ += elements.value() * (is_float ? 4 : 8);
+    VITRINE_RETURN_IF_ERROR(check_limit("ONNX model (initializers decoded up to '" + t.name + "')", const_bytes_, "bytes",
+                                        limits.max_total_bytes, "max_total_bytes"));
     Result<Const> c = to_const(t);
     if (!c.ok()) return Status(c.status().code(), "ONNX initializer '" + t.name + "': " + c.status().message());
     consts_[t.name] = std::move(c).value();
@@ -1287,13 +1425,20 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     if (!id.ok()) return id.status();
     acts_[in.name] = Act{id.value(), Layout::kPlain};
   }
-  for (const NodeProto& n : g.node)
-    for (const std::string& in : n.input) uses_[in]++;
+  for (const NodeProto& n : g.node) {
+    for (const std::string& in : n.input) {
+      uses_[in]++;
+      std::vector<const NodeProto*>& readers = consumers_[in];
+      if (readers.empty() || readers.back() != &n) readers.push_back(&n);
+    }
+  }
   for (const onnx::ValueInfoProto& out : g.output) uses_[out.name]++;
   for (const NodeProto& n : g.node) {
     if (n.output.empty()) return Status::InvalidArgument("ONNX " + n.op_type + " node has no outputs");
+    if (n.input.empty() && n.op_type != "Constant") return err(n, "has no inputs");
     VITRINE_RETURN_IF_ERROR((this->*handlers().at(n.op_type))(n));
   }
+  std::set<int> output_values;
   for (const onnx::ValueInfoProto& out : g.output) {
     auto it = acts_.find(out.name);
     if (it == acts_.end()) {
@@ -1311,14 +1456,14 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     Result<int> id = as_layout(fake, 0, Layout::kPlain);
     if (!id.ok()) return id.status();
     int value = id.value();
-    bool taken = graph_->value(value).producer < 0;
-    for (int o : graph_->outputs()) taken = taken || o == value;
+    bool taken = graph_->value(value).producer < 0 || output_values.count(value) != 0;
     if (taken) {
       Result<int> copy = graph_->add(OpType::kIdentity, fresh(out.name), {value});
       if (!copy.ok()) return copy.status();
       value = copy.value();
     }
     VITRINE_RETURN_IF_ERROR(graph_->add_output(value, out.name));
+    output_values.insert(value);
   }
   if (graph_->outputs().empty()) return Status::InvalidArgument("ONNX graph has no outputs");
   return graph_;

@@ -1,5 +1,6 @@
 // safetensors reading (hostile bytes), writing, the Vitrine metadata convention and file helpers.
 #include "vitrine/safetensors.h"
+#include "vitrine/limits.h"
 
 #include "../core/half.h"
 
@@ -217,6 +218,14 @@ Result<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<const std::vector
                      " runs past the end of the file (" + std::to_string(file.size() - 8) +
                      " bytes follow the length)");
   }
+  // A length beyond the format's limit or the file is corrupt bytes (DataLoss, above); one that is
+  // present but above the configurable limit (lowered e.g. in a browser) is ResourceExhausted.
+  const Limits& limits = default_limits();
+  if (header_size > static_cast<uint64_t>(limits.max_header_bytes)) {
+    return Status::ResourceExhausted(
+        "safetensors: header length " + std::to_string(header_size) + " exceeds the limit of " +
+        std::to_string(limits.max_header_bytes) + " bytes (Limits::max_header_bytes)");
+  }
   std::string_view header(reinterpret_cast<const char*>(file.data()) + 8,
                           static_cast<size_t>(header_size));
   if (header.empty() || header[0] != '{') {
@@ -234,10 +243,16 @@ Result<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<const std::vector
       JsonRef metadata = member.second.ref("__metadata__");
       Result<const Json::Object*> entries = metadata.as_object();
       if (!entries.ok()) return data_loss(entries.status().message());
+      VITRINE_RETURN_IF_ERROR(check_limit("safetensors: __metadata__",
+                                          static_cast<int64_t>(entries.value()->size()), "keys",
+                                          limits.max_metadata_keys, "max_metadata_keys"));
       for (const Json::Member& kv : *entries.value()) {
-        Result<std::string> value = metadata[kv.first].as_string();
-        if (!value.ok()) return data_loss(value.status().message());
-        result.metadata_[kv.first] = value.value();
+        // The member itself, not metadata[key]: a lookup by key scans the object (quadratic).
+        if (!kv.second.is_string()) {
+          return data_loss("__metadata__" + std::string(kv.first.empty() ? "" : ".") + kv.first +
+                           ": expected a string, got " + Json::type_name(kv.second.type()));
+        }
+        result.metadata_.emplace_hint(result.metadata_.end(), kv.first, kv.second.string_value());
       }
       continue;
     }

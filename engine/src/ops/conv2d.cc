@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "../core/checked.h"
 #include "conv_util.h"
 #include "op_util.h"
 
@@ -34,6 +35,11 @@ Result<ConvParams> conv_params(const OpAttrs& a) {
   if (c.sh < 1 || c.sw < 1 || c.dh < 1 || c.dw < 1) return op_error("conv2d", "strides and dilations must be >= 1");
   if (c.top < 0 || c.left < 0 || c.bottom < 0 || c.right < 0) return op_error("conv2d", "pads must be >= 0");
   if (c.groups < 1) return op_error("conv2d", "groups must be >= 1");
+  constexpr int64_t kMax = INT32_MAX;  // XNNPACK takes 32-bit sizes
+  if (c.sh > kMax || c.sw > kMax || c.dh > kMax || c.dw > kMax || c.top > kMax || c.left > kMax ||
+      c.bottom > kMax || c.right > kMax || c.groups > kMax) {
+    return op_error("conv2d", "strides, dilations, pads and groups must be below 2^31");
+  }
   return c;
 }
 
@@ -49,7 +55,8 @@ Result<std::vector<Shape>> infer_conv2d(const std::vector<Shape>& in, const OpAt
     return op_error("conv2d", std::to_string(c.groups) + " groups do not divide " + std::to_string(x[3]) +
                                   " input and " + std::to_string(w[0]) + " output channels");
   }
-  if (w[3] * c.groups != x[3]) {
+  int64_t expected_channels = 0;
+  if (!checked_mul(w[3], c.groups, &expected_channels) || expected_channels != x[3]) {
     return op_error("conv2d", "input has " + std::to_string(x[3]) + " channels, weights " + w.to_string() +
                                   " with " + std::to_string(c.groups) + " groups expect " +
                                   std::to_string(w[3] * c.groups));
@@ -57,9 +64,14 @@ Result<std::vector<Shape>> infer_conv2d(const std::vector<Shape>& in, const OpAt
   if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != w[0])) {
     return op_error("conv2d", "bias must be (" + std::to_string(w[0]) + "), got " + in[2].to_string());
   }
-  const int64_t eff_h = c.dh * (w[1] - 1) + 1, eff_w = c.dw * (w[2] - 1) + 1;
-  const int64_t ph = x[1] + c.top + c.bottom, pw = x[2] + c.left + c.right;
-  if (w[1] < 1 || w[2] < 1 || ph < eff_h || pw < eff_w) {
+  int64_t eff_h = 0, eff_w = 0, ph = 0, pw = 0;
+  if (w[1] < 1 || w[2] < 1 || !checked_mul(c.dh, w[1] - 1, &eff_h) || !checked_mul(c.dw, w[2] - 1, &eff_w) ||
+      !checked_add(x[1], c.top + c.bottom, &ph) || !checked_add(x[2], c.left + c.right, &pw)) {
+    return op_error("conv2d", "kernel " + w.to_string() + " with these dilations and pads is out of range");
+  }
+  eff_h += 1;
+  eff_w += 1;
+  if (ph < eff_h || pw < eff_w) {
     return op_error("conv2d", "kernel " + std::to_string(w[1]) + "x" + std::to_string(w[2]) +
                                   " does not fit the padded " + std::to_string(ph) + "x" + std::to_string(pw) +
                                   " input");

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "../graph/xnn_lowering.h"
+#include "../core/checked.h"
 #include "conv_util.h"
 #include "op_util.h"
 
@@ -34,6 +35,11 @@ Result<DeconvParams> deconv_params(const OpAttrs& a) {
   if (c.sh < 1 || c.sw < 1 || c.dh < 1 || c.dw < 1 || c.groups < 1) {
     return op_error("conv_transpose2d", "strides, dilations and groups must be >= 1");
   }
+  for (int64_t v : {c.sh, c.sw, c.dh, c.dw, c.top, c.left, c.bottom, c.right, c.groups}) {
+    // Below 2^31 (XNNPACK takes 32-bit sizes); with dimensions below 2^40 the output size
+    // arithmetic then stays far inside int64.
+    if (v > INT32_MAX) return op_error("conv_transpose2d", "strides, dilations, pads and groups must be below 2^31");
+  }
   if (c.top < 0 || c.left < 0 || c.bottom < 0 || c.right < 0) return op_error("conv_transpose2d", "pads must be >= 0");
   if (c.ah < 0 || c.aw < 0 || c.ah >= c.sh || c.aw >= c.sw) {  // XNNPACK: adjustment < stride
     return op_error("conv_transpose2d", "output_padding must be >= 0 and smaller than the stride");
@@ -48,15 +54,25 @@ Result<std::vector<Shape>> infer_deconv(const std::vector<Shape>& in, const OpAt
   const Shape &x = in[0], &w = in[1];
   if (x.rank() != 4) return op_error("conv_transpose2d", "input must be (N, H, W, C), got " + x.to_string());
   if (w.rank() != 4) return op_error("conv_transpose2d", "weights must be (O, KH, KW, C/groups), got " + w.to_string());
-  if (w[0] % c.groups != 0 || w[3] * c.groups != x[3]) {
+  int64_t expected_channels = 0;
+  if (w[0] % c.groups != 0 || !checked_mul(w[3], c.groups, &expected_channels) || expected_channels != x[3]) {
     return op_error("conv_transpose2d", "input has " + std::to_string(x[3]) + " channels, weights " + w.to_string() +
                                             " with " + std::to_string(c.groups) + " groups expect " + std::to_string(w[3] * c.groups));
   }
   if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != w[0])) {
     return op_error("conv_transpose2d", "bias must be (" + std::to_string(w[0]) + "), got " + in[2].to_string());
   }
-  const int64_t oh = (x[1] - 1) * c.sh - c.top - c.bottom + c.dh * (w[1] - 1) + 1 + c.ah;
-  const int64_t ow = (x[2] - 1) * c.sw - c.left - c.right + c.dw * (w[2] - 1) + 1 + c.aw;
+  // (in - 1)·s - pads + d·(k - 1) + 1 + output_padding, each step checked.
+  auto out_size = [](int64_t in, int64_t s, int64_t pads, int64_t d, int64_t k, int64_t adj, int64_t* out) {
+    int64_t a = 0, b = 0;
+    return checked_mul(in - 1, s, &a) && checked_mul(d, k - 1, &b) && checked_add(a, b, &a) &&
+           checked_sub(a, pads, &a) && checked_add(a, 1 + adj, out);
+  };
+  int64_t oh = 0, ow = 0;
+  if (!out_size(x[1], c.sh, c.top + c.bottom, c.dh, w[1], c.ah, &oh) ||
+      !out_size(x[2], c.sw, c.left + c.right, c.dw, w[2], c.aw, &ow)) {
+    return op_error("conv_transpose2d", "the output size overflows int64");
+  }
   if (oh < 1 || ow < 1) return op_error("conv_transpose2d", "pads leave no output");
   return one_shape({x[0], oh, ow, w[0]});
 }

@@ -45,6 +45,11 @@ Result<PoolParams> pool_params(const char* op, bool is_max, const Shape& x, cons
     return op_error(op, "kernel, strides and dilations must be >= 1");
   }
   if (c.top < 0 || c.left < 0 || c.bottom < 0 || c.right < 0) return op_error(op, "pads must be >= 0");
+  for (int64_t v : {c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.top, c.left, c.bottom, c.right}) {
+    // Below 2^31 (XNNPACK takes 32-bit sizes), so that the window arithmetic below cannot overflow
+    // int64 with dimensions below 2^40.
+    if (v > INT32_MAX) return op_error(op, "kernel, strides, dilations and pads must be below 2^31");
+  }
   auto out_size = [&](int64_t in, int64_t k, int64_t st, int64_t dil, int64_t lo, int64_t* hi) -> int64_t {
     const int64_t eff = dil * (k - 1) + 1;
     const int64_t padded = in + lo + *hi;

@@ -4,6 +4,7 @@
 //   flatten: attr axis = 1: (d0 ... d_{axis-1}, d_axis ... d_{r-1}) -> (prod before, prod after).
 // Lowered to XNNPACK's reshape with dimension 0 left free, so a new batch size needs no rebuild.
 #include "../graph/xnn_lowering.h"
+#include "../core/checked.h"
 #include "grad_util.h"
 #include "grad_util.h"
 #include "op_util.h"
@@ -27,8 +28,8 @@ Result<std::vector<Shape>> infer_reshape(const std::vector<Shape>& in, const OpA
       infer_at = static_cast<int>(i);
     } else if (dims[i] < 0) {
       return op_error("reshape", "bad dimension " + std::to_string(dims[i]));
-    } else {
-      known *= dims[i];
+    } else if (!checked_mul(known, dims[i], &known)) {
+      return op_error("reshape", "the element count of shape attribute overflows int64");
     }
   }
   const int64_t total = in[0].num_elements();

@@ -22,6 +22,7 @@
 
 #include "grad_util.h"
 #include "op_util.h"
+#include "vitrine/limits.h"
 
 namespace vitrine {
 namespace {
@@ -45,6 +46,11 @@ Result<std::vector<Shape>> infer_rnn(const std::vector<Shape>& in, const OpAttrs
   if (!bi.ok()) return bi.status();
   if (h.value() < 1) return op_error(op, "attribute hidden_size (>= 1) is required");
   if (bi.value() != 0 && bi.value() != 1) return op_error(op, "bidirectional must be 0 or 1");
+  if (h.value() > default_limits().max_tensor_elements) {
+    return Status::ResourceExhausted(std::string(op) + ": hidden_size " + std::to_string(h.value()) +
+                                     " exceeds the limit of " + std::to_string(default_limits().max_tensor_elements) +
+                                     " (Limits::max_tensor_elements)");
+  }
   const int64_t hs = h.value(), dirs = 1 + bi.value(), rows = dirs * kGates * hs;
   const Shape& x = in[0];
   if (x.rank() != 3) return op_error(op, "input must be (N, T, I), got " + x.to_string());
