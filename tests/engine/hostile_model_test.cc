@@ -308,6 +308,18 @@ TEST(HostileModel, OtherMalformedNodesFailCleanly) {
     expect_fails("initializer_over_limit.onnx", m.bytes(), StatusCode::kResourceExhausted,
                  "Limits::max_tensor_elements");
   }
+  {
+    OnnxModelBuilder m(13);  // the same as a Constant node's value
+    m.input("x", {1, 4});
+    m.node("Constant", {}, {"big"},
+           {ProtoWriter()
+                .bytes_field(kAttrName, "value")
+                .message_field(kAttrT, float_tensor("", {int64_t{1} << 20, int64_t{1} << 10}, {}))
+                .varint_field(kAttrType, onnx::AttributeType::kTensor)});
+    m.node("Add", {"x", "big"}, {"y"}).output("y");
+    expect_fails("constant_over_limit.onnx", m.bytes(), StatusCode::kResourceExhausted,
+                 "Limits::max_tensor_elements");
+  }
 }
 
 // ---- 8: a 200k-node graph -----------------------------------------------------------------------

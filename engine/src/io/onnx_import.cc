@@ -1173,6 +1173,10 @@ Status Importer::constant_op(const NodeProto& n) {
   const AttributeProto& a = n.attribute[0];
   Const c;
   if (a.name == "value") {
+    Result<int64_t> elements = onnx::num_elements(a.t);
+    if (!elements.ok()) return Status(elements.status().code(), "ONNX Constant '" + n.output[0] + "': " + elements.status().message());
+    VITRINE_RETURN_IF_ERROR(check_limit("ONNX Constant '" + n.output[0] + "'", elements.value(), "elements",
+                                        default_limits().max_tensor_elements, "max_tensor_elements"));
     Result<Const> t = to_const(a.t);
     if (!t.ok()) return Status(t.status().code(), "ONNX Constant '" + n.output[0] + "': " + t.status().message());
     c = t.value();
