@@ -128,10 +128,16 @@ for (const variant of ['simd', 'simd-threads']) {
       throws(() => rec.recommend({ kk: 3 }), 'InvalidArgument', /unknown option 'kk'/);
       throws(() => rec.similarItems('nope'), 'NotFound', /nope/);
       await assert.rejects(rec.importState({ version: 9, events: [] }), /exportState/);
-      // A state saved with items the model no longer has: those are dropped and counted.
-      await rec.importState({ version: 1, events: [{ item: '1', type: 'view', weight: 1, time: 1 }, { item: 'gone', type: 'view', weight: 1, time: 2 }] });
+      // A state saved with items the model lacks: those are kept (dormant) and saved again; damaged
+      // entries are dropped and counted.
+      await rec.importState({ version: 1, events: [{ item: '1', type: 'view', weight: 1, time: 1 }, { item: 'gone', type: 'view', weight: 1, time: 2 },
+                                                   { item: 7, time: 3 }] });
       assert.equal(rec.info().events, 1);
+      assert.equal(rec.info().dormantEvents, 1);
       assert.equal(rec.info().droppedOnLoad, 1);
+      assert.deepEqual(rec.exportState().events.map((e) => e.item), ['1', 'gone']);
+      await rec.observe({ item: '2', time: 0 });
+      assert.deepEqual(rec.exportState().events.map((e) => e.item), ['2', '1', 'gone']);
       await Promise.all([rec.dispose(), rec.dispose()]);  // twice at once is fine
       throws(() => rec.recommend(), 'FailedPrecondition', /disposed/);
       await rejects(runtime.createRecommender({ model: modelPath, maxEvents: 0 }), 'InvalidArgument', /maxEvents/);

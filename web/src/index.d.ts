@@ -151,7 +151,7 @@ export declare class Runtime {
   setThreads(n: number): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
   /** Loads a model from a URL, a file path (Node), an ArrayBuffer or a typed array. */
-  loadModel(source: ModelSource, options?: { onProgress?: (progress: { stage: string; loaded: number; total: number }) => void }): Promise<Model>;
+  loadModel(source: ModelSource, options?: LoadModelOptions): Promise<Model>;
   dispose(): void;
 }
 
@@ -187,12 +187,29 @@ export interface CatalogEntry {
   inStock?: boolean;
 }
 
-export interface RecommenderOptions {
+/** How loadModel() reads a model. */
+export interface LoadModelOptions {
+  onProgress?: (progress: { stage: string; loaded: number; total: number }) => void;
+  /** 'sha256-<base64>' (Subresource Integrity form): the bytes must match (DataLoss otherwise). */
+  integrity?: string;
+  /** The largest download or file accepted, in bytes (default 256 MiB; ResourceExhausted beyond). */
+  maxBytes?: number;
+}
+
+/** How a task factory reads its own model (not the shipped defaults, which models/registry.json checks). */
+export interface ModelReadOptions {
+  /** 'sha256-<base64>': the model's bytes must match (DataLoss otherwise). */
+  integrity?: string;
+  /** The largest model download or file accepted, in bytes (default 256 MiB; ResourceExhausted beyond). */
+  maxModelBytes?: number;
+}
+
+export interface RecommenderOptions extends ModelReadOptions {
   /** Default: the shipped MovieLens model (checked against models/registry.json, cached in browsers). */
   model?: ModelSource;
   /** Default: 'auto' in browsers (IndexedDB), 'memory' in Node. */
   storage?: RecommenderStorage;
-  /** Key of this shopper's state in the storage (default 'default'). */
+  /** Key of this shopper's state in the storage (default 'default'; kept apart from other tasks' state). */
   userKey?: string;
   /** How the item table is held in memory (default 'f32'). */
   precision?: 'f32' | 'f16' | 'int8';
@@ -234,7 +251,9 @@ export interface Recommendation {
 
 export declare class Recommender {
   readonly precision: 'f32' | 'f16' | 'int8';
-  info(): { kind: string; items: number; dim: number; bytes: number; precision: string; events: number; droppedOnLoad: number };
+  info(): { kind: string; items: number; dim: number; bytes: number; precision: string; events: number;
+          /** Saved events of items this model lacks: kept and saved again, not used for ranking. */
+          dormantEvents: number; droppedOnLoad: number };
   itemIds(): string[];
   hasItem(id: string): boolean;
   /** Records and persists one event; resolves with the number of events kept. */
@@ -284,7 +303,7 @@ export declare function init(options?: RuntimeOptions): Promise<Runtime>;
 /** The default runtime's info; throws before init(). */
 export declare function runtimeInfo(): RuntimeInfo;
 export declare function setThreads(n: number): void;
-export declare function loadModel(source: ModelSource, options?: { onProgress?: (progress: { stage: string; loaded: number; total: number }) => void }): Promise<Model>;
+export declare function loadModel(source: ModelSource, options?: LoadModelOptions): Promise<Model>;
 export declare function createDenseLayer(options: DenseLayerOptions): Promise<DenseLayer>;
 export declare function simdSupported(): boolean;
 export declare function threadSupport(): { possible: boolean; reason: string };
@@ -339,7 +358,7 @@ export interface TfjsLayersSource {
   outputLayer?: string;
 }
 
-export interface ImageTaggerOptions {
+export interface ImageTaggerOptions extends ModelReadOptions {
   /** Default: the shipped Fashion-MNIST tagger (DEFAULT_TAGGER_MODEL). */
   model?: ModelSource | TfjsLayersSource;
   /** Required for foreign models. */
@@ -454,7 +473,7 @@ export declare function toPixelsAsync(image: ImageInput): Promise<ReturnType<typ
 
 // ---- review analysis ----------------------------------------------------------------------------
 
-export interface ReviewAnalyzerOptions {
+export interface ReviewAnalyzerOptions extends ModelReadOptions {
   /** Default: the shipped Amazon Fine Food model (DEFAULT_REVIEW_MODEL). */
   model?: ModelSource;
   /** { aspect: keywords } (a trailing '*' matches word prefixes). Default: DEFAULT_ASPECTS. */

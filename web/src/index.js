@@ -69,13 +69,16 @@ export class Runtime {
 
   /**
    * Loads a model (ONNX) from a URL, a file path (Node), an ArrayBuffer or a Uint8Array.
+   * integrity: 'sha256-<base64>' (Subresource Integrity form) to check the bytes (DataLoss on a
+   * mismatch); maxBytes: the largest download or file accepted (default 256 MiB; ResourceExhausted).
    * @param {string|URL|ArrayBuffer|ArrayBufferView} source
-   * @param {{ onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} [options]
+   * @param {{ onProgress?: (p: {stage: string, loaded: number, total: number}) => void, integrity?: string,
+   *           maxBytes?: number }} [options]
    * @returns {Promise<Model>}
    */
   async loadModel(source, options = {}) {
     this._alive();
-    const bytes = await readModelBytes(source, options.onProgress);
+    const bytes = await readModelBytes(source, options);
     this._alive();
     return new Model(this._module, bytes);
   }

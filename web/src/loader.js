@@ -76,13 +76,24 @@ async function readWasm(url, onProgress) {
 
 /**
  * GETs `url` (same-origin credentials) and returns its bytes, reporting
- * { stage, loaded, total } as they arrive (total 0 when the server sends no length).
+ * { stage, loaded, total } as they arrive (total 0 when the server sends no length). More than
+ * `maxBytes` (declared or received) is refused with ResourceExhausted and the download stopped.
  */
-export async function fetchBytes(url, stage, onProgress) {
+export async function fetchBytes(url, stage, onProgress, maxBytes = Infinity) {
   const response = await fetch(url, { credentials: 'same-origin' });
   if (!response.ok) throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
   const total = Number(response.headers.get('content-length')) || 0;
-  if (!response.body || !onProgress) return new Uint8Array(await response.arrayBuffer());
+  const refuse = (size) => new VitrineError(`${url} has ${size} bytes or more, more than maxBytes = ${maxBytes} ` +
+                                            '(raise maxBytes to load it)', 'ResourceExhausted');
+  if (total > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw refuse(total);
+  }
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > maxBytes) throw refuse(bytes.length);
+    return bytes;
+  }
   const reader = response.body.getReader();
   const chunks = [];
   let loaded = 0;
@@ -91,7 +102,11 @@ export async function fetchBytes(url, stage, onProgress) {
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
-    onProgress({ stage, loaded, total });
+    if (loaded > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw refuse(loaded);
+    }
+    onProgress?.({ stage, loaded, total });
   }
   const bytes = new Uint8Array(loaded);
   let offset = 0;

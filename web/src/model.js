@@ -4,11 +4,60 @@ import { check, VitrineError } from './errors.js';
 import { fetchBytes, isNode } from './loader.js';
 import { Trainer } from './trainer.js';
 
+/** Downloads and files larger than this are refused unless a call raises `maxBytes` (256 MiB). */
+export const DEFAULT_MAX_MODEL_BYTES = 256 * 1024 * 1024;
+
 /**
  * Reads model bytes from a URL, a file path (Node), an ArrayBuffer or a typed array.
+ * options: onProgress; maxBytes (default DEFAULT_MAX_MODEL_BYTES: a larger download or file is
+ * refused with ResourceExhausted before it is read whole); integrity ('sha256-<base64>', as in
+ * Subresource Integrity: a mismatch is DataLoss).
  * @returns {Promise<Uint8Array>}
  */
-export async function readModelBytes(source, onProgress) {
+export async function readModelBytes(source, options = {}) {
+  const { onProgress, integrity } = options;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_MODEL_BYTES;
+  if (!(Number.isInteger(maxBytes) && maxBytes > 0)) throw new VitrineError(`maxBytes must be a positive integer, got ${maxBytes}`, 'InvalidArgument');
+  const expected = integrity === undefined ? null : parseIntegrity(integrity);
+  const bytes = await readBytes(source, onProgress, maxBytes);
+  if (bytes.length > maxBytes) throw tooLarge(describe(source), bytes.length, maxBytes);
+  if (expected) {
+    const subtle = globalThis.crypto?.subtle;
+    if (!subtle) throw new VitrineError('integrity needs Web Crypto (a secure context: https or localhost)', 'FailedPrecondition');
+    const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
+    if (toBase64(digest) !== expected) {
+      throw new VitrineError(`model ${describe(source)} does not match its integrity (got sha256-${toBase64(digest)}, expected sha256-${expected})`, 'DataLoss');
+    }
+  }
+  return bytes;
+}
+
+/** What a task factory's options say about reading its model: onProgress, integrity, maxModelBytes. */
+export function modelReadOptions(options) {
+  return { onProgress: options.onProgress, integrity: options.integrity, maxBytes: options.maxModelBytes };
+}
+
+function parseIntegrity(integrity) {
+  const m = typeof integrity === 'string' ? /^sha256-([A-Za-z0-9+/]{43}=)$/.exec(integrity.trim()) : null;
+  if (!m) throw new VitrineError(`integrity must be 'sha256-<base64 of 32 bytes>', got ${JSON.stringify(integrity)}`, 'InvalidArgument');
+  return m[1];
+}
+
+function toBase64(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function describe(source) {
+  return typeof source === 'string' || source instanceof URL ? String(source) : `(${source?.byteLength ?? '?'} bytes)`;
+}
+
+function tooLarge(what, size, maxBytes) {
+  return new VitrineError(`model ${what} has ${size} bytes, more than maxBytes = ${maxBytes} (raise maxBytes to load it)`, 'ResourceExhausted');
+}
+
+async function readBytes(source, onProgress, maxBytes) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
@@ -22,14 +71,17 @@ export async function readModelBytes(source, onProgress) {
   if (isNode && url.protocol === 'file:') {
     const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
     try {
+      const { size } = await fs.stat(url);
+      if (size > maxBytes) throw tooLarge(url.pathname, size, maxBytes);
       const bytes = new Uint8Array(await fs.readFile(url));
       onProgress?.({ stage: 'model', loaded: bytes.byteLength, total: bytes.byteLength });
       return bytes;
     } catch (e) {
+      if (e instanceof VitrineError) throw e;
       throw new VitrineError(`cannot read model file ${url.pathname}: ${e.code ?? e.message}`, 'NotFound');
     }
   }
-  return fetchBytes(url, 'model', onProgress);
+  return fetchBytes(url, 'model', onProgress, maxBytes);
 }
 
 const REGISTRY_URL = new URL('../../models/registry.json', import.meta.url);
@@ -52,7 +104,7 @@ export function shippedModelUrl(file) {
 /** models/registry.json: the shipped models with their sizes and SHA-256 digests. */
 export async function modelRegistry() {
   if (!registryLoad) {
-    registryLoad = readModelBytes(REGISTRY_URL).then((b) => JSON.parse(new TextDecoder().decode(b)));
+    registryLoad = readModelBytes(REGISTRY_URL, { maxBytes: 1 << 20 }).then((b) => JSON.parse(new TextDecoder().decode(b)));
     registryLoad.catch(() => { registryLoad = null; });
   }
   return registryLoad;
@@ -91,7 +143,7 @@ export async function readRegisteredModel(name, onProgress) {
       await cache.delete(key).catch(() => {});
     }
   }
-  const bytes = await readModelBytes(url, onProgress);
+  const bytes = await readModelBytes(url, { onProgress });
   const digest = await sha256Hex(bytes);
   if (bytes.length !== entry.bytes || (digest !== null && digest !== entry.sha256)) {
     throw new VitrineError(`model ${entry.file} does not match models/registry.json (${bytes.length} bytes, sha256 ${digest}; ` +

@@ -7,7 +7,7 @@
 //   const top = rec.recommend({ k: 10, diversity: 0.3 });  // [{ id, score, because }]
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { readModelBytes, readRegisteredModel } from './model.js';
+import { modelReadOptions, readModelBytes, readRegisteredModel } from './model.js';
 import { openStorage, StateWriter } from './storage.js';
 
 /** Default weight of each event type (the model sees the largest weight per item). */
@@ -30,9 +30,11 @@ export class Recommender {
     if (!(Number.isInteger(this._maxEvents) && this._maxEvents > 0)) fail(`maxEvents must be a positive integer, got ${options.maxEvents}`);
     this._catalog = indexCatalog(options.catalog);
     this._events = [];
+    this._dormant = [];  // saved events of items this model lacks: kept and saved, not used for ranking
     this._dropped = 0;
     this._dirty = true;
     this._writer = new StateWriter(storage);
+    this._observing = Promise.resolve();
     this._module = module;
     this._handle = new module.RecommenderHandle();
     try {
@@ -57,7 +59,7 @@ export class Recommender {
   info() {
     const h = this._live();
     return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: this.precision,
-             events: this._events.length, droppedOnLoad: this._dropped };
+             events: this._events.length, dormantEvents: this._dormant.length, droppedOnLoad: this._dropped };
   }
 
   /** Every item id of the model, in the model's order. */
@@ -85,17 +87,27 @@ export class Recommender {
   async observe(event) {
     this._live();
     const e = this._validate(event);
-    const before = this._events.slice();
-    this._events.push(e);
-    if (this._events.length > this._maxEvents) this._events.splice(0, this._events.length - this._maxEvents);
-    this._dirty = true;
-    try {
-      await this._persist();
-    } catch (err) {
-      this._events = before;  // not stored, so not recorded: a retry records it once
-      throw err;
-    }
-    return this._events.length;
+    // One observe at a time: each save holds exactly the acknowledged events plus this one, so a
+    // failed save takes back only its own event and never one that another call acknowledged.
+    const record = async () => {
+      this._events.push(e);
+      const evicted = this._events.length > this._maxEvents ? this._events.splice(0, this._events.length - this._maxEvents) : [];
+      this._dirty = true;
+      try {
+        await this._persist();
+      } catch (err) {
+        const at = this._events.lastIndexOf(e);  // not stored, so not recorded: a retry records it once
+        if (at >= 0) {  // (unless forget() or importState() replaced the events meanwhile)
+          this._events.splice(at, 1);
+          this._events.unshift(...evicted);
+        }
+        throw err;
+      }
+      return this._events.length;
+    };
+    const done = this._observing.then(record, record);
+    this._observing = done.catch(() => {});
+    return done;
   }
 
   /** Folds the recorded events into the user vector now (recommend() does it when needed). */
@@ -143,13 +155,20 @@ export class Recommender {
     return this._results(h, null);
   }
 
-  /** The shopper's state as plain JSON (events only; the model is not part of it). */
+  /**
+   * The shopper's state as plain JSON (events only; the model is not part of it), oldest first.
+   * Events of items this model lacks (saved with another model) are kept in it.
+   */
   exportState() {
     this._live();
-    return { version: STATE_VERSION, events: this._events.map((e) => ({ ...e })) };
+    const all = this._dormant.length ? [...this._dormant, ...this._events].sort((a, b) => a.time - b.time) : this._events;
+    return { version: STATE_VERSION, events: all.map((e) => ({ ...e })) };
   }
 
-  /** Replaces the shopper's state with an exported one (unknown items are dropped and counted). */
+  /**
+   * Replaces the shopper's state with an exported one. Events of items this model lacks are kept
+   * (info().dormantEvents) for a model that has them; damaged entries are dropped and counted.
+   */
   async importState(state) {
     this._live();
     this._restore(state);
@@ -160,6 +179,7 @@ export class Recommender {
   async forget() {
     this._live();
     this._events = [];
+    this._dormant = [];
     this._dirty = true;
     await this._writer.clear();
   }
@@ -246,10 +266,16 @@ export class Recommender {
   }
 
   _validate(event) {
+    const e = this._validateShape(event);
+    this._index(e.item);
+    return e;
+  }
+
+  // An event's fields, without asking whether the model has its item.
+  _validateShape(event) {
     if (event === null || typeof event !== 'object') fail(`event must be an object { item, type?, weight?, time? }, got ${event}`);
     const { item, type = 'view', weight, time } = event;
     if (typeof item !== 'string' || item === '') fail(`event.item must be a non-empty string id, got ${JSON.stringify(item)}`);
-    this._index(item);
     if (typeof type !== 'string' || !Object.hasOwn(this._weights, type)) fail(`unknown event type '${type}' (${Object.keys(this._weights).join(', ')}; or pass eventWeights)`);
     const w = weight ?? this._weights[type];
     if (!(typeof w === 'number' && Number.isFinite(w) && w > 0)) fail(`event weight must be a finite number > 0, got ${weight}`);
@@ -277,16 +303,18 @@ export class Recommender {
     if (state === null || typeof state !== 'object' || state.version !== STATE_VERSION || !Array.isArray(state.events)) {
       fail(`state must be an object from exportState() (version ${STATE_VERSION})`);
     }
-    const events = [];
+    const events = [], dormant = [];
     let dropped = 0;
     for (const e of state.events) {
       try {
-        events.push(this._validate(e));
+        const v = this._validateShape(e);
+        (this._live().findItem(v.item) >= 0 ? events : dormant).push(v);
       } catch {
-        dropped++;  // an item the current model no longer has, or a damaged entry
+        dropped++;  // a damaged entry
       }
     }
     this._events = events.slice(-this._maxEvents);
+    this._dormant = dormant.slice(-this._maxEvents);
     this._dropped = dropped;
     this._dirty = true;
   }
@@ -339,9 +367,9 @@ function indexCatalog(catalog) {
 export async function createRecommenderOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
   const bytes = options.model === undefined ? await readRegisteredModel('recommend/movielens', options.onProgress)
-                                            : await readModelBytes(options.model, options.onProgress);
+                                            : await readModelBytes(options.model, modelReadOptions(options));
   if (options.worker) fail('worker: true is for createRecommender(); a runtime\'s recommenders run on its own thread');
-  const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), options.userKey ?? 'default');
+  const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), 'recommend', options.userKey ?? 'default');
   const saved = await storage.load();
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
   return new Recommender(runtime._module, bytes, options, storage, saved);

@@ -5,7 +5,7 @@
 //   rv.analyze('Arrived broken, but support was great');         // { label, score, aspects, words, ... }
 //   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
 import { check, VitrineError } from './errors.js';
-import { readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
+import { modelReadOptions, readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
 
 /** The shipped default review model (models/reviews/, model card there). */
 export const DEFAULT_REVIEW_MODEL = shippedModelUrl('reviews/fine-foods.safetensors');
@@ -188,6 +188,6 @@ export async function createReviewAnalyzerOn(runtime, options = {}) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
   if (options.worker) fail('worker: true is for createReviewAnalyzer(); a runtime\'s analyzers run on its own thread');
   const bytes = options.model === undefined ? await readRegisteredModel('reviews/fine-foods', options.onProgress)
-                                            : await readModelBytes(options.model, options.onProgress);
+                                            : await readModelBytes(options.model, modelReadOptions(options));
   return new ReviewAnalyzer(runtime._module, bytes, options);
 }

@@ -3,19 +3,22 @@
 //
 //   'memory'                      nothing survives the page / process
 //   'auto'                        IndexedDB when available, else memory
-//   { type: 'indexeddb', name? }  database `name` (default 'vitrine'), store 'state', key = userKey
-//   { type: 'file', path }        Node: a JSON file, replaced atomically on every save
+//   { type: 'indexeddb', name? }  database `name` (default 'vitrine'), store 'state', key = 'task:userKey'
+//   { type: 'file', path }        Node: a JSON file for one task and shopper, written to a temporary file,
+//                                 flushed to disk (fsync) and renamed over the old one on every save
 //   { load, save, clear }         your own backend (async functions)
+// Each task's state is kept under its own name ('recommend', 'tagger'), so a recommender and a
+// tagger with the same userKey never overwrite each other.
 import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 
-export async function openStorage(spec, key) {
+export async function openStorage(spec, task, key) {
   if (typeof key !== 'string' || key === '') throw new VitrineError('userKey must be a non-empty string', 'InvalidArgument');
   if (spec === 'memory') return memoryStorage();
   if (spec === 'auto') {
     if (!globalThis.indexedDB) return memoryStorage();
     try {
-      return await indexedDbStorage('vitrine', key);
+      return await indexedDbStorage('vitrine', task, key);
     } catch {
       return memoryStorage();  // e.g. storage disabled in a private window: keep working, remember nothing
     }
@@ -24,12 +27,12 @@ export async function openStorage(spec, key) {
     if (typeof spec.load === 'function' && typeof spec.save === 'function' && typeof spec.clear === 'function') return spec;
     if (spec.type === 'indexeddb') {
       if (!globalThis.indexedDB) throw new VitrineError('IndexedDB is not available here', 'FailedPrecondition');
-      return indexedDbStorage(spec.name ?? 'vitrine', key);
+      return indexedDbStorage(spec.name ?? 'vitrine', task, key);
     }
     if (spec.type === 'file') {
       if (!isNode) throw new VitrineError("storage type 'file' needs Node.js", 'FailedPrecondition');
       if (typeof spec.path !== 'string' || spec.path === '') throw new VitrineError('file storage needs a path', 'InvalidArgument');
-      return fileStorage(spec.path, key);
+      return fileStorage(spec.path, task, key);
     }
   }
   throw new VitrineError(`unknown storage ${JSON.stringify(spec)} ('memory', 'auto', { type: 'indexeddb' }, ` +
@@ -47,9 +50,12 @@ function memoryStorage() {
 
 let tmpCounter = 0;
 
-// One shopper per file: the file records its userKey, and a different key is refused.
-async function fileStorage(path, key) {
+// One task and shopper per file: the file records both, and another is refused. Temporary files
+// are `<path>.<pid>.<n>.<random>.tmp` beside it; clear() removes those a crash left too.
+async function fileStorage(path, task, key) {
   const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
+  const nodePath = await import(/* @vite-ignore */ 'node:' + 'path');
+  const dir = nodePath.dirname(path), base = nodePath.basename(path);
   return {
     async load() {
       let text;
@@ -65,21 +71,52 @@ async function fileStorage(path, key) {
       } catch {
         throw new VitrineError(`state file ${path} is not valid JSON (damaged?)`, 'DataLoss');
       }
-      if (doc?.userKey !== key) {
-        throw new VitrineError(`state file ${path} belongs to userKey '${doc?.userKey}', not '${key}' (one file per shopper)`,
-                               'FailedPrecondition');
+      if (doc?.userKey !== key || (doc.task !== undefined && doc.task !== task)) {
+        throw new VitrineError(`state file ${path} belongs to ${doc?.task ?? 'a task'} of userKey '${doc?.userKey}', not ${task} of ` +
+                               `'${key}' (one file per task and shopper)`, 'FailedPrecondition');
       }
       return doc.state;
     },
     async save(state) {
       const tmp = `${path}.${process.pid}.${++tmpCounter}.${Math.random().toString(36).slice(2)}.tmp`;
-      await fs.writeFile(tmp, JSON.stringify({ userKey: key, state }));
-      await fs.rename(tmp, path);  // atomic: a crash leaves the old or the new file, never half
+      const file = await fs.open(tmp, 'w');
+      try {
+        await file.writeFile(JSON.stringify({ task, userKey: key, state }));
+        await file.sync();  // on disk before it replaces the old file
+      } catch (e) {
+        await file.close().catch(() => {});
+        await fs.rm(tmp, { force: true }).catch(() => {});
+        throw new VitrineError(`cannot write state file ${tmp}: ${e.code ?? e.message}`, 'Internal');
+      }
+      await file.close();
+      try {
+        await fs.rename(tmp, path);  // atomic: a crash leaves the old or the new file, never half
+      } catch (e) {
+        await fs.rm(tmp, { force: true }).catch(() => {});
+        throw new VitrineError(`cannot replace state file ${path}: ${e.code ?? e.message}`, 'Internal');
+      }
+      await syncDir(fs, dir);  // the rename itself survives a power cut
     },
     async clear() {
       await fs.rm(path, { force: true });
+      const names = await fs.readdir(dir).catch(() => []);
+      await Promise.all(names.filter((n) => n.startsWith(`${base}.`) && n.endsWith('.tmp'))
+        .map((n) => fs.rm(nodePath.join(dir, n), { force: true })));
+      await syncDir(fs, dir);
     },
   };
+}
+
+async function syncDir(fs, dir) {
+  let handle = null;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // some file systems cannot sync a directory: the data itself was synced
+  } finally {
+    await handle?.close().catch(() => {});
+  }
 }
 
 function request(r) {
@@ -89,7 +126,11 @@ function request(r) {
   });
 }
 
-async function indexedDbStorage(name, key) {
+// Keys are 'task:userKey'; a state saved by an older version under the bare userKey is still read
+// when there is none under the new key (and then removed by clear()).
+async function indexedDbStorage(name, task, userKey) {
+  const key = `${task}:${userKey}`;
+  let legacyRead = false;
   const open = globalThis.indexedDB.open(name, 1);
   open.onupgradeneeded = () => open.result.createObjectStore('state');
   const db = await request(open);
@@ -103,9 +144,19 @@ async function indexedDbStorage(name, key) {
     return result;
   };
   return {
-    async load() { return (await tx('readonly', (s) => s.get(key))) ?? null; },
+    async load() {
+      const state = await tx('readonly', (s) => s.get(key));
+      if (state !== undefined) return state;
+      const legacy = await tx('readonly', (s) => s.get(userKey));
+      if (legacy === undefined) return null;
+      legacyRead = true;
+      return legacy;
+    },
     async save(s) { await tx('readwrite', (st) => st.put(s, key)); },
-    async clear() { await tx('readwrite', (s) => s.delete(key)); },
+    async clear() {
+      await tx('readwrite', (s) => s.delete(key));
+      if (legacyRead) await tx('readwrite', (s) => s.delete(userKey));  // only a record this task read as its own
+    },
   };
 }
 

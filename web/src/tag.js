@@ -9,7 +9,7 @@
 //   tagger.exportHead();                                       // Uint8Array (a Vitrine model file)
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
+import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
 import { toPixelsAsync } from './image.js';
 import { openStorage, StateWriter } from './storage.js';
 
@@ -360,26 +360,49 @@ export class ImageTagger {
   }
 }
 
-// A TF.js layers model: { format: 'tfjs-layers', url | path: model.json, outputLayer? }.
-async function readKeras(spec, onProgress) {
+// A TF.js layers model: { format: 'tfjs-layers', url | path: model.json, outputLayer? }. Weight
+// shards are read only from the model.json's own folder (same origin, no '..' or absolute paths);
+// all files together stay under maxModelBytes.
+async function readKeras(spec, options) {
   const where = spec.url ?? spec.path;
   if (typeof where !== 'string' && !(where instanceof URL)) fail("a tfjs-layers model needs url (or path in Node) of its model.json");
-  const jsonBytes = await readModelBytes(where, onProgress);
-  const text = new TextDecoder().decode(jsonBytes);
+  let budget = options.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
+  const read = async (source) => {
+    const bytes = await readModelBytes(source, { onProgress: options.onProgress, maxBytes: budget });
+    budget -= bytes.length;
+    return bytes;
+  };
+  const text = new TextDecoder().decode(await read(where));
   let json;
   try {
     json = JSON.parse(text);
   } catch (e) {
     fail(`model.json is not JSON: ${e.message}`, 'DataLoss');
   }
-  const base = where instanceof URL ? where : /^(https?|file|blob|data):/i.test(where) ? new URL(where) : null;
+  const url = where instanceof URL ? where : /^(https?|file|blob|data):/i.test(where) ? new URL(where)
+    : isNode ? null : new URL(where, globalThis.location?.href);
+  const nodePath = url ? null : await import(/* @vite-ignore */ 'node:' + 'path');
+  const folder = url ? new URL('.', url) : nodePath.resolve(nodePath.dirname(where));
+  const manifest = json?.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) fail('model.json: weightsManifest must be an array', 'DataLoss');
+  const paths = manifest.flatMap((group) => group?.paths ?? []);
+  if (paths.length > 10000) fail(`model.json lists ${paths.length} weight files; the limit is 10000`, 'ResourceExhausted');
   const shards = [];
-  for (const group of json.weightsManifest ?? []) {
-    for (const p of group.paths ?? []) {
-      const source = base ? new URL(p, base) : (isNode ? (await import(/* @vite-ignore */ 'node:' + 'path')).join(where, '..', p)
-                                                      : new URL(p, new URL(where, globalThis.location?.href)));
-      shards.push(await readModelBytes(source, onProgress));
+  for (const p of paths) {
+    if (typeof p !== 'string' || p === '' || /^[a-z][a-z0-9+.-]*:|^[\\/]/i.test(p)) {
+      fail(`model.json: weight path ${JSON.stringify(p)} must be relative to the model's folder`, 'DataLoss');
     }
+    let source;
+    if (url) {
+      source = new URL(p, folder);
+      if (source.origin !== folder.origin || !source.pathname.startsWith(folder.pathname)) {
+        fail(`model.json: weight path ${JSON.stringify(p)} leaves the model's folder`, 'DataLoss');
+      }
+    } else {
+      source = nodePath.resolve(folder, p);
+      if (!source.startsWith(folder + nodePath.sep)) fail(`model.json: weight path ${JSON.stringify(p)} leaves the model's folder`, 'DataLoss');
+    }
+    shards.push(await read(source));
   }
   const total = shards.reduce((s, b) => s + b.length, 0);
   const weights = new Uint8Array(total);
@@ -409,19 +432,20 @@ export async function createImageTaggerOn(runtime, options = {}) {
   let load;
   if (model && typeof model === 'object' && model.format === 'tfjs-layers') {
     if (!description) fail('a tfjs-layers model needs a description (input size, normalization, outputs)');
-    const { text, weights } = await readKeras(model, options.onProgress);
+    const { text, weights } = await readKeras(model, options);
     load = (h) => check(h.loadKeras(text, weights, model.outputLayer ?? '', description), () => h.lastError());
   } else {
     const bytes = model === undefined ? await readRegisteredModel('tagger/fashion-mnist', options.onProgress)
-                                      : await readModelBytes(model, options.onProgress);
+                                      : await readModelBytes(model, modelReadOptions(options));
     load = (h) => check(h.load(bytes, description), () => h.lastError());
   }
-  const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), options.userKey ?? 'tagger');
+  const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), 'tagger', options.userKey ?? 'tagger');
   let saved = null;
   try {
     saved = await storage.load();
-  } catch {
-    saved = null;
+  } catch (e) {
+    if (e instanceof VitrineError && e.code === 'FailedPrecondition') throw e;  // another task's or shopper's state
+    saved = null;  // unreadable: start empty
   }
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
   try {
