@@ -3,11 +3,15 @@
 #pragma once
 
 #include <emscripten/bind.h>
+#include <emscripten/heap.h>
 #include <emscripten/val.h>
+#include <malloc.h>
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vitrine/context.h"
 #include "vitrine/status.h"
@@ -34,6 +38,32 @@ inline Status ensure_context() {
   if (!ctx.ok()) return ctx.status();
   g_context = std::move(ctx).value();
   return Status::Ok();
+}
+
+// Whether `bytes` more fit in this instance's heap: its maximum size less what is in use, keeping
+// an eighth in reserve for the work that follows. Asked before any allocation whose size a caller
+// chose (model bytes, pixels, texts), so that a too-large input is a ResourceExhausted error and
+// not an abort (allocation failure aborts in a build without exceptions).
+inline Status check_heap_room(size_t bytes, const char* what) {
+  const size_t max = emscripten_get_heap_max();
+  const size_t used = static_cast<size_t>(mallinfo().uordblks);
+  const size_t room = used + max / 8 < max ? max - used - max / 8 : 0;
+  if (bytes <= room) return Status::Ok();
+  return Status::ResourceExhausted(std::string(what) + " needs " + std::to_string(bytes) + " bytes; the engine has room for " +
+                                   std::to_string(room) + " more (" + std::to_string(max >> 20) + " MiB in all)");
+}
+
+// A copy of a JS Uint8Array (or Uint8ClampedArray) in the wasm heap, after check_heap_room().
+inline Result<std::shared_ptr<std::vector<uint8_t>>> bytes_from_js(const val& bytes, const char* what) {
+  if (!bytes.instanceof(val::global("Uint8Array")) && !bytes.instanceof(val::global("Uint8ClampedArray"))) {
+    return Status::InvalidArgument(std::string(what) + " must be a Uint8Array");
+  }
+  const size_t n = bytes["length"].as<size_t>();
+  Status room = check_heap_room(n, what);
+  if (!room.ok()) return room;
+  auto out = std::make_shared<std::vector<uint8_t>>(n);
+  if (n) val(emscripten::typed_memory_view(n, out->data())).call<void>("set", bytes);
+  return out;
 }
 
 // Copies a JS Float32Array into `dst` (which has `count` floats), refusing other types, wrong

@@ -7,6 +7,8 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <map>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "vitrine/train.h"
 #include "vitrine/ops.h"
 #include "binding_util.h"
+#include "vitrine/limits.h"
 
 namespace vitrine::wasm {
 namespace {
@@ -60,6 +63,43 @@ val runtime_info() {
 }
 
 std::string last_error() { return g_last_error; }
+
+// The resource limits of this instance (limits.h), as { maxTensorElements, ... }.
+constexpr std::pair<const char*, int64_t Limits::*> kLimitFields[] = {
+    {"maxTensorElements", &Limits::max_tensor_elements}, {"maxTotalBytes", &Limits::max_total_bytes},
+    {"maxNodes", &Limits::max_nodes}, {"maxAttributes", &Limits::max_attributes},
+    {"maxMetadataKeys", &Limits::max_metadata_keys}, {"maxHeaderBytes", &Limits::max_header_bytes},
+    {"maxImagePixels", &Limits::max_image_pixels}};
+
+val limits() {
+  val out = val::object();
+  for (const auto& [name, field] : kLimitFields) out.set(name, static_cast<double>(default_limits().*field));
+  return out;
+}
+
+// Changes some limits: an object with any of limits()'s keys (positive integers); unknown keys and
+// bad values are refused and nothing changes.
+int set_limits(const val& changes) {
+  Limits l = default_limits();
+  Status s;
+  if (changes.isNull() || changes.typeOf().as<std::string>() != "object") s = Status::InvalidArgument("limits must be an object");
+  const val keys = s.ok() ? val::global("Object").call<val>("keys", changes) : val::array();
+  const int n = keys["length"].as<int>();
+  for (int i = 0; s.ok() && i < n; ++i) {
+    const std::string key = keys[i].as<std::string>();
+    const auto* f = std::find_if(std::begin(kLimitFields), std::end(kLimitFields), [&](const auto& e) { return key == e.first; });
+    const val v = changes[key];
+    if (f == std::end(kLimitFields)) {
+      s = Status::InvalidArgument("unknown limit '" + key + "'");
+    } else if (!v.isNumber() || !val::global("Number").call<bool>("isSafeInteger", v) || v.as<double>() < 1) {
+      s = Status::InvalidArgument("limit " + key + " must be a positive integer");
+    } else {
+      l.*(f->second) = static_cast<int64_t>(v.as<double>());
+    }
+  }
+  if (s.ok()) s = set_limits(l);
+  return record(s, &g_last_error);
+}
 
 // A dense layer with its own weights, bias, activations and gradients.
 class DenseLayer {
@@ -175,12 +215,10 @@ class ModelHandle {
   // heap; Vitrine files' weights are then used in place).
   int load(const val& bytes) {
     Status s = ensure_context();
-    if (s.ok() && !bytes.instanceof(val::global("Uint8Array"))) s = Status::InvalidArgument("model bytes must be a Uint8Array");
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
+    if (s.ok() && !data.ok()) s = data.status();
     if (s.ok()) {
-      const size_t n = bytes["length"].as<size_t>();
-      auto data = std::make_shared<std::vector<uint8_t>>(n);
-      if (n) val(emscripten::typed_memory_view(n, data->data())).call<void>("set", bytes);
-      Result<LoadedModel> model = load_model(data);
+      Result<LoadedModel> model = load_model(data.value());
       Result<std::shared_ptr<Graph>> graph = model.ok() ? Result<std::shared_ptr<Graph>>(model->graph)
                                                         : Result<std::shared_ptr<Graph>>(model.status());
       if (model.ok()) metadata_ = model->metadata;
@@ -471,12 +509,10 @@ class RecommenderHandle {
     Status s = ensure_context();
     Result<TablePrecision> p = parse_precision(precision);
     if (s.ok() && !p.ok()) s = p.status();
-    if (s.ok() && !bytes.instanceof(val::global("Uint8Array"))) s = Status::InvalidArgument("model bytes must be a Uint8Array");
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
+    if (s.ok() && !data.ok()) s = data.status();
     if (s.ok()) {
-      const size_t n = bytes["length"].as<size_t>();
-      auto data = std::make_shared<std::vector<uint8_t>>(n);
-      if (n) val(emscripten::typed_memory_view(n, data->data())).call<void>("set", bytes);
-      Result<LoadedModel> model = load_model(data);
+      Result<LoadedModel> model = load_model(data.value());
       Result<std::unique_ptr<RecModel>> m = model.ok() ? RecModel::create(model.value(), p.value())
                                                        : Result<std::unique_ptr<RecModel>>(model.status());
       if (!m.ok()) s = m.status();
@@ -692,6 +728,8 @@ EMSCRIPTEN_BINDINGS(vitrine) {
   emscripten::function("setMaxThreads", &set_max_threads);
   emscripten::function("setNumThreads", &set_num_threads);
   emscripten::function("runtimeInfo", &runtime_info);
+  emscripten::function("limits", &limits);
+  emscripten::function("setLimits", &set_limits);
   emscripten::function("lastError", &last_error);
   emscripten::class_<DenseLayer>("DenseLayer")
       .constructor<>()

@@ -20,12 +20,10 @@ class ReviewHandle {
  public:
   int load(const val& bytes) {
     Status s = ensure_context();
-    if (s.ok() && !bytes.instanceof(val::global("Uint8Array"))) s = Status::InvalidArgument("model bytes must be a Uint8Array");
     if (!s.ok()) return record(s, &error_);
-    const size_t n = bytes["length"].as<size_t>();
-    auto data = std::make_shared<std::vector<uint8_t>>(n);
-    if (n) val(emscripten::typed_memory_view(n, data->data())).call<void>("set", bytes);
-    Result<std::unique_ptr<ReviewModel>> m = ReviewModel::load(data, g_context.get());
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = bytes_from_js(bytes, "model bytes");
+    if (!data.ok()) return record(data.status(), &error_);
+    Result<std::unique_ptr<ReviewModel>> m = ReviewModel::load(data.value(), g_context.get());
     if (!m.ok()) return record(m.status(), &error_);
     model_ = std::move(m).value();
     return 0;
@@ -66,9 +64,9 @@ class ReviewHandle {
     if (text.isString()) {
       bytes = text.as<std::string>();
     } else if (text.instanceof(val::global("Uint8Array"))) {
-      const size_t n = text["length"].as<size_t>();
+      const size_t n = std::min<size_t>(text["length"].as<size_t>(), static_cast<size_t>(max_bytes) + 4);  // the rest is cut anyway
       bytes.resize(n);
-      if (n) val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(bytes.data()))).call<void>("set", text);
+      if (n) val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(bytes.data()))).call<void>("set", text.call<val>("subarray", 0, n));
     } else {
       return last_code_ = record(Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8"), &error_), val::null();
     }

@@ -10,22 +10,13 @@
 #include <vector>
 
 #include "binding_util.h"
+#include "vitrine/limits.h"
 #include "vitrine/keras_import.h"
 #include "vitrine/model_file.h"
 #include "vitrine/tag.h"
 
 namespace vitrine::wasm {
 namespace {
-
-Result<std::vector<uint8_t>> bytes_from_js(const val& bytes, const char* what) {
-  if (!bytes.instanceof(val::global("Uint8Array")) && !bytes.instanceof(val::global("Uint8ClampedArray"))) {
-    return Status::InvalidArgument(std::string(what) + " must be a Uint8Array or Uint8ClampedArray");
-  }
-  const size_t n = bytes["length"].as<size_t>();
-  std::vector<uint8_t> out(n);
-  if (n) val(emscripten::typed_memory_view(n, out.data())).call<void>("set", bytes);
-  return out;
-}
 
 val floats_to_js(const std::vector<float>& v) {
   return val::global("Float32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
@@ -37,9 +28,9 @@ class TaggerHandle {
   // "tagger" metadata.
   int load(const val& bytes, const std::string& description) {
     Status s = ensure_context();
-    Result<std::vector<uint8_t>> b = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::vector<uint8_t>>(s);
+    Result<std::shared_ptr<std::vector<uint8_t>>> b = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
     if (!b.ok()) return record(b.status(), &error_);
-    Result<LoadedModel> m = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(b).value()));
+    Result<LoadedModel> m = load_model(b.value());
     return record(m.ok() ? set_model(m.value(), description) : m.status(), &error_);
   }
   // A TF.js layers model: model.json text + its weight shards concatenated; `output_layer` "" for
@@ -47,11 +38,11 @@ class TaggerHandle {
   int load_keras(const std::string& model_json, const val& weights, const std::string& output_layer,
                  const std::string& description) {
     Status s = ensure_context();
-    Result<std::vector<uint8_t>> b = s.ok() ? bytes_from_js(weights, "weights") : Result<std::vector<uint8_t>>(s);
+    Result<std::shared_ptr<std::vector<uint8_t>>> b = s.ok() ? bytes_from_js(weights, "weights") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
     if (!b.ok()) return record(b.status(), &error_);
     KerasImportOptions o;
     o.output_layer = output_layer;
-    Result<LoadedModel> m = import_keras_layers(model_json, b->data(), b->size(), o);
+    Result<LoadedModel> m = import_keras_layers(model_json, b.value()->data(), b.value()->size(), o);
     return record(m.ok() ? set_model(m.value(), description) : m.status(), &error_);
   }
 
@@ -93,12 +84,16 @@ class TaggerHandle {
     if (s.ok() && !fm.ok()) s = fm.status();
     if (s.ok() && !im.ok()) s = im.status();
     if (!s.ok()) return record(s, &error_);
-    Result<std::vector<uint8_t>> px = bytes_from_js(pixels, "image pixels");
-    if (!px.ok()) return record(px.status(), &error_);
-    const int64_t row = row_bytes > 0 ? row_bytes : int64_t{width} * pixel_format_channels(f.value());
     if (width < 1 || height < 1) {
       return record(Status::InvalidArgument("image is empty (" + std::to_string(width) + "x" + std::to_string(height) + ")"), &error_);
     }
+    s = check_limit("image of " + std::to_string(width) + "x" + std::to_string(height), int64_t{width} * height, "pixels",
+                    default_limits().max_image_pixels, "max_image_pixels");
+    if (!s.ok()) return record(s, &error_);
+    Result<std::shared_ptr<std::vector<uint8_t>>> pxs = bytes_from_js(pixels, "image pixels");
+    if (!pxs.ok()) return record(pxs.status(), &error_);
+    const std::vector<uint8_t>* px = pxs.value().get();
+    const int64_t row = row_bytes > 0 ? row_bytes : int64_t{width} * pixel_format_channels(f.value());
     const int64_t need = row * (height - 1) + int64_t{width} * pixel_format_channels(f.value());
     if (static_cast<int64_t>(px->size()) < need) {
       return record(Status::InvalidArgument("image has " + std::to_string(px->size()) + " bytes, a " + std::to_string(width) + "x" +
@@ -216,9 +211,9 @@ class TaggerHandle {
     return 0;
   }
   int head_load(const val& bytes) {
-    Result<std::vector<uint8_t>> b = bytes_from_js(bytes, "head bytes");
+    Result<std::shared_ptr<std::vector<uint8_t>>> b = bytes_from_js(bytes, "head bytes");
     if (!b.ok()) return record(b.status(), &error_);
-    Result<std::unique_ptr<TagHead>> h = TagHead::load(std::make_shared<const std::vector<uint8_t>>(std::move(b).value()));
+    Result<std::unique_ptr<TagHead>> h = TagHead::load(b.value());
     if (!h.ok()) return record(h.status(), &error_);
     if (tagger_ && h.value()->dim() != tagger_->embedding_dim()) {
       return record(Status::InvalidArgument("head expects " + std::to_string(h.value()->dim()) +

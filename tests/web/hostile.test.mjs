@@ -105,6 +105,32 @@ for (const variant of ['simd', 'simd-threads']) {
       await expectRuntimeWorks(runtime);
     });
 
+    test('limits: documented defaults, raised or lowered per runtime, named in the error', async () => {
+      const limits = runtime.info().limits;
+      assert.deepEqual(limits, { maxTensorElements: 2 ** 27, maxTotalBytes: 768 * 2 ** 20, maxNodes: 1e6, maxAttributes: 1e4,
+                                 maxMetadataKeys: 1e4, maxHeaderBytes: 16 * 2 ** 20, maxImagePixels: 2 ** 25 });
+      const small = await createRuntime({ variant, threads: 1, limits: { maxImagePixels: 100, maxHeaderBytes: 1000 } });
+      try {
+        await assert.rejects(small.createReviewAnalyzer(), (e) => e instanceof VitrineError && e.code === 'ResourceExhausted' &&
+                             /max_header_bytes/.test(e.message));
+        small.setLimits({ maxHeaderBytes: 16 * 2 ** 20 });
+        const tagger = await small.createImageTagger();
+        assert.equal((await tagger.tag({ data: new Uint8Array(100), width: 10, height: 10, format: 'gray' })).length > 0, true);
+        await assert.rejects(tagger.tag({ data: new Uint8Array(101 * 4), width: 101, height: 1, format: 'rgba' }),
+                      (e) => e instanceof VitrineError && e.code === 'ResourceExhausted' && /max_image_pixels/.test(e.message));
+        await tagger.dispose();
+        const rv = await small.createReviewAnalyzer();
+        assert.equal(rv.analyze('Delicious!').positive, true);
+        await rv.dispose();
+        assert.throws(() => small.setLimits({ maxNodes: 0 }), (e) => e.code === 'InvalidArgument' && /maxNodes/.test(e.message));
+        assert.throws(() => small.setLimits({ maxWidgets: 5 }), (e) => e.code === 'InvalidArgument' && /unknown limit 'maxWidgets'/.test(e.message));
+        assert.throws(() => small.setLimits(null), (e) => e.code === 'InvalidArgument');
+      } finally {
+        small.dispose();
+      }
+      await assert.rejects(createRuntime({ variant, limits: { maxNodes: -1 } }), (e) => e instanceof VitrineError && e.code === 'InvalidArgument');
+    });
+
     test('reviews built to hit quadratic passes take linear time', async () => {
       const rv = await runtime.createReviewAnalyzer();
       runtime.setThreads(1);

@@ -25,7 +25,32 @@ export interface RuntimeOptions {
   variant?: 'auto' | Variant;
   /** Threads for the simd-threads variant (default: hardware threads, at most 8). */
   threads?: number;
+  /** Resource limits to raise or lower from the defaults (see Runtime.setLimits). */
+  limits?: Partial<EngineLimits>;
   onProgress?: (progress: LoadProgress) => void;
+}
+
+/**
+ * What one runtime accepts from models, files and images; beyond a limit a call fails with a
+ * ResourceExhausted VitrineError naming it. Defaults in wasm: maxTensorElements 2^27, maxTotalBytes
+ * 768 MiB, maxNodes 1,000,000, maxAttributes 10,000, maxMetadataKeys 10,000, maxHeaderBytes 16 MiB,
+ * maxImagePixels 2^25.
+ */
+export interface EngineLimits {
+  /** Elements of one tensor. */
+  maxTensorElements: number;
+  /** Bytes of one allocation, and of all constants of one model. */
+  maxTotalBytes: number;
+  /** Nodes of one graph. */
+  maxNodes: number;
+  /** Attributes of one node. */
+  maxAttributes: number;
+  /** Keys of a model file's metadata. */
+  maxMetadataKeys: number;
+  /** Bytes of a model file's JSON header. */
+  maxHeaderBytes: number;
+  /** Pixels of one image given to a tagger (drawn and decoded images are scaled down to 2^25 first). */
+  maxImagePixels: number;
 }
 
 export interface RuntimeInfo {
@@ -42,6 +67,7 @@ export interface RuntimeInfo {
   crossOriginIsolated: boolean;
   /** Size of the engine's WebAssembly memory (grows, never shrinks). */
   memoryBytes: number;
+  limits: EngineLimits;
 }
 
 export interface DenseLayerOptions {
@@ -149,6 +175,8 @@ export declare class Runtime {
   createImageTagger(options?: ImageTaggerOptions & { worker?: false }): Promise<ImageTagger>;
   info(): RuntimeInfo;
   setThreads(n: number): void;
+  /** Raises or lowers some resource limits of this runtime (positive integers). */
+  setLimits(limits: Partial<EngineLimits>): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
   /** Loads a model from a URL, a file path (Node), an ArrayBuffer or a typed array. */
   loadModel(source: ModelSource, options?: LoadModelOptions): Promise<Model>;

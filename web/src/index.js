@@ -47,7 +47,19 @@ export class Runtime {
       reason: this._reason,
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       memoryBytes: this._module.HEAPU8.length,
+      limits: this._module.limits(),
     };
+  }
+
+  /**
+   * Raises or lowers resource limits: { maxTensorElements, maxTotalBytes, maxNodes, maxAttributes,
+   * maxMetadataKeys, maxHeaderBytes, maxImagePixels } (any of them; positive integers). A model,
+   * image or file beyond a limit fails with a ResourceExhausted VitrineError naming it; the
+   * defaults are in info().limits.
+   */
+  setLimits(limits) {
+    this._alive();
+    check(this._module.setLimits(limits), () => this._module.lastError());
   }
 
   /** Sets the number of threads kernels use (1 .. info().maxThreads). */
@@ -124,12 +136,21 @@ export class Runtime {
 }
 
 /**
- * Loads an engine instance.
- * @param {{ variant?: 'auto'|'simd'|'simd-threads', threads?: number,
+ * Loads an engine instance. limits: see Runtime.setLimits().
+ * @param {{ variant?: 'auto'|'simd'|'simd-threads', threads?: number, limits?: Record<string, number>,
  *           onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} [options]
  */
 export async function createRuntime(options = {}) {
-  return new Runtime(await loadModule(options));
+  const runtime = new Runtime(await loadModule(options));
+  if (options.limits !== undefined) {
+    try {
+      runtime.setLimits(options.limits);
+    } catch (e) {
+      runtime.dispose();
+      throw e;
+    }
+  }
+  return runtime;
 }
 
 let defaultRuntime = null;

@@ -193,7 +193,7 @@ function absolute(m) {
 // Starts a worker with its own runtime (variant, threads), creates one task there with `op` and
 // wraps it in a `Proxy` (a RemoteTask). Options must be cloneable: no functions, no custom storage.
 async function startRemote(options, op, Proxy) {
-  const { worker: _w, runtime: _r, onProgress, variant, threads, ...rest } = options;
+  const { worker: _w, runtime: _r, onProgress, variant, threads, limits, ...rest } = options;
   if (rest.storage && typeof rest.storage === 'object' && typeof rest.storage.load === 'function') {
     throw new VitrineError('a custom storage object cannot be sent to a worker (use a built-in storage, or worker: false)',
                            'InvalidArgument');
@@ -201,7 +201,7 @@ async function startRemote(options, op, Proxy) {
   noFunctions(rest, 'options');
   rest.model = absolute(rest.model);
   if (rest.model && typeof rest.model === 'object' && rest.model.format) rest.model = { ...rest.model, url: absolute(rest.model.url) };
-  const c = await WorkerConnection.start({ variant, threads });
+  const c = await WorkerConnection.start({ variant, threads, limits });
   try {
     const { handle } = await c.request(op, [rest], onProgress);
     const task = new Proxy(c, handle);

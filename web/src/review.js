@@ -70,7 +70,12 @@ export class ReviewAnalyzer {
     if (typeof text !== 'string' && !(text instanceof Uint8Array)) fail('analyze(text): text must be a string (or UTF-8 bytes)');
     const topWords = options.topWords ?? 5;
     if (!(Number.isInteger(topWords) && topWords >= 0)) fail(`topWords must be an integer >= 0, got ${topWords}`);
-    const r = h.analyze(text, options.maxBytes ?? this._maxBytes, options.aspects !== false, topWords);
+    const maxBytes = options.maxBytes ?? this._maxBytes;
+    if (!(Number.isInteger(maxBytes) && maxBytes > 0 && maxBytes <= 0x7fffffff)) fail(`maxBytes must be an integer in [1, 2^31), got ${maxBytes}`);
+    // A string longer than maxBytes + 1 UTF-16 units holds more than maxBytes UTF-8 bytes: the engine
+    // cuts it there anyway, so only that much crosses into the wasm heap.
+    const cut = typeof text === 'string' && Number.isInteger(maxBytes) && text.length > maxBytes + 1 ? text.slice(0, maxBytes + 1) : text;
+    const r = h.analyze(cut, maxBytes, options.aspects !== false, topWords);
     if (r === null) this._check(h.lastCode());
     const labels = this._info.labels;
     return { label: labels[r.label], positive: r.label === 1, score: r.probabilities[1],

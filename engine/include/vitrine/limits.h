@@ -28,11 +28,21 @@ struct Limits {
   int64_t max_metadata_keys = 10000;
   // Bytes of a safetensors JSON header: 100 MiB.
   int64_t max_header_bytes = int64_t{100} << 20;
+  // Pixels of one image handed to the tagger: 2^26 (a 8192 x 8192 photo).
+  int64_t max_image_pixels = int64_t{1} << 26;
+
+  // The defaults of this build: the values above natively; in wasm32, where one instance has at
+  // most 2 GiB, max_tensor_elements 2^27, max_total_bytes 768 MiB, max_header_bytes 16 MiB and
+  // max_image_pixels 2^25.
+  static Limits build_defaults();
 };
 
-// The limits in force (the defaults above until set_default_limits is called).
+// The limits in force (Limits::build_defaults() until set_default_limits is called).
 const Limits& default_limits();
-// Replaces the limits in force for the whole process.
+// Replaces the limits in force for the whole process. Every field must be >= 1 (InvalidArgument
+// otherwise, and nothing changes).
+Status set_limits(const Limits& limits);
+// Like set_limits, for trusted values (tests, tools).
 void set_default_limits(const Limits& limits);
 
 // OK when `value` <= `limit`; otherwise ResourceExhausted:

@@ -1,5 +1,6 @@
 // Image tagging (tag.h): pre-processing, the tagger, few-shot heads and similar-image search.
 #include "vitrine/tag.h"
+#include "vitrine/limits.h"
 
 #include <algorithm>
 #include <cmath>
@@ -202,6 +203,9 @@ Status preprocess_image(const ImageView& image, const ImageInputSpec& spec, cons
   if (image.width > kMaxSide || image.height > kMaxSide) {
     return Status::InvalidArgument("image is larger than " + std::to_string(kMaxSide) + " pixels a side");
   }
+  VITRINE_RETURN_IF_ERROR(check_limit("image of " + std::to_string(image.width) + "x" + std::to_string(image.height),
+                                      int64_t{image.width} * image.height, "pixels", default_limits().max_image_pixels,
+                                      "max_image_pixels"));
   const int64_t src_c = pixel_format_channels(image.format);
   const int64_t row = image.row_bytes ? image.row_bytes : image.width * src_c;
   if (row < image.width * src_c) return Status::InvalidArgument("image row stride is shorter than a row");
