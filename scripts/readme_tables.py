@@ -152,9 +152,11 @@ def eval_reviews(d):
 
 def reviews(d):
     rows = [f"{d['data']['reviews']} reviews, mean {d['data']['mean_chars']:.0f} characters; model {d['model']['bytes']:,} bytes.", "",
-            "| engine | variant | threads | what | reviews/s |", "|---|---|---|---|---|"]
+            "| engine | variant | threads | what | reviews/s | µs per byte | per byte vs test reviews |", "|---|---|---|---|---|---|---|"]
     for r in d["records"]:
-        rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['what']} | {r['reviews_per_s']:.0f} |")
+        per_byte = f"{r['us_per_byte']:.3f}" if "us_per_byte" in r else ""
+        ratio = f"{r['ratio_to_test_reviews']:.2f}x" if "ratio_to_test_reviews" in r else ""
+        rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['what']} | {r['reviews_per_s']:.0f} | {per_byte} | {ratio} |")
     return "\n".join(rows)
 
 
