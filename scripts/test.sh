@@ -11,6 +11,8 @@ log "native tests (ctest)"
 ctest --test-dir build/native --output-on-failure -j "$(nproc)"
 log "native tests under AddressSanitizer + UndefinedBehaviorSanitizer (hostile model bytes included)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$(nproc)"
+log "fuzz harnesses under libFuzzer + ASan + UBSan: every regression and seed once, then 15 s of fuzzing each (scripts/fuzz.sh ci)"
+bash scripts/fuzz.sh ci
 log "recommendation data, protocols, metrics and baselines (python3 unittest)"
 /usr/bin/python3 -m unittest discover -s tests/recommend -v
 log "wasm tests (node --test)"
