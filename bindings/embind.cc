@@ -584,67 +584,49 @@ class RecommenderHandle {
     return record(s, &error_);
   }
 
-  // The k best items for the current user vector, skipping exclude[i] != 0 (Uint8Array (n) or
-  // null); diversity > 0 re-ranks the best `pool` (>= k) with MMR.
-  int recommend(int k, const val& exclude, double diversity, int pool) {
+  // The store's catalogue as JSON ([{ id, categories?, inStock? }]) or "null" for none.
+  int set_catalog(const std::string& json) {
     if (!model_) return not_loaded();
-    Status s;
-    if (user_.empty()) s = Status::FailedPrecondition("recommend: no user vector (call foldIn first)");
-    if (s.ok() && k < 1) s = Status::InvalidArgument("recommend: k must be >= 1, got " + std::to_string(k));
-    if (s.ok() && !(diversity >= 0 && diversity <= 1)) s = Status::InvalidArgument("recommend: diversity must be in [0, 1]");
-    if (s.ok()) s = mask(exclude);
-    if (s.ok()) {
-      scores_.resize(static_cast<size_t>(model_->num_items()));
-      model_->score(user_.data(), scores_.data(), g_context.get());
-      const int64_t want = diversity > 0 ? std::max(k, pool) : k;
-      std::vector<ScoredItem> top = top_k(scores_.data(), model_->num_items(), want, mask_.empty() ? nullptr : mask_.data());
-      result_ = diversity > 0 ? mmr(top, model_->table(), k, diversity) : std::move(top);
+    if (json == "null") {
+      catalog_.reset();
+      return 0;
     }
-    return record(s, &error_);
+    Result<Json> j = parse_json(json);
+    Result<RecCatalog> c = j.ok() ? RecCatalog::from_json(*model_, j->ref("catalog")) : Result<RecCatalog>(j.status());
+    if (!c.ok()) return record(c.status(), &error_);
+    catalog_ = std::make_unique<RecCatalog>(std::move(c).value());
+    return 0;
   }
 
-  int similar(int item, int k, const val& exclude) {
-    if (!model_) return not_loaded();
-    Status s;
-    if (item < 0 || item >= model_->num_items()) s = Status::OutOfRange("similar: item index " + std::to_string(item) + " out of range");
-    if (s.ok() && k < 1) s = Status::InvalidArgument("similar: k must be >= 1");
-    if (s.ok()) s = mask(exclude);
-    if (s.ok()) result_ = model_->similar_items(item, k, mask_.empty() ? nullptr : mask_.data());
-    return record(s, &error_);
+  // recommend() for the current user vector. request: { k, history: Int32Array (item indices,
+  // oldest first), excludeSeen, exclude: Int32Array, excluded: Uint8Array (one per item) | null,
+  // categories: string[], diversity, pool (0: default), explain }. Returns [{ id, score,
+  // because?: { id, similarity } }], or null on error (lastCode / lastError).
+  val rank(const val& request) {
+    if (!model_) return last_code_ = not_loaded(), val::null();
+    Result<RecommendRequest> r = read_request(request);
+    Result<std::vector<Recommendation>> out = r.ok() ? recommend(*model_, catalog_.get(), user_.empty() ? nullptr : user_.data(), r.value(), g_context.get())
+                                                     : Result<std::vector<Recommendation>>(r.status());
+    return results(out);
   }
 
-  // {item, similarity}: the history item (Int32Array) most similar to `item`; item -1 if none.
-  val explain(int item, const val& items) {
-    val out = val::object();
-    std::vector<HistoryEvent> h;
-    if (model_ && history(items, val::null(), &h).ok()) {
-      ScoredItem e = model_->explain(item, h);
-      out.set("item", e.item);
-      out.set("similarity", e.score);
-    } else {
-      out.set("item", -1);
-      out.set("similarity", 0);
-    }
-    return out;
+  // The items most like `item`, masked by request's exclude / excluded / categories and the stock.
+  val similar(int item, const val& request) {
+    if (!model_) return last_code_ = not_loaded(), val::null();
+    Result<RecommendRequest> r = read_request(request);
+    Result<std::vector<Recommendation>> out = r.ok() ? similar_to(*model_, catalog_.get(), item, r.value())
+                                                     : Result<std::vector<Recommendation>>(r.status());
+    return results(out);
   }
+  int last_code() const { return last_code_; }
 
-  val result_items() const {
-    std::vector<int32_t> v;
-    for (const ScoredItem& r : result_) v.push_back(r.item);
-    return val::global("Int32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
-  }
-  val result_scores() const {
-    std::vector<float> v;
-    for (const ScoredItem& r : result_) v.push_back(r.score);
-    return val::global("Float32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
-  }
   std::string last_error() const { return error_; }
 
  private:
   void set_model(std::unique_ptr<RecModel> m) {
     model_ = std::move(m);
+    catalog_.reset();
     user_.clear();
-    result_.clear();
   }
   Status history(const val& items, const val& weights, std::vector<HistoryEvent>* h) const {
     if (!items.instanceof(val::global("Int32Array"))) return Status::InvalidArgument("history items must be an Int32Array");
@@ -657,26 +639,78 @@ class RecommenderHandle {
     for (size_t i = 0; i < n; ++i) (*h)[i] = {ids[i], w[i]};
     return Status::Ok();
   }
-  Status mask(const val& exclude) {
-    mask_.clear();
-    if (exclude.isNull() || exclude.isUndefined()) return Status::Ok();
-    if (!exclude.instanceof(val::global("Uint8Array"))) return Status::InvalidArgument("exclude must be a Uint8Array or null");
-    const size_t n = exclude["length"].as<size_t>();
-    if (n != static_cast<size_t>(model_->num_items())) {
-      return Status::InvalidArgument("exclude has " + std::to_string(n) + " entries, expected one per item (" +
-                                     std::to_string(model_->num_items()) + ")");
+  // A whole number in [1, 2^31) from a JS value (NaN, fractions and other types refused).
+  static Result<int64_t> positive_integer(const val& v, const char* name) {
+    const double x = v.isNumber() ? v.as<double>() : std::nan("");
+    if (!(x >= 1 && x < 2147483648.0 && x == std::floor(x))) return Status::InvalidArgument(std::string(name) + " must be a positive integer");
+    return static_cast<int64_t>(x);
+  }
+  Result<RecommendRequest> read_request(const val& q) const {
+    RecommendRequest r;
+    if (q.isNull() || q.typeOf().as<std::string>() != "object") return Status::InvalidArgument("the request must be an object");
+    if (!q["k"].isUndefined()) {
+      VITRINE_ASSIGN_OR_RETURN(r.k, positive_integer(q["k"], "k"));
     }
-    mask_.resize(n);
-    if (n) val(emscripten::typed_memory_view(n, mask_.data())).call<void>("set", exclude);
+    if (!q["pool"].isUndefined()) {
+      VITRINE_ASSIGN_OR_RETURN(r.pool, positive_integer(q["pool"], "pool"));
+    }
+    if (!q["diversity"].isUndefined()) {
+      r.diversity = q["diversity"].isNumber() ? q["diversity"].as<double>() : std::nan("");
+    }
+    if (!q["excludeSeen"].isUndefined()) r.exclude_seen = q["excludeSeen"].as<bool>();
+    if (!q["explain"].isUndefined()) r.explain = q["explain"].as<bool>();
+    std::vector<int32_t> history;
+    VITRINE_RETURN_IF_ERROR(ints(q["history"], "history", &history));
+    for (int32_t i : history) r.history.push_back({i, 1.0f});
+    VITRINE_RETURN_IF_ERROR(ints(q["exclude"], "exclude", &r.exclude));
+    const val m = q["excluded"];
+    if (!m.isNull() && !m.isUndefined()) {
+      if (!m.instanceof(val::global("Uint8Array"))) return Status::InvalidArgument("excluded must be a Uint8Array or null");
+      r.excluded.resize(m["length"].as<size_t>());
+      if (!r.excluded.empty()) val(emscripten::typed_memory_view(r.excluded.size(), r.excluded.data())).call<void>("set", m);
+    }
+    const val cats = q["categories"];
+    if (!cats.isNull() && !cats.isUndefined()) {
+      if (!cats.isArray()) return Status::InvalidArgument("categories must be an array of strings");
+      const int n = cats["length"].as<int>();
+      for (int i = 0; i < n; ++i) {
+        if (!cats[i].isString()) return Status::InvalidArgument("categories must be an array of strings");
+        r.categories.push_back(cats[i].as<std::string>());
+      }
+    }
+    return r;
+  }
+  static Status ints(const val& v, const char* name, std::vector<int32_t>* out) {
+    if (v.isNull() || v.isUndefined()) return Status::Ok();
+    if (!v.instanceof(val::global("Int32Array"))) return Status::InvalidArgument(std::string(name) + " must be an Int32Array");
+    out->resize(v["length"].as<size_t>());
+    if (!out->empty()) val(emscripten::typed_memory_view(out->size(), out->data())).call<void>("set", v);
     return Status::Ok();
+  }
+  val results(const Result<std::vector<Recommendation>>& r) {
+    if (!r.ok()) return last_code_ = record(r.status(), &error_), val::null();
+    val out = val::array();
+    for (const Recommendation& x : r.value()) {
+      val o = val::object();
+      o.set("id", model_->item_id(x.item));
+      o.set("score", x.score);
+      if (x.because >= 0) {
+        val b = val::object();
+        b.set("id", model_->item_id(x.because));
+        b.set("similarity", x.similarity);
+        o.set("because", b);
+      }
+      out.call<void>("push", o);
+    }
+    return out;
   }
   int not_loaded() { return record(Status::FailedPrecondition("recommender is not loaded (or was disposed)"), &error_); }
 
   std::unique_ptr<RecModel> model_;
-  std::vector<float> user_, scores_;
-  std::vector<uint8_t> mask_;
-  std::vector<ScoredItem> result_;
+  std::unique_ptr<RecCatalog> catalog_;
+  std::vector<float> user_;
   std::string error_;
+  int last_code_ = 0;
 };
 
 }  // namespace
@@ -695,12 +729,11 @@ EMSCRIPTEN_BINDINGS(vitrine) {
       .function("foldIn", &RecommenderHandle::fold_in)
       .function("userVector", &RecommenderHandle::user_vector)
       .function("setUserVector", &RecommenderHandle::set_user_vector)
-      .function("recommend", &RecommenderHandle::recommend)
+      .function("setCatalog", &RecommenderHandle::set_catalog)
+      .function("rank", &RecommenderHandle::rank)
       .function("similar", &RecommenderHandle::similar)
-      .function("explain", &RecommenderHandle::explain)
-      .function("resultItems", &RecommenderHandle::result_items)
-      .function("resultScores", &RecommenderHandle::result_scores)
-      .function("lastError", &RecommenderHandle::last_error);
+      .function("lastError", &RecommenderHandle::last_error)
+      .function("lastCode", &RecommenderHandle::last_code);
   emscripten::class_<TrainerHandle>("TrainerHandle")
       .constructor<>()
       .function("init", &TrainerHandle::init)

@@ -9,7 +9,7 @@
 //   recommend  score a whole synthetic catalogue (10k / 100k / 1M items × --dim, default 64; rows,
 //              bias and user vector random normal with a fixed seed) and take its top 10:
 //     vitrine          the low-level RecommenderHandle (loadTable, setUserVector, then
-//                      recommend(10) + resultItems() + resultScores() timed), item table stored as
+//                      rank({ k: 10 }) timed: the ranking pipeline, ids and scores), item table stored as
 //                      f32, f16 and int8; simd (1 thread), simd-threads (1 and 2 threads)
 //     onnxruntime-web  wasm backend, 1 and 2 threads: an ONNX model written here (MatMul(table,
 //                      user) → Reshape → Add(bias) → TopK(10)), the table an initializer
@@ -264,9 +264,11 @@ async function childVitrine({ variant, threads, items: n, dim: d, runs: timed, w
       if (h.loadTable(cat.rows, n, d, cat.bias, [], precision) !== 0) throw new Error(`loadTable(${precision}): ${h.lastError()}`);
       const loadMs = performance.now() - t0;
       if (h.setUserVector(cat.user) !== 0) throw new Error(`setUserVector: ${h.lastError()}`);
+      const request = { k: K, excludeSeen: false, explain: false };
       const run = () => {
-        if (h.recommend(K, null, 0, 0) !== 0) throw new Error(`recommend: ${h.lastError()}`);
-        return [h.resultItems(), h.resultScores()];
+        const top = h.rank(request);
+        if (top === null) throw new Error(`rank: ${h.lastError()}`);
+        return [top.map((r) => Number(r.id)), top.map((r) => r.score)];
       };
       const [itemsOut, scoresOut] = run();
       const t = await timeIt(run, timed, warm);
@@ -512,7 +514,7 @@ async function parent() {
       'timed: one whole-catalogue scoring + top-10 with the results read back to JS; the user vector is set once ' +
       '(Vitrine setUserVector, a kept tf tensor, one ort.Tensor reused as the feed)',
     'vitrine: RecommenderHandle.loadTable(rows, n, d, bias, [], precision) (load_ms: copy in + conversion), ' +
-      `setUserVector, then recommend(${K}, null, 0, 0) + resultItems() + resultScores(); scoring runs on the thread ` +
+      `setUserVector, then rank({ k: ${K} }) (the ranking pipeline, ids and scores); scoring runs on the thread ` +
       'pool in tiles of 2048 items; table_bytes = h.bytes() (table, row norms, bias); simd-threads: ' +
       'createRuntime({ variant, threads: 2 }) then setThreads(n); simd: threads 1',
     'onnxruntime-web: wasm backend (dist/ort.node.min.mjs), env.wasm.numThreads = threads, graphOptimizationLevel all; ' +

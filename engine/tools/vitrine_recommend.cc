@@ -6,6 +6,7 @@
 //       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W]
 //       [--val-histories VH.txt --val-targets VT.txt [--val-k K] [--eval-every N]] [--threads N]
 //   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
+//                          [--diversity D]   (MMR re-ranking, as recommend({ diversity }) in the facade)
 //       [--threads N]
 //
 // Histories files hold one user per line: item indices (0-based rows of ITEMS.txt, one id per
@@ -73,21 +74,26 @@ std::vector<HistoryEvent> events(const std::vector<int32_t>& h) {
   return e;
 }
 
-// The k best items for each history (history items excluded).
+// The k best items for each history (history items excluded), through the same ranking pipeline
+// as the facade (recommend() in recommend.h); diversity > 0 re-ranks with MMR.
 Result<std::vector<std::vector<ScoredItem>>> rank_all(const RecModel& m, const std::vector<std::vector<int32_t>>& hs,
-                                                      int64_t k, Context* ctx) {
-  const int64_t n = m.num_items();
-  std::vector<float> user, scores(static_cast<size_t>(n));
-  std::vector<uint8_t> excluded(static_cast<size_t>(n));
+                                                      int64_t k, Context* ctx, double diversity = 0) {
+  std::vector<float> user;
   std::vector<std::vector<ScoredItem>> out;
   out.reserve(hs.size());
+  RecommendRequest r;
+  r.k = k;
+  r.diversity = diversity;
+  r.explain = false;
   for (size_t u = 0; u < hs.size(); ++u) {
-    Status s = m.fold_in(events(hs[u]), &user);
-    if (!s.ok()) return Status(s.code(), "user " + std::to_string(u) + ": " + s.message());
-    m.score(user.data(), scores.data(), ctx);
-    std::fill(excluded.begin(), excluded.end(), 0);
-    for (int32_t i : hs[u]) excluded[static_cast<size_t>(i)] = 1;
-    out.push_back(top_k(scores.data(), n, k, excluded.data()));
+    r.history = events(hs[u]);
+    Status s = m.fold_in(r.history, &user);
+    Result<std::vector<Recommendation>> ranked = s.ok() ? recommend(m, nullptr, user.data(), r, ctx) : Result<std::vector<Recommendation>>(s);
+    if (!ranked.ok()) return Status(ranked.status().code(), "user " + std::to_string(u) + ": " + ranked.status().message());
+    std::vector<ScoredItem> row;
+    row.reserve(ranked->size());
+    for (const Recommendation& x : ranked.value()) row.push_back({x.item, x.score});
+    out.push_back(std::move(row));
   }
   return out;
 }
@@ -206,6 +212,7 @@ int rank_main(int argc, char** argv) {
   const std::string model_path = argv[2];
   std::string histories, out_path, precision = "f32";
   int64_t k = 100, threads = 1;
+  double diversity = 0;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -214,6 +221,7 @@ int rank_main(int argc, char** argv) {
     else if (a == "--out") out_path = next();
     else if (a == "--precision") precision = next();
     else if (a == "--threads") threads = std::atoll(next().c_str());
+    else if (a == "--diversity") diversity = std::atof(next().c_str());
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (histories.empty() || out_path.empty() || k < 1) return fail(Status::InvalidArgument("rank needs --histories, --out and --k >= 1"));
@@ -229,7 +237,7 @@ int rank_main(int argc, char** argv) {
   if (!h.ok()) return fail(h.status());
   Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
   if (!ctx.ok()) return fail(ctx.status());
-  Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), h.value(), k, ctx.value().get());
+  Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), h.value(), k, ctx.value().get(), diversity);
   if (!ranked.ok()) return fail(ranked.status());
   std::FILE* f = std::fopen(out_path.c_str(), "w");
   if (!f) return fail(Status::NotFound("cannot write " + out_path));

@@ -394,5 +394,84 @@ TEST(Recommender, SavedModelFileRoundTrips) {
   for (int i = 0; i < 30; ++i) EXPECT_NEAR(sa[static_cast<size_t>(i)], sc[static_cast<size_t>(i)], 2e-2) << i;
 }
 
+// The ranking pipeline over a table whose scores are known: item i has row (i, 1) and the user
+// vector is (1, 0), so the score of item i is i and the best items are the last ones.
+TEST(RecommendPipeline, MasksStockCategoriesHistoryAndExplains) {
+  const int64_t n = 20;
+  std::vector<float> rows;
+  for (int64_t i = 0; i < n; ++i) rows.insert(rows.end(), {static_cast<float>(i), 1.0f});
+  std::vector<std::string> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back("p" + std::to_string(i));
+  std::unique_ptr<RecModel> m = RecModel::from_table(ids, rows.data(), n, 2, nullptr, TablePrecision::kF32).value();
+  const std::vector<float> user = {1.0f, 0.0f};
+  auto items = [](const std::vector<Recommendation>& r) {
+    std::vector<int32_t> out;
+    for (const Recommendation& x : r) out.push_back(x.item);
+    return out;
+  };
+  RecommendRequest r;
+  r.k = 3;
+  r.history = {{19, 1.0f}, {2, 1.0f}};
+  Result<std::vector<Recommendation>> got = recommend(*m, nullptr, user.data(), r, nullptr);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(items(got.value()), (std::vector<int32_t>{18, 17, 16}));  // 19 was seen
+  EXPECT_EQ(got.value()[0].because, 19);  // row (18, 1) is closest to (19, 1)
+  EXPECT_GT(got.value()[0].similarity, 0.99f);
+  r.exclude = {18};
+  r.excluded.assign(static_cast<size_t>(n), 0);
+  r.excluded[17] = 1;
+  EXPECT_EQ(items(recommend(*m, nullptr, user.data(), r, nullptr).value()), (std::vector<int32_t>{16, 15, 14}));
+  // A catalogue: stock and categories; ids the model lacks are ignored.
+  RecCatalog c = RecCatalog::build(*m, {{"p16", {"shoes"}, false}, {"p3", {"shoes"}, true}, {"p5", {"shoes", "bags"}, true},
+                                        {"p99", {"shoes"}, false}});
+  r.exclude.clear();
+  r.excluded.clear();
+  EXPECT_EQ(items(recommend(*m, &c, user.data(), r, nullptr).value()), (std::vector<int32_t>{18, 17, 15}));
+  r.categories = {"shoes", "hats"};
+  EXPECT_EQ(items(recommend(*m, &c, user.data(), r, nullptr).value()), (std::vector<int32_t>{5, 3}));  // fewer than k remain
+  r.categories.clear();
+  r.exclude_seen = false;
+  r.explain = false;
+  r.k = 1000;  // beyond the catalogue: every item in stock
+  got = recommend(*m, &c, user.data(), r, nullptr);
+  EXPECT_EQ(got->size(), static_cast<size_t>(n - 1));
+  EXPECT_EQ(got.value()[0].because, -1);
+  // MMR with diversity 0 keeps the order; the similar items of p10 skip itself and the excluded.
+  r.k = 3;
+  r.diversity = 0.0;
+  EXPECT_EQ(items(recommend(*m, nullptr, user.data(), r, nullptr).value()), (std::vector<int32_t>{19, 18, 17}));
+  RecommendRequest q;
+  q.k = 2;
+  q.exclude = {11};
+  got = similar_to(*m, nullptr, 10, q);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(items(got.value()), (std::vector<int32_t>{9, 12}));  // cosine: (9, 1) is nearer (10, 1) than (12, 1) is
+  // Clear errors.
+  RecommendRequest bad;
+  bad.k = 0;
+  EXPECT_EQ(recommend(*m, nullptr, user.data(), bad, nullptr).status().code(), StatusCode::kInvalidArgument);
+  bad.k = 3;
+  bad.diversity = 1.5;
+  EXPECT_EQ(recommend(*m, nullptr, user.data(), bad, nullptr).status().code(), StatusCode::kInvalidArgument);
+  bad.diversity = 0;
+  bad.categories = {"shoes"};
+  EXPECT_EQ(recommend(*m, nullptr, user.data(), bad, nullptr).status().code(), StatusCode::kFailedPrecondition);
+  bad.categories.clear();
+  bad.exclude = {int32_t(n)};
+  EXPECT_EQ(recommend(*m, nullptr, user.data(), bad, nullptr).status().code(), StatusCode::kOutOfRange);
+  bad.exclude.clear();
+  bad.excluded.assign(3, 0);
+  EXPECT_EQ(recommend(*m, nullptr, user.data(), bad, nullptr).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(recommend(*m, nullptr, nullptr, RecommendRequest{}, nullptr).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(similar_to(*m, nullptr, -1, q).status().code(), StatusCode::kOutOfRange);
+  Json bad_catalog = parse_json(R"([{"id": "p1", "categories": "shoes"}])").value();
+  EXPECT_EQ(RecCatalog::from_json(*m, bad_catalog.ref()).status().code(), StatusCode::kInvalidArgument);
+  Json good_catalog = parse_json(R"([{"id": "p1", "categories": ["shoes"], "inStock": false}, {"id": "nope"}])").value();
+  Result<RecCatalog> parsed = RecCatalog::from_json(*m, good_catalog.ref());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_TRUE(parsed->out_of_stock(1));
+  EXPECT_FALSE(parsed->out_of_stock(2));
+}
+
 }  // namespace
 }  // namespace vitrine

@@ -28,7 +28,9 @@ export class Recommender {
     }
     this._maxEvents = options.maxEvents ?? 1000;
     if (!(Number.isInteger(this._maxEvents) && this._maxEvents > 0)) fail(`maxEvents must be a positive integer, got ${options.maxEvents}`);
-    this._catalog = indexCatalog(options.catalog);
+    if (options.catalog !== undefined && options.catalog !== null && !Array.isArray(options.catalog)) {
+      fail('catalog must be an array of { id, categories?, inStock? }');
+    }
     this._events = [];
     this._dormant = [];  // saved events of items this model lacks: kept and saved, not used for ranking
     this._dropped = 0;
@@ -40,6 +42,7 @@ export class Recommender {
     try {
       const precision = options.precision ?? 'f32';
       this._check(this._handle.load(bytes, precision));
+      this._check(this._handle.setCatalog(JSON.stringify(options.catalog ?? null)));
       this.precision = precision;
       if (saved) {
         try {
@@ -150,9 +153,7 @@ export class Recommender {
   similarItems(id, k = 10, options = {}) {
     const h = this._live();
     const index = this._index(id);
-    const mask = this._mask(h, new Int32Array(0), { ...options, excludeSeen: false });
-    this._check(h.similar(index, Math.min(checkK(k), h.numItems()), mask));
-    return this._results(h, null);
+    return this._results(h.similar(index, this._request(h, { ...options, k }, null)));
   }
 
   /**
@@ -196,73 +197,34 @@ export class Recommender {
 
   // ---- internals ----
 
+  // The ranking itself runs in the engine (recommend() in recommend.h); here the options become
+  // its request: ids become indices, and a caller's filter function becomes a mask.
   _rank(h, events, options) {
+    return this._results(h.rank(this._request(h, options, this._history(events).items)));
+  }
+
+  _request(h, options, history) {
+    if (options === null || typeof options !== 'object') fail('options must be an object');
     const known = ['k', 'exclude', 'excludeSeen', 'filter', 'categories', 'diversity', 'explain', 'pool'];
     for (const key of Object.keys(options)) if (!known.includes(key)) fail(`recommend: unknown option '${key}'`);
-    const n = h.numItems();
-    const k = Math.min(checkK(options.k ?? 10), n);
-    const diversity = options.diversity ?? 0;
-    if (!(typeof diversity === 'number' && diversity >= 0 && diversity <= 1)) fail(`diversity must be in [0, 1], got ${diversity}`);
-    const pool = options.pool ?? Math.max(50, 5 * k);
-    if (!(Number.isInteger(pool) && pool >= 1)) fail(`pool must be a positive integer, got ${options.pool}`);
-    const seen = this._history(events).items;  // item indices, resolved once for the mask and explanations
-    const mask = this._mask(h, seen, options);
-    this._check(h.recommend(k, mask, diversity, Math.min(pool, n)));
-    return this._results(h, options.explain === false || seen.length === 0 ? null : seen);
-  }
-
-  _results(h, explainWith) {
-    const items = h.resultItems();
-    const scores = h.resultScores();
-    const out = [];
-    for (let i = 0; i < items.length; i++) {
-      const r = { id: h.itemId(items[i]), score: scores[i] };
-      if (explainWith) {
-        const e = h.explain(items[i], explainWith);
-        if (e.item >= 0) r.because = { id: h.itemId(e.item), similarity: e.similarity };
-      }
-      out.push(r);
-    }
-    return out;
-  }
-
-  _mask(h, seen, options) {
-    const n = h.numItems();
     const exclude = options.exclude ?? [];
     if (!Array.isArray(exclude)) fail('exclude must be an array of item ids');
     const filter = options.filter;
     if (filter !== undefined && typeof filter !== 'function') fail('filter must be a function (id) => boolean');
-    const categories = options.categories;
-    if (categories !== undefined && !(Array.isArray(categories) && categories.every((c) => typeof c === 'string'))) {
-      fail('categories must be an array of strings');
-    }
-    if (categories && !this._catalog) fail('categories need a catalog (createRecommender({ catalog }))', 'FailedPrecondition');
-    const excludeSeen = options.excludeSeen ?? true;
-    const outOfStock = this._outOfStock(h);
-    const needed = exclude.length || filter || categories || (excludeSeen && seen.length) || outOfStock.length;
-    if (!needed) return null;
-    const mask = new Uint8Array(n);
-    if (excludeSeen) for (const i of seen) mask[i] = 1;
-    for (const id of exclude) mask[this._index(id)] = 1;
-    for (const i of outOfStock) mask[i] = 1;
-    if (filter || categories) {
+    let excluded = null;
+    if (filter) {
       const ids = this._allIds(h);
-      const wanted = categories ? new Set(categories) : null;
-      for (let i = 0; i < n; i++) {
-        if (mask[i]) continue;
-        if (wanted && !(this._catalog.categories.get(ids[i]) ?? []).some((c) => wanted.has(c))) mask[i] = 1;
-        else if (filter && !filter(ids[i])) mask[i] = 1;
-      }
+      excluded = new Uint8Array(ids.length);
+      for (let i = 0; i < ids.length; i++) excluded[i] = filter(ids[i]) ? 0 : 1;
     }
-    return mask;
+    return { k: options.k ?? 10, history: history ?? undefined, excludeSeen: history ? options.excludeSeen ?? true : false,
+             exclude: Int32Array.from(exclude, (id) => this._index(id)), excluded, categories: options.categories,
+             diversity: options.diversity ?? 0, pool: options.pool, explain: history ? options.explain !== false : false };
   }
 
-  // The catalogue's out-of-stock items as indices (ids the model lacks are ignored), resolved once.
-  _outOfStock(h) {
-    if (!this._outOfStockIdx) {
-      this._outOfStockIdx = [...(this._catalog?.outOfStock ?? [])].map((id) => h.findItem(id)).filter((i) => i >= 0);
-    }
-    return this._outOfStockIdx;
+  _results(list) {
+    if (list === null) this._check(this._handle.lastCode());
+    return list;
   }
 
   _validate(event) {
@@ -334,30 +296,8 @@ export class Recommender {
   }
 }
 
-function checkK(k) {
-  if (!(Number.isInteger(k) && k >= 1 && k <= 0x7fffffff)) fail(`k must be a positive integer, got ${k}`);
-  return k;
-}
-
 function now() {
   return globalThis.performance?.now?.() ?? Date.now();
-}
-
-// catalog: [{ id, title?, categories?: string[], inStock?: boolean }]
-function indexCatalog(catalog) {
-  if (catalog === undefined || catalog === null) return null;
-  if (!Array.isArray(catalog)) fail('catalog must be an array of { id, categories?, inStock? }');
-  const categories = new Map();
-  const outOfStock = new Set();
-  for (const entry of catalog) {
-    if (!entry || typeof entry.id !== 'string') fail('catalog entries need a string id');
-    if (entry.categories !== undefined) {
-      if (!Array.isArray(entry.categories)) fail(`catalog entry '${entry.id}': categories must be an array`);
-      categories.set(entry.id, entry.categories);
-    }
-    if (entry.inStock === false) outOfStock.add(entry.id);
-  }
-  return { categories, outOfStock };
 }
 
 /**

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "vitrine/context.h"
+#include "vitrine/json.h"
 #include "vitrine/model_file.h"
 #include "vitrine/status.h"
 
@@ -160,5 +161,61 @@ class RecModel {
   std::vector<float> emb_, w_ih_t_, w_hh_t_, b_ih_, b_hh_;
   int64_t emb_dim_ = 0, hidden_ = 0;
 };
+
+// What a store tells the ranking about its items: their categories and which are out of stock.
+// Entries for ids the model lacks are ignored (a catalogue often runs ahead of the model).
+class RecCatalog {
+ public:
+  struct Entry {
+    std::string id;
+    std::vector<std::string> categories;
+    bool in_stock = true;
+  };
+  static RecCatalog build(const RecModel& model, const std::vector<Entry>& entries);
+  // [{"id": "...", "categories": ["..."], "inStock": false}, ...]; InvalidArgument naming the bad entry.
+  static Result<RecCatalog> from_json(const RecModel& model, const JsonRef& entries);
+
+  bool out_of_stock(int32_t item) const { return !out_of_stock_.empty() && out_of_stock_[static_cast<size_t>(item)] != 0; }
+  // Sets excluded[i] for every item in none of `categories` (num_items entries).
+  void exclude_outside(const std::vector<std::string>& categories, std::vector<uint8_t>* excluded) const;
+
+ private:
+  std::vector<uint8_t> out_of_stock_;                              // (num_items) or empty
+  std::unordered_map<std::string, std::vector<int32_t>> members_;  // category -> items
+};
+
+// One ranking: what to leave out, how many, how diverse, and whether to explain.
+struct RecommendRequest {
+  int64_t k = 10;                      // >= 1; more than the items there are returns them all
+  std::vector<HistoryEvent> history;   // the history the user vector was folded from, oldest first
+  bool exclude_seen = true;            // leave out the history's items
+  std::vector<int32_t> exclude;        // items never returned
+  std::vector<uint8_t> excluded;       // a per-item mask (num_items, non-zero = leave out), e.g.
+                                       // from a caller's filter; empty = none
+  std::vector<std::string> categories; // only items in one of these (needs a catalog)
+  double diversity = 0;                // in [0, 1]: > 0 re-ranks the best `pool` with MMR
+  int64_t pool = 0;                    // >= 1; 0 = max(50, 5k)
+  bool explain = true;                 // name the history item most like each result
+};
+
+struct Recommendation {
+  int32_t item = -1;
+  float score = 0;
+  int32_t because = -1;     // the history item it most resembles (explain), or -1
+  float similarity = 0;     // cosine of the two
+};
+
+// The ranking pipeline: the items out of stock, outside the categories, excluded or already seen
+// are masked; every item is scored against `user` (RecModel::fold_in of request.history, dim()
+// floats; split over ctx's threads when ctx is non-null); the k best are kept (or the best pool,
+// re-ranked with MMR); each is explained by the history item it most resembles. `catalog` may be
+// null (then no stock and no categories). Nothing is kept.
+Result<std::vector<Recommendation>> recommend(const RecModel& model, const RecCatalog* catalog, const float* user,
+                                              const RecommendRequest& request, Context* ctx);
+
+// The k items most like `item` (cosine of table rows), masked like recommend() except that the
+// history is not used (no seen items, no explanations).
+Result<std::vector<Recommendation>> similar_to(const RecModel& model, const RecCatalog* catalog, int32_t item,
+                                               const RecommendRequest& request);
 
 }  // namespace vitrine

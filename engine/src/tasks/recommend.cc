@@ -729,4 +729,137 @@ ScoredItem RecModel::explain(int32_t item, const std::vector<HistoryEvent>& hist
   return best;
 }
 
+// ---- RecCatalog and the ranking pipeline -------------------------------------------------------
+
+RecCatalog RecCatalog::build(const RecModel& model, const std::vector<Entry>& entries) {
+  RecCatalog c;
+  for (const Entry& e : entries) {
+    Result<int32_t> i = model.find_item(e.id);
+    if (!i.ok()) continue;
+    if (!e.in_stock) {
+      if (c.out_of_stock_.empty()) c.out_of_stock_.assign(static_cast<size_t>(model.num_items()), 0);
+      c.out_of_stock_[static_cast<size_t>(i.value())] = 1;
+    }
+    for (const std::string& cat : e.categories) {
+      std::vector<int32_t>& m = c.members_[cat];
+      if (m.empty() || m.back() != i.value()) m.push_back(i.value());
+    }
+  }
+  return c;
+}
+
+Result<RecCatalog> RecCatalog::from_json(const RecModel& model, const JsonRef& j) {
+  if (!j.ok() || !j.get()->is_array()) return Status::InvalidArgument("catalog must be an array of { id, categories?, inStock? }");
+  const Json::Array* list = &j.get()->array_items();
+  std::vector<Entry> entries;
+  entries.reserve(list->size());
+  for (const Json& item : *list) {
+    const Json* id = item.find("id");
+    if (id == nullptr || !id->is_string()) return Status::InvalidArgument("catalog entries need a string id");
+    Entry e;
+    e.id = id->string_value();
+    if (const Json* cats = item.find("categories"); cats != nullptr && !cats->is_null()) {
+      if (!cats->is_array()) return Status::InvalidArgument("catalog entry '" + e.id + "': categories must be an array");
+      for (const Json& c : cats->array_items()) {
+        if (!c.is_string()) return Status::InvalidArgument("catalog entry '" + e.id + "': categories must be strings");
+        e.categories.push_back(c.string_value());
+      }
+    }
+    if (const Json* stock = item.find("inStock"); stock != nullptr && !stock->is_null()) {
+      if (!stock->is_bool()) return Status::InvalidArgument("catalog entry '" + e.id + "': inStock must be true or false");
+      e.in_stock = stock->bool_value();
+    }
+    entries.push_back(std::move(e));
+  }
+  return build(model, entries);
+}
+
+void RecCatalog::exclude_outside(const std::vector<std::string>& categories, std::vector<uint8_t>* excluded) const {
+  std::vector<uint8_t> inside(excluded->size(), 0);
+  for (const std::string& c : categories) {
+    auto it = members_.find(c);
+    if (it == members_.end()) continue;
+    for (int32_t i : it->second) inside[static_cast<size_t>(i)] = 1;
+  }
+  for (size_t i = 0; i < inside.size(); ++i) (*excluded)[i] |= static_cast<uint8_t>(!inside[i]);
+}
+
+namespace {
+
+// The request's mask (empty when nothing is left out), after checking the request.
+Result<std::vector<uint8_t>> request_mask(const RecModel& model, const RecCatalog* catalog, const RecommendRequest& r,
+                                          bool use_history) {
+  const int64_t n = model.num_items();
+  if (r.k < 1) return Status::InvalidArgument("k must be a positive integer, got " + std::to_string(r.k));
+  if (!(r.diversity >= 0 && r.diversity <= 1)) return Status::InvalidArgument("diversity must be in [0, 1], got " + std::to_string(r.diversity));
+  if (r.pool < 0) return Status::InvalidArgument("pool must be a positive integer, got " + std::to_string(r.pool));
+  if (!r.excluded.empty() && static_cast<int64_t>(r.excluded.size()) != n) {
+    return Status::InvalidArgument("the excluded mask has " + std::to_string(r.excluded.size()) + " entries, expected one per item (" +
+                                   std::to_string(n) + ")");
+  }
+  if (!r.categories.empty() && catalog == nullptr) return Status::FailedPrecondition("categories need a catalog");
+  std::vector<uint8_t> mask = r.excluded;
+  auto mark = [&](int32_t i, const char* what) -> Status {
+    if (i < 0 || i >= n) return Status::OutOfRange(std::string(what) + " item index " + std::to_string(i) + " out of range");
+    if (mask.empty()) mask.assign(static_cast<size_t>(n), 0);
+    mask[static_cast<size_t>(i)] = 1;
+    return Status::Ok();
+  };
+  for (int32_t i : r.exclude) VITRINE_RETURN_IF_ERROR(mark(i, "excluded"));
+  if (use_history) {
+    for (const HistoryEvent& e : r.history) {
+      if (e.item < 0 || e.item >= n) return Status::OutOfRange("history item index " + std::to_string(e.item) + " out of range");
+      if (r.exclude_seen) VITRINE_RETURN_IF_ERROR(mark(e.item, "history"));
+    }
+  }
+  if (catalog != nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (catalog->out_of_stock(static_cast<int32_t>(i))) VITRINE_RETURN_IF_ERROR(mark(static_cast<int32_t>(i), "out-of-stock"));
+    }
+    if (!r.categories.empty()) {
+      if (mask.empty()) mask.assign(static_cast<size_t>(n), 0);
+      catalog->exclude_outside(r.categories, &mask);
+    }
+  }
+  return mask;
+}
+
+}  // namespace
+
+Result<std::vector<Recommendation>> recommend(const RecModel& model, const RecCatalog* catalog, const float* user,
+                                              const RecommendRequest& r, Context* ctx) {
+  if (user == nullptr) return Status::FailedPrecondition("recommend: no user vector (fold in a history first)");
+  VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> mask, request_mask(model, catalog, r, true));
+  const int64_t n = model.num_items();
+  const int64_t k = std::min(r.k, n);
+  std::vector<float> scores(static_cast<size_t>(n));
+  model.score(user, scores.data(), ctx);
+  const int64_t pool = std::min(n, r.pool > 0 ? r.pool : std::max<int64_t>(50, 5 * k));
+  std::vector<ScoredItem> top = top_k(scores.data(), n, r.diversity > 0 ? std::max(k, pool) : k, mask.empty() ? nullptr : mask.data());
+  if (r.diversity > 0) top = mmr(top, model.table(), k, r.diversity);
+  std::vector<Recommendation> out;
+  out.reserve(top.size());
+  for (const ScoredItem& t : top) {
+    Recommendation rec{t.item, t.score, -1, 0.0f};
+    if (r.explain && !r.history.empty()) {
+      const ScoredItem e = model.explain(t.item, r.history);
+      rec.because = e.item;
+      rec.similarity = e.score;
+    }
+    out.push_back(rec);
+  }
+  return out;
+}
+
+Result<std::vector<Recommendation>> similar_to(const RecModel& model, const RecCatalog* catalog, int32_t item,
+                                               const RecommendRequest& r) {
+  if (item < 0 || item >= model.num_items()) return Status::OutOfRange("similar: item index " + std::to_string(item) + " out of range");
+  VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> mask, request_mask(model, catalog, r, false));
+  std::vector<Recommendation> out;
+  for (const ScoredItem& t : model.similar_items(item, std::min(r.k, model.num_items()), mask.empty() ? nullptr : mask.data())) {
+    out.push_back({t.item, t.score, -1, 0.0f});
+  }
+  return out;
+}
+
 }  // namespace vitrine
