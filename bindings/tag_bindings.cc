@@ -241,22 +241,30 @@ class TaggerHandle {
     return 0;
   }
   // Head probabilities for the last run()'s embeddings.
-  int head_predict() {
-    if (!head_) return record(Status::FailedPrecondition("no head trained"), &error_);
-    if (emb_.empty()) return record(Status::FailedPrecondition("run() first"), &error_);
-    const int64_t n = static_cast<int64_t>(emb_.size()) / head_->dim();
-    return record(head_->predict(emb_.data(), n, &head_probs_), &error_);
+  // Tags the batch (ImageTagger::tag with the trained head, if any). request: { topK, threshold }.
+  // Returns one array per image of { label, score, type }, or null on error (lastCode / lastError).
+  val tag(const val& request) {
+    if (!tagger_) return last_code_ = not_loaded(), val::null();
+    if (batch_.empty()) return fail(Status::FailedPrecondition("no images: call beginBatch() and setImage() first"));
+    Result<TagRequest> r = read_tag_request(request);
+    if (!r.ok()) return fail(r.status());
+    const int64_t n = static_cast<int64_t>(batch_.size() / per_image());
+    Result<std::vector<std::vector<Tag>>> tags = tagger_->tag(batch_.data(), n, head_.get(), r.value());
+    return tags.ok() ? tags_to_js(tags.value()) : fail(tags.status());
   }
-  // Head probabilities for n given embeddings (Float32Array, n * dim).
-  int head_predict_embeddings(const val& embeddings, int n) {
-    if (!head_) return record(Status::FailedPrecondition("no head trained"), &error_);
-    if (n < 1) return record(Status::InvalidArgument("no embeddings"), &error_);
+  // The head's top tags for n given embeddings (Float32Array, n * dim). request: { topK }.
+  val head_classify(const val& embeddings, int n, const val& request) {
+    if (!head_) return fail(Status::FailedPrecondition("no custom tags yet: learn() and train() first"));
+    if (n < 1) return fail(Status::InvalidArgument("no embeddings"));
+    Result<TagRequest> r = read_tag_request(request);
+    if (!r.ok()) return fail(r.status());
     std::vector<float> e(static_cast<size_t>(n) * static_cast<size_t>(head_->dim()));
     Status s = copy_from_js(embeddings, e.data(), e.size(), "embeddings");
-    if (s.ok()) s = head_->predict(e.data(), n, &head_probs_);
-    return record(s, &error_);
+    if (!s.ok()) return fail(s);
+    Result<std::vector<std::vector<Tag>>> tags = head_->classify(e.data(), n, r.value());
+    return tags.ok() ? tags_to_js(tags.value()) : fail(tags.status());
   }
-  val head_probabilities() const { return floats_to_js(head_probs_); }
+  int last_code() const { return last_code_; }
 
   std::string last_error() const { return error_; }
 
@@ -290,12 +298,44 @@ class TaggerHandle {
     return Status::Ok();
   }
   int not_loaded() { return record(Status::FailedPrecondition("tagger is not loaded (or was disposed)"), &error_); }
+  val fail(const Status& s) {
+    last_code_ = record(s, &error_);
+    return val::null();
+  }
+  static Result<TagRequest> read_tag_request(const val& q) {
+    TagRequest r;
+    if (q.isNull() || q.typeOf().as<std::string>() != "object") return Status::InvalidArgument("the request must be an object");
+    if (!q["topK"].isUndefined()) {
+      const double k = q["topK"].isNumber() ? q["topK"].as<double>() : -1;
+      if (!(k >= 1 && k < 2147483648.0 && k == std::floor(k))) return Status::InvalidArgument("topK must be a positive integer");
+      r.top_k = static_cast<int64_t>(k);
+    }
+    if (!q["threshold"].isUndefined()) r.threshold = q["threshold"].isNumber() ? q["threshold"].as<double>() : std::nan("");
+    VITRINE_RETURN_IF_ERROR(r.validate());
+    return r;
+  }
+  static val tags_to_js(const std::vector<std::vector<Tag>>& tags) {
+    val out = val::array();
+    for (const std::vector<Tag>& image : tags) {
+      val list = val::array();
+      for (const Tag& t : image) {
+        val o = val::object();
+        o.set("label", t.label);
+        o.set("score", t.score);
+        o.set("type", std::string(tag_kind_name(t.kind)));
+        list.call<void>("push", o);
+      }
+      out.call<void>("push", list);
+    }
+    return out;
+  }
 
   std::unique_ptr<ImageTagger> tagger_;
   std::unique_ptr<EmbeddingIndex> index_;
   std::unique_ptr<TagHeadTrainer> head_trainer_;
   std::unique_ptr<TagHead> head_;
-  std::vector<float> batch_, probs_, groups_, emb_, head_probs_;
+  std::vector<float> batch_, probs_, groups_, emb_;
+  int last_code_ = 0;
   std::vector<ScoredItem> found_;
   double head_loss_ = 0.0;
   std::string error_;
@@ -333,10 +373,10 @@ EMSCRIPTEN_BINDINGS(vitrine_tagger) {
       .function("headSave", &TaggerHandle::head_save)
       .function("headTags", &TaggerHandle::head_tags)
       .function("headClear", &TaggerHandle::head_clear)
-      .function("headPredict", &TaggerHandle::head_predict)
-      .function("headPredictEmbeddings", &TaggerHandle::head_predict_embeddings)
-      .function("headProbabilities", &TaggerHandle::head_probabilities)
-      .function("lastError", &TaggerHandle::last_error);
+      .function("tag", &TaggerHandle::tag)
+      .function("headClassify", &TaggerHandle::head_classify)
+      .function("lastError", &TaggerHandle::last_error)
+      .function("lastCode", &TaggerHandle::last_code);
 }
 
 }  // namespace vitrine::wasm

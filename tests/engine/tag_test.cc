@@ -295,6 +295,39 @@ TEST(Tagger, TrainsSavesAndTagsAndEmbeds) {
   EXPECT_FALSE(ImageTagger::create(m.value(), ctx.get(), &bad).ok());
   bad = parse_json(R"({"input": {"height": 8, "width": 8, "channels": 1}, "outputs": {"embedding": "nope"}})").value();
   EXPECT_FALSE(ImageTagger::create(m.value(), ctx.get(), &bad).ok());
+  // tag(): each kind's top k over the threshold, merged best first; with a head, custom tags too.
+  x[5] = 0.0f;
+  ASSERT_TRUE(tagger.run(x.data(), 3, &probs, &groups, &emb).ok());
+  Result<std::vector<std::vector<Tag>>> tags = tagger.tag(x.data(), 3, nullptr, TagRequest{2, 0.0});
+  ASSERT_TRUE(tags.ok()) << tags.status().to_string();
+  ASSERT_EQ(tags->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<Tag>& t = tags.value()[static_cast<size_t>(i)];
+    EXPECT_EQ(t.size(), 4u);  // 2 classes + 2 groups
+    for (size_t j = 1; j < t.size(); ++j) EXPECT_GE(t[j - 1].score, t[j].score);
+    const Tag& best_class = *std::find_if(t.begin(), t.end(), [](const Tag& g) { return g.kind == TagKind::kClass; });
+    EXPECT_EQ(best_class.label, o.labels[static_cast<size_t>(test.labels[i])]);
+  }
+  tags = tagger.tag(x.data(), 3, nullptr, TagRequest{3, 0.999});
+  ASSERT_TRUE(tags.ok());
+  for (const auto& t : tags.value()) {
+    for (const Tag& g : t) EXPECT_GE(g.score, 0.999f);
+  }
+  EXPECT_EQ(tagger.tag(x.data(), 3, nullptr, TagRequest{0, 0.0}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(tagger.tag(x.data(), 3, nullptr, TagRequest{1, 1.5}).status().code(), StatusCode::kInvalidArgument);
+  Result<std::unique_ptr<TagHead>> head = TagHead::train(emb.data(), 3, 8, {0, 1, 2}, {"l", "r", "t"}, {}, ctx.get());
+  ASSERT_TRUE(head.ok()) << head.status().to_string();
+  tags = tagger.tag(x.data(), 3, head.value().get(), TagRequest{1, 0.0});
+  ASSERT_TRUE(tags.ok()) << tags.status().to_string();
+  for (const auto& t : tags.value()) {
+    ASSERT_EQ(t.size(), 3u);  // one class, one group, one custom tag
+    EXPECT_EQ(std::count_if(t.begin(), t.end(), [](const Tag& g) { return g.kind == TagKind::kCustom; }), 1);
+  }
+  Result<std::vector<std::vector<Tag>>> classified = head.value()->classify(emb.data(), 3, TagRequest{2, 0.0});
+  ASSERT_TRUE(classified.ok());
+  EXPECT_EQ(classified->at(0).size(), 2u);
+  EXPECT_STREQ(tag_kind_name(classified->at(0)[0].kind), "custom");
+
   Json embed_only = parse_json(R"({"input": {"height": 8, "width": 8, "channels": 1}, "outputs": {"embedding": "embedding"}})").value();
   Result<std::unique_ptr<ImageTagger>> fe = ImageTagger::create(m.value(), ctx.get(), &embed_only);
   ASSERT_TRUE(fe.ok()) << fe.status().to_string();

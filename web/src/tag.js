@@ -80,35 +80,10 @@ export class ImageTagger {
 
   /** tag() for several images at once (one engine call). */
   async tagBatch(images, options = {}) {
-    const topK = options.topK ?? 3;
-    const threshold = options.threshold ?? 0;
-    if (!(Number.isInteger(topK) && topK >= 1)) fail(`topK must be a positive integer, got ${topK}`);
-    if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= 1)) fail(`threshold must be in [0, 1], got ${threshold}`);
     const pixels = await this._pixelsOf(images);
     const h = this._live();
-    this._runPixels(h, pixels, options);
-    const probs = h.probabilities(), groups = h.groupScores();
-    let custom = null, customTags = [];
-    if (h.headTags().length) {
-      this._check(h.headPredict());
-      custom = h.headProbabilities();
-      customTags = Array.from(h.headTags());
-    }
-    const labels = this._info.labels, groupNames = this._info.groups.map((g) => g.name);
-    return pixels.map((_, i) => {
-      const out = [];
-      const pick = (scores, names, type, k) => {
-        const n = names.length;
-        const list = names.map((label, j) => ({ label, score: scores[i * n + j], type }));
-        list.sort((a, b) => b.score - a.score);
-        for (const t of list.slice(0, k)) if (t.score >= threshold) out.push(t);
-      };
-      if (labels.length && probs.length) pick(probs, labels, 'class', topK);
-      if (groupNames.length && groups.length) pick(groups, groupNames, 'group', topK);
-      if (custom) pick(custom, customTags, 'custom', topK);
-      out.sort((a, b) => b.score - a.score);
-      return out;
-    });
+    this._setPixels(h, pixels, options);
+    return this._tags(h.tag({ topK: options.topK ?? 3, threshold: options.threshold ?? 0 }));
   }
 
   /** The image's embedding (the model's penultimate layer). @returns {Promise<Float32Array>} */
@@ -132,22 +107,20 @@ export class ImageTagger {
    * embedding. @returns {{label: string, score: number, type: 'custom'}[][]}
    */
   classifyEmbeddings(embeddings, options = {}) {
-    const topK = options.topK ?? 3;
-    if (!(Number.isInteger(topK) && topK >= 1)) fail(`topK must be a positive integer, got ${topK}`);
     if (!Array.isArray(embeddings) || embeddings.length === 0) fail('expected a non-empty array of Float32Array embeddings');
     const h = this._live();
-    const tags = Array.from(h.headTags());
-    if (tags.length === 0) fail('no custom tags yet: learn() and train() first', 'FailedPrecondition');
     const d = this._info.embeddingDim;
     const x = new Float32Array(embeddings.length * d);
     embeddings.forEach((e, i) => {
       if (!(e instanceof Float32Array) || e.length !== d) fail(`embedding ${i} must be a Float32Array of ${d} values`);
       x.set(e, i * d);
     });
-    this._check(h.headPredictEmbeddings(x, embeddings.length));
-    const p = h.headProbabilities();
-    return embeddings.map((_, i) => tags.map((label, j) => ({ label, score: p[i * tags.length + j], type: 'custom' }))
-      .sort((a, b) => b.score - a.score).slice(0, topK));
+    return this._tags(h.headClassify(x, embeddings.length, { topK: options.topK ?? 3 }));
+  }
+
+  _tags(list) {
+    if (list === null) this._check(this._handle.lastCode());
+    return list;
   }
 
   /**
@@ -336,12 +309,14 @@ export class ImageTagger {
     return out;
   }
 
-  _runPixels(h, pixels, options) {
+  _setPixels(h, pixels, options) {
     const fit = options.fit ?? this._fit, invert = options.invert ?? this._invert;
-    if (!FITS.has(fit)) fail(`fit must be one of ${[...FITS].join(', ')}, got ${fit}`);
-    if (!INVERTS.has(invert)) fail(`invert must be one of ${[...INVERTS].join(', ')}, got ${invert}`);
     this._check(h.beginBatch(pixels.length));
     pixels.forEach((p, i) => this._check(h.setImage(i, p.data, p.width, p.height, p.format, p.rowBytes, fit, invert)));
+  }
+
+  _runPixels(h, pixels, options) {
+    this._setPixels(h, pixels, options);
     this._check(h.run());
   }
 

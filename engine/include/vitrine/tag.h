@@ -82,6 +82,31 @@ struct TagGroupSpec {
   std::vector<int32_t> members;  // class indices
 };
 
+// One tag of an image: a class of the model, one of its coarse groups, or a store's own tag (a
+// TagHead's).
+enum class TagKind { kClass, kGroup, kCustom };
+const char* tag_kind_name(TagKind kind);  // "class" | "group" | "custom"
+
+struct Tag {
+  std::string label;
+  float score = 0;
+  TagKind kind = TagKind::kClass;
+};
+
+struct TagRequest {
+  int64_t top_k = 3;       // per kind, >= 1
+  double threshold = 0;    // in [0, 1]: tags scoring less are left out
+  Status validate() const;
+};
+
+// Each kind's top_k scores (>= threshold) as tags, all kinds merged best first (ties: classes,
+// then groups, then custom tags; within a kind the lower index). scores[k] holds (n, names[k])
+// values or is null (no such kind).
+std::vector<std::vector<Tag>> merge_tags(int64_t n, const float* const scores[3], const std::vector<std::string>* const names[3],
+                                         const TagRequest& request);
+
+class TagHead;
+
 // A model that maps images to class scores and/or an embedding.
 //   Vitrine tagger files carry metadata "tagger": {"input": ImageInputSpec, "labels": [...],
 //   "groups": [{"name", "members"}], "outputs": {"logits": NAME, "embedding": NAME, "groups": NAME}}.
@@ -108,6 +133,10 @@ class ImageTagger {
   Status run(const float* x, int64_t n, std::vector<float>* probabilities, std::vector<float>* groups,
              std::vector<float>* embeddings);
 
+  // Tags n pre-processed images `x`: the model's classes and groups, and the store's own tags
+  // when `head` is non-null (it needs the embedding output). See merge_tags for the order.
+  Result<std::vector<std::vector<Tag>>> tag(const float* x, int64_t n, const TagHead* head, const TagRequest& request);
+
  private:
   ImageTagger() = default;
   std::shared_ptr<Graph> graph_;
@@ -132,8 +161,6 @@ struct HeadTrainOptions {
 
 // Returns false to cancel training.
 using HeadProgressFn = std::function<bool(int64_t step, int64_t steps, double loss)>;
-
-class TagHead;
 
 // Trains a TagHead step by step (so a caller can yield, report progress or stop in between):
 // full-batch Adam on softmax cross-entropy over the L2-normalized embeddings.
@@ -181,6 +208,8 @@ class TagHead {
   int64_t dim() const { return dim_; }
   // probabilities (n, tags) for embeddings (n, dim).
   Status predict(const float* embeddings, int64_t n, std::vector<float>* probabilities) const;
+  // The request's top tags (kind kCustom) for embeddings (n, dim), best first.
+  Result<std::vector<std::vector<Tag>>> classify(const float* embeddings, int64_t n, const TagRequest& request) const;
 
  private:
   friend class TagHeadTrainer;

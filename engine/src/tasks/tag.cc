@@ -3,6 +3,7 @@
 #include "vitrine/limits.h"
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -628,6 +629,73 @@ Result<std::vector<ScoredItem>> EmbeddingIndex::search(const float* query, int64
     if (!exclude_id.empty() && ids_[static_cast<size_t>(i)] == exclude_id) excluded[static_cast<size_t>(i)] = 1;
   }
   return top_k(scores.data(), n, k, excluded.data());
+}
+
+// ---- tags ----------------------------------------------------------------------------------------
+
+const char* tag_kind_name(TagKind kind) {
+  switch (kind) {
+    case TagKind::kClass: return "class";
+    case TagKind::kGroup: return "group";
+    case TagKind::kCustom: return "custom";
+  }
+  return "class";
+}
+
+Status TagRequest::validate() const {
+  if (top_k < 1) return Status::InvalidArgument("topK must be a positive integer, got " + std::to_string(top_k));
+  if (!(threshold >= 0 && threshold <= 1)) return Status::InvalidArgument("threshold must be in [0, 1], got " + std::to_string(threshold));
+  return Status::Ok();
+}
+
+std::vector<std::vector<Tag>> merge_tags(int64_t n, const float* const scores[3], const std::vector<std::string>* const names[3],
+                                         const TagRequest& r) {
+  std::vector<std::vector<Tag>> out(static_cast<size_t>(n));
+  std::vector<int32_t> order;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<Tag>& tags = out[static_cast<size_t>(i)];
+    for (int kind = 0; kind < 3; ++kind) {
+      if (scores[kind] == nullptr || names[kind] == nullptr || names[kind]->empty()) continue;
+      const int64_t m = static_cast<int64_t>(names[kind]->size());
+      const float* row = scores[kind] + i * m;
+      order.resize(static_cast<size_t>(m));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+      for (int64_t j = 0; j < std::min(m, r.top_k); ++j) {
+        const int32_t c = order[static_cast<size_t>(j)];
+        if (row[c] >= r.threshold) tags.push_back({(*names[kind])[static_cast<size_t>(c)], row[c], static_cast<TagKind>(kind)});
+      }
+    }
+    std::stable_sort(tags.begin(), tags.end(), [](const Tag& a, const Tag& b) { return a.score > b.score; });
+  }
+  return out;
+}
+
+Result<std::vector<std::vector<Tag>>> ImageTagger::tag(const float* x, int64_t n, const TagHead* head, const TagRequest& r) {
+  VITRINE_RETURN_IF_ERROR(r.validate());
+  if (head != nullptr && !has_embedding()) return Status::FailedPrecondition("custom tags need the model's embedding output");
+  if (head != nullptr && head->dim() != embedding_dim_) {
+    return Status::InvalidArgument("the head expects " + std::to_string(head->dim()) + "-d embeddings, this tagger makes " +
+                                   std::to_string(embedding_dim_));
+  }
+  std::vector<float> probs, groups, emb, custom;
+  VITRINE_RETURN_IF_ERROR(run(x, n, &probs, &groups, head != nullptr ? &emb : nullptr));
+  if (head != nullptr) VITRINE_RETURN_IF_ERROR(head->predict(emb.data(), n, &custom));
+  std::vector<std::string> group_names;
+  for (const TagGroupSpec& g : groups_) group_names.push_back(g.name);
+  const float* scores[3] = {probs.empty() ? nullptr : probs.data(), groups.empty() ? nullptr : groups.data(),
+                            custom.empty() ? nullptr : custom.data()};
+  const std::vector<std::string>* names[3] = {&labels_, &group_names, head != nullptr ? &head->tags() : nullptr};
+  return merge_tags(n, scores, names, r);
+}
+
+Result<std::vector<std::vector<Tag>>> TagHead::classify(const float* embeddings, int64_t n, const TagRequest& r) const {
+  VITRINE_RETURN_IF_ERROR(r.validate());
+  std::vector<float> p;
+  VITRINE_RETURN_IF_ERROR(predict(embeddings, n, &p));
+  const float* scores[3] = {nullptr, nullptr, p.data()};
+  const std::vector<std::string>* names[3] = {nullptr, nullptr, &tags_};
+  return merge_tags(n, scores, names, r);
 }
 
 }  // namespace vitrine
