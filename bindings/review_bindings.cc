@@ -59,19 +59,10 @@ class ReviewHandle {
   // aspects: [{ aspect, score, positive, snippet }], tokens, truncated, invalidBytes }.
   val analyze(const val& text, int max_bytes, bool aspects, int top_words) {
     if (!model_) return last_code_ = not_loaded(), val::null();
-    if (max_bytes < 1) return last_code_ = record(Status::InvalidArgument("maxBytes must be >= 1"), &error_), val::null();
-    std::string bytes;
-    if (text.isString()) {
-      bytes = text.as<std::string>();
-    } else if (text.instanceof(val::global("Uint8Array"))) {
-      const size_t n = std::min<size_t>(text["length"].as<size_t>(), static_cast<size_t>(max_bytes) + 4);  // the rest is cut anyway
-      bytes.resize(n);
-      if (n) val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(bytes.data()))).call<void>("set", text.call<val>("subarray", 0, n));
-    } else {
-      return last_code_ = record(Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8"), &error_), val::null();
-    }
+    Result<std::string> bytes = text_from_js(text, max_bytes);
+    if (!bytes.ok()) return last_code_ = record(bytes.status(), &error_), val::null();
     ReviewRequest request;
-    request.text = bytes;
+    request.text = bytes.value();
     request.max_bytes = static_cast<size_t>(max_bytes);
     request.aspects = aspects;
     request.top_words = top_words;
@@ -130,13 +121,84 @@ class ReviewHandle {
     if (!b.ok()) return record(b.status(), &error_), val::null();
     return val::global("Uint8Array").new_(emscripten::typed_memory_view(b->size(), b->data()));
   }
+  // Summaries: begin, add reviews chunk by chunk (a JS array of strings or UTF-8 Uint8Arrays),
+  // then read the result { count, positive, negative, positiveShare, truncated, aspects: [{ aspect,
+  // mentions, positive, negative, praise, complaint }] (mentioned ones), praised, criticized }.
+  int summary_begin() {
+    if (!model_) return not_loaded();
+    summary_ = std::make_unique<ReviewSummary>(aspects_ ? aspects_->names() : std::vector<std::string>{});
+    return 0;
+  }
+  int summary_add(const val& texts, int max_bytes) {
+    if (!model_) return not_loaded();
+    if (!summary_) return record(Status::FailedPrecondition("summaryBegin() first"), &error_);
+    if (!texts.isArray()) return record(Status::InvalidArgument("texts must be an array"), &error_);
+    const int n = texts["length"].as<int>();
+    for (int i = 0; i < n; ++i) {
+      Result<std::string> bytes = text_from_js(texts[i], max_bytes);
+      ReviewRequest request;
+      if (bytes.ok()) request.text = bytes.value();
+      request.max_bytes = static_cast<size_t>(std::max(max_bytes, 1));
+      request.top_words = 0;
+      Result<ReviewAnalysis> r = bytes.ok() ? analyze_review(*model_, aspects_.get(), request) : Result<ReviewAnalysis>(bytes.status());
+      if (!r.ok()) return record(Status(r.status().code(), "review " + std::to_string(i) + ": " + r.status().message()), &error_);
+      summary_->add(r.value());
+    }
+    return 0;
+  }
+  val summary_result() const {
+    if (!summary_) return val::null();
+    const ReviewSummary& s = *summary_;
+    val aspects = val::array(), praised = val::array(), criticized = val::array();
+    auto snippet = [](bool has, const std::string& text) { return has ? val(text) : val::null(); };
+    for (const ReviewSummary::Aspect& a : s.aspects()) {
+      if (a.mentions == 0) continue;
+      val o = val::object();
+      o.set("aspect", a.name);
+      o.set("mentions", static_cast<double>(a.mentions));
+      o.set("positive", static_cast<double>(a.positive));
+      o.set("negative", static_cast<double>(a.negative));
+      o.set("praise", snippet(a.has_praise, a.praise));
+      o.set("complaint", snippet(a.has_complaint, a.complaint));
+      aspects.call<void>("push", o);
+    }
+    for (const std::string& n : s.praised()) praised.call<void>("push", n);
+    for (const std::string& n : s.criticized()) criticized.call<void>("push", n);
+    val out = val::object();
+    out.set("count", static_cast<double>(s.count()));
+    out.set("positive", static_cast<double>(s.positive()));
+    out.set("negative", static_cast<double>(s.count() - s.positive()));
+    out.set("positiveShare", s.count() ? static_cast<double>(s.positive()) / static_cast<double>(s.count()) : 0.0);
+    out.set("truncated", static_cast<double>(s.truncated()));
+    out.set("aspects", aspects);
+    out.set("praised", praised);
+    out.set("criticized", criticized);
+    return out;
+  }
+
   std::string last_error() const { return error_; }
   int last_code() const { return last_code_; }  // the status of the last call that returned null
 
  private:
+  // A review's UTF-8: a JS string or a Uint8Array, at most max_bytes (+ a character) of it.
+  static Result<std::string> text_from_js(const val& text, int max_bytes) {
+    if (max_bytes < 1) return Status::InvalidArgument("maxBytes must be >= 1");
+    std::string bytes;
+    if (text.isString()) {
+      bytes = text.as<std::string>();
+    } else if (text.instanceof(val::global("Uint8Array"))) {
+      const size_t n = std::min<size_t>(text["length"].as<size_t>(), static_cast<size_t>(max_bytes) + 4);  // the rest is cut anyway
+      bytes.resize(n);
+      if (n) val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(bytes.data()))).call<void>("set", text.call<val>("subarray", 0, n));
+    } else {
+      return Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8");
+    }
+    return bytes;
+  }
   int not_loaded() { return record(Status::FailedPrecondition("review model is not loaded (or was disposed)"), &error_); }
   std::unique_ptr<ReviewModel> model_;
   std::unique_ptr<KeywordAspects> aspects_;
+  std::unique_ptr<ReviewSummary> summary_;
   std::string error_;
   int last_code_ = 0;
 };
@@ -155,7 +217,10 @@ EMSCRIPTEN_BINDINGS(vitrine_reviews) {
       .function("setThreshold", &ReviewHandle::set_threshold)
       .function("save", &ReviewHandle::save)
       .function("lastError", &ReviewHandle::last_error)
-      .function("lastCode", &ReviewHandle::last_code);
+      .function("lastCode", &ReviewHandle::last_code)
+      .function("summaryBegin", &ReviewHandle::summary_begin)
+      .function("summaryAdd", &ReviewHandle::summary_add)
+      .function("summaryResult", &ReviewHandle::summary_result);
 }
 
 }  // namespace vitrine::wasm

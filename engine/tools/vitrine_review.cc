@@ -8,6 +8,10 @@
 //   vitrine-review predict MODEL --csv TEST.csv [--out PRED.txt]
 //       one line per review: predicted label index and P(labels[1]); prints accuracy and macro-F1
 //       as JSON when the file has labels.
+//   vitrine-review summarize MODEL --csv REVIEWS.csv [--aspects ASPECTS.json]
+//       what the reviews say, as the facade's summarize() (analyze_review + ReviewSummary): the
+//       sentiment split and per aspect mentions, praise and complaints, as JSON. ASPECTS.json:
+//       {"name": ["keyword", "prefix*", ...], ...} (the facade's DEFAULT_ASPECTS has that form).
 //   model options: [--labels other,great] [--dim D] [--epochs N] [--lr LR] [--weight-decay W]
 //       [--min-count C] [--bpe-merges M] [--buckets B] [--max-features F] [--weighting mean|nb|tfidf] [--seed S] [--threads N]
 //
@@ -142,20 +146,22 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: vitrine-review cv|train|predict ... (see the comment at the top of vitrine_review.cc)\n");
+    std::fprintf(stderr, "usage: vitrine-review cv|train|predict|summarize ... (see the comment at the top of vitrine_review.cc)\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
-  if (cmd != "cv" && cmd != "train" && cmd != "predict") return fail(Status::InvalidArgument("unknown command '" + cmd + "' (cv, train, predict)"));
+  if (cmd != "cv" && cmd != "train" && cmd != "predict" && cmd != "summarize") {
+    return fail(Status::InvalidArgument("unknown command '" + cmd + "' (cv, train, predict, summarize)"));
+  }
   ReviewTrainOptions o;
-  std::string csv, save, out, model_path;
+  std::string csv, save, out, model_path, aspects_path;
   std::vector<std::string> labels = {"other", "great"};
   int64_t folds = 5, threads = 0;
   double threshold = 0.5;
   bool half = false;
   int first = 2;
-  if (cmd == "predict") {
-    if (argc < 3) return fail(Status::InvalidArgument("predict needs a model path"));
+  if (cmd == "predict" || cmd == "summarize") {
+    if (argc < 3) return fail(Status::InvalidArgument(cmd + " needs a model path"));
     model_path = argv[2];
     first = 3;
   }
@@ -180,12 +186,56 @@ int main(int argc, char** argv) {
     else if (a == "--weighting") o.weighting = next();
     else if (a == "--seed") o.seed = static_cast<uint32_t>(std::atoll(next().c_str()));
     else if (a == "--threads") threads = std::atoll(next().c_str());
+    else if (a == "--aspects") aspects_path = next();
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (csv.empty()) return fail(Status::InvalidArgument("--csv is required"));
   Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
   if (!ctx.ok()) return fail(ctx.status());
   Context* c = ctx.value().get();
+
+  if (cmd == "summarize") {
+    Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
+    if (!bytes.ok()) return fail(bytes.status());
+    Result<std::unique_ptr<ReviewModel>> m = ReviewModel::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), c);
+    if (!m.ok()) return fail(m.status());
+    std::unique_ptr<KeywordAspects> aspects;
+    if (!aspects_path.empty()) {
+      Result<std::vector<uint8_t>> text = read_binary_file(aspects_path);
+      Result<Json> j = text.ok() ? parse_json(std::string(text->begin(), text->end())) : Result<Json>(text.status());
+      Result<std::unique_ptr<KeywordAspects>> k = j.ok() ? KeywordAspects::from_json(j->ref(aspects_path)) : Result<std::unique_ptr<KeywordAspects>>(j.status());
+      if (!k.ok()) return fail(k.status());
+      aspects = std::move(k).value();
+    }
+    Result<Data> d = read_examples(csv, m.value()->labels());
+    if (!d.ok()) return fail(d.status());
+    ReviewSummary summary(aspects ? aspects->names() : std::vector<std::string>{});
+    for (const ReviewExample& e : d->examples) {
+      ReviewRequest r;
+      r.text = e.text;
+      r.top_words = 0;
+      Result<ReviewAnalysis> a = analyze_review(*m.value(), aspects.get(), r);
+      if (!a.ok()) return fail(a.status());
+      summary.add(a.value());
+    }
+    Json::Array list, praised, criticized;
+    for (const ReviewSummary::Aspect& a : summary.aspects()) {
+      if (a.mentions == 0) continue;
+      list.push_back(Json::object({{"aspect", a.name}, {"mentions", a.mentions}, {"positive", a.positive}, {"negative", a.negative},
+                                   {"praise", a.has_praise ? Json(a.praise) : Json()},
+                                   {"complaint", a.has_complaint ? Json(a.complaint) : Json()}}));
+    }
+    for (const std::string& n : summary.praised()) praised.emplace_back(n);
+    for (const std::string& n : summary.criticized()) criticized.emplace_back(n);
+    const int64_t count = summary.count();
+    std::printf("%s\n", Json::object({{"count", count}, {"positive", summary.positive()}, {"negative", count - summary.positive()},
+                                      {"positiveShare", count ? static_cast<double>(summary.positive()) / static_cast<double>(count) : 0.0},
+                                      {"truncated", summary.truncated()}, {"aspects", Json::array(std::move(list))},
+                                      {"praised", Json::array(std::move(praised))}, {"criticized", Json::array(std::move(criticized))}})
+                             .dump()
+                             .c_str());
+    return 0;
+  }
 
   if (cmd == "predict") {
     Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);

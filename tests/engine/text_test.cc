@@ -354,5 +354,32 @@ TEST(AnalyzeReview, SentimentWordsAndTheStrongestClausePerAspect) {
   EXPECT_TRUE(a->truncated);
 }
 
+TEST(ReviewSummary, CountsAspectsKeepsTheStrongestSnippetsAndRanks) {
+  ReviewSummary s({"taste", "price", "size"});
+  auto analysis = [](int32_t label, std::vector<ReviewAnalysis::Aspect> aspects, bool truncated = false) {
+    ReviewAnalysis a;
+    a.label = label;
+    a.aspects = std::move(aspects);
+    a.truncated = truncated;
+    return a;
+  };
+  s.add(analysis(1, {{0, 0.9f, true, "tasty"}, {1, 0.2f, false, "pricey"}}));
+  s.add(analysis(1, {{0, 0.95f, true, "very tasty"}, {1, 0.7f, true, "fair price"}}, true));
+  s.add(analysis(0, {{0, 0.1f, false, "bland"}, {0, 0.05f, false, "awful"}, {7, 0.5f, true, "ignored"}}));
+  EXPECT_EQ(s.count(), 3);
+  EXPECT_EQ(s.positive(), 2);
+  EXPECT_EQ(s.truncated(), 1);
+  const ReviewSummary::Aspect& taste = s.aspects()[0];
+  EXPECT_EQ(taste.mentions, 4);
+  EXPECT_EQ(taste.positive, 2);
+  EXPECT_EQ(taste.negative, 2);
+  EXPECT_EQ(taste.praise, "very tasty");
+  EXPECT_EQ(taste.complaint, "awful");
+  EXPECT_EQ(s.aspects()[2].mentions, 0);
+  EXPECT_FALSE(s.aspects()[2].has_praise);
+  EXPECT_EQ(s.praised(), (std::vector<std::string>{"taste", "price"}));
+  EXPECT_EQ(s.criticized(1), (std::vector<std::string>{"taste"}));
+}
+
 }  // namespace
 }  // namespace vitrine

@@ -166,6 +166,24 @@ test('wasm predicts exactly what the native engine predicts on all 1,000 test re
   }
 });
 
+test('the native summary (vitrine-review summarize) equals summarize() in wasm on all 1,000 test reviews', async (t) => {
+  if (!fs.existsSync(tool)) {
+    if (process.env.VITRINE_REQUIRE_MODELS === '1') assert.fail(`${tool} missing`);
+    return t.skip('native tool not built');
+  }
+  const aspects = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rv-')), 'aspects.json');
+  fs.writeFileSync(aspects, JSON.stringify(DEFAULT_ASPECTS));
+  const native = JSON.parse(execFileSync(tool, ['summarize', modelPath, '--csv', path.join(dataDir, 'test.csv'), '--aspects', aspects],
+                                         { encoding: 'utf8' }));
+  const runtime = await createRuntime({ variant: 'simd' });
+  const rv = await runtime.createReviewAnalyzer({ model: modelPath });
+  const wasm = await rv.summarize(TEST.map((r) => r.text));
+  assert.deepEqual(wasm, native);
+  assert.ok(native.aspects.length >= 6 && native.praised.length === 3);
+  await rv.dispose();
+  runtime.dispose();
+});
+
 test('createReviewAnalyzer() loads the shipped default', async () => {
   const rv = await createReviewAnalyzer();
   assert.equal(rv.analyze('delicious').label, 'great');

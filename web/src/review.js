@@ -72,10 +72,7 @@ export class ReviewAnalyzer {
     if (!(Number.isInteger(topWords) && topWords >= 0)) fail(`topWords must be an integer >= 0, got ${topWords}`);
     const maxBytes = options.maxBytes ?? this._maxBytes;
     if (!(Number.isInteger(maxBytes) && maxBytes > 0 && maxBytes <= 0x7fffffff)) fail(`maxBytes must be an integer in [1, 2^31), got ${maxBytes}`);
-    // A string longer than maxBytes + 1 UTF-16 units holds more than maxBytes UTF-8 bytes: the engine
-    // cuts it there anyway, so only that much crosses into the wasm heap.
-    const cut = typeof text === 'string' && Number.isInteger(maxBytes) && text.length > maxBytes + 1 ? text.slice(0, maxBytes + 1) : text;
-    const r = h.analyze(cut, maxBytes, options.aspects !== false, topWords);
+    const r = h.analyze(this._cut(text, maxBytes), maxBytes, options.aspects !== false, topWords);
     if (r === null) this._check(h.lastCode());
     const labels = this._info.labels;
     return { label: labels[r.label], positive: r.label === 1, score: r.probabilities[1],
@@ -100,40 +97,17 @@ export class ReviewAnalyzer {
     if (!Array.isArray(texts)) fail('summarize(texts): texts must be an array');
     const chunk = options.chunk ?? 200;
     if (!(Number.isInteger(chunk) && chunk > 0)) fail(`chunk must be a positive integer, got ${chunk}`);
-    const stats = new Map(this._aspectNames.map((a) => [a, { aspect: a, mentions: 0, positive: 0, negative: 0, _best: null, _worst: null }]));
-    let positive = 0, truncated = 0;
-    for (let i = 0; i < texts.length; i++) {
+    const h = this._live();
+    this._check(h.summaryBegin());
+    for (let i = 0; i < texts.length; i += chunk) {
       if (options.signal?.aborted) fail('summarize() was cancelled', 'Cancelled');
-      const r = this.analyze(texts[i]);
-      if (r.positive) positive++;
-      if (r.truncated) truncated++;
-      for (const a of r.aspects) {
-        const s = stats.get(a.aspect);
-        s.mentions++;
-        if (a.sentiment === 'positive') {
-          s.positive++;
-          if (!s._best || a.score > s._best.score) s._best = a;
-        } else {
-          s.negative++;
-          if (!s._worst || a.score < s._worst.score) s._worst = a;
-        }
-      }
-      if ((i + 1) % chunk === 0 && i + 1 < texts.length) {
-        options.onProgress?.({ done: i + 1, total: texts.length });
-        await yieldToEventLoop();
-      }
+      this._check(h.summaryAdd(texts.slice(i, i + chunk).map((t) => this._cut(t, this._maxBytes)), this._maxBytes));
+      const done = Math.min(i + chunk, texts.length);
+      options.onProgress?.({ done, total: texts.length });
+      if (done < texts.length) await yieldToEventLoop();
     }
-    options.onProgress?.({ done: texts.length, total: texts.length });
-    const aspects = [...stats.values()].filter((s) => s.mentions > 0).map(({ _best, _worst, ...s }) => ({
-      ...s, praise: _best?.snippet ?? null, complaint: _worst?.snippet ?? null,
-    }));
-    const byPraise = aspects.filter((a) => a.positive > 0).sort((a, b) => b.positive - a.positive || a.aspect.localeCompare(b.aspect));
-    const byComplaint = aspects.filter((a) => a.negative > 0).sort((a, b) => b.negative - a.negative || a.aspect.localeCompare(b.aspect));
-    return {
-      count: texts.length, positive, negative: texts.length - positive,
-      positiveShare: texts.length ? positive / texts.length : 0, truncated,
-      aspects, praised: byPraise.slice(0, 3).map((a) => a.aspect), criticized: byComplaint.slice(0, 3).map((a) => a.aspect),
-    };
+    if (texts.length === 0) options.onProgress?.({ done: 0, total: 0 });
+    return h.summaryResult();
   }
 
   /**
@@ -176,6 +150,12 @@ export class ReviewAnalyzer {
     if (!this._handle) return;
     this._handle.delete();
     this._handle = null;
+  }
+
+  // A string longer than maxBytes + 1 UTF-16 units holds more than maxBytes UTF-8 bytes: the engine
+  // cuts it there anyway, so only that much crosses into the wasm heap.
+  _cut(text, maxBytes) {
+    return typeof text === 'string' && text.length > maxBytes + 1 ? text.slice(0, maxBytes + 1) : text;
   }
 
   _check(status) {

@@ -228,4 +228,33 @@ struct ReviewAnalysis {
 // length. `aspects` may be null (no aspects). Neither pointer is kept.
 Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDetector* aspects, const ReviewRequest& request);
 
+// What many reviews say, built one analysis at a time (so that a caller can stream reviews and
+// report progress in between): the sentiment split and, per aspect, how often it is mentioned,
+// praised and criticized, with the clause that praises it most and the one that criticizes it most.
+class ReviewSummary {
+ public:
+  explicit ReviewSummary(std::vector<std::string> aspect_names);
+  void add(const ReviewAnalysis& analysis);
+
+  struct Aspect {
+    std::string name;
+    int64_t mentions = 0, positive = 0, negative = 0;
+    std::string praise, complaint;     // snippets; empty when there is none
+    bool has_praise = false, has_complaint = false;
+    float best = 0, worst = 0;         // their scores
+  };
+  int64_t count() const { return count_; }
+  int64_t positive() const { return positive_; }
+  int64_t truncated() const { return truncated_; }
+  // Every aspect, in the detector's order (mentions may be 0).
+  const std::vector<Aspect>& aspects() const { return aspects_; }
+  // Up to k aspect names with praise (criticism), most praised (criticized) first, ties by name.
+  std::vector<std::string> praised(size_t k = 3) const;
+  std::vector<std::string> criticized(size_t k = 3) const;
+
+ private:
+  int64_t count_ = 0, positive_ = 0, truncated_ = 0;
+  std::vector<Aspect> aspects_;
+};
+
 }  // namespace vitrine

@@ -835,4 +835,48 @@ Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDete
   return a;
 }
 
+ReviewSummary::ReviewSummary(std::vector<std::string> aspect_names) {
+  for (std::string& n : aspect_names) {
+    Aspect a;
+    a.name = std::move(n);
+    aspects_.push_back(std::move(a));
+  }
+}
+
+void ReviewSummary::add(const ReviewAnalysis& r) {
+  ++count_;
+  positive_ += r.label == 1;
+  truncated_ += r.truncated;
+  for (const ReviewAnalysis::Aspect& m : r.aspects) {
+    if (m.aspect < 0 || static_cast<size_t>(m.aspect) >= aspects_.size()) continue;
+    Aspect& a = aspects_[static_cast<size_t>(m.aspect)];
+    ++a.mentions;
+    if (m.positive) {
+      ++a.positive;
+      if (!a.has_praise || m.score > a.best) a.praise = m.snippet, a.best = m.score, a.has_praise = true;
+    } else {
+      ++a.negative;
+      if (!a.has_complaint || m.score < a.worst) a.complaint = m.snippet, a.worst = m.score, a.has_complaint = true;
+    }
+  }
+}
+
+namespace {
+std::vector<std::string> most(const std::vector<ReviewSummary::Aspect>& aspects, size_t k, int64_t ReviewSummary::Aspect::*count) {
+  std::vector<const ReviewSummary::Aspect*> list;
+  for (const ReviewSummary::Aspect& a : aspects) {
+    if (a.*count > 0) list.push_back(&a);
+  }
+  std::stable_sort(list.begin(), list.end(), [&](const auto* x, const auto* y) {
+    return x->*count != y->*count ? x->*count > y->*count : x->name < y->name;
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < std::min(k, list.size()); ++i) out.push_back(list[i]->name);
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> ReviewSummary::praised(size_t k) const { return most(aspects_, k, &Aspect::positive); }
+std::vector<std::string> ReviewSummary::criticized(size_t k) const { return most(aspects_, k, &Aspect::negative); }
+
 }  // namespace vitrine
