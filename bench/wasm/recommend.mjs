@@ -4,7 +4,7 @@
 //   fold-in    the shipped model (--model, default models/recommend/movielens.safetensors) through
 //              the facade: createRecommender({ model }), importState() of a history of 10 / 100 /
 //              1000 'view' events (items drawn from itemIds() with a fixed-seed LCG, repeats
-//              allowed), then rec.personalize() timed; also rec.recommend({ k: 10, explain: false })
+//              allowed), then await rec.personalize() timed; also await rec.recommend({ k: 10, explain: false })
 //              on the model's own catalogue with the 100-event history
 //   recommend  score a whole synthetic catalogue (10k / 100k / 1M items × --dim, default 64; rows,
 //              bias and user vector random normal with a fixed seed) and take its top 10:
@@ -44,7 +44,7 @@ const dim = Number(arg('dim', 64));
 const modelPath = path.resolve(arg('model', path.join(root, 'models/recommend/movielens.safetensors')));
 const SIZES = quick ? [10_000] : [10_000, 100_000, 1_000_000];
 const EVENTS = quick ? [10, 100] : [10, 100, 1000];
-const MODEL_RECOMMEND_EVENTS = 100;  // the history rec.recommend() is timed with on the shipped model
+const MODEL_RECOMMEND_EVENTS = 100;  // the history await rec.recommend() is timed with on the shipped model
 const PRECISIONS = ['f32', 'f16', 'int8'];
 const K = 10;
 const SEED = 20261128;
@@ -220,13 +220,13 @@ async function vitrineRuntime(variant, threads) {
 async function childFoldin({ variant, threads, model, events: lengths, runs: n, warmup: warm }) {
   const { runtime, info } = await vitrineRuntime(variant, threads);
   const rec = await runtime.createRecommender({ model });
-  const modelInfo = rec.info();
-  const ids = rec.itemIds();
+  const modelInfo = await rec.info();
+  const ids = await rec.itemIds();
   const records = [];
   for (const count of lengths) {
     const events = lcgHistory(ids, count);
     await rec.importState({ version: 1, events });
-    const got = rec.info();
+    const got = await rec.info();
     if (got.events !== count || got.droppedOnLoad !== 0) {
       throw new Error(`importState kept ${got.events} of ${count} events (${got.droppedOnLoad} dropped)`);
     }
@@ -235,8 +235,8 @@ async function childFoldin({ variant, threads, model, events: lengths, runs: n, 
       distinct_items: new Set(events.map((e) => e.item)).size, ...t });
   }
   await rec.importState({ version: 1, events: lcgHistory(ids, MODEL_RECOMMEND_EVENTS) });
-  rec.personalize();
-  const top = rec.recommend({ k: K, explain: false });
+  await rec.personalize();
+  const top = await rec.recommend({ k: K, explain: false });
   if (top.length !== K) throw new Error(`recommend returned ${top.length} items`);
   const t = await timeIt(() => rec.recommend({ k: K, explain: false }), n, warm);
   records.push({ part: 'model', engine: 'vitrine', variant, threads, precision: rec.precision, items: modelInfo.items,
@@ -506,9 +506,9 @@ async function parent() {
   notes.push(
     `fold-in: createRecommender({ model }) (precision f32), importState({ version: 1, events }) with N events ` +
       `{ item, type: 'view', weight: 1, time: i }, items drawn from itemIds() by an LCG (seed ${SEED}, repeats allowed; ` +
-      'distinct_items counts the different ones), then rec.personalize() timed (item ids → indices in JS, then the ' +
+      'distinct_items counts the different ones), then await rec.personalize() timed (item ids → indices in JS, then the ' +
       'engine\'s foldIn); the fold-in itself is single-threaded',
-    `model recommend: rec.recommend({ k: ${K}, explain: false }) after personalize() of a ${MODEL_RECOMMEND_EVENTS}-event ` +
+    `model recommend: await rec.recommend({ k: ${K}, explain: false }) after personalize() of a ${MODEL_RECOMMEND_EVENTS}-event ` +
       'history; includes the JS seen-items mask (excludeSeen) and the id strings of the results',
     `synthetic: rows (n, d) ~ N(0, 1), bias ~ N(0, 0.01), user ~ N(0, 1/d), mulberry32 seeds ${SEED}..${SEED + 2}; ` +
       'timed: one whole-catalogue scoring + top-10 with the results read back to JS; the user vector is set once ' +
@@ -569,7 +569,7 @@ async function parent() {
     console.log(`model ${modelPath}: ${modelInfo.error ?? 'no info'}; fold-in not measured`);
   }
   if (foldin.length) {
-    console.log('\nfold-in: rec.personalize() after importState of N view events');
+    console.log('\nfold-in: await rec.personalize() after importState of N view events');
     console.log('variant        threads  events  distinct  median ms    p10 ms    p90 ms');
   }
   for (const r of foldin) {
@@ -579,7 +579,7 @@ async function parent() {
   }
   const modelRows = recommend.filter((r) => r.part === 'model');
   if (modelRows.length) {
-    console.log(`\nrecommend on the model's catalogue: rec.recommend({ k: ${K}, explain: false }), ${MODEL_RECOMMEND_EVENTS}-event history`);
+    console.log(`\nrecommend on the model's catalogue: await rec.recommend({ k: ${K}, explain: false }), ${MODEL_RECOMMEND_EVENTS}-event history`);
     console.log('variant        threads    items  median ms    p10 ms    p90 ms');
     for (const r of modelRows) {
       console.log(`${r.variant.padEnd(14)} ${String(r.threads).padStart(7)} ${String(r.items).padStart(8)} ${f(r.median_ms, 10)} ${f(r.p10_ms)} ${f(r.p90_ms)}`);

@@ -41,11 +41,11 @@ if (flag('child')) {
   const list = texts();
   const records = [];
   for (const [what, opts] of [['analyze() with aspects', {}], ['analyze() sentiment only', { aspects: false }]]) {
-    for (const t of list.slice(0, 200)) rv.analyze(t, opts);  // warm-up
+    for (const t of list.slice(0, 200)) await rv.analyze(t, opts);  // warm-up
     const times = [];
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
-      for (const t of list) rv.analyze(t, opts);
+      for (const t of list) await rv.analyze(t, opts);
       times.push(performance.now() - t0);
     }
     const s = times.sort((a, b) => a - b);
@@ -58,11 +58,11 @@ if (flag('child')) {
   const perByte = (records[0].median_ms * 1000) / corpusBytes;
   for (const [name, text] of Object.entries(longReviews(list))) {
     const bytes = Buffer.byteLength(text);
-    for (let i = 0; i < 3; i++) rv.analyze(text);
+    for (let i = 0; i < 3; i++) await rv.analyze(text);
     const times = [];
     for (let r = 0; r < runs * 3; r++) {
       const t0 = performance.now();
-      rv.analyze(text);
+      await rv.analyze(text);
       times.push(performance.now() - t0);
     }
     const s = times.sort((a, b) => a - b);

@@ -25,15 +25,16 @@ const k = Number(kText);
 const runtime = await createRuntime({ variant: flags.variant, threads: Number(flags.threads) });
 try {
   const rec = await runtime.createRecommender({ model, precision: flags.precision });
-  const ids = rec.itemIds();
+  const ids = await rec.itemIds();
   const index = new Map(ids.map((id, i) => [id, i]));
   const lines = fs.readFileSync(histories, 'utf8').split('\n');
   if (lines.at(-1) === '') lines.pop();
   const t0 = performance.now();
-  const result = lines.map((line) => {
+  const result = [];
+  for (const line of lines) {
     const history = line.trim() === '' ? [] : line.trim().split(/\s+/).map((v) => ids[Number(v)]);
-    return rec.recommendFor(history, { k, explain: false }).map((r) => index.get(r.id)).join(' ');
-  });
+    result.push((await rec.recommendFor(history, { k, explain: false })).map((r) => index.get(r.id)).join(' '));
+  }
   const ms = performance.now() - t0;
   fs.writeFileSync(out, result.join('\n') + '\n');
   console.log(JSON.stringify({ users: lines.length, ms, variant: runtime.info().variant, threads: runtime.info().threads }));

@@ -118,7 +118,7 @@ async function fewShot(name, t, testSet, ks, draws, embedAll) {
       for (let c = 0; c < 10; c++) await t.learn(picks[c].map((i) => gray(TRAIN[i].pixels)), LABELS[c]);
       const r = await t.train();
       ms.push(r.ms);
-      const tags = t.classifyEmbeddings(testEmb, { topK: 1 });
+      const tags = await t.classifyEmbeddings(testEmb, { topK: 1 });
       accs.push(tags.filter((x, i) => x[0].label === LABELS[testSet[i].label]).length / testSet.length);
     }
     rows.push({ per_class: k, accuracy_mean: mean(accs), accuracy_sd: sd(accs), draws, head_train_ms_median: ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)] });

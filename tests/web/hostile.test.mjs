@@ -79,8 +79,8 @@ async function expectRuntimeWorks(runtime) {
   assert.deepEqual(Array.from(layer.forward(new Float32Array([1, 1, 1]))), [6, 15]);
   layer.dispose();
   const rv = await runtime.createReviewAnalyzer();
-  assert.equal(rv.analyze('Delicious, fresh and a great price. I love it!').positive, true);
-  assert.equal(rv.analyze('Stale, awful taste. A waste of money, never again.').positive, false);
+  assert.equal((await rv.analyze('Delicious, fresh and a great price. I love it!')).positive, true);
+  assert.equal((await rv.analyze('Stale, awful taste. A waste of money, never again.')).positive, false);
   await rv.dispose();
 }
 
@@ -120,7 +120,7 @@ for (const variant of ['simd', 'simd-threads']) {
                       (e) => e instanceof VitrineError && e.code === 'ResourceExhausted' && /max_image_pixels/.test(e.message));
         await tagger.dispose();
         const rv = await small.createReviewAnalyzer();
-        assert.equal(rv.analyze('Delicious!').positive, true);
+        assert.equal((await rv.analyze('Delicious!')).positive, true);
         await rv.dispose();
         assert.throws(() => small.setLimits({ maxNodes: 0 }), (e) => e.code === 'InvalidArgument' && /maxNodes/.test(e.message));
         assert.throws(() => small.setLimits({ maxWidgets: 5 }), (e) => e.code === 'InvalidArgument' && /unknown limit 'maxWidgets'/.test(e.message));
@@ -134,20 +134,20 @@ for (const variant of ['simd', 'simd-threads']) {
     test('reviews built to hit quadratic passes take linear time', async () => {
       const rv = await runtime.createReviewAnalyzer();
       runtime.setThreads(1);
-      const rate = (text) => {  // best of 3 seconds per byte, analyze() with aspects
+      const rate = async (text) => {  // best of 3 seconds per byte, analyze() with aspects
         let best = Infinity;
         const repeats = Math.max(1, Math.round(20000 / text.length));
         for (let r = 0; r < 3; r++) {
           const t0 = performance.now();
-          for (let i = 0; i < repeats; i++) rv.analyze(text, { maxBytes: 1 << 20 });
+          for (let i = 0; i < repeats; i++) await rv.analyze(text, { maxBytes: 1 << 20 });
           best = Math.min(best, (performance.now() - t0) / repeats / Buffer.byteLength(text));
         }
         return best;
       };
       let normal = '';
       while (normal.length < 400) normal += 'The coffee was not bad, but the <b>bag</b> arrived late! Great taste. ';
-      for (let i = 0; i < 20; i++) rv.analyze(normal);  // warm-up
-      const base = rate(normal);
+      for (let i = 0; i < 20; i++) await rv.analyze(normal);  // warm-up
+      const base = await rate(normal);
       const repeat = (unit) => unit.repeat(Math.floor(20000 / unit.length));
       let word = '';
       for (let i = 0; word.length < 20000; i++) word += 'abcdefghij'[(i * 7) % 10] + 'xyzq'[(i * 3) % 4];
@@ -155,13 +155,13 @@ for (const variant of ['simd', 'simd-threads']) {
                         'one-word clauses': repeat('ok.'), 'apostrophes': `a${repeat("'")}`, 'emoji': repeat('😋'),
                         'negations': repeat('not '), 'markup': repeat('<br/>') };
       for (const [name, text] of Object.entries(hostile)) {
-        const r = rate(text);
+        const r = await rate(text);
         if (process.env.VITRINE_VERBOSE) console.log(`${variant} ${name}: ${(r / base).toFixed(2)}x`);
         // Quadratic passes are ~100-1000x slower per byte at 20 KB; the bench measures the 1.5x target.
         assert.ok(r < 5 * base, `${name}: ${(r * 1e6).toFixed(3)} µs/byte vs ${(base * 1e6).toFixed(3)} µs/byte for 400 bytes`);
       }
       const junk = new Uint8Array(20000).map((_, i) => (i * 131 + 7) & 0xff);  // random bytes, invalid UTF-8
-      assert.ok(rv.analyze(junk).invalidBytes > 0);
+      assert.ok((await rv.analyze(junk)).invalidBytes > 0);
       runtime.setThreads(runtime.info().maxThreads);
       await rv.dispose();
     });

@@ -27,10 +27,6 @@ async function rejects(promise, code, pattern) {
   await assert.rejects(promise, (e) => e instanceof VitrineError && e.code === code && pattern.test(e.message));
 }
 
-function throws(fn, code, pattern) {
-  assert.throws(fn, (e) => e instanceof VitrineError && e.code === code && pattern.test(e.message));
-}
-
 for (const variant of ['simd', 'simd-threads']) {
   describe(`recommender in the ${variant} variant`, async () => {
     const runtime = await createRuntime({ variant, threads: variant === 'simd' ? 1 : 2 });
@@ -40,43 +36,43 @@ for (const variant of ['simd', 'simd-threads']) {
       const progress = [];
       const rec = await runtime.createRecommender({ model: modelPath, onProgress: (p) => progress.push(p.stage) });
       assert.ok(progress.includes('model'));
-      const info = rec.info();
+      const info = await rec.info();
       assert.ok(info.items > 1000, `items: ${info.items}`);
       assert.ok(['mult-dae', 'linear-ae', 'mf-bpr', 'gru4rec'].includes(info.kind));
       for (const id of HISTORY) await rec.observe({ item: id, type: 'view' });
       await rec.observe({ item: '2571', type: 'purchase' });
-      const top = rec.recommend({ k: 10 });
+      const top = await rec.recommend({ k: 10 });
       assert.equal(top.length, 10);
       for (let i = 1; i < top.length; i++) assert.ok(top[i - 1].score >= top[i].score);
       for (const r of top) {
         assert.ok(!HISTORY.includes(r.id), `seen item ${r.id} recommended`);
-        assert.ok(rec.hasItem(r.id));
+        assert.ok(await rec.hasItem(r.id));
         assert.ok(HISTORY.includes(r.because.id), JSON.stringify(r.because));
       }
       // Exclusions, a filter, a category constraint and an out-of-stock item.
       const banned = top.slice(0, 3).map((r) => r.id);
-      const next = rec.recommend({ k: 10, exclude: banned, explain: false });
+      const next = await rec.recommend({ k: 10, exclude: banned, explain: false });
       for (const r of next) assert.ok(!banned.includes(r.id) && r.because === undefined);
       assert.deepEqual(next.slice(0, 7).map((r) => r.id), top.slice(3).map((r) => r.id));
-      const odd = rec.recommend({ k: 5, filter: (id) => Number(id) % 2 === 1 });
+      const odd = await rec.recommend({ k: 5, filter: (id) => Number(id) % 2 === 1 });
       for (const r of odd) assert.equal(Number(r.id) % 2, 1);
       const withCatalog = await runtime.createRecommender({
         model: modelPath,
         catalog: catalog.items.map((m) => ({ ...m, inStock: m.id !== top[0].id })),
       });
-      await withCatalog.importState(rec.exportState());
-      const comedies = withCatalog.recommend({ k: 5, categories: ['Comedy'] });
+      await withCatalog.importState(await rec.exportState());
+      const comedies = await withCatalog.recommend({ k: 5, categories: ['Comedy'] });
       for (const r of comedies) {
         assert.ok(catalog.items.find((m) => m.id === r.id).categories.includes('Comedy'));
         assert.notEqual(r.id, top[0].id);
       }
-      assert.ok(!withCatalog.recommend({ k: 10 }).some((r) => r.id === top[0].id));
+      assert.ok(!(await withCatalog.recommend({ k: 10 })).some((r) => r.id === top[0].id));
       // Diversity re-ranks within the candidate pool: different list, same first item.
-      const diverse = rec.recommend({ k: 10, diversity: 0.8 });
+      const diverse = await rec.recommend({ k: 10, diversity: 0.8 });
       assert.equal(diverse[0].id, top[0].id);
       assert.notDeepEqual(diverse.map((r) => r.id), top.map((r) => r.id));
       // Similar items exclude the item itself.
-      const similar = rec.similarItems('2571', 5);
+      const similar = await rec.similarItems('2571', 5);
       assert.equal(similar.length, 5);
       assert.ok(!similar.some((r) => r.id === '2571'));
       await withCatalog.dispose();
@@ -87,21 +83,21 @@ for (const variant of ['simd', 'simd-threads']) {
       const file = tmpFile('state.json');
       const a = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: file } });
       for (const id of HISTORY) await a.observe({ item: id, type: 'click', time: 1700000000000 });
-      const before = a.recommend({ k: 10 });
+      const before = await a.recommend({ k: 10 });
       await a.dispose();  // "reload"
       assert.ok(fs.existsSync(file));
       const b = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: file } });
-      assert.equal(b.info().events, 3);
-      assert.deepEqual(b.exportState().events.map((e) => e.item), HISTORY);
-      assert.deepEqual(b.recommend({ k: 10 }), before);
+      assert.equal((await b.info()).events, 3);
+      assert.deepEqual((await b.exportState()).events.map((e) => e.item), HISTORY);
+      assert.deepEqual(await b.recommend({ k: 10 }), before);
       await b.forget();
       assert.equal(fs.existsSync(file), false);
-      assert.equal(b.exportState().events.length, 0);
+      assert.equal((await b.exportState()).events.length, 0);
       await b.dispose();
       const c = await runtime.createRecommender({ model: modelPath, storage: { type: 'file', path: file } });
-      assert.equal(c.info().events, 0);
+      assert.equal((await c.info()).events, 0);
       // Cold start: no history, still a ranking (the model's prior), nothing excluded.
-      assert.equal(c.recommend({ k: 3 }).length, 3);
+      assert.equal((await c.recommend({ k: 3 })).length, 3);
       await c.dispose();
     });
 
@@ -115,31 +111,31 @@ for (const variant of ['simd', 'simd-threads']) {
       await rejects(rec.observe({ item: '1', weight: -2 }), 'InvalidArgument', /weight/);
       await rejects(rec.observe({ item: '1', time: Infinity }), 'InvalidArgument', /time/);
       await rejects(rec.observe({ item: '1', type: 'toString' }), 'InvalidArgument', /unknown event type 'toString'/);
-      rec.itemIds().sort();  // a copy: sorting it must not disturb filters
-      throws(() => rec.recommend({ pool: 'x', diversity: 0.5 }), 'InvalidArgument', /pool/);
-      assert.equal(rec.recommend({ k: 1e6 }).length, rec.info().items);  // k beyond the catalogue: all of it
-      assert.equal(rec.info().events, 0);
-      throws(() => rec.recommend({ k: 0 }), 'InvalidArgument', /k must be a positive integer/);
-      throws(() => rec.recommend({ k: 2.5 }), 'InvalidArgument', /k must be/);
-      throws(() => rec.recommend({ diversity: 2 }), 'InvalidArgument', /diversity/);
-      throws(() => rec.recommend({ exclude: 'abc' }), 'InvalidArgument', /exclude/);
-      throws(() => rec.recommend({ exclude: ['nope'] }), 'NotFound', /unknown item id 'nope'/);
-      throws(() => rec.recommend({ categories: ['Comedy'] }), 'FailedPrecondition', /catalog/);
-      throws(() => rec.recommend({ kk: 3 }), 'InvalidArgument', /unknown option 'kk'/);
-      throws(() => rec.similarItems('nope'), 'NotFound', /nope/);
+      (await rec.itemIds()).sort();  // a copy: sorting it must not disturb filters
+      await rejects(rec.recommend({ pool: 'x', diversity: 0.5 }), 'InvalidArgument', /pool/);
+      assert.equal((await rec.recommend({ k: 1e6 })).length, (await rec.info()).items);  // k beyond the catalogue: all of it
+      assert.equal((await rec.info()).events, 0);
+      await rejects(rec.recommend({ k: 0 }), 'InvalidArgument', /k must be a positive integer/);
+      await rejects(rec.recommend({ k: 2.5 }), 'InvalidArgument', /k must be/);
+      await rejects(rec.recommend({ diversity: 2 }), 'InvalidArgument', /diversity/);
+      await rejects(rec.recommend({ exclude: 'abc' }), 'InvalidArgument', /exclude/);
+      await rejects(rec.recommend({ exclude: ['nope'] }), 'NotFound', /unknown item id 'nope'/);
+      await rejects(rec.recommend({ categories: ['Comedy'] }), 'FailedPrecondition', /catalog/);
+      await rejects(rec.recommend({ kk: 3 }), 'InvalidArgument', /unknown option 'kk'/);
+      await rejects(rec.similarItems('nope'), 'NotFound', /nope/);
       await assert.rejects(rec.importState({ version: 9, events: [] }), /exportState/);
       // A state saved with items the model lacks: those are kept (dormant) and saved again; damaged
       // entries are dropped and counted.
       await rec.importState({ version: 1, events: [{ item: '1', type: 'view', weight: 1, time: 1 }, { item: 'gone', type: 'view', weight: 1, time: 2 },
                                                    { item: 7, time: 3 }] });
-      assert.equal(rec.info().events, 1);
-      assert.equal(rec.info().dormantEvents, 1);
-      assert.equal(rec.info().droppedOnLoad, 1);
-      assert.deepEqual(rec.exportState().events.map((e) => e.item), ['1', 'gone']);
+      assert.equal((await rec.info()).events, 1);
+      assert.equal((await rec.info()).dormantEvents, 1);
+      assert.equal((await rec.info()).droppedOnLoad, 1);
+      assert.deepEqual((await rec.exportState()).events.map((e) => e.item), ['1', 'gone']);
       await rec.observe({ item: '2', time: 0 });
-      assert.deepEqual(rec.exportState().events.map((e) => e.item), ['2', '1', 'gone']);
+      assert.deepEqual((await rec.exportState()).events.map((e) => e.item), ['2', '1', 'gone']);
       await Promise.all([rec.dispose(), rec.dispose()]);  // twice at once is fine
-      throws(() => rec.recommend(), 'FailedPrecondition', /disposed/);
+      await rejects(rec.recommend(), 'FailedPrecondition', /disposed/);
       await rejects(runtime.createRecommender({ model: modelPath, maxEvents: 0 }), 'InvalidArgument', /maxEvents/);
       // One shopper per state file.
       const owned = tmpFile('state.json');
@@ -151,7 +147,7 @@ for (const variant of ['simd', 'simd-threads']) {
       // Not a recommender, corrupt bytes, a damaged state file.
       await rejects(runtime.createRecommender({ model: new Uint8Array([1, 2, 3]) }), 'DataLoss', /./);
       const shipped = await runtime.createRecommender({});  // the registered default, size and SHA-256 checked
-      assert.equal(shipped.info().items, 6169);
+      assert.equal((await shipped.info()).items, 6169);
       await shipped.dispose();
       const bad = tmpFile('state.json');
       fs.writeFileSync(bad, '{"version": 1, "events": [');
@@ -162,11 +158,11 @@ for (const variant of ['simd', 'simd-threads']) {
 
     test('compact item tables rank close to f32', async () => {
       const full = await runtime.createRecommender({ model: modelPath });
-      const top = full.recommendFor(HISTORY, { k: 20 }).map((r) => r.id);
+      const top = (await full.recommendFor(HISTORY, { k: 20 })).map((r) => r.id);
       for (const precision of ['f16', 'int8']) {
         const rec = await runtime.createRecommender({ model: modelPath, precision });
-        assert.ok(rec.info().bytes < full.info().bytes);
-        const got = rec.recommendFor(HISTORY, { k: 20 }).map((r) => r.id);
+        assert.ok((await rec.info()).bytes < (await full.info()).bytes);
+        const got = (await rec.recommendFor(HISTORY, { k: 20 })).map((r) => r.id);
         const overlap = got.filter((id) => top.includes(id)).length;
         assert.ok(overlap >= 16, `${precision}: ${overlap}/20 shared with f32`);
         await rec.dispose();
@@ -176,7 +172,7 @@ for (const variant of ['simd', 'simd-threads']) {
 
     test('ranks exactly like the native engine', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
       const rec = await runtime.createRecommender({ model: modelPath });
-      const ids = rec.itemIds();
+      const ids = await rec.itemIds();
       const index = new Map(ids.map((id, i) => [id, i]));
       // 30 pseudo-random histories of 1..60 items (a fixed LCG).
       let s = 12345;
@@ -187,10 +183,10 @@ for (const variant of ['simd', 'simd-threads']) {
       fs.writeFileSync(hFile, histories.map((h) => h.join(' ')).join('\n') + '\n');
       execFileSync(tool, ['rank', modelPath, '--histories', hFile, '--k', '50', '--out', oFile]);
       const native = fs.readFileSync(oFile, 'utf8').trim().split('\n');
-      histories.forEach((h, u) => {
-        const wasm = rec.recommendFor(h.map((i) => ids[i]), { k: 50, explain: false }).map((r) => index.get(r.id)).join(' ');
+      for (const [u, h] of histories.entries()) {
+        const wasm = (await rec.recommendFor(h.map((i) => ids[i]), { k: 50, explain: false })).map((r) => index.get(r.id)).join(' ');
         assert.equal(wasm, native[u], `user ${u}`);
-      });
+      }
       await rec.dispose();
     });
   });
@@ -209,9 +205,9 @@ describe('recommender in a worker', () => {
     const runtime = await createRuntime({ variant: 'simd' });
     const local = await runtime.createRecommender({ model: modelPath });
     for (const id of HISTORY) await local.observe({ item: id, type: 'view', time: 5 });
-    assert.deepEqual(got, local.recommend({ k: 10, diversity: 0.2 }));
-    assert.deepEqual(await remote.similarItems('1', 3), local.similarItems('1', 3));
-    assert.deepEqual(await remote.exportState(), local.exportState());
+    assert.deepEqual(got, await local.recommend({ k: 10, diversity: 0.2 }));
+    assert.deepEqual(await remote.similarItems('1', 3), await local.similarItems('1', 3));
+    assert.deepEqual(await remote.exportState(), await local.exportState());
     await local.dispose();
     runtime.dispose();
 

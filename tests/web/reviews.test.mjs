@@ -34,15 +34,15 @@ for (const variant of ['simd', 'simd-threads']) {
 
     test('sentiment, aspects and the words behind the decision', async () => {
       const rv = await runtime.createReviewAnalyzer({ model: modelPath });
-      const info = rv.info();
+      const info = await rv.info();
       assert.deepEqual(info.labels, ['other', 'great']);
       assert.deepEqual(info.aspects, Object.keys(DEFAULT_ASPECTS));
-      const good = rv.analyze('Absolutely delicious! My kids love these snacks and the price is great. Will buy again.');
+      const good = await rv.analyze('Absolutely delicious! My kids love these snacks and the price is great. Will buy again.');
       assert.equal(good.label, 'great');
       assert.equal(good.positive, true);
       assert.ok(good.score > 0.5);
       assert.ok(good.words.length > 0 && good.words[0].weight > 0, JSON.stringify(good.words));
-      const bad = rv.analyze('Terrible. The box arrived damaged and the cookies were stale. Waste of money, do not buy.');
+      const bad = await rv.analyze('Terrible. The box arrived damaged and the cookies were stale. Waste of money, do not buy.');
       assert.equal(bad.label, 'other');
       assert.ok(bad.score < good.score);
       const names = bad.aspects.map((a) => a.aspect);
@@ -52,47 +52,47 @@ for (const variant of ['simd', 'simd-threads']) {
       assert.match(fresh.snippet, /stale/);
       // Custom aspects.
       const custom = await runtime.createReviewAnalyzer({ model: modelPath, aspects: { crunch: ['crunch*', 'crispy'] } });
-      assert.deepEqual(custom.analyze('So crunchy and good').aspects.map((a) => a.aspect), ['crunch']);
+      assert.deepEqual((await custom.analyze('So crunchy and good')).aspects.map((a) => a.aspect), ['crunch']);
       await custom.dispose();
       // Negation scope reaches the words behind the decision.
-      const neg = rv.analyze('not good at all');
+      const neg = await rv.analyze('not good at all');
       assert.ok(neg.words.some((w) => w.word.startsWith('not ')), JSON.stringify(neg.words));
       await rv.dispose();
       await rv.dispose();
-      throws(() => rv.analyze('x'), 'FailedPrecondition', /disposed/);
+      await rejects(rv.analyze('x'), 'FailedPrecondition', /disposed/);
     });
 
     test('Chinese, emoji, empty, huge and invalid UTF-8 text: clear behaviour, no crash', async () => {
       const rv = await runtime.createReviewAnalyzer({ model: modelPath });
-      const zh = rv.analyze('很好吃，但是包装坏了。');
+      const zh = await rv.analyze('很好吃，但是包装坏了。');
       assert.equal(typeof zh.label, 'string');
       assert.ok(zh.score >= 0 && zh.score <= 1);
       assert.equal(zh.empty, false);
-      const emoji = rv.analyze('😋😋😋 love it ❤️');
+      const emoji = await rv.analyze('😋😋😋 love it ❤️');
       assert.equal(emoji.empty, false);
-      const empty = rv.analyze('');
+      const empty = await rv.analyze('');
       assert.equal(empty.empty, true);
       assert.ok(Number.isFinite(empty.score));
       assert.deepEqual(empty.aspects, []);
-      const huge = rv.analyze('great taste. '.repeat(100000));
+      const huge = await rv.analyze('great taste. '.repeat(100000));
       assert.equal(huge.truncated, true);
       assert.equal(huge.label, 'great');
-      assert.equal(rv.analyze('short', { maxBytes: 3 }).truncated, true);
+      assert.equal((await rv.analyze('short', { maxBytes: 3 })).truncated, true);
       const bytes = new Uint8Array([0x67, 0x6f, 0x6f, 0x64, 0x20, 0xff, 0xfe, 0x20, 0xe4, 0xb8]);
-      const invalid = rv.analyze(bytes);
+      const invalid = await rv.analyze(bytes);
       assert.equal(invalid.invalidBytes, 4);
-      const lone = rv.analyze('tasty \ud800 snack');  // a lone surrogate: replaced on the way to UTF-8
+      const lone = await rv.analyze('tasty \ud800 snack');  // a lone surrogate: replaced on the way to UTF-8
       assert.ok(Number.isFinite(lone.score) && !lone.empty);
-      throws(() => rv.analyze(42), 'InvalidArgument', /string/);
-      throws(() => rv.analyze(null), 'InvalidArgument', /string/);
-      throws(() => rv.analyzeBatch('x'), 'InvalidArgument', /array/);
-      throws(() => rv.analyze('x', { maxBytes: 0 }), 'InvalidArgument', /maxBytes/);
+      await rejects(rv.analyze(42), 'InvalidArgument', /string/);
+      await rejects(rv.analyze(null), 'InvalidArgument', /string/);
+      await rejects(rv.analyzeBatch('x'), 'InvalidArgument', /array/);
+      await rejects(rv.analyze('x', { maxBytes: 0 }), 'InvalidArgument', /maxBytes/);
       await rejects(rv.summarize('x'), 'InvalidArgument', /array/);
       await rejects(runtime.createReviewAnalyzer({ model: modelPath, aspects: { taste: 'yum' } }), 'InvalidArgument', /keywords/);
       await rejects(runtime.createReviewAnalyzer({ model: new Uint8Array([1, 2, 3]) }), 'DataLoss', /./);
       await rejects(runtime.createReviewAnalyzer({ model: path.join(root, 'models/tagger/fashion-mnist.safetensors') }),
                     'InvalidArgument', /review/);
-      assert.equal(rv.analyze('still works').empty, false);
+      assert.equal((await rv.analyze('still works')).empty, false);
       await rv.dispose();
     });
 
@@ -118,18 +118,18 @@ for (const variant of ['simd', 'simd-threads']) {
     test('fine-tuning on a store\'s labelled reviews, with export', async () => {
       const rv = await runtime.createReviewAnalyzer({ model: modelPath });
       const phrase = 'the zorblat flavor';
-      const before = rv.analyze(phrase).score;
+      const before = (await rv.analyze(phrase)).score;
       const examples = [];
       for (let i = 0; i < 20; i++) examples.push({ text: `${phrase} is wonderful ${i}`, label: 'other' }, { text: `awful stale ${i}`, label: true });
       const epochs = [];
       const r = await rv.fineTune(examples, { epochs: 5, onProgress: (p) => epochs.push(p.epoch) });
       assert.equal(r.examples, 40);
       assert.deepEqual(epochs, [1, 2, 3, 4, 5]);
-      const after = rv.analyze(phrase).score;
+      const after = (await rv.analyze(phrase)).score;
       assert.ok(after < before, `score of the store's negative phrase: ${before} -> ${after}`);
-      const bytes = rv.exportModel();
+      const bytes = await rv.exportModel();
       const again = await runtime.createReviewAnalyzer({ model: bytes });
-      assert.equal(again.analyze(phrase).score, after);
+      assert.equal((await again.analyze(phrase)).score, after);
       await again.dispose();
       await rejects(rv.fineTune([{ text: 'x', label: 'meh' }]), 'InvalidArgument', /label/);
       await rejects(rv.fineTune([]), 'InvalidArgument', /non-empty/);
@@ -154,11 +154,11 @@ test('wasm predicts exactly what the native engine predicts on all 1,000 test re
     const runtime = await createRuntime({ variant });
     const rv = await runtime.createReviewAnalyzer({ model: modelPath });
     let same = 0, correct = 0;
-    TEST.forEach((r, i) => {
-      const a = rv.analyze(r.text);
+    for (const [i, r] of TEST.entries()) {
+      const a = await rv.analyze(r.text);
       if ((a.positive ? 1 : 0) === native[i][0] && Math.abs(a.score - native[i][1]) < 1e-5) same++;
       if (a.label === r.label) correct++;
-    });
+    }
     assert.equal(same, TEST.length, `${variant}: ${same}/${TEST.length} predictions equal native`);
     assert.ok(Math.abs(correct / TEST.length - report.accuracy) < 1e-9);
     await rv.dispose();
@@ -186,7 +186,7 @@ test('the native summary (vitrine-review summarize) equals summarize() in wasm o
 
 test('createReviewAnalyzer() loads the shipped default', async () => {
   const rv = await createReviewAnalyzer();
-  assert.equal(rv.analyze('delicious').label, 'great');
+  assert.equal((await rv.analyze('delicious')).label, 'great');
   await rv.dispose();
 });
 
@@ -195,7 +195,7 @@ test('worker mode: the same analyses, relayed summary progress, cancellation', a
   const remote = await createReviewAnalyzer({ worker: true, variant: 'simd' });
   assert.ok(remote instanceof RemoteReviewAnalyzer);
   const text = 'Great flavor, but the package arrived broken.';
-  assert.deepEqual(await remote.analyze(text), local.analyze(text));
+  assert.deepEqual(await remote.analyze(text), await local.analyze(text));
   const texts = TEST.slice(0, 200).map((r) => r.text);
   const seen = [];
   const s = await remote.summarize(texts, { chunk: 50, onProgress: (p) => seen.push(p.done) });

@@ -84,12 +84,12 @@ describe('state, downloads and integrity', async () => {
     const rec = await runtime.createRecommender({ model: recommendModel, storage: flaky, maxEvents: 2 });
     const results = await Promise.allSettled([rec.observe({ item: '1' }), rec.observe({ item: '2' }), rec.observe({ item: '3' })]);
     assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-    assert.deepEqual(rec.exportState().events.map((e) => e.item), ['1', '3']);
+    assert.deepEqual((await rec.exportState()).events.map((e) => e.item), ['1', '3']);
     assert.deepEqual(stored.events.map((e) => e.item), ['1', '3']);
     // A failure that had evicted the oldest event (maxEvents 2) puts it back.
     saves = 1;
     await assert.rejects(rec.observe({ item: '260' }), /disk full/);
-    assert.deepEqual(rec.exportState().events.map((e) => e.item), ['1', '3']);
+    assert.deepEqual((await rec.exportState()).events.map((e) => e.item), ['1', '3']);
     await rec.dispose();
   });
 

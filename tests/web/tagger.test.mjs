@@ -55,7 +55,7 @@ for (const variant of ['simd', 'simd-threads']) {
       const progress = [];
       const tagger = await runtime.createImageTagger({ model: modelPath, onProgress: (p) => progress.push(p.stage) });
       assert.ok(progress.includes('model'));
-      const info = tagger.info();
+      const info = await tagger.info();
       assert.deepEqual(info.labels, LABELS);
       assert.deepEqual(info.groups.map((g) => g.name), ['tops', 'bottoms', 'dresses', 'outerwear', 'footwear', 'bags']);
       assert.equal(info.input.height, 28);
@@ -178,8 +178,8 @@ for (const variant of ['simd', 'simd-threads']) {
       assert.ok(self[0].score > 0.999);
       const others = await tagger.similar(gray(catalogue[7].pixels), 2, { exclude: 'sku-7' });
       assert.notEqual(others[0].id, 'sku-7');
-      tagger.removeFromCatalog('sku-7');
-      assert.throws(() => tagger.removeFromCatalog('sku-7'), /sku-7/);
+      await tagger.removeFromCatalog('sku-7');
+      await assert.rejects(tagger.removeFromCatalog('sku-7'), /sku-7/);
       await rejects(tagger.addToCatalog([{ id: 'x', embedding: new Float32Array(3) }]), 'InvalidArgument', /embedding/);
       await tagger.dispose();
     });
@@ -213,9 +213,9 @@ for (const variant of ['simd', 'simd-threads']) {
       const controller = new AbortController();
       const p = tagger.train({ steps: 5000, onProgress: (s) => { if (s.step >= 20) controller.abort(); }, signal: controller.signal });
       await rejects(p, 'Cancelled', /cancelled/);
-      assert.deepEqual(tagger.info().customTags, ['sport', 'formal', 'bag']);
+      assert.deepEqual((await tagger.info()).customTags, ['sport', 'formal', 'bag']);
       // Export -> import into another tagger gives the same custom scores.
-      const head = tagger.exportHead();
+      const head = await tagger.exportHead();
       assert.ok(head instanceof Uint8Array && head.length > 100);
       const probe = gray(held[0].pixels);
       const before = (await tagger.tag(probe, { topK: 3 })).filter((t) => t.type === 'custom');
@@ -226,18 +226,18 @@ for (const variant of ['simd', 'simd-threads']) {
       // A reload from the same file keeps the examples and the head.
       await tagger.dispose();
       const again = await runtime.createImageTagger({ model: modelPath, storage });
-      assert.deepEqual(again.info().examples, { sport: 10, formal: 10, bag: 10 });
+      assert.deepEqual((await again.info()).examples, { sport: 10, formal: 10, bag: 10 });
       assert.deepEqual((await again.tag(probe, { topK: 3 })).filter((t) => t.type === 'custom'), before);
       await again.forgetTag('bag');
-      assert.deepEqual(again.info().examples, { sport: 10, formal: 10 });
+      assert.deepEqual((await again.info()).examples, { sport: 10, formal: 10 });
       await again.forget();
-      assert.deepEqual(again.info().customTags, []);
+      assert.deepEqual((await again.info()).customTags, []);
       assert.ok(!fs.existsSync(file) || JSON.parse(fs.readFileSync(file, 'utf8')) === null);
       await again.dispose();
       // A damaged state file: start empty instead of failing.
       fs.writeFileSync(file, JSON.stringify({ userKey: 'tagger', state: { version: 1, examples: { a: ['!!'] }, embeddingDim: 5 } }));
       const fresh = await runtime.createImageTagger({ model: modelPath, storage });
-      assert.deepEqual(fresh.info().examples, {});
+      assert.deepEqual((await fresh.info()).examples, {});
       await fresh.dispose();
     });
   });
@@ -337,7 +337,7 @@ describe('bring your own backbone: nsfwjs MobileNetV2 (TF.js layers)', () => {
       model: { ...model, outputLayer: golden.feature_layer },
       description: { input: description.input, outputs: { embedding: golden.feature_layer } },
     });
-    assert.equal(extractor.info().embeddingDim, 1280);
+    assert.equal((await extractor.info()).embeddingDim, 1280);
     const e = extractor._handle;
     assert.equal(e.beginBatch(2), 0);
     for (let i = 0; i < 2; i++) assert.equal(e.setInput(i, inputs.subarray(i * n, (i + 1) * n)), 0);
@@ -387,7 +387,7 @@ test('bring your own ONNX backbone (NCHW, ImageNet normalization): classes, embe
   await classifier.dispose();
   // The same network as a frozen feature extractor with a head on top.
   const extractor = await runtime.createImageTagger({ model: onnx, description: { input, outputs: { embedding: 'logits' } } });
-  assert.equal(extractor.info().embeddingDim, 1000);
+  assert.equal((await extractor.info()).embeddingDim, 1000);
   const pick = (label) => TRAIN.filter((x) => x.label === label).slice(0, 4).map((x) => gray(x.pixels));
   await extractor.learn(pick(1), 'trousers');
   await extractor.learn(pick(8), 'bags');

@@ -41,7 +41,7 @@ const rec = await createRecommender({
   storage: { type: 'file', path: statePath },
   catalog,
 });
-const info = rec.info();
+const info = await rec.info();
 console.log(`recommender: ${info.kind}, ${info.items} films, ${(info.bytes / 1e6).toFixed(1)} MB in memory, ` +
             `loaded in ${(performance.now() - t0).toFixed(0)} ms; state file ${statePath}`);
 
@@ -52,28 +52,28 @@ if (args.includes('--forget')) {
 
 // Films named with --like (title substring, case-insensitive), else a default taste on a first run.
 const likes = all('like');
-if (likes.length === 0 && rec.info().events === 0) likes.push('Matrix, The', 'Star Wars: Episode V', 'Toy Story', 'Fight Club');
+if (likes.length === 0 && (await rec.info()).events === 0) likes.push('Matrix, The', 'Star Wars: Episode V', 'Toy Story', 'Fight Club');
 for (const wanted of likes) {
   const hit = catalog.find((m) => m.title.toLowerCase().includes(wanted.toLowerCase()));
   if (!hit) { console.log(`no film matching "${wanted}" in the catalogue`); continue; }
   await rec.observe({ item: hit.id, type: 'view' });
   console.log(`viewed: ${label(hit.id)}`);
 }
-console.log(`history (${rec.info().events} events, kept across runs): ` +
-            rec.exportState().events.map((e) => label(e.item)).join('; '));
+console.log(`history (${(await rec.info()).events} events, kept across runs): ` +
+            (await rec.exportState()).events.map((e) => label(e.item)).join('; '));
 
-const fold = rec.personalize();
+const fold = await rec.personalize();
 const k = Number(opt('k', 10));
 const t1 = performance.now();
-const top = rec.recommend({ k, diversity: Number(opt('diversity', 0)) });
+const top = await rec.recommend({ k, diversity: Number(opt('diversity', 0)) });
 const rankMs = performance.now() - t1;
 console.log(`\nrecommended (fold-in ${fold.ms.toFixed(2)} ms, ranking ${info.items} films ${rankMs.toFixed(2)} ms):`);
 top.forEach((r, i) => {
   const because = r.because ? `  — because you viewed ${label(r.because.id)}` : '';
   console.log(`${String(i + 1).padStart(2)}. ${label(r.id)} [${byId.get(r.id)?.categories.join(', ')}]${because}`);
 });
-const comedies = rec.recommend({ k: 3, categories: ['Comedy'], explain: false });
+const comedies = await rec.recommend({ k: 3, categories: ['Comedy'], explain: false });
 console.log(`\ncomedies for you: ${comedies.map((r) => label(r.id)).join('; ')}`);
 const seed = top[0]?.id;
-if (seed) console.log(`similar to ${label(seed)}: ${rec.similarItems(seed, 5).map((r) => label(r.id)).join('; ')}`);
+if (seed) console.log(`similar to ${label(seed)}: ${(await rec.similarItems(seed, 5)).map((r) => label(r.id)).join('; ')}`);
 await rec.dispose();

@@ -279,38 +279,30 @@ export interface Recommendation {
 
 export declare class Recommender {
   readonly precision: 'f32' | 'f16' | 'int8';
-  info(): { kind: string; items: number; dim: number; bytes: number; precision: string; events: number;
+  info(): Promise<{ kind: string; items: number; dim: number; bytes: number; precision: string; events: number;
           /** Saved events of items this model lacks: kept and saved again, not used for ranking. */
-          dormantEvents: number; droppedOnLoad: number };
-  itemIds(): string[];
-  hasItem(id: string): boolean;
+          dormantEvents: number; droppedOnLoad: number }>;
+  itemIds(): Promise<string[]>;
+  hasItem(id: string): Promise<boolean>;
   /** Records and persists one event; resolves with the number of events kept. */
   observe(event: RecommenderEvent): Promise<number>;
-  personalize(): { events: number; ms: number };
-  recommend(options?: RecommendOptions): Recommendation[];
-  recommendFor(history: (string | RecommenderEvent)[], options?: RecommendOptions): Recommendation[];
-  similarItems(id: string, k?: number, options?: { exclude?: string[]; filter?: (id: string) => boolean; categories?: string[] }): Recommendation[];
-  exportState(): RecommenderState;
+  personalize(): Promise<{ events: number; ms: number }>;
+  recommend(options?: RecommendOptions): Promise<Recommendation[]>;
+  recommendFor(history: (string | RecommenderEvent)[], options?: RecommendOptions): Promise<Recommendation[]>;
+  similarItems(id: string, k?: number, options?: { exclude?: string[]; filter?: (id: string) => boolean; categories?: string[] }): Promise<Recommendation[]>;
+  exportState(): Promise<RecommenderState>;
   importState(state: RecommenderState): Promise<void>;
   forget(): Promise<void>;
   dispose(): Promise<void>;
 }
 
 /** A Recommender in a worker: the same methods, each returning a Promise. */
-export declare class RemoteRecommender {
+/**
+ * A Recommender in a worker: the same methods (declared once, web/src/methods.js); functions
+ * (filter) and custom storage objects cannot cross to the worker.
+ */
+export declare class RemoteRecommender extends Recommender {
   readonly runtimeInfo: RuntimeInfo;
-  info(): Promise<ReturnType<Recommender['info']>>;
-  itemIds(): Promise<string[]>;
-  hasItem(id: string): Promise<boolean>;
-  observe(event: RecommenderEvent): Promise<number>;
-  personalize(): Promise<{ events: number; ms: number }>;
-  recommend(options?: Omit<RecommendOptions, 'filter'>): Promise<Recommendation[]>;
-  recommendFor(history: (string | RecommenderEvent)[], options?: Omit<RecommendOptions, 'filter'>): Promise<Recommendation[]>;
-  similarItems(id: string, k?: number, options?: { exclude?: string[]; categories?: string[] }): Promise<Recommendation[]>;
-  exportState(): Promise<RecommenderState>;
-  importState(state: RecommenderState): Promise<void>;
-  forget(): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
@@ -321,7 +313,7 @@ export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
  */
 export declare function createRecommender(options: RecommenderOptions & { worker: true }): Promise<RemoteRecommender>;
 export declare function createRecommender(options: RecommenderOptions & { worker: false }): Promise<Recommender>;
-export declare function createRecommender(options?: RecommenderOptions): Promise<Recommender | RemoteRecommender>;
+export declare function createRecommender(options?: RecommenderOptions): Promise<Recommender>;
 /** models/registry.json: the shipped models with sizes and SHA-256 digests. */
 export declare function modelRegistry(): Promise<{ version: 1; models: Record<string, { file: string; task: string; card: string; bytes: number; sha256: string }> }>;
 
@@ -445,31 +437,8 @@ export interface TaggerState {
 }
 
 export declare class ImageTagger {
-  info(): { input: ImageInputSpec; labels: string[]; groups: { name: string; members: number[] }[]; embeddingDim: number;
-            hasLogits: boolean; customTags: string[]; examples: Record<string, number>; catalog: number };
-  tag(image: ImageInput, options?: TagOptions): Promise<Tag[]>;
-  tagBatch(images: ImageInput[], options?: TagOptions): Promise<Tag[][]>;
-  embed(image: ImageInput, options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array>;
-  embedBatch(images: ImageInput[], options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array[]>;
-  classifyEmbeddings(embeddings: Float32Array[], options?: { topK?: number }): Tag[][];
-  addToCatalog(items: ({ id: string; image: ImageInput } | { id: string; embedding: Float32Array })[]): Promise<number>;
-  removeFromCatalog(id: string): void;
-  similar(imageOrEmbedding: ImageInput | Float32Array, k?: number, options?: { exclude?: string }): Promise<{ id: string; score: number }[]>;
-  learn(images: ImageInput | ImageInput[], tag: string): Promise<number>;
-  forgetTag(tag: string): Promise<void>;
-  train(options?: HeadTrainOptions): Promise<HeadTrainResult>;
-  exportHead(): Uint8Array | null;
-  importHead(bytes: Uint8Array): Promise<void>;
-  exportState(): TaggerState;
-  importState(state: TaggerState): Promise<void>;
-  forget(): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-/** An ImageTagger in a worker: the same methods, each returning a Promise. */
-export declare class RemoteImageTagger {
-  readonly runtimeInfo: RuntimeInfo;
-  info(): Promise<ReturnType<ImageTagger['info']>>;
+  info(): Promise<{ input: ImageInputSpec; labels: string[]; groups: { name: string; members: number[] }[]; embeddingDim: number;
+            hasLogits: boolean; customTags: string[]; examples: Record<string, number>; catalog: number }>;
   tag(image: ImageInput, options?: TagOptions): Promise<Tag[]>;
   tagBatch(images: ImageInput[], options?: TagOptions): Promise<Tag[][]>;
   embed(image: ImageInput, options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array>;
@@ -480,7 +449,6 @@ export declare class RemoteImageTagger {
   similar(imageOrEmbedding: ImageInput | Float32Array, k?: number, options?: { exclude?: string }): Promise<{ id: string; score: number }[]>;
   learn(images: ImageInput | ImageInput[], tag: string): Promise<number>;
   forgetTag(tag: string): Promise<void>;
-  /** onProgress is relayed from the worker; signal cancels there. */
   train(options?: HeadTrainOptions): Promise<HeadTrainResult>;
   exportHead(): Promise<Uint8Array | null>;
   importHead(bytes: Uint8Array): Promise<void>;
@@ -490,11 +458,17 @@ export declare class RemoteImageTagger {
   dispose(): Promise<void>;
 }
 
+/** An ImageTagger in a worker: the same methods, each returning a Promise. */
+/** An ImageTagger in a worker: the same methods; images become pixels on the calling thread. */
+export declare class RemoteImageTagger extends ImageTagger {
+  readonly runtimeInfo: RuntimeInfo;
+}
+
 export declare const DEFAULT_TAGGER_MODEL: URL;
 /** In browsers: a worker by default (RemoteImageTagger); `worker: false` keeps it in this thread. Node: this thread unless `worker: true`. */
 export declare function createImageTagger(options: ImageTaggerOptions & { worker: true }): Promise<RemoteImageTagger>;
 export declare function createImageTagger(options: ImageTaggerOptions & { worker: false }): Promise<ImageTagger>;
-export declare function createImageTagger(options?: ImageTaggerOptions): Promise<ImageTagger | RemoteImageTagger>;
+export declare function createImageTagger(options?: ImageTaggerOptions): Promise<ImageTagger>;
 /** Converts any supported image (except Blobs) to raw pixels. */
 export declare function toPixels(image: ImageInput): Required<Pick<RawImage, 'width' | 'height' | 'format' | 'rowBytes'>> & { data: Uint8Array | Uint8ClampedArray };
 export declare function toPixelsAsync(image: ImageInput): Promise<ReturnType<typeof toPixels>>;
@@ -549,31 +523,22 @@ export interface ReviewSummary {
 }
 
 export declare class ReviewAnalyzer {
-  info(): { labels: string[]; threshold: number; dim: number; vocabulary: number; aspects: string[] };
-  analyze(text: string | Uint8Array, options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): ReviewAnalysis;
-  analyzeBatch(texts: (string | Uint8Array)[], options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): ReviewAnalysis[];
+  info(): Promise<{ labels: string[]; threshold: number; dim: number; vocabulary: number; aspects: string[] }>;
+  analyze(text: string | Uint8Array, options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis>;
+  analyzeBatch(texts: (string | Uint8Array)[], options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis[]>;
   summarize(texts: (string | Uint8Array)[], options?: { chunk?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<ReviewSummary>;
   fineTune(examples: { text: string; label: string | boolean }[],
            options?: { epochs?: number; learningRate?: number; onProgress?: (p: { epoch: number; epochs: number }) => void; signal?: AbortSignal }):
     Promise<{ epochs: number; examples: number; ms: number }>;
   /** The (fine-tuned) model as a Vitrine model file. */
-  exportModel(): Uint8Array;
+  exportModel(): Promise<Uint8Array>;
   dispose(): Promise<void>;
 }
 
 /** A ReviewAnalyzer in a worker: the same methods, each returning a Promise. */
-export declare class RemoteReviewAnalyzer {
+/** A ReviewAnalyzer in a worker: the same methods. */
+export declare class RemoteReviewAnalyzer extends ReviewAnalyzer {
   readonly runtimeInfo: RuntimeInfo;
-  info(): Promise<ReturnType<ReviewAnalyzer['info']>>;
-  analyze(text: string | Uint8Array, options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis>;
-  analyzeBatch(texts: (string | Uint8Array)[], options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis[]>;
-  /** onProgress is relayed from the worker; signal cancels there. */
-  summarize(texts: (string | Uint8Array)[], options?: { chunk?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<ReviewSummary>;
-  fineTune(examples: { text: string; label: string | boolean }[],
-           options?: { epochs?: number; learningRate?: number; onProgress?: (p: { epoch: number; epochs: number }) => void; signal?: AbortSignal }):
-    Promise<{ epochs: number; examples: number; ms: number }>;
-  exportModel(): Promise<Uint8Array>;
-  dispose(): Promise<void>;
 }
 
 export declare const DEFAULT_REVIEW_MODEL: URL;
@@ -581,4 +546,4 @@ export declare const DEFAULT_ASPECTS: Readonly<Record<string, string[]>>;
 /** In browsers: a worker by default (RemoteReviewAnalyzer); `worker: false` keeps it in this thread. Node: this thread unless `worker: true`. */
 export declare function createReviewAnalyzer(options: ReviewAnalyzerOptions & { worker: true; variant?: Variant | 'auto'; threads?: number }): Promise<RemoteReviewAnalyzer>;
 export declare function createReviewAnalyzer(options: ReviewAnalyzerOptions & { worker: false }): Promise<ReviewAnalyzer>;
-export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions & { variant?: Variant | 'auto'; threads?: number }): Promise<ReviewAnalyzer | RemoteReviewAnalyzer>;
+export declare function createReviewAnalyzer(options?: ReviewAnalyzerOptions & { variant?: Variant | 'auto'; threads?: number }): Promise<ReviewAnalyzer>;

@@ -59,14 +59,14 @@ export class Recommender {
   }
 
   /** { kind, items, dim, bytes, precision, events } */
-  info() {
+  async info() {
     const h = this._live();
     return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: this.precision,
              events: this._events.length, dormantEvents: this._dormant.length, droppedOnLoad: this._dropped };
   }
 
   /** Every item id of the model, in the model's order. */
-  itemIds() {
+  async itemIds() {
     const h = this._live();
     return this._allIds(h).slice();
   }
@@ -77,7 +77,7 @@ export class Recommender {
   }
 
   /** Whether the model knows this item id. */
-  hasItem(id) {
+  async hasItem(id) {
     const h = this._live();
     return typeof id === 'string' && h.findItem(id) >= 0;
   }
@@ -114,7 +114,11 @@ export class Recommender {
   }
 
   /** Folds the recorded events into the user vector now (recommend() does it when needed). */
-  personalize() {
+  async personalize() {
+    return this._personalize();
+  }
+
+  _personalize() {
     const h = this._live();
     const t0 = now();
     const { items, weights } = this._history(this._events);
@@ -129,9 +133,9 @@ export class Recommender {
    *           categories?: string[], diversity?: number, explain?: boolean }} [options]
    * @returns {{ id: string, score: number, because?: { id: string, similarity: number } }[]}
    */
-  recommend(options = {}) {
+  async recommend(options = {}) {
     const h = this._live();
-    if (this._dirty) this.personalize();
+    if (this._dirty) this._personalize();
     return this._rank(h, this._events, options);
   }
 
@@ -139,7 +143,7 @@ export class Recommender {
    * Ranks for a given history without touching the shopper's state (what-if, evaluation).
    * @param {(string | { item: string, type?: string, weight?: number })[]} history oldest first
    */
-  recommendFor(history, options = {}) {
+  async recommendFor(history, options = {}) {
     const h = this._live();
     if (!Array.isArray(history)) fail('history must be an array of item ids or events');
     const events = history.map((e) => this._validate(typeof e === 'string' ? { item: e } : e));
@@ -150,7 +154,7 @@ export class Recommender {
   }
 
   /** The k items most similar to `id` (cosine of the model's item vectors). */
-  similarItems(id, k = 10, options = {}) {
+  async similarItems(id, k = 10, options = {}) {
     const h = this._live();
     const index = this._index(id);
     return this._results(h.similar(index, this._request(h, { ...options, k }, null)));
@@ -160,7 +164,11 @@ export class Recommender {
    * The shopper's state as plain JSON (events only; the model is not part of it), oldest first.
    * Events of items this model lacks (saved with another model) are kept in it.
    */
-  exportState() {
+  async exportState() {
+    return this._snapshot();
+  }
+
+  _snapshot() {
     this._live();
     const all = this._dormant.length ? [...this._dormant, ...this._events].sort((a, b) => a.time - b.time) : this._events;
     return { version: STATE_VERSION, events: all.map((e) => ({ ...e })) };
@@ -282,7 +290,7 @@ export class Recommender {
   }
 
   _persist() {
-    const snapshot = this.exportState();
+    const snapshot = this._snapshot();
     return this._writer.save(snapshot);
   }
 

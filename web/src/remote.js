@@ -6,6 +6,7 @@
 import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { toPixelsAsync } from './image.js';
+import { TASK_METHODS } from './methods.js';
 
 class WorkerConnection {
   static async start(runtimeOptions) {
@@ -147,10 +148,6 @@ class RemoteTask {
     return done.finally(() => signal?.removeEventListener('abort', abort));
   }
 
-  _call(method, ...args) {
-    return this._callTransfer(method, args, []);
-  }
-
   _callTransfer(method, args, transfer) {
     if (!this._c) return Promise.reject(new VitrineError(`${this._kind} was disposed`, 'FailedPrecondition'));
     try {
@@ -160,27 +157,6 @@ class RemoteTask {
     }
     return this._c.request('call', [this._handle, method, args], undefined, undefined, transfer);
   }
-}
-
-/** A Recommender living in a worker: the same methods, all returning Promises. */
-export class RemoteRecommender extends RemoteTask {
-  /** @internal */
-  constructor(connection, handle) {
-    super(connection, handle, 'recommender');
-  }
-
-  info() { return this._call('info'); }
-  itemIds() { return this._call('itemIds'); }
-  hasItem(id) { return this._call('hasItem', id); }
-  observe(event) { return this._call('observe', event); }
-  personalize() { return this._call('personalize'); }
-  recommend(options = {}) { return this._call('recommend', options); }
-  recommendFor(history, options = {}) { return this._call('recommendFor', history, options); }
-  similarItems(id, k, options) { return this._call('similarItems', id, k, options); }
-  exportState() { return this._call('exportState'); }
-  importState(state) { return this._call('importState', state); }
-  forget() { return this._call('forget'); }
-
 }
 
 // Relative URLs mean the page's location, not the worker script's.
@@ -221,79 +197,57 @@ export function createRemoteRecommender(options) {
 // Images become plain pixels on this thread (ImageBitmap, <img>, canvas, Blob, ImageData, raw).
 // Pixels drawn here are fresh buffers and are transferred to the worker; the caller's own arrays
 // are copied (structured clone), never detached. `transfer` collects what can move.
-async function pixelsFor(images, transfer) {
-  const list = Array.isArray(images) ? images : [images];
+async function pixelsOf(image, transfer) {
+  const p = await toPixelsAsync(image);
+  if (p.owned) transfer.push(p.data.buffer);
+  return { data: p.data, width: p.width, height: p.height, format: p.format, rowBytes: p.rowBytes };
+}
+
+// One image, an embedding (a Float32Array passes as it is) or an array of images.
+async function imagesFor(images, transfer) {
+  if (images instanceof Float32Array) return images;
+  if (!Array.isArray(images)) return pixelsOf(images, transfer);
   const out = [];
-  for (const image of list) {
-    const p = await toPixelsAsync(image);
-    if (p.owned) transfer.push(p.data.buffer);
-    out.push({ data: p.data, width: p.width, height: p.height, format: p.format, rowBytes: p.rowBytes });
-  }
+  for (const image of images) out.push(await pixelsOf(image, transfer));
   return out;
 }
 
+async function catalogFor(items, transfer, method) {
+  if (!Array.isArray(items)) throw new VitrineError(`${method} expects an array`, 'InvalidArgument');
+  const out = [];
+  for (const item of items) out.push(item?.image ? { ...item, image: await pixelsOf(item.image, transfer) } : item);
+  return out;
+}
+
+// A proxy class for one kind of task: every method of its TASK_METHODS entry, forwarded to the
+// worker as a Promise (long calls relay progress and cancel there; images become pixels here).
+function proxyClass(name, kind, label) {
+  const Proxy = { [name]: class extends RemoteTask {
+    constructor(connection, handle) {
+      super(connection, handle, label);
+    }
+  } }[name];
+  for (const [method, spec] of Object.entries(TASK_METHODS[kind])) {
+    Proxy.prototype[method] = spec.long !== undefined
+      ? function (...args) { return this._longCall(method, args, spec.long); }
+      : async function (...args) {
+        const transfer = [];
+        const at = spec.images ?? spec.items;
+        if (at !== undefined && args[at] !== undefined) {
+          args[at] = spec.images !== undefined ? await imagesFor(args[at], transfer, method) : await catalogFor(args[at], transfer, method);
+        }
+        return this._callTransfer(method, args, transfer);
+      };
+  }
+  return Proxy;
+}
+
+/** A Recommender living in a worker: the same methods, all returning Promises. */
+export const RemoteRecommender = proxyClass('RemoteRecommender', 'recommender', 'recommender');
 /** An ImageTagger living in a worker: the same methods, all returning Promises. */
-export class RemoteImageTagger extends RemoteTask {
-  /** @internal */
-  constructor(connection, handle) {
-    super(connection, handle, 'tagger');
-  }
-
-  info() { return this._call('info'); }
-  async tag(image, options = {}) { return this._withPixels('tag', image, true, options); }
-  async tagBatch(images, options = {}) { return this._withPixels('tagBatch', images, false, options); }
-  async embed(image, options = {}) { return this._withPixels('embed', image, true, options); }
-  async embedBatch(images, options = {}) { return this._withPixels('embedBatch', images, false, options); }
-  async addToCatalog(items) {
-    if (!Array.isArray(items)) throw new VitrineError('addToCatalog expects an array', 'InvalidArgument');
-    const plain = [], transfer = [];
-    for (const item of items) plain.push(item?.image ? { ...item, image: (await pixelsFor(item.image, transfer))[0] } : item);
-    return this._callTransfer('addToCatalog', [plain], transfer);
-  }
-  removeFromCatalog(id) { return this._call('removeFromCatalog', id); }
-  async similar(imageOrEmbedding, k, options = {}) {
-    if (imageOrEmbedding instanceof Float32Array) return this._call('similar', imageOrEmbedding, k, options);
-    const transfer = [];
-    const q = (await pixelsFor(imageOrEmbedding, transfer))[0];
-    return this._callTransfer('similar', [q, k, options], transfer);
-  }
-  async learn(images, tag) {
-    const transfer = [];
-    return this._callTransfer('learn', [await pixelsFor(images, transfer), tag], transfer);
-  }
-
-  async _withPixels(method, images, single, options) {
-    const transfer = [];
-    const pixels = await pixelsFor(images, transfer);
-    return this._callTransfer(method, [single ? pixels[0] : pixels, options], transfer);
-  }
-  forgetTag(tag) { return this._call('forgetTag', tag); }
-  classifyEmbeddings(embeddings, options = {}) { return this._call('classifyEmbeddings', embeddings, options); }
-  exportHead() { return this._call('exportHead'); }
-  importHead(bytes) { return this._call('importHead', bytes); }
-  exportState() { return this._call('exportState'); }
-  importState(state) { return this._call('importState', state); }
-  forget() { return this._call('forget'); }
-
-  /** train() in the worker: onProgress is relayed, options.signal cancels it there. */
-  train(options = {}) { return this._longCall('train', [options], 0); }
-}
-
+export const RemoteImageTagger = proxyClass('RemoteImageTagger', 'tagger', 'tagger');
 /** A ReviewAnalyzer living in a worker: the same methods, all returning Promises. */
-export class RemoteReviewAnalyzer extends RemoteTask {
-  /** @internal */
-  constructor(connection, handle) {
-    super(connection, handle, 'review analyzer');
-  }
-
-  info() { return this._call('info'); }
-  analyze(text, options = {}) { return this._call('analyze', text, options); }
-  analyzeBatch(texts, options = {}) { return this._call('analyzeBatch', texts, options); }
-  /** onProgress is relayed from the worker; signal cancels there. */
-  summarize(texts, options = {}) { return this._longCall('summarize', [texts, options], 1); }
-  fineTune(examples, options = {}) { return this._longCall('fineTune', [examples, options], 1); }
-  exportModel() { return this._call('exportModel'); }
-}
+export const RemoteReviewAnalyzer = proxyClass('RemoteReviewAnalyzer', 'reviews', 'review analyzer');
 
 /** createReviewAnalyzer({ worker: true, ... }): a worker with its own runtime and one analyzer. */
 export function createRemoteReviewAnalyzer(options) {

@@ -53,7 +53,7 @@ export class ReviewAnalyzer {
   }
 
   /** { labels, threshold, dim, vocabulary, aspects } */
-  info() {
+  async info() {
     this._live();
     return { ...this._info, aspects: [...this._aspectNames] };
   }
@@ -65,7 +65,11 @@ export class ReviewAnalyzer {
    * @returns {{ label: string, positive: boolean, score: number, aspects: {aspect: string, sentiment: 'positive'|'negative', score: number, snippet: string}[],
    *             words: {word: string, weight: number}[], truncated: boolean, invalidBytes: number, empty: boolean }}
    */
-  analyze(text, options = {}) {
+  async analyze(text, options = {}) {
+    return this._analyze(text, options);
+  }
+
+  _analyze(text, options) {
     const h = this._live();
     if (typeof text !== 'string' && !(text instanceof Uint8Array)) fail('analyze(text): text must be a string (or UTF-8 bytes)');
     const topWords = options.topWords ?? 5;
@@ -81,9 +85,9 @@ export class ReviewAnalyzer {
   }
 
   /** analyze() for many texts. */
-  analyzeBatch(texts, options = {}) {
+  async analyzeBatch(texts, options = {}) {
     if (!Array.isArray(texts)) fail('analyzeBatch(texts): texts must be an array');
-    return texts.map((t) => this.analyze(t, options));
+    return texts.map((t) => this._analyze(t, options));
   }
 
   /**
@@ -140,7 +144,7 @@ export class ReviewAnalyzer {
   }
 
   /** The (fine-tuned) model as a Vitrine model file. */
-  exportModel() {
+  async exportModel() {
     const b = this._live().save(false);
     if (!b) this._check(1);
     return b;

@@ -61,7 +61,7 @@ export class ImageTagger {
   }
 
   /** { input, labels, groups, embeddingDim, customTags, examples, catalog } */
-  info() {
+  async info() {
     const h = this._live();
     const examples = {};
     for (const [tag, list] of this._examples) examples[tag] = list.length;
@@ -106,7 +106,7 @@ export class ImageTagger {
    * The store's own tags (after train()) for embeddings you kept from embed(): best first per
    * embedding. @returns {{label: string, score: number, type: 'custom'}[][]}
    */
-  classifyEmbeddings(embeddings, options = {}) {
+  async classifyEmbeddings(embeddings, options = {}) {
     if (!Array.isArray(embeddings) || embeddings.length === 0) fail('expected a non-empty array of Float32Array embeddings');
     const h = this._live();
     const d = this._info.embeddingDim;
@@ -140,7 +140,7 @@ export class ImageTagger {
     return h.indexSize();
   }
 
-  removeFromCatalog(id) {
+  async removeFromCatalog(id) {
     this._check(this._live().indexRemove(id));
   }
 
@@ -232,7 +232,7 @@ export class ImageTagger {
   }
 
   /** The trained head as a Vitrine model file (Uint8Array), or null before train(). */
-  exportHead() {
+  async exportHead() {
     this._live();
     return this._head ? this._head.slice() : null;
   }
@@ -247,7 +247,11 @@ export class ImageTagger {
   }
 
   /** The store's learned state (examples and head) as a plain, JSON-safe object. */
-  exportState() {
+  async exportState() {
+    return this._snapshot();
+  }
+
+  _snapshot() {
     this._live();
     const examples = {};
     for (const [tag, list] of this._examples) examples[tag] = list.map((e) => toBase64(new Uint8Array(e.buffer, e.byteOffset, e.byteLength)));
@@ -321,7 +325,7 @@ export class ImageTagger {
   }
 
   _persist() {
-    const snapshot = this.exportState();
+    const snapshot = this._snapshot();
     return this._writer.save(snapshot);
   }
 

@@ -3,16 +3,8 @@
 // browsers and as a worker_threads Worker under Node.
 import { createRuntime } from './index.js';
 import { isNode } from './loader.js';
+import { TASK_KINDS as KINDS, TASK_METHODS as METHODS } from './methods.js';
 
-// The methods a remote caller may invoke on each kind of object.
-const METHODS = {
-  recommender: new Set(['info', 'itemIds', 'hasItem', 'observe', 'personalize', 'recommend', 'recommendFor',
-                         'similarItems', 'exportState', 'importState', 'forget']),
-  reviews: new Set(['info', 'analyze', 'analyzeBatch', 'summarize', 'fineTune', 'exportModel']),
-  tagger: new Set(['info', 'tag', 'tagBatch', 'embed', 'embedBatch', 'addToCatalog', 'removeFromCatalog', 'similar',
-                   'learn', 'forgetTag', 'train', 'classifyEmbeddings', 'exportHead', 'importHead', 'exportState', 'importState', 'forget']),
-};
-const KINDS = { createRecommender: 'recommender', createImageTagger: 'tagger', createReviewAnalyzer: 'reviews' };
 // Abort controllers of running calls (by request id), for 'cancel'.
 const running = new Map();
 
@@ -47,9 +39,9 @@ async function handle({ op, args }, id) {
       const [h, method, params] = args;
       const entry = objects.get(h);
       if (!entry) throw Object.assign(new Error(`no object ${h} in the worker (disposed?)`), { code: 'FailedPrecondition' });
-      if (!METHODS[entry.kind].has(method)) throw Object.assign(new Error(`unknown method '${method}'`), { code: 'InvalidArgument' });
+      if (!Object.hasOwn(METHODS[entry.kind], method)) throw Object.assign(new Error(`unknown method '${method}'`), { code: 'InvalidArgument' });
       // Long calls: progress is relayed, cancellation arrives as a 'cancel' message.
-      const long = { train: 0, fineTune: 1, summarize: 1 }[method];
+      const long = METHODS[entry.kind][method].long;
       if (long !== undefined) {
         const controller = new AbortController();
         running.set(id, controller);

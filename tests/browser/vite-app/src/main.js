@@ -15,7 +15,7 @@ try {
   const reviews = await createReviewAnalyzer();
   const review = await reviews.analyze('Delicious, fresh and a great price!');
   const inPage = await createReviewAnalyzer({ worker: false });  // opting out: this thread
-  const fromPage = inPage.analyze('Stale and overpriced.');
+  const fromPage = await inPage.analyze('Stale and overpriced.');
   await inPage.dispose();
   const info = rec.runtimeInfo;
   out.textContent = JSON.stringify({ variant: info.variant, threads: info.threads, films, tags: tags.map((t) => t.type),
