@@ -98,5 +98,30 @@ TEST(Gradients, OpsWithoutBackwardAreKnown) {
   }
 }
 
+// The registry: each entry carries ops.def's id and name (VITRINE_OP_INFO), infers shapes, runs
+// somewhere (an XNNPACK lowering or an engine kernel), and names a sparse-gradient input that exists.
+TEST(OpRegistry, EntriesMatchOpsDefAndAreComplete) {
+  std::set<uint16_t> ids;
+  std::set<std::string> names;
+#define VITRINE_OP(Name, op_id, op_name)                \
+  EXPECT_EQ(op_info(OpType::k##Name).id, op_id);       \
+  EXPECT_STREQ(op_info(OpType::k##Name).name, op_name); \
+  EXPECT_EQ(&op_info(OpType::k##Name), &op_info(find_op(op_name).value()->type));
+#include "vitrine/ops.def"
+#undef VITRINE_OP
+  for (const OpInfo& info : all_ops()) {
+    EXPECT_TRUE(ids.insert(info.id).second) << info.name;
+    EXPECT_TRUE(names.insert(info.name).second) << info.name;
+    EXPECT_NE(info.infer_shapes, nullptr) << info.name;
+    EXPECT_TRUE(info.lower != nullptr || info.run != nullptr) << info.name << " runs nowhere";
+    EXPECT_GE(info.min_inputs, 1) << info.name;
+    EXPECT_LE(info.min_inputs, info.max_inputs) << info.name;
+    if (info.sparse_table_grad != nullptr) {
+      EXPECT_GE(info.sparse_table_input, 0) << info.name;
+      EXPECT_LT(info.sparse_table_input, info.max_inputs) << info.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vitrine

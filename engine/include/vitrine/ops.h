@@ -1,8 +1,9 @@
 // Ops: the layers Vitrine runs and differentiates.
 //
-// Every op implements the Op interface (shape inference, forward, backward) in one file under
-// engine/src/ops/, and is listed once in ops.def. Inputs are ordered activations first, then
-// parameters, as each op's factory documents. Shapes are validated by infer_shape() at build time;
+// Every op lives in one file under engine/src/ops/ (shape inference, XNNPACK lowering or engine
+// kernel, backward, optional sparse gradient) and is listed once in ops.def; its file defines its
+// OpInfo entry from VITRINE_OP_INFO(Name), which takes the id and name from ops.def. Inputs are
+// ordered activations first, then parameters, as each op's factory documents. Shapes are validated by infer_shape() at build time;
 // forward()/backward() re-check only what is cheap (ranks and sizes), never per element.
 #pragma once
 
@@ -83,7 +84,14 @@ using LowerFn = Status (*)(XnnLowering& lowering);
 using RunFn = Status (*)(Context* ctx, const OpAttrs& attrs, const std::vector<const Tensor*>& inputs,
                          const std::vector<Tensor*>& outputs);
 
-// The registry entry of one op.
+// Sparse gradient of a table input (embeddings): adds d loss / d inputs[table] into `table_grad`
+// (the table's shape), touching only the rows the op read, instead of a dense table-sized gradient.
+using SparseGradFn = Status (*)(const OpAttrs& attrs, const std::vector<const Tensor*>& inputs, const Tensor& output,
+                                const Tensor& grad_output, Tensor* table_grad);
+
+// The registry entry of one op. Each op's file defines its entry once, by name, from ops.def:
+//   const OpInfo kSoftmaxInfo = VITRINE_OP_INFO(Softmax).inputs(1, 1).infer(&infer_softmax)
+//                                   .lowering(&lower_softmax).gradient(&backward_softmax);
 struct OpInfo {
   OpType type;
   uint16_t id;
@@ -107,10 +115,44 @@ struct OpInfo {
   // there is not a trainable parameter.
   uint32_t non_differentiable_inputs = 0;
 
+  // Sparse gradient of input `sparse_table_input` (null: dense gradients only).
+  SparseGradFn sparse_table_grad = nullptr;
+  int sparse_table_input = -1;
+
   bool differentiable_input(size_t position) const {
     return position >= 32 || ((non_differentiable_inputs >> position) & 1u) == 0;
   }
+
+  // The entry of `type` with its id and name from ops.def and nothing else set; the setters below
+  // return a copy with one more field, so that an entry names every field it sets.
+  static constexpr OpInfo of(OpType type) {
+    switch (type) {
+#define VITRINE_OP(Name, id, name) \
+      case OpType::k##Name:        \
+        return OpInfo{type, id, name, 0, 0, nullptr, nullptr, nullptr};
+#include "vitrine/ops.def"
+#undef VITRINE_OP
+    }
+    return OpInfo{type, 0xFFFF, "invalid", 0, 0, nullptr, nullptr, nullptr};
+  }
+  constexpr OpInfo inputs(int min, int max) const { OpInfo c = *this; c.min_inputs = min; c.max_inputs = max; return c; }
+  constexpr OpInfo infer(InferShapesFn f) const { OpInfo c = *this; c.infer_shapes = f; return c; }
+  constexpr OpInfo lowering(LowerFn f) const { OpInfo c = *this; c.lower = f; return c; }
+  constexpr OpInfo kernel(RunFn f) const { OpInfo c = *this; c.run = f; return c; }
+  constexpr OpInfo gradient(BackwardFn f) const { OpInfo c = *this; c.backward = f; return c; }
+  constexpr OpInfo training_forward(RunFn f) const { OpInfo c = *this; c.train_forward = f; return c; }
+  constexpr OpInfo not_differentiable(uint32_t input_bits) const { OpInfo c = *this; c.non_differentiable_inputs = input_bits; return c; }
+  constexpr OpInfo sparse_gradient(int input, SparseGradFn f) const {
+    OpInfo c = *this;
+    c.sparse_table_input = input;
+    c.sparse_table_grad = f;
+    return c;
+  }
+  constexpr OpInfo op_factory(Result<std::unique_ptr<Op>> (*f)(Context*, const OpAttrs&)) const { OpInfo c = *this; c.create = f; return c; }
 };
+
+// The start of an op's registry entry: its id and name come from ops.def.
+#define VITRINE_OP_INFO(Name) ::vitrine::OpInfo::of(::vitrine::OpType::k##Name)
 
 // All ops, in ops.def order.
 const std::vector<OpInfo>& all_ops();

@@ -249,7 +249,10 @@ Status backward_attention(Context* ctx, const OpAttrs& a, const std::vector<cons
 
 }  // namespace
 
-const OpInfo kAttentionInfo{OpType::kAttention, 33, "attention", 3, 4, &infer_attention, &lower_attention, nullptr,
-                            nullptr, &backward_attention};
+const OpInfo kAttentionInfo = VITRINE_OP_INFO(Attention)
+    .inputs(3, 4)
+    .infer(&infer_attention)
+    .lowering(&lower_attention)
+    .gradient(&backward_attention);
 
 }  // namespace vitrine

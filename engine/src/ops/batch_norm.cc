@@ -233,8 +233,12 @@ Status backward_batch_norm(Context*, const OpAttrs& a, const std::vector<const T
 
 }  // namespace
 
-const OpInfo kBatchNormInfo{OpType::kBatchNorm, 21, "batch_norm", 5, 5, &infer_batch_norm, &lower_batch_norm,
-                            nullptr, nullptr, &backward_batch_norm, &train_forward_batch_norm,
-                            /*non_differentiable_inputs: mean, var*/ (1u << 3) | (1u << 4)};
+const OpInfo kBatchNormInfo = VITRINE_OP_INFO(BatchNorm)
+    .inputs(5, 5)
+    .infer(&infer_batch_norm)
+    .lowering(&lower_batch_norm)
+    .gradient(&backward_batch_norm)
+    .training_forward(&train_forward_batch_norm)
+    .not_differentiable((1u << 3) | (1u << 4));  // the running mean and variance
 
 }  // namespace vitrine

@@ -68,13 +68,25 @@ Status backward_binary(Context*, const OpAttrs&, const std::vector<const Tensor*
 
 }  // namespace
 
-const OpInfo kAddInfo{OpType::kAdd, 5, "add", 2, 2, &infer_binary<OpType::kAdd>,
-                      &lower_binary<xnn_binary_add>, nullptr, nullptr, &backward_binary<OpType::kAdd>};
-const OpInfo kSubInfo{OpType::kSub, 6, "sub", 2, 2, &infer_binary<OpType::kSub>,
-                      &lower_binary<xnn_binary_subtract>, nullptr, nullptr, &backward_binary<OpType::kSub>};
-const OpInfo kMulInfo{OpType::kMul, 7, "mul", 2, 2, &infer_binary<OpType::kMul>,
-                      &lower_binary<xnn_binary_multiply>, nullptr, nullptr, &backward_binary<OpType::kMul>};
-const OpInfo kDivInfo{OpType::kDiv, 8, "div", 2, 2, &infer_binary<OpType::kDiv>,
-                      &lower_binary<xnn_binary_divide>, nullptr, nullptr, &backward_binary<OpType::kDiv>};
+const OpInfo kAddInfo = VITRINE_OP_INFO(Add)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kAdd>)
+    .lowering(&lower_binary<xnn_binary_add>)
+    .gradient(&backward_binary<OpType::kAdd>);
+const OpInfo kSubInfo = VITRINE_OP_INFO(Sub)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kSub>)
+    .lowering(&lower_binary<xnn_binary_subtract>)
+    .gradient(&backward_binary<OpType::kSub>);
+const OpInfo kMulInfo = VITRINE_OP_INFO(Mul)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kMul>)
+    .lowering(&lower_binary<xnn_binary_multiply>)
+    .gradient(&backward_binary<OpType::kMul>);
+const OpInfo kDivInfo = VITRINE_OP_INFO(Div)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kDiv>)
+    .lowering(&lower_binary<xnn_binary_divide>)
+    .gradient(&backward_binary<OpType::kDiv>);
 
 }  // namespace vitrine

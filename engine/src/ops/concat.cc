@@ -61,7 +61,10 @@ Status backward_concat(Context*, const OpAttrs& a, const std::vector<const Tenso
 
 }  // namespace
 
-const OpInfo kConcatInfo{OpType::kConcat, 20, "concat", 1, 64, &infer_concat, &lower_concat, nullptr, nullptr,
-                         &backward_concat};
+const OpInfo kConcatInfo = VITRINE_OP_INFO(Concat)
+    .inputs(1, 64)
+    .infer(&infer_concat)
+    .lowering(&lower_concat)
+    .gradient(&backward_concat);
 
 }  // namespace vitrine

@@ -213,7 +213,10 @@ Status backward_conv2d(Context* ctx, const OpAttrs& attrs, const std::vector<con
 
 }  // namespace
 
-const OpInfo kConv2DInfo{OpType::kConv2D, 1, "conv2d", 2, 3, &infer_conv2d, &lower_conv2d, nullptr, nullptr,
-                         &backward_conv2d};
+const OpInfo kConv2DInfo = VITRINE_OP_INFO(Conv2D)
+    .inputs(2, 3)
+    .infer(&infer_conv2d)
+    .lowering(&lower_conv2d)
+    .gradient(&backward_conv2d);
 
 }  // namespace vitrine

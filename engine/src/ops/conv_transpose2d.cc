@@ -183,7 +183,10 @@ Status backward_deconv(Context* ctx, const OpAttrs& attrs, const std::vector<con
 
 }  // namespace
 
-const OpInfo kConvTranspose2DInfo{OpType::kConvTranspose2D, 34, "conv_transpose2d", 2, 3, &infer_deconv, &lower_deconv,
-                                  nullptr, nullptr, &backward_deconv};
+const OpInfo kConvTranspose2DInfo = VITRINE_OP_INFO(ConvTranspose2D)
+    .inputs(2, 3)
+    .infer(&infer_deconv)
+    .lowering(&lower_deconv)
+    .gradient(&backward_deconv);
 
 }  // namespace vitrine

@@ -230,7 +230,12 @@ Result<std::unique_ptr<Op>> create_DenseOp(Context* ctx, const OpAttrs& attrs) {
   return std::unique_ptr<Op>(new DenseOp(ctx));
 }
 
-const OpInfo kDenseInfo{OpType::kDense, 0, "dense", 2, 3, &infer_dense, &lower_dense, &create_DenseOp, nullptr, &backward_dense};
+const OpInfo kDenseInfo = VITRINE_OP_INFO(Dense)
+    .inputs(2, 3)
+    .infer(&infer_dense)
+    .lowering(&lower_dense)
+    .op_factory(&create_DenseOp)
+    .gradient(&backward_dense);
 
 Result<std::unique_ptr<Op>> create_dense(Context* ctx) { return create_DenseOp(ctx, OpAttrs{}); }
 

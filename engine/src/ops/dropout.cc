@@ -55,7 +55,11 @@ Status backward_dropout(Context* ctx, const OpAttrs& a, const std::vector<const 
 
 }  // namespace
 
-const OpInfo kDropoutInfo{OpType::kDropout, 35, "dropout", 1, 1, &infer_dropout, &lower_dropout, nullptr, nullptr, &backward_dropout,
-                          &train_forward_dropout};
+const OpInfo kDropoutInfo = VITRINE_OP_INFO(Dropout)
+    .inputs(1, 1)
+    .infer(&infer_dropout)
+    .lowering(&lower_dropout)
+    .gradient(&backward_dropout)
+    .training_forward(&train_forward_dropout);
 
 }  // namespace vitrine

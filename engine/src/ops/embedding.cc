@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "embedding_grad.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -176,22 +175,38 @@ Status backward_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>
   return Status::Ok();
 }
 
-}  // namespace
-
-Status accumulate_table_grad(OpType type, const OpAttrs& attrs, const std::vector<const Tensor*>& in,
-                             const Tensor&, const Tensor& dy, Tensor* table_grad) {
+// Sparse table gradients (OpInfo::sparse_table_grad): only the looked-up rows.
+Status sparse_embedding_grad(const OpAttrs&, const std::vector<const Tensor*>& in, const Tensor&, const Tensor& dy,
+                             Tensor* table_grad) {
   if (in.size() < 2 || !table_grad || table_grad->shape() != in[1]->shape()) {
-    return Status::InvalidArgument("accumulate_table_grad: the gradient must have the table's shape");
+    return Status::InvalidArgument("embedding: the sparse gradient must have the table's shape");
   }
-  float* dt = table_grad->mutable_data();
-  if (type == OpType::kEmbedding) return add_embedding_rows(*in[0], dy, dt, in[1]->shape()[0], in[1]->shape()[1]);
-  if (type == OpType::kEmbeddingBag) return add_bag_rows(attrs, in, dy, dt);
-  return Status::InvalidArgument("accumulate_table_grad: not an embedding op");
+  return add_embedding_rows(*in[0], dy, table_grad->mutable_data(), in[1]->shape()[0], in[1]->shape()[1]);
 }
 
-const OpInfo kEmbeddingInfo{OpType::kEmbedding, 27, "embedding", 2, 2, &infer_embedding, nullptr, nullptr,
-                            &run_embedding, &backward_embedding, nullptr, /*non_differentiable_inputs: ids*/ 1u};
-const OpInfo kEmbeddingBagInfo{OpType::kEmbeddingBag, 28, "embedding_bag", 2, 3, &infer_bag, nullptr, nullptr,
-                               &run_bag, &backward_bag, nullptr, /*non_differentiable_inputs: ids*/ 1u};
+Status sparse_bag_grad(const OpAttrs& attrs, const std::vector<const Tensor*>& in, const Tensor&, const Tensor& dy,
+                       Tensor* table_grad) {
+  if (in.size() < 2 || !table_grad || table_grad->shape() != in[1]->shape()) {
+    return Status::InvalidArgument("embedding_bag: the sparse gradient must have the table's shape");
+  }
+  return add_bag_rows(attrs, in, dy, table_grad->mutable_data());
+}
+
+}  // namespace
+
+const OpInfo kEmbeddingInfo = VITRINE_OP_INFO(Embedding)
+    .inputs(2, 2)
+    .infer(&infer_embedding)
+    .kernel(&run_embedding)
+    .gradient(&backward_embedding)
+    .sparse_gradient(1, &sparse_embedding_grad)
+    .not_differentiable(1u);  // ids
+const OpInfo kEmbeddingBagInfo = VITRINE_OP_INFO(EmbeddingBag)
+    .inputs(2, 3)
+    .infer(&infer_bag)
+    .kernel(&run_bag)
+    .gradient(&backward_bag)
+    .sparse_gradient(1, &sparse_bag_grad)
+    .not_differentiable(1u);  // ids
 
 }  // namespace vitrine

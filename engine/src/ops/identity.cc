@@ -17,6 +17,10 @@ Status lower_identity(XnnLowering& l) {
 
 }  // namespace
 
-const OpInfo kIdentityInfo{OpType::kIdentity, 22, "identity", 1, 1, &infer_identity, &lower_identity, nullptr, nullptr, &backward_copy};
+const OpInfo kIdentityInfo = VITRINE_OP_INFO(Identity)
+    .inputs(1, 1)
+    .infer(&infer_identity)
+    .lowering(&lower_identity)
+    .gradient(&backward_copy);
 
 }  // namespace vitrine

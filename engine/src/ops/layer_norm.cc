@@ -108,7 +108,10 @@ Status backward_layer_norm(Context*, const OpAttrs& a, const std::vector<const T
 
 }  // namespace
 
-const OpInfo kLayerNormInfo{OpType::kLayerNorm, 29, "layer_norm", 3, 3, &infer_layer_norm, nullptr, nullptr,
-                            &run_layer_norm, &backward_layer_norm};
+const OpInfo kLayerNormInfo = VITRINE_OP_INFO(LayerNorm)
+    .inputs(3, 3)
+    .infer(&infer_layer_norm)
+    .kernel(&run_layer_norm)
+    .gradient(&backward_layer_norm);
 
 }  // namespace vitrine

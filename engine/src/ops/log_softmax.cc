@@ -51,7 +51,10 @@ Status backward_log_softmax(Context*, const OpAttrs&, const std::vector<const Te
 
 }  // namespace
 
-const OpInfo kLogSoftmaxInfo{OpType::kLogSoftmax, 30, "log_softmax", 1, 1, &infer_log_softmax, nullptr, nullptr,
-                             &run_log_softmax, &backward_log_softmax};
+const OpInfo kLogSoftmaxInfo = VITRINE_OP_INFO(LogSoftmax)
+    .inputs(1, 1)
+    .infer(&infer_log_softmax)
+    .kernel(&run_log_softmax)
+    .gradient(&backward_log_softmax);
 
 }  // namespace vitrine

@@ -75,7 +75,10 @@ Status backward_matmul(Context* ctx, const OpAttrs&, const std::vector<const Ten
 
 }  // namespace
 
-const OpInfo kMatMulInfo{OpType::kMatMul, 23, "matmul", 2, 2, &infer_matmul, &lower_matmul, nullptr, nullptr,
-                         &backward_matmul};
+const OpInfo kMatMulInfo = VITRINE_OP_INFO(MatMul)
+    .inputs(2, 2)
+    .infer(&infer_matmul)
+    .lowering(&lower_matmul)
+    .gradient(&backward_matmul);
 
 }  // namespace vitrine

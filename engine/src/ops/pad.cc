@@ -58,6 +58,10 @@ Status backward_pad(Context*, const OpAttrs& a, const std::vector<const Tensor*>
 
 }  // namespace
 
-const OpInfo kPadInfo{OpType::kPad, 25, "pad", 1, 1, &infer_pad, &lower_pad, nullptr, nullptr, &backward_pad};
+const OpInfo kPadInfo = VITRINE_OP_INFO(Pad)
+    .inputs(1, 1)
+    .infer(&infer_pad)
+    .lowering(&lower_pad)
+    .gradient(&backward_pad);
 
 }  // namespace vitrine

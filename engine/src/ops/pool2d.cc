@@ -226,11 +226,20 @@ Status backward_global(Context*, const OpAttrs& attrs, const std::vector<const T
 
 }  // namespace
 
-const OpInfo kMaxPool2DInfo{OpType::kMaxPool2D, 2, "max_pool2d", 1, 1, &infer_max, &lower_max, nullptr, nullptr,
-                            &backward_pool<true>};
-const OpInfo kAvgPool2DInfo{OpType::kAvgPool2D, 3, "avg_pool2d", 1, 1, &infer_avg, &lower_avg, nullptr, nullptr,
-                            &backward_pool<false>};
-const OpInfo kGlobalAvgPool2DInfo{OpType::kGlobalAvgPool2D, 4, "global_avg_pool2d", 1, 1, &infer_global,
-                                  &lower_global, nullptr, nullptr, &backward_global};
+const OpInfo kMaxPool2DInfo = VITRINE_OP_INFO(MaxPool2D)
+    .inputs(1, 1)
+    .infer(&infer_max)
+    .lowering(&lower_max)
+    .gradient(&backward_pool<true>);
+const OpInfo kAvgPool2DInfo = VITRINE_OP_INFO(AvgPool2D)
+    .inputs(1, 1)
+    .infer(&infer_avg)
+    .lowering(&lower_avg)
+    .gradient(&backward_pool<false>);
+const OpInfo kGlobalAvgPool2DInfo = VITRINE_OP_INFO(GlobalAvgPool2D)
+    .inputs(1, 1)
+    .infer(&infer_global)
+    .lowering(&lower_global)
+    .gradient(&backward_global);
 
 }  // namespace vitrine

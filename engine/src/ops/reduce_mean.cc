@@ -89,7 +89,10 @@ Status backward_reduce_mean(Context*, const OpAttrs& a, const std::vector<const 
 
 }  // namespace
 
-const OpInfo kReduceMeanInfo{OpType::kReduceMean, 26, "reduce_mean", 1, 1, &infer_reduce_mean,
-                             &lower_reduce_mean, nullptr, nullptr, &backward_reduce_mean};
+const OpInfo kReduceMeanInfo = VITRINE_OP_INFO(ReduceMean)
+    .inputs(1, 1)
+    .infer(&infer_reduce_mean)
+    .lowering(&lower_reduce_mean)
+    .gradient(&backward_reduce_mean);
 
 }  // namespace vitrine

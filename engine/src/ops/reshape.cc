@@ -69,7 +69,15 @@ Status lower_reshape(XnnLowering& l) {
 
 }  // namespace
 
-const OpInfo kReshapeInfo{OpType::kReshape, 17, "reshape", 1, 1, &infer_reshape, &lower_reshape, nullptr, nullptr, &backward_copy};
-const OpInfo kFlattenInfo{OpType::kFlatten, 18, "flatten", 1, 1, &infer_flatten, &lower_reshape, nullptr, nullptr, &backward_copy};
+const OpInfo kReshapeInfo = VITRINE_OP_INFO(Reshape)
+    .inputs(1, 1)
+    .infer(&infer_reshape)
+    .lowering(&lower_reshape)
+    .gradient(&backward_copy);
+const OpInfo kFlattenInfo = VITRINE_OP_INFO(Flatten)
+    .inputs(1, 1)
+    .infer(&infer_flatten)
+    .lowering(&lower_reshape)
+    .gradient(&backward_copy);
 
 }  // namespace vitrine

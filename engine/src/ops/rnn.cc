@@ -432,9 +432,17 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
 
 }  // namespace
 
-const OpInfo kGruInfo{OpType::kGru, 31, "gru", 5, 6, &infer_rnn<3>, nullptr, nullptr, &run_rnn<3>,
-                      &backward_rnn<3>, nullptr, /*non_differentiable_inputs: lengths*/ 1u << 5};
-const OpInfo kLstmInfo{OpType::kLstm, 32, "lstm", 5, 6, &infer_rnn<4>, nullptr, nullptr, &run_rnn<4>,
-                       &backward_rnn<4>, nullptr, /*non_differentiable_inputs: lengths*/ 1u << 5};
+const OpInfo kGruInfo = VITRINE_OP_INFO(Gru)
+    .inputs(5, 6)
+    .infer(&infer_rnn<3>)
+    .kernel(&run_rnn<3>)
+    .gradient(&backward_rnn<3>)
+    .not_differentiable(1u << 5);  // lengths
+const OpInfo kLstmInfo = VITRINE_OP_INFO(Lstm)
+    .inputs(5, 6)
+    .infer(&infer_rnn<4>)
+    .kernel(&run_rnn<4>)
+    .gradient(&backward_rnn<4>)
+    .not_differentiable(1u << 5);  // lengths
 
 }  // namespace vitrine

@@ -78,6 +78,10 @@ Status backward_slice(Context*, const OpAttrs& a, const std::vector<const Tensor
 
 }  // namespace
 
-const OpInfo kSliceInfo{OpType::kSlice, 24, "slice", 1, 1, &infer_slice, &lower_slice, nullptr, nullptr, &backward_slice};
+const OpInfo kSliceInfo = VITRINE_OP_INFO(Slice)
+    .inputs(1, 1)
+    .infer(&infer_slice)
+    .lowering(&lower_slice)
+    .gradient(&backward_slice);
 
 }  // namespace vitrine

@@ -38,7 +38,10 @@ Status backward_softmax(Context*, const OpAttrs&, const std::vector<const Tensor
 
 }  // namespace
 
-const OpInfo kSoftmaxInfo{OpType::kSoftmax, 16, "softmax", 1, 1, &infer_softmax, &lower_softmax, nullptr, nullptr,
-                          &backward_softmax};
+const OpInfo kSoftmaxInfo = VITRINE_OP_INFO(Softmax)
+    .inputs(1, 1)
+    .infer(&infer_softmax)
+    .lowering(&lower_softmax)
+    .gradient(&backward_softmax);
 
 }  // namespace vitrine

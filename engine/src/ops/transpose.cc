@@ -67,7 +67,10 @@ Status backward_transpose(Context*, const OpAttrs& a, const std::vector<const Te
 
 }  // namespace
 
-const OpInfo kTransposeInfo{OpType::kTranspose, 19, "transpose", 1, 1, &infer_transpose, &lower_transpose, nullptr,
-                            nullptr, &backward_transpose};
+const OpInfo kTransposeInfo = VITRINE_OP_INFO(Transpose)
+    .inputs(1, 1)
+    .infer(&infer_transpose)
+    .lowering(&lower_transpose)
+    .gradient(&backward_transpose);
 
 }  // namespace vitrine

@@ -107,16 +107,16 @@ Status backward_unary(Context*, const OpAttrs& a, const std::vector<const Tensor
 
 }  // namespace
 
-#define VITRINE_UNARY_INFO(Name, id, name) \
-  const OpInfo k##Name##Info{OpType::k##Name, id, name, 1, 1, &infer_unary<OpType::k##Name>, \
-                             &lower_unary<OpType::k##Name>, nullptr, nullptr, &backward_unary<OpType::k##Name>};
-VITRINE_UNARY_INFO(Relu, 9, "relu")
-VITRINE_UNARY_INFO(Clip, 10, "clip")
-VITRINE_UNARY_INFO(LeakyRelu, 11, "leaky_relu")
-VITRINE_UNARY_INFO(Sigmoid, 12, "sigmoid")
-VITRINE_UNARY_INFO(Tanh, 13, "tanh")
-VITRINE_UNARY_INFO(HardSwish, 14, "hardswish")
-VITRINE_UNARY_INFO(Gelu, 15, "gelu")
+#define VITRINE_UNARY_INFO(Name)                                                                       \
+  const OpInfo k##Name##Info = VITRINE_OP_INFO(Name).inputs(1, 1).infer(&infer_unary<OpType::k##Name>)   \
+                                   .lowering(&lower_unary<OpType::k##Name>).gradient(&backward_unary<OpType::k##Name>);
+VITRINE_UNARY_INFO(Relu)
+VITRINE_UNARY_INFO(Clip)
+VITRINE_UNARY_INFO(LeakyRelu)
+VITRINE_UNARY_INFO(Sigmoid)
+VITRINE_UNARY_INFO(Tanh)
+VITRINE_UNARY_INFO(HardSwish)
+VITRINE_UNARY_INFO(Gelu)
 #undef VITRINE_UNARY_INFO
 
 }  // namespace vitrine

@@ -5,7 +5,6 @@
 
 #include "vitrine/train.h"
 
-#include "../ops/embedding_grad.h"
 
 namespace vitrine {
 namespace {
@@ -239,17 +238,18 @@ Result<double> Trainer::Impl::forward_backward(const std::vector<Tensor>& inputs
     std::vector<Tensor*> gin_ptrs(n.inputs.size(), nullptr);
     // Embedding tables that are parameters get sparse row gradients: only the looked-up rows are
     // added into the accumulator, no table-sized temporary.
-    const bool sparse_table = (n.type == OpType::kEmbedding || n.type == OpType::kEmbeddingBag) && gout[0] &&
-                              param_slot[static_cast<size_t>(n.inputs[1])] >= 0 &&
-                              needs[static_cast<size_t>(n.inputs[1])];
+    const int table = info.sparse_table_grad != nullptr && info.sparse_table_input < static_cast<int>(n.inputs.size())
+                          ? info.sparse_table_input : -1;
+    const bool sparse_table = table >= 0 && gout[0] && param_slot[static_cast<size_t>(n.inputs[static_cast<size_t>(table)])] >= 0 &&
+                              needs[static_cast<size_t>(n.inputs[static_cast<size_t>(table)])];
     if (sparse_table) {
-      Tensor& acc = grad_sum[static_cast<size_t>(param_slot[static_cast<size_t>(n.inputs[1])])];
-      Status s = accumulate_table_grad(n.type, node_attrs[k], in_ptrs, *out_ptrs[0], *gout[0], &acc);
+      Tensor& acc = grad_sum[static_cast<size_t>(param_slot[static_cast<size_t>(n.inputs[static_cast<size_t>(table)])])];
+      Status s = info.sparse_table_grad(node_attrs[k], in_ptrs, *out_ptrs[0], *gout[0], &acc);
       if (!s.ok()) return Status(s.code(), std::string(info.name) + " '" + n.name + "' backward: " + s.message());
     }
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       if (!needs[static_cast<size_t>(n.inputs[i])] || !differentiable_input(n.type, i)) continue;
-      if (sparse_table && i == 1) continue;
+      if (sparse_table && static_cast<int>(i) == table) continue;
       Result<Tensor> z = Tensor::zeros(values[static_cast<size_t>(n.inputs[i])].shape());
       if (!z.ok()) return z.status();
       gin[i] = z.value();
