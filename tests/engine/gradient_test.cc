@@ -48,6 +48,7 @@ std::vector<GradCase> table() {
       {"sigmoid", OpType::kSigmoid, {}, {act(Shape{3, 5})}},
       {"tanh", OpType::kTanh, {}, {act(Shape{3, 5})}},
       {"hardswish", OpType::kHardSwish, {}, {act(Shape{3, 5})}},
+      {"hard_sigmoid", OpType::kHardSigmoid, attrs({{"alpha", 1.0 / 6}, {"beta", 0.5}}), {act(Shape{3, 5})}},
       {"gelu", OpType::kGelu, {}, {act(Shape{3, 5})}},
       {"gelu tanh", OpType::kGelu, attrs({}, {}, {{"approximate", "tanh"}}), {act(Shape{3, 5})}},
       {"add broadcast", OpType::kAdd, {}, {act(Shape{2, 3, 4}), act(Shape{3, 1})}},

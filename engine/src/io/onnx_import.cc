@@ -47,10 +47,11 @@ class Importer {
 
   Result<std::shared_ptr<Graph>> run();
 
- private:
+  // One handler per supported ONNX op (onnx_supported_ops() lists this table's keys).
   using Handler = Status (Importer::*)(const NodeProto&);
   static const std::map<std::string, Handler>& handlers();
 
+ private:
   // --- helpers --------------------------------------------------------------------------------
   std::string fresh(const std::string& base) { return "vitrine/" + base + "/" + std::to_string(counter_++); }
   Status err(const NodeProto& n, const std::string& what) const {
@@ -107,6 +108,7 @@ class Importer {
   Status conv(const NodeProto& n);
   Status batch_norm(const NodeProto& n);
   Status unary(const NodeProto& n);
+  Status hard_sigmoid(const NodeProto& n);
   Status clip(const NodeProto& n);
   Status binary(const NodeProto& n);
   Status pool(const NodeProto& n);
@@ -161,6 +163,7 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Gather", &Importer::gather},
       {"Gemm", &Importer::gemm},
       {"GlobalAveragePool", &Importer::global_pool},
+      {"HardSigmoid", &Importer::hard_sigmoid},
       {"HardSwish", &Importer::unary},
       {"Identity", &Importer::alias},
       {"LeakyRelu", &Importer::unary},
@@ -488,6 +491,15 @@ Status Importer::unary(const NodeProto& n) {
   return emit(n, type, {a->id}, attrs, a->layout);
 }
 
+Status Importer::hard_sigmoid(const NodeProto& n) {
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  OpAttrs attrs;
+  attrs.numbers["alpha"] = attr_f(n, "alpha", 0.2f);
+  attrs.numbers["beta"] = attr_f(n, "beta", 0.5f);
+  return emit(n, OpType::kHardSigmoid, {a->id}, attrs, a->layout);
+}
+
 Status Importer::clip(const NodeProto& n) {
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
@@ -562,6 +574,9 @@ Status Importer::binary(const NodeProto& n) {
       Result<Tensor> t = Tensor::zeros(Shape{d[0], d[2], d[3], d[1]});
       if (!t.ok()) return t.status();
       float* dst = t->mutable_data();
+      // A constant with no elements may still have huge dimensions ((2^40, 0, 1, 1)): the loops
+      // below would spin through the outer ones doing nothing, for hours (found by fuzzing).
+      if (c->f.empty()) d.assign(4, 0);
       for (int64_t a = 0; a < d[0]; ++a)
         for (int64_t ch = 0; ch < d[1]; ++ch)
           for (int64_t y = 0; y < d[2]; ++y)
@@ -1483,11 +1498,9 @@ Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size, con
 }
 
 std::vector<std::string> onnx_supported_ops() {
-  return {"Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "ConvTranspose", "Div",
-          "Dropout", "Flatten", "GRU", "Gather", "Gemm", "GlobalAveragePool", "HardSwish", "Identity",
-          "LSTM", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "ReduceMean",
-          "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
-          "Unsqueeze"};
+  std::vector<std::string> ops;
+  for (const auto& [name, handler] : Importer::handlers()) ops.push_back(name);
+  return ops;  // sorted (a std::map)
 }
 
 }  // namespace vitrine
