@@ -64,6 +64,13 @@ val runtime_info() {
 
 std::string last_error() { return g_last_error; }
 
+// Status names by code (status.h), for the facade's VitrineError codes.
+val status_names() {
+  val names = val::array();
+  for (int c = 0; c <= static_cast<int>(StatusCode::kCancelled); ++c) names.call<void>("push", std::string(status_code_name(static_cast<StatusCode>(c))));
+  return names;
+}
+
 // The resource limits of this instance (limits.h), as { maxTensorElements, ... }.
 constexpr std::pair<const char*, int64_t Limits::*> kLimitFields[] = {
     {"maxTensorElements", &Limits::max_tensor_elements}, {"maxTotalBytes", &Limits::max_total_bytes},
@@ -764,6 +771,7 @@ EMSCRIPTEN_BINDINGS(vitrine) {
   emscripten::function("limits", &limits);
   emscripten::function("setLimits", &set_limits);
   emscripten::function("lastError", &last_error);
+  emscripten::function("statusNames", &status_names);
   emscripten::class_<DenseLayer>("DenseLayer")
       .constructor<>()
       .function("init", &DenseLayer::init)

@@ -51,3 +51,11 @@ test("the demo's service worker keeps every module of the facade (for offline re
   const modules = fs.readdirSync(path.join(root, 'web/src')).filter((f) => f.endsWith('.js'));
   assert.deepEqual([...listed].sort(), modules.sort());
 });
+
+test('status names come from the engine, one per StatusCode', async () => {
+  const runtime = await createRuntime({ variant: 'simd' });
+  assert.deepEqual(runtime._module.statusNames(), ['OK', 'InvalidArgument', 'OutOfRange', 'NotFound', 'DataLoss', 'Unimplemented',
+                                                   'ResourceExhausted', 'Internal', 'FailedPrecondition', 'Cancelled']);
+  await assert.rejects(runtime.loadModel(new Uint8Array([1, 2, 3])), (e) => e.code === 'DataLoss');
+  runtime.dispose();
+});

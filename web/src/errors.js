@@ -1,17 +1,14 @@
 // Errors thrown by the facade. Every engine failure becomes a VitrineError (a real JS Error) whose
 // message is the engine's own, and whose `code` names the category (see StatusCode in status.h).
 
-export const STATUS_CODES = Object.freeze({
-  1: 'InvalidArgument',
-  2: 'OutOfRange',
-  3: 'NotFound',
-  4: 'DataLoss',
-  5: 'Unimplemented',
-  6: 'ResourceExhausted',
-  7: 'Internal',
-  8: 'FailedPrecondition',
-  9: 'Cancelled',
-});
+// The engine's status names by code, read from the wasm module when it loads (statusNames(), from
+// status_code_name in C++), so that they are never mirrored by hand.
+let statusNames = [];
+
+/** @internal the loader passes the module's statusNames() once it is ready. */
+export function useStatusNames(names) {
+  statusNames = Array.from(names);
+}
 
 export class VitrineError extends Error {
   /**
@@ -29,5 +26,5 @@ export class VitrineError extends Error {
 export function check(status, messageSource) {
   if (status === 0) return;
   const message = typeof messageSource === 'function' ? messageSource() : String(messageSource);
-  throw new VitrineError(message || 'unknown engine error', STATUS_CODES[status] ?? 'Internal');
+  throw new VitrineError(message || 'unknown engine error', statusNames[status] ?? 'Internal');
 }

@@ -1,6 +1,6 @@
 // Loads one wasm variant of the engine: `simd-threads` where threads are possible (Node, or a
 // cross-origin-isolated page), else `simd`. Never fails for lack of threads: it falls back.
-import { VitrineError } from './errors.js';
+import { useStatusNames, VitrineError } from './errors.js';
 
 export const VARIANTS = Object.freeze(['simd', 'simd-threads']);
 const MAX_DEFAULT_THREADS = 8;
@@ -176,6 +176,7 @@ export async function loadModule(options = {}) {
   });
   if (isNode) module.vitrineUnrefThreads();
   guardModule(module, aborted);
+  useStatusNames(module.statusNames());
   options.onProgress?.({ stage: 'ready', loaded: 1, total: 1 });
   return { module, variant, reason, maxThreads };
 }

@@ -56,13 +56,19 @@ class AlignedBuffer {
   size_t capacity_ = 0;
 };
 
-// OK for xnn_status_success, else Internal("<what>: XNNPACK status N").
-inline Status xnn_check(xnn_status status, const char* what) {
-  if (status == xnn_status_success) return Status::Ok();
-  if (status == xnn_status_out_of_memory)
-    return Status::ResourceExhausted(std::string(what) + ": out of memory");
-  return Status::Internal(std::string(what) + ": XNNPACK status " +
-                          std::to_string(static_cast<int>(status)));
+// The one mapping from XNNPACK's status to a Status: OK for success; parameters XNNPACK refuses
+// (from a model's shapes or attributes) are InvalidArgument, unsupported ones Unimplemented, out of
+// memory ResourceExhausted, anything else Internal. The message is "<what>: <reason> (xnn_status N)".
+inline Status xnn_check(xnn_status status, const std::string& what) {
+  const std::string tail = " (xnn_status " + std::to_string(static_cast<int>(status)) + ")";
+  switch (status) {
+    case xnn_status_success: return Status::Ok();
+    case xnn_status_invalid_parameter: return Status::InvalidArgument(what + ": invalid parameter" + tail);
+    case xnn_status_unsupported_parameter: return Status::Unimplemented(what + ": unsupported parameter" + tail);
+    case xnn_status_unsupported_hardware: return Status::Unimplemented(what + ": unsupported on this hardware" + tail);
+    case xnn_status_out_of_memory: return Status::ResourceExhausted(what + ": out of memory" + tail);
+    default: return Status::Internal(what + ": XNNPACK failed" + tail);
+  }
 }
 
 }  // namespace vitrine

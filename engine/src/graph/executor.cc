@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "../core/xnn_util.h"
 #include "vitrine/graph.h"
 #include "xnn_lowering.h"
 
@@ -47,11 +48,7 @@ std::vector<size_t> dims_of(const Shape& s) {
   return d;
 }
 
-Status xnn_error(xnn_status status, const std::string& what) {
-  if (status == xnn_status_success) return Status::Ok();
-  if (status == xnn_status_out_of_memory) return Status::ResourceExhausted(what + ": out of memory");
-  return Status::InvalidArgument(what + " (xnn_status " + std::to_string(static_cast<int>(status)) + ")");
-}
+Status xnn_error(xnn_status status, const std::string& what) { return xnn_check(status, what); }
 
 std::string node_label(const GraphNode& n) { return std::string(op_info(n.type).name) + " '" + n.name + "'"; }
 
