@@ -22,7 +22,8 @@ cd "$VITRINE_ROOT"
 HARNESSES=(onnx model_file json keras npy review image state)
 max_len() {
   case "$1" in
-    keras|json) echo 131072 ;;
+    keras) echo 131072 ;;  # room for a real model.json (nsfwjs: 118 KB)
+    json) echo 32768 ;;
     *) echo 65536 ;;
   esac
 }

@@ -257,6 +257,19 @@ TEST(HostileModel, ConvWeightsWithNoElementsButHugeDimsFailCleanly) {
   }
 }
 
+// Found by fuzzing (tests/fuzz/onnx_fuzz.cc, reproducer in tests/fuzz/regressions/onnx/): a float
+// constant with no elements but huge dimensions, added to an NHWC activation, made the importer's
+// NCHW -> NHWC copy loop through 2^40 empty iterations (hours) before anything could refuse it.
+TEST(HostileModel, EmptyConstantWithHugeDimsInImageArithmeticFailsCleanly) {
+  OnnxModelBuilder m(13);
+  m.input("x", {1, 1, 4, 4});
+  m.initializer(float_tensor("w", {1, 1, 1, 1}, {1.0f}));
+  m.initializer(float_tensor("c", {int64_t{1} << 40, 0, 1, 1}, {}));
+  m.node("Conv", {"x", "w"}, {"y"});
+  m.node("Add", {"y", "c"}, {"z"}).output("z");
+  expect_fails("add_empty_constant_huge_dims_nhwc.onnx", m.bytes(), StatusCode::kInvalidArgument, "");
+}
+
 // ---- 7: Slice -----------------------------------------------------------------------------------
 
 TEST(HostileModel, EmptySliceStartsFailsCleanly) {
