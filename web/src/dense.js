@@ -1,5 +1,6 @@
 // A dense (fully connected) layer over the engine: y (batch, out) = x (batch, in) · Wᵀ + b.
-import { check, VitrineError } from './errors.js';
+import { EngineObject } from './handle.js';
+import { VitrineError } from './errors.js';
 
 function toFloat32(values, what) {
   if (values instanceof Float32Array) return values;
@@ -7,9 +8,10 @@ function toFloat32(values, what) {
   throw new VitrineError(`${what} must be a Float32Array or an array of numbers`, 'InvalidArgument');
 }
 
-export class DenseLayer {
+export class DenseLayer extends EngineObject {
   /** @internal use Runtime.createDenseLayer() */
   constructor(module, options) {
+    super('dense layer');
     if (!options || typeof options !== 'object') {
       throw new VitrineError('dense: options { inFeatures, outFeatures } are required', 'InvalidArgument');
     }
@@ -70,18 +72,6 @@ export class DenseLayer {
 
   /** Frees the layer's engine memory. Safe to call twice. */
   dispose() {
-    if (this._handle) {
-      this._handle.delete();
-      this._handle = null;
-    }
-  }
-
-  _live() {
-    if (!this._handle) throw new VitrineError('dense layer was disposed', 'FailedPrecondition');
-    return this._handle;
-  }
-
-  _check(status) {
-    check(status, () => this._handle.lastError());
+    this._release();
   }
 }

@@ -1,6 +1,7 @@
 // A model loaded into the engine (ONNX or a Vitrine .safetensors model file): run it on
 // Float32Array inputs.
-import { check, VitrineError } from './errors.js';
+import { EngineObject } from './handle.js';
+import { VitrineError } from './errors.js';
 import { fetchBytes, isNode } from './loader.js';
 import { Trainer } from './trainer.js';
 
@@ -153,9 +154,10 @@ export async function readRegisteredModel(name, onProgress) {
   return bytes;
 }
 
-export class Model {
+export class Model extends EngineObject {
   /** @internal use Runtime.loadModel() */
   constructor(module, bytes) {
+    super('model');
     this._module = module;
     this._handle = new module.ModelHandle();
     try {
@@ -255,18 +257,6 @@ export class Model {
 
   /** Frees the model's engine memory. Safe to call twice. */
   dispose() {
-    if (this._handle) {
-      this._handle.delete();
-      this._handle = null;
-    }
-  }
-
-  _live() {
-    if (!this._handle) throw new VitrineError('model was disposed', 'FailedPrecondition');
-    return this._handle;
-  }
-
-  _check(status) {
-    check(status, () => this._handle.lastError());
+    this._release();
   }
 }

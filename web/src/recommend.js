@@ -5,7 +5,8 @@
 //                                         storage: 'auto', onProgress });
 //   await rec.observe({ item: '318', type: 'view' });
 //   const top = rec.recommend({ k: 10, diversity: 0.3 });  // [{ id, score, because }]
-import { check, VitrineError } from './errors.js';
+import { EngineObject } from './handle.js';
+import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { modelReadOptions, readModelBytes, readRegisteredModel } from './model.js';
 import { openStorage, StateWriter } from './storage.js';
@@ -18,9 +19,10 @@ function fail(message, code = 'InvalidArgument') {
   throw new VitrineError(message, code);
 }
 
-export class Recommender {
+export class Recommender extends EngineObject {
   /** @internal use createRecommender() */
   constructor(module, bytes, options, storage, saved) {
+    super('recommender');
     // Options first: nothing is allocated in the engine until they are valid.
     this._weights = { ...DEFAULT_EVENT_WEIGHTS, ...(options.eventWeights ?? {}) };
     for (const [type, w] of Object.entries(this._weights)) {
@@ -52,8 +54,7 @@ export class Recommender {
         }
       }
     } catch (e) {
-      this._handle.delete();
-      this._handle = null;
+      this._release();
       throw e;
     }
   }
@@ -292,15 +293,6 @@ export class Recommender {
   _persist() {
     const snapshot = this._snapshot();
     return this._writer.save(snapshot);
-  }
-
-  _check(status) {
-    check(status, () => this._handle.lastError());
-  }
-
-  _live() {
-    if (!this._handle) fail('recommender was disposed', 'FailedPrecondition');
-    return this._handle;
   }
 }
 

@@ -4,7 +4,8 @@
 //   const rv = await createReviewAnalyzer();                     // shipped Amazon Fine Food model
 //   rv.analyze('Arrived broken, but support was great');         // { label, score, aspects, words, ... }
 //   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
-import { check, VitrineError } from './errors.js';
+import { EngineObject } from './handle.js';
+import { VitrineError } from './errors.js';
 import { modelReadOptions, readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
 
 /** The shipped default review model (models/reviews/, model card there). */
@@ -31,9 +32,10 @@ function fail(message, code = 'InvalidArgument') {
 
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-export class ReviewAnalyzer {
+export class ReviewAnalyzer extends EngineObject {
   /** @internal use createReviewAnalyzer() */
   constructor(module, bytes, options) {
+    super('review analyzer');
     const aspects = options.aspects ?? DEFAULT_ASPECTS;
     if (aspects === null || typeof aspects !== 'object' || Array.isArray(aspects)) fail('aspects must be an object { name: [keywords] }');
     this._maxBytes = options.maxBytes ?? 20000;
@@ -46,8 +48,7 @@ export class ReviewAnalyzer {
       this._aspectNames = this._handle.aspectNames();
       if (this._info.labels.length !== 2) fail('review models must have two labels (negative/other, positive/great)', 'Unimplemented');
     } catch (e) {
-      this._handle.delete();
-      this._handle = null;
+      this._release();
       throw e;
     }
   }
@@ -151,24 +152,13 @@ export class ReviewAnalyzer {
   }
 
   async dispose() {
-    if (!this._handle) return;
-    this._handle.delete();
-    this._handle = null;
+    this._release();
   }
 
   // A string longer than maxBytes + 1 UTF-16 units holds more than maxBytes UTF-8 bytes: the engine
   // cuts it there anyway, so only that much crosses into the wasm heap.
   _cut(text, maxBytes) {
     return typeof text === 'string' && text.length > maxBytes + 1 ? text.slice(0, maxBytes + 1) : text;
-  }
-
-  _check(status) {
-    check(status, () => this._handle?.lastError() ?? 'review analyzer was disposed');
-  }
-
-  _live() {
-    if (!this._handle) fail('review analyzer was disposed', 'FailedPrecondition');
-    return this._handle;
   }
 }
 

@@ -7,6 +7,7 @@
 //   await tagger.learn(photosOfOtherItems, 'modern');
 //   await tagger.train({ onProgress });                        // ... a new head, trained here
 //   tagger.exportHead();                                       // Uint8Array (a Vitrine model file)
+import { EngineObject } from './handle.js';
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
@@ -37,9 +38,10 @@ function fromBase64(text) {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
-export class ImageTagger {
+export class ImageTagger extends EngineObject {
   /** @internal use createImageTagger() */
   constructor(module, load, options, storage, saved) {
+    super('tagger');
     this._fit = options.fit ?? 'letterbox';
     this._invert = options.invert ?? 'auto';
     if (!FITS.has(this._fit)) fail(`fit must be one of ${[...FITS].join(', ')}, got ${this._fit}`);
@@ -54,8 +56,7 @@ export class ImageTagger {
       this._info = JSON.parse(this._handle.info());
       if (saved) this._restore(saved);
     } catch (e) {
-      this._handle.delete();
-      this._handle = null;
+      this._release();
       throw e;
     }
   }
@@ -274,10 +275,11 @@ export class ImageTagger {
   }
 
   async dispose() {
-    if (!this._handle) return;
+    const h = this._handle;
+    if (!h) return;
+    this._handle = null;  // at once: a second dispose() or a late call sees it disposed
     await this._writer.idle();
-    this._handle.delete();
-    this._handle = null;
+    h.delete();
   }
 
   _restore(state) {
@@ -327,15 +329,6 @@ export class ImageTagger {
   _persist() {
     const snapshot = this._snapshot();
     return this._writer.save(snapshot);
-  }
-
-  _check(status) {
-    check(status, () => this._handle?.lastError() ?? 'tagger was disposed');
-  }
-
-  _live() {
-    if (!this._handle) fail('tagger was disposed', 'FailedPrecondition');
-    return this._handle;
   }
 }
 

@@ -1,13 +1,15 @@
 // Fine-tuning a loaded model on the device: the engine's own Trainer (same code as native training)
 // updates the model's weights in place; the model's next run() uses them.
+import { EngineObject } from './handle.js';
 import { check, VitrineError } from './errors.js';
 
 const OPTION_KEYS = ['loss', 'optimizer', 'learningRate', 'momentum', 'weightDecay', 'clipNorm', 'labelSmoothing',
   'schedule', 'warmupSteps', 'totalSteps', 'output', 'freeze'];
 
-export class Trainer {
+export class Trainer extends EngineObject {
   /** @internal use Model.createTrainer() */
   constructor(module, model, options) {
+    super('trainer');
     if (!options || typeof options !== 'object') throw new VitrineError('trainer options must be an object', 'InvalidArgument');
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.includes(key)) throw new VitrineError(`unknown trainer option '${key}'`, 'InvalidArgument');
@@ -69,10 +71,7 @@ export class Trainer {
   }
 
   dispose() {
-    if (this._handle) {
-      this._handle.delete();
-      this._handle = null;
-    }
+    this._release();
   }
 
   _feed(inputs, target) {
@@ -96,14 +95,5 @@ export class Trainer {
       else throw new VitrineError(`target has ${data.length} values for a batch of ${batch}`, 'InvalidArgument');
     }
     this._check(h.setTarget(data, shape));
-  }
-
-  _live() {
-    if (!this._handle) throw new VitrineError('trainer was disposed', 'FailedPrecondition');
-    return this._handle;
-  }
-
-  _check(status) {
-    check(status, () => this._handle.lastError());
   }
 }
