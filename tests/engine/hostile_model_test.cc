@@ -270,6 +270,16 @@ TEST(HostileModel, EmptyConstantWithHugeDimsInImageArithmeticFailsCleanly) {
   expect_fails("add_empty_constant_huge_dims_nhwc.onnx", m.bytes(), StatusCode::kInvalidArgument, "");
 }
 
+// Found by fuzzing: LayerNormalization over an activation with no elements but a huge normalized
+// dimension sized its scale/bias vectors by that dimension (a 4 TiB allocation).
+TEST(HostileModel, LayerNormOverEmptyActivationWithHugeDimsFailsCleanly) {
+  OnnxModelBuilder m(17);
+  m.input("x", {1, 0, int64_t{1} << 40});
+  m.node("LayerNormalization", {"x"}, {"y"}, {attr_int("axis", -1)}).output("y");
+  expect_fails("layer_norm_empty_activation_huge_dims.onnx", m.bytes(), StatusCode::kResourceExhausted,
+               "max_tensor_elements");
+}
+
 // ---- 7: Slice -----------------------------------------------------------------------------------
 
 TEST(HostileModel, EmptySliceStartsFailsCleanly) {

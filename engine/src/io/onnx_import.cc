@@ -1109,8 +1109,16 @@ Status Importer::layer_norm(const NodeProto& n) {
   if (axis < 0) axis += xs.rank();
   const bool stats = (n.output.size() > 1 && !n.output[1].empty()) || (n.output.size() > 2 && !n.output[2].empty());
   // Normalizing over dims [axis, rank) is a last-axis layer norm of the (before, after) reshape.
+  // The activation may have no elements and still huge dimensions ((0, 2^40)): the normalized size
+  // d sizes the scale and bias vectors below, so it is checked like a constant's element count
+  // (found by fuzzing: a 4 TiB allocation).
   int64_t before = 1, d = 1;
-  for (int i = 0; i < xs.rank(); ++i) (i < axis ? before : d) *= xs[i];
+  for (int i = 0; i < xs.rank(); ++i) {
+    int64_t& size = i < axis ? before : d;
+    if (!checked_mul(size, xs[i], &size)) return err(n, "normalized size overflows int64");
+  }
+  VITRINE_RETURN_IF_ERROR(check_limit("LayerNormalization '" + n.name + "' scale/bias", d, "elements",
+                                      default_limits().max_tensor_elements, "max_tensor_elements"));
   const bool flatten = axis != xs.rank() - 1;
   std::vector<int> inputs = {x.value()};
   if (flatten) {
