@@ -280,6 +280,15 @@ TEST(HostileModel, LayerNormOverEmptyActivationWithHugeDimsFailsCleanly) {
                "max_tensor_elements");
 }
 
+// Found by fuzzing: Pad whose pads sum past INT64_MAX overflowed the padded dimension (UB).
+TEST(HostileModel, PadsThatOverflowTheDimensionFailCleanly) {
+  OnnxModelBuilder m(13);
+  m.input("x", {1, 4});
+  m.initializer(int64_tensor("pads", {4}, {0, INT64_MAX, 0, 2}));
+  m.node("Pad", {"x", "pads"}, {"y"}).output("y");
+  expect_fails("pad_overflowing_pads.onnx", m.bytes(), StatusCode::kInvalidArgument, "overflow");
+}
+
 // ---- 7: Slice -----------------------------------------------------------------------------------
 
 TEST(HostileModel, EmptySliceStartsFailsCleanly) {

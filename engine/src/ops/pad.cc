@@ -1,5 +1,6 @@
 // Pad with a constant: attr pads [begin_0, ..., begin_{r-1}, end_0, ..., end_{r-1}] (>= 0, ONNX
 // order), attr value = 0.
+#include "../core/checked.h"
 #include "../graph/xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
@@ -16,7 +17,10 @@ Result<std::vector<Shape>> infer_pad(const std::vector<Shape>& in, const OpAttrs
   for (int i = 0; i < rank; ++i) {
     int64_t lo = pads.value()[i], hi = pads.value()[i + rank];
     if (lo < 0 || hi < 0) return op_error("pad", "negative pads are not supported");
-    dims[static_cast<size_t>(i)] += lo + hi;
+    int64_t padded = 0;
+    if (!checked_add(lo, hi, &padded) || !checked_add(dims[static_cast<size_t>(i)], padded, &dims[static_cast<size_t>(i)])) {
+      return op_error("pad", "pads of axis " + std::to_string(i) + " overflow the dimension");
+    }
   }
   return one_shape(dims);
 }
