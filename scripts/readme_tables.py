@@ -174,9 +174,19 @@ def size(d):
     return "\n".join(rows)
 
 
+def fuzz(d):
+    rows = ["| harness | executions | seconds | exec/s | edges | corpus | findings (all fixed, in tests/fuzz/regressions) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, h in d["harnesses"].items():
+        found = ", ".join(f.split("-")[0] for f in h.get("findings", [])) or "none"
+        rows.append(f"| {name} | {h['total_executions']:,} | {h['total_seconds']:,} | {h.get('exec_per_s', 0):,} | "
+                    f"{h.get('edges', 0):,} | {h.get('corpus', 0):,} | {found} |")
+    return "\n".join(rows)
+
+
 RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
           "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
-          "eval-reviews": eval_reviews, "reviews": reviews, "size": size}
+          "eval-reviews": eval_reviews, "reviews": reviews, "size": size, "fuzz": fuzz}
 
 
 def main():
@@ -185,7 +195,8 @@ def main():
         data = load(name)
         if data is None:
             continue
-        stamp = f"_Measured {data.get('date', '')[:16].replace('T', ' ')} UTC by `{data.get('command', data.get('generated_by', ''))}`._"
+        date = data.get('date') or max((p.get('date', '') for h in data.get('harnesses', {}).values() for p in h.get('parts', [])), default='')
+        stamp = f"_Measured {date[:16].replace('T', ' ')} UTC by `{data.get('command', data.get('generated_by', 'npm run fuzz -- all'))}`._"
         body = f"<!-- bench:{name} -->\n{stamp}\n\n{render(data)}\n<!-- /bench:{name} -->"
         readme = re.sub(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", lambda _: body, readme,
                         flags=re.S)
