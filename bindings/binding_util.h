@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vitrine/context.h"
+#include "vitrine/json.h"
 #include "vitrine/status.h"
 #include "vitrine/tensor.h"
 
@@ -86,6 +87,28 @@ inline Status copy_from_js(const val& src, float* dst, size_t count, const char*
     }
   }
   return Status::Ok();
+}
+
+// A JSON value as the plain JS value it describes (objects, arrays, strings, numbers, booleans,
+// null): how handles return structured results, without a JSON string for the facade to parse.
+inline val json_to_val(const Json& j) {
+  switch (j.type()) {
+    case Json::Type::kNull: return val::null();
+    case Json::Type::kBool: return val(j.bool_value());
+    case Json::Type::kNumber: return val(j.number_value());
+    case Json::Type::kString: return val(j.string_value());
+    case Json::Type::kArray: {
+      val a = val::array();
+      for (const Json& e : j.array_items()) a.call<void>("push", json_to_val(e));
+      return a;
+    }
+    case Json::Type::kObject: {
+      val o = val::object();
+      for (const auto& [k, v] : j.object_members()) o.set(k, json_to_val(v));
+      return o;
+    }
+  }
+  return val::null();
 }
 
 inline val copy_to_js(const Tensor& t) {

@@ -28,13 +28,12 @@ class ReviewHandle {
     model_ = std::move(m).value();
     return 0;
   }
-  std::string info() const {
-    if (!model_) return "null";
+  val info() const {
+    if (!model_) return val::null();
     Json::Array labels;
     for (const std::string& l : model_->labels()) labels.emplace_back(l);
-    return Json::object({{"labels", Json::array(std::move(labels))}, {"threshold", model_->threshold()},
-                         {"dim", model_->dim()}, {"vocabulary", model_->vocab().size()}})
-        .dump();
+    return json_to_val(Json::object({{"labels", Json::array(std::move(labels))}, {"threshold", model_->threshold()},
+                                     {"dim", model_->dim()}, {"vocabulary", model_->vocab().size()}}));
   }
 
   // The aspect detector: keywords as JSON {"name": ["keyword", "prefix*", ...], ...}.

@@ -47,8 +47,8 @@ class TaggerHandle {
   }
 
   // {"input": {...}, "labels": [...], "groups": [...], "embeddingDim": D, "hasLogits": bool}
-  std::string info() const {
-    if (!tagger_) return "null";
+  val info() const {
+    if (!tagger_) return val::null();
     Json::Array labels, groups;
     for (const std::string& l : tagger_->labels()) labels.emplace_back(l);
     for (const TagGroupSpec& g : tagger_->groups()) {
@@ -56,12 +56,11 @@ class TaggerHandle {
       for (int32_t m : g.members) members.emplace_back(static_cast<int64_t>(m));
       groups.push_back(Json::object({{"name", g.name}, {"members", Json::array(std::move(members))}}));
     }
-    return Json::object({{"input", tagger_->input().to_json()},
+    return json_to_val(Json::object({{"input", tagger_->input().to_json()},
                          {"labels", Json::array(std::move(labels))},
                          {"groups", Json::array(std::move(groups))},
                          {"embeddingDim", tagger_->embedding_dim()},
-                         {"hasLogits", tagger_->has_logits() || !tagger_->labels().empty()}})
-        .dump();
+                         {"hasLogits", tagger_->has_logits() || !tagger_->labels().empty()}}));
   }
 
   // Makes room for n images (their pre-processed inputs).

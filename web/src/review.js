@@ -44,7 +44,7 @@ export class ReviewAnalyzer extends EngineObject {
     try {
       this._check(this._handle.load(bytes));
       this._check(this._handle.setAspects(JSON.stringify(aspects)));
-      this._info = JSON.parse(this._handle.info());
+      this._info = this._handle.info();
       this._aspectNames = this._handle.aspectNames();
       if (this._info.labels.length !== 2) fail('review models must have two labels (negative/other, positive/great)', 'Unimplemented');
     } catch (e) {

@@ -53,7 +53,7 @@ export class ImageTagger extends EngineObject {
     this._handle = new module.TaggerHandle();
     try {
       load(this._handle);
-      this._info = JSON.parse(this._handle.info());
+      this._info = this._handle.info();
       if (saved) this._restore(saved);
     } catch (e) {
       this._release();
