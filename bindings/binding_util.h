@@ -46,6 +46,9 @@ inline Status ensure_context() {
 // chose (model bytes, pixels, texts), so that a too-large input is a ResourceExhausted error and
 // not an abort (allocation failure aborts in a build without exceptions).
 inline Status check_heap_room(size_t bytes, const char* what) {
+  // mallinfo() walks the whole heap: ask only for copies large enough to matter (pixels of one
+  // small image, a short text are always fine), not on every call of a hot path.
+  if (bytes < (size_t{1} << 20)) return Status::Ok();
   const size_t max = emscripten_get_heap_max();
   const size_t used = static_cast<size_t>(mallinfo().uordblks);
   const size_t room = used + max / 8 < max ? max - used - max / 8 : 0;

@@ -145,35 +145,8 @@ class ReviewHandle {
     }
     return 0;
   }
-  val summary_result() const {
-    if (!summary_) return val::null();
-    const ReviewSummary& s = *summary_;
-    val aspects = val::array(), praised = val::array(), criticized = val::array();
-    auto snippet = [](bool has, const std::string& text) { return has ? val(text) : val::null(); };
-    for (const ReviewSummary::Aspect& a : s.aspects()) {
-      if (a.mentions == 0) continue;
-      val o = val::object();
-      o.set("aspect", a.name);
-      o.set("mentions", static_cast<double>(a.mentions));
-      o.set("positive", static_cast<double>(a.positive));
-      o.set("negative", static_cast<double>(a.negative));
-      o.set("praise", snippet(a.has_praise, a.praise));
-      o.set("complaint", snippet(a.has_complaint, a.complaint));
-      aspects.call<void>("push", o);
-    }
-    for (const std::string& n : s.praised()) praised.call<void>("push", n);
-    for (const std::string& n : s.criticized()) criticized.call<void>("push", n);
-    val out = val::object();
-    out.set("count", static_cast<double>(s.count()));
-    out.set("positive", static_cast<double>(s.positive()));
-    out.set("negative", static_cast<double>(s.count() - s.positive()));
-    out.set("positiveShare", s.count() ? static_cast<double>(s.positive()) / static_cast<double>(s.count()) : 0.0);
-    out.set("truncated", static_cast<double>(s.truncated()));
-    out.set("aspects", aspects);
-    out.set("praised", praised);
-    out.set("criticized", criticized);
-    return out;
-  }
+  val summary_result() const { return summary_ ? json_to_val(summary_->to_json()) : val::null(); }
+
 
   std::string last_error() const { return error_; }
   int last_code() const { return last_code_; }  // the status of the last call that returned null

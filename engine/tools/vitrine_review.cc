@@ -218,22 +218,7 @@ int main(int argc, char** argv) {
       if (!a.ok()) return fail(a.status());
       summary.add(a.value());
     }
-    Json::Array list, praised, criticized;
-    for (const ReviewSummary::Aspect& a : summary.aspects()) {
-      if (a.mentions == 0) continue;
-      list.push_back(Json::object({{"aspect", a.name}, {"mentions", a.mentions}, {"positive", a.positive}, {"negative", a.negative},
-                                   {"praise", a.has_praise ? Json(a.praise) : Json()},
-                                   {"complaint", a.has_complaint ? Json(a.complaint) : Json()}}));
-    }
-    for (const std::string& n : summary.praised()) praised.emplace_back(n);
-    for (const std::string& n : summary.criticized()) criticized.emplace_back(n);
-    const int64_t count = summary.count();
-    std::printf("%s\n", Json::object({{"count", count}, {"positive", summary.positive()}, {"negative", count - summary.positive()},
-                                      {"positiveShare", count ? static_cast<double>(summary.positive()) / static_cast<double>(count) : 0.0},
-                                      {"truncated", summary.truncated()}, {"aspects", Json::array(std::move(list))},
-                                      {"praised", Json::array(std::move(praised))}, {"criticized", Json::array(std::move(criticized))}})
-                             .dump()
-                             .c_str());
+    std::printf("%s\n", summary.to_json().dump().c_str());
     return 0;
   }
 

@@ -251,6 +251,10 @@ class ReviewSummary {
   // Up to k aspect names with praise (criticism), most praised (criticized) first, ties by name.
   std::vector<std::string> praised(size_t k = 3) const;
   std::vector<std::string> criticized(size_t k = 3) const;
+  // {count, positive, negative, positiveShare, truncated, aspects: [{aspect, mentions, positive,
+  // negative, praise, complaint}] (mentioned ones), praised, criticized}: what the facade's
+  // summarize() and vitrine-review summarize return.
+  Json to_json() const;
 
  private:
   int64_t count_ = 0, positive_ = 0, truncated_ = 0;

@@ -876,6 +876,22 @@ std::vector<std::string> most(const std::vector<ReviewSummary::Aspect>& aspects,
 }
 }  // namespace
 
+Json ReviewSummary::to_json() const {
+  Json::Array list, praise, criticism;
+  for (const Aspect& a : aspects_) {
+    if (a.mentions == 0) continue;
+    list.push_back(Json::object({{"aspect", a.name}, {"mentions", a.mentions}, {"positive", a.positive}, {"negative", a.negative},
+                                 {"praise", a.has_praise ? Json(a.praise) : Json()},
+                                 {"complaint", a.has_complaint ? Json(a.complaint) : Json()}}));
+  }
+  for (const std::string& n : praised()) praise.emplace_back(n);
+  for (const std::string& n : criticized()) criticism.emplace_back(n);
+  return Json::object({{"count", count_}, {"positive", positive_}, {"negative", count_ - positive_},
+                       {"positiveShare", count_ ? static_cast<double>(positive_) / static_cast<double>(count_) : 0.0},
+                       {"truncated", truncated_}, {"aspects", Json::array(std::move(list))},
+                       {"praised", Json::array(std::move(praise))}, {"criticized", Json::array(std::move(criticism))}});
+}
+
 std::vector<std::string> ReviewSummary::praised(size_t k) const { return most(aspects_, k, &Aspect::positive); }
 std::vector<std::string> ReviewSummary::criticized(size_t k) const { return most(aspects_, k, &Aspect::negative); }
 
