@@ -15,6 +15,7 @@
 #include <string>
 
 #include "vitrine/context.h"
+#include "vitrine/dense_layer.h"
 #include "vitrine/graph.h"
 #include "vitrine/json.h"
 #include "vitrine/model_file.h"
@@ -108,55 +109,41 @@ int set_limits(const val& changes) {
   return record(s, &g_last_error);
 }
 
-// A dense layer with its own weights, bias, activations and gradients.
-class DenseLayer {
+// A dense layer (engine DenseLayer) with its input, output and gradients kept for JS.
+class DenseLayerHandle {
  public:
-  DenseLayer() = default;
-
   // Creates the layer: weights (out, in) and bias (out) start at zero.
   int init(int in_features, int out_features) {
     Status s = ensure_context();
-    if (s.ok() && (in_features < 1 || out_features < 1)) {
-      s = Status::InvalidArgument("dense: feature counts must be >= 1, got in=" +
-                                  std::to_string(in_features) + " out=" + std::to_string(out_features));
-    }
     if (s.ok()) {
-      Result<std::unique_ptr<Op>> op = create_dense(g_context.get());
-      Result<Tensor> w = Tensor::zeros(Shape{out_features, in_features});
-      Result<Tensor> b = Tensor::zeros(Shape{out_features});
-      if (!op.ok()) s = op.status();
-      else if (!w.ok()) s = w.status();
-      else if (!b.ok()) s = b.status();
-      else {
-        op_ = std::move(op).value();
-        w_ = w.value();
-        b_ = b.value();
-      }
+      Result<std::unique_ptr<DenseLayer>> layer = DenseLayer::create(g_context.get(), in_features, out_features);
+      if (layer.ok()) layer_ = std::move(layer).value();
+      else s = layer.status();
     }
     return record(s, &error_);
   }
 
   int set_weights(const val& weights) {  // Float32Array (out * in), row-major (out, in)
-    if (!op_) return not_ready();
-    return record(copy_from_js(weights, w_.mutable_data(), w_.num_elements(), "dense weights"), &error_);
+    if (!layer_) return not_ready();
+    Tensor& w = layer_->weights();
+    return record(copy_from_js(weights, w.mutable_data(), w.num_elements(), "dense weights"), &error_);
   }
   int set_bias(const val& bias) {  // Float32Array (out)
-    if (!op_) return not_ready();
-    return record(copy_from_js(bias, b_.mutable_data(), b_.num_elements(), "dense bias"), &error_);
+    if (!layer_) return not_ready();
+    Tensor& b = layer_->bias();
+    return record(copy_from_js(bias, b.mutable_data(), b.num_elements(), "dense bias"), &error_);
   }
 
   // y (batch, out) = x (batch, in) · Wᵀ + b for a Float32Array x of batch * in values.
   int forward(const val& input, int batch) {
-    if (!op_) return not_ready();
+    if (!layer_) return not_ready();
     Status s;
-    const int64_t in = w_.shape()[1], out = w_.shape()[0];
+    const int64_t in = layer_->in_features();
     if (batch < 1) s = Status::InvalidArgument("dense: batch must be >= 1, got " + std::to_string(batch));
     if (s.ok() && (x_.empty() || x_.shape()[0] != batch)) {
       Result<Tensor> x = Tensor::zeros(Shape{batch, in});
-      Result<Tensor> y = Tensor::zeros(Shape{batch, out});
-      if (!x.ok()) s = x.status();
-      else if (!y.ok()) s = y.status();
-      else { x_ = x.value(); y_ = y.value(); }
+      if (x.ok()) x_ = x.value();
+      else s = x.status();
     }
     if (s.ok()) {
       s = copy_from_js(input, x_.mutable_data(), static_cast<size_t>(batch * in), "dense input");
@@ -167,16 +154,20 @@ class DenseLayer {
                                     " input features");
       }
     }
-    if (s.ok()) s = op_->forward({&x_, &w_, &b_}, &y_);
-    have_forward_ = s.ok();
+    if (s.ok()) {
+      Result<Tensor> y = layer_->forward(x_);
+      if (y.ok()) y_ = y.value();
+      else s = y.status();
+    }
+    if (!s.ok()) y_ = Tensor();
     return record(s, &error_);
   }
 
   // Gradients for the last forward() given dL/dy (a Float32Array of batch * out values).
   int backward(const val& grad_output) {
-    if (!op_) return not_ready();
+    if (!layer_) return not_ready();
     Status s;
-    if (!have_forward_) s = Status::FailedPrecondition("dense: backward() needs a successful forward() first");
+    if (y_.empty()) s = Status::FailedPrecondition("dense: backward() needs a successful forward() first");
     Tensor dy;
     if (s.ok()) {
       Result<Tensor> t = Tensor::zeros(y_.shape());
@@ -188,9 +179,9 @@ class DenseLayer {
     }
     if (s.ok()) {
       dx_ = Tensor::zeros(x_.shape()).value();
-      dw_ = Tensor::zeros(w_.shape()).value();
-      db_ = Tensor::zeros(b_.shape()).value();
-      s = op_->backward({&x_, &w_, &b_}, y_, dy, {&dx_, &dw_, &db_});
+      dw_ = Tensor::zeros(layer_->weights().shape()).value();
+      db_ = Tensor::zeros(layer_->bias().shape()).value();
+      s = layer_->backward(dy, &dx_, &dw_, &db_);
     }
     return record(s, &error_);
   }
@@ -199,19 +190,17 @@ class DenseLayer {
   val grad_input() const { return copy_to_js(dx_); }
   val grad_weights() const { return copy_to_js(dw_); }
   val grad_bias() const { return copy_to_js(db_); }
-  int in_features() const { return op_ ? static_cast<int>(w_.shape()[1]) : 0; }
-  int out_features() const { return op_ ? static_cast<int>(w_.shape()[0]) : 0; }
+  int in_features() const { return layer_ ? static_cast<int>(layer_->in_features()) : 0; }
+  int out_features() const { return layer_ ? static_cast<int>(layer_->out_features()) : 0; }
   std::string last_error() const { return error_; }
 
  private:
   int not_ready() {
     return record(Status::FailedPrecondition("dense: layer is not initialised (or was disposed)"), &error_);
   }
-  std::unique_ptr<Op> op_;
-  Tensor w_, b_;       // (out, in), (out)
-  Tensor x_, y_;       // (batch, in), (batch, out)
+  std::unique_ptr<DenseLayer> layer_;
+  Tensor x_, y_;  // (batch, in), (batch, out)
   Tensor dx_, dw_, db_;
-  bool have_forward_ = false;
   std::string error_;
 };
 
@@ -772,20 +761,20 @@ EMSCRIPTEN_BINDINGS(vitrine) {
   emscripten::function("setLimits", &set_limits);
   emscripten::function("lastError", &last_error);
   emscripten::function("statusNames", &status_names);
-  emscripten::class_<DenseLayer>("DenseLayer")
+  emscripten::class_<DenseLayerHandle>("DenseLayer")
       .constructor<>()
-      .function("init", &DenseLayer::init)
-      .function("setWeights", &DenseLayer::set_weights)
-      .function("setBias", &DenseLayer::set_bias)
-      .function("forward", &DenseLayer::forward)
-      .function("backward", &DenseLayer::backward)
-      .function("output", &DenseLayer::output)
-      .function("gradInput", &DenseLayer::grad_input)
-      .function("gradWeights", &DenseLayer::grad_weights)
-      .function("gradBias", &DenseLayer::grad_bias)
-      .function("inFeatures", &DenseLayer::in_features)
-      .function("outFeatures", &DenseLayer::out_features)
-      .function("lastError", &DenseLayer::last_error);
+      .function("init", &DenseLayerHandle::init)
+      .function("setWeights", &DenseLayerHandle::set_weights)
+      .function("setBias", &DenseLayerHandle::set_bias)
+      .function("forward", &DenseLayerHandle::forward)
+      .function("backward", &DenseLayerHandle::backward)
+      .function("output", &DenseLayerHandle::output)
+      .function("gradInput", &DenseLayerHandle::grad_input)
+      .function("gradWeights", &DenseLayerHandle::grad_weights)
+      .function("gradBias", &DenseLayerHandle::grad_bias)
+      .function("inFeatures", &DenseLayerHandle::in_features)
+      .function("outFeatures", &DenseLayerHandle::out_features)
+      .function("lastError", &DenseLayerHandle::last_error);
 }
 
 }  // namespace vitrine::wasm

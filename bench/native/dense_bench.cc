@@ -5,7 +5,7 @@
 #include <random>
 
 #include "vitrine/context.h"
-#include "vitrine/ops.h"
+#include "vitrine/dense_layer.h"
 
 namespace {
 
@@ -13,11 +13,15 @@ using vitrine::Context;
 using vitrine::Shape;
 using vitrine::Tensor;
 
-Tensor random_tensor(const Shape& s, std::mt19937& rng) {
-  Tensor t = Tensor::zeros(s).value();
+void fill_random(Tensor& t, std::mt19937& rng) {
   std::uniform_real_distribution<float> d(-1, 1);
   float* p = t.mutable_data();
   for (int64_t i = 0; i < t.num_elements(); ++i) p[i] = d(rng);
+}
+
+Tensor random_tensor(const Shape& s, std::mt19937& rng) {
+  Tensor t = Tensor::zeros(s).value();
+  fill_random(t, rng);
   return t;
 }
 
@@ -25,13 +29,15 @@ Tensor random_tensor(const Shape& s, std::mt19937& rng) {
 void BM_DenseForward(benchmark::State& state) {
   const int64_t n = state.range(0), in = state.range(1), out = state.range(2);
   auto ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
-  auto op = vitrine::create_dense(ctx.get()).value();
+  auto layer = vitrine::DenseLayer::create(ctx.get(), in, out).value();
   std::mt19937 rng(1);
-  Tensor x = random_tensor(Shape{n, in}, rng), w = random_tensor(Shape{out, in}, rng),
-         b = random_tensor(Shape{out}, rng), y = Tensor::zeros(Shape{n, out}).value();
+  fill_random(layer->weights(), rng);
+  fill_random(layer->bias(), rng);
+  Tensor x = random_tensor(Shape{n, in}, rng);
   for (auto _ : state) {
-    if (!op->forward({&x, &w, &b}, &y).ok()) state.SkipWithError("forward failed");
-    benchmark::DoNotOptimize(y.data());
+    auto y = layer->forward(x);
+    if (!y.ok()) state.SkipWithError("forward failed");
+    benchmark::DoNotOptimize(y->data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * in * out * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
@@ -40,15 +46,16 @@ void BM_DenseForward(benchmark::State& state) {
 void BM_DenseBackward(benchmark::State& state) {
   const int64_t n = state.range(0), in = state.range(1), out = state.range(2);
   auto ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
-  auto op = vitrine::create_dense(ctx.get()).value();
+  auto layer = vitrine::DenseLayer::create(ctx.get(), in, out).value();
   std::mt19937 rng(1);
-  Tensor x = random_tensor(Shape{n, in}, rng), w = random_tensor(Shape{out, in}, rng),
-         b = random_tensor(Shape{out}, rng), y = Tensor::zeros(Shape{n, out}).value();
+  fill_random(layer->weights(), rng);
+  fill_random(layer->bias(), rng);
+  Tensor x = random_tensor(Shape{n, in}, rng);
   Tensor dy = random_tensor(Shape{n, out}, rng), dx = Tensor::zeros(x.shape()).value(),
-         dw = Tensor::zeros(w.shape()).value(), db = Tensor::zeros(b.shape()).value();
-  if (!op->forward({&x, &w, &b}, &y).ok()) state.SkipWithError("forward failed");
+         dw = Tensor::zeros(Shape{out, in}).value(), db = Tensor::zeros(Shape{out}).value();
+  if (!layer->forward(x).ok()) state.SkipWithError("forward failed");
   for (auto _ : state) {
-    if (!op->backward({&x, &w, &b}, y, dy, {&dx, &dw, &db}).ok()) state.SkipWithError("backward failed");
+    if (!layer->backward(dy, &dx, &dw, &db).ok()) state.SkipWithError("backward failed");
     benchmark::DoNotOptimize(dw.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * n * in * out * 1e-9,

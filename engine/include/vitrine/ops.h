@@ -47,25 +47,6 @@ struct OpAttrs {
 
 struct XnnLowering;  // engine/src/graph/xnn_lowering.h
 
-class Op {
- public:
-  virtual ~Op() = default;
-  virtual OpType type() const = 0;
-  const char* name() const;
-
-  // Checks the input shapes (activations, then parameters) and returns the output shape.
-  virtual Result<Shape> infer_shape(const std::vector<Shape>& inputs) const = 0;
-
-  // output = f(inputs). `output` must already have infer_shape()'s shape. Kernels (and packed
-  // weights) are prepared on the first call and refreshed only when a shape or parameter changes.
-  virtual Status forward(const std::vector<const Tensor*>& inputs, Tensor* output) = 0;
-
-  // Given grad_output = dL/d(output) for the inputs last passed to forward(), writes (overwrites)
-  // dL/d(inputs[i]) into every non-null grad_inputs[i], which must have inputs[i]'s shape.
-  virtual Status backward(const std::vector<const Tensor*>& inputs, const Tensor& output,
-                          const Tensor& grad_output, const std::vector<Tensor*>& grad_inputs) = 0;
-};
-
 // Backward kernel: given the inputs and outputs of a forward run and dL/d(outputs) (a null entry
 // means a zero gradient), writes (overwrites) dL/d(inputs[i]) into every non-null grad_inputs[i],
 // shaped like inputs[i]. Gradients of integer-valued inputs (ids, lengths) are never requested.
@@ -100,9 +81,6 @@ struct OpInfo {
   int max_inputs;
   InferShapesFn infer_shapes;
   LowerFn lower;
-  // Creates the engine kernel (forward/backward; null where the op has none yet). The op keeps
-  // `ctx` (not owned): the context must outlive it.
-  Result<std::unique_ptr<Op>> (*create)(Context* ctx, const OpAttrs& attrs);
   // Inference kernel used when the op has no XNNPACK lowering (null otherwise).
   RunFn run = nullptr;
   // Gradient kernel for training (null: the op cannot be trained through yet).
@@ -129,11 +107,11 @@ struct OpInfo {
     switch (type) {
 #define VITRINE_OP(Name, id, name) \
       case OpType::k##Name:        \
-        return OpInfo{type, id, name, 0, 0, nullptr, nullptr, nullptr};
+        return OpInfo{type, id, name, 0, 0, nullptr, nullptr};
 #include "vitrine/ops.def"
 #undef VITRINE_OP
     }
-    return OpInfo{type, 0xFFFF, "invalid", 0, 0, nullptr, nullptr, nullptr};
+    return OpInfo{type, 0xFFFF, "invalid", 0, 0, nullptr, nullptr};
   }
   constexpr OpInfo inputs(int min, int max) const { OpInfo c = *this; c.min_inputs = min; c.max_inputs = max; return c; }
   constexpr OpInfo infer(InferShapesFn f) const { OpInfo c = *this; c.infer_shapes = f; return c; }
@@ -148,7 +126,6 @@ struct OpInfo {
     c.sparse_table_grad = f;
     return c;
   }
-  constexpr OpInfo op_factory(Result<std::unique_ptr<Op>> (*f)(Context*, const OpAttrs&)) const { OpInfo c = *this; c.create = f; return c; }
 };
 
 // The start of an op's registry entry: its id and name come from ops.def.
@@ -165,15 +142,5 @@ const OpInfo& op_info(OpType type);
 #define VITRINE_OP(Name, id, name) extern const OpInfo k##Name##Info;
 #include "vitrine/ops.def"
 #undef VITRINE_OP
-
-Result<std::unique_ptr<Op>> create_DenseOp(Context* ctx, const OpAttrs& attrs);
-
-// Dense (fully connected): y = x · Wᵀ + b.
-//   inputs: x (N, in) — or (..., in), leading dims flattened —, W (out, in), b (out) optional.
-//   output: (N, out) — or (..., out).
-//   attrs:  none yet.
-// Forward runs XNNPACK's fully-connected kernel (weights packed once and re-packed only when W or b
-// change). Backward: dx = dy · W and dW = dyᵀ · x through XNNPACK's batch matmul, db = Σ_rows dy.
-Result<std::unique_ptr<Op>> create_dense(Context* ctx);
 
 }  // namespace vitrine

@@ -26,11 +26,10 @@ Result<const OpInfo*> find_op(uint16_t id) {
 const OpInfo& op_info(OpType type) {
   for (const OpInfo& info : all_ops())
     if (info.type == type) return info;
-  static const OpInfo invalid{type, 0xFFFF, "invalid", 0, 0, nullptr, nullptr, nullptr};
+  static const OpInfo invalid{type, 0xFFFF, "invalid", 0, 0, nullptr, nullptr};
   return invalid;
 }
 
-const char* Op::name() const { return op_info(type()).name; }
 
 double OpAttrs::number(const std::string& key, double fallback) const {
   auto it = numbers.find(key);
