@@ -45,7 +45,7 @@ struct OpAttrs {
   Status check_known(const char* op, std::initializer_list<const char*> known) const;
 };
 
-struct XnnLowering;  // engine/src/graph/xnn_lowering.h
+struct XnnLowering;  // engine/src/ops/xnn_lowering.h
 
 // Backward kernel: given the inputs and outputs of a forward run and dL/d(outputs) (a null entry
 // means a zero gradient), writes (overwrites) dL/d(inputs[i]) into every non-null grad_inputs[i],

@@ -6,7 +6,7 @@
 
 #include "../core/xnn_util.h"
 #include "vitrine/graph.h"
-#include "xnn_lowering.h"
+#include "../ops/xnn_lowering.h"
 
 namespace vitrine {
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "op_util.h"
 
 namespace vitrine {

@@ -2,7 +2,7 @@
 //   inputs: a, b (shapes that broadcast); output: the broadcast shape.
 #include <cmath>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

@@ -1,5 +1,5 @@
 // Concat: joins inputs along attr axis (default 0, may be negative); other dimensions must match.
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

@@ -8,7 +8,7 @@
 // multiply (groups are the batch), db = Σ dy; depthwise convolutions use direct loops instead.
 #include <cmath>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "../core/checked.h"
 #include "conv_util.h"
 #include "op_util.h"

@@ -9,7 +9,7 @@
 // multiply): dx_g = cols_g · W'_gᵀ (a conv2d forward of dy) and dW'_g = x_gᵀ · cols_g; db = Σ dy.
 #include <cmath>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "../core/checked.h"
 #include "conv_util.h"
 #include "op_util.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "vitrine/ops.h"
 

@@ -1,7 +1,7 @@
 // Dropout: the identity at inference. While training (attr training = 1, set by the trainer) each
 // element is kept with probability 1 - rate and scaled by 1 / (1 - rate); the mask is a pure
 // function of (attr seed, attr step, element index), so backward recomputes exactly the same one.
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

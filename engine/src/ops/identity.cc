@@ -1,5 +1,5 @@
 // Identity: y = x (also what dropout is at inference).
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

@@ -1,6 +1,6 @@
 // MatMul with numpy semantics for rank >= 2: (..., M, K) · (..., K, N) -> (..., M, N), leading
 // (batch) dimensions broadcast. Lowered to XNNPACK's batch matrix multiply.
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

@@ -1,7 +1,7 @@
 // Pad with a constant: attr pads [begin_0, ..., begin_{r-1}, end_0, ..., end_{r-1}] (>= 0, ONNX
 // order), attr value = 0.
 #include "../core/checked.h"
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

@@ -9,7 +9,7 @@
 // pixels, global avg over all H·W pixels.
 #include <cmath>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "conv_util.h"
 #include "op_util.h"
 

@@ -1,7 +1,7 @@
 // ReduceMean over attr axes (default: all), keeping them as size 1 when attr keepdims = 1 (default).
 #include <algorithm>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

@@ -3,7 +3,7 @@
 //            is inferred (ONNX semantics).
 //   flatten: attr axis = 1: (d0 ... d_{axis-1}, d_axis ... d_{r-1}) -> (prod before, prod after).
 // Lowered to XNNPACK's reshape with dimension 0 left free, so a new batch size needs no rebuild.
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "../core/checked.h"
 #include "grad_util.h"
 #include "grad_util.h"

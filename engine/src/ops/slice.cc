@@ -2,7 +2,7 @@
 // count from the end; out-of-range values are clamped). attrs: starts, ends, axes (default 0..n-1).
 #include <algorithm>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

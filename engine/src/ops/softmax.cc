@@ -1,6 +1,6 @@
 // Softmax over the last axis. input x (..., K); attr axis = -1 (only the last axis is supported);
 // output: same shape, each row sums to 1.
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include <algorithm>
 
 #include "op_util.h"

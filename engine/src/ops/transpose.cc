@@ -1,5 +1,5 @@
 // Transpose: output[i_perm[0], ...] = input[i_0, ...]; attr perm (a permutation of 0..rank-1).
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 

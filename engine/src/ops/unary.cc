@@ -3,7 +3,7 @@
 //   input x (any shape); output: same shape.
 #include <cmath>
 
-#include "../graph/xnn_lowering.h"
+#include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
 
