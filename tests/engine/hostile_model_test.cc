@@ -311,6 +311,16 @@ TEST(HostileModel, EmptySliceStartsFailsCleanly) {
 
 // ---- other crafted ONNX files -------------------------------------------------------------------
 
+// A model cut just before its opset_import (the last field) is still valid protobuf; the importer
+// refuses it instead of guessing an opset.
+TEST(HostileModel, ModelWithoutOpsetImportIsRefused) {
+  std::string bytes = image_model("Relu", {});
+  const std::string opset("\x42\x04\x0a\x00\x10\x0d", 6);  // opset_import { domain: "", version: 13 }
+  ASSERT_EQ(bytes.substr(bytes.size() - opset.size()), opset);
+  bytes.resize(bytes.size() - opset.size());
+  expect_fails("no_opset_import.onnx", bytes, StatusCode::kInvalidArgument, "imports no opset");
+}
+
 TEST(HostileModel, OtherMalformedNodesFailCleanly) {
   {
     OnnxModelBuilder m(13);  // a node without inputs

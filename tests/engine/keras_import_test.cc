@@ -3,6 +3,7 @@
 // small hand-written models for layouts, Sequential topologies and hostile manifests.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +161,19 @@ TEST(KerasImport, RejectsBadModelsAndManifests) {
   KerasImportOptions o;
   o.output_layer = "nope";
   EXPECT_EQ(import_keras_layers(tiny_model(false), bytes.data(), bytes.size(), o).status().code(), StatusCode::kNotFound);
+  // Every strict truncation of the manifest (up to its last non-space character) and of the
+  // weights is refused with a code.
+  std::string manifest = tiny_model(false);
+  while (!manifest.empty() && std::isspace(static_cast<unsigned char>(manifest.back()))) manifest.pop_back();
+  for (size_t n = 0; n < manifest.size(); ++n) {
+    Result<LoadedModel> cut = import_keras_layers(manifest.substr(0, n), bytes.data(), bytes.size());
+    EXPECT_FALSE(cut.ok()) << "manifest cut to " << n << " bytes imported";
+    if (!cut.ok()) EXPECT_FALSE(cut.status().message().empty());
+  }
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_EQ(import_keras_layers(tiny_model(false), cut.data(), cut.size()).status().code(), StatusCode::kDataLoss) << n;
+  }
   // Non-finite float32 weights.
   std::vector<uint8_t> nan = bytes;
   const float q = std::nanf("");

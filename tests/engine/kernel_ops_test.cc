@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "op_cases.h"
 #include "reference.h"
 #include "vitrine/graph.h"
 #include "vitrine/npy.h"
@@ -24,25 +25,9 @@ std::vector<double> as_double(const Tensor& t) { return testing::to_doubles(t); 
 
 // Runs one node whose first `n_inputs` tensors are graph inputs and the rest constants.
 Result<std::vector<Tensor>> run_node(OpType type, const OpAttrs& attrs, const std::vector<Tensor>& tensors, size_t n_inputs) {
-  auto g = std::make_shared<Graph>();
-  std::vector<int> ids;
-  std::vector<Tensor> feeds;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    Result<int> id = i < n_inputs ? g->add_input("in" + std::to_string(i), tensors[i].shape())
-                                  : g->add_constant("c" + std::to_string(i), tensors[i]);
-    if (!id.ok()) return id.status();
-    ids.push_back(id.value());
-    if (i < n_inputs) feeds.push_back(tensors[i]);
-  }
-  Result<std::vector<int>> outs = g->add_node(type, "node", ids, attrs);
-  if (!outs.ok()) return outs.status();
-  for (int o : outs.value()) VITRINE_RETURN_IF_ERROR(g->add_output(o));
-  static auto ctx = Context::create(1, 1).value();
-  auto ex = Executor::create(g, ctx.get());
-  if (!ex.ok()) return ex.status();
-  std::vector<Tensor> result;
-  VITRINE_RETURN_IF_ERROR(ex.value()->run(feeds, &result));
-  return result;
+  std::vector<bool> constant(tensors.size(), true);
+  for (size_t i = 0; i < n_inputs && i < tensors.size(); ++i) constant[i] = false;
+  return testing::run_node(type, attrs, tensors, constant);
 }
 
 class RnnGolden : public ::testing::TestWithParam<const char*> {};

@@ -132,12 +132,22 @@ TEST(ModelFile, HostileBytesNeverCrash) {
     for (int id : r->graph->inputs()) in.push_back(Tensor::zeros(r->graph->value(id).shape).value());
     (void)ex.value()->run(in, &out);
   };
-  for (size_t n = 0; n < good.size(); ++n) attempt(std::vector<uint8_t>(good.begin(), good.begin() + n));
+  // Every strict truncation is refused with a code and a message.
+  for (size_t n = 0; n < good.size(); ++n) {
+    auto r = load_model(std::make_shared<const std::vector<uint8_t>>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)));
+    EXPECT_FALSE(r.ok()) << "a truncation to " << n << " of " << good.size() << " bytes loaded";
+    if (!r.ok()) EXPECT_FALSE(r.status().message().empty()) << n;
+  }
+  // Bit flips: refused, or a model that loads and runs (flips in weight bytes) without crashing.
+  int refused = 0;
   for (int i = 0; i < 3000; ++i) {
     std::vector<uint8_t> b = good;
     b[rng() % b.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    refused += !load_model(std::make_shared<const std::vector<uint8_t>>(b)).ok();
     attempt(std::move(b));
   }
+  EXPECT_GT(refused, 0);
+  EXPECT_LT(refused, 3000);
 }
 
 }  // namespace

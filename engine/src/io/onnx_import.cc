@@ -1390,7 +1390,10 @@ Status Importer::slice(const NodeProto& n) {
 
 Result<std::shared_ptr<Graph>> Importer::run() {
   const onnx::GraphProto& g = model_.graph;
-  if (opset_ != 0 && (opset_ < 7 || opset_ > 17)) {
+  if (opset_ == 0) {  // the ONNX spec requires it; a model cut short loses it last
+    return Status::InvalidArgument("ONNX model imports no opset of the default domain (opset_import is required)");
+  }
+  if (opset_ < 7 || opset_ > 17) {
     return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + " is not supported (7..17; tested 11..17)");
   }
   std::set<std::string> missing;

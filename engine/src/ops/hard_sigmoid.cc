@@ -1,11 +1,15 @@
 // HardSigmoid: y = max(0, min(1, alpha * x + beta)), elementwise (ONNX HardSigmoid; PyTorch's
 // Hardsigmoid is alpha = 1/6, beta = 0.5, as in MobileNetV3's squeeze-and-excitation gates).
 //   input x (any shape); output: same shape. attrs: alpha = 0.2, beta = 0.5 (finite).
-// Engine kernel; backward: dx = alpha * dy where 0 < alpha * x + beta < 1, else 0.
+// Lowered to XNNPACK as multiply by alpha, then add beta with the output clamped to [0, 1], so a
+// MobileNetV3 gate stays inside its XNNPACK segment; the engine kernel (the same formula) runs it
+// outside the executor and is checked against the lowering by the op case table.
+// Backward: dx = alpha * dy where 0 < alpha * x + beta < 1, else 0.
 #include <algorithm>
 #include <cmath>
 
 #include "op_util.h"
+#include "xnn_lowering.h"
 
 namespace vitrine {
 namespace {
@@ -35,6 +39,20 @@ Status run_hard_sigmoid(Context*, const OpAttrs& a, const std::vector<const Tens
   return Status::Ok();
 }
 
+Status lower_hard_sigmoid(XnnLowering& l) {
+  VITRINE_ASSIGN_OR_RETURN(Params p, params(*l.attrs));
+  VITRINE_ASSIGN_OR_RETURN(Tensor alpha, Tensor::from_values(Shape{1}, &p.alpha, 1));
+  VITRINE_ASSIGN_OR_RETURN(Tensor beta, Tensor::from_values(Shape{1}, &p.beta, 1));
+  VITRINE_ASSIGN_OR_RETURN(uint32_t alpha_id, l.add_static(alpha));
+  VITRINE_ASSIGN_OR_RETURN(uint32_t beta_id, l.add_static(beta));
+  VITRINE_ASSIGN_OR_RETURN(uint32_t scaled, l.add_internal(l.output_shapes[0]));  // alpha * x
+  VITRINE_RETURN_IF_ERROR(l.check(xnn_define_binary(l.subgraph, xnn_binary_multiply, nullptr, l.inputs[0], alpha_id, scaled, 0),
+                                  "define multiply"));
+  const xnn_binary_params clamp = {0.0, 1.0};
+  return l.check(xnn_define_binary(l.subgraph, xnn_binary_add, &clamp, scaled, beta_id, l.outputs[0], 0),
+                 "define add with clamp");
+}
+
 Status backward_hard_sigmoid(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<const Tensor*>&,
                              const std::vector<const Tensor*>& gout, const std::vector<Tensor*>& gin) {
   if (!gin[0]) return Status::Ok();
@@ -59,6 +77,7 @@ Status backward_hard_sigmoid(Context*, const OpAttrs& a, const std::vector<const
 const OpInfo kHardSigmoidInfo = VITRINE_OP_INFO(HardSigmoid)
     .inputs(1, 1)
     .infer(&infer_hard_sigmoid)
+    .lowering(&lower_hard_sigmoid)
     .kernel(&run_hard_sigmoid)
     .gradient(&backward_hard_sigmoid);
 

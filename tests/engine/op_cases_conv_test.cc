@@ -1,5 +1,5 @@
 // Backward kernels of the convolution and pooling ops: conv2d, conv_transpose2d, max_pool2d,
-// avg_pool2d and global_avg_pool2d, checked against central finite differences (gradcheck.h) on
+// avg_pool2d and global_avg_pool2d, checked against their references and central finite differences (op_cases.h) on
 // small random shapes, plus direct checks of max-pool ties, argument validation and the chunked
 // im2col path (against plain double-precision loops).
 #include <gtest/gtest.h>
@@ -8,16 +8,16 @@
 #include <numeric>
 #include <random>
 
-#include "gradcheck.h"
+#include "op_cases.h"
 #include "reference.h"
 
 namespace vitrine {
 namespace {
 
-using testing::check_gradients;
+using testing::check_op_case;
 using testing::expect_close;
-using testing::GradCase;
-using testing::GradInput;
+using testing::OpCase;
+using testing::CaseInput;
 using testing::InputRole;
 using testing::random_tensor;
 
@@ -31,11 +31,11 @@ OpAttrs conv_attrs(std::vector<int64_t> strides, std::vector<int64_t> dilations,
   return a;
 }
 
-GradInput activation(const Shape& shape) { return {shape, InputRole::kActivation, {}, 0.0f}; }
+CaseInput activation(const Shape& shape) { return {shape, InputRole::kActivation, {}, 0.0f}; }
 
 // x (activation), W (parameter) and, when `bias`, b (parameter).
-std::vector<GradInput> conv_inputs(const Shape& x, const Shape& w, bool bias) {
-  std::vector<GradInput> in{{x, InputRole::kActivation, {}, 0.0f}, {w, InputRole::kParameter, {}, 0.0f}};
+std::vector<CaseInput> conv_inputs(const Shape& x, const Shape& w, bool bias) {
+  std::vector<CaseInput> in{{x, InputRole::kActivation, {}, 0.0f}, {w, InputRole::kParameter, {}, 0.0f}};
   if (bias) in.push_back({Shape{w[0]}, InputRole::kParameter, {}, 0.0f});
   return in;
 }
@@ -44,38 +44,38 @@ std::vector<GradInput> conv_inputs(const Shape& x, const Shape& w, bool bias) {
 // conv2d
 
 TEST(GradConv2D, Plain) {
-  check_gradients({"3x3, stride 1, bias", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {0, 0, 0, 0}, 1),
+  check_op_case({"3x3, stride 1, bias", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {0, 0, 0, 0}, 1),
                    conv_inputs(Shape{2, 5, 5, 3}, Shape{4, 3, 3, 3}, true)});
-  check_gradients({"1 input channel, no bias", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {0, 0, 0, 0}, 1),
+  check_op_case({"1 input channel, no bias", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {0, 0, 0, 0}, 1),
                    conv_inputs(Shape{1, 4, 4, 1}, Shape{2, 2, 2, 1}, false)});
 }
 
 TEST(GradConv2D, StridesAndPadding) {
-  check_gradients({"stride 2, asymmetric pads", OpType::kConv2D, conv_attrs({2, 2}, {1, 1}, {1, 0, 2, 1}, 1),
+  check_op_case({"stride 2, asymmetric pads", OpType::kConv2D, conv_attrs({2, 2}, {1, 1}, {1, 0, 2, 1}, 1),
                    conv_inputs(Shape{1, 7, 6, 2}, Shape{3, 3, 2, 2}, true)});
   // H = 7, KH = 2, stride 3: rows 5 and 6 are never read, their gradient must be 0.
-  check_gradients({"stride 3 leaves rows unused", OpType::kConv2D, conv_attrs({3, 2}, {1, 1}, {0, 0, 0, 0}, 1),
+  check_op_case({"stride 3 leaves rows unused", OpType::kConv2D, conv_attrs({3, 2}, {1, 1}, {0, 0, 0, 0}, 1),
                    conv_inputs(Shape{2, 7, 5, 2}, Shape{2, 2, 2, 2}, true)});
 }
 
 TEST(GradConv2D, Dilation) {
-  check_gradients({"dilation [2, 1], pads 1", OpType::kConv2D, conv_attrs({1, 1}, {2, 1}, {1, 1, 1, 1}, 1),
+  check_op_case({"dilation [2, 1], pads 1", OpType::kConv2D, conv_attrs({1, 1}, {2, 1}, {1, 1, 1, 1}, 1),
                    conv_inputs(Shape{2, 6, 7, 2}, Shape{2, 2, 3, 2}, true)});
-  check_gradients({"dilation 2, stride 2", OpType::kConv2D, conv_attrs({2, 2}, {2, 2}, {0, 1, 1, 0}, 1),
+  check_op_case({"dilation 2, stride 2", OpType::kConv2D, conv_attrs({2, 2}, {2, 2}, {0, 1, 1, 0}, 1),
                    conv_inputs(Shape{1, 7, 7, 3}, Shape{2, 2, 2, 3}, false)});
 }
 
 TEST(GradConv2D, Groups) {
-  check_gradients({"2 groups", OpType::kConv2D, conv_attrs({2, 1}, {1, 1}, {1, 1, 1, 1}, 2),
+  check_op_case({"2 groups", OpType::kConv2D, conv_attrs({2, 1}, {1, 1}, {1, 1, 1, 1}, 2),
                    conv_inputs(Shape{1, 5, 5, 4}, Shape{4, 3, 3, 2}, true)});
-  check_gradients({"2 groups, 3 outputs each, dilated", OpType::kConv2D, conv_attrs({1, 2}, {1, 2}, {0, 2, 1, 0}, 2),
+  check_op_case({"2 groups, 3 outputs each, dilated", OpType::kConv2D, conv_attrs({1, 2}, {1, 2}, {0, 2, 1, 0}, 2),
                    conv_inputs(Shape{2, 4, 6, 4}, Shape{6, 2, 2, 2}, true)});
 }
 
 TEST(GradConv2D, Depthwise) {
-  check_gradients({"depthwise 3x3, pads 1", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}, 3),
+  check_op_case({"depthwise 3x3, pads 1", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}, 3),
                    conv_inputs(Shape{2, 5, 6, 3}, Shape{3, 3, 3, 1}, true)});
-  check_gradients({"depthwise, multiplier 2, stride 2, dilation", OpType::kConv2D,
+  check_op_case({"depthwise, multiplier 2, stride 2, dilation", OpType::kConv2D,
                    conv_attrs({2, 2}, {1, 2}, {0, 1, 1, 1}, 2), conv_inputs(Shape{1, 6, 5, 2}, Shape{4, 3, 2, 1}, false)});
 }
 
@@ -87,10 +87,10 @@ TEST(GradConv2D, RandomShapes) {
     const int64_t kh = pick(1, 3), kw = pick(1, 3), sh = pick(1, 2), sw = pick(1, 2), dh = pick(1, 2), dw = pick(1, 2);
     const int64_t pt = pick(0, 1), pl = pick(0, 1), pb = pick(0, 1), pr = pick(0, 1);
     const int64_t h = dh * (kh - 1) + 1 + pick(0, 3), w = dw * (kw - 1) + 1 + pick(0, 3);
-    GradCase c{"random conv2d #" + std::to_string(trial), OpType::kConv2D,
+    OpCase c{"random conv2d #" + std::to_string(trial), OpType::kConv2D,
                conv_attrs({sh, sw}, {dh, dw}, {pt, pl, pb, pr}, groups),
                conv_inputs(Shape{pick(1, 2), h, w, cg * groups}, Shape{og * groups, kh, kw, cg}, trial % 2 == 0)};
-    check_gradients(c, 7 + static_cast<uint32_t>(trial));
+    check_op_case(c, 7 + static_cast<uint32_t>(trial));
   }
 }
 
@@ -105,34 +105,34 @@ OpAttrs deconv_attrs(std::vector<int64_t> strides, std::vector<int64_t> dilation
 }
 
 TEST(GradConvTranspose2D, Plain) {
-  check_gradients({"3x3, stride 1, bias", OpType::kConvTranspose2D,
+  check_op_case({"3x3, stride 1, bias", OpType::kConvTranspose2D,
                    deconv_attrs({1, 1}, {1, 1}, {0, 0, 0, 0}, {0, 0}, 1),
                    conv_inputs(Shape{2, 4, 4, 3}, Shape{2, 3, 3, 3}, true)});
 }
 
 TEST(GradConvTranspose2D, StridesPaddingOutputPadding) {
-  check_gradients({"stride 2, pads, output_padding [1, 0]", OpType::kConvTranspose2D,
+  check_op_case({"stride 2, pads, output_padding [1, 0]", OpType::kConvTranspose2D,
                    deconv_attrs({2, 2}, {1, 1}, {1, 1, 0, 1}, {1, 0}, 1),
                    conv_inputs(Shape{1, 3, 4, 2}, Shape{3, 3, 3, 2}, true)});
-  check_gradients({"stride [3, 2], kernel 2x3, no bias", OpType::kConvTranspose2D,
+  check_op_case({"stride [3, 2], kernel 2x3, no bias", OpType::kConvTranspose2D,
                    deconv_attrs({3, 2}, {1, 1}, {0, 1, 1, 0}, {2, 1}, 1),
                    conv_inputs(Shape{2, 3, 3, 1}, Shape{2, 2, 3, 1}, false)});
 }
 
 TEST(GradConvTranspose2D, DilationAndGroups) {
-  check_gradients({"2 groups, stride 2, dilation 2", OpType::kConvTranspose2D,
+  check_op_case({"2 groups, stride 2, dilation 2", OpType::kConvTranspose2D,
                    deconv_attrs({2, 2}, {2, 2}, {1, 0, 0, 1}, {0, 0}, 2),
                    conv_inputs(Shape{1, 3, 3, 4}, Shape{4, 2, 2, 2}, true)});
-  check_gradients({"dilation 2, stride [2, 1], output_padding [1, 0]", OpType::kConvTranspose2D,
+  check_op_case({"dilation 2, stride [2, 1], output_padding [1, 0]", OpType::kConvTranspose2D,
                    deconv_attrs({2, 1}, {2, 2}, {0, 0, 0, 0}, {1, 0}, 1),
                    conv_inputs(Shape{1, 3, 4, 2}, Shape{2, 2, 2, 2}, false)});
 }
 
 TEST(GradConvTranspose2D, Depthwise) {
-  check_gradients({"depthwise, stride 2", OpType::kConvTranspose2D,
+  check_op_case({"depthwise, stride 2", OpType::kConvTranspose2D,
                    deconv_attrs({2, 2}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 3),
                    conv_inputs(Shape{2, 3, 4, 3}, Shape{3, 3, 3, 1}, true)});
-  check_gradients({"depthwise, multiplier 2", OpType::kConvTranspose2D,
+  check_op_case({"depthwise, multiplier 2", OpType::kConvTranspose2D,
                    deconv_attrs({1, 2}, {1, 1}, {0, 0, 0, 0}, {0, 1}, 2),
                    conv_inputs(Shape{1, 3, 3, 2}, Shape{4, 2, 2, 1}, true)});
 }
@@ -146,11 +146,11 @@ TEST(GradConvTranspose2D, RandomShapes) {
     const int64_t pt = pick(0, 1), pl = pick(0, 1), pb = pick(0, 1), pr = pick(0, 1);
     // output_padding below the stride: the forward (XNNPACK's deconvolution) rejects larger values.
     const int64_t ah = pick(0, static_cast<int>(sh) - 1), aw = pick(0, static_cast<int>(sw) - 1);
-    GradCase c{"random conv_transpose2d #" + std::to_string(trial), OpType::kConvTranspose2D,
+    OpCase c{"random conv_transpose2d #" + std::to_string(trial), OpType::kConvTranspose2D,
                deconv_attrs({sh, sw}, {dh, dw}, {pt, pl, pb, pr}, {ah, aw}, groups),
                conv_inputs(Shape{pick(1, 2), pick(2, 4), pick(2, 4), cg * groups}, Shape{og * groups, kh, kw, cg},
                            trial % 2 == 1)};
-    check_gradients(c, 11 + static_cast<uint32_t>(trial));
+    check_op_case(c, 11 + static_cast<uint32_t>(trial));
   }
 }
 
@@ -165,19 +165,7 @@ OpAttrs pool_attrs(std::vector<int64_t> kernel, std::vector<int64_t> strides, st
   return a;
 }
 
-// Max pooling is only differentiable away from arg-max switches: fill x with a random permutation
-// of distinct values 0.1 apart, so a ±eps (1e-3) step never changes which element is the maximum.
-GradInput tie_free(const Shape& shape) {
-  GradInput in{shape, InputRole::kActivation, {}, 0.0f};
-  in.fill = [](Tensor& t, std::mt19937& rng) {
-    std::vector<int64_t> order(static_cast<size_t>(t.num_elements()));
-    std::iota(order.begin(), order.end(), int64_t{0});
-    std::shuffle(order.begin(), order.end(), rng);
-    const float mid = static_cast<float>(order.size()) / 2.0f;
-    for (size_t i = 0; i < order.size(); ++i) t.mutable_data()[i] = (static_cast<float>(order[i]) - mid) * 0.1f;
-  };
-  return in;
-}
+CaseInput tie_free(const Shape& shape) { return testing::distinct_values(shape); }
 
 TEST(GradConvMaxPool, Variants) {
   OpAttrs ceil = pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1});
@@ -189,7 +177,7 @@ TEST(GradConvMaxPool, Variants) {
   OpAttrs dilated_ceil = pool_attrs({2, 2}, {2, 2}, {0, 0, 0, 0});
   dilated_ceil.ints["dilations"] = {2, 1};
   dilated_ceil.numbers["ceil_mode"] = 1;
-  const std::vector<GradCase> cases = {
+  const std::vector<OpCase> cases = {
       {"2x2 stride 2", OpType::kMaxPool2D, pool_attrs({2, 2}, {2, 2}, {0, 0, 0, 0}), {tie_free(Shape{2, 4, 6, 3})}},
       {"3x3 stride 1 overlapping, pads 1", OpType::kMaxPool2D, pool_attrs({3, 3}, {1, 1}, {1, 1, 1, 1}),
        {tie_free(Shape{1, 5, 5, 2})}},
@@ -200,7 +188,7 @@ TEST(GradConvMaxPool, Variants) {
       {"dilation 2, asymmetric pads", OpType::kMaxPool2D, dilated, {tie_free(Shape{2, 6, 6, 2})}},
       {"dilation [2, 1], ceil_mode", OpType::kMaxPool2D, dilated_ceil, {tie_free(Shape{1, 7, 6, 2})}},
   };
-  for (const GradCase& c : cases) check_gradients(c);
+  for (const OpCase& c : cases) check_op_case(c);
 }
 
 TEST(GradConvMaxPool, TiesGoToFirstMax) {
@@ -219,7 +207,7 @@ TEST(GradConvMaxPool, TiesGoToFirstMax) {
 }
 
 TEST(GradConvAvgPool, Variants) {
-  const std::vector<GradCase> cases = {
+  const std::vector<OpCase> cases = {
       {"2x2 stride 2", OpType::kAvgPool2D, pool_attrs({2, 2}, {2, 2}, {0, 0, 0, 0}), {activation(Shape{2, 4, 6, 3})}},
       {"3x3 stride 1 pads 1 (padding not counted)", OpType::kAvgPool2D, pool_attrs({3, 3}, {1, 1}, {1, 1, 1, 1}),
        {activation(Shape{1, 5, 5, 2})}},
@@ -228,12 +216,12 @@ TEST(GradConvAvgPool, Variants) {
       {"2x3 stride 3, rows left over", OpType::kAvgPool2D, pool_attrs({2, 3}, {3, 3}, {0, 0, 0, 0}),
        {activation(Shape{1, 7, 7, 4})}},
   };
-  for (const GradCase& c : cases) check_gradients(c);
+  for (const OpCase& c : cases) check_op_case(c);
 }
 
 TEST(GradConvGlobalAvgPool, Shapes) {
   for (const Shape& s : {Shape{2, 5, 4, 3}, Shape{1, 1, 1, 4}, Shape{2, 7, 3, 1}}) {
-    check_gradients({"global avg " + s.to_string(), OpType::kGlobalAvgPool2D, {}, {activation(s)}});
+    check_op_case({"global avg " + s.to_string(), OpType::kGlobalAvgPool2D, {}, {activation(s)}});
   }
 }
 

@@ -1,4 +1,4 @@
-// Gradient checks (finite differences, see gradcheck.h) of the sequence ops' backward kernels:
+// Gradient checks (finite differences, see op_cases.h) of the sequence ops' backward kernels:
 // gru / lstm (backpropagation through time), attention and inference-mode batch_norm.
 // Tolerances: with eps = 1e-2 the central differences of these smooth ops agree with the analytic
 // gradients to ~3e-5 absolute / 3e-4 relative in float32; the checks allow about 7x that.
@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "gradcheck.h"
+#include "op_cases.h"
 #include "vitrine/graph.h"
 
 namespace vitrine {
 namespace {
 
-using testing::check_gradients;
-using testing::GradCase;
-using testing::GradInput;
+using testing::check_op_case;
+using testing::OpCase;
+using testing::CaseInput;
 using testing::InputRole;
 
 struct RnnSpec {
@@ -28,8 +28,8 @@ struct RnnSpec {
   std::vector<float> lengths;   // empty: no lengths input
 };
 
-GradCase rnn_case(const std::string& label, const RnnSpec& s) {
-  GradCase c;
+OpCase rnn_case(const std::string& label, const RnnSpec& s) {
+  OpCase c;
   c.label = label;
   c.op = s.lstm ? OpType::kLstm : OpType::kGru;
   c.attrs.numbers["hidden_size"] = static_cast<double>(s.h);
@@ -37,14 +37,14 @@ GradCase rnn_case(const std::string& label, const RnnSpec& s) {
   if (s.reverse) c.attrs.numbers["reverse"] = 1;
   if (!s.lstm) c.attrs.numbers["linear_before_reset"] = s.linear_before_reset;
   const int64_t rows = (s.bidirectional ? 2 : 1) * (s.lstm ? 4 : 3) * s.h;
-  c.inputs = {GradInput{Shape{s.n, s.t, s.i}, InputRole::kActivation, nullptr, 0.0f},
-              GradInput{Shape{rows, s.i}, InputRole::kParameter, nullptr, 0.0f},
-              GradInput{Shape{rows, s.h}, InputRole::kParameter, nullptr, 0.0f},
-              GradInput{Shape{rows}, InputRole::kParameter, nullptr, 0.0f},
-              GradInput{Shape{rows}, InputRole::kParameter, nullptr, 0.0f}};
+  c.inputs = {CaseInput{Shape{s.n, s.t, s.i}, InputRole::kActivation, nullptr, 0.0f},
+              CaseInput{Shape{rows, s.i}, InputRole::kParameter, nullptr, 0.0f},
+              CaseInput{Shape{rows, s.h}, InputRole::kParameter, nullptr, 0.0f},
+              CaseInput{Shape{rows}, InputRole::kParameter, nullptr, 0.0f},
+              CaseInput{Shape{rows}, InputRole::kParameter, nullptr, 0.0f}};
   if (!s.lengths.empty()) {
     const std::vector<float> lengths = s.lengths;
-    c.inputs.push_back(GradInput{Shape{s.n}, InputRole::kIds,
+    c.inputs.push_back(CaseInput{Shape{s.n}, InputRole::kIds,
                                  [lengths](Tensor& t, std::mt19937&) {
                                    for (size_t b = 0; b < lengths.size(); ++b) t.mutable_data()[b] = lengths[b];
                                  },
@@ -60,7 +60,7 @@ TEST(GradSeqGru, Unidirectional) {
   for (int lbr : {0, 1}) {
     RnnSpec s;
     s.linear_before_reset = lbr;
-    check_gradients(rnn_case("gru uni lbr=" + std::to_string(lbr), s));
+    check_op_case(rnn_case("gru uni lbr=" + std::to_string(lbr), s));
   }
 }
 
@@ -72,7 +72,7 @@ TEST(GradSeqGru, Bidirectional) {
     s.n = 3;
     s.i = 2;
     s.h = 3;
-    check_gradients(rnn_case("gru bi lbr=" + std::to_string(lbr), s));
+    check_op_case(rnn_case("gru bi lbr=" + std::to_string(lbr), s));
   }
 }
 
@@ -82,7 +82,7 @@ TEST(GradSeqGru, Reverse) {
     s.reverse = true;
     s.linear_before_reset = lbr;
     s.t = 4;
-    check_gradients(rnn_case("gru reverse lbr=" + std::to_string(lbr), s));
+    check_op_case(rnn_case("gru reverse lbr=" + std::to_string(lbr), s));
   }
 }
 
@@ -92,26 +92,26 @@ TEST(GradSeqGru, Lengths) {
     s.n = 3;
     s.linear_before_reset = lbr;
     s.lengths = {3, 1, 2};
-    check_gradients(rnn_case("gru uni lengths lbr=" + std::to_string(lbr), s));
+    check_op_case(rnn_case("gru uni lengths lbr=" + std::to_string(lbr), s));
     s.bidirectional = true;
-    check_gradients(rnn_case("gru bi lengths lbr=" + std::to_string(lbr), s));
+    check_op_case(rnn_case("gru bi lengths lbr=" + std::to_string(lbr), s));
     s.bidirectional = false;
     s.reverse = true;
     s.t = 4;
     s.lengths = {4, 0, 2};  // an empty sequence: zero outputs, zero state, no gradient
-    check_gradients(rnn_case("gru reverse lengths lbr=" + std::to_string(lbr), s));
+    check_op_case(rnn_case("gru reverse lengths lbr=" + std::to_string(lbr), s));
   }
 }
 
 TEST(GradSeqLstm, Unidirectional) {
   RnnSpec s;
   s.lstm = true;
-  check_gradients(rnn_case("lstm uni", s));
+  check_op_case(rnn_case("lstm uni", s));
   s.n = 1;
   s.t = 4;
   s.i = 1;
   s.h = 2;
-  check_gradients(rnn_case("lstm uni small", s));
+  check_op_case(rnn_case("lstm uni small", s));
 }
 
 TEST(GradSeqLstm, Bidirectional) {
@@ -121,7 +121,7 @@ TEST(GradSeqLstm, Bidirectional) {
   s.n = 3;
   s.i = 2;
   s.h = 3;
-  check_gradients(rnn_case("lstm bi", s));
+  check_op_case(rnn_case("lstm bi", s));
 }
 
 TEST(GradSeqLstm, Reverse) {
@@ -129,7 +129,7 @@ TEST(GradSeqLstm, Reverse) {
   s.lstm = true;
   s.reverse = true;
   s.t = 4;
-  check_gradients(rnn_case("lstm reverse", s));
+  check_op_case(rnn_case("lstm reverse", s));
 }
 
 TEST(GradSeqLstm, Lengths) {
@@ -137,14 +137,14 @@ TEST(GradSeqLstm, Lengths) {
   s.lstm = true;
   s.n = 3;
   s.lengths = {3, 1, 2};
-  check_gradients(rnn_case("lstm uni lengths", s));
+  check_op_case(rnn_case("lstm uni lengths", s));
   s.bidirectional = true;
-  check_gradients(rnn_case("lstm bi lengths", s));
+  check_op_case(rnn_case("lstm bi lengths", s));
   s.bidirectional = false;
   s.reverse = true;
   s.t = 4;
   s.lengths = {2, 4, 0};
-  check_gradients(rnn_case("lstm reverse lengths", s));
+  check_op_case(rnn_case("lstm reverse lengths", s));
 }
 
 // A null output gradient means zero: the result equals passing explicit zeros, and with no output
@@ -211,12 +211,12 @@ TEST(GradSeqRnn, NullOutputGradientsAreZero) {
   }
 }
 
-GradCase attention_case(const std::string& label, const std::vector<Shape>& shapes, bool causal = false) {
-  GradCase c;
+OpCase attention_case(const std::string& label, const std::vector<Shape>& shapes, bool causal = false) {
+  OpCase c;
   c.label = label;
   c.op = OpType::kAttention;
   if (causal) c.attrs.numbers["causal"] = 1;
-  for (const Shape& s : shapes) c.inputs.push_back(GradInput{s, InputRole::kActivation, nullptr, 0.0f});
+  for (const Shape& s : shapes) c.inputs.push_back(CaseInput{s, InputRole::kActivation, nullptr, 0.0f});
   c.eps = 1e-2f;
   c.atol = 2e-4;
   c.rtol = 2e-3;
@@ -224,57 +224,57 @@ GradCase attention_case(const std::string& label, const std::vector<Shape>& shap
 }
 
 TEST(GradSeqAttention, Rank3) {
-  check_gradients(attention_case("rank 3", {Shape{2, 3, 4}, Shape{2, 3, 4}, Shape{2, 3, 2}}));
-  check_gradients(attention_case("rank 3, Lq != Lk", {Shape{2, 2, 3}, Shape{2, 4, 3}, Shape{2, 4, 3}}));
-  GradCase scaled = attention_case("rank 3, scale", {Shape{1, 3, 2}, Shape{1, 2, 2}, Shape{1, 2, 3}});
+  check_op_case(attention_case("rank 3", {Shape{2, 3, 4}, Shape{2, 3, 4}, Shape{2, 3, 2}}));
+  check_op_case(attention_case("rank 3, Lq != Lk", {Shape{2, 2, 3}, Shape{2, 4, 3}, Shape{2, 4, 3}}));
+  OpCase scaled = attention_case("rank 3, scale", {Shape{1, 3, 2}, Shape{1, 2, 2}, Shape{1, 2, 3}});
   scaled.attrs.numbers["scale"] = 1.7;
-  check_gradients(scaled);
+  check_op_case(scaled);
 }
 
 TEST(GradSeqAttention, Rank3Mask) {
-  check_gradients(attention_case("full mask", {Shape{2, 3, 4}, Shape{2, 4, 4}, Shape{2, 4, 3}, Shape{2, 3, 4}}));
-  check_gradients(attention_case("broadcast mask", {Shape{2, 3, 4}, Shape{2, 4, 4}, Shape{2, 4, 3}, Shape{4}}));
+  check_op_case(attention_case("full mask", {Shape{2, 3, 4}, Shape{2, 4, 4}, Shape{2, 4, 3}, Shape{2, 3, 4}}));
+  check_op_case(attention_case("broadcast mask", {Shape{2, 3, 4}, Shape{2, 4, 4}, Shape{2, 4, 3}, Shape{4}}));
   // A padding mask: one key blocked for every query of batch 1 (its gradient is ~0 there).
-  GradCase padded = attention_case("padding mask", {Shape{2, 3, 2}, Shape{2, 3, 2}, Shape{2, 3, 2}, Shape{2, 1, 3}});
+  OpCase padded = attention_case("padding mask", {Shape{2, 3, 2}, Shape{2, 3, 2}, Shape{2, 3, 2}, Shape{2, 1, 3}});
   padded.inputs[3].role = InputRole::kFixed;
   padded.inputs[3].fill = [](Tensor& t, std::mt19937&) {
     std::fill_n(t.mutable_data(), t.num_elements(), 0.0f);
     t.mutable_data()[5] = -1e9f;
   };
-  check_gradients(padded);
+  check_op_case(padded);
 }
 
 TEST(GradSeqAttention, Causal) {
-  check_gradients(attention_case("causal", {Shape{2, 4, 3}, Shape{2, 4, 3}, Shape{2, 4, 2}}, true));
-  check_gradients(attention_case("causal + mask", {Shape{1, 3, 2}, Shape{1, 3, 2}, Shape{1, 3, 2}, Shape{1, 3, 3}}, true));
+  check_op_case(attention_case("causal", {Shape{2, 4, 3}, Shape{2, 4, 3}, Shape{2, 4, 2}}, true));
+  check_op_case(attention_case("causal + mask", {Shape{1, 3, 2}, Shape{1, 3, 2}, Shape{1, 3, 2}, Shape{1, 3, 3}}, true));
 }
 
 TEST(GradSeqAttention, Rank4) {
-  check_gradients(attention_case("rank 4", {Shape{2, 2, 3, 4}, Shape{2, 2, 3, 4}, Shape{2, 2, 3, 2}}));
-  check_gradients(attention_case("rank 4 mask (B, 1, 1, Lk)",
+  check_op_case(attention_case("rank 4", {Shape{2, 2, 3, 4}, Shape{2, 2, 3, 4}, Shape{2, 2, 3, 2}}));
+  check_op_case(attention_case("rank 4 mask (B, 1, 1, Lk)",
                                  {Shape{2, 2, 3, 2}, Shape{2, 2, 4, 2}, Shape{2, 2, 4, 3}, Shape{2, 1, 1, 4}}));
-  check_gradients(attention_case("rank 4 causal", {Shape{1, 3, 3, 2}, Shape{1, 3, 3, 2}, Shape{1, 3, 3, 2}}, true));
+  check_op_case(attention_case("rank 4 causal", {Shape{1, 3, 3, 2}, Shape{1, 3, 3, 2}, Shape{1, 3, 3, 2}}, true));
 }
 
 TEST(GradSeqAttention, BroadcastBatch) {
   // Shared keys / values across heads (multi-query style): their gradients sum over the heads.
-  check_gradients(attention_case("k, v broadcast over heads",
+  check_op_case(attention_case("k, v broadcast over heads",
                                  {Shape{2, 3, 2, 2}, Shape{2, 1, 3, 2}, Shape{2, 1, 3, 2}, Shape{1, 3, 1, 3}}));
-  check_gradients(attention_case("q broadcast over batch", {Shape{1, 2, 3}, Shape{3, 2, 3}, Shape{3, 2, 2}}, true));
+  check_op_case(attention_case("q broadcast over batch", {Shape{1, 2, 3}, Shape{3, 2, 3}, Shape{3, 2, 2}}, true));
 }
 
-GradCase batch_norm_case(const std::string& label, const Shape& x, bool stats_differentiable) {
+OpCase batch_norm_case(const std::string& label, const Shape& x, bool stats_differentiable) {
   const int64_t c = x.dim(-1);
-  GradCase g;
+  OpCase g;
   g.label = label;
   g.op = OpType::kBatchNorm;
   g.attrs.numbers["epsilon"] = 1e-3;
   const InputRole stats = stats_differentiable ? InputRole::kParameter : InputRole::kFixed;
-  g.inputs = {GradInput{x, InputRole::kActivation, nullptr, 0.0f},
-              GradInput{Shape{c}, InputRole::kParameter, nullptr, 0.0f},
-              GradInput{Shape{c}, InputRole::kParameter, nullptr, 0.0f},
-              GradInput{Shape{c}, stats, nullptr, 0.0f},
-              GradInput{Shape{c}, stats,
+  g.inputs = {CaseInput{x, InputRole::kActivation, nullptr, 0.0f},
+              CaseInput{Shape{c}, InputRole::kParameter, nullptr, 0.0f},
+              CaseInput{Shape{c}, InputRole::kParameter, nullptr, 0.0f},
+              CaseInput{Shape{c}, stats, nullptr, 0.0f},
+              CaseInput{Shape{c}, stats,
                         [](Tensor& t, std::mt19937& rng) {
                           std::uniform_real_distribution<float> d(0.5f, 1.5f);
                           for (int64_t i = 0; i < t.num_elements(); ++i) t.mutable_data()[i] = d(rng);
@@ -287,13 +287,13 @@ GradCase batch_norm_case(const std::string& label, const Shape& x, bool stats_di
 }
 
 TEST(GradSeqBatchNorm, FrozenStatistics) {
-  check_gradients(batch_norm_case("rank 2", Shape{5, 3}, false));
-  check_gradients(batch_norm_case("rank 4 NHWC", Shape{2, 3, 2, 4}, false));
-  check_gradients(batch_norm_case("rank 1", Shape{3}, false));
+  check_op_case(batch_norm_case("rank 2", Shape{5, 3}, false));
+  check_op_case(batch_norm_case("rank 4 NHWC", Shape{2, 3, 2, 4}, false));
+  check_op_case(batch_norm_case("rank 1", Shape{3}, false));
 }
 
 TEST(GradSeqBatchNorm, StatisticsGradientsWhenAsked) {
-  check_gradients(batch_norm_case("mean / var differentiated", Shape{4, 3}, true));
+  check_op_case(batch_norm_case("mean / var differentiated", Shape{4, 3}, true));
 }
 
 }  // namespace
