@@ -1,4 +1,4 @@
-// Helpers shared by the Embind translation units (embind.cc, tag_bindings.cc): the module's one
+// Helpers shared by the Embind translation units (one per handle, *_bindings.cc): the module's one
 // execution context, status recording and checked copies between JS typed arrays and C++.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Embind bindings for review analysis (text.h): one ReviewHandle per analyzer. Same conventions as
-// embind.cc: status codes, lastError(); analyze() marshals analyze_review()'s result as an object.
+// runtime_bindings.cc: status codes, lastError(); analyze() marshals analyze_review()'s result as an object.
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 

@@ -1,6 +1,6 @@
 // Embind bindings for image tagging (tag.h, keras_import.h): one TaggerHandle per tagger, holding
 // the model, a batch of pre-processed images, the last results, a similar-image index and the
-// few-shot head (with its step-by-step trainer). Same conventions as embind.cc: methods return a
+// few-shot head (with its step-by-step trainer). Same conventions as the other binding files: methods return a
 // status code (0 = OK) and keep the message for lastError(); results are read back as copies.
 #include <emscripten/bind.h>
 #include <emscripten/val.h>

@@ -1,0 +1,176 @@
+// ModelHandle: a loaded model (graph + executor) with its input and output buffers. A header because
+// the trainer binding (trainer_bindings.cc) takes one; registered in model_bindings.cc.
+#pragma once
+
+#include <emscripten/val.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding_util.h"
+#include "vitrine/graph.h"
+#include "vitrine/json.h"
+#include "vitrine/model_file.h"
+#include "vitrine/safetensors.h"
+
+namespace vitrine::wasm {
+
+using emscripten::val;
+
+class ModelHandle {
+ public:
+  // Loads an ONNX or Vitrine (.safetensors) model from a Uint8Array (copied once into the wasm
+  // heap; Vitrine files' weights are then used in place).
+  int load(const val& bytes) {
+    Status s = ensure_context();
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
+    if (s.ok() && !data.ok()) s = data.status();
+    if (s.ok()) {
+      Result<LoadedModel> model = load_model(data.value());
+      Result<std::shared_ptr<Graph>> graph = model.ok() ? Result<std::shared_ptr<Graph>>(model->graph)
+                                                        : Result<std::shared_ptr<Graph>>(model.status());
+      if (model.ok()) metadata_ = model->metadata;
+      if (!graph.ok()) s = graph.status();
+      else {
+        Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), g_context.get());
+        if (!ex.ok()) s = ex.status();
+        else {
+          graph_ = graph.value();
+          executor_ = std::move(ex).value();
+          inputs_.assign(graph_->inputs().size(), Tensor());
+          outputs_.clear();
+        }
+      }
+    }
+    return record(s, &error_);
+  }
+
+  val input_names() const { return names(false); }
+  val output_names() const { return names(true); }
+  // The shape each input was declared with (dimension 0, the batch, may change).
+  val input_shapes() const {
+    val out = val::array();
+    if (!graph_) return out;
+    for (int id : graph_->inputs()) out.call<void>("push", shape_to_js(graph_->value(id).shape));
+    return out;
+  }
+
+  // Copies a Float32Array of `shape` (a JS array of dimensions) into input `index`.
+  int set_input(int index, const val& data, const val& shape) {
+    if (!graph_) return not_loaded();
+    Status s;
+    if (index < 0 || index >= static_cast<int>(inputs_.size())) {
+      s = Status::OutOfRange("input index " + std::to_string(index) + " outside [0, " + std::to_string(inputs_.size()) + ")");
+    }
+    std::vector<int64_t> dims;
+    if (s.ok()) {
+      const size_t rank = shape["length"].as<size_t>();
+      for (size_t i = 0; i < rank; ++i) dims.push_back(static_cast<int64_t>(shape[i].as<double>()));
+    }
+    Result<Shape> sh = s.ok() ? Shape::make(dims) : Result<Shape>(s);
+    if (s.ok() && !sh.ok()) s = sh.status();
+    if (s.ok()) {
+      Tensor& t = inputs_[static_cast<size_t>(index)];
+      if (t.empty() || t.shape() != sh.value()) {
+        Result<Tensor> fresh = Tensor::zeros(sh.value());
+        if (!fresh.ok()) s = fresh.status();
+        else t = fresh.value();
+      }
+      if (s.ok()) {
+        std::string what = "input '" + graph_->value(graph_->inputs()[static_cast<size_t>(index)]).name + "'";
+        s = copy_from_js(data, t.mutable_data(), static_cast<size_t>(t.num_elements()), what.c_str());
+      }
+    }
+    return record(s, &error_);
+  }
+
+  int run() {
+    if (!graph_) return not_loaded();
+    Status s;
+    for (size_t i = 0; s.ok() && i < inputs_.size(); ++i) {
+      if (inputs_[i].empty()) s = Status::FailedPrecondition("input '" + graph_->value(graph_->inputs()[i]).name + "' was not set");
+    }
+    if (s.ok()) s = refresh_if_trained();
+    if (s.ok()) s = executor_->run(inputs_, &outputs_);
+    return record(s, &error_);
+  }
+
+  // The model (with its current, possibly fine-tuned weights) as a Vitrine model file.
+  val save() {
+    if (!graph_) {
+      not_loaded();
+      return val::null();
+    }
+    Result<std::vector<uint8_t>> bytes = save_model(*graph_, metadata_);
+    if (!bytes.ok()) {
+      record(bytes.status(), &error_);
+      return val::null();
+    }
+    return val::global("Uint8Array").new_(emscripten::typed_memory_view(bytes->size(), bytes->data()));
+  }
+
+  std::shared_ptr<Graph> graph() const { return graph_; }
+
+  // The model file's metadata entries (task, labels, ...) as a plain object of strings.
+  val metadata() const {
+    val out = val::object();
+    for (const auto& [k, v] : metadata_) out.set(k, v);
+    return out;
+  }
+
+  val output(int index) const {
+    if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
+    return copy_to_js(outputs_[static_cast<size_t>(index)]);
+  }
+  val output_shape(int index) const {
+    if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
+    return shape_to_js(outputs_[static_cast<size_t>(index)].shape());
+  }
+  std::string last_error() const { return error_; }
+
+ private:
+  static val shape_to_js(const Shape& s) {
+    val a = val::array();
+    for (int i = 0; i < s.rank(); ++i) a.call<void>("push", static_cast<double>(s[i]));
+    return a;
+  }
+  val names(bool outputs) const {
+    val out = val::array();
+    if (!graph_) return out;
+    if (outputs) {
+      for (const std::string& n : graph_->output_names()) out.call<void>("push", n);
+    } else {
+      for (int id : graph_->inputs()) out.call<void>("push", graph_->value(id).name);
+    }
+    return out;
+  }
+  int not_loaded() { return record(Status::FailedPrecondition("model is not loaded (or was disposed)"), &error_); }
+
+  // Training updates the weights in place; XNNPACK packed them when the executor was built, so
+  // rebuild it when any constant changed since.
+  Status refresh_if_trained() {
+    bool changed = generations_.empty();
+    for (const auto& [t, gen] : generations_) changed = changed || t->generation() != gen;
+    if (!changed) return Status::Ok();
+    if (!generations_.empty()) {
+      Result<std::unique_ptr<Executor>> ex = Executor::create(graph_, g_context.get());
+      if (!ex.ok()) return ex.status();
+      executor_ = std::move(ex).value();
+    }
+    generations_.clear();
+    for (const GraphValue& v : graph_->values())
+      if (!v.constant.empty()) generations_.emplace_back(&v.constant, v.constant.generation());
+    return Status::Ok();
+  }
+  std::vector<std::pair<const Tensor*, uint64_t>> generations_;
+
+  std::shared_ptr<Graph> graph_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<Tensor> inputs_, outputs_;
+  std::map<std::string, std::string> metadata_;
+  std::string error_;
+};
+
+}  // namespace vitrine::wasm
