@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vitrine/context.h"
@@ -118,6 +119,35 @@ inline val copy_to_js(const Tensor& t) {
   if (t.empty()) return val::global("Float32Array").new_(0);
   val view(emscripten::typed_memory_view(static_cast<size_t>(t.num_elements()), t.data()));
   return val::global("Float32Array").new_(view);
+}
+
+// What every handle keeps: the message of its last failure (lastError()) and, for calls that return
+// null on failure, its status code (lastCode()).
+class HandleBase {
+ public:
+  std::string last_error() const { return error_; }
+  int last_code() const { return last_code_; }
+
+ protected:
+  std::string error_;
+  int last_code_ = 0;
+};
+
+// One JS method of a handle: its name and the member function behind it.
+template <class M>
+std::pair<const char*, M> method(const char* js_name, M member) {
+  return {js_name, member};
+}
+
+// Registers handle class H (a HandleBase) as `name` with a default constructor, lastError(),
+// lastCode() and `methods`.
+template <class H, class... M>
+void bind_handle(const char* name, std::pair<const char*, M>... methods) {
+  const emscripten::class_<H> c(name);
+  c.template constructor<>();
+  c.function("lastError", static_cast<std::string (H::*)() const>(&H::last_error));
+  c.function("lastCode", static_cast<int (H::*)() const>(&H::last_code));
+  (c.function(methods.first, methods.second), ...);
 }
 
 }  // namespace vitrine::wasm

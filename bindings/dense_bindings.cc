@@ -17,7 +17,7 @@ namespace {
 using emscripten::val;
 
 // A dense layer (engine DenseLayer) with its input, output and gradients kept for JS.
-class DenseLayerHandle {
+class DenseLayerHandle : public HandleBase {
  public:
   // Creates the layer: weights (out, in) and bias (out) start at zero.
   int init(int in_features, int out_features) {
@@ -99,7 +99,6 @@ class DenseLayerHandle {
   val grad_bias() const { return copy_to_js(db_); }
   int in_features() const { return layer_ ? static_cast<int>(layer_->in_features()) : 0; }
   int out_features() const { return layer_ ? static_cast<int>(layer_->out_features()) : 0; }
-  std::string last_error() const { return error_; }
 
  private:
   int not_ready() {
@@ -108,26 +107,16 @@ class DenseLayerHandle {
   std::unique_ptr<DenseLayer> layer_;
   Tensor x_, y_;  // (batch, in), (batch, out)
   Tensor dx_, dw_, db_;
-  std::string error_;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine_dense) {
-  emscripten::class_<DenseLayerHandle>("DenseLayer")
-      .constructor<>()
-      .function("init", &DenseLayerHandle::init)
-      .function("setWeights", &DenseLayerHandle::set_weights)
-      .function("setBias", &DenseLayerHandle::set_bias)
-      .function("forward", &DenseLayerHandle::forward)
-      .function("backward", &DenseLayerHandle::backward)
-      .function("output", &DenseLayerHandle::output)
-      .function("gradInput", &DenseLayerHandle::grad_input)
-      .function("gradWeights", &DenseLayerHandle::grad_weights)
-      .function("gradBias", &DenseLayerHandle::grad_bias)
-      .function("inFeatures", &DenseLayerHandle::in_features)
-      .function("outFeatures", &DenseLayerHandle::out_features)
-      .function("lastError", &DenseLayerHandle::last_error);
+  using H = DenseLayerHandle;
+  bind_handle<H>("DenseLayer", method("init", &H::init), method("setWeights", &H::set_weights), method("setBias", &H::set_bias),
+                               method("forward", &H::forward), method("backward", &H::backward), method("output", &H::output),
+                               method("gradInput", &H::grad_input), method("gradWeights", &H::grad_weights), method("gradBias", &H::grad_bias),
+                               method("inFeatures", &H::in_features), method("outFeatures", &H::out_features));
 }
 
 }  // namespace vitrine::wasm

@@ -9,21 +9,12 @@
 
 namespace vitrine::wasm {
 
-
 EMSCRIPTEN_BINDINGS(vitrine_model) {
-  emscripten::class_<ModelHandle>("ModelHandle")
-      .constructor<>()
-      .function("load", &ModelHandle::load)
-      .function("inputNames", &ModelHandle::input_names)
-      .function("outputNames", &ModelHandle::output_names)
-      .function("inputShapes", &ModelHandle::input_shapes)
-      .function("setInput", &ModelHandle::set_input)
-      .function("run", &ModelHandle::run)
-      .function("output", &ModelHandle::output)
-      .function("outputShape", &ModelHandle::output_shape)
-      .function("metadata", &ModelHandle::metadata)
-      .function("save", &ModelHandle::save)
-      .function("lastError", &ModelHandle::last_error);
+  using H = ModelHandle;
+  bind_handle<H>("ModelHandle", method("load", &H::load), method("inputNames", &H::input_names), method("outputNames", &H::output_names),
+                                method("inputShapes", &H::input_shapes), method("setInput", &H::set_input), method("run", &H::run),
+                                method("output", &H::output), method("outputShape", &H::output_shape), method("metadata", &H::metadata),
+                                method("save", &H::save));
 }
 
 }  // namespace vitrine::wasm

@@ -19,7 +19,7 @@ namespace vitrine::wasm {
 
 using emscripten::val;
 
-class ModelHandle {
+class ModelHandle : public HandleBase {
  public:
   // Loads an ONNX or Vitrine (.safetensors) model from a Uint8Array (copied once into the wasm
   // heap; Vitrine files' weights are then used in place).
@@ -128,7 +128,6 @@ class ModelHandle {
     if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
     return shape_to_js(outputs_[static_cast<size_t>(index)].shape());
   }
-  std::string last_error() const { return error_; }
 
  private:
   static val shape_to_js(const Shape& s) {
@@ -170,7 +169,6 @@ class ModelHandle {
   std::unique_ptr<Executor> executor_;
   std::vector<Tensor> inputs_, outputs_;
   std::map<std::string, std::string> metadata_;
-  std::string error_;
 };
 
 }  // namespace vitrine::wasm

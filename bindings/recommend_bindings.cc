@@ -23,7 +23,7 @@ using emscripten::val;
 // A recommender (recommend.h): fold-in of a history into a user vector, ranking with exclusions
 // and MMR diversity, similar items and explanations. Results are read back with resultItems() /
 // resultScores().
-class RecommenderHandle {
+class RecommenderHandle : public HandleBase {
  public:
   // A recommender model file (Uint8Array) with its item table stored as precision f32|f16|int8.
   int load(const val& bytes, const std::string& precision) {
@@ -139,9 +139,7 @@ class RecommenderHandle {
                                                      : Result<std::vector<Recommendation>>(r.status());
     return results(out);
   }
-  int last_code() const { return last_code_; }
 
-  std::string last_error() const { return error_; }
 
  private:
   void set_model(std::unique_ptr<RecModel> m) {
@@ -230,31 +228,17 @@ class RecommenderHandle {
   std::unique_ptr<RecModel> model_;
   std::unique_ptr<RecCatalog> catalog_;
   std::vector<float> user_;
-  std::string error_;
-  int last_code_ = 0;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine_recommend) {
-  emscripten::class_<RecommenderHandle>("RecommenderHandle")
-      .constructor<>()
-      .function("load", &RecommenderHandle::load)
-      .function("loadTable", &RecommenderHandle::load_table)
-      .function("kind", &RecommenderHandle::kind)
-      .function("numItems", &RecommenderHandle::num_items)
-      .function("dim", &RecommenderHandle::dim)
-      .function("bytes", &RecommenderHandle::bytes)
-      .function("itemId", &RecommenderHandle::item_id)
-      .function("findItem", &RecommenderHandle::find_item)
-      .function("foldIn", &RecommenderHandle::fold_in)
-      .function("userVector", &RecommenderHandle::user_vector)
-      .function("setUserVector", &RecommenderHandle::set_user_vector)
-      .function("setCatalog", &RecommenderHandle::set_catalog)
-      .function("rank", &RecommenderHandle::rank)
-      .function("similar", &RecommenderHandle::similar)
-      .function("lastError", &RecommenderHandle::last_error)
-      .function("lastCode", &RecommenderHandle::last_code);
+  using H = RecommenderHandle;
+  bind_handle<H>("RecommenderHandle", method("load", &H::load), method("loadTable", &H::load_table), method("kind", &H::kind),
+                                      method("numItems", &H::num_items), method("dim", &H::dim), method("bytes", &H::bytes),
+                                      method("itemId", &H::item_id), method("findItem", &H::find_item), method("foldIn", &H::fold_in),
+                                      method("userVector", &H::user_vector), method("setUserVector", &H::set_user_vector), method("setCatalog", &H::set_catalog),
+                                      method("rank", &H::rank), method("similar", &H::similar));
 }
 
 }  // namespace vitrine::wasm

@@ -16,7 +16,7 @@
 namespace vitrine::wasm {
 namespace {
 
-class ReviewHandle {
+class ReviewHandle : public HandleBase {
  public:
   int load(const val& bytes) {
     Status s = ensure_context();
@@ -148,8 +148,6 @@ class ReviewHandle {
   val summary_result() const { return summary_ ? json_to_val(summary_->to_json()) : val::null(); }
 
 
-  std::string last_error() const { return error_; }
-  int last_code() const { return last_code_; }  // the status of the last call that returned null
 
  private:
   // A review's UTF-8: a JS string or a Uint8Array, at most max_bytes (+ a character) of it.
@@ -171,28 +169,16 @@ class ReviewHandle {
   std::unique_ptr<ReviewModel> model_;
   std::unique_ptr<KeywordAspects> aspects_;
   std::unique_ptr<ReviewSummary> summary_;
-  std::string error_;
-  int last_code_ = 0;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine_reviews) {
-  emscripten::class_<ReviewHandle>("ReviewHandle")
-      .constructor<>()
-      .function("load", &ReviewHandle::load)
-      .function("info", &ReviewHandle::info)
-      .function("analyze", &ReviewHandle::analyze)
-      .function("setAspects", &ReviewHandle::set_aspects)
-      .function("aspectNames", &ReviewHandle::aspect_names)
-      .function("fineTune", &ReviewHandle::fine_tune)
-      .function("setThreshold", &ReviewHandle::set_threshold)
-      .function("save", &ReviewHandle::save)
-      .function("lastError", &ReviewHandle::last_error)
-      .function("lastCode", &ReviewHandle::last_code)
-      .function("summaryBegin", &ReviewHandle::summary_begin)
-      .function("summaryAdd", &ReviewHandle::summary_add)
-      .function("summaryResult", &ReviewHandle::summary_result);
+  using H = ReviewHandle;
+  bind_handle<H>("ReviewHandle", method("load", &H::load), method("info", &H::info), method("analyze", &H::analyze),
+                                 method("setAspects", &H::set_aspects), method("aspectNames", &H::aspect_names), method("fineTune", &H::fine_tune),
+                                 method("setThreshold", &H::set_threshold), method("save", &H::save),
+                                 method("summaryBegin", &H::summary_begin), method("summaryAdd", &H::summary_add), method("summaryResult", &H::summary_result));
 }
 
 }  // namespace vitrine::wasm

@@ -22,7 +22,7 @@ val floats_to_js(const std::vector<float>& v) {
   return val::global("Float32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
 }
 
-class TaggerHandle {
+class TaggerHandle : public HandleBase {
  public:
   // A Vitrine or ONNX model file; `description` (JSON, see ImageTagger) or "" for the file's own
   // "tagger" metadata.
@@ -263,9 +263,7 @@ class TaggerHandle {
     Result<std::vector<std::vector<Tag>>> tags = head_->classify(e.data(), n, r.value());
     return tags.ok() ? tags_to_js(tags.value()) : fail(tags.status());
   }
-  int last_code() const { return last_code_; }
 
-  std::string last_error() const { return error_; }
 
  private:
   Status set_model(const LoadedModel& m, const std::string& description) {
@@ -334,48 +332,24 @@ class TaggerHandle {
   std::unique_ptr<TagHeadTrainer> head_trainer_;
   std::unique_ptr<TagHead> head_;
   std::vector<float> batch_, probs_, groups_, emb_;
-  int last_code_ = 0;
   std::vector<ScoredItem> found_;
   double head_loss_ = 0.0;
-  std::string error_;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine_tagger) {
-  emscripten::class_<TaggerHandle>("TaggerHandle")
-      .constructor<>()
-      .function("load", &TaggerHandle::load)
-      .function("loadKeras", &TaggerHandle::load_keras)
-      .function("info", &TaggerHandle::info)
-      .function("beginBatch", &TaggerHandle::begin_batch)
-      .function("setImage", &TaggerHandle::set_image)
-      .function("setInput", &TaggerHandle::set_input)
-      .function("input", &TaggerHandle::input)
-      .function("run", &TaggerHandle::run)
-      .function("probabilities", &TaggerHandle::probabilities)
-      .function("groupScores", &TaggerHandle::group_scores)
-      .function("embeddings", &TaggerHandle::embeddings)
-      .function("indexAdd", &TaggerHandle::index_add)
-      .function("indexRemove", &TaggerHandle::index_remove)
-      .function("indexSize", &TaggerHandle::index_size)
-      .function("indexSearch", &TaggerHandle::index_search)
-      .function("foundIds", &TaggerHandle::found_ids)
-      .function("foundScores", &TaggerHandle::found_scores)
-      .function("headBegin", &TaggerHandle::head_begin)
-      .function("headStep", &TaggerHandle::head_step)
-      .function("headLoss", &TaggerHandle::head_loss)
-      .function("headStepsDone", &TaggerHandle::head_steps_done)
-      .function("headFinish", &TaggerHandle::head_finish)
-      .function("headCancel", &TaggerHandle::head_cancel)
-      .function("headLoad", &TaggerHandle::head_load)
-      .function("headSave", &TaggerHandle::head_save)
-      .function("headTags", &TaggerHandle::head_tags)
-      .function("headClear", &TaggerHandle::head_clear)
-      .function("tag", &TaggerHandle::tag)
-      .function("headClassify", &TaggerHandle::head_classify)
-      .function("lastError", &TaggerHandle::last_error)
-      .function("lastCode", &TaggerHandle::last_code);
+  using H = TaggerHandle;
+  bind_handle<H>("TaggerHandle", method("load", &H::load), method("loadKeras", &H::load_keras), method("info", &H::info),
+                                 method("beginBatch", &H::begin_batch), method("setImage", &H::set_image), method("setInput", &H::set_input),
+                                 method("input", &H::input), method("run", &H::run), method("probabilities", &H::probabilities),
+                                 method("groupScores", &H::group_scores), method("embeddings", &H::embeddings), method("indexAdd", &H::index_add),
+                                 method("indexRemove", &H::index_remove), method("indexSize", &H::index_size), method("indexSearch", &H::index_search),
+                                 method("foundIds", &H::found_ids), method("foundScores", &H::found_scores), method("headBegin", &H::head_begin),
+                                 method("headStep", &H::head_step), method("headLoss", &H::head_loss), method("headStepsDone", &H::head_steps_done),
+                                 method("headFinish", &H::head_finish), method("headCancel", &H::head_cancel), method("headLoad", &H::head_load),
+                                 method("headSave", &H::head_save), method("headTags", &H::head_tags), method("headClear", &H::head_clear),
+                                 method("tag", &H::tag), method("headClassify", &H::head_classify));
 }
 
 }  // namespace vitrine::wasm

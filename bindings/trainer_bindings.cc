@@ -20,7 +20,7 @@ namespace {
 using emscripten::val;
 
 // Fine-tuning a loaded model in place (the same Trainer as native training).
-class TrainerHandle {
+class TrainerHandle : public HandleBase {
  public:
   // options: JSON {"loss", "optimizer", "learningRate", "momentum", "weightDecay", "clipNorm",
   // "labelSmoothing", "schedule", "warmupSteps", "totalSteps", "output", "freeze": [prefixes]}.
@@ -68,7 +68,6 @@ class TrainerHandle {
       for (const std::string& n : trainer_->parameter_names()) out.call<void>("push", n);
     return out;
   }
-  std::string last_error() const { return error_; }
 
  private:
   int run(bool update) {
@@ -151,23 +150,15 @@ class TrainerHandle {
   std::vector<Tensor> inputs_;
   Tensor target_;
   double loss_ = 0;
-  std::string error_;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(vitrine_trainer) {
-  emscripten::class_<TrainerHandle>("TrainerHandle")
-      .constructor<>()
-      .function("init", &TrainerHandle::init)
-      .function("setInput", &TrainerHandle::set_input)
-      .function("setTarget", &TrainerHandle::set_target)
-      .function("step", &TrainerHandle::step)
-      .function("evaluate", &TrainerHandle::evaluate)
-      .function("lastLoss", &TrainerHandle::last_loss)
-      .function("stepsTaken", &TrainerHandle::steps_taken)
-      .function("parameterNames", &TrainerHandle::parameter_names)
-      .function("lastError", &TrainerHandle::last_error);
+  using H = TrainerHandle;
+  bind_handle<H>("TrainerHandle", method("init", &H::init), method("setInput", &H::set_input), method("setTarget", &H::set_target),
+                                  method("step", &H::step), method("evaluate", &H::evaluate), method("lastLoss", &H::last_loss),
+                                  method("stepsTaken", &H::steps_taken), method("parameterNames", &H::parameter_names));
 }
 
 }  // namespace vitrine::wasm

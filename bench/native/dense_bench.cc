@@ -2,6 +2,7 @@
 //   build/native/bench/native/vitrine_bench --benchmark_filter=Dense
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <random>
 
 #include "vitrine/context.h"
@@ -25,40 +26,47 @@ Tensor random_tensor(const Shape& s, std::mt19937& rng) {
   return t;
 }
 
-// args: batch, in, out, threads
-void BM_DenseForward(benchmark::State& state) {
+// args: batch, in, out, threads. A layer with random weights and a random input x (batch, in).
+struct DenseSetup {
+  std::unique_ptr<Context> ctx;
+  std::unique_ptr<vitrine::DenseLayer> layer;
+  Tensor x;
+};
+
+DenseSetup dense_setup(const benchmark::State& state) {
   const int64_t n = state.range(0), in = state.range(1), out = state.range(2);
-  auto ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
-  auto layer = vitrine::DenseLayer::create(ctx.get(), in, out).value();
+  DenseSetup d;
+  d.ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
+  d.layer = vitrine::DenseLayer::create(d.ctx.get(), in, out).value();
   std::mt19937 rng(1);
-  fill_random(layer->weights(), rng);
-  fill_random(layer->bias(), rng);
-  Tensor x = random_tensor(Shape{n, in}, rng);
+  fill_random(d.layer->weights(), rng);
+  fill_random(d.layer->bias(), rng);
+  d.x = random_tensor(Shape{n, in}, rng);
+  return d;
+}
+
+void BM_DenseForward(benchmark::State& state) {
+  DenseSetup d = dense_setup(state);
   for (auto _ : state) {
-    auto y = layer->forward(x);
+    auto y = d.layer->forward(d.x);
     if (!y.ok()) state.SkipWithError("forward failed");
     benchmark::DoNotOptimize(y->data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * in * out * 1e-9,
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * state.range(0) * state.range(1) * state.range(2) * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_DenseBackward(benchmark::State& state) {
-  const int64_t n = state.range(0), in = state.range(1), out = state.range(2);
-  auto ctx = Context::create(static_cast<int>(state.range(3)), static_cast<int>(state.range(3))).value();
-  auto layer = vitrine::DenseLayer::create(ctx.get(), in, out).value();
-  std::mt19937 rng(1);
-  fill_random(layer->weights(), rng);
-  fill_random(layer->bias(), rng);
-  Tensor x = random_tensor(Shape{n, in}, rng);
-  Tensor dy = random_tensor(Shape{n, out}, rng), dx = Tensor::zeros(x.shape()).value(),
-         dw = Tensor::zeros(Shape{out, in}).value(), db = Tensor::zeros(Shape{out}).value();
-  if (!layer->forward(x).ok()) state.SkipWithError("forward failed");
+  DenseSetup d = dense_setup(state);
+  std::mt19937 rng(2);
+  Tensor dy = random_tensor(Shape{state.range(0), state.range(2)}, rng), dx = Tensor::zeros(d.x.shape()).value(),
+         dw = Tensor::zeros(d.layer->weights().shape()).value(), db = Tensor::zeros(d.layer->bias().shape()).value();
+  if (!d.layer->forward(d.x).ok()) state.SkipWithError("forward failed");
   for (auto _ : state) {
-    if (!layer->backward(dy, &dx, &dw, &db).ok()) state.SkipWithError("backward failed");
+    if (!d.layer->backward(dy, &dx, &dw, &db).ok()) state.SkipWithError("backward failed");
     benchmark::DoNotOptimize(dw.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * n * in * out * 1e-9,
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * state.range(0) * state.range(1) * state.range(2) * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 

@@ -69,6 +69,20 @@ Status lower_batch_norm(XnnLowering& l) {
 // Training mode: normalize with the batch's statistics (over every row, i.e. N·H·W for images) and
 // move the running statistics towards them: running = (1 - momentum)·running + momentum·batch, with
 // the unbiased batch variance (as PyTorch).
+// Per-channel mean and biased variance of x (rows, c), channels last.
+void batch_statistics(const float* x, int64_t rows, int64_t c, std::vector<double>* mean, std::vector<double>* var) {
+  mean->assign(static_cast<size_t>(c), 0.0);
+  var->assign(static_cast<size_t>(c), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) (*mean)[static_cast<size_t>(j)] += x[r * c + j];
+  for (double& m : *mean) m /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = x[r * c + j] - (*mean)[static_cast<size_t>(j)];
+      (*var)[static_cast<size_t>(j)] += d * d / static_cast<double>(rows);
+    }
+}
+
 Status train_forward_batch_norm(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
                                 const std::vector<Tensor*>& out) {
   const int64_t c = in[0]->shape().dim(-1);
@@ -77,20 +91,12 @@ Status train_forward_batch_norm(Context*, const OpAttrs& a, const std::vector<co
   const float eps = static_cast<float>(a.number("epsilon", 1e-5));
   const double momentum = a.number("momentum", 0.1);
   const float *x = in[0]->data(), *scale = in[1]->data(), *bias = in[2]->data();
-  std::vector<double> mean(static_cast<size_t>(c), 0.0), var(static_cast<size_t>(c), 0.0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) mean[static_cast<size_t>(j)] += x[r * c + j];
-  for (double& m : mean) m /= static_cast<double>(rows);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) {
-      const double d = x[r * c + j] - mean[static_cast<size_t>(j)];
-      var[static_cast<size_t>(j)] += d * d;
-    }
+  std::vector<double> mean, var;
+  batch_statistics(x, rows, c, &mean, &var);
   float* y = out[0]->mutable_data();
   std::vector<float> k(static_cast<size_t>(c)), shift(static_cast<size_t>(c));  // y = x k + shift
   for (int64_t j = 0; j < c; ++j) {
     const size_t ju = static_cast<size_t>(j);
-    var[ju] /= static_cast<double>(rows);
     const double kj = scale[j] / std::sqrt(var[ju] + eps);
     k[ju] = static_cast<float>(kj);
     shift[ju] = static_cast<float>(bias[j] - mean[ju] * kj);
@@ -119,16 +125,8 @@ Status backward_batch_norm_training(const OpAttrs& a, const std::vector<const Te
   const int64_t rows = c == 0 ? 0 : in[0]->num_elements() / c;
   const float eps = static_cast<float>(a.number("epsilon", 1e-5));
   const float *x = in[0]->data(), *scale = in[1]->data();
-  std::vector<double> mean(static_cast<size_t>(c), 0.0), var(static_cast<size_t>(c), 0.0), sdy(static_cast<size_t>(c), 0.0),
-      sdyx(static_cast<size_t>(c), 0.0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) mean[static_cast<size_t>(j)] += x[r * c + j];
-  for (double& m : mean) m /= static_cast<double>(rows);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) {
-      const double d = x[r * c + j] - mean[static_cast<size_t>(j)];
-      var[static_cast<size_t>(j)] += d * d / static_cast<double>(rows);
-    }
+  std::vector<double> mean, var, sdy(static_cast<size_t>(c), 0.0), sdyx(static_cast<size_t>(c), 0.0);
+  batch_statistics(x, rows, c, &mean, &var);
   std::vector<double> inv(static_cast<size_t>(c));
   for (int64_t j = 0; j < c; ++j) inv[static_cast<size_t>(j)] = 1.0 / std::sqrt(var[static_cast<size_t>(j)] + eps);
   const float* dy = g ? g->data() : nullptr;

@@ -100,6 +100,18 @@ Status add_embedding_rows(const Tensor& ids, const Tensor& dy, float* dt, int64_
   return Status::Ok();
 }
 
+// The factor of bag b's rows: 1 / Σ_j w_j for a mean bag (1 when it has no valid id), else 1.
+Result<float> bag_scale(const Tensor& ids, const float* weights, int64_t vocab, int64_t b, bool mean) {
+  const int64_t len = ids.shape()[1];
+  double total = 0;
+  for (int64_t j = 0; j < len; ++j) {
+    Result<int64_t> id = checked_id("embedding_bag", ids.data()[b * len + j], vocab, b * len + j, true);
+    if (!id.ok()) return id.status();
+    if (id.value() >= 0) total += weights ? weights[b * len + j] : 1.0f;
+  }
+  return mean && total != 0 ? static_cast<float>(1.0 / total) : 1.0f;
+}
+
 // dtable[e_j] += w_j dy_b (/ Σ_j w_j for mean), for the looked-up rows only.
 Status add_bag_rows(const OpAttrs& a, const std::vector<const Tensor*>& in, const Tensor& dy, float* dt) {
   const Tensor& ids = *in[0];
@@ -107,13 +119,7 @@ Status add_bag_rows(const OpAttrs& a, const std::vector<const Tensor*>& in, cons
   const bool mean = a.string("mode", "mean") == "mean";
   const int64_t n = ids.shape()[0], len = ids.shape()[1], vocab = in[1]->shape()[0], dim = in[1]->shape()[1];
   for (int64_t b = 0; b < n; ++b) {
-    double total = 0;
-    for (int64_t j = 0; j < len; ++j) {
-      Result<int64_t> id = checked_id("embedding_bag", ids.data()[b * len + j], vocab, b * len + j, true);
-      if (!id.ok()) return id.status();
-      if (id.value() >= 0) total += weights ? weights[b * len + j] : 1.0f;
-    }
-    const float scale = mean && total != 0 ? static_cast<float>(1.0 / total) : 1.0f;
+    VITRINE_ASSIGN_OR_RETURN(const float scale, bag_scale(ids, weights, vocab, b, mean));
     const float* g = dy.data() + b * dim;
     for (int64_t j = 0; j < len; ++j) {
       const int64_t id = static_cast<int64_t>(ids.data()[b * len + j]);
@@ -154,13 +160,7 @@ Status backward_bag(Context*, const OpAttrs& a, const std::vector<const Tensor*>
   if (dt) VITRINE_RETURN_IF_ERROR(add_bag_rows(a, in, *gout[0], dt));
   if (!dw) return Status::Ok();
   for (int64_t b = 0; b < n; ++b) {
-    double total = 0;
-    for (int64_t j = 0; j < len; ++j) {
-      Result<int64_t> id = checked_id("embedding_bag", ids.data()[b * len + j], vocab, b * len + j, true);
-      if (!id.ok()) return id.status();
-      if (id.value() >= 0) total += weights ? weights[b * len + j] : 1.0f;
-    }
-    const float scale = mean && total != 0 ? static_cast<float>(1.0 / total) : 1.0f;
+    VITRINE_ASSIGN_OR_RETURN(const float scale, bag_scale(ids, weights, vocab, b, mean));
     const float* g = gout[0]->data() + b * dim;
     const float* y = out[0]->data() + b * dim;
     for (int64_t j = 0; j < len; ++j) {

@@ -11,11 +11,11 @@
 
 namespace vitrine {
 
-// dst (shape `in`) = Σ of g (shape `out`) over the dimensions along which `in` was broadcast to
-// `out` (numpy rules). Overwrites dst.
-inline void reduce_to_shape(const float* g, const Shape& out, const Shape& in, float* dst) {
+// Calls f(i, pos) for every element i of shape `out` (row-major) with pos, the offset of the
+// element of shape `in` (numpy-broadcast to `out`) that it reads.
+template <typename F>
+inline void for_each_broadcast(const Shape& in, const Shape& out, F&& f) {
   const int r = out.rank();
-  std::memset(dst, 0, static_cast<size_t>(in.num_elements()) * sizeof(float));
   std::vector<int64_t> in_stride(static_cast<size_t>(r), 0);
   int64_t stride = 1;
   for (int d = r - 1; d >= 0; --d) {
@@ -29,7 +29,7 @@ inline void reduce_to_shape(const float* g, const Shape& out, const Shape& in, f
   const int64_t total = out.num_elements();
   int64_t pos = 0;
   for (int64_t i = 0; i < total; ++i) {
-    dst[pos] += g[i];
+    f(i, pos);
     for (int d = r - 1; d >= 0; --d) {
       const size_t du = static_cast<size_t>(d);
       ++idx[du];
@@ -39,6 +39,24 @@ inline void reduce_to_shape(const float* g, const Shape& out, const Shape& in, f
       idx[du] = 0;
     }
   }
+}
+
+// dst (shape `in`) = Σ of g (shape `out`) over the dimensions along which `in` was broadcast to
+// `out` (numpy rules). Overwrites dst.
+inline void reduce_to_shape(const float* g, const Shape& out, const Shape& in, float* dst) {
+  std::memset(dst, 0, static_cast<size_t>(in.num_elements()) * sizeof(float));
+  for_each_broadcast(in, out, [&](int64_t i, int64_t pos) { dst[pos] += g[i]; });
+}
+
+// The gradient buffer of a one-input op's backward, or null when there is nothing more to do: no
+// gradient was asked for (gin[0] null), or the output gradient is null, which means zero (dx is
+// then zeroed here).
+inline float* input_gradient(const std::vector<const Tensor*>& gout, const std::vector<Tensor*>& gin) {
+  if (!gin[0]) return nullptr;
+  float* dx = gin[0]->mutable_data();
+  if (gout[0]) return dx;
+  std::fill_n(dx, gin[0]->num_elements(), 0.0f);
+  return nullptr;
 }
 
 // c[b] (m, n) = a[b] (m, k) · B[b] for b in [0, batch), with B[b] stored (k, n), or stored (n, k)
@@ -106,30 +124,7 @@ inline void transpose_batch(size_t batch, size_t rows, size_t cols, const float*
 
 // dst (shape `out`) = src (shape `in`, numpy-broadcast to `out`).
 inline void expand_to_shape(const float* src, const Shape& in, const Shape& out, float* dst) {
-  const int r = out.rank();
-  std::vector<int64_t> in_stride(static_cast<size_t>(r), 0);
-  int64_t stride = 1;
-  for (int d = r - 1; d >= 0; --d) {
-    const int di = d - (r - in.rank());
-    if (di >= 0) {
-      in_stride[static_cast<size_t>(d)] = in[di] == 1 ? 0 : stride;
-      stride *= in[di];
-    }
-  }
-  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-  const int64_t total = out.num_elements();
-  int64_t pos = 0;
-  for (int64_t i = 0; i < total; ++i) {
-    dst[i] = src[pos];
-    for (int d = r - 1; d >= 0; --d) {
-      const size_t du = static_cast<size_t>(d);
-      ++idx[du];
-      pos += in_stride[du];
-      if (idx[du] < out[d]) break;
-      pos -= in_stride[du] * idx[du];
-      idx[du] = 0;
-    }
-  }
+  for_each_broadcast(in, out, [&](int64_t i, int64_t pos) { dst[i] = src[pos]; });
 }
 
 // Backward of ops that only move or relabel data element for element (reshape, flatten, identity,

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "grad_util.h"
 #include "op_util.h"
 #include "xnn_lowering.h"
 
@@ -55,15 +56,11 @@ Status lower_hard_sigmoid(XnnLowering& l) {
 
 Status backward_hard_sigmoid(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<const Tensor*>&,
                              const std::vector<const Tensor*>& gout, const std::vector<Tensor*>& gin) {
-  if (!gin[0]) return Status::Ok();
   VITRINE_ASSIGN_OR_RETURN(Params p, params(a));
+  float* dx = input_gradient(gout, gin);
+  if (!dx) return Status::Ok();
   const float* x = in[0]->data();
-  float* dx = gin[0]->mutable_data();
   const int64_t n = in[0]->num_elements();
-  if (!gout[0]) {
-    std::fill_n(dx, n, 0.0f);
-    return Status::Ok();
-  }
   const float* dy = gout[0]->data();
   for (int64_t i = 0; i < n; ++i) {
     const float v = p.alpha * x[i] + p.beta;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "grad_util.h"
 #include "op_util.h"
 
 namespace vitrine {
@@ -33,13 +34,9 @@ Status run_log_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*
 Status backward_log_softmax(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
                             const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
                             const std::vector<Tensor*>& gin) {
-  if (!gin[0]) return Status::Ok();
   const int64_t k = in[0]->shape().dim(-1), rows = k ? in[0]->num_elements() / k : 0;
-  float* dx = gin[0]->mutable_data();
-  if (!gout[0]) {
-    std::fill_n(dx, in[0]->num_elements(), 0.0f);
-    return Status::Ok();
-  }
+  float* dx = input_gradient(gout, gin);
+  if (!dx) return Status::Ok();
   const float *y = out[0]->data(), *dy = gout[0]->data();
   for (int64_t r = 0; r < rows; ++r) {
     double sum = 0;

@@ -38,12 +38,8 @@ Status lower_pad(XnnLowering& l) {
 Status backward_pad(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
                     const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
                     const std::vector<Tensor*>& gin) {
-  if (!gin[0]) return Status::Ok();
-  float* dx = gin[0]->mutable_data();
-  if (!gout[0]) {
-    std::fill_n(dx, in[0]->num_elements(), 0.0f);
-    return Status::Ok();
-  }
+  float* dx = input_gradient(gout, gin);
+  if (!dx) return Status::Ok();
   const Shape& xs = in[0]->shape();
   const Shape& ys = out[0]->shape();
   const int rank = xs.rank();

@@ -153,49 +153,43 @@ Status backward_pool(Context*, const OpAttrs& attrs, const std::vector<const Ten
   float* dx = dxp->mutable_data();
   std::vector<float> best(static_cast<size_t>(ch));
   std::vector<int64_t> arg(static_cast<size_t>(ch));
+  // Calls f(offset of the pixel's first channel) for each window tap inside the image.
+  auto for_each_tap = [&](int64_t n, int64_t oy, int64_t ox, auto&& f) {
+    for (int64_t ky = 0; ky < c.kh; ++ky) {
+      const int64_t iy = oy * c.sh - c.top + ky * c.dh;
+      if (iy < 0 || iy >= h) continue;
+      for (int64_t kx = 0; kx < c.kw; ++kx) {
+        const int64_t ix = ox * c.sw - c.left + kx * c.dw;
+        if (ix >= 0 && ix < w) f(((n * h + iy) * w + ix) * ch);
+      }
+    }
+  };
   for (int64_t n = 0; n < xs[0]; ++n)
     for (int64_t oy = 0; oy < c.out_h; ++oy)
       for (int64_t ox = 0; ox < c.out_w; ++ox) {
         const float* g = dy + ((n * c.out_h + oy) * c.out_w + ox) * ch;
         if (kMax) {
           std::fill(arg.begin(), arg.end(), int64_t{-1});
-        }
-        int64_t count = 0;
-        for (int64_t ky = 0; ky < c.kh; ++ky) {
-          const int64_t iy = oy * c.sh - c.top + ky * c.dh;
-          if (iy < 0 || iy >= h) continue;
-          for (int64_t kx = 0; kx < c.kw; ++kx) {
-            const int64_t ix = ox * c.sw - c.left + kx * c.dw;
-            if (ix < 0 || ix >= w) continue;
-            const int64_t pixel = ((n * h + iy) * w + ix) * ch;
-            ++count;
-            if (kMax) {
-              for (int64_t ci = 0; ci < ch; ++ci) {
-                const size_t u = static_cast<size_t>(ci);
-                if (arg[u] < 0 || x[pixel + ci] > best[u]) {
-                  best[u] = x[pixel + ci];
-                  arg[u] = pixel + ci;
-                }
+          for_each_tap(n, oy, ox, [&](int64_t pixel) {
+            for (int64_t ci = 0; ci < ch; ++ci) {
+              const size_t u = static_cast<size_t>(ci);
+              if (arg[u] < 0 || x[pixel + ci] > best[u]) {
+                best[u] = x[pixel + ci];
+                arg[u] = pixel + ci;
               }
             }
-          }
-        }
-        if (kMax) {
+          });
           for (int64_t ci = 0; ci < ch; ++ci)
             if (arg[static_cast<size_t>(ci)] >= 0) dx[arg[static_cast<size_t>(ci)]] += g[ci];
-        } else if (count > 0) {
+        } else {
           // Average over the real pixels only (padding is excluded from the divisor).
+          int64_t count = 0;
+          for_each_tap(n, oy, ox, [&](int64_t) { ++count; });
+          if (count == 0) continue;
           const float scale = 1.0f / static_cast<float>(count);
-          for (int64_t ky = 0; ky < c.kh; ++ky) {
-            const int64_t iy = oy * c.sh - c.top + ky * c.dh;
-            if (iy < 0 || iy >= h) continue;
-            for (int64_t kx = 0; kx < c.kw; ++kx) {
-              const int64_t ix = ox * c.sw - c.left + kx * c.dw;
-              if (ix < 0 || ix >= w) continue;
-              float* d = dx + ((n * h + iy) * w + ix) * ch;
-              for (int64_t ci = 0; ci < ch; ++ci) d[ci] += g[ci] * scale;
-            }
-          }
+          for_each_tap(n, oy, ox, [&](int64_t pixel) {
+            for (int64_t ci = 0; ci < ch; ++ci) dx[pixel + ci] += g[ci] * scale;
+          });
         }
       }
   return Status::Ok();

@@ -55,13 +55,9 @@ Status lower_reduce_mean(XnnLowering& l) {
 Status backward_reduce_mean(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
                             const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
                             const std::vector<Tensor*>& gin) {
-  if (!gin[0]) return Status::Ok();
-  float* dx = gin[0]->mutable_data();
+  float* dx = input_gradient(gout, gin);
+  if (!dx) return Status::Ok();
   const Shape& xs = in[0]->shape();
-  if (!gout[0]) {
-    std::fill_n(dx, xs.num_elements(), 0.0f);
-    return Status::Ok();
-  }
   std::vector<size_t> axes;
   bool keep = true;
   VITRINE_RETURN_IF_ERROR(reduce_axes(xs, a, &axes, &keep));

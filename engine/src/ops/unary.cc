@@ -68,13 +68,9 @@ template <OpType kType>
 Status backward_unary(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
                       const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
                       const std::vector<Tensor*>& gin) {
-  if (!gin[0]) return Status::Ok();
-  float* dx = gin[0]->mutable_data();
+  float* dx = input_gradient(gout, gin);
+  if (!dx) return Status::Ok();
   const int64_t n = in[0]->num_elements();
-  if (!gout[0]) {
-    std::fill_n(dx, n, 0.0f);
-    return Status::Ok();
-  }
   const float *x = in[0]->data(), *y = out[0]->data(), *dy = gout[0]->data();
   const float lo = static_cast<float>(a.number("min", -INFINITY)), hi = static_cast<float>(a.number("max", INFINITY));
   const float alpha = static_cast<float>(a.number("alpha", 0.01));

@@ -66,27 +66,23 @@ inline float f16_to_f32(uint16_t h) {
 }
 
 
-// Dot products of one stored row with a user vector; 8 lanes, fixed order, scalar tail.
-float dot_f32(const float* r, const float* u, int64_t d) {
+// Four stored values as floats: f32 rows as they are, f16 rows widened exactly.
+inline v4f load4_f32(const float* p) { return load4(p); }
+inline v4f load4_f32(const uint16_t* p) { return f16x4_to_f32(p); }
+inline float to_f32(float v) { return v; }
+inline float to_f32(uint16_t h) { return f16_to_f32(h); }
+
+// The dot product of one stored row (f32 or f16) with a user vector; 8 lanes, fixed order, scalar tail.
+template <typename T>
+float dot_row(const T* r, const float* u, int64_t d) {
   v4f a0 = {0, 0, 0, 0}, a1 = a0;
   int64_t j = 0;
   for (; j + 8 <= d; j += 8) {
-    a0 += load4(r + j) * load4(u + j);
-    a1 += load4(r + j + 4) * load4(u + j + 4);
+    a0 += load4_f32(r + j) * load4(u + j);
+    a1 += load4_f32(r + j + 4) * load4(u + j + 4);
   }
   float s = lane_sum(a0, a1);
-  for (; j < d; ++j) s += r[j] * u[j];
-  return s;
-}
-float dot_f16(const uint16_t* r, const float* u, int64_t d) {
-  v4f a0 = {0, 0, 0, 0}, a1 = a0;
-  int64_t j = 0;
-  for (; j + 8 <= d; j += 8) {
-    a0 += f16x4_to_f32(r + j) * load4(u + j);
-    a1 += f16x4_to_f32(r + j + 4) * load4(u + j + 4);
-  }
-  float s = lane_sum(a0, a1);
-  for (; j < d; ++j) s += f16_to_f32(r[j]) * u[j];
+  for (; j < d; ++j) s += to_f32(r[j]) * u[j];
   return s;
 }
 // int8 rows against an int16-quantized user vector: exact integer dot products (pairwise
@@ -257,7 +253,7 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
   std::vector<float> r(static_cast<size_t>(d));
   for (int64_t i = 0; i < n; ++i) {
     t.row(i, r.data());
-    t.norms_[static_cast<size_t>(i)] = std::sqrt(dot_f32(r.data(), r.data(), d));
+    t.norms_[static_cast<size_t>(i)] = std::sqrt(dot_row(r.data(), r.data(), d));
   }
   return t;
 }
@@ -285,8 +281,8 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
     return;
   }
   for (int64_t i = begin; i < end; ++i) {
-    const float s = precision_ == TablePrecision::kF32 ? dot_f32(f32_.data() + i * d_, user, d_)
-                                                       : dot_f16(f16_.data() + i * d_, user, d_);
+    const float s = precision_ == TablePrecision::kF32 ? dot_row(f32_.data() + i * d_, user, d_)
+                                                       : dot_row(f16_.data() + i * d_, user, d_);
     out[i - begin] = bias ? s + bias[i] : s;
   }
 }
@@ -392,7 +388,7 @@ std::vector<ScoredItem> mmr(const std::vector<ScoredItem>& candidates, const Ite
     const float* rb = unit.data() + best * d;
     for (int64_t a = 0; a < c; ++a) {
       if (taken[static_cast<size_t>(a)]) continue;
-      const float s = dot_f32(unit.data() + a * d, rb, d);
+      const float s = dot_row(unit.data() + a * d, rb, d);
       max_sim[static_cast<size_t>(a)] = std::max(max_sim[static_cast<size_t>(a)], s);
     }
   }
