@@ -184,7 +184,16 @@ def fuzz(d):
     return "\n".join(rows)
 
 
-RENDER = {"dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
+def compare(d):
+    rows = [f"| workload | {d['old']['commit']} (ms) | {d['new']['commit']} (ms) | new / old, median [min, max] of {d['passes']} passes | old's pass-to-pass spread |",
+            "|---|---|---|---|---|"]
+    for r in d["records"]:
+        rows.append(f"| {r['workload'].replace('/real_time', '')} | {r['old_ms']:.3f} | {r['new_ms']:.3f} | "
+                    f"{r['ratio_new_over_old']:.3f} [{r['ratio_min']:.2f}, {r['ratio_max']:.2f}] | {100 * r['old_pass_spread']:.0f}% |")
+    return "\n".join(rows)
+
+
+RENDER = {"compare": compare, "dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
           "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
           "eval-reviews": eval_reviews, "reviews": reviews, "size": size, "fuzz": fuzz}
 

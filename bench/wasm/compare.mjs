@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench -- compare --old DIR [--passes 7] [--runs 30] [--variant simd|simd-threads] [--threads 1]
+// npm run bench -- compare --old DIR [--passes 7] [--runs 30] [--variant simd|simd-threads] [--threads 1] [--only REGEX]
 // Two builds of the engine in one process, interleaved: DIR is a checkout of an older commit with its
 // wasm built (web/dist). For each pass and each workload both builds run the same calls back to back
 // (which one goes first alternates by pass); a workload's result is the median over passes of each
@@ -23,6 +23,7 @@ const passes = Number(arg('passes', 7));
 const runs = Number(arg('runs', 30));
 const variant = arg('variant', 'simd');
 const threads = Number(arg('threads', 1));
+const only = new RegExp(arg('only', '.'));  // workloads whose name matches
 const gitHead = (dir) => execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 
 const models = {
@@ -83,13 +84,13 @@ async function setUp(dir) {
 const engines = [await setUp(oldDir), await setUp(root)];
 // The native dense benchmarks of both builds, when both were built (build/native).
 const nativeBins = [oldDir, root].map((d) => path.join(d, 'build/native/bench/native/vitrine_bench'));
-const native = nativeBins.every((b) => fs.existsSync(b));
+const native = nativeBins.every((b) => fs.existsSync(b)) && only.test('native dense');
 function nativeDense(bin) {
   const out = execFileSync(bin, ['--benchmark_filter=BM_Dense(Forward|Backward)/N:(256|64)/in:(1024|256)/out:(1024|256)/threads:1',
     '--benchmark_format=json', '--benchmark_min_time=0.1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return Object.fromEntries(JSON.parse(out).benchmarks.map((r) => [`native ${r.run_name}`, r.real_time / 1000]));
 }
-const names = Object.keys(engines[1].workloads);
+const names = Object.keys(engines[1].workloads).filter((n) => only.test(n));
 const perPass = Object.fromEntries(names.map((n) => [n, { old: [], new: [] }]));
 for (let p = 0; p < passes; p++) {
   for (const name of names) {
@@ -125,7 +126,7 @@ const records = Object.keys(perPass).map((name) => {
 });
 const result = {
   benchmark: 'compare',
-  command: `npm run bench -- compare --old ${path.relative(root, oldDir) || oldDir} --passes ${passes} --runs ${runs} --variant ${variant} --threads ${threads}`,
+  command: `npm run bench -- compare --old ${oldDir.startsWith(root) ? path.relative(root, oldDir) : oldDir} --passes ${passes} --runs ${runs} --variant ${variant} --threads ${threads}`,
   date: new Date().toISOString(),
   old: { dir: oldDir, commit: gitHead(oldDir) }, new: { commit: gitHead(root) },
   variant, threads, passes, runs,
