@@ -98,22 +98,6 @@ Result<std::vector<std::vector<ScoredItem>>> rank_all(const RecModel& m, const s
   return out;
 }
 
-double ndcg(const std::vector<ScoredItem>& ranked, const std::vector<int32_t>& targets, int64_t k) {
-  double dcg = 0, idcg = 0;
-  for (size_t r = 0; r < ranked.size() && static_cast<int64_t>(r) < k; ++r) {
-    for (int32_t t : targets) {
-      if (ranked[r].item == t) {
-        dcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
-        break;
-      }
-    }
-  }
-  for (int64_t r = 0; r < std::min<int64_t>(k, static_cast<int64_t>(targets.size())); ++r) {
-    idcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
-  }
-  return idcg > 0 ? dcg / idcg : 0.0;
-}
-
 int train_main(int argc, char** argv) {
   RecTrainOptions o;
   std::string histories, items, save, val_h, val_t;
@@ -162,30 +146,18 @@ int train_main(int argc, char** argv) {
   Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
   if (!ctx.ok()) return fail(ctx.status());
 
-  std::vector<std::vector<int32_t>> vh, vt;
+  RecHeldOut held_out;
   RecValidateFn validate;
   if (!val_h.empty()) {
     Result<std::vector<std::vector<int32_t>>> a = read_histories(val_h), b = read_histories(val_t);
     if (!a.ok()) return fail(a.status());
     if (!b.ok()) return fail(b.status());
-    vh = std::move(a).value();
-    vt = std::move(b).value();
-    if (vh.size() != vt.size()) return fail(Status::InvalidArgument("validation histories and targets differ in users"));
-    Context* c = ctx.value().get();
-    validate = [&, c](const LoadedModel& model) -> Result<double> {
-      Result<std::unique_ptr<RecModel>> m = RecModel::create(model, TablePrecision::kF32);
-      if (!m.ok()) return m.status();
-      Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), vh, val_k, c);
-      if (!ranked.ok()) return ranked.status();
-      double sum = 0;
-      int64_t count = 0;
-      for (size_t u = 0; u < vh.size(); ++u) {
-        if (vt[u].empty()) continue;
-        sum += ndcg(ranked.value()[u], vt[u], val_k);
-        ++count;
-      }
-      return count ? sum / static_cast<double>(count) : 0.0;
-    };
+    held_out.histories = std::move(a).value();
+    held_out.targets = std::move(b).value();
+    if (held_out.histories.size() != held_out.targets.size()) {
+      return fail(Status::InvalidArgument("validation histories and targets differ in users"));
+    }
+    validate = ndcg_validator(held_out, val_k, ctx.value().get());
   }
   const auto t0 = std::chrono::steady_clock::now();
   Result<RecTrainResult> r = train_recommender(data, o, ctx.value().get(), validate,

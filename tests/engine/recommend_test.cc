@@ -295,6 +295,52 @@ TEST(Recommender, ValidationKeepsTheBestEpoch) {
   EXPECT_DOUBLE_EQ(r->best_validation, 0.5);
 }
 
+// mean_ndcg ranks each held-out user through recommend() after fold-in: a user whose target is
+// the model's first recommendation scores 1, one whose target is absent from the top k scores 0.
+TEST(Recommender, MeanNdcgRanksHeldOutUsersLikeTheDevice) {
+  Result<RecTrainResult> r = train_small("mult-dae");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto c = ctx1();
+  auto m = RecModel::create(r->model, TablePrecision::kF32).value();
+  const std::vector<int32_t> history = {0, 3, 6};
+  std::vector<float> user;
+  ASSERT_TRUE(m->fold_in(hist({0, 3, 6}), &user).ok());
+  RecommendRequest q;
+  q.k = 30;
+  q.history = hist({0, 3, 6});
+  auto ranked = recommend(*m, nullptr, user.data(), q, c.get()).value();
+  ASSERT_GE(ranked.size(), 3u);
+  RecHeldOut held;
+  held.histories = {history, history, history, {}};
+  held.targets = {{ranked[0].item}, {ranked[1].item}, {ranked.back().item}, {}};  // the last user has no targets
+  const double got = mean_ndcg(r->model, held, 2, c.get()).value();
+  EXPECT_NEAR(got, (1.0 + 1.0 / std::log2(3.0) + 0.0) / 3.0, 1e-9);
+  EXPECT_NEAR(ndcg_validator(held, 2, c.get())(r->model).value(), got, 1e-12);
+  held.targets.pop_back();
+  EXPECT_EQ(mean_ndcg(r->model, held, 2, c.get()).status().code(), StatusCode::kInvalidArgument);
+}
+
+// A time budget stops training after the epoch that crosses it, keeping validated weights.
+TEST(Recommender, TimeBudgetStopsTraining) {
+  RecTrainOptions o;
+  o.dim = 8;
+  o.epochs = 1000000000;
+  o.eval_every = 1000000000;
+  o.batch_size = 16;
+  o.learning_rate = 0.01;
+  o.max_seconds = 0.2;
+  auto c = ctx1();
+  int validations = 0;
+  auto r = train_recommender(synthetic(40, 30, 5), o, c.get(), [&](const LoadedModel&) -> Result<double> {
+    ++validations;
+    return 0.5;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_LT(r->epoch_losses.size(), 1000000000u);
+  EXPECT_EQ(validations, 1);  // the last epoch is validated even off the eval_every grid
+  EXPECT_EQ(r->best_epoch, static_cast<int64_t>(r->epoch_losses.size()));
+}
+
 TEST(Recommender, ParallelScoringEqualsSerial) {
   std::mt19937 rng(4);
   const int64_t n = 20000, d = 24;

@@ -20,6 +20,7 @@
 
 #include "vitrine/context.h"
 #include "vitrine/model_file.h"
+#include "vitrine/recommend.h"
 #include "vitrine/status.h"
 
 namespace vitrine {
@@ -38,6 +39,9 @@ struct RecTrainOptions {
   std::string schedule = "constant";  // "constant" | "cosine" (to 0 over all epochs)
   uint32_t seed = 20261128;
   int64_t eval_every = 5;
+  // > 0: stop after the first epoch that ends past this many seconds of training (the best
+  // validated weights so far are kept; validation then also runs on that last epoch).
+  double max_seconds = 0;
   // mf-bpr fold-in, stored in the model file: SGD epochs over the history, step size, L2.
   int64_t fold_in_epochs = 30;
   double fold_in_lr = 1.0;
@@ -62,6 +66,20 @@ struct RecTrainResult {
   double best_validation = 0.0;  // NaN without validation
   std::vector<double> epoch_losses;
 };
+
+// Held-out users for validation: for each, the folded-in history and the items to find (item
+// indices into the training catalogue).
+struct RecHeldOut {
+  std::vector<std::vector<int32_t>> histories;
+  std::vector<std::vector<int32_t>> targets;
+};
+
+// The mean NDCG@k over `users` (those with targets) of `model`'s rankings: each history folded
+// in and ranked by recommend() (recommend.h; history items excluded), as on the device.
+Result<double> mean_ndcg(const LoadedModel& model, const RecHeldOut& users, int64_t k, Context* ctx);
+
+// A validator for train_recommender(): mean_ndcg() on `users` (kept by reference).
+RecValidateFn ndcg_validator(const RecHeldOut& users, int64_t k, Context* ctx);
 
 Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrainOptions& options, Context* ctx,
                                          const RecValidateFn& validate = nullptr,

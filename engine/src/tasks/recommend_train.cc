@@ -2,6 +2,7 @@
 #include "vitrine/recommend_train.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -368,6 +369,7 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
   RecTrainResult result;
   result.best_validation = std::numeric_limits<double>::quiet_NaN();
   bool have_best = false;
+  const auto started = std::chrono::steady_clock::now();
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     batcher->start_epoch(rng);
     double sum = 0;
@@ -387,8 +389,10 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
     }
     const double mean_loss = batches ? sum / static_cast<double>(batches) : 0.0;
     result.epoch_losses.push_back(mean_loss);
+    const bool out_of_time =
+        o.max_seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() >= o.max_seconds;
     double val = std::numeric_limits<double>::quiet_NaN();
-    if (validate && (epoch % o.eval_every == 0 || epoch == o.epochs)) {
+    if (validate && (epoch % o.eval_every == 0 || epoch == o.epochs || out_of_time)) {
       VITRINE_ASSIGN_OR_RETURN(LoadedModel m, saved_model(*g, data, o));
       VITRINE_ASSIGN_OR_RETURN(val, validate(m));
       if (!have_best || val > result.best_validation) {
@@ -399,12 +403,50 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
       }
     }
     if (progress) progress(epoch, mean_loss, val);
+    if (out_of_time) break;
   }
   if (!have_best) {
     VITRINE_ASSIGN_OR_RETURN(result.model, saved_model(*g, data, o));
-    result.best_epoch = o.epochs;
+    result.best_epoch = static_cast<int64_t>(result.epoch_losses.size());
   }
   return result;
+}
+
+Result<double> mean_ndcg(const LoadedModel& model, const RecHeldOut& users, int64_t k, Context* ctx) {
+  if (users.histories.size() != users.targets.size()) {
+    return Status::InvalidArgument("held-out users: " + std::to_string(users.histories.size()) + " histories but " +
+                                   std::to_string(users.targets.size()) + " target lists");
+  }
+  if (k < 1) return Status::InvalidArgument("ndcg: k must be >= 1");
+  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<RecModel> m, RecModel::create(model, TablePrecision::kF32));
+  std::vector<float> user;
+  RecommendRequest r;
+  r.k = k;
+  r.explain = false;
+  double sum = 0;
+  int64_t count = 0;
+  for (size_t u = 0; u < users.histories.size(); ++u) {
+    const std::vector<int32_t>& targets = users.targets[u];
+    if (targets.empty()) continue;
+    r.history.clear();
+    for (int32_t i : users.histories[u]) r.history.push_back({i, 1.0f});
+    VITRINE_RETURN_IF_ERROR(m->fold_in(r.history, &user));
+    Result<std::vector<Recommendation>> ranked = recommend(*m, nullptr, user.data(), r, ctx);
+    if (!ranked.ok()) return Status(ranked.status().code(), "user " + std::to_string(u) + ": " + ranked.status().message());
+    const std::unordered_set<int32_t> wanted(targets.begin(), targets.end());
+    double dcg = 0, idcg = 0;
+    for (size_t p = 0; p < ranked->size(); ++p)
+      if (wanted.count(ranked.value()[p].item)) dcg += 1.0 / std::log2(static_cast<double>(p) + 2.0);
+    for (int64_t p = 0; p < std::min<int64_t>(k, static_cast<int64_t>(wanted.size())); ++p)
+      idcg += 1.0 / std::log2(static_cast<double>(p) + 2.0);
+    sum += dcg / idcg;
+    ++count;
+  }
+  return count ? sum / static_cast<double>(count) : 0.0;
+}
+
+RecValidateFn ndcg_validator(const RecHeldOut& users, int64_t k, Context* ctx) {
+  return [&users, k, ctx](const LoadedModel& model) { return mean_ndcg(model, users, k, ctx); };
 }
 
 }  // namespace vitrine

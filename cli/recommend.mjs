@@ -1,0 +1,333 @@
+// `vitrine train recommend`: a store's events in, a model for its pages out. The protocol is the
+// evaluation's (../shared/DATA.md, strong generalization): users with enough positives are split
+// (seeded) into training, validation and test users; a held-out user's random 80% of items are
+// folded in and the other 20% ranked among all training items. Baselines (popularity, item-kNN,
+// EASE where it fits in memory) and Vitrine's kinds (trained by the wasm engine) are tuned on
+// validation users only; the kind with the best validation NDCG@100 that also beats popularity is
+// chosen; the report gives everyone's test metrics with standard errors.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { cooccurrence, ease, gram, itemKnn, popularity, summarize, topK, userMetrics } from './baselines.mjs';
+import { readCatalog, readEvents } from './events.mjs';
+
+const SEED = 20261128;
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+function shuffle(list, rand) {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+}
+
+/** Each user's distinct items, oldest first (by their first event), from the event columns. */
+export function histories(ev) {
+  const n = ev.users.ids.length;
+  const count = new Int32Array(n + 1);
+  for (const u of ev.user) count[u + 1]++;
+  for (let u = 0; u < n; u++) count[u + 1] += count[u];
+  const order = new Int32Array(ev.user.length);
+  const fill = count.slice(0, n);
+  for (let e = 0; e < ev.user.length; e++) order[fill[ev.user[e]]++] = e;
+  const out = new Array(n);
+  let duplicates = 0;
+  for (let u = 0; u < n; u++) {
+    const events = Array.from(order.subarray(count[u], count[u + 1]));
+    events.sort((a, b) => ev.time[a] - ev.time[b] || a - b);
+    const seen = new Set();
+    const h = [];
+    for (const e of events) {
+      if (seen.has(ev.item[e])) { duplicates++; continue; }
+      seen.add(ev.item[e]);
+      h.push(ev.item[e]);
+    }
+    out[u] = h;
+  }
+  return { histories: out, duplicates };
+}
+
+/** Users split into train / validation / test; held-out users' items split 80 / 20. */
+export function split(all, { minPositives = 5, heldOut = 0.1, seed = SEED } = {}) {
+  const rand = mulberry32(seed);
+  const eligible = [];
+  for (let u = 0; u < all.length; u++) if (all[u].length >= minPositives) eligible.push(u);
+  shuffle(eligible, rand);
+  const n = Math.min(Math.max(1, Math.round(heldOut * eligible.length)), Math.floor(eligible.length / 4));
+  if (n < 1) throw new Error(`too few users with >= ${minPositives} items to hold any out (${eligible.length}); need at least 4`);
+  const val = new Set(eligible.slice(0, n)), test = new Set(eligible.slice(n, 2 * n));
+  const train = [], valUsers = [], testUsers = [];
+  for (let u = 0; u < all.length; u++) {
+    if (!val.has(u) && !test.has(u)) train.push(u);
+  }
+  const holdOut = (u) => {
+    const items = shuffle([...all[u]], rand);
+    const k = Math.max(1, Math.round(0.2 * items.length));
+    return { user: u, foldIn: items.slice(k), targets: items.slice(0, k) };
+  };
+  for (const u of eligible.slice(0, n)) valUsers.push(holdOut(u));
+  for (const u of eligible.slice(n, 2 * n)) testUsers.push(holdOut(u));
+  return { train, val: valUsers, test: testUsers };
+}
+
+function flat(lists) {
+  const offsets = new Int32Array(lists.length + 1);
+  lists.forEach((l, i) => { offsets[i + 1] = offsets[i] + l.length; });
+  const items = new Int32Array(offsets[lists.length]);
+  lists.forEach((l, i) => items.set(l, offsets[i]));
+  return { items, offsets };
+}
+
+function evaluate(model, users, numItems) {
+  return users.map(({ foldIn, targets }) => userMetrics(topK(model.score(foldIn), 100, new Set(foldIn)), targets));
+}
+
+// The on-device ranking of a trained model: fold in, rank 100 with the history excluded.
+function rankerFor(module, bytes, itemIndex) {
+  const h = new module.RecommenderHandle();
+  if (h.load(bytes, 'f32') !== 0) {
+    const e = h.lastError();
+    h.delete();
+    throw new Error(`trained model does not load: ${e}`);
+  }
+  return {
+    ranked(foldIn) {
+      const items = Int32Array.from(foldIn);
+      if (h.foldIn(items, new Float32Array(items.length).fill(1)) !== 0) throw new Error(h.lastError());
+      const out = h.rank({ k: 100, history: items, excludeSeen: true, explain: false });
+      if (out === null) throw new Error(h.lastError());
+      return out.map((r) => itemIndex.get(r.id));
+    },
+    dispose() { h.delete(); },
+  };
+}
+
+// Parameters of a kind at `dim` (f16 weights in the file: 2 bytes each, plus the item ids).
+function estimateBytes(c, numItems) {
+  if (c.kind === 'mult-dae') return 2 * (2 * numItems * c.dim + numItems + c.dim);
+  if (c.kind === 'mf-bpr') return 2 * numItems * (c.dim + 1);
+  return 2 * (numItems * c.embeddingDim + 3 * c.dim * (c.embeddingDim + c.dim) + numItems * (c.dim + 1));
+}
+
+// The kinds tried, best first by the evaluation's experience; dims shrink to fit the byte cap.
+function candidates(numItems, maxBytes) {
+  const list = [
+    { kind: 'mult-dae', dim: 200, dropout: 0.5, learningRate: 1e-3, epochs: 200, evalEvery: 5, batchSize: 100 },
+    { kind: 'mf-bpr', dim: 64, learningRate: 5e-3, epochs: 300, evalEvery: 10, batchSize: 1024, foldInEpochs: 60, foldInLr: 3.0, foldInL2: 0.001 },
+    { kind: 'mult-dae', dim: 600, dropout: 0.5, learningRate: 1e-3, epochs: 200, evalEvery: 5, batchSize: 100 },
+    { kind: 'gru4rec', dim: 100, embeddingDim: 64, learningRate: 2e-3, epochs: 30, evalEvery: 2, batchSize: 64, maxLength: 25 },
+  ];
+  const out = [];
+  const idBytes = 8 * numItems;  // the item ids in the file's metadata, roughly
+  for (const c of list) {
+    const d = { ...c };
+    while (estimateBytes(d, numItems) + idBytes > maxBytes && d.dim > 16) {  // the largest dim that fits
+      d.dim = Math.max(16, d.dim - Math.max(1, Math.floor(d.dim / 10)));
+      if (d.embeddingDim) d.embeddingDim = Math.min(d.embeddingDim, d.dim);
+    }
+    if (estimateBytes(d, numItems) + idBytes > maxBytes) continue;
+    if (!out.some((o) => o.kind === d.kind && o.dim === d.dim)) out.push(d);
+  }
+  return out;
+}
+
+const fmt = (s) => `${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}`;
+
+/**
+ * Runs the whole command. args: { events, catalog?, out, maxMinutes, maxModelBytes, minWeight,
+ * minPositives, licence, threads, log(line), progress(text) }.
+ */
+export async function trainRecommend(args, runtime) {
+  const t0 = Date.now();
+  const budgetMs = args.maxMinutes * 60000;
+  const elapsed = () => (Date.now() - t0) / 1000;
+  const log = args.log;
+  fs.mkdirSync(args.out, { recursive: true });
+  const refusedFile = path.join(args.out, 'refused-rows.csv');
+  const refusedOut = fs.createWriteStream(refusedFile);
+  refusedOut.write('file,line,reason\n');
+  let shown = 0;
+  const onRefused = (file) => ({ line, reason }) => {
+    refusedOut.write(`${JSON.stringify(path.basename(file))},${line},${JSON.stringify(reason)}\n`);
+    if (shown++ < 10) log(`  refused ${path.basename(file)} line ${line}: ${reason}`);
+  };
+
+  log(`reading ${args.events}`);
+  const ev = await readEvents(args.events, {
+    minWeight: args.minWeight, columns: args.columns, onRefused: onRefused(args.events),
+    onProgress: (done, total) => args.progress(`reading events ${Math.round((100 * done) / total)}%`),
+  });
+  const s = ev.summary;
+  log(`events: ${s.rows} rows, ${s.kept} kept, ${s.belowMinWeight} below the minimum weight, ${s.refused} refused` +
+      (s.refused ? ` (${Object.entries(s.reasons).map(([r, n]) => `${n} ${r}`).join('; ')}; all in ${refusedFile})` : ''));
+  let catalog = null;
+  if (args.catalog) {
+    catalog = await readCatalog(args.catalog, { onRefused: onRefused(args.catalog) });
+    log(`catalogue: ${catalog.summary.kept} products, ${catalog.summary.refused} rows refused`);
+  }
+  await new Promise((r) => refusedOut.end(r));
+
+  const { histories: all, duplicates } = histories(ev);
+  log(`${ev.users.ids.length} users, ${ev.items.ids.length} items; ${duplicates} repeated user-item events merged (first time kept)`);
+  const sp = split(all, { minPositives: args.minPositives, seed: SEED });
+  // The model's catalogue: items of training users. Held-out users keep only those.
+  const itemMap = new Map();
+  const trainLists = sp.train.map((u) => all[u].map((i) => {
+    let j = itemMap.get(i);
+    if (j === undefined) { j = itemMap.size; itemMap.set(i, j); }
+    return j;
+  })).filter((h) => h.length > 0);
+  const itemIds = new Array(itemMap.size);
+  for (const [i, j] of itemMap) itemIds[j] = ev.items.ids[i];
+  const numItems = itemIds.length;
+  let unseen = 0;
+  const remap = (users) => users.map((x) => {
+    const f = x.foldIn.filter((i) => itemMap.has(i)).map((i) => itemMap.get(i));
+    const t = x.targets.filter((i) => itemMap.has(i)).map((i) => itemMap.get(i));
+    unseen += x.foldIn.length + x.targets.length - f.length - t.length;
+    return { foldIn: f, targets: t };
+  }).filter((x) => x.foldIn.length > 0 && x.targets.length > 0);
+  const val = remap(sp.val), test = remap(sp.test);
+  log(`split (seed ${SEED}): ${trainLists.length} training users, ${val.length} validation, ${test.length} test users ` +
+      `(>= ${args.minPositives} items; 80% folded in, 20% to find); ${numItems} items in the model; ` +
+      `${unseen} held-out events on items no training user has, left out`);
+  if (val.length < 2 || test.length < 2) throw new Error('too few held-out users to choose and measure a model');
+
+  // Baselines, tuned on validation users.
+  const results = [];
+  const tune = (name, build, grid) => {
+    let best = null;
+    for (const p of grid) {
+      const m = build(p);
+      const v = summarize(evaluate(m, val, numItems));
+      if (!best || v.ndcg100.mean > best.val.ndcg100.mean) best = { model: m, val: v };
+    }
+    const t = summarize(evaluate(best.model, test, numItems));
+    results.push({ name, kind: 'baseline', params: best.model.params, validation: best.val, test: t });
+    log(`  ${name} ${JSON.stringify(best.model.params)}: validation NDCG@100 ${fmt(best.val.ndcg100)}, test ${fmt(t.ndcg100)}  (${elapsed().toFixed(0)} s)`);
+  };
+  args.progress('baselines');
+  tune('popularity', () => popularity(trainLists, numItems), [{}]);
+  const cooc = cooccurrence(trainLists, numItems);
+  tune('item-knn', (p) => itemKnn(cooc, numItems, p),
+    [10, 50, 100, 200, 0].flatMap((neighbors) => [0, 10, 50].map((shrink) => ({ neighbors, shrink }))));
+  if (numItems <= args.easeMaxItems) {
+    const g = gram(cooc, numItems);
+    tune('ease', (p) => ease(g, numItems, p), [10, 50, 100, 200, 500, 1000, 2000].map((lambda) => ({ lambda })));
+  } else {
+    log(`  ease: skipped (${numItems} items > --ease-max-items ${args.easeMaxItems}: its items × items matrix would not fit)`);
+  }
+
+  // Vitrine's kinds under the remaining budget.
+  const trainFlat = flat(trainLists), valFolds = flat(val.map((x) => x.foldIn)), valTargets = flat(val.map((x) => x.targets));
+  const kinds = candidates(numItems, args.maxModelBytes);
+  const itemIndex = new Map(itemIds.map((id, j) => [id, j]));
+  const trainer = new runtime._module.RecTrainerHandle();
+  const trained = [];
+  const trainOne = (k, seconds, stage) => {
+    const label = `${k.kind} dim ${k.dim} (${stage})`;
+    const r = trainer.train({
+      histories: trainFlat.items, offsets: trainFlat.offsets, itemIds,
+      options: { ...k, maxSeconds: seconds, seed: SEED },
+      validation: { histories: valFolds.items, offsets: valFolds.offsets, targets: valTargets.items, targetOffsets: valTargets.offsets, k: 100 },
+      half: true,
+      metadata: { data_licence: args.licence, trained_by: 'vitrine train recommend' },
+      onEpoch: (epoch, loss, v) => args.progress(`${label}: epoch ${epoch}, loss ${loss.toFixed(4)}` +
+        (Number.isNaN(v) ? '' : `, validation NDCG@100 ${v.toFixed(4)}`) + `  [${elapsed().toFixed(0)} / ${(budgetMs / 1000).toFixed(0)} s]`),
+    });
+    if (r === null) { log(`  ${label}: training failed: ${trainer.lastError()}`); return null; }
+    const bytes = r.model;
+    const ranker = rankerFor(runtime._module, bytes, itemIndex);
+    const measure = (users) => summarize(users.map(({ foldIn, targets }) => userMetrics(ranker.ranked(foldIn), targets)));
+    const v = measure(val), t = measure(test);
+    ranker.dispose();
+    log(`  vitrine ${label}: best epoch ${r.bestEpoch} of ${r.losses.length} in ${r.seconds.toFixed(0)} s, ${bytes.length} bytes; ` +
+        `validation NDCG@100 ${fmt(v.ndcg100)}, test ${fmt(t.ndcg100)}`);
+    const out = { name: `vitrine-${k.kind}`, kind: k.kind, stage, params: k, epochs: r.bestEpoch, seconds: r.seconds, bytes: bytes.length, validation: v, test: t, model: bytes };
+    trained.push(out);
+    return out;
+  };
+  try {
+    // Probe every kind on a share of the budget, then give what is left to the best one.
+    const reserve = Math.min(30, 0.1 * budgetMs / 1000);  // seconds kept for measuring and writing
+    const probeTotal = 0.45 * (budgetMs / 1000 - elapsed() - reserve);
+    for (let c = 0; c < kinds.length; c++) {
+      const share = probeTotal / kinds.length;
+      if (share < 2) { log(`  ${kinds[c].kind} dim ${kinds[c].dim}: skipped (the --max-minutes budget is spent)`); continue; }
+      trainOne(kinds[c], share, 'probe');
+    }
+    const leader = [...trained].sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
+    const left = budgetMs / 1000 - elapsed() - reserve;
+    if (leader && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
+  } finally {
+    trainer.delete();
+  }
+
+  // The choice: best validation NDCG@100 among trained kinds within the byte cap that beats popularity.
+  const pop = results.find((r) => r.name === 'popularity');
+  const fits = trained.filter((t) => t.bytes <= args.maxModelBytes);
+  fits.sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean);
+  const chosen = fits.find((t) => t.validation.ndcg100.mean > pop.validation.ndcg100.mean) ?? null;
+  for (const t of trained) results.push({ name: `${t.name} (${t.stage})`, kind: t.kind, params: t.params, epochs: t.epochs, seconds: t.seconds, bytes: t.bytes,
+    validation: t.validation, test: t.test, chosen: t === chosen, refused: t.bytes > args.maxModelBytes ? 'over --max-model-bytes'
+      : t.validation.ndcg100.mean <= pop.validation.ndcg100.mean ? 'not above popularity on validation users' : undefined });
+
+  const report = {
+    command: args.command, date: new Date().toISOString(), seconds: elapsed(),
+    data: { events: path.resolve(args.events), sha256: await sha256(args.events), licence: args.licence, summary: ev.summary,
+      users: ev.users.ids.length, items: ev.items.ids.length, duplicates, catalog: catalog?.summary ?? null },
+    split: { seed: SEED, minPositives: args.minPositives, train: trainLists.length, validation: val.length, test: test.length, items: numItems,
+      protocol: 'strong generalization: held-out users, a random 80% of their items folded in, the other 20% ranked among all items (folded-in items excluded)' },
+    maxModelBytes: args.maxModelBytes, results, chosen: chosen ? chosen.name : null,
+    machine: { cpus: os.cpus().length, node: process.version, threads: args.threads },
+  };
+  fs.writeFileSync(path.join(args.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  const table = ['| model | params | validation NDCG@100 | test NDCG@10 | test NDCG@100 | test Recall@20 | test Recall@50 | bytes |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of results) {
+    table.push(`| ${r.name}${r.chosen ? ' (chosen)' : ''} | ${JSON.stringify(r.params).replace(/\|/g, '/')} | ${fmt(r.validation.ndcg100)} | ${fmt(r.test.ndcg10)} | ` +
+      `${fmt(r.test.ndcg100)} | ${fmt(r.test.recall20)} | ${fmt(r.test.recall50)} | ${r.bytes ?? ''} |`);
+  }
+  fs.writeFileSync(path.join(args.out, 'report.md'), `# Training report\n\n${report.split.protocol}; ${val.length} validation and ${test.length} test users; mean ± standard error.\n\n${table.join('\n')}\n`);
+  if (!chosen) {
+    throw new Error('no Vitrine model beat popularity on the validation users within the budget and byte cap; ' +
+      `nothing written but the report (${path.join(args.out, 'report.md')}). Try a larger --max-minutes or --max-model-bytes.`);
+  }
+  fs.writeFileSync(path.join(args.out, 'model.safetensors'), chosen.model);
+  const info = new Map((catalog?.items ?? []).map((p) => [p.id, p]));
+  const items = itemIds.map((id) => info.get(id) ?? { id });
+  const missing = itemIds.filter((id) => !info.has(id)).length;
+  fs.writeFileSync(path.join(args.out, 'catalog.json'), JSON.stringify({ source: path.basename(args.events), items }) + '\n');
+  const best = (name) => results.find((r) => r.name === name);
+  const lines = [
+    `# Model card: ${chosen.kind} recommender (model.safetensors)`, '',
+    `- **What**: a \`${chosen.kind}\` recommender (${JSON.stringify(chosen.params)}; best epoch ${chosen.epochs}), ${chosen.bytes} bytes (f16 weights), ${numItems} items.`,
+    `- **Command**: \`${args.command}\` (${new Date().toISOString()}, ${elapsed().toFixed(0)} s on ${os.cpus().length} cores).`,
+    `- **Data**: \`${path.basename(args.events)}\` (sha256 ${report.data.sha256.slice(0, 16)}…), licence: ${args.licence}. ${ev.summary.kept} events kept of ${ev.summary.rows} rows ` +
+      `(${ev.summary.refused} refused, listed in refused-rows.csv; ${ev.summary.belowMinWeight} below the minimum weight).`,
+    `- **Split**: ${report.split.protocol}; seed ${SEED}; ${trainLists.length} training, ${val.length} validation, ${test.length} test users. The kind and its epochs were chosen on validation users only; the shipped file is the model measured below (trained on the training users).`,
+    `- **Catalogue**: catalog.json (${items.length} items${catalog ? `, ${missing} of them not in the catalogue file` : ''}).`,
+    '', '## Test metrics (mean ± standard error over test users)', '', ...table, '',
+    `Chosen: ${chosen.name} — test NDCG@100 ${fmt(chosen.test.ndcg100)} vs popularity ${fmt(best('popularity').test.ndcg100)}, item-kNN ${fmt(best('item-knn').test.ndcg100)}` +
+      (best('ease') ? `, EASE ${fmt(best('ease').test.ndcg100)}.` : ' (EASE skipped: too many items).'), '',
+  ];
+  fs.writeFileSync(path.join(args.out, 'MODEL_CARD.md'), lines.join('\n'));
+  return report;
+}
+
+async function sha256(file) {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk);
+  return hash.digest('hex');
+}
