@@ -6,6 +6,7 @@
 #include <emscripten/val.h>
 
 #include <chrono>
+#include <map>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -22,16 +23,18 @@ Result<std::vector<std::vector<int32_t>>> lists_from_js(const val& flat, const v
   if (!flat.instanceof(val::global("Int32Array")) || !offsets.instanceof(val::global("Int32Array"))) {
     return Status::InvalidArgument(std::string(what) + ": items and offsets must be Int32Arrays");
   }
+  const size_t n = flat["length"].as<size_t>(), users = offsets["length"].as<size_t>();
+  VITRINE_RETURN_IF_ERROR(check_heap_room(4 * (n + users), what));
   const std::vector<int32_t> items = emscripten::convertJSArrayToNumberVector<int32_t>(flat);
   const std::vector<int32_t> off = emscripten::convertJSArrayToNumberVector<int32_t>(offsets);
   if (off.empty() || off.front() != 0 || off.back() != static_cast<int32_t>(items.size())) {
     return Status::InvalidArgument(std::string(what) + ": offsets must start at 0 and end at the item count");
   }
-  std::vector<std::vector<int32_t>> out(off.size() - 1);
-  for (size_t u = 0; u + 1 < off.size(); ++u) {
+  for (size_t u = 0; u + 1 < off.size(); ++u) {  // all checked before anything is copied
     if (off[u + 1] < off[u]) return Status::InvalidArgument(std::string(what) + ": offsets must not decrease");
-    out[u].assign(items.begin() + off[u], items.begin() + off[u + 1]);
   }
+  std::vector<std::vector<int32_t>> out(off.size() - 1);
+  for (size_t u = 0; u + 1 < off.size(); ++u) out[u].assign(items.begin() + off[u], items.begin() + off[u + 1]);
   return out;
 }
 
@@ -46,6 +49,9 @@ Result<double> number(const val& o, const char* key, double fallback) {
 Result<RecTrainOptions> options_from_js(const val& o) {
   RecTrainOptions t;
   if (o.isUndefined() || o.isNull()) return t;
+  for (const char* key : {"kind", "optimizer", "schedule"}) {
+    if (!o[key].isUndefined() && !o[key].isString()) return Status::InvalidArgument(std::string("option ") + key + " must be a string");
+  }
   if (!o["kind"].isUndefined()) t.kind = o["kind"].as<std::string>();
   if (!o["optimizer"].isUndefined()) t.optimizer = o["optimizer"].as<std::string>();
   if (!o["schedule"].isUndefined()) t.schedule = o["schedule"].as<std::string>();
@@ -60,6 +66,7 @@ Result<RecTrainOptions> options_from_js(const val& o) {
   VITRINE_ASSIGN_OR_RETURN(double seed, number(o, "seed", t.seed));
   VITRINE_ASSIGN_OR_RETURN(double every, number(o, "evalEvery", static_cast<double>(t.eval_every)));
   VITRINE_ASSIGN_OR_RETURN(t.max_seconds, number(o, "maxSeconds", t.max_seconds));
+  if (t.max_seconds < 0) return Status::InvalidArgument("option maxSeconds must be >= 0 (0: no limit)");
   VITRINE_ASSIGN_OR_RETURN(double fe, number(o, "foldInEpochs", static_cast<double>(t.fold_in_epochs)));
   VITRINE_ASSIGN_OR_RETURN(t.fold_in_lr, number(o, "foldInLr", t.fold_in_lr));
   VITRINE_ASSIGN_OR_RETURN(t.fold_in_l2, number(o, "foldInL2", t.fold_in_l2));
@@ -110,6 +117,17 @@ class RecTrainerHandle : public HandleBase {
       if (k < 1 || k != std::floor(k)) return Status::InvalidArgument("validation k must be a positive integer");
       validate = ndcg_validator(held, static_cast<int64_t>(k), g_context.get());
     }
+    std::map<std::string, std::string> extra_metadata;  // more metadata for the file: { key: string }
+    const val extra = q["metadata"];
+    if (!extra.isUndefined() && !extra.isNull()) {
+      const val keys = val::global("Object").call<val>("keys", extra);
+      for (int i = 0; i < keys["length"].as<int>(); ++i) {
+        const std::string key = keys[i].as<std::string>();
+        if (!extra[key].isString()) return Status::InvalidArgument("metadata." + key + " must be a string");
+        extra_metadata[key] = extra[key].as<std::string>();
+      }
+    }
+    // onEpoch must not throw: an exception would unwind through the engine (the CLI's catches).
     const val on_epoch = q["onEpoch"];
     RecProgressFn progress;
     if (on_epoch.typeOf().as<std::string>() == "function") {
@@ -120,15 +138,9 @@ class RecTrainerHandle : public HandleBase {
     const auto t0 = std::chrono::steady_clock::now();
     VITRINE_ASSIGN_OR_RETURN(RecTrainResult r, train_recommender(data, o, g_context.get(), validate, progress));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const val extra = q["metadata"];  // more metadata for the model file: { key: string }
-    if (!extra.isUndefined() && !extra.isNull()) {
-      const val keys = val::global("Object").call<val>("keys", extra);
-      for (int i = 0; i < keys["length"].as<int>(); ++i) {
-        const std::string key = keys[i].as<std::string>();
-        if (!extra[key].isString()) return Status::InvalidArgument("metadata." + key + " must be a string");
-        if (r.model.metadata.count(key)) return Status::InvalidArgument("metadata." + key + " is the model's own");
-        r.model.metadata[key] = extra[key].as<std::string>();
-      }
+    for (const auto& [key, value] : extra_metadata) {
+      if (r.model.metadata.count(key)) return Status::InvalidArgument("metadata." + key + " is the model's own");
+      r.model.metadata[key] = value;
     }
     const bool half = !q["half"].isUndefined() && q["half"].as<bool>();
     VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, save_model(*r.model.graph, r.model.metadata, half));

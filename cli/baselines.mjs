@@ -148,9 +148,18 @@ export function userMetrics(ranked, targets) {
   return { ndcg10: ndcg(10), ndcg100: ndcg(100), recall20: recall(20), recall50: recall(50) };
 }
 
-/** Mean and standard error of each metric over users. */
+/** Mean and standard error of the per-user difference a − b (same users, same order). */
+export function pairedDifference(a, b) {
+  const d = a.map((x, i) => x - b[i]);
+  const mean = d.reduce((x, y) => x + y, 0) / Math.max(1, d.length);
+  const variance = d.reduce((x, y) => x + (y - mean) ** 2, 0) / Math.max(1, d.length - 1);
+  return { mean, se: Math.sqrt(variance / Math.max(1, d.length)) };
+}
+
+/** Mean and standard error of each metric over users (ndcg100PerUser: the values, not serialized). */
 export function summarize(perUser) {
   const out = { users: perUser.length };
+  Object.defineProperty(out, 'ndcg100PerUser', { value: perUser.map((m) => m.ndcg100), enumerable: false });
   for (const key of ['ndcg10', 'ndcg100', 'recall20', 'recall50']) {
     const xs = perUser.map((m) => m[key]);
     const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);

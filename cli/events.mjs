@@ -5,11 +5,12 @@
 //
 // Events: one per row, columns user,item[,event][,time][,weight] — by header name when the first
 // row names at least `user` and `item` (any order, other columns ignored; an export's own names
-// map onto these with `columns`), else by position.
+// map onto these with `columns`, which then must be in the first row), else by position.
 //   user, item  any string ids (trimmed; empty refused)
 //   event       view | click | rate | cart | wishlist | purchase (default view); sets the default
 //               weight (view 1 … purchase 3, as the browser's observe())
-//   time        seconds or milliseconds since 1970, or an ISO 8601 date (default: row order)
+//   time        seconds or milliseconds since 1970, or an ISO 8601 date (a row without one takes
+//               its row number, so give every row a time or none)
 //   weight      a number; rows whose weight is below --min-weight (default: > 0) are ignored,
 //               e.g. ratings below 4
 import fs from 'node:fs';
@@ -107,9 +108,9 @@ export async function readEvents(file, { minWeight = null, columns: rename = {},
     const input = fs.createReadStream(file);
     const rl = readline.createInterface({ input, crlfDelay: Infinity });
     let line = 0;
-    for await (const text of rl) {
+    for await (let text of rl) {
       line++;
-      if (line === 1 && text.charCodeAt(0) === 0xfeff) continue;
+      if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (!text.trim()) continue;
       let r;
       try {
@@ -189,7 +190,7 @@ export async function readCatalog(file, { onRefused = () => {} } = {}) {
     if (r.title) out.title = String(r.title);
     const cats = Array.isArray(r.categories) ? r.categories.map(String) : r.categories ? String(r.categories).split('|').map((c) => c.trim()).filter(Boolean) : [];
     if (cats.length) out.categories = cats;
-    const stock = r.inStock ?? r.in_stock;
+    const stock = r.inStock ?? r.instock ?? r.in_stock;
     if (stock !== undefined && stock !== '') out.inStock = !['0', 'false', 'no', 'n'].includes(String(stock).trim().toLowerCase());
     items.push(out);
     summary.kept++;

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { cooccurrence, ease, gram, itemKnn, popularity, summarize, topK, userMetrics } from './baselines.mjs';
+import { cooccurrence, ease, gram, itemKnn, pairedDifference, popularity, summarize, topK, userMetrics } from './baselines.mjs';
 import { readCatalog, readEvents } from './events.mjs';
 
 const SEED = 20261128;
@@ -66,16 +66,17 @@ export function split(all, { minPositives = 5, heldOut = 0.1, seed = SEED } = {}
   for (let u = 0; u < all.length; u++) if (all[u].length >= minPositives) eligible.push(u);
   shuffle(eligible, rand);
   const n = Math.min(Math.max(1, Math.round(heldOut * eligible.length)), Math.floor(eligible.length / 4));
-  if (n < 1) throw new Error(`too few users with >= ${minPositives} items to hold any out (${eligible.length}); need at least 4`);
+  if (n < 2) throw new Error(`too few users with >= ${minPositives} items to choose and measure a model (${eligible.length}); need at least 8`);
   const val = new Set(eligible.slice(0, n)), test = new Set(eligible.slice(n, 2 * n));
   const train = [], valUsers = [], testUsers = [];
   for (let u = 0; u < all.length; u++) {
     if (!val.has(u) && !test.has(u)) train.push(u);
   }
-  const holdOut = (u) => {
-    const items = shuffle([...all[u]], rand);
-    const k = Math.max(1, Math.round(0.2 * items.length));
-    return { user: u, foldIn: items.slice(k), targets: items.slice(0, k) };
+  const holdOut = (u) => {  // a random 20% to find; the rest folded in in time order (as on the device)
+    const k = Math.max(1, Math.round(0.2 * all[u].length));
+    const targets = shuffle([...all[u]], rand).slice(0, k);
+    const held = new Set(targets);
+    return { user: u, foldIn: all[u].filter((i) => !held.has(i)), targets };
   };
   for (const u of eligible.slice(0, n)) valUsers.push(holdOut(u));
   for (const u of eligible.slice(n, 2 * n)) testUsers.push(holdOut(u));
@@ -122,7 +123,8 @@ function estimateBytes(c, numItems) {
 }
 
 // The kinds tried, best first by the evaluation's experience; dims shrink to fit the byte cap.
-function candidates(numItems, maxBytes) {
+function candidates(itemIds, maxBytes) {
+  const numItems = itemIds.length;
   const list = [
     { kind: 'mult-dae', dim: 200, dropout: 0.5, learningRate: 1e-3, epochs: 200, evalEvery: 5, batchSize: 100 },
     { kind: 'mf-bpr', dim: 64, learningRate: 5e-3, epochs: 300, evalEvery: 10, batchSize: 1024, foldInEpochs: 60, foldInLr: 3.0, foldInL2: 0.001 },
@@ -130,7 +132,7 @@ function candidates(numItems, maxBytes) {
     { kind: 'gru4rec', dim: 100, embeddingDim: 64, learningRate: 2e-3, epochs: 30, evalEvery: 2, batchSize: 64, maxLength: 25 },
   ];
   const out = [];
-  const idBytes = 8 * numItems;  // the item ids in the file's metadata, roughly
+  const idBytes = itemIds.reduce((sum, id) => sum + Buffer.byteLength(JSON.stringify(id)) + 1, 4096);  // ids in the file's header
   for (const c of list) {
     const d = { ...c };
     while (estimateBytes(d, numItems) + idBytes > maxBytes && d.dim > 16) {  // the largest dim that fits
@@ -142,6 +144,9 @@ function candidates(numItems, maxBytes) {
   }
   return out;
 }
+
+/** A CSV field, quoted as RFC 4180 wants. */
+export const csvField = (v) => `"${String(v).replace(/"/g, '""')}"`;
 
 const fmt = (s) => `${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}`;
 
@@ -155,12 +160,13 @@ export async function trainRecommend(args, runtime) {
   const elapsed = () => (Date.now() - t0) / 1000;
   const log = args.log;
   fs.mkdirSync(args.out, { recursive: true });
+  for (const f of ['model.safetensors', 'catalog.json', 'MODEL_CARD.md', 'report.json', 'report.md']) fs.rmSync(path.join(args.out, f), { force: true });
   const refusedFile = path.join(args.out, 'refused-rows.csv');
   const refusedOut = fs.createWriteStream(refusedFile);
   refusedOut.write('file,line,reason\n');
   let shown = 0;
   const onRefused = (file) => ({ line, reason }) => {
-    refusedOut.write(`${JSON.stringify(path.basename(file))},${line},${JSON.stringify(reason)}\n`);
+    refusedOut.write(`${csvField(path.basename(file))},${line},${csvField(reason)}\n`);
     if (shown++ < 10) log(`  refused ${path.basename(file)} line ${line}: ${reason}`);
   };
 
@@ -220,19 +226,30 @@ export async function trainRecommend(args, runtime) {
   };
   args.progress('baselines');
   tune('popularity', () => popularity(trainLists, numItems), [{}]);
-  const cooc = cooccurrence(trainLists, numItems);
-  tune('item-knn', (p) => itemKnn(cooc, numItems, p),
-    [10, 50, 100, 200, 0].flatMap((neighbors) => [0, 10, 50].map((shrink) => ({ neighbors, shrink }))));
-  if (numItems <= args.easeMaxItems) {
-    const g = gram(cooc, numItems);
-    tune('ease', (p) => ease(g, numItems, p), [10, 50, 100, 200, 500, 1000, 2000].map((lambda) => ({ lambda })));
+  const pairCount = trainLists.reduce((sum, h) => sum + Math.min(h.length, 300) ** 2, 0);
+  let cooc = null;
+  if (pairCount <= 5e7) {
+    cooc = cooccurrence(trainLists, numItems);
+    tune('item-knn', (p) => itemKnn(cooc, numItems, p),
+      [10, 50, 100, 200, 400].flatMap((neighbors) => [0, 10, 50].map((shrink) => ({ neighbors, shrink }))));
   } else {
-    log(`  ease: skipped (${numItems} items > --ease-max-items ${args.easeMaxItems}: its items × items matrix would not fit)`);
+    log(`  item-knn: skipped (${pairCount.toExponential(1)} co-occurrence updates: too many for this command's memory)`);
   }
+  // EASE inverts an items × items matrix per λ (~n³ operations): as many λs as fit a quarter of the budget.
+  const easeSeconds = numItems ** 3 / 4e8;
+  const lambdas = [100, 500, 20, 2000, 50, 1000, 200].slice(0, Math.floor((0.25 * budgetMs / 1000) / Math.max(easeSeconds, 1e-3)));
+  if (cooc && numItems <= args.easeMaxItems && lambdas.length) {
+    const g = gram(cooc, numItems);
+    tune('ease', (p) => ease(g, numItems, p), lambdas.map((lambda) => ({ lambda })));
+  } else {
+    log(`  ease: skipped (${numItems} items: ${numItems > args.easeMaxItems ? `more than --ease-max-items ${args.easeMaxItems}` : 'its inversions would not fit the budget'})`);
+  }
+  cooc = null;
+  log(`  baselines took ${elapsed().toFixed(0)} s of the ${(budgetMs / 1000).toFixed(0)} s budget`);
 
   // Vitrine's kinds under the remaining budget.
   const trainFlat = flat(trainLists), valFolds = flat(val.map((x) => x.foldIn)), valTargets = flat(val.map((x) => x.targets));
-  const kinds = candidates(numItems, args.maxModelBytes);
+  const kinds = candidates(itemIds, args.maxModelBytes);
   const itemIndex = new Map(itemIds.map((id, j) => [id, j]));
   const trainer = new runtime._module.RecTrainerHandle();
   const trained = [];
@@ -244,15 +261,24 @@ export async function trainRecommend(args, runtime) {
       validation: { histories: valFolds.items, offsets: valFolds.offsets, targets: valTargets.items, targetOffsets: valTargets.offsets, k: 100 },
       half: true,
       metadata: { data_licence: args.licence, trained_by: 'vitrine train recommend' },
-      onEpoch: (epoch, loss, v) => args.progress(`${label}: epoch ${epoch}, loss ${loss.toFixed(4)}` +
-        (Number.isNaN(v) ? '' : `, validation NDCG@100 ${v.toFixed(4)}`) + `  [${elapsed().toFixed(0)} / ${(budgetMs / 1000).toFixed(0)} s]`),
+      onEpoch: (epoch, loss, v) => {
+        try {  // nothing may throw through the engine
+          args.progress(`${label}: epoch ${epoch}, loss ${loss.toFixed(4)}` +
+            (Number.isNaN(v) ? '' : `, validation NDCG@100 ${v.toFixed(4)}`) + `  [${elapsed().toFixed(0)} / ${(budgetMs / 1000).toFixed(0)} s]`);
+        } catch { /* progress is best effort */ }
+      },
     });
     if (r === null) { log(`  ${label}: training failed: ${trainer.lastError()}`); return null; }
     const bytes = r.model;
     const ranker = rankerFor(runtime._module, bytes, itemIndex);
-    const measure = (users) => summarize(users.map(({ foldIn, targets }) => userMetrics(ranker.ranked(foldIn), targets)));
-    const v = measure(val), t = measure(test);
-    ranker.dispose();
+    let v, t;
+    try {
+      const measure = (users) => summarize(users.map(({ foldIn, targets }) => userMetrics(ranker.ranked(foldIn), targets)));
+      v = measure(val);
+      t = measure(test);
+    } finally {
+      ranker.dispose();
+    }
     log(`  vitrine ${label}: best epoch ${r.bestEpoch} of ${r.losses.length} in ${r.seconds.toFixed(0)} s, ${bytes.length} bytes; ` +
         `validation NDCG@100 ${fmt(v.ndcg100)}, test ${fmt(t.ndcg100)}`);
     const out = { name: `vitrine-${k.kind}`, kind: k.kind, stage, params: k, epochs: r.bestEpoch, seconds: r.seconds, bytes: bytes.length, validation: v, test: t, model: bytes };
@@ -279,17 +305,24 @@ export async function trainRecommend(args, runtime) {
   const pop = results.find((r) => r.name === 'popularity');
   const fits = trained.filter((t) => t.bytes <= args.maxModelBytes);
   fits.sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean);
-  const chosen = fits.find((t) => t.validation.ndcg100.mean > pop.validation.ndcg100.mean) ?? null;
+  // Above popularity by more than one standard error of the paired difference on validation users.
+  const abovePopularity = (t) => {
+    const d = pairedDifference(t.validation.ndcg100PerUser, pop.validation.ndcg100PerUser);
+    t.overPopularity = d;
+    return d.mean > d.se;
+  };
+  const chosen = fits.find(abovePopularity) ?? null;
   for (const t of trained) results.push({ name: `${t.name} (${t.stage})`, kind: t.kind, params: t.params, epochs: t.epochs, seconds: t.seconds, bytes: t.bytes,
-    validation: t.validation, test: t.test, chosen: t === chosen, refused: t.bytes > args.maxModelBytes ? 'over --max-model-bytes'
-      : t.validation.ndcg100.mean <= pop.validation.ndcg100.mean ? 'not above popularity on validation users' : undefined });
+    validation: t.validation, test: t.test, chosen: t === chosen, validationOverPopularity: t.overPopularity,
+    refused: t.bytes > args.maxModelBytes ? 'over --max-model-bytes'
+      : t.overPopularity && !(t.overPopularity.mean > t.overPopularity.se) ? 'not above popularity on validation users by one standard error' : undefined });
 
   const report = {
     command: args.command, date: new Date().toISOString(), seconds: elapsed(),
     data: { events: path.resolve(args.events), sha256: await sha256(args.events), licence: args.licence, summary: ev.summary,
       users: ev.users.ids.length, items: ev.items.ids.length, duplicates, catalog: catalog?.summary ?? null },
     split: { seed: SEED, minPositives: args.minPositives, train: trainLists.length, validation: val.length, test: test.length, items: numItems,
-      protocol: 'strong generalization: held-out users, a random 80% of their items folded in, the other 20% ranked among all items (folded-in items excluded)' },
+      protocol: 'strong generalization: held-out users, a random 20% of their items to find among every item of the training users (their other items folded in, in time order, and excluded); events on items no training user has are left out' },
     maxModelBytes: args.maxModelBytes, results, chosen: chosen ? chosen.name : null,
     machine: { cpus: os.cpus().length, node: process.version, threads: args.threads },
   };
@@ -308,7 +341,7 @@ export async function trainRecommend(args, runtime) {
   const info = new Map((catalog?.items ?? []).map((p) => [p.id, p]));
   const items = itemIds.map((id) => info.get(id) ?? { id });
   const missing = itemIds.filter((id) => !info.has(id)).length;
-  fs.writeFileSync(path.join(args.out, 'catalog.json'), JSON.stringify({ source: path.basename(args.events), items }) + '\n');
+  fs.writeFileSync(path.join(args.out, 'catalog.json'), JSON.stringify(items) + '\n');  // createRecommender({ catalog })
   const best = (name) => results.find((r) => r.name === name);
   const lines = [
     `# Model card: ${chosen.kind} recommender (model.safetensors)`, '',

@@ -30,6 +30,15 @@ const HELP = `vitrine — train and inspect Vitrine models on your own data (was
     Writes DIR/model.safetensors, catalog.json, MODEL_CARD.md, report.json, report.md and
     refused-rows.csv (every input row that could not be used, with its line and reason).
 
+  vitrine train reviews --data FILE --out DIR [options]
+      FILE: CSV with a header; one review a row, its text and its label (e.g. great / other)
+      --test FILE           test reviews (default: a seeded, stratified 20% of --data)
+      --text-column NAME    (default text)     --label-column NAME   (default label)
+      --labels a,b          label order; with two labels the threshold is on P(b) (default: sorted)
+      --folds K             cross-validation folds on the training reviews (default 5)
+      --max-minutes M, --licence TEXT, --threads N   as above
+    Writes DIR/model.safetensors, MODEL_CARD.md, report.json, report.md and refused-rows.csv.
+
   vitrine info MODEL      kind, items or labels, bytes, metadata and the model card beside it
 `;
 
@@ -99,6 +108,40 @@ async function trainRecommend(argv) {
   }
 }
 
+async function trainReviews(argv) {
+  const { values } = parseArgs({
+    args: argv, strict: true, options: {
+      data: { type: 'string' }, test: { type: 'string' }, out: { type: 'string' },
+      'text-column': { type: 'string', default: 'text' }, 'label-column': { type: 'string', default: 'label' },
+      labels: { type: 'string' }, folds: { type: 'string', default: '5' }, 'max-minutes': { type: 'string', default: '15' },
+      licence: { type: 'string', default: 'not stated' }, threads: { type: 'string', default: String(os.cpus().length) },
+    },
+  });
+  if (!values.data) fail('train reviews needs --data FILE');
+  if (!values.out) fail('train reviews needs --out DIR');
+  for (const f of [values.data, values.test]) if (f && !fs.existsSync(f)) fail(`no such file: ${f}`);
+  const folds = Number(values.folds), minutes = Number(values['max-minutes']), threads = Number(values.threads);
+  if (!Number.isInteger(folds) || folds < 2) fail(`--folds must be an integer >= 2, got ${values.folds}`);
+  if (!(minutes > 0)) fail(`--max-minutes must be a number > 0, got ${values['max-minutes']}`);
+  if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be an integer >= 1, got ${values.threads}`);
+  const runtime = await createRuntime({ variant: threads > 1 ? 'simd-threads' : 'simd', threads });
+  const { trainReviews: run } = await import('./reviews.mjs');
+  try {
+    const report = await run({
+      data: values.data, test: values.test, out: values.out, textColumn: values['text-column'], labelColumn: values['label-column'],
+      labels: values.labels ? values.labels.split(',').map((l) => l.trim()) : undefined, folds, maxMinutes: minutes, licence: values.licence,
+      command: `vitrine train reviews ${argv.join(' ')}`,
+      log: (line) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`), progress: progressLine(),
+    }, runtime);
+    const chosen = report.results.find((r) => r.chosen);
+    process.stderr.write(`chosen: ${chosen.name} (test accuracy ${(100 * chosen.test.accuracy).toFixed(2)}%, macro-F1 ${chosen.test.macroF1.toFixed(4)}); wrote ${path.join(values.out, 'model.safetensors')}\n`);
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    runtime.dispose();
+  }
+}
+
 async function info(argv) {
   const file = argv[0];
   if (!file) fail('info needs a MODEL file');
@@ -117,11 +160,18 @@ async function info(argv) {
         try { value = JSON.parse(v); } catch { /* a plain string */ }
         out.metadata[k] = typeof value === 'object' && JSON.stringify(value).length > 2000 ? `(${JSON.stringify(value).length} characters)` : value;
       }
-      const rec = meta.recommender ? JSON.parse(meta.recommender) : null;
+      const parsed = (k) => { try { return JSON.parse(meta[k]); } catch { fail(`${file}: its '${k}' metadata is not JSON`); } };
+      const rec = meta.recommender ? parsed('recommender') : null;
       if (rec) {
         out.kind = rec.kind;
         out.items = Array.isArray(rec.items) ? rec.items.length : undefined;
         out.metadata.recommender = Object.fromEntries(Object.entries(rec).filter(([k]) => k !== 'items'));
+      }
+      if (meta.review) {
+        const review = parsed('review');
+        out.kind = 'review';
+        out.labels = review.labels;
+        out.metadata.review = `(vocabulary and settings, ${meta.review.length} characters)`;
       }
       const card = path.join(path.dirname(file), 'MODEL_CARD.md');
       if (fs.existsSync(card)) out.card = card;
@@ -139,10 +189,12 @@ if (!command || command === 'help' || command === '--help' || command === '-h') 
   process.stdout.write(HELP);
 } else if (command === 'train' && sub === 'recommend') {
   await trainRecommend(rest);
+} else if (command === 'train' && sub === 'reviews') {
+  await trainReviews(rest);
 } else if (command === 'info') {
   await info([sub, ...rest].filter((x) => x !== undefined));
 } else if (command === 'train') {
-  fail(`train ${sub ?? ''}: only 'train recommend' exists so far (tagger and review training are planned)`);
+  fail(`train ${sub ?? ''}: 'train recommend' and 'train reviews' exist so far (tagger training is planned)`);
 } else {
   fail(`unknown command '${command}' (vitrine help)`);
 }

@@ -9,10 +9,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Every shipped model is a demo: trained on public data that is not a store's, some of it not
+// cleared for commercial use. `licence` is the training data's terms; the facade's info() repeats
+// both, pointing to `vitrine train` for a store's own model.
 const MODELS = {
-  'recommend/movielens': { file: 'recommend/movielens.safetensors', task: 'recommend', card: 'recommend/MODEL_CARD.md' },
-  'tagger/fashion-mnist': { file: 'tagger/fashion-mnist.safetensors', task: 'tagger', card: 'tagger/MODEL_CARD.md' },
-  'reviews/fine-foods': { file: 'reviews/fine-foods.safetensors', task: 'reviews', card: 'reviews/MODEL_CARD.md' },
+  'recommend/movielens': {
+    file: 'recommend/movielens.safetensors', task: 'recommend', card: 'recommend/MODEL_CARD.md', demo: true,
+    licence: 'MovieLens latest-small (GroupLens, via r-cran-dslabs): research use; no commercial or revenue-bearing use without GroupLens\'s permission',
+  },
+  'tagger/fashion-mnist': {
+    file: 'tagger/fashion-mnist.safetensors', task: 'tagger', card: 'tagger/MODEL_CARD.md', demo: true,
+    licence: 'Fashion-MNIST (Zalando SE): MIT; commercial use allowed, but 28x28 grey clothing photos are not a store\'s photos',
+  },
+  'reviews/fine-foods': {
+    file: 'reviews/fine-foods.safetensors', task: 'reviews', card: 'reviews/MODEL_CARD.md', demo: true,
+    licence: 'Amazon Fine Food reviews (SNAP, McAuley & Leskovec 2013, via r-cran-modeldata): the source states no licence; the review text is Amazon\'s and its reviewers\'',
+  },
 };
 const registry = { version: 1, models: {} };
 for (const [name, m] of Object.entries(MODELS)) {

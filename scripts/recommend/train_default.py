@@ -111,6 +111,7 @@ def card_text(name, kind, params, ev, inter, n_items, size, seconds, command, so
     wasm = ev.get("vitrine", {}).get("wasm_equals_native")
     return f"""# Model card: MovieLens recommender (`models/recommend/movielens.safetensors`)
 
+- **Licence of the training data**: MovieLens latest-small (GroupLens, via Debian's r-cran-dslabs): research use; **no commercial or revenue-bearing use without GroupLens's permission**. This is a **demo model**: a store trains its own with `npx vitrine train recommend` (README, "Your own store").
 - **What**: `{kind}` recommender ({name} in the evaluation), trained natively by the engine's own
   trainer (`vitrine-recommend train --kind {kind} {flags} --half`), {size / 1e6:.2f} MB (F16 weights),
   {n_items} items. On the device a shopper's history is folded in (see `engine/include/vitrine/recommend.h`)

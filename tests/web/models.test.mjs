@@ -110,5 +110,28 @@ test('models/registry.json lists every shipped model with its size and SHA-256',
   execFileSync(process.execPath, [path.join(repo, 'scripts/api-docs.mjs'), '--check']);  // docs/api.md follows index.d.ts
   const reg = await modelRegistry();
   assert.deepEqual(Object.keys(reg.models).sort(), ['recommend/movielens', 'reviews/fine-foods', 'tagger/fashion-mnist']);
-  for (const m of Object.values(reg.models)) assert.match(m.sha256, /^[0-9a-f]{64}$/);
+  for (const m of Object.values(reg.models)) {
+    assert.match(m.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(m.demo, true);  // trained on public data, not a store's
+    assert.ok(m.licence && m.licence.length > 20, m.file);
+  }
+});
+
+test('info() of a task on a shipped default says it is a demo and whose terms its data has; own models say null', async () => {
+  const runtime = await createRuntime({ variant: 'simd', threads: 1 });
+  const rec = await runtime.createRecommender({});
+  const rv = await runtime.createReviewAnalyzer({});
+  const tagger = await runtime.createImageTagger({});
+  const expect = { recommend: /GroupLens/, reviews: /SNAP/, tagger: /MIT/ };
+  for (const [task, obj] of [['recommend', rec], ['reviews', rv], ['tagger', tagger]]) {
+    const { shippedModel } = await obj.info();
+    assert.equal(shippedModel.demo, true, task);
+    assert.match(shippedModel.licence, expect[task]);
+    assert.match(shippedModel.note, /vitrine train/);
+  }
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const own = await runtime.createRecommender({ model: new Uint8Array(fs.readFileSync(path.join(repo, 'models/recommend/movielens.safetensors'))) });
+  assert.equal((await own.info()).shippedModel, null);
+  for (const o of [rec, rv, tagger, own]) await o.dispose();
+  runtime.dispose();
 });

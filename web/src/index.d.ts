@@ -277,11 +277,23 @@ export interface Recommendation {
   because?: { id: string; similarity: number };
 }
 
+/**
+ * The default model a task uses when no `model` is given: every one is a demo trained on public
+ * data (not on your store), some of it not cleared for commercial use — `licence` says whose terms.
+ * Train your own with `npx vitrine train`. null in info() when you passed your own model.
+ */
+export interface ShippedModel {
+  name: string;
+  demo: boolean;
+  licence: string | null;
+  note: string;
+}
+
 export declare class Recommender {
   readonly precision: 'f32' | 'f16' | 'int8';
   info(): Promise<{ kind: string; items: number; dim: number; bytes: number; precision: string; events: number;
           /** Saved events of items this model lacks: kept and saved again, not used for ranking. */
-          dormantEvents: number; droppedOnLoad: number }>;
+          dormantEvents: number; droppedOnLoad: number; shippedModel: ShippedModel | null }>;
   itemIds(): Promise<string[]>;
   hasItem(id: string): Promise<boolean>;
   /** Records and persists one event; resolves with the number of events kept. */
@@ -438,7 +450,8 @@ export interface TaggerState {
 
 export declare class ImageTagger {
   info(): Promise<{ input: ImageInputSpec; labels: string[]; groups: { name: string; members: number[] }[]; embeddingDim: number;
-            hasLogits: boolean; customTags: string[]; examples: Record<string, number>; catalog: number }>;
+            hasLogits: boolean; customTags: string[]; examples: Record<string, number>; catalog: number;
+            shippedModel: ShippedModel | null }>;
   tag(image: ImageInput, options?: TagOptions): Promise<Tag[]>;
   tagBatch(images: ImageInput[], options?: TagOptions): Promise<Tag[][]>;
   embed(image: ImageInput, options?: Pick<TagOptions, 'fit' | 'invert'>): Promise<Float32Array>;
@@ -523,7 +536,8 @@ export interface ReviewSummary {
 }
 
 export declare class ReviewAnalyzer {
-  info(): Promise<{ labels: string[]; threshold: number; dim: number; vocabulary: number; aspects: string[] }>;
+  info(): Promise<{ labels: string[]; threshold: number; dim: number; vocabulary: number; aspects: string[];
+            shippedModel: ShippedModel | null }>;
   analyze(text: string | Uint8Array, options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis>;
   analyzeBatch(texts: (string | Uint8Array)[], options?: { aspects?: boolean; maxBytes?: number; topWords?: number }): Promise<ReviewAnalysis[]>;
   summarize(texts: (string | Uint8Array)[], options?: { chunk?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<ReviewSummary>;

@@ -119,6 +119,17 @@ async function sha256Hex(bytes) {
 }
 
 /**
+ * The terms of a shipped default model: { name, demo, licence } (models/registry.json), which the
+ * tasks' info() repeats while they use it.
+ */
+export async function registeredModelTerms(name) {
+  const entry = (await modelRegistry()).models?.[name];
+  if (!entry) throw new VitrineError(`no model '${name}' in models/registry.json`, 'NotFound');
+  return { name, demo: entry.demo === true, licence: entry.licence ?? null,
+           note: 'a demo model trained on public data, not on your store: train your own with `npx vitrine train`' };
+}
+
+/**
  * Reads a shipped default model by registry name ('tagger/fashion-mnist', ...): checks its size and
  * SHA-256 against models/registry.json (DataLoss on a mismatch) and, in browsers, keeps it in
  * Cache Storage ('vitrine-models', keyed by URL and digest) so that later page loads read it

@@ -8,7 +8,7 @@
 import { EngineObject } from './handle.js';
 import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { modelReadOptions, readModelBytes, readRegisteredModel } from './model.js';
+import { modelReadOptions, readModelBytes, readRegisteredModel, registeredModelTerms } from './model.js';
 import { openStorage, StateWriter } from './storage.js';
 
 /** Default weight of each event type (the model sees the largest weight per item). */
@@ -63,7 +63,8 @@ export class Recommender extends EngineObject {
   async info() {
     const h = this._live();
     return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: this.precision,
-             events: this._events.length, dormantEvents: this._dormant.length, droppedOnLoad: this._dropped };
+             events: this._events.length, dormantEvents: this._dormant.length, droppedOnLoad: this._dropped,
+             shippedModel: this._shippedModel ?? null };
   }
 
   /** Every item id of the model, in the model's order. */
@@ -312,5 +313,7 @@ export async function createRecommenderOn(runtime, options = {}) {
   const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), 'recommend', options.userKey ?? 'default');
   const saved = await storage.load();
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
-  return new Recommender(runtime._module, bytes, options, storage, saved);
+  const rec = new Recommender(runtime._module, bytes, options, storage, saved);
+  rec._shippedModel = options.model === undefined ? await registeredModelTerms('recommend/movielens') : null;
+  return rec;
 }

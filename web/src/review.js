@@ -6,7 +6,7 @@
 //   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
 import { EngineObject } from './handle.js';
 import { VitrineError } from './errors.js';
-import { modelReadOptions, readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
+import { modelReadOptions, readModelBytes, readRegisteredModel, registeredModelTerms, shippedModelUrl } from './model.js';
 
 /** The shipped default review model (models/reviews/, model card there). */
 export const DEFAULT_REVIEW_MODEL = shippedModelUrl('reviews/fine-foods.safetensors');
@@ -56,7 +56,7 @@ export class ReviewAnalyzer extends EngineObject {
   /** { labels, threshold, dim, vocabulary, aspects } */
   async info() {
     this._live();
-    return { ...this._info, aspects: [...this._aspectNames] };
+    return { ...this._info, aspects: [...this._aspectNames], shippedModel: this._shippedModel ?? null };
   }
 
   /**
@@ -168,5 +168,7 @@ export async function createReviewAnalyzerOn(runtime, options = {}) {
   if (options.worker) fail('worker: true is for createReviewAnalyzer(); a runtime\'s analyzers run on its own thread');
   const bytes = options.model === undefined ? await readRegisteredModel('reviews/fine-foods', options.onProgress)
                                             : await readModelBytes(options.model, modelReadOptions(options));
-  return new ReviewAnalyzer(runtime._module, bytes, options);
+  const analyzer = new ReviewAnalyzer(runtime._module, bytes, options);
+  analyzer._shippedModel = options.model === undefined ? await registeredModelTerms('reviews/fine-foods') : null;
+  return analyzer;
 }

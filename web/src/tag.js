@@ -10,7 +10,7 @@
 import { EngineObject } from './handle.js';
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, shippedModelUrl } from './model.js';
+import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, registeredModelTerms, shippedModelUrl } from './model.js';
 import { toPixelsAsync } from './image.js';
 import { openStorage, StateWriter } from './storage.js';
 
@@ -66,7 +66,7 @@ export class ImageTagger extends EngineObject {
     const h = this._live();
     const examples = {};
     for (const [tag, list] of this._examples) examples[tag] = list.length;
-    return { ...this._info, customTags: Array.from(h.headTags()), examples, catalog: h.indexSize() };
+    return { ...this._info, customTags: Array.from(h.headTags()), examples, catalog: h.indexSize(), shippedModel: this._shippedModel ?? null };
   }
 
   /**
@@ -420,12 +420,14 @@ export async function createImageTaggerOn(runtime, options = {}) {
     saved = null;  // unreadable: start empty
   }
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
+  const shipped = model === undefined ? await registeredModelTerms('tagger/fashion-mnist') : null;
+  let tagger;
   try {
-    return new ImageTagger(runtime._module, load, options, storage, saved);
+    tagger = new ImageTagger(runtime._module, load, options, storage, saved);
   } catch (e) {
-    if (saved && e instanceof VitrineError && e.code === 'DataLoss') {
-      return new ImageTagger(runtime._module, load, options, storage, null);  // unreadable state: start empty
-    }
-    throw e;
+    if (!(saved && e instanceof VitrineError && e.code === 'DataLoss')) throw e;
+    tagger = new ImageTagger(runtime._module, load, options, storage, null);  // unreadable state: start empty
   }
+  tagger._shippedModel = shipped;
+  return tagger;
 }
