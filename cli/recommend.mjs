@@ -132,7 +132,8 @@ function candidates(itemIds, maxBytes) {
     { kind: 'gru4rec', dim: 100, embeddingDim: 64, learningRate: 2e-3, epochs: 30, evalEvery: 2, batchSize: 64, maxLength: 25 },
   ];
   const out = [];
-  const idBytes = itemIds.reduce((sum, id) => sum + Buffer.byteLength(JSON.stringify(id)) + 1, 4096);  // ids in the file's header
+  // The file's header: item ids as JSON, the architecture and names (measured ~14 KB besides the ids).
+  const idBytes = itemIds.reduce((sum, id) => sum + Buffer.byteLength(JSON.stringify(id)) + 1, 24576);
   for (const c of list) {
     const d = { ...c };
     while (estimateBytes(d, numItems) + idBytes > maxBytes && d.dim > 16) {  // the largest dim that fits
@@ -294,7 +295,7 @@ export async function trainRecommend(args, runtime) {
       if (share < 2) { log(`  ${kinds[c].kind} dim ${kinds[c].dim}: skipped (the --max-minutes budget is spent)`); continue; }
       trainOne(kinds[c], share, 'probe');
     }
-    const leader = [...trained].sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
+    const leader = trained.filter((t) => t.bytes <= args.maxModelBytes).sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
     const left = budgetMs / 1000 - elapsed() - reserve;
     if (leader && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
   } finally {
