@@ -129,6 +129,24 @@ class HandleBase {
   int last_code() const { return last_code_; }
 
  protected:
+  // For methods that take a request object and return a value: runs `run(request, &out)` once the
+  // module's context exists and the request is an object; returns out, or null with lastError() and
+  // lastCode() set.
+  template <typename F>
+  val value_or_null(const val& request, F&& run) {
+    val out = val::null();
+    Status s = ensure_context();
+    if (s.ok() && (request.isNull() || request.typeOf().as<std::string>() != "object")) {
+      s = Status::InvalidArgument("the request must be an object");
+    }
+    if (s.ok()) s = run(request, &out);
+    if (!s.ok()) {
+      last_code_ = record(s, &error_);
+      return val::null();
+    }
+    return out;
+  }
+
   std::string error_;
   int last_code_ = 0;
 };

@@ -92,16 +92,11 @@ class RecTrainerHandle : public HandleBase {
   //   onEpoch?: (epoch, loss, validation|NaN) => void }. Returns { model: Uint8Array, bestEpoch,
   //   bestValidation (NaN without validation), losses: number[], seconds } or null.
   val train(const val& request) {
-    val out = val::null();
-    Status s = ensure_context();
-    if (s.ok()) s = run(request, &out);
-    if (!s.ok()) return last_code_ = record(s, &error_), val::null();
-    return out;
+    return value_or_null(request, [this](const val& q, val* out) { return run(q, out); });
   }
 
  private:
   Status run(const val& q, val* result) {
-    if (q.isNull() || q.typeOf().as<std::string>() != "object") return Status::InvalidArgument("the request must be an object");
     RecTrainData data;
     VITRINE_ASSIGN_OR_RETURN(data.histories, lists_from_js(q["histories"], q["offsets"], "histories"));
     if (!q["itemIds"].isArray()) return Status::InvalidArgument("itemIds must be an array of strings");

@@ -40,16 +40,11 @@ class ReviewTrainerHandle : public HandleBase {
   //   minCount, bpeMerges, maxWords, seed }, threshold?: number, half?: bool }.
   // Returns the model file as a Uint8Array, or null.
   val train(const val& request) {
-    val out = val::null();
-    Status s = ensure_context();
-    if (s.ok()) s = run(request, &out);
-    if (!s.ok()) return last_code_ = record(s, &error_), val::null();
-    return out;
+    return value_or_null(request, [this](const val& q, val* out) { return run(q, out); });
   }
 
  private:
   Status run(const val& q, val* out) {
-    if (q.isNull() || q.typeOf().as<std::string>() != "object") return Status::InvalidArgument("the request must be an object");
     if (!q["texts"].isArray() || !q["labelNames"].isArray()) return Status::InvalidArgument("texts and labelNames must be arrays");
     if (!q["labels"].instanceof(val::global("Int32Array"))) return Status::InvalidArgument("labels must be an Int32Array");
     const std::vector<std::string> names = emscripten::vecFromJSArray<std::string>(q["labelNames"]);

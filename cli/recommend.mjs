@@ -12,26 +12,9 @@ import path from 'node:path';
 
 import { cooccurrence, ease, gram, itemKnn, pairedDifference, popularity, summarize, topK, userMetrics } from './baselines.mjs';
 import { readCatalog, readEvents } from './events.mjs';
+import { csvField, mulberry32, shuffle } from './util.mjs';
 
 const SEED = 20261128;
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function shuffle(list, rand) {
-  for (let i = list.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [list[i], list[j]] = [list[j], list[i]];
-  }
-  return list;
-}
 
 /** Each user's distinct items, oldest first (by their first event), from the event columns. */
 export function histories(ev) {
@@ -145,9 +128,6 @@ function candidates(itemIds, maxBytes) {
   }
   return out;
 }
-
-/** A CSV field, quoted as RFC 4180 wants. */
-export const csvField = (v) => `"${String(v).replace(/"/g, '""')}"`;
 
 const fmt = (s) => `${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}`;
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 
-import { csvField } from './recommend.mjs';
+import { csvField, mulberry32, shuffle } from './util.mjs';
 
 const SEED = 20261128;
 const MAX_TEXT_BYTES = 20000;
@@ -19,17 +19,6 @@ const CONFIGS = [
   { name: 'mean', weighting: 'mean', dim: 24, epochs: 10, buckets: 50000 },
   { name: 'tfidf', weighting: 'tfidf', dim: 24, epochs: 5, buckets: 50000 },
 ];
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // At most `max` bytes of UTF-8, cut at a character boundary (as the engine cuts).
 function cutBytes(text, max) {
@@ -116,8 +105,7 @@ export async function trainReviews(args, runtime) {
     train = [];
     test = [];
     for (const l of labelNames) {
-      const group = data.rows.filter((r) => r.label === l);
-      for (let i = group.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [group[i], group[j]] = [group[j], group[i]]; }
+      const group = shuffle(data.rows.filter((r) => r.label === l), rand);
       const k = Math.round(0.2 * group.length);
       test.push(...group.slice(0, k));
       train.push(...group.slice(k));

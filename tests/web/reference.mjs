@@ -1,16 +1,7 @@
 // Plain-JS references (double precision) and a seeded RNG for the wasm tests.
 
-/** Mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32: a small seeded PRNG returning floats in [0, 1) (the CLI's, cli/util.mjs). */
+export { mulberry32 as rng } from '../../cli/util.mjs';
 
 export function randomArray(n, rand) {
   const a = new Float32Array(n);
