@@ -172,7 +172,8 @@ export async function trainReviews(args, runtime) {
   const report = {
     command: args.command, date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000,
     data: { file: path.resolve(args.data), sha256: crypto.createHash('sha256').update(fs.readFileSync(args.data)).digest('hex'),
-      licence: args.licence, summary: data.summary, test: args.test ? path.resolve(args.test) : 'a seeded, stratified 20% of --data' },
+      licence: args.licence, summary: data.summary, test: args.test ? path.resolve(args.test) : 'a seeded, stratified 20% of --data',
+      testSummary: testData?.summary ?? null },
     labels: labelNames, train: train.length, testReviews: test.length, folds,
     results: [{ name: 'majority class', test: base }, ...results.map(({ model, ...r }) => ({ ...r, chosen: r === chosen || r.name === chosen.name }))],
     chosen: chosen.name, machine: { cpus: os.cpus().length, node: process.version },
