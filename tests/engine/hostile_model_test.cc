@@ -311,6 +311,17 @@ TEST(HostileModel, EmptySliceStartsFailsCleanly) {
 
 // ---- other crafted ONNX files -------------------------------------------------------------------
 
+// A pooling window of 2 x (2^31 - 1) padded to fit ("SAME_LOWER") asked XNNPACK for a pointer per
+// window element and output position: a 9 TB indirection buffer (found by the onnx fuzzer in CI).
+TEST(HostileModel, HugePoolingWindowPaddedToFitFailsCleanly) {
+  expect_fails("maxpool_huge_kernel_same_lower.onnx",
+               image_model("MaxPool", {attr_ints("kernel_shape", {2, 2147483647}), attr_string("auto_pad", "SAME_LOWER")}),
+               StatusCode::kResourceExhausted, "window elements");
+  expect_fails("avgpool_huge_kernel_same_upper.onnx",
+               image_model("AveragePool", {attr_ints("kernel_shape", {65536, 65536}), attr_string("auto_pad", "SAME_UPPER")}),
+               StatusCode::kResourceExhausted, "window elements");
+}
+
 // A model cut just before its opset_import (the last field) is still valid protobuf; the importer
 // refuses it instead of guessing an opset.
 TEST(HostileModel, ModelWithoutOpsetImportIsRefused) {

@@ -9,6 +9,8 @@
 // pixels, global avg over all H·W pixels.
 #include <cmath>
 
+#include "../core/checked.h"
+#include "vitrine/limits.h"
 #include "xnn_lowering.h"
 #include "conv_util.h"
 #include "op_util.h"
@@ -68,6 +70,17 @@ Result<PoolParams> pool_params(const char* op, bool is_max, const Shape& x, cons
   if (c.out_h < 1 || c.out_w < 1) {
     return op_error(op, "window " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
                             " does not fit the padded input " + x.to_string());
+  }
+  // The kernel keeps a pointer per window element and output position (XNNPACK's indirection
+  // buffer): held to the tensor limit, so that a huge kernel padded to fit ("SAME") cannot ask for
+  // terabytes.
+  int64_t window = 0, taps = 0;
+  if (!checked_mul(c.kh, c.kw, &window) || !checked_mul(window, c.out_h, &taps) || !checked_mul(taps, c.out_w, &taps) ||
+      taps > default_limits().max_tensor_elements) {
+    return Status::ResourceExhausted(std::string(op) + ": a " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
+                                     " window over a " + std::to_string(c.out_h) + "x" + std::to_string(c.out_w) +
+                                     " output exceeds the limit of " + std::to_string(default_limits().max_tensor_elements) +
+                                     " window elements (Limits::max_tensor_elements)");
   }
   return c;
 }
