@@ -5,14 +5,13 @@
 // EASE where it fits in memory) and Vitrine's kinds (trained by the wasm engine) are tuned on
 // validation users only; the kind with the best validation NDCG@100 that also beats popularity is
 // chosen; the report gives everyone's test metrics with standard errors.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { cooccurrence, ease, gram, itemKnn, pairedDifference, popularity, summarize, topK, userMetrics } from './baselines.mjs';
 import { readCatalog, readEvents } from './events.mjs';
-import { csvField, mulberry32, shuffle } from './util.mjs';
+import { csvField, mulberry32, sha256File, shuffle } from './util.mjs';
 
 const SEED = 20261128;
 
@@ -74,7 +73,7 @@ function flat(lists) {
   return { items, offsets };
 }
 
-function evaluate(model, users, numItems) {
+function evaluate(model, users) {
   return users.map(({ foldIn, targets }) => userMetrics(topK(model.score(foldIn), 100, new Set(foldIn)), targets));
 }
 
@@ -198,10 +197,10 @@ export async function trainRecommend(args, runtime) {
     let best = null;
     for (const p of grid) {
       const m = build(p);
-      const v = summarize(evaluate(m, val, numItems));
+      const v = summarize(evaluate(m, val));
       if (!best || v.ndcg100.mean > best.val.ndcg100.mean) best = { model: m, val: v };
     }
-    const t = summarize(evaluate(best.model, test, numItems));
+    const t = summarize(evaluate(best.model, test));
     results.push({ name, kind: 'baseline', params: best.model.params, validation: best.val, test: t });
     log(`  ${name} ${JSON.stringify(best.model.params)}: validation NDCG@100 ${fmt(best.val.ndcg100)}, test ${fmt(t.ndcg100)}  (${elapsed().toFixed(0)} s)`);
   };
@@ -300,7 +299,7 @@ export async function trainRecommend(args, runtime) {
 
   const report = {
     command: args.command, date: new Date().toISOString(), seconds: elapsed(),
-    data: { events: path.resolve(args.events), sha256: await sha256(args.events), licence: args.licence, summary: ev.summary,
+    data: { events: path.resolve(args.events), sha256: await sha256File(args.events), licence: args.licence, summary: ev.summary,
       users: ev.users.ids.length, items: ev.items.ids.length, duplicates, catalog: catalog?.summary ?? null },
     split: { seed: SEED, minPositives: args.minPositives, train: trainLists.length, validation: val.length, test: test.length, items: numItems,
       protocol: 'strong generalization: held-out users, a random 20% of their items to find among every item of the training users (their other items folded in, in time order, and excluded); events on items no training user has are left out' },
@@ -338,10 +337,4 @@ export async function trainRecommend(args, runtime) {
   ];
   fs.writeFileSync(path.join(args.out, 'MODEL_CARD.md'), lines.join('\n'));
   return report;
-}
-
-async function sha256(file) {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk);
-  return hash.digest('hex');
 }

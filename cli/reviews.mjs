@@ -2,13 +2,12 @@
 // the training reviews only (k-fold cross-validation over a few model settings, and for two labels
 // the decision threshold with the best out-of-fold macro-F1); the test reviews (--test, or a
 // seeded, stratified 20% of --data) are scored once, next to the majority-class baseline.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 
-import { csvField, mulberry32, shuffle } from './util.mjs';
+import { csvField, mulberry32, sha256File, shuffle } from './util.mjs';
 
 const SEED = 20261128;
 const MAX_TEXT_BYTES = 20000;
@@ -171,7 +170,7 @@ export async function trainReviews(args, runtime) {
   fs.writeFileSync(path.join(args.out, 'model.safetensors'), chosen.model);
   const report = {
     command: args.command, date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000,
-    data: { file: path.resolve(args.data), sha256: crypto.createHash('sha256').update(fs.readFileSync(args.data)).digest('hex'),
+    data: { file: path.resolve(args.data), sha256: await sha256File(args.data),
       licence: args.licence, summary: data.summary, test: args.test ? path.resolve(args.test) : 'a seeded, stratified 20% of --data',
       testSummary: testData?.summary ?? null },
     labels: labelNames, train: train.length, testReviews: test.length, folds,

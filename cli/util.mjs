@@ -1,4 +1,7 @@
-// Small helpers the CLI's commands share (and the tests reuse): a seeded generator and CSV quoting.
+// Small helpers the CLI's commands share (and the tests reuse): a seeded generator, CSV quoting and
+// a file's digest.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 
 /** Mulberry32: a small seeded generator of floats in [0, 1). */
 export function mulberry32(seed) {
@@ -23,3 +26,10 @@ export function shuffle(list, rand) {
 
 /** A CSV field, quoted as RFC 4180 wants. */
 export const csvField = (v) => `"${String(v).replace(/"/g, '""')}"`;
+
+/** The SHA-256 of a file (hex), read as a stream: exports can be larger than memory wants. */
+export async function sha256File(file) {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk);
+  return hash.digest('hex');
+}
