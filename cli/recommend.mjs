@@ -135,7 +135,7 @@ const fmt = (s) => `${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}`;
  * minPositives, licence, threads, log(line), progress(text) }.
  */
 export async function trainRecommend(args, runtime) {
-  const t0 = Date.now();
+  let t0 = Date.now();
   const budgetMs = args.maxMinutes * 60000;
   const elapsed = () => (Date.now() - t0) / 1000;
   const log = args.log;
@@ -191,8 +191,42 @@ export async function trainRecommend(args, runtime) {
       `${unseen} held-out events on items no training user has, left out`);
   if (val.length < 2 || test.length < 2) throw new Error('too few held-out users to choose and measure a model');
 
+  // Checkpoints: after the baselines and after every trained model, so that --resume continues an
+  // interrupted run (same data and settings) without redoing that work or overspending the budget.
+  const key = JSON.stringify({ events: await sha256File(args.events), columns: args.columns, minWeight: args.minWeight, minPositives: args.minPositives,
+    maxModelBytes: args.maxModelBytes, easeMaxItems: args.easeMaxItems, maxMinutes: args.maxMinutes, seed: SEED });
+  const ckDir = path.join(args.out, 'checkpoint');
+  let resumed = null;
+  if (args.resume && fs.existsSync(path.join(ckDir, 'state.json'))) {
+    const state = JSON.parse(fs.readFileSync(path.join(ckDir, 'state.json'), 'utf8'));
+    if (state.key === key) resumed = state;
+    else log('  --resume: the checkpoint is for other data or settings; starting afresh');
+  } else if (args.resume) {
+    log('  --resume: no checkpoint in the output folder; starting afresh');
+  }
+  if (!resumed) fs.rmSync(ckDir, { recursive: true, force: true });
+  const withPerUser = (summary, perUser) => Object.defineProperty(summary, 'ndcg100PerUser', { value: perUser, enumerable: false });
+  const saveCheckpoint = (baselineResults, trainedList) => {
+    fs.mkdirSync(ckDir, { recursive: true });
+    trainedList.forEach((t, n) => { if (!t.file) { t.file = `model-${n}.safetensors`; fs.writeFileSync(path.join(ckDir, t.file), t.model); } });
+    const plain = (r) => ({ ...r, model: undefined, valPerUser: r.validation.ndcg100PerUser, testPerUser: r.test.ndcg100PerUser });
+    const state = { key, spentSeconds: elapsed(), baselines: baselineResults.map(plain), trained: trainedList.map(plain) };
+    fs.writeFileSync(path.join(ckDir, 'state.json.tmp'), JSON.stringify(state));
+    fs.renameSync(path.join(ckDir, 'state.json.tmp'), path.join(ckDir, 'state.json'));  // a kill never leaves half a state
+  };
+  const restore = (r) => {
+    const { valPerUser, testPerUser, ...rest } = r;
+    withPerUser(rest.validation, valPerUser);
+    withPerUser(rest.test, testPerUser);
+    return rest;
+  };
+
   // Baselines, tuned on validation users.
-  const results = [];
+  const results = resumed ? resumed.baselines.map(restore) : [];
+  if (resumed) {
+    t0 = Date.now() - 1000 * resumed.spentSeconds;
+    log(`  resumed from the checkpoint: ${results.length} baselines and ${resumed.trained.length} trained models kept, ${resumed.spentSeconds.toFixed(0)} s of the budget spent`);
+  }
   const tune = (name, build, grid) => {
     let best = null;
     for (const p of grid) {
@@ -204,35 +238,39 @@ export async function trainRecommend(args, runtime) {
     results.push({ name, kind: 'baseline', params: best.model.params, validation: best.val, test: t });
     log(`  ${name} ${JSON.stringify(best.model.params)}: validation NDCG@100 ${fmt(best.val.ndcg100)}, test ${fmt(t.ndcg100)}  (${elapsed().toFixed(0)} s)`);
   };
-  args.progress('baselines');
-  tune('popularity', () => popularity(trainLists, numItems), [{}]);
-  const pairCount = trainLists.reduce((sum, h) => sum + Math.min(h.length, 300) ** 2, 0);
-  let cooc = null;
-  if (pairCount <= 5e7) {
-    cooc = cooccurrence(trainLists, numItems);
-    tune('item-knn', (p) => itemKnn(cooc, numItems, p),
-      [10, 50, 100, 200, 400].flatMap((neighbors) => [0, 10, 50].map((shrink) => ({ neighbors, shrink }))));
-  } else {
-    log(`  item-knn: skipped (${pairCount.toExponential(1)} co-occurrence updates: too many for this command's memory)`);
+  if (!resumed) {
+    args.progress('baselines', elapsed() / (budgetMs / 1000));
+    tune('popularity', () => popularity(trainLists, numItems), [{}]);
+    const pairCount = trainLists.reduce((sum, h) => sum + Math.min(h.length, 300) ** 2, 0);
+    let cooc = null;
+    if (pairCount <= 5e7) {
+      cooc = cooccurrence(trainLists, numItems);
+      tune('item-knn', (p) => itemKnn(cooc, numItems, p),
+        [10, 50, 100, 200, 400].flatMap((neighbors) => [0, 10, 50].map((shrink) => ({ neighbors, shrink }))));
+    } else {
+      log(`  item-knn: skipped (${pairCount.toExponential(1)} co-occurrence updates: too many for this command's memory)`);
+    }
+    // EASE inverts an items × items matrix per λ: as many λs as fit a quarter of the budget.
+    const easeSeconds = numItems ** 3 / 1.2e9;  // ~n³/2 multiply-adds at ~0.6 G/s in V8 (measured on 2 cores)
+    const lambdas = [100, 500, 20, 2000, 50, 1000, 200].slice(0, Math.floor((0.25 * budgetMs / 1000) / Math.max(easeSeconds, 1e-3)));
+    if (cooc && numItems <= args.easeMaxItems && lambdas.length) {
+      const g = gram(cooc, numItems);
+      tune('ease', (p) => ease(g, numItems, p), lambdas.map((lambda) => ({ lambda })));
+    } else {
+      log(`  ease: skipped (${numItems} items: ${numItems > args.easeMaxItems ? `more than --ease-max-items ${args.easeMaxItems}` : 'its inversions would not fit the budget'})`);
+    }
+    cooc = null;
+    log(`  baselines took ${elapsed().toFixed(0)} s of the ${(budgetMs / 1000).toFixed(0)} s budget`);
+    saveCheckpoint(results, []);
   }
-  // EASE inverts an items × items matrix per λ (~n³ operations): as many λs as fit a quarter of the budget.
-  const easeSeconds = numItems ** 3 / 4e8;
-  const lambdas = [100, 500, 20, 2000, 50, 1000, 200].slice(0, Math.floor((0.25 * budgetMs / 1000) / Math.max(easeSeconds, 1e-3)));
-  if (cooc && numItems <= args.easeMaxItems && lambdas.length) {
-    const g = gram(cooc, numItems);
-    tune('ease', (p) => ease(g, numItems, p), lambdas.map((lambda) => ({ lambda })));
-  } else {
-    log(`  ease: skipped (${numItems} items: ${numItems > args.easeMaxItems ? `more than --ease-max-items ${args.easeMaxItems}` : 'its inversions would not fit the budget'})`);
-  }
-  cooc = null;
-  log(`  baselines took ${elapsed().toFixed(0)} s of the ${(budgetMs / 1000).toFixed(0)} s budget`);
 
   // Vitrine's kinds under the remaining budget.
   const trainFlat = flat(trainLists), valFolds = flat(val.map((x) => x.foldIn)), valTargets = flat(val.map((x) => x.targets));
   const kinds = candidates(itemIds, args.maxModelBytes);
   const itemIndex = new Map(itemIds.map((id, j) => [id, j]));
   const trainer = new runtime._module.RecTrainerHandle();
-  const trained = [];
+  const trained = resumed ? resumed.trained.map((t) => ({ ...restore(t), model: new Uint8Array(fs.readFileSync(path.join(ckDir, t.file))) })) : [];
+  const done = (k, stage) => trained.some((t) => t.stage === stage && t.kind === k.kind && t.params.dim === k.dim);
   const trainOne = (k, seconds, stage) => {
     const label = `${k.kind} dim ${k.dim} (${stage})`;
     const r = trainer.train({
@@ -244,7 +282,8 @@ export async function trainRecommend(args, runtime) {
       onEpoch: (epoch, loss, v) => {
         try {  // nothing may throw through the engine
           args.progress(`${label}: epoch ${epoch}, loss ${loss.toFixed(4)}` +
-            (Number.isNaN(v) ? '' : `, validation NDCG@100 ${v.toFixed(4)}`) + `  [${elapsed().toFixed(0)} / ${(budgetMs / 1000).toFixed(0)} s]`);
+            (Number.isNaN(v) ? '' : `, validation NDCG@100 ${v.toFixed(4)}`) + `  [${elapsed().toFixed(0)} / ${(budgetMs / 1000).toFixed(0)} s]`,
+          elapsed() / (budgetMs / 1000));
         } catch { /* progress is best effort */ }
       },
     });
@@ -263,6 +302,7 @@ export async function trainRecommend(args, runtime) {
         `validation NDCG@100 ${fmt(v.ndcg100)}, test ${fmt(t.ndcg100)}`);
     const out = { name: `vitrine-${k.kind}`, kind: k.kind, stage, params: k, epochs: r.bestEpoch, seconds: r.seconds, bytes: bytes.length, validation: v, test: t, model: bytes };
     trained.push(out);
+    saveCheckpoint(results, trained);
     return out;
   };
   try {
@@ -272,11 +312,13 @@ export async function trainRecommend(args, runtime) {
     for (let c = 0; c < kinds.length; c++) {
       const share = probeTotal / kinds.length;
       if (share < 2) { log(`  ${kinds[c].kind} dim ${kinds[c].dim}: skipped (the --max-minutes budget is spent)`); continue; }
+      if (done(kinds[c], 'probe')) { log(`  ${kinds[c].kind} dim ${kinds[c].dim}: probe kept from the checkpoint`); continue; }
       trainOne(kinds[c], share, 'probe');
     }
     const leader = trained.filter((t) => t.bytes <= args.maxModelBytes).sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
     const left = budgetMs / 1000 - elapsed() - reserve;
-    if (leader && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
+    if (trained.some((t) => t.stage === 'long run')) log('  long run kept from the checkpoint');
+    else if (leader && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
   } finally {
     trainer.delete();
   }
@@ -332,9 +374,76 @@ export async function trainRecommend(args, runtime) {
     `- **Split**: ${report.split.protocol}; seed ${SEED}; ${trainLists.length} training, ${val.length} validation, ${test.length} test users. The kind and its epochs were chosen on validation users only; the shipped file is the model measured below (trained on the training users).`,
     `- **Catalogue**: catalog.json (${items.length} items${catalog ? `, ${missing} of them not in the catalogue file` : ''}).`,
     '', '## Test metrics (mean ± standard error over test users)', '', ...table, '',
-    `Chosen: ${chosen.name} — test NDCG@100 ${fmt(chosen.test.ndcg100)} vs popularity ${fmt(best('popularity').test.ndcg100)}, item-kNN ${fmt(best('item-knn').test.ndcg100)}` +
+    `Chosen: ${chosen.name} — test NDCG@100 ${fmt(chosen.test.ndcg100)} vs popularity ${fmt(best('popularity').test.ndcg100)}` +
+      (best('item-knn') ? `, item-kNN ${fmt(best('item-knn').test.ndcg100)}` : ' (item-kNN skipped: too many co-occurrences)') +
       (best('ease') ? `, EASE ${fmt(best('ease').test.ndcg100)}.` : ' (EASE skipped: too many items).'), '',
   ];
   fs.writeFileSync(path.join(args.out, 'MODEL_CARD.md'), lines.join('\n'));
+  fs.rmSync(ckDir, { recursive: true, force: true });  // finished: nothing to resume
   return report;
+}
+
+/**
+ * Runs `vitrine eval recommend`: a saved model on an events file, by the training report's
+ * protocol applied to every user there with >= minPositives items the model knows: a seeded
+ * random 20% of each history to find, the rest folded in (time order) and excluded; popularity
+ * (counted on the folded-in histories of the other users) as the baseline beside it.
+ * args: { model, events, columns, minWeight, minPositives, log, progress }.
+ */
+export async function evalRecommend(args, runtime) {
+  const bytes = new Uint8Array(fs.readFileSync(args.model));
+  const probe = new runtime._module.RecommenderHandle();
+  let itemIds;
+  try {
+    if (probe.load(bytes, 'f32') !== 0) throw new Error(`${args.model}: ${probe.lastError()}`);
+    itemIds = Array.from({ length: probe.numItems() }, (_, j) => probe.itemId(j));
+  } finally {
+    probe.delete();
+  }
+  const refused = { rows: 0, reasons: {} };
+  const ev = await readEvents(args.events, { minWeight: args.minWeight, columns: args.columns,
+    onRefused: ({ reason }) => { refused.rows++; refused.reasons[reason] = (refused.reasons[reason] ?? 0) + 1; },
+    onProgress: (done, total) => args.progress(`reading events ${Math.round((100 * done) / total)}%`) });
+  const { histories: all } = histories(ev);
+  const index = new Map(itemIds.map((id, j) => [id, j]));
+  const rand = mulberry32(SEED);
+  let unknown = 0;
+  const users = [];
+  for (const h of all) {
+    const known = h.filter((i) => index.has(ev.items.ids[i])).map((i) => index.get(ev.items.ids[i]));
+    unknown += h.length - known.length;
+    if (known.length < args.minPositives) continue;
+    const k = Math.max(1, Math.round(0.2 * known.length));
+    const targets = shuffle([...known], rand).slice(0, k);
+    const held = new Set(targets);
+    users.push({ foldIn: known.filter((i) => !held.has(i)), targets });
+  }
+  if (users.length < 2) throw new Error(`fewer than 2 users have >= ${args.minPositives} items this model knows`);
+  const ranker = rankerFor(runtime._module, bytes, index);
+  const perUser = [];
+  try {
+    users.forEach(({ foldIn, targets }, u) => {
+      if (u % 50 === 0) args.progress(`ranking user ${u} of ${users.length}`);
+      perUser.push(userMetrics(ranker.ranked(foldIn), targets));
+    });
+  } finally {
+    ranker.dispose();
+  }
+  // Popularity from everyone's folded-in items but the user's own (leave-one-out counts).
+  const counts = new Float64Array(itemIds.length);
+  for (const x of users) for (const i of x.foldIn) counts[i]++;
+  const pop = users.map(({ foldIn, targets }) => {
+    const c = Float64Array.from(counts);
+    for (const i of foldIn) c[i]--;
+    return userMetrics(topK(c, 100, new Set(foldIn)), targets);
+  });
+  const model = summarize(perUser), popularityScores = summarize(pop);
+  return {
+    model: path.resolve(args.model), events: path.resolve(args.events), users: users.length, items: itemIds.length,
+    eventsOnUnknownItems: unknown, refused, summary: ev.summary,
+    protocol: 'every user with enough known items: a seeded random 20% to find among all the model\'s items, the rest folded in (time order) and excluded',
+    metrics: Object.fromEntries(['ndcg10', 'ndcg100', 'recall20', 'recall50'].map((m) => [m, model[m]])),
+    popularity: Object.fromEntries(['ndcg10', 'ndcg100', 'recall20', 'recall50'].map((m) => [m, popularityScores[m]])),
+    overPopularity: pairedDifference(model.ndcg100PerUser, popularityScores.ndcg100PerUser),
+  };
 }

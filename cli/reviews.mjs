@@ -193,3 +193,40 @@ export async function trainReviews(args, runtime) {
   ].join('\n'));
   return report;
 }
+
+/**
+ * Runs `vitrine eval reviews`: a saved review model's accuracy, macro-F1 and confusion on labelled
+ * reviews (its own labels and decision threshold), next to the majority label of those reviews.
+ * args: { model, data, textColumn, labelColumn, log }.
+ */
+export async function evalReviews(args, runtime) {
+  const h = new runtime._module.ReviewHandle();
+  try {
+    if (h.load(new Uint8Array(fs.readFileSync(args.model))) !== 0) throw new Error(`${args.model}: ${h.lastError()}`);
+    const info = h.info();
+    const labels = Array.from(info.labels);
+    const refused = [];
+    const data = await readReviews(args.data, { textColumn: args.textColumn, labelColumn: args.labelColumn, onRefused: (r) => refused.push(r) });
+    const index = new Map(labels.map((l, i) => [l, i]));
+    for (const r of data.rows.filter((x) => !index.has(x.label))) refused.push({ line: r.line, reason: `label '${r.label}' is not one of the model's (${labels.join(', ')})` });
+    const rows = data.rows.filter((r) => index.has(r.label));
+    if (!rows.length) throw new Error('no review carries one of the model\'s labels');
+    const truth = rows.map((r) => index.get(r.label));
+    const predicted = rows.map((r) => {
+      const a = h.analyze(r.text, MAX_TEXT_BYTES, false, 0);
+      if (a === null) throw new Error(`line ${r.line}: ${h.lastError()}`);
+      return a.label;  // an index into the model's labels, decided with its threshold
+    });
+    const confusion = labels.map(() => new Array(labels.length).fill(0));
+    truth.forEach((t, i) => { confusion[t][predicted[i]]++; });
+    const counts = labels.map((_, c) => truth.filter((t) => t === c).length);
+    const majority = counts.indexOf(Math.max(...counts));
+    return {
+      model: path.resolve(args.model), data: path.resolve(args.data), labels, threshold: info.threshold, reviews: rows.length, summary: data.summary,
+      metrics: { ...scores(truth, predicted, labels.length), confusion },
+      majority: { label: labels[majority], ...scores(truth, truth.map(() => majority), labels.length) }, refused,
+    };
+  } finally {
+    h.delete();
+  }
+}

@@ -2,6 +2,9 @@
 // The `vitrine` command of the npm package: trains and inspects models with the wasm engine in
 // Node (threads on), so a store needs neither a native build nor Python.
 //   vitrine train recommend --events FILE [--catalog FILE] --out DIR [options]
+//   vitrine train tagger (--images DIR | --csv FILE) --out DIR [options]
+//   vitrine train reviews --data FILE --out DIR [options]
+//   vitrine eval recommend|reviews|tagger ...
 //   vitrine info MODEL
 //   vitrine help
 import fs from 'node:fs';
@@ -24,9 +27,13 @@ const HELP = `vitrine — train and inspect Vitrine models on your own data (was
       --min-weight W        events whose weight is below W are ignored (e.g. 4 for 1-5 star ratings;
                             default: only weights <= 0 are ignored)
       --min-positives N     users with at least N items can be held out for measuring (default 5)
-      --ease-max-items N    run the EASE baseline only up to N items (default 3000)
+      --ease-max-items N    run the EASE baseline only up to N items (default 6000; it holds
+                            four N x N matrices: ~1.1 GB at 6000)
       --licence TEXT        the licence of your data, recorded in the model file and card
       --threads N           engine threads (default: all cores)
+      --resume              continue an interrupted run from DIR/checkpoint/ (same data and options):
+                            the baselines and models trained so far are kept, and the time they
+                            took counts against --max-minutes
     Writes DIR/model.safetensors, catalog.json, MODEL_CARD.md, report.json, report.md and
     refused-rows.csv (every input row that could not be used, with its line and reason).
 
@@ -39,6 +46,26 @@ const HELP = `vitrine — train and inspect Vitrine models on your own data (was
       --max-minutes M, --licence TEXT, --threads N   as above
     Writes DIR/model.safetensors, MODEL_CARD.md, report.json, report.md and refused-rows.csv.
 
+  vitrine train tagger (--images DIR | --csv FILE) --out DIR [options]
+      DIR: one sub-folder per tag (JPEG, PNG, WebP, GIF, AVIF, TIFF; any depth below the tag's folder)
+      FILE: CSV, one photo a row: path,tag[,tag...] (paths relative to the CSV; optional header "path,...")
+      --test-images DIR | --test-csv FILE   test photos (default: a seeded 20% of each tag)
+      --backbone default|model.onnx|model.safetensors|model.json   the embedding model (default: the
+                            shipped tagger); model.json is a TF.js layers model
+      --backbone-description FILE   JSON describing a foreign backbone: { input: { height, width,
+                            channels, mean, std, layout }, outputs: { embedding: NAME } }
+      --output-layer NAME   (TF.js layers) the layer whose output is the embedding
+      --fit letterbox|crop|stretch  how photos are fitted to the backbone's input (default letterbox)
+      --folds K, --max-minutes M, --licence TEXT, --threads N   as above
+    Writes DIR/tag-head.safetensors (load it with tagger.importHead() on the same backbone),
+    MODEL_CARD.md, report.json, report.md (per-tag accuracy, confusion) and refused-rows.csv.
+
+  vitrine eval recommend --model FILE --events FILE [--columns MAP] [--min-weight W] [--min-positives N]
+  vitrine eval reviews --model FILE --data FILE [--text-column NAME] [--label-column NAME]
+  vitrine eval tagger --head FILE (--images DIR | --csv FILE) [--backbone ...] [--backbone-description FILE]
+      The training report's measures for a saved model on the data given (JSON on stdout,
+      a table on stderr).
+
   vitrine info MODEL      kind, items or labels, bytes, metadata and the model card beside it
 `;
 
@@ -47,15 +74,42 @@ function fail(message) {
   process.exit(1);
 }
 
+// A progress bar on a terminal (redrawn in place), a line every 10 s in logs. fraction: 0..1 or
+// undefined (text only).
 function progressLine() {
   const tty = process.stderr.isTTY;
   let last = 0;
-  return (text) => {
+  return (text, fraction) => {
     const now = Date.now();
-    if (!tty && now - last < 10000) return;  // logs: a line every 10 s
+    if (!tty && now - last < 10000) return;
+    if (tty && now - last < 100) return;  // at most 10 redraws a second
     last = now;
-    process.stderr.write(tty ? `\r\x1b[K${text.slice(0, process.stderr.columns - 1 || 120)}` : `${text}\n`);
+    let line = text;
+    if (Number.isFinite(fraction)) {
+      const f = Math.min(1, Math.max(0, fraction)), width = 24, full = Math.round(f * width);
+      line = `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(Math.round(100 * f)).padStart(3)}%  ${text}`;
+    }
+    process.stderr.write(tty ? `\r\x1b[K${line.slice(0, (process.stderr.columns || 120) - 1)}` : `${line}\n`);
   };
+}
+
+const logLine = (line) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+
+// Shared option checks: a number >= min (an integer when asked), or the command fails.
+function numberOption(values, name, { min = 0, integer = false } = {}) {
+  const v = Number(values[name]);
+  if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) fail(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${values[name]}`);
+  return v;
+}
+
+function columnMap(text) {
+  const columns = {};
+  for (const pair of (text ?? '').split(',').filter(Boolean)) {
+    const [k, v] = pair.split('=');
+    if (!['user', 'item', 'event', 'time', 'weight'].includes(k) || !v) fail(`--columns: '${pair}' is not user|item|event|time|weight=NAME`);
+    columns[k] = v;
+  }
+  return columns;
 }
 
 async function trainRecommend(argv) {
@@ -64,7 +118,7 @@ async function trainRecommend(argv) {
       events: { type: 'string' }, catalog: { type: 'string' }, out: { type: 'string' }, columns: { type: 'string' },
       'max-minutes': { type: 'string', default: '15' }, 'max-model-bytes': { type: 'string', default: '2000000' },
       'min-weight': { type: 'string' }, 'min-positives': { type: 'string', default: '5' },
-      'ease-max-items': { type: 'string', default: '3000' }, licence: { type: 'string', default: 'not stated' },
+      'ease-max-items': { type: 'string', default: '6000' }, licence: { type: 'string', default: 'not stated' }, resume: { type: 'boolean', default: false },
       threads: { type: 'string', default: String(os.cpus().length) },
     },
   });
@@ -72,18 +126,9 @@ async function trainRecommend(argv) {
   if (!values.out) fail('train recommend needs --out DIR');
   if (!fs.existsSync(values.events)) fail(`no such file: ${values.events}`);
   if (values.catalog && !fs.existsSync(values.catalog)) fail(`no such file: ${values.catalog}`);
-  const number = (name, { min = 0, integer = false } = {}) => {
-    const v = Number(values[name]);
-    if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) fail(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${values[name]}`);
-    return v;
-  };
+  const number = (name, o) => numberOption(values, name, o);
   const threads = number('threads', { min: 1, integer: true });
-  const columns = {};
-  for (const pair of (values.columns ?? '').split(',').filter(Boolean)) {
-    const [k, v] = pair.split('=');
-    if (!['user', 'item', 'event', 'time', 'weight'].includes(k) || !v) fail(`--columns: '${pair}' is not user|item|event|time|weight=NAME`);
-    columns[k] = v;
-  }
+  const columns = columnMap(values.columns);
   const runtime = await createRuntime({ variant: threads > 1 ? 'simd-threads' : 'simd', threads });
   const progress = progressLine();
   const { trainRecommend: run } = await import('./recommend.mjs');
@@ -92,9 +137,9 @@ async function trainRecommend(argv) {
     maxMinutes: number('max-minutes', { min: 0.5 }), maxModelBytes: number('max-model-bytes', { min: 1000, integer: true }),
     minWeight: values['min-weight'] === undefined ? null : number('min-weight', { min: -Infinity }),
     minPositives: number('min-positives', { min: 2, integer: true }), easeMaxItems: number('ease-max-items', { integer: true }),
-    licence: values.licence, threads,
+    licence: values.licence, threads, resume: values.resume,
     command: `vitrine train recommend ${argv.join(' ')}`,
-    log: (line) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`),
+    log: logLine,
     progress,
   };
   try {
@@ -131,10 +176,98 @@ async function trainReviews(argv) {
       data: values.data, test: values.test, out: values.out, textColumn: values['text-column'], labelColumn: values['label-column'],
       labels: values.labels ? values.labels.split(',').map((l) => l.trim()) : undefined, folds, maxMinutes: minutes, licence: values.licence,
       command: `vitrine train reviews ${argv.join(' ')}`,
-      log: (line) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`), progress: progressLine(),
+      log: logLine, progress: progressLine(),
     }, runtime);
     const chosen = report.results.find((r) => r.chosen);
     process.stderr.write(`chosen: ${chosen.name} (test accuracy ${(100 * chosen.test.accuracy).toFixed(2)}%, macro-F1 ${chosen.test.macroF1.toFixed(4)}); wrote ${path.join(values.out, 'model.safetensors')}\n`);
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    runtime.dispose();
+  }
+}
+
+const BACKBONE_OPTIONS = {
+  backbone: { type: 'string', default: 'default' }, 'backbone-description': { type: 'string' }, 'output-layer': { type: 'string' },
+  fit: { type: 'string', default: 'letterbox' },
+};
+
+function backboneArgs(values) {
+  for (const f of [values['backbone-description']]) if (f && !fs.existsSync(f)) fail(`no such file: ${f}`);
+  if (!['letterbox', 'crop', 'stretch'].includes(values.fit)) fail(`--fit must be letterbox, crop or stretch, got ${values.fit}`);
+  return { backbone: values.backbone, description: values['backbone-description'], outputLayer: values['output-layer'], fit: values.fit };
+}
+
+async function trainTagger(argv) {
+  const { values } = parseArgs({
+    args: argv, strict: true, options: {
+      images: { type: 'string' }, csv: { type: 'string' }, 'test-images': { type: 'string' }, 'test-csv': { type: 'string' }, out: { type: 'string' },
+      ...BACKBONE_OPTIONS, folds: { type: 'string', default: '5' }, 'max-minutes': { type: 'string', default: '15' },
+      licence: { type: 'string', default: 'not stated' }, threads: { type: 'string', default: String(os.cpus().length) },
+    },
+  });
+  if (!values.images === !values.csv) fail('train tagger needs --images DIR or --csv FILE (one of them)');
+  if (values['test-images'] && values['test-csv']) fail('give --test-images or --test-csv, not both');
+  if (!values.out) fail('train tagger needs --out DIR');
+  for (const f of [values.images, values.csv, values['test-images'], values['test-csv']]) if (f && !fs.existsSync(f)) fail(`no such file or folder: ${f}`);
+  const folds = numberOption(values, 'folds', { min: 2, integer: true }), threads = numberOption(values, 'threads', { min: 1, integer: true });
+  const maxMinutes = numberOption(values, 'max-minutes', { min: 0.1 });
+  const runtime = await createRuntime({ variant: threads > 1 ? 'simd-threads' : 'simd', threads });
+  const { trainTagger: run } = await import('./tagger.mjs');
+  try {
+    const report = await run({
+      images: values.images, csv: values.csv, testImages: values['test-images'], testCsv: values['test-csv'], out: values.out,
+      ...backboneArgs(values), folds, maxMinutes, licence: values.licence, command: `vitrine train tagger ${argv.join(' ')}`,
+      log: logLine, progress: progressLine(),
+    }, runtime);
+    const chosen = report.results.find((r) => r.chosen);
+    logLine(`chosen: ${chosen.name} (test accuracy ${(100 * chosen.test.accuracy).toFixed(2)}% on ${report.testPhotos} photos); wrote ${path.join(values.out, 'tag-head.safetensors')}`);
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    runtime.dispose();
+  }
+}
+
+async function evaluate(kind, argv) {
+  const options = {
+    recommend: { model: { type: 'string' }, events: { type: 'string' }, columns: { type: 'string' }, 'min-weight': { type: 'string' },
+      'min-positives': { type: 'string', default: '5' } },
+    reviews: { model: { type: 'string' }, data: { type: 'string' }, 'text-column': { type: 'string', default: 'text' },
+      'label-column': { type: 'string', default: 'label' } },
+    tagger: { head: { type: 'string' }, images: { type: 'string' }, csv: { type: 'string' }, ...BACKBONE_OPTIONS },
+  }[kind];
+  if (!options) fail(`eval ${kind ?? ''}: one of eval recommend, eval reviews, eval tagger`);
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...options, threads: { type: 'string', default: String(os.cpus().length) } } });
+  const required = { recommend: ['model', 'events'], reviews: ['model', 'data'], tagger: ['head'] }[kind];
+  for (const r of required) if (!values[r]) fail(`eval ${kind} needs --${r}`);
+  if (kind === 'tagger' && !values.images === !values.csv) fail('eval tagger needs --images DIR or --csv FILE (one of them)');
+  for (const f of [values.model, values.events, values.data, values.head, values.images, values.csv]) if (f && !fs.existsSync(f)) fail(`no such file or folder: ${f}`);
+  const threads = numberOption(values, 'threads', { min: 1, integer: true });
+  const runtime = await createRuntime({ variant: threads > 1 ? 'simd-threads' : 'simd', threads });
+  const pct = (m) => `${(100 * m.accuracy).toFixed(2)}% ± ${(100 * m.accuracySe).toFixed(2)}`;
+  const fmt = (s) => `${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}`;
+  try {
+    let report;
+    if (kind === 'recommend') {
+      const { evalRecommend } = await import('./recommend.mjs');
+      report = await evalRecommend({ model: values.model, events: values.events, columns: columnMap(values.columns),
+        minWeight: values['min-weight'] === undefined ? null : numberOption(values, 'min-weight', { min: -Infinity }),
+        minPositives: numberOption(values, 'min-positives', { min: 2, integer: true }), log: logLine, progress: progressLine() }, runtime);
+      logLine(`${report.users} users: NDCG@100 ${fmt(report.metrics.ndcg100)} (popularity ${fmt(report.popularity.ndcg100)}), ` +
+        `Recall@20 ${fmt(report.metrics.recall20)} (popularity ${fmt(report.popularity.recall20)})`);
+    } else if (kind === 'reviews') {
+      const { evalReviews } = await import('./reviews.mjs');
+      report = await evalReviews({ model: values.model, data: values.data, textColumn: values['text-column'], labelColumn: values['label-column'], log: logLine }, runtime);
+      logLine(`${report.reviews} reviews: accuracy ${pct(report.metrics)}, macro-F1 ${report.metrics.macroF1.toFixed(4)} ` +
+        `(majority '${report.majority.label}': ${pct(report.majority)})`);
+    } else {
+      const { evalTagger } = await import('./tagger.mjs');
+      report = await evalTagger({ head: values.head, images: values.images, csv: values.csv, ...backboneArgs(values), log: logLine, progress: progressLine() }, runtime);
+      logLine(`${report.metrics.photos} photos: accuracy ${pct(report.metrics)}\n${report.table.join('\n')}`);
+      delete report.table;
+    }
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } catch (e) {
     fail(e.message);
   } finally {
@@ -173,6 +306,16 @@ async function info(argv) {
         out.labels = review.labels;
         out.metadata.review = `(vocabulary and settings, ${meta.review.length} characters)`;
       }
+      if (meta.tag_head) {
+        out.kind = 'tag-head';
+        out.tags = parsed('tag_head').tags;
+      }
+      if (meta.tagger) {
+        const t = parsed('tagger');
+        out.kind = 'tagger';
+        out.labels = t.labels;
+        out.input = t.input;
+      }
       const card = path.join(path.dirname(file), 'MODEL_CARD.md');
       if (fs.existsSync(card)) out.card = card;
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -191,10 +334,14 @@ if (!command || command === 'help' || command === '--help' || command === '-h') 
   await trainRecommend(rest);
 } else if (command === 'train' && sub === 'reviews') {
   await trainReviews(rest);
+} else if (command === 'train' && sub === 'tagger') {
+  await trainTagger(rest);
+} else if (command === 'eval') {
+  await evaluate(sub, rest);
 } else if (command === 'info') {
   await info([sub, ...rest].filter((x) => x !== undefined));
 } else if (command === 'train') {
-  fail(`train ${sub ?? ''}: 'train recommend' and 'train reviews' exist so far (tagger training is planned)`);
+  fail(`train ${sub ?? ''}: one of train recommend, train tagger, train reviews`);
 } else {
   fail(`unknown command '${command}' (vitrine help)`);
 }

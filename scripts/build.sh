@@ -5,8 +5,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash "$VITRINE_ROOT/scripts/bootstrap.sh"
 cd "$VITRINE_ROOT"
 jobs="$(nproc)"
-# The package's own dependency (csv-parse, for the vitrine command), pinned in package-lock.json.
-[[ -f node_modules/csv-parse/package.json ]] || npm ci --no-audit --no-fund >&2
+# The package's own dependencies (csv-parse and sharp, for the vitrine command), pinned in package-lock.json.
+[[ node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund >&2
 
 configure() {  # configure BUILD_DIR DEPS_VARIANT [cmake args...]
   local dir="$1" deps; deps="$(bash scripts/build-deps.sh "$2")"; shift 2

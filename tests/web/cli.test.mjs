@@ -77,6 +77,43 @@ test('train recommend: flawed rows are reported by line, the chosen model beats 
   assert.equal(top.length, 5);
   await rec.dispose();
   runtime.dispose();
+  // vitrine eval recommend: the same measures for the saved model on an events file.
+  const ev = await run(process.execPath, [cli, 'eval', 'recommend', '--model', path.join(out, 'model.safetensors'), '--events', file,
+    '--columns', 'user=customer_id,item=sku,event=kind,time=ts', '--threads', '1'], { maxBuffer: 1 << 24 });
+  const e = JSON.parse(ev.stdout);
+  assert.ok(e.users > 200, `${e.users} users`);
+  assert.ok(e.metrics.ndcg100.mean > e.popularity.ndcg100.mean + 2 * e.overPopularity.se, JSON.stringify(e.metrics));
+  assert.equal(e.refused.rows, report.data.summary.refused);
+});
+
+// An interrupted run (killed once a model is checkpointed) continues with --resume: the baselines
+// and the checkpointed model are not trained again, and the run ends with a model and a report.
+test('train recommend: --resume continues a killed run from its checkpoint', { timeout: 240000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-resume-'));
+  const file = path.join(dir, 'events.csv');
+  fs.writeFileSync(file, events().join('\n') + '\n');
+  const out = path.join(dir, 'out');
+  const args = [cli, 'train', 'recommend', '--events', file, '--columns', 'user=customer_id,item=sku,event=kind,time=ts', '--out', out, '--max-minutes', '0.8', '--threads', '1'];
+  const child = spawn(process.execPath, args, { stdio: 'ignore' });
+  const state = path.join(out, 'checkpoint', 'state.json');
+  const trainedIn = () => { try { return JSON.parse(fs.readFileSync(state, 'utf8')).trained.length; } catch { return 0; } };
+  await new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (trainedIn() >= 1) { clearInterval(timer); child.kill('SIGKILL'); resolve(); }
+    }, 50);
+    child.on('exit', () => { clearInterval(timer); reject(new Error('the run ended before a model was checkpointed')); });
+  });
+  const kept = JSON.parse(fs.readFileSync(state, 'utf8'));
+  assert.ok(!fs.existsSync(path.join(out, 'report.json')));
+  const { stderr } = await run(process.execPath, [...args, '--resume'], { maxBuffer: 1 << 24 });
+  assert.match(stderr, new RegExp(`resumed from the checkpoint: ${kept.baselines.length} baselines and ${kept.trained.length} trained models kept`));
+  assert.match(stderr, /probe kept from the checkpoint/);
+  assert.doesNotMatch(stderr, /popularity \{\}: validation/);  // the baselines were not run again
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+  assert.ok(report.results.some((r) => r.name === `vitrine-${kept.trained[0].kind} (probe)` && r.validation.ndcg100.mean === kept.trained[0].validation.ndcg100.mean));
+  assert.ok(report.seconds >= kept.spentSeconds);
+  assert.ok(!fs.existsSync(path.join(out, 'checkpoint')), 'the checkpoint is removed once the run finishes');
 });
 
 test('train recommend: bad arguments and files end in one clear line', async () => {
@@ -173,4 +210,86 @@ test('train reviews: CSV reviews become a model that beats the majority class, w
   assert.equal((await rv.info()).shippedModel, null);
   await rv.dispose();
   runtime.dispose();
+  // vitrine eval reviews: the test file again, through the saved model: the report's figures.
+  const ev = await run(process.execPath, [cli, 'eval', 'reviews', '--model', path.join(out, 'model.safetensors'), '--data', path.join(dir, 'test.csv'),
+    '--text-column', 'review', '--label-column', 'stars', '--threads', '1'], { maxBuffer: 1 << 24 });
+  const e = JSON.parse(ev.stdout);
+  assert.equal(e.reviews, report.testReviews);
+  assert.ok(Math.abs(e.metrics.accuracy - chosen.test.accuracy) < 1e-9, `${e.metrics.accuracy} vs ${chosen.test.accuracy}`);
+  assert.equal(e.metrics.confusion.flat().reduce((a, b) => a + b, 0), e.reviews);
+});
+
+// Real product photos (Fashion-MNIST through scripts/tagger/photo-folder.mjs: PNG, JPEG and WebP
+// files, one folder per tag) plus the flaws of a real folder: a damaged JPEG, an SVG, a hidden
+// file, a loose file, the same photo in two tag folders. The head beats both baselines and works
+// in the facade on the same backbone.
+test('train tagger: a photo folder becomes a tag head with per-tag accuracy; eval and the facade agree', { timeout: 300000 }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-tagger-'));
+  const photos = path.join(dir, 'photos');
+  execFileSync(process.execPath, [path.join(root, 'scripts/tagger/photo-folder.mjs'), '--out', photos, '--per-tag', '30', '--tags', '0,1,3,5,8'], { encoding: 'utf8' });
+  fs.writeFileSync(path.join(photos, 'bag', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]));
+  fs.writeFileSync(path.join(photos, 'bag', 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
+  fs.writeFileSync(path.join(photos, 'dress', '.DS_Store'), 'x');
+  fs.writeFileSync(path.join(photos, 'notes.txt'), 'loose file');
+  const twin = fs.readdirSync(path.join(photos, 'sandal'))[0];
+  fs.copyFileSync(path.join(photos, 'sandal', twin), path.join(photos, 'trouser', `copy-${twin}`));
+  const out = path.join(dir, 'out');
+  const { stderr } = await run(process.execPath, [cli, 'train', 'tagger', '--images', photos, '--out', out, '--max-minutes', '2', '--threads', '1',
+    '--licence', 'Fashion-MNIST (MIT)'], { maxBuffer: 1 << 24 });
+  assert.match(stderr, /chosen: vitrine-head-/);
+  const refused = fs.readFileSync(path.join(out, 'refused-rows.csv'), 'utf8');
+  for (const r of [/broken\.jpg","not an image that can be decoded/, /logo\.svg","format 'svg' is not accepted/, /\.DS_Store","hidden file/,
+    /"notes\.txt","a file directly in --images/, /copy-.*same bytes as sandal/]) assert.match(refused, r);
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(report.tags, ['bag', 'dress', 'sandal', 't-shirt or top', 'trouser']);
+  assert.equal(report.train + report.testPhotos, 150);
+  const chosen = report.results.find((r) => r.chosen);
+  const majority = report.results.find((r) => r.name.startsWith('majority'));
+  assert.ok(chosen.test.accuracy > majority.test.accuracy + 0.4, JSON.stringify(report.results.map((r) => [r.name, r.test.accuracy])));
+  assert.equal(chosen.test.perTag.length, 5);
+  assert.equal(chosen.test.confusion.flat().reduce((a, b) => a + b, 0), report.testPhotos - 1);  // the twin has two tags
+  assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /\| tag \| test photos \| accuracy \| confused most with \|/);
+  const { stdout } = await run(process.execPath, [cli, 'info', path.join(out, 'tag-head.safetensors')]);
+  assert.deepEqual(JSON.parse(stdout).tags, report.tags);
+  // eval tagger on the whole folder: every decodable photo is measured.
+  const ev = JSON.parse((await run(process.execPath, [cli, 'eval', 'tagger', '--head', path.join(out, 'tag-head.safetensors'), '--images', photos, '--threads', '1'],
+    { maxBuffer: 1 << 24 })).stdout);
+  assert.equal(ev.metrics.photos, 150);
+  assert.ok(ev.metrics.accuracy > 0.8, `${ev.metrics.accuracy}`);
+  // The head in the facade: the same backbone, importHead(), the photo decoded as the CLI decodes it.
+  const { decodeImage } = await import('../../cli/images.mjs');
+  const { createRuntime } = await import('../../web/src/index.js');
+  const runtime = await createRuntime({ variant: 'simd', threads: 1 });
+  const tagger = await runtime.createImageTagger();
+  await tagger.importHead(new Uint8Array(fs.readFileSync(path.join(out, 'tag-head.safetensors'))));
+  const file = path.join(photos, 'trouser', fs.readdirSync(path.join(photos, 'trouser')).find((f) => !f.startsWith('copy')));
+  const tags = await tagger.tag(await decodeImage(file), { topK: 1 });
+  const custom = tags.find((t) => t.type === 'custom');
+  assert.ok(custom && report.tags.includes(custom.label), JSON.stringify(tags));
+  await tagger.dispose();
+  runtime.dispose();
+});
+
+// The EASE baseline's inverse (Cholesky, lower triangle read): A · A⁻¹ = I on random SPD matrices,
+// and a matrix that is not positive definite is refused.
+test('invertSpd inverts SPD matrices and refuses others', async () => {
+  const { invertSpd } = await import('../../cli/baselines.mjs');
+  const r = rand(5);
+  for (const n of [1, 2, 3, 17, 64]) {
+    const x = Array.from({ length: n * 4 }, () => r() - 0.5);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = i === j ? 0.1 : 0;
+      for (let k = 0; k < 4; k++) s += x[i * 4 + k] * x[j * 4 + k];
+      a[i * n + j] = s;
+    }
+    const p = invertSpd(Float64Array.from(a), n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += a[i * n + k] * p[k * n + j];
+      assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-8, `n=${n} (${i},${j}): ${s}`);
+    }
+  }
+  assert.throws(() => invertSpd(Float64Array.from([1, 2, 2, 1]), 2), /not positive definite/);
 });
