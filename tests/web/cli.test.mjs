@@ -293,3 +293,72 @@ test('invertSpd inverts SPD matrices and refuses others', async () => {
   }
   assert.throws(() => invertSpd(Float64Array.from([1, 2, 2, 1]), 2), /not positive definite/);
 });
+
+// The photo decoder (cli/images.mjs: sharp with our limits) on the hostile corpus
+// (tests/fixtures/hostile/photos: a 60000² pixel bomb, cut and corrupt files, a lying RIFF size,
+// an SVG pointing at a local file) and on 300 mutations of real PNG, JPEG and WebP photos: each
+// file either decodes to RGBA of the size it reports or is refused with an Error — no crash, no
+// hang, no giant allocation. The tag CSV reader survives mutated CSVs the same way.
+test('decodeImage and listImages on hostile and mutated files', { timeout: 180000 }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { decodeImage, listImages } = await import('../../cli/images.mjs');
+  const hostile = path.join(root, 'tests/fixtures/hostile/photos');
+  const refusedAs = {
+    'empty.webp': /empty file/, 'jpeg_header_only.jpg': /not an image/, 'png_60000x60000_bomb.png': /exceeds pixel limit/,
+    'png_bad_crc.png': /damaged/, 'png_truncated.png': /not an image/, 'svg_external_href.svg': /format 'svg' is not accepted/,
+    'webp_riff_lies.webp': /not an image/,
+  };
+  for (const [f, why] of Object.entries(refusedAs)) await assert.rejects(decodeImage(path.join(hostile, f)), why, f);
+  const valid = (img) => img.width >= 1 && img.height >= 1 && img.data.length === img.width * img.height * 4 && img.format === 'rgba';
+  const gif = await decodeImage(path.join(hostile, 'gif_zero_size.gif')).catch((e) => e);
+  assert.ok(gif instanceof Error || valid(gif));
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-photos-'));
+  execFileSync(process.execPath, [path.join(root, 'scripts/tagger/photo-folder.mjs'), '--out', dir, '--per-tag', '3', '--tags', '8'], { encoding: 'utf8' });
+  const seeds = fs.readdirSync(path.join(dir, 'bag')).map((f) => fs.readFileSync(path.join(dir, 'bag', f)));
+  const r = rand(31);
+  let decoded = 0, refused = 0;
+  for (let i = 0; i < 300; i++) {
+    const b = [...seeds[i % seeds.length]];
+    for (let k = 0, n = 1 + Math.floor(r() * 4); k < n; k++) {
+      const at = Math.floor(r() * b.length);
+      const op = Math.floor(r() * 3);
+      if (op === 0) b[at] = Math.floor(r() * 256);
+      else if (op === 1) b.splice(at, Math.floor(r() * 64));
+      else b.splice(at, 0, ...b.slice(at, at + Math.floor(r() * 32)));
+    }
+    const file = path.join(dir, `m${i % 7}`);
+    fs.writeFileSync(file, Buffer.from(b));
+    try {
+      const img = await decodeImage(file);
+      assert.ok(valid(img), `mutation ${i}: ${img.width}x${img.height}, ${img.data.length} bytes`);
+      assert.ok(img.width * img.height <= 1 << 25);
+      decoded++;
+    } catch (e) {
+      assert.ok(e instanceof Error && e.message.length > 0 && !(e instanceof assert.AssertionError), `mutation ${i}: ${e}`);
+      refused++;
+    }
+  }
+  assert.ok(decoded > 0 && refused > 0, `${decoded} decoded, ${refused} refused`);
+
+  const csv = Buffer.from('path,tags\nbag/' + fs.readdirSync(path.join(dir, 'bag'))[0] + ',bag,"hand bag"\n"bag/x.png",bag\n,bag\nbag/m0\n');
+  for (let i = 0; i < 200; i++) {
+    const b = [...csv];
+    for (let k = 0, n = 1 + Math.floor(r() * 5); k < n; k++) {
+      const at = Math.floor(r() * (b.length + 1));
+      const op = Math.floor(r() * 3);
+      if (op === 0) b[at] = Math.floor(r() * 256);
+      else if (op === 1) b.splice(at, Math.floor(r() * 6));
+      else b.splice(at, 0, [0x22, 0x2c, 0x0a, 0x00, 0x2e, 0x2f][Math.floor(r() * 6)]);
+    }
+    const file = path.join(dir, 'tags.csv');
+    fs.writeFileSync(file, Buffer.from(b.map((x) => x & 255)));
+    const why = [];
+    const list = await listImages({ csv: file }, { onRefused: (x) => why.push(x) });
+    for (const x of list) {
+      assert.ok(x.tags.length >= 1 && x.tags.every((t) => t.length > 0 && !/[\u0000-\u001f]/.test(t)), `mutation ${i}: ${JSON.stringify(x.tags)}`);
+      assert.ok(fs.statSync(x.file).isFile());
+    }
+    assert.ok(why.every((w) => typeof w.reason === 'string' && w.where));
+  }
+});
