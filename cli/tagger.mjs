@@ -22,11 +22,12 @@ const SEED = 20261128;
 const BATCH_IMAGES = 32;
 const BATCH_BYTES = 64 * 1024 * 1024;  // decoded pixels held at once
 
-// Head settings tried (full-batch Adam on the L2-normalized embeddings): the page's default and two others.
+// Head settings tried (full-batch Adam on the L2-normalized embeddings): the page's default and three others.
 const CONFIGS = [
   { name: 'default', steps: 150, learningRate: 0.01, weightDecay: 1e-3 },
   { name: 'long', steps: 500, learningRate: 0.01, weightDecay: 1e-4 },
   { name: 'regularized', steps: 300, learningRate: 0.03, weightDecay: 1e-2 },
+  { name: 'converged', steps: 2000, learningRate: 0.01, weightDecay: 0 },
 ];
 
 /**
