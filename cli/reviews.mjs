@@ -94,6 +94,7 @@ export async function trainReviews(args, runtime) {
     data.summary.refused += unknown.length;
   }
   if (labelNames.length < 2 || data.rows.length === 0) throw new Error(`the reviews have ${data.rows.length ? `one label only ('${labelNames[0]}')` : 'no usable rows'}: a model needs reviews of at least two labels`);
+  if (labelNames.length !== 2) log(`  note: ${labelNames.length} labels; createReviewAnalyzer() in a page takes two-label models (the second positive), so this model is for the engine's ReviewModel and vitrine eval`);
   const index = new Map(labelNames.map((l, i) => [l, i]));
   let train = data.rows, test;
   if (testData) {

@@ -3,9 +3,11 @@
 // repository's web/ and models/ folders, optionally with the cross-origin isolation headers that
 // let the page use threads (COOP: same-origin, COEP: require-corp).
 //
-//   node scripts/serve.mjs [--port 8080] [--isolated]      prints the demo's URL
+//   node scripts/serve.mjs [--port 8080] [--isolated] [--own DIR]      prints the demo's URL
 //
-// Also importable: `const { url, close } = await serve({ port: 0, isolated: true })`; with
+// --own DIR serves a folder of your own models (what `vitrine train … --out DIR/x` wrote) at
+// /own/, for the demo page's ?recommender=, ?catalog=, ?tagHead= and ?reviews= parameters.
+// Also importable: `const { url, close } = await serve({ port: 0, isolated: true, own })`; with
 // `dir`, serves that folder as the site root instead (e.g. a built app) and `url` is its index.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -20,8 +22,9 @@ const TYPES = {
   '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
-export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir = null } = {}) {
+export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir = null, own = null } = {}) {
   const base = dir ? path.resolve(dir) : root;
+  const ownBase = own ? path.resolve(own) : null;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     let rel = decodeURIComponent(url.pathname).replace(/^\/+/, '');
@@ -30,8 +33,10 @@ export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir =
       return res.end();
     }
     if (rel === '') rel = 'index.html';
-    const file = path.resolve(base, rel);
-    const inside = dir ? file.startsWith(base + path.sep) : SERVED.some((d) => file.startsWith(path.join(root, d)));
+    const mounted = ownBase && !dir && rel.startsWith('own/');
+    const file = mounted ? path.resolve(ownBase, rel.slice(4)) : path.resolve(base, rel);
+    const inside = mounted ? file.startsWith(ownBase + path.sep)
+      : dir ? file.startsWith(base + path.sep) : SERVED.some((d) => file.startsWith(path.join(root, d)));
     if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       return res.end('not found');
@@ -58,6 +63,7 @@ export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir =
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const i = args.indexOf('--port');
-  const { url } = await serve({ port: i >= 0 ? Number(args[i + 1]) : 8080, isolated: args.includes('--isolated') });
+  const o = args.indexOf('--own');
+  const { url } = await serve({ port: i >= 0 ? Number(args[i + 1]) : 8080, isolated: args.includes('--isolated'), own: o >= 0 ? args[o + 1] : null });
   console.log(`Vitrine demo: ${url}${args.includes('--isolated') ? ' (cross-origin isolated: threads)' : ''}`);
 }

@@ -17,4 +17,6 @@ log "recommendation data, protocols, metrics and baselines (python3 unittest)"
 /usr/bin/python3 -m unittest discover -s tests/recommend -v
 log "wasm tests (node --test)"
 node --test tests/web/
+log "the events reader at scale, short form (npm run bench -- events; 10 M rows in bench/results/events.json)"
+node bench/wasm/events.mjs --events 300000
 bash scripts/test-browser.sh

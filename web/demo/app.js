@@ -1,22 +1,31 @@
 // The storefront demo: a movie store whose recommendations change as the visitor views and buys
 // films. The shopper's history lives in this origin's IndexedDB only; after the model loads the
 // page makes no network requests.
+//
+// Your own models (from `npx vitrine train …`) instead of the shipped demos, as URLs relative to
+// this page: ?recommender=…/model.safetensors&catalog=…/catalog.json&tagHead=…/tag-head.safetensors
+// &reviews=…/model.safetensors (`node scripts/serve.mjs --own DIR` serves DIR at /own/).
 import { createRecommender, createImageTagger, createReviewAnalyzer } from '../src/index.js';
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('status').textContent = text; };
-const catalogUrl = new URL('../../models/recommend/movielens-catalog.json', import.meta.url);
+const params = new URLSearchParams(location.search);
+const own = (name) => (params.get(name) ? new URL(params.get(name), location.href) : null);
+const catalogUrl = own('catalog') ?? new URL('../../models/recommend/movielens-catalog.json', import.meta.url);
+document.body.dataset.own = ['recommender', 'catalog', 'tagHead', 'reviews'].filter((n) => own(n)).join(',');
 
 const t0 = performance.now();
-const catalog = (await (await fetch(catalogUrl)).json()).items;
+const catalogJson = await (await fetch(catalogUrl)).json();
+const catalog = Array.isArray(catalogJson) ? catalogJson : catalogJson.items;  // vitrine train writes an array
 const byId = new Map(catalog.map((m) => [m.id, m]));
 const rec = await createRecommender({  // the shipped model: checked against models/registry.json, then cached
   storage: 'auto',
   catalog,
+  ...(own('recommender') ? { model: own('recommender') } : {}),
   onProgress: ({ stage, loaded, total }) => status(`loading ${stage} ${total ? Math.round((100 * loaded) / total) : 0}%`),
 });
 const loadMs = performance.now() - t0;
-const label = (id) => { const m = byId.get(id); return m ? `${m.title} (${m.year ?? '?'})` : id; };
+const label = (id) => { const m = byId.get(id); return m?.title ? `${m.title}${m.year ? ` (${m.year})` : ''}` : id; };
 
 // The shelf: the model's answer for a visitor it knows nothing about (its popularity prior).
 const shelf = (await rec.recommendFor([], { k: 24, explain: false })).map((r) => r.id);
@@ -33,7 +42,7 @@ async function renderCatalogue() {
     card.innerHTML = '<div class="title"></div><div class="genres"></div>' +
       '<button type="button" data-action="view">View</button><button type="button" data-action="purchase">Buy</button>';
     card.querySelector('.title').textContent = label(id);
-    card.querySelector('.genres').textContent = m?.categories.join(', ') ?? '';
+    card.querySelector('.genres').textContent = m?.categories?.join(', ') ?? '';
     return card;
   }));
 }
@@ -86,6 +95,7 @@ await renderRecommendations();
 
 // ---- photos: tags, similar products, teach a new tag --------------------------------------------
 const tagger = await createImageTagger({ storage: 'auto' });
+if (own('tagHead')) await tagger.importHead(new Uint8Array(await (await fetch(own('tagHead'))).arrayBuffer()));
 const fashion = await (await fetch(new URL('./data/fashion.json', import.meta.url))).json();
 const fashionPixels = new Uint8Array(await (await fetch(new URL('./data/fashion.bin', import.meta.url))).arrayBuffer());
 const photo = (i) => ({ data: fashionPixels.subarray(i * 784, (i + 1) * 784), width: 28, height: 28, format: 'gray' });
@@ -181,7 +191,7 @@ $('tag-train').addEventListener('click', async () => {
 await renderExamples();
 
 // ---- reviews: live sentiment and aspects, summary ------------------------------------------------
-const reviews = await createReviewAnalyzer();
+const reviews = await createReviewAnalyzer(own('reviews') ? { model: own('reviews') } : {});
 let reviewMs = 0;
 async function renderReview() {
   const text = $('review').value;
