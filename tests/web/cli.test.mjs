@@ -295,14 +295,14 @@ test('invertSpd inverts SPD matrices and refuses others', async () => {
 });
 
 // The photo decoder (cli/images.mjs: sharp with our limits) on the hostile corpus
-// (tests/fixtures/hostile/photos: a 60000² pixel bomb, cut and corrupt files, a lying RIFF size,
+// (tests/fixtures/hostile-photos: a 60000² pixel bomb, cut and corrupt files, a lying RIFF size,
 // an SVG pointing at a local file) and on 300 mutations of real PNG, JPEG and WebP photos: each
 // file either decodes to RGBA of the size it reports or is refused with an Error — no crash, no
 // hang, no giant allocation. The tag CSV reader survives mutated CSVs the same way.
 test('decodeImage and listImages on hostile and mutated files', { timeout: 180000 }, async () => {
   const { execFileSync } = await import('node:child_process');
   const { decodeImage, listImages } = await import('../../cli/images.mjs');
-  const hostile = path.join(root, 'tests/fixtures/hostile/photos');
+  const hostile = path.join(root, 'tests/fixtures/hostile-photos');
   const refusedAs = {
     'empty.webp': /empty file/, 'jpeg_header_only.jpg': /not an image/, 'png_60000x60000_bomb.png': /exceeds pixel limit/,
     'png_bad_crc.png': /damaged/, 'png_truncated.png': /not an image/, 'svg_external_href.svg': /format 'svg' is not accepted/,
