@@ -413,6 +413,14 @@ TEST(Recommender, SavedModelFileRoundTrips) {
   ASSERT_TRUE(b.value()->fold_in(hist({1, 2}), &ub).ok());
   EXPECT_EQ(ua, ub);
   EXPECT_EQ(b.value()->item_id(3), "item3");
+  // An empty history starts from the training users' mean vector, in the file as in memory (the
+  // file kept user.mean: the saved graph's "user_mean" output reads it).
+  std::vector<float> ea, eb;
+  ASSERT_TRUE(a.value()->fold_in({}, &ea).ok());
+  ASSERT_TRUE(b.value()->fold_in({}, &eb).ok());
+  EXPECT_EQ(ea, eb);
+  EXPECT_TRUE(std::any_of(eb.begin(), eb.end(), [](float v) { return v != 0.0f; }));
+  EXPECT_TRUE(loaded->graph->find("user.mean").ok());
 
   // F16 refuses values it cannot hold instead of saturating them.
   {

@@ -53,12 +53,12 @@ Json metadata_json(const RecTrainData& data, const RecTrainOptions& o) {
 
 // The inference graph saved in the model file, with copies of the training graph's weights:
 //   mult-dae: x (1, I) (L2-normalized history) -> enc -> tanh -> dec -> scores (1, I)
-//   mf-bpr:   user (1, D) -> dense(item.emb, item.bias) -> scores (1, I)
+//   mf-bpr:   user (1, D) -> dense(item.emb, item.bias) -> scores (1, I); identity(user.mean) -> user_mean (D)
 //   gru4rec:  items (1, max_length) -> item.emb -> gru -> final state -> out -> scores (1, I)
 Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, const RecTrainOptions& o) {
   auto g = std::make_shared<Graph>();
   const int64_t n = static_cast<int64_t>(data.item_ids.size());
-  int out = -1;
+  int out = -1, mean_out = -1;
   if (o.kind == "mult-dae") {
     VITRINE_ASSIGN_OR_RETURN(int x, g->add_input("x", Shape{1, n}));
     std::vector<int> c;
@@ -82,11 +82,14 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     const int64_t nu = users_t.shape()[0];
     for (int64_t r = 0; r < nu; ++r)
       for (int64_t j = 0; j < o.dim; ++j) mean.mutable_data()[j] += users_t.data()[r * o.dim + j] / static_cast<float>(nu);
-    VITRINE_RETURN_IF_ERROR(g->add_constant("user.mean", std::move(mean)).status());
+    VITRINE_ASSIGN_OR_RETURN(int mean_id, g->add_constant("user.mean", std::move(mean)));
     VITRINE_ASSIGN_OR_RETURN(int u, g->add_input("user", Shape{1, o.dim}));
     VITRINE_ASSIGN_OR_RETURN(int w, g->add_constant("item.emb", std::move(emb)));
     VITRINE_ASSIGN_OR_RETURN(int b, g->add_constant("item.bias", std::move(b1)));
     VITRINE_ASSIGN_OR_RETURN(out, g->add(OpType::kDense, "scores_dense", {u, w, b}));
+    // A second output reads user.mean, so that the model file keeps it (files keep the constants
+    // nodes read) and RecModel finds it: an empty history starts from the average user.
+    VITRINE_ASSIGN_OR_RETURN(mean_out, g->add(OpType::kIdentity, "user_mean", {mean_id}));
   } else {
     VITRINE_ASSIGN_OR_RETURN(int items, g->add_input("items", Shape{1, o.max_length}));
     std::vector<int> c;
@@ -103,6 +106,7 @@ Result<LoadedModel> saved_model(const Graph& train, const RecTrainData& data, co
     VITRINE_ASSIGN_OR_RETURN(out, g->add(OpType::kDense, "out", {gru[1], c[5], c[6]}));
   }
   VITRINE_RETURN_IF_ERROR(g->add_output(out, "scores"));
+  if (mean_out >= 0) VITRINE_RETURN_IF_ERROR(g->add_output(mean_out, "user_mean"));
   LoadedModel m;
   m.graph = g;
   m.format = "vitrine";
