@@ -41,6 +41,16 @@ CaseInput ids(Shape s, std::vector<float> values) {
                    }};
 }
 
+// Values n + 0.2 .. n + 0.8 for integers n in [-3, 3): floor and ceil are flat there, so a
+// finite-difference step never crosses an integer.
+CaseInput between_integers(Shape s) {
+  return CaseInput{s, InputRole::kActivation, [](Tensor& t, std::mt19937& rng) {
+                     std::uniform_int_distribution<int> n(-3, 2);
+                     std::uniform_real_distribution<float> f(0.2f, 0.8f);
+                     for (int64_t i = 0; i < t.num_elements(); ++i) t.mutable_data()[i] = static_cast<float>(n(rng)) + f(rng);
+                   }};
+}
+
 CaseInput fixed(Shape s, std::function<void(Tensor&, std::mt19937&)> fill = nullptr) {
   return CaseInput{s, InputRole::kFixed, std::move(fill), 0.0f};
 }
@@ -70,6 +80,24 @@ std::vector<OpCase> table() {
       {"hard_sigmoid", OpType::kHardSigmoid, attrs({{"alpha", 1.0 / 6}, {"beta", 0.5}}), {act(Shape{3, 5})}},
       {"gelu", OpType::kGelu, {}, {act(Shape{3, 5})}},
       {"gelu tanh", OpType::kGelu, attrs({}, {}, {{"approximate", "tanh"}}), {act(Shape{3, 5})}},
+      {"elu", OpType::kElu, attrs({{"alpha", 0.7}}), {act(Shape{3, 5}, 0.05f)}},
+      {"selu", OpType::kSelu, {}, {act(Shape{3, 5}, 0.05f)}},
+      {"softplus", OpType::kSoftplus, {}, {act(Shape{3, 5})}},
+      {"exp", OpType::kExp, {}, {act(Shape{3, 5})}},
+      {"log", OpType::kLog, {}, {positive(Shape{3, 5})}},
+      {"sqrt", OpType::kSqrt, {}, {positive(Shape{3, 5})}},
+      {"neg", OpType::kNeg, {}, {act(Shape{3, 5})}},
+      {"abs", OpType::kAbs, {}, {act(Shape{3, 5}, 0.05f)}},
+      {"reciprocal", OpType::kReciprocal, {}, {positive(Shape{3, 5})}},
+      {"erf", OpType::kErf, {}, {act(Shape{3, 5})}},
+      {"floor", OpType::kFloor, {}, {between_integers(Shape{3, 5})}},
+      {"ceil", OpType::kCeil, {}, {between_integers(Shape{3, 5})}},
+      {"sin", OpType::kSin, {}, {act(Shape{3, 5})}},
+      {"cos", OpType::kCos, {}, {act(Shape{3, 5})}},
+      {"max broadcast", OpType::kMax, {}, {testing::distinct_values(Shape{2, 3, 4}), param(Shape{3, 1})}},
+      {"min broadcast", OpType::kMin, {}, {act(Shape{4}), testing::distinct_values(Shape{2, 3, 4})}},
+      {"pow", OpType::kPow, {}, {positive(Shape{2, 3}), act(Shape{2, 3})}},
+      {"prelu per channel", OpType::kPRelu, {}, {act(Shape{2, 3, 4}, 0.05f), param(Shape{4})}},
       {"add broadcast", OpType::kAdd, {}, {act(Shape{2, 3, 4}), act(Shape{3, 1})}},
       {"sub broadcast", OpType::kSub, {}, {act(Shape{4}), act(Shape{2, 3, 4})}},
       {"mul broadcast", OpType::kMul, {}, {act(Shape{2, 1, 4}), param(Shape{3, 1})}},

@@ -564,6 +564,28 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
     case OpType::kGelu:
       if (a.string("approximate", "none") == "tanh") return unary(gelu_tanh);
       return unary(gelu_erf);
+    case OpType::kElu:
+    case OpType::kSelu: {
+      const bool selu = op == OpType::kSelu;
+      const double alpha = a.number("alpha", selu ? 1.6732632423543772 : 1.0), gamma = selu ? a.number("gamma", 1.0507009873554805) : 1.0;
+      return unary([alpha, gamma](double v) { return gamma * (v > 0 ? v : alpha * (std::exp(v) - 1)); });
+    }
+    case OpType::kSoftplus: return unary([](double v) { return std::log(1 + std::exp(v)); });
+    case OpType::kExp: return unary([](double v) { return std::exp(v); });
+    case OpType::kLog: return unary([](double v) { return std::log(v); });
+    case OpType::kSqrt: return unary([](double v) { return std::sqrt(v); });
+    case OpType::kNeg: return unary([](double v) { return -v; });
+    case OpType::kAbs: return unary([](double v) { return std::fabs(v); });
+    case OpType::kReciprocal: return unary([](double v) { return 1 / v; });
+    case OpType::kErf: return unary([](double v) { return std::erf(v); });
+    case OpType::kFloor: return unary([](double v) { return std::floor(v); });
+    case OpType::kCeil: return unary([](double v) { return std::ceil(v); });
+    case OpType::kSin: return unary([](double v) { return std::sin(v); });
+    case OpType::kCos: return unary([](double v) { return std::cos(v); });
+    case OpType::kMax: return binary([](double x, double y) { return std::max(x, y); });
+    case OpType::kMin: return binary([](double x, double y) { return std::min(x, y); });
+    case OpType::kPow: return binary([](double x, double y) { return std::pow(x, y); });
+    case OpType::kPRelu: return binary([](double x, double y) { return x >= 0 ? x : y * x; });
     case OpType::kSoftmax: return [](const std::vector<Tensor>& in) { return softmax_ref(in[0], false); };
     case OpType::kLogSoftmax: return [](const std::vector<Tensor>& in) { return softmax_ref(in[0], true); };
     case OpType::kReshape:

@@ -188,6 +188,24 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"ConvTranspose", &Importer::conv_transpose},
       {"LayerNormalization", &Importer::layer_norm},
       {"LogSoftmax", &Importer::softmax},
+      {"Elu", &Importer::unary},
+      {"Selu", &Importer::unary},
+      {"Softplus", &Importer::unary},
+      {"Exp", &Importer::unary},
+      {"Log", &Importer::unary},
+      {"Sqrt", &Importer::unary},
+      {"Neg", &Importer::unary},
+      {"Abs", &Importer::unary},
+      {"Reciprocal", &Importer::unary},
+      {"Erf", &Importer::unary},
+      {"Floor", &Importer::unary},
+      {"Ceil", &Importer::unary},
+      {"Sin", &Importer::unary},
+      {"Cos", &Importer::unary},
+      {"Max", &Importer::binary},
+      {"Min", &Importer::binary},
+      {"Pow", &Importer::binary},
+      {"PRelu", &Importer::binary},
   };
   return table;
 }
@@ -452,6 +470,7 @@ Status Importer::conv(const NodeProto& n) {
 Status Importer::batch_norm(const NodeProto& n) {
   if (folded_bn_.count(n.output[0])) return Status::Ok();
   if (attr_i(n, "training_mode", 0) != 0) return unsupported(n, "training_mode = 1 (normalising by batch statistics)");
+  if (opset_ < 7 && attr_i(n, "spatial", 1) == 0) return unsupported(n, "spatial = 0 (opset 6: statistics per element)");
   for (size_t i = 1; i < n.output.size(); ++i)
     if (!n.output[i].empty()) return unsupported(n, "the running mean / variance outputs (training mode)");
   Result<Act> a = act(n, 0);
@@ -479,14 +498,19 @@ Status Importer::batch_norm(const NodeProto& n) {
 Status Importer::unary(const NodeProto& n) {
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
+  static const std::map<std::string, OpType> types = {
+      {"Relu", OpType::kRelu}, {"Sigmoid", OpType::kSigmoid}, {"Tanh", OpType::kTanh}, {"HardSwish", OpType::kHardSwish},
+      {"LeakyRelu", OpType::kLeakyRelu}, {"Elu", OpType::kElu}, {"Selu", OpType::kSelu}, {"Softplus", OpType::kSoftplus},
+      {"Exp", OpType::kExp}, {"Log", OpType::kLog}, {"Sqrt", OpType::kSqrt}, {"Neg", OpType::kNeg}, {"Abs", OpType::kAbs},
+      {"Reciprocal", OpType::kReciprocal}, {"Erf", OpType::kErf}, {"Floor", OpType::kFloor}, {"Ceil", OpType::kCeil},
+      {"Sin", OpType::kSin}, {"Cos", OpType::kCos}};
+  const OpType type = types.at(n.op_type);
   OpAttrs attrs;
-  OpType type = OpType::kRelu;
-  if (n.op_type == "Sigmoid") type = OpType::kSigmoid;
-  else if (n.op_type == "Tanh") type = OpType::kTanh;
-  else if (n.op_type == "HardSwish") type = OpType::kHardSwish;
-  else if (n.op_type == "LeakyRelu") {
-    type = OpType::kLeakyRelu;
-    attrs.numbers["alpha"] = attr_f(n, "alpha", 0.01f);
+  if (type == OpType::kLeakyRelu) attrs.numbers["alpha"] = attr_f(n, "alpha", 0.01f);
+  if (type == OpType::kElu) attrs.numbers["alpha"] = attr_f(n, "alpha", 1.0f);
+  if (type == OpType::kSelu) {  // ONNX's defaults, as float32
+    attrs.numbers["alpha"] = attr_f(n, "alpha", 1.67326319217681884765625f);
+    attrs.numbers["gamma"] = attr_f(n, "gamma", 1.05070102214813232421875f);
   }
   return emit(n, type, {a->id}, attrs, a->layout);
 }
@@ -529,12 +553,21 @@ Status Importer::clip(const NodeProto& n) {
 }
 
 Status Importer::binary(const NodeProto& n) {
-  OpType type = n.op_type == "Add" ? OpType::kAdd : n.op_type == "Sub" ? OpType::kSub
-              : n.op_type == "Mul" ? OpType::kMul : OpType::kDiv;
+  static const std::map<std::string, OpType> types = {
+      {"Add", OpType::kAdd}, {"Sub", OpType::kSub}, {"Mul", OpType::kMul}, {"Div", OpType::kDiv},
+      {"Max", OpType::kMax}, {"Min", OpType::kMin}, {"Pow", OpType::kPow}, {"PRelu", OpType::kPRelu}};
+  const OpType type = types.at(n.op_type);
+  if ((type == OpType::kMax || type == OpType::kMin) && n.input.size() == 1) return alias(n);  // max of one tensor
+  if ((type == OpType::kMax || type == OpType::kMin) && n.input.size() > 2) return unsupported(n, "more than two inputs");
   if (n.input.size() != 2) return err(n, "takes two inputs");
+  // Opset 6 broadcast only with broadcast = 1, aligned at `axis`: numpy's rule when axis is absent.
+  if (opset_ < 7 && attr_i(n, "broadcast", 0) != 0 && attr_i(n, "axis", INT64_MIN) != INT64_MIN) {
+    return unsupported(n, "opset 6 broadcasting aligned at an axis");
+  }
+  const bool arithmetic = type == OpType::kAdd || type == OpType::kSub || type == OpType::kMul || type == OpType::kDiv;
   const Const* ca = constant(n.input[0]);
   const Const* cb = constant(n.input[1]);
-  if (ca && cb && ca->is_int && cb->is_int && ca->i.size() == cb->i.size()) {  // shape arithmetic
+  if (arithmetic && ca && cb && ca->is_int && cb->is_int && ca->i.size() == cb->i.size()) {  // shape arithmetic
     Const c{ca->dims, true, {}, {}};
     for (size_t k = 0; k < ca->i.size(); ++k) {
       const int64_t x = ca->i[k], y = cb->i[k];
@@ -1393,8 +1426,8 @@ Result<std::shared_ptr<Graph>> Importer::run() {
   if (opset_ == 0) {  // the ONNX spec requires it; a model cut short loses it last
     return Status::InvalidArgument("ONNX model imports no opset of the default domain (opset_import is required)");
   }
-  if (opset_ < 7 || opset_ > 17) {
-    return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + " is not supported (7..17; tested 11..17)");
+  if (opset_ < 6 || opset_ > 17) {
+    return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + " is not supported (6..17; tested 11..17)");
   }
   std::set<std::string> missing;
   for (const NodeProto& n : g.node) {

@@ -1,5 +1,8 @@
-// Elementwise binary ops with numpy broadcasting: add, sub, mul, div (one family, one file).
+// Elementwise binary ops with numpy broadcasting (one family, one file): add, sub, mul, div,
+// max, min, pow (a^b), prelu (a where a >= 0, else b * a: b is the learned slope).
 //   inputs: a, b (shapes that broadcast); output: the broadcast shape.
+// Backward at the broadcast shape, summed back to each input's shape. max/min ties send the
+// gradient to a; pow's gradient to the exponent is a^b * ln(a) for a > 0 and 0 elsewhere.
 #include <cmath>
 
 #include "xnn_lowering.h"
@@ -38,7 +41,7 @@ Status backward_binary(Context*, const OpAttrs&, const std::vector<const Tensor*
     expand_to_shape(t.data(), t.shape(), os, dst->data());
   };
   std::vector<float> av, bv;
-  if (kType == OpType::kMul || kType == OpType::kDiv) {
+  if (kType != OpType::kAdd && kType != OpType::kSub) {
     expand(*in[0], &av);
     expand(*in[1], &bv);
   }
@@ -57,6 +60,13 @@ Status backward_binary(Context*, const OpAttrs&, const std::vector<const Tensor*
         case OpType::kSub: g = which == 0 ? g : -g; break;
         case OpType::kMul: g *= which == 0 ? bv[k] : av[k]; break;
         case OpType::kDiv: g = which == 0 ? g / bv[k] : -g * av[k] / (bv[k] * bv[k]); break;
+        case OpType::kMax: g = (which == 0) == (av[k] >= bv[k]) ? g : 0.0f; break;
+        case OpType::kMin: g = (which == 0) == (av[k] <= bv[k]) ? g : 0.0f; break;
+        case OpType::kPow:
+          g = which == 0 ? g * bv[k] * std::pow(av[k], bv[k] - 1.0f)
+                         : av[k] > 0 ? g * std::pow(av[k], bv[k]) * std::log(av[k]) : 0.0f;
+          break;
+        case OpType::kPRelu: g = which == 0 ? (av[k] >= 0 ? g : g * bv[k]) : (av[k] >= 0 ? 0.0f : g * av[k]); break;
         default: return Status::Internal("not a binary op");
       }
       full[k] = g;
@@ -88,5 +98,25 @@ const OpInfo kDivInfo = VITRINE_OP_INFO(Div)
     .infer(&infer_binary<OpType::kDiv>)
     .lowering(&lower_binary<xnn_binary_divide>)
     .gradient(&backward_binary<OpType::kDiv>);
+const OpInfo kMaxInfo = VITRINE_OP_INFO(Max)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kMax>)
+    .lowering(&lower_binary<xnn_binary_maximum>)
+    .gradient(&backward_binary<OpType::kMax>);
+const OpInfo kMinInfo = VITRINE_OP_INFO(Min)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kMin>)
+    .lowering(&lower_binary<xnn_binary_minimum>)
+    .gradient(&backward_binary<OpType::kMin>);
+const OpInfo kPowInfo = VITRINE_OP_INFO(Pow)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kPow>)
+    .lowering(&lower_binary<xnn_binary_pow>)
+    .gradient(&backward_binary<OpType::kPow>);
+const OpInfo kPReluInfo = VITRINE_OP_INFO(PRelu)
+    .inputs(2, 2)
+    .infer(&infer_binary<OpType::kPRelu>)
+    .lowering(&lower_binary<xnn_binary_prelu>)
+    .gradient(&backward_binary<OpType::kPRelu>);
 
 }  // namespace vitrine
