@@ -2,7 +2,7 @@
 """Exports torchvision 0.14 classifiers with random weights (fixed seed) to ONNX, plus one input
 and PyTorch's output for it, for Vitrine's parity tests and benchmarks.
 
-    /usr/bin/python3 scripts/models/export_torchvision.py OUT_DIR [--models mobilenet_v2,resnet18,squeezenet1_1]
+    /usr/bin/python3 scripts/models/export_torchvision.py OUT_DIR [--models mobilenet_v2,resnet18,...]
 
 Writes OUT_DIR/<model>.onnx, <model>.input.npy (1x3x224x224 float32) and <model>.output.npy.
 Needs Debian's python3-torch and python3-torchvision (scripts/bootstrap.sh --models installs them).
@@ -76,7 +76,7 @@ def export_tiny(out_dir, opset):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
-    parser.add_argument("--models", default="mobilenet_v2,resnet18,squeezenet1_1")
+    parser.add_argument("--models", default="mobilenet_v2,resnet18,squeezenet1_1,mobilenet_v3_small,efficientnet_b0,regnet_y_400mf,shufflenet_v2_x0_5,mnasnet0_5,densenet121,convnext_tiny")
     parser.add_argument("--opset", type=int, default=13)
     args = parser.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)

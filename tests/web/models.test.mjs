@@ -40,7 +40,8 @@ for (const variant of ['simd', 'simd-threads']) {
     const runtime = await createRuntime({ variant, threads: 2 });
     after(() => runtime.dispose());
 
-    for (const name of ['mobilenet_v2', 'resnet18', 'squeezenet1_1', 'tiny_cnn']) {
+    for (const name of ['mobilenet_v2', 'resnet18', 'squeezenet1_1', 'tiny_cnn', 'mobilenet_v3_small', 'efficientnet_b0', 'regnet_y_400mf',
+      'shufflenet_v2_x0_5', 'mnasnet0_5', 'densenet121', 'convnext_tiny']) {
       test(`${name} matches PyTorch to 1e-4`, { skip: !have(name) && !required && 'no parity models' }, async () => {
         assert.ok(have(name), `parity model ${name} missing in '${dir}'`);
         const model = await runtime.loadModel(path.join(dir, `${name}.onnx`));

@@ -122,6 +122,7 @@ class Importer {
   Status softmax(const NodeProto& n);
   Status transpose_op(const NodeProto& n);
   Status alias(const NodeProto& n);
+  Status cast(const NodeProto& n);
   Status constant_op(const NodeProto& n);
   Status shape_op(const NodeProto& n);
   Status gather(const NodeProto& n);
@@ -206,6 +207,7 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Min", &Importer::binary},
       {"Pow", &Importer::binary},
       {"PRelu", &Importer::binary},
+      {"Cast", &Importer::cast},
   };
   return table;
 }
@@ -1218,6 +1220,41 @@ Status Importer::alias(const NodeProto& n) {
     consts_[n.output[0]] = *c;
     return Status::Ok();
   }
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  acts_[n.output[0]] = a.value();
+  return Status::Ok();
+}
+
+// Cast: constants (shape arithmetic) are converted at import; a float activation cast to a float
+// type passes through (the engine computes in float32). Casting an activation to an integer or
+// bool type needs typed tensors (not yet: refused).
+Status Importer::cast(const NodeProto& n) {
+  const int64_t to = attr_i(n, "to", 0);
+  const bool to_float = to == onnx::DataType::kFloat || to == onnx::DataType::kDouble || to == onnx::DataType::kFloat16 ||
+                        to == onnx::DataType::kBfloat16;
+  const bool to_int = to == onnx::DataType::kInt64 || to == onnx::DataType::kInt32 || to == onnx::DataType::kInt16 ||
+                      to == onnx::DataType::kInt8 || to == onnx::DataType::kUint8 || to == onnx::DataType::kUint16 ||
+                      to == onnx::DataType::kUint32 || to == onnx::DataType::kUint64 || to == onnx::DataType::kBool;
+  if (!to_float && !to_int) return unsupported(n, "to = " + std::to_string(to));
+  if (const Const* c = constant(n.input[0])) {
+    Const out{c->dims, to_int, {}, {}};
+    if (to_int && !c->is_int) {
+      for (float v : c->f) {
+        if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f) return err(n, "a constant value does not fit an integer type");
+        out.i.push_back(to == onnx::DataType::kBool ? v != 0.0f : static_cast<int64_t>(v));  // truncation, as C casts
+      }
+    } else if (to_int) {
+      for (int64_t v : c->i) out.i.push_back(to == onnx::DataType::kBool ? v != 0 : v);
+    } else if (c->is_int) {
+      for (int64_t v : c->i) out.f.push_back(static_cast<float>(v));
+    } else {
+      out.f = c->f;
+    }
+    consts_[n.output[0]] = std::move(out);
+    return Status::Ok();
+  }
+  if (!to_float) return unsupported(n, "casting an activation to an integer type (typed tensors are not supported yet)");
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   acts_[n.output[0]] = a.value();

@@ -27,8 +27,29 @@ Result<std::vector<Shape>> infer_concat(const std::vector<Shape>& in, const OpAt
 Status lower_concat(XnnLowering& l) {
   int axis = normalize_axis("concat", l.attrs->integer("axis", 0).value(), l.input_shapes[0].rank()).value();
   if (l.inputs.size() == 1) return l.check(xnn_define_copy(l.subgraph, l.inputs[0], l.outputs[0], 0), "define copy");
-  return l.check(xnn_define_concatenate(l.subgraph, axis, l.inputs.size(), l.inputs.data(), l.outputs[0], 0),
-                 "define concatenate");
+  // XNNPACK joins at most kMax tensors at once (DenseNet's blocks join more): a chain, each link
+  // joining the previous partial result with up to kMax - 1 more inputs.
+  constexpr size_t kMax = 5;
+  std::vector<int64_t> dims = l.output_shapes[0].to_vector();
+  int64_t joined = 0;  // the axis extent of the inputs joined so far
+  size_t next = 0;     // the first input not joined yet
+  uint32_t partial = 0;
+  while (l.inputs.size() - next > (next == 0 ? kMax : kMax - 1)) {
+    std::vector<uint32_t> group;
+    if (next > 0) group.push_back(partial);
+    while (group.size() < kMax) {
+      joined += l.input_shapes[next][axis];
+      group.push_back(l.inputs[next++]);
+    }
+    dims[static_cast<size_t>(axis)] = joined;
+    VITRINE_ASSIGN_OR_RETURN(Shape s, Shape::make(dims));
+    VITRINE_ASSIGN_OR_RETURN(partial, l.add_internal(s));
+    VITRINE_RETURN_IF_ERROR(l.check(xnn_define_concatenate(l.subgraph, axis, group.size(), group.data(), partial, 0), "define concatenate"));
+  }
+  std::vector<uint32_t> last;
+  if (next > 0) last.push_back(partial);
+  last.insert(last.end(), l.inputs.begin() + static_cast<std::ptrdiff_t>(next), l.inputs.end());
+  return l.check(xnn_define_concatenate(l.subgraph, axis, last.size(), last.data(), l.outputs[0], 0), "define concatenate");
 }
 
 // Each input's gradient is its slab of dy along the axis.
