@@ -236,12 +236,7 @@ def train_mult_dae(args, hist, n_items, cluster, gen):
             keep = dropout_keep(mine, epoch, n_items, args) if args.dropout > 0 else None
             logits = net(x, keep)
             loss_sum = -(y * torch.log_softmax(logits, 1)).sum()
-            loss = loss_sum * (cluster.world / len(batch))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss_sum.detach().double() / len(batch)
+            total += step(opt, sched, loss_sum, len(batch), cluster)
         return cluster.sum(total).item() / steps_per_epoch
 
     run = run_epochs(args, epoch_loss, cluster)
@@ -275,12 +270,7 @@ def train_mf_bpr(args, hist, n_items, cluster, gen):
             rows = order[mine]
             d = net(pair_u[rows], pair_i[rows], neg[mine])
             loss_sum = nn.functional.softplus(-d).sum()  # -log sigmoid(d)
-            loss = loss_sum * (cluster.world / len(batch))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss_sum.detach().double() / len(batch)
+            total += step(opt, sched, loss_sum, len(batch), cluster)
         return cluster.sum(total).item() / steps_per_epoch
 
     run = run_epochs(args, epoch_loss, cluster)
@@ -321,12 +311,7 @@ def train_gru4rec(args, hist, n_items, cluster, gen):
                 valid[r, :steps] = True
             logits = net(items, valid)
             loss_sum = nn.functional.cross_entropy(logits, nexts[valid], reduction="sum")
-            loss = loss_sum * (cluster.world / (args.batch_size * t))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss_sum.detach().double() / (args.batch_size * t)
+            total += step(opt, sched, loss_sum, args.batch_size * t, cluster)
         return cluster.sum(total).item() / steps_per_epoch
 
     run = run_epochs(args, epoch_loss, cluster)
@@ -338,6 +323,18 @@ def train_gru4rec(args, hist, n_items, cluster, gen):
                                                        g.bias_hh_l0, model.out.weight, model.out.bias)]
     tensors, arch = gru4rec_model(*weights, args.max_length)
     return tensors, arch, run, result
+
+
+def step(opt, sched, loss_sum, rows, cluster):
+    """One optimizer step on this process's share of a global batch of `rows` rows: the loss is
+    scaled so that DDP's gradient average over the processes is the global batch's mean gradient.
+    Returns the batch's mean loss contribution (this process's part, for the epoch's total)."""
+    loss = loss_sum * (cluster.world / rows)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss_sum.detach().double() / rows
 
 
 def optimizer(model, args, steps_per_epoch):

@@ -222,6 +222,29 @@ inline Outputs reduce_mean_ref(const Tensor& x, std::vector<int64_t> axes) {
   return {y};
 }
 
+// Any reduction: each output gathers its window's values (in order) and `f` reduces them.
+inline Outputs reduce_ref(const Tensor& x, std::vector<int64_t> axes, const std::function<double(const std::vector<double>&)>& f) {
+  const std::vector<int64_t> in = x.shape().to_vector();
+  if (axes.empty())
+    for (size_t d = 0; d < in.size(); ++d) axes.push_back(static_cast<int64_t>(d));
+  std::vector<bool> reduced(in.size(), false);
+  for (int64_t a : axes) reduced[static_cast<size_t>(a < 0 ? a + static_cast<int64_t>(in.size()) : a)] = true;
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < in.size(); ++d) out.push_back(reduced[d] ? 1 : in[d]);
+  std::vector<std::vector<double>> windows(static_cast<size_t>(count(out)));
+  for (int64_t i = 0; i < x.num_elements(); ++i) {
+    std::vector<int64_t> idx = unravel(i, in);
+    for (size_t d = 0; d < in.size(); ++d)
+      if (reduced[d]) idx[d] = 0;
+    int64_t off = 0;
+    for (size_t d = 0; d < in.size(); ++d) off = off * out[d] + idx[d];
+    windows[static_cast<size_t>(off)].push_back(at(x, i));
+  }
+  std::vector<double> y;
+  for (const std::vector<double>& w : windows) y.push_back(f(w));
+  return {y};
+}
+
 // ---- products ----------------------------------------------------------------------------------
 
 // a (..., M, K) · b (..., K, N), batch dims broadcast (a rank-1 operand is not used here).
@@ -616,6 +639,32 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
       };
     case OpType::kReduceMean:
       return [a](const std::vector<Tensor>& in) { return reduce_mean_ref(in[0], ints(a, "axes", {})); };
+    case OpType::kReduceSum:
+    case OpType::kReduceMax:
+    case OpType::kReduceMin:
+    case OpType::kReduceSumSquare:
+    case OpType::kReduceL2:
+    case OpType::kReduceProd:
+    case OpType::kReduceL1:
+    case OpType::kReduceLogSum:
+    case OpType::kReduceLogSumExp:
+      return [a, op](const std::vector<Tensor>& in) {
+        return reduce_ref(in[0], ints(a, "axes", {}), [op](const std::vector<double>& w) {
+          double r = op == OpType::kReduceMax ? -INFINITY : op == OpType::kReduceMin ? INFINITY : op == OpType::kReduceProd ? 1 : 0;
+          for (double v : w) {
+            if (op == OpType::kReduceMax) r = std::max(r, v);
+            else if (op == OpType::kReduceMin) r = std::min(r, v);
+            else if (op == OpType::kReduceProd) r *= v;
+            else if (op == OpType::kReduceSumSquare || op == OpType::kReduceL2) r += v * v;
+            else if (op == OpType::kReduceL1) r += std::fabs(v);
+            else if (op == OpType::kReduceLogSumExp) r += std::exp(v);
+            else r += v;
+          }
+          if (op == OpType::kReduceL2) return std::sqrt(r);
+          if (op == OpType::kReduceLogSum || op == OpType::kReduceLogSumExp) return std::log(r);
+          return r;
+        });
+      };
     case OpType::kBatchNorm: {
       if (training) return nullptr;
       const double eps = a.number("epsilon", 1e-5);

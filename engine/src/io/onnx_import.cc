@@ -127,7 +127,7 @@ class Importer {
   Status shape_op(const NodeProto& n);
   Status gather(const NodeProto& n);
   Status pad(const NodeProto& n);
-  Status reduce_mean(const NodeProto& n);
+  Status reduce(const NodeProto& n);
   Status slice(const NodeProto& n);
   Status rnn(const NodeProto& n);
   Status conv_transpose(const NodeProto& n);
@@ -172,7 +172,16 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"MaxPool", &Importer::pool},
       {"Mul", &Importer::binary},
       {"Pad", &Importer::pad},
-      {"ReduceMean", &Importer::reduce_mean},
+      {"ReduceMean", &Importer::reduce},
+      {"ReduceSum", &Importer::reduce},
+      {"ReduceMax", &Importer::reduce},
+      {"ReduceMin", &Importer::reduce},
+      {"ReduceSumSquare", &Importer::reduce},
+      {"ReduceL2", &Importer::reduce},
+      {"ReduceProd", &Importer::reduce},
+      {"ReduceL1", &Importer::reduce},
+      {"ReduceLogSum", &Importer::reduce},
+      {"ReduceLogSumExp", &Importer::reduce},
       {"Relu", &Importer::unary},
       {"Reshape", &Importer::reshape},
       {"Shape", &Importer::shape_op},
@@ -1370,16 +1379,25 @@ Status Importer::pad(const NodeProto& n) {
   return emit(n, OpType::kPad, {a->id}, attrs, a->layout);
 }
 
-Status Importer::reduce_mean(const NodeProto& n) {
+Status Importer::reduce(const NodeProto& n) {
+  static const std::map<std::string, OpType> types = {
+      {"ReduceMean", OpType::kReduceMean}, {"ReduceSum", OpType::kReduceSum}, {"ReduceMax", OpType::kReduceMax},
+      {"ReduceMin", OpType::kReduceMin}, {"ReduceSumSquare", OpType::kReduceSumSquare}, {"ReduceL2", OpType::kReduceL2},
+      {"ReduceProd", OpType::kReduceProd}, {"ReduceL1", OpType::kReduceL1}, {"ReduceLogSum", OpType::kReduceLogSum},
+      {"ReduceLogSumExp", OpType::kReduceLogSumExp}};
+  const OpType type = types.at(n.op_type);
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   const int rank = graph_->value(a->id).shape.rank();
   std::vector<int64_t> axes = attr_ints(n, "axes", {});
-  if (opset_ >= 18 && has_input(n, 1)) {
+  // Axes became an input: ReduceSum at opset 13, the others at 18.
+  const bool axes_input = opset_ >= (type == OpType::kReduceSum ? 13 : 18);
+  if (axes_input && has_input(n, 1)) {
     Result<std::vector<int64_t>> v = const_ints(n, 1);
     if (!v.ok()) return v.status();
     axes = v.value();
   }
+  if (axes_input && axes.empty() && attr_i(n, "noop_with_empty_axes", 0) != 0) return alias(n);
   const bool keep = attr_i(n, "keepdims", 1) != 0;
   for (int64_t& ax : axes) {
     if (ax < -rank || ax >= rank) return err(n, "axis out of range");
@@ -1392,12 +1410,12 @@ Status Importer::reduce_mean(const NodeProto& n) {
     std::vector<int64_t> mapped;
     for (int64_t ax : axes) mapped.push_back(kAxisNchwToNhwc[ax]);
     if (!axes.empty()) attrs.ints["axes"] = mapped;
-    return emit(n, OpType::kReduceMean, {a->id}, attrs, keep ? Layout::kNHWC : Layout::kPlain);
+    return emit(n, type, {a->id}, attrs, keep ? Layout::kNHWC : Layout::kPlain);
   }
   Result<int> x = as_layout(n, 0, Layout::kPlain);
   if (!x.ok()) return x.status();
   if (!axes.empty()) attrs.ints["axes"] = axes;
-  return emit(n, OpType::kReduceMean, {x.value()}, attrs, Layout::kPlain);
+  return emit(n, type, {x.value()}, attrs, Layout::kPlain);
 }
 
 Status Importer::slice(const NodeProto& n) {
