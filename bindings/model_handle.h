@@ -19,16 +19,38 @@ namespace vitrine::wasm {
 
 using emscripten::val;
 
+// {"name": [d0, d1, ...]} -> shapes; each dimension an integer in [1, 2^40].
+inline Status parse_input_shapes(const std::string& json, std::map<std::string, std::vector<int64_t>>* out) {
+  VITRINE_ASSIGN_OR_RETURN(Json j, parse_json(json));
+  const JsonRef root(j, "inputShapes");
+  if (!j.is_object()) return Status::InvalidArgument("inputShapes must be an object { name: [dims] }");
+  for (const auto& [name, dims] : j.object_members()) {
+    const JsonRef list = root[name];
+    VITRINE_ASSIGN_OR_RETURN(const Json::Array* a, list.as_array());
+    std::vector<int64_t> shape;
+    for (size_t d = 0; d < a->size(); ++d) {
+      VITRINE_ASSIGN_OR_RETURN(int64_t v, list[d].as_int());
+      if (v < 1 || v > (int64_t{1} << 40)) return Status::InvalidArgument("inputShapes." + name + ": dimensions must be in [1, 2^40]");
+      shape.push_back(v);
+    }
+    (*out)[name] = std::move(shape);
+  }
+  return Status::Ok();
+}
+
 class ModelHandle : public HandleBase {
  public:
   // Loads an ONNX or Vitrine (.safetensors) model from a Uint8Array (copied once into the wasm
-  // heap; Vitrine files' weights are then used in place).
-  int load(const val& bytes) {
+  // heap; Vitrine files' weights are then used in place). `input_shapes`: "" or JSON
+  // {"name": [d0, d1, ...]} for ONNX inputs with symbolic dimensions.
+  int load(const val& bytes, const std::string& input_shapes) {
     Status s = ensure_context();
+    OnnxImportOptions onnx;
+    if (s.ok() && !input_shapes.empty()) s = parse_input_shapes(input_shapes, &onnx.input_shapes);
     Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
     if (s.ok() && !data.ok()) s = data.status();
     if (s.ok()) {
-      Result<LoadedModel> model = load_model(data.value());
+      Result<LoadedModel> model = load_model(data.value(), onnx);
       Result<std::shared_ptr<Graph>> graph = model.ok() ? Result<std::shared_ptr<Graph>>(model->graph)
                                                         : Result<std::shared_ptr<Graph>>(model.status());
       if (model.ok()) metadata_ = model->metadata;

@@ -284,7 +284,7 @@ async function info(argv) {
   try {
     const h = new runtime._module.ModelHandle();
     try {
-      if (h.load(bytes) !== 0) fail(`${file}: ${h.lastError()}`);
+      if (h.load(bytes, '') !== 0) fail(`${file}: ${h.lastError()}`);
       const meta = h.metadata();
       const out = { file: path.resolve(file), bytes: bytes.length, inputs: h.inputNames(), outputs: h.outputNames(), metadata: {} };
       for (const [k, v] of Object.entries(meta)) {

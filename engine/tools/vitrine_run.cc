@@ -3,7 +3,8 @@
 // model to a Vitrine model file.
 //
 //   vitrine-run MODEL [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
-//               [--save OUT.safetensors] [--bench RUNS]
+//               [--save OUT.safetensors] [--bench RUNS] [--shape NAME=d0,d1,...]...
+// --shape fixes an ONNX input's symbolic dimensions (a sequence length, an image size).
 // --bench times RUNS runs after 5 warm-up runs and prints {"median_ms", "p10_ms", "p90_ms"} as JSON.
 //
 // Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
@@ -36,10 +37,12 @@ using tools::load_npy;
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr, "usage: vitrine-run MODEL(.onnx|.safetensors) [--input NAME=FILE.npy]... [--out DIR]\n"
-                         "                   [--threads N] [--compare NAME=FILE.npy]... [--tolerance T] [--save OUT]\n");
+                         "                   [--threads N] [--compare NAME=FILE.npy]... [--tolerance T] [--save OUT]\n"
+                         "                   [--shape NAME=d0,d1,...]...\n");
     return 2;
   }
   std::string model_path = argv[1], out_dir, save_path;
+  OnnxImportOptions onnx;
   std::vector<std::pair<std::string, std::string>> inputs, compares;
   int threads = 1;
   int bench_runs = 0;
@@ -55,11 +58,26 @@ int main(int argc, char** argv) {
     else if (arg == "--bench") bench_runs = std::atoi(next().c_str());
     else if (arg == "--threads") threads = std::atoi(next().c_str());
     else if (arg == "--tolerance") tolerance = std::atof(next().c_str());
+    else if (arg == "--shape") {
+      const auto [name, text] = split(next());
+      std::vector<int64_t> dims;
+      for (size_t at = 0; at <= text.size();) {
+        const size_t comma = std::min(text.find(',', at), text.size());
+        char* end = nullptr;
+        const std::string field = text.substr(at, comma - at);
+        const long long v = std::strtoll(field.c_str(), &end, 10);
+        if (field.empty() || *end != '\0' || v < 1) return fail(Status::InvalidArgument("--shape " + name + "=" + text + ": dimensions must be positive integers"));
+        dims.push_back(v);
+        at = comma + 1;
+      }
+      if (name.empty()) return fail(Status::InvalidArgument("--shape needs NAME=d0,d1,..."));
+      onnx.input_shapes[name] = dims;
+    }
     else return fail(Status::InvalidArgument("unknown argument '" + arg + "'"));
   }
   Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
   if (!bytes.ok()) return fail(bytes.status());
-  Result<LoadedModel> model = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()));
+  Result<LoadedModel> model = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), onnx);
   if (!model.ok()) return fail(model.status());
   Result<std::shared_ptr<Graph>> graph = model->graph;
   if (!save_path.empty()) {

@@ -71,6 +71,17 @@ def export_tiny(out_dir, opset):
                       input_names=["input"], output_names=["probs"], dynamic_axes={"input": {0: "batch"}})
     np.save(os.path.join(out_dir, "tiny_cnn.input.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(out_dir, "tiny_cnn.output.npy"), y.numpy().astype(np.float32))
+    # The same model with a symbolic image size (loaded with input shapes), and PyTorch's outputs
+    # at two sizes.
+    torch.onnx.export(model, x, os.path.join(out_dir, "tiny_cnn_any_size.onnx"), opset_version=opset,
+                      input_names=["input"], output_names=["probs"],
+                      dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}})
+    for h, w in ((20, 24), (33, 17)):
+        xs = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(SEED + h))
+        with torch.no_grad():
+            ys = model(xs)
+        np.save(os.path.join(out_dir, f"tiny_cnn_any_size.{h}x{w}.input.npy"), xs.numpy().astype(np.float32))
+        np.save(os.path.join(out_dir, f"tiny_cnn_any_size.{h}x{w}.output.npy"), ys.numpy().astype(np.float32))
 
 
 def main():

@@ -206,6 +206,13 @@ class OnnxModelBuilder {
     graph_.message_field(kGraphInput, tensor_value_info(name, onnx::DataType::kFloat, d));
     return *this;
   }
+  // An input whose dimensions are sizes or symbols: {"batch", "3", "height", "width"}.
+  OnnxModelBuilder& symbolic_input(const std::string& name, const std::vector<std::string>& dims) {
+    std::vector<ProtoWriter> d;
+    for (const std::string& v : dims) d.push_back(!v.empty() && v[0] >= '0' && v[0] <= '9' ? dim_value(std::stoll(v)) : dim_param(v));
+    graph_.message_field(kGraphInput, tensor_value_info(name, onnx::DataType::kFloat, d));
+    return *this;
+  }
   OnnxModelBuilder& output(const std::string& name) {
     graph_.message_field(kGraphOutput, tensor_value_info(name, onnx::DataType::kFloat, {}));
     return *this;

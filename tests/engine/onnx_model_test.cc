@@ -19,6 +19,7 @@
 #include "../../engine/src/io/onnx_model.h"
 #include "../../engine/src/io/protobuf_wire.h"
 #include "onnx_builder.h"
+#include "vitrine/model_file.h"
 #include "vitrine/onnx_import.h"
 
 namespace vitrine {
@@ -1181,6 +1182,50 @@ TEST(OnnxRobustness, RandomBytesNeverCrash) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace vitrine
+
+namespace vitrine {
+namespace {
+
+// Symbolic dimensions beyond the batch (an audio length, an image size) are fixed at load by
+// input_shapes; the shape must have the model's rank and agree with its fixed sizes; names that
+// are not inputs and shapes for Vitrine files are refused.
+TEST(OnnxImport, InputShapesFixSymbolicDimensions) {
+  onnx_test::OnnxModelBuilder b(13);
+  b.symbolic_input("x", {"batch", "3", "height", "width"}).node("Relu", {"x"}, {"y"}).output("y");
+  const std::string bytes = b.bytes();
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  auto refused = import_onnx(data, bytes.size());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("symbolic dimension 2 ('height')"), std::string::npos) << refused.status().message();
+  OnnxImportOptions o;
+  o.input_shapes["x"] = {2, 3, 5, 7};
+  auto g = import_onnx(data, bytes.size(), o);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(g.value()->value(g.value()->inputs()[0]).shape, (Shape{2, 3, 5, 7}));
+  auto fails = [&](std::map<std::string, std::vector<int64_t>> shapes, const std::string& words) {
+    OnnxImportOptions bad;
+    bad.input_shapes = std::move(shapes);
+    auto r = import_onnx(data, bytes.size(), bad);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(words), std::string::npos) << r.status().message();
+  };
+  fails({{"x", {2, 4, 5, 7}}}, "dimension 1 is fixed at 3");
+  fails({{"x", {3, 5, 7}}}, "declares rank 4");
+  fails({{"x", {1, 3, 0, 7}}}, "must be >= 1");
+  fails({{"x", {1, 3, 5, 7}}, {"z", {1}}}, "'z', which is not an input");
+  // Through load_model: the same for ONNX; a Vitrine file refuses shapes.
+  auto m = load_model(std::make_shared<const std::vector<uint8_t>>(bytes.begin(), bytes.end()), o);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto saved = save_model(*m->graph);
+  ASSERT_TRUE(saved.ok());
+  auto v = load_model(std::make_shared<const std::vector<uint8_t>>(saved.value()), o);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("Vitrine model file's input shapes are fixed"), std::string::npos);
 }
 
 }  // namespace

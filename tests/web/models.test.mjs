@@ -60,6 +60,25 @@ for (const variant of ['simd', 'simd-threads']) {
       });
     }
 
+    test('inputShapes fixes symbolic dimensions: one ONNX file, two image sizes, PyTorch\'s outputs', { skip: !have('tiny_cnn_any_size') && !required && 'no parity models' }, async () => {
+      const file = path.join(dir, 'tiny_cnn_any_size.onnx');
+      await assert.rejects(runtime.loadModel(file), (e) => e instanceof VitrineError && /symbolic dimension 2 \('height'\)/.test(e.message));
+      for (const [h, w] of [[20, 24], [33, 17]]) {
+        const model = await runtime.loadModel(file, { inputShapes: { input: [1, 3, h, w] } });
+        assert.deepEqual(model.inputShapes[0], [1, 3, h, w]);
+        const x = readNpy(path.join(dir, `tiny_cnn_any_size.${h}x${w}.input.npy`));
+        const want = readNpy(path.join(dir, `tiny_cnn_any_size.${h}x${w}.output.npy`));
+        const out = model.run(x.data);
+        const err = maxAbsDiff(out[model.outputNames[0]].data, want.data);
+        assert.ok(err <= 1e-5, `${h}x${w}: max abs error ${err}`);
+        model.dispose();
+      }
+      await assert.rejects(runtime.loadModel(file, { inputShapes: { input: [1, 4, 20, 24] } }), /dimension 1 is fixed at 3/);
+      await assert.rejects(runtime.loadModel(file, { inputShapes: { image: [1, 3, 20, 24] } }), /'image', which is not an input/);
+      await assert.rejects(runtime.loadModel(file, { inputShapes: { input: [1, 3, 0, 24] } }), (e) => e.code === 'InvalidArgument');
+      await assert.rejects(runtime.loadModel(file, { inputShapes: [1, 3] }), /inputShapes must be an object/);
+    });
+
     test('bad model bytes and bad inputs throw clear errors; the runtime stays usable', async () => {
       await assert.rejects(runtime.loadModel(new Uint8Array([1, 2, 3, 4, 5])), VitrineError);
       await assert.rejects(runtime.loadModel('/no/such/model.onnx'), /cannot read model file/);

@@ -222,6 +222,11 @@ export interface LoadModelOptions {
   integrity?: string;
   /** The largest download or file accepted, in bytes (default 256 MiB; ResourceExhausted beyond). */
   maxBytes?: number;
+  /**
+   * Shapes of ONNX inputs with symbolic dimensions, by input name (e.g. { input: [1, 16000] });
+   * the model's rank and fixed sizes must agree. Not for Vitrine model files (their shapes are fixed).
+   */
+  inputShapes?: Record<string, number[]>;
 }
 
 /** How a task factory reads its own model (not the shipped defaults, which models/registry.json checks). */

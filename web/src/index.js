@@ -82,17 +82,19 @@ export class Runtime {
   /**
    * Loads a model (ONNX) from a URL, a file path (Node), an ArrayBuffer or a Uint8Array.
    * integrity: 'sha256-<base64>' (Subresource Integrity form) to check the bytes (DataLoss on a
-   * mismatch); maxBytes: the largest download or file accepted (default 256 MiB; ResourceExhausted).
+   * mismatch); maxBytes: the largest download or file accepted (default 256 MiB; ResourceExhausted);
+   * inputShapes: { name: [d0, d1, ...] } for ONNX inputs with symbolic dimensions (a sequence
+   * length, an image size), fixed for this Model.
    * @param {string|URL|ArrayBuffer|ArrayBufferView} source
    * @param {{ onProgress?: (p: {stage: string, loaded: number, total: number}) => void, integrity?: string,
-   *           maxBytes?: number }} [options]
+   *           maxBytes?: number, inputShapes?: Record<string, number[]> }} [options]
    * @returns {Promise<Model>}
    */
   async loadModel(source, options = {}) {
     this._alive();
     const bytes = await readModelBytes(source, options);
     this._alive();
-    return new Model(this._module, bytes);
+    return new Model(this._module, bytes, options.inputShapes);
   }
 
   /**

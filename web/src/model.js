@@ -165,14 +165,27 @@ export async function readRegisteredModel(name, onProgress) {
   return bytes;
 }
 
+// { name: [d0, d1, ...] } with positive integer dimensions, or a VitrineError.
+function checkInputShapes(shapes) {
+  if (shapes === null || typeof shapes !== 'object' || Array.isArray(shapes)) {
+    throw new VitrineError('inputShapes must be an object { inputName: [d0, d1, ...] }', 'InvalidArgument');
+  }
+  for (const [name, dims] of Object.entries(shapes)) {
+    if (!Array.isArray(dims) || dims.length === 0 || dims.length > 6 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+      throw new VitrineError(`inputShapes.${name} must be 1 to 6 positive integers, got ${JSON.stringify(dims)}`, 'InvalidArgument');
+    }
+  }
+  return shapes;
+}
+
 export class Model extends EngineObject {
   /** @internal use Runtime.loadModel() */
-  constructor(module, bytes) {
+  constructor(module, bytes, inputShapes) {
     super('model');
     this._module = module;
     this._handle = new module.ModelHandle();
     try {
-      this._check(this._handle.load(bytes));
+      this._check(this._handle.load(bytes, inputShapes === undefined ? '' : JSON.stringify(checkInputShapes(inputShapes))));
     } catch (e) {
       this.dispose();
       throw e;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "vitrine/graph.h"
+#include "vitrine/onnx_import.h"
 
 namespace vitrine {
 
@@ -34,7 +35,8 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
                                         bool half = false);
 
 // Loads a Vitrine safetensors model (constants are zero-copy views into `bytes` where aligned) or
-// an ONNX model. Errors name the offending node, value or field.
-Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes);
+// an ONNX model. Errors name the offending node, value or field. `onnx` sets the shapes of ONNX
+// inputs with symbolic dimensions; a Vitrine file's shapes are fixed, so there it must be empty.
+Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes, const OnnxImportOptions& onnx = {});
 
 }  // namespace vitrine

@@ -84,15 +84,18 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
   return write_safetensors(tensors, meta, half);
 }
 
-Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes) {
+Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes, const OnnxImportOptions& onnx) {
   if (!bytes) return Status::InvalidArgument("load_model: no bytes");
   LoadedModel out;
   if (!looks_like_safetensors(*bytes)) {
-    Result<std::shared_ptr<Graph>> g = import_onnx(bytes->data(), bytes->size());
+    Result<std::shared_ptr<Graph>> g = import_onnx(bytes->data(), bytes->size(), onnx);
     if (!g.ok()) return g.status();
     out.graph = g.value();
     out.format = "onnx";
     return out;
+  }
+  if (!onnx.input_shapes.empty()) {
+    return Status::InvalidArgument("input shapes are for ONNX models; a Vitrine model file's input shapes are fixed");
   }
   Result<SafetensorsFile> file = SafetensorsFile::parse(bytes);
   if (!file.ok()) return file.status();

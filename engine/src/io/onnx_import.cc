@@ -1517,6 +1517,11 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     if (!c.ok()) return Status(c.status().code(), "ONNX initializer '" + t.name + "': " + c.status().message());
     consts_[t.name] = std::move(c).value();
   }
+  for (const auto& [name, given] : options_.input_shapes) {
+    bool found = false;
+    for (const onnx::ValueInfoProto& in : g.input) found = found || (in.name == name && !consts_.count(name));
+    if (!found) return Status::InvalidArgument("input_shapes names '" + name + "', which is not an input of the model");
+  }
   for (const onnx::ValueInfoProto& in : g.input) {
     if (consts_.count(in.name)) continue;
     if (!in.is_tensor || in.elem_type != onnx::DataType::kFloat) {
@@ -1524,7 +1529,23 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     }
     std::vector<int64_t> dims = in.dims;
     auto it = options_.input_shapes.find(in.name);
-    if (it != options_.input_shapes.end()) dims = it->second;
+    if (it != options_.input_shapes.end()) {  // a given shape: the declared rank, the declared fixed sizes
+      const std::vector<int64_t>& given = it->second;
+      std::string what = "input_shapes['" + in.name + "'] = (";
+      for (size_t d = 0; d < given.size(); ++d) what += (d ? ", " : "") + std::to_string(given[d]);
+      what += ")";
+      for (int64_t v : given)
+        if (v < 1) return Status::InvalidArgument(what + ": every dimension must be >= 1");
+      if (in.has_shape && given.size() != dims.size()) {
+        return Status::InvalidArgument(what + ": the model declares rank " + std::to_string(dims.size()));
+      }
+      for (size_t d = 0; in.has_shape && d < dims.size(); ++d) {
+        if (dims[d] >= 0 && dims[d] != given[d]) {
+          return Status::InvalidArgument(what + ": dimension " + std::to_string(d) + " is fixed at " + std::to_string(dims[d]) + " in the model");
+        }
+      }
+      dims = given;
+    }
     if (!in.has_shape && it == options_.input_shapes.end()) {
       return Status::InvalidArgument("ONNX input '" + in.name + "' has no shape; pass it in input_shapes");
     }
