@@ -19,6 +19,7 @@
 #include "../../engine/src/io/onnx_model.h"
 #include "../../engine/src/io/protobuf_wire.h"
 #include "onnx_builder.h"
+#include "vitrine/graph.h"
 #include "vitrine/model_file.h"
 #include "vitrine/onnx_import.h"
 
@@ -1226,6 +1227,63 @@ TEST(OnnxImport, InputShapesFixSymbolicDimensions) {
   auto v = load_model(std::make_shared<const std::vector<uint8_t>>(saved.value()), o);
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("Vitrine model file's input shapes are fixed"), std::string::npos);
+}
+
+// Runs a one-input ONNX model natively on x.
+std::vector<float> run_onnx(const std::string& bytes, const Tensor& x) {
+  auto g = import_onnx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  if (!g.ok()) return {};
+  auto ctx = Context::create(1, 1).value();
+  auto ex = Executor::create(g.value(), ctx.get());
+  EXPECT_TRUE(ex.ok()) << ex.status().message();
+  std::vector<Tensor> out;
+  EXPECT_TRUE(ex.value()->run({x}, &out).ok());
+  return std::vector<float>(out[0].data(), out[0].data() + out[0].num_elements());
+}
+
+// 1-D convolution (rank-3 input, as audio front ends use) against a direct loop: stride 2,
+// dilation 2, asymmetric pads, 2 groups, bias.
+TEST(OnnxImport, Conv1dMatchesADirectLoop) {
+  const int64_t n = 2, c = 4, l = 11, o = 6, k = 3, g = 2, stride = 2, dil = 2, pb = 2, pe = 1;
+  std::vector<float> xv(static_cast<size_t>(n * c * l)), wv(static_cast<size_t>(o * (c / g) * k)), bv(static_cast<size_t>(o));
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37f * static_cast<float>(i));
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = std::cos(0.91f * static_cast<float>(i));
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = 0.1f * static_cast<float>(i);
+  onnx_test::OnnxModelBuilder b(13);
+  b.input("x", {n, c, l}).initializer(onnx_test::float_tensor("w", {o, c / g, k}, wv)).initializer(onnx_test::float_tensor("b", {o}, bv));
+  b.node("Conv", {"x", "w", "b"}, {"y"}, {onnx_test::attr_ints("strides", {stride}), onnx_test::attr_ints("dilations", {dil}),
+                                          onnx_test::attr_ints("pads", {pb, pe}), onnx_test::attr_int("group", g)}).output("y");
+  const Tensor x = Tensor::from_values(Shape{n, c, l}, xv.data(), xv.size()).value();
+  const std::vector<float> got = run_onnx(b.bytes(), x);
+  const int64_t lo = (l + pb + pe - dil * (k - 1) - 1) / stride + 1;
+  ASSERT_EQ(got.size(), static_cast<size_t>(n * o * lo));
+  for (int64_t in = 0; in < n; ++in)
+    for (int64_t oc = 0; oc < o; ++oc)
+      for (int64_t t = 0; t < lo; ++t) {
+        double want = bv[static_cast<size_t>(oc)];
+        const int64_t group = oc / (o / g);
+        for (int64_t ic = 0; ic < c / g; ++ic)
+          for (int64_t j = 0; j < k; ++j) {
+            const int64_t pos = t * stride + j * dil - pb;
+            if (pos < 0 || pos >= l) continue;
+            want += double(wv[static_cast<size_t>((oc * (c / g) + ic) * k + j)]) * xv[static_cast<size_t>((in * c + group * (c / g) + ic) * l + pos)];
+          }
+        EXPECT_NEAR(got[static_cast<size_t>((in * o + oc) * lo + t)], want, 1e-4) << in << "," << oc << "," << t;
+      }
+}
+
+// Clip whose bounds the graph computes (a log-mel floor: max(x) - 1.5): max(x, min) per element.
+TEST(OnnxImport, ClipWithComputedBounds) {
+  onnx_test::OnnxModelBuilder b(13);
+  b.input("x", {2, 5}).initializer(onnx_test::float_tensor("range", {}, {1.5f})).initializer(onnx_test::float_tensor("hi", {}, {0.8f}));
+  b.node("ReduceMax", {"x"}, {"m"}, {onnx_test::attr_int("keepdims", 0)}).node("Sub", {"m", "range"}, {"lo"});
+  b.node("Clip", {"x", "lo", "hi"}, {"y"}).output("y");
+  std::vector<float> xv = {0.1f, -2.0f, 0.9f, -0.5f, 0.3f, 0.2f, -1.0f, 0.75f, 0.0f, -0.6f};
+  const std::vector<float> got = run_onnx(b.bytes(), Tensor::from_values(Shape{2, 5}, xv.data(), xv.size()).value());
+  ASSERT_EQ(got.size(), xv.size());
+  const float lo = 0.9f - 1.5f;
+  for (size_t i = 0; i < xv.size(); ++i) EXPECT_FLOAT_EQ(got[i], std::min(std::max(xv[i], lo), 0.8f)) << i;
 }
 
 }  // namespace

@@ -106,6 +106,7 @@ class Importer {
 
   // --- op handlers ------------------------------------------------------------------------------
   Status conv(const NodeProto& n);
+  Status conv1d(const NodeProto& n);
   Status batch_norm(const NodeProto& n);
   Status unary(const NodeProto& n);
   Status hard_sigmoid(const NodeProto& n);
@@ -393,7 +394,48 @@ Status Importer::pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw,
 
 // ---- handlers --------------------------------------------------------------------------------
 
+// 1-D convolution (N, C, L) as a 2-D one over (N, C, 1, L): the node is rewritten with a kernel
+// of height 1 (weights (O, I, K) -> (O, I, 1, K), windows and pads gain a leading 1 / 0) and
+// handled by conv(); its NHWC (N, 1, L', O) result goes back to (N, O, L').
+Status Importer::conv1d(const NodeProto& n) {
+  VITRINE_ASSIGN_OR_RETURN(Act a, act(n, 0));
+  const Shape xs = graph_->value(a.id).shape;
+  const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (!w || w->is_int || w->dims.size() != 3) return unsupported(n, "a 1-D convolution needs float constant weights of rank 3");
+  OpAttrs in_shape;
+  in_shape.ints["shape"] = {0, xs[1], 1, xs[2]};
+  VITRINE_ASSIGN_OR_RETURN(int x4, graph_->add(OpType::kReshape, fresh("conv1d_in"), {a.id}, in_shape));
+  NodeProto m = n;
+  m.input[0] = fresh(n.input[0]);
+  acts_[m.input[0]] = Act{x4, Layout::kPlain};
+  Const w4 = *w;
+  w4.dims = {w->dims[0], w->dims[1], 1, w->dims[2]};
+  m.input[1] = fresh(n.input[1]);
+  consts_[m.input[1]] = std::move(w4);
+  m.output[0] = fresh(n.output[0]);
+  for (onnx::AttributeProto& at : m.attribute) {
+    if (at.name == "kernel_shape" || at.name == "strides" || at.name == "dilations") {
+      if (at.ints.size() != 1) return err(n, at.name + " must have one value for a 1-D convolution");
+      at.ints.insert(at.ints.begin(), 1);
+    } else if (at.name == "pads") {
+      if (at.ints.size() != 2) return err(n, "pads must have two values for a 1-D convolution");
+      at.ints = {0, at.ints[0], 0, at.ints[1]};
+    }
+  }
+  VITRINE_RETURN_IF_ERROR(conv(m));
+  NodeProto back;
+  back.op_type = n.op_type;
+  back.input = {m.output[0]};
+  back.output = {n.output[0]};
+  VITRINE_ASSIGN_OR_RETURN(int y4, as_layout(back, 0, Layout::kPlain));  // (N, O, 1, L')
+  const Shape ys = graph_->value(y4).shape;
+  OpAttrs out_shape;
+  out_shape.ints["shape"] = {0, ys[1], ys[3]};
+  return emit(back, OpType::kReshape, {y4}, out_shape, Layout::kPlain);
+}
+
 Status Importer::conv(const NodeProto& n) {
+  if (Result<Act> a = act(n, 0); a.ok() && graph_->value(a->id).shape.rank() == 3) return conv1d(n);
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
   if (!x.ok()) return x.status();
   const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
@@ -544,6 +586,19 @@ Status Importer::clip(const NodeProto& n) {
     lo = attr_f(n, "min", -INFINITY);
     hi = attr_f(n, "max", INFINITY);
   } else {
+    // Bounds computed by the graph (a log-mel floor at max - 80 dB): max(x, min), then min(., max).
+    const bool dynamic_lo = has_input(n, 1) && !constant(n.input[1]), dynamic_hi = has_input(n, 2) && !constant(n.input[2]);
+    if (dynamic_lo || dynamic_hi) {
+      VITRINE_ASSIGN_OR_RETURN(int x, as_layout(n, 0, Layout::kPlain));
+      for (size_t i : {size_t{1}, size_t{2}}) {
+        if (!has_input(n, i)) continue;
+        VITRINE_ASSIGN_OR_RETURN(int bound, constant(n.input[i]) ? float_constant(fresh(n.input[i]), *constant(n.input[i]), {1})
+                                                                 : as_layout(n, i, Layout::kPlain));
+        if (graph_->value(bound).shape.num_elements() != 1) return err(n, i == 1 ? "min must be a scalar" : "max must be a scalar");
+        VITRINE_ASSIGN_OR_RETURN(x, graph_->add(i == 1 ? OpType::kMax : OpType::kMin, fresh(n.output[0]), {x, bound}, {}));
+      }
+      return set_output(n, x, Layout::kPlain);
+    }
     if (has_input(n, 1)) {
       Result<std::vector<float>> v = const_floats(n, 1);
       if (!v.ok()) return v.status();
