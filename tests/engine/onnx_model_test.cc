@@ -1286,5 +1286,58 @@ TEST(OnnxImport, ClipWithComputedBounds) {
   for (size_t i = 0; i < xv.size(); ++i) EXPECT_FLOAT_EQ(got[i], std::min(std::max(xv[i], lo), 0.8f)) << i;
 }
 
+// Counts a graph's nodes of one op.
+int count_ops(const std::string& bytes, OpType op) {
+  auto g = import_onnx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!g.ok()) return -1;
+  int k = 0;
+  for (const GraphNode& n : g.value()->nodes()) k += n.type == op;
+  return k;
+}
+
+// Layer norm and GELU spelled out in elementwise nodes (as exporters below opset 17 write them)
+// become one op each, with the same values; a chain whose intermediate value is used elsewhere
+// stays as written.
+TEST(OnnxImport, FusesDecomposedLayerNormAndGelu) {
+  using onnx_test::float_tensor;
+  const int64_t rows = 3, d = 8;
+  std::vector<float> gamma(d), beta(d), xv(rows * d);
+  for (int64_t i = 0; i < d; ++i) gamma[static_cast<size_t>(i)] = 0.5f + 0.1f * static_cast<float>(i), beta[static_cast<size_t>(i)] = -0.2f * static_cast<float>(i);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(1.3f * static_cast<float>(i)) * 2.0f;
+  auto build = [&](bool mean_is_output) {
+    onnx_test::OnnxModelBuilder b(13);
+    b.input("x", {rows, d});
+    b.initializer(float_tensor("two", {}, {2.0f})).initializer(float_tensor("eps", {}, {1e-5f}));
+    b.initializer(float_tensor("gamma", {d}, gamma)).initializer(float_tensor("beta", {d}, beta));
+    b.initializer(float_tensor("root2", {}, {1.41421356f})).initializer(float_tensor("one", {}, {1.0f})).initializer(float_tensor("half", {}, {0.5f}));
+    b.node("ReduceMean", {"x"}, {"mean"}, {onnx_test::attr_ints("axes", {-1})}).node("Sub", {"x", "mean"}, {"dev"});
+    b.node("Pow", {"dev", "two"}, {"sq"}).node("ReduceMean", {"sq"}, {"var"}, {onnx_test::attr_ints("axes", {-1})});
+    b.node("Add", {"var", "eps"}, {"ve"}).node("Sqrt", {"ve"}, {"sd"}).node("Div", {"dev", "sd"}, {"norm"});
+    b.node("Mul", {"norm", "gamma"}, {"scaled"}).node("Add", {"scaled", "beta"}, {"ln"});
+    b.node("Div", {"ln", "root2"}, {"u"}).node("Erf", {"u"}, {"e"}).node("Add", {"e", "one"}, {"e1"});
+    b.node("Mul", {"ln", "e1"}, {"g1"}).node("Mul", {"g1", "half"}, {"y"}).output("y");
+    if (mean_is_output) b.output("mean");
+    return b.bytes();
+  };
+  const std::string fused = build(false), kept = build(true);
+  EXPECT_EQ(count_ops(fused, OpType::kLayerNorm), 1);
+  EXPECT_EQ(count_ops(fused, OpType::kGelu), 1);
+  EXPECT_EQ(count_ops(fused, OpType::kReduceMean), 0);
+  EXPECT_EQ(count_ops(kept, OpType::kLayerNorm), 0);  // the mean is an output too: nothing to fuse
+  EXPECT_EQ(count_ops(kept, OpType::kGelu), 1);
+  const Tensor x = Tensor::from_values(Shape{rows, d}, xv.data(), xv.size()).value();
+  const std::vector<float> a = run_onnx(fused, x);
+  ASSERT_EQ(a.size(), xv.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < d; ++i) mean += xv[static_cast<size_t>(r * d + i)] / double(d);
+    for (int64_t i = 0; i < d; ++i) var += std::pow(xv[static_cast<size_t>(r * d + i)] - mean, 2) / double(d);
+    for (int64_t i = 0; i < d; ++i) {
+      const double ln = (xv[static_cast<size_t>(r * d + i)] - mean) / std::sqrt(var + 1e-5) * gamma[static_cast<size_t>(i)] + beta[static_cast<size_t>(i)];
+      EXPECT_NEAR(a[static_cast<size_t>(r * d + i)], 0.5 * ln * (1 + std::erf(ln / std::sqrt(2.0))), 1e-5) << r << "," << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vitrine

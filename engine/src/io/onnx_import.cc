@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <functional>
 #include <map>
 #include <set>
@@ -107,6 +108,12 @@ class Importer {
   // --- op handlers ------------------------------------------------------------------------------
   Status conv(const NodeProto& n);
   Status conv1d(const NodeProto& n);
+  // Exporters at opsets below 17 spell layer norm and GELU out in elementwise nodes; these find
+  // those chains (only when no intermediate value is used elsewhere) and emit the one op.
+  bool fuse_layer_norm(const NodeProto& mean_node, NodeProto* ln, std::vector<const NodeProto*>* parts);
+  bool fuse_gelu(const NodeProto& div_node, NodeProto* gelu, std::vector<const NodeProto*>* parts);
+  const NodeProto* only_consumer(const std::string& value, const char* op_type) const;
+  std::optional<float> scalar_now(const std::string& value) const;
   Status batch_norm(const NodeProto& n);
   Status unary(const NodeProto& n);
   Status hard_sigmoid(const NodeProto& n);
@@ -147,6 +154,8 @@ class Importer {
   std::map<std::string, std::vector<const NodeProto*>> consumers_;  // value name -> nodes reading it
   int64_t const_bytes_ = 0;                         // bytes of constants decoded from the file
   std::set<std::string> folded_bn_;                // BatchNormalization outputs folded into a Conv
+  std::set<const NodeProto*> fused_;               // nodes folded into a fused layer norm or GELU
+  std::map<std::string, const NodeProto*> producers_;  // value name -> the node computing it
   int counter_ = 0;
 };
 
@@ -434,6 +443,126 @@ Status Importer::conv1d(const NodeProto& n) {
   return emit(back, OpType::kReshape, {y4}, out_shape, Layout::kPlain);
 }
 
+// The single node reading `value` (of type op_type), when `value` has exactly one use.
+const NodeProto* Importer::only_consumer(const std::string& value, const char* op_type) const {
+  auto u = uses_.find(value);
+  auto c = consumers_.find(value);
+  if (u == uses_.end() || u->second != 1 || c == consumers_.end() || c->second.size() != 1) return nullptr;
+  return c->second[0]->op_type == op_type && c->second[0]->domain.empty() ? c->second[0] : nullptr;
+}
+
+// A one-element float constant: an initializer, an imported constant, or a Constant node not yet
+// imported (fusion looks ahead of the import order).
+std::optional<float> Importer::scalar_now(const std::string& value) const {
+  if (const Const* c = constant(value)) {
+    if (c->count() != 1) return std::nullopt;
+    return c->is_int ? static_cast<float>(c->i[0]) : c->f[0];
+  }
+  auto p = producers_.find(value);
+  if (p == producers_.end() || p->second->op_type != "Constant" || p->second->attribute.empty()) return std::nullopt;
+  const AttributeProto& a = p->second->attribute[0];
+  if (a.name == "value_float") return a.f;
+  if (a.name != "value") return std::nullopt;
+  Result<Const> c = to_const(a.t);
+  if (!c.ok() || c->count() != 1) return std::nullopt;
+  return c->is_int ? static_cast<float>(c->i[0]) : c->f[0];
+}
+
+// mean = ReduceMean(x, last axis); d = x - mean; v = ReduceMean(d ^ 2, last axis);
+// y = d / sqrt(v + eps) [* gamma] [+ beta]   ->   LayerNormalization(x, gamma, beta, eps)
+bool Importer::fuse_layer_norm(const NodeProto& n, NodeProto* ln, std::vector<const NodeProto*>* parts) {
+  if (opset_ >= 18 || n.input.size() != 1 || attr_i(n, "keepdims", 1) != 1) return false;
+  auto a = acts_.find(n.input[0]);
+  if (a == acts_.end() || a->second.layout != Layout::kPlain) return false;
+  const int rank = graph_->value(a->second.id).shape.rank();
+  const std::vector<int64_t> axes = attr_ints(n, "axes", {});
+  auto last_axis = [&](const std::vector<int64_t>& v) { return v.size() == 1 && (v[0] == -1 || v[0] == rank - 1); };
+  if (!last_axis(axes)) return false;
+  const std::string& x = n.input[0];
+  const NodeProto* sub = only_consumer(n.output[0], "Sub");
+  if (!sub || sub->input.size() != 2 || sub->input[0] != x || sub->input[1] != n.output[0]) return false;
+  const std::string& d = sub->output[0];
+  auto dc = consumers_.find(d);
+  if (uses_[d] != 2 || dc == consumers_.end() || dc->second.size() != 2) return false;
+  const NodeProto *pow = nullptr, *div = nullptr;
+  for (const NodeProto* c : dc->second) {
+    if (c->op_type == "Pow" && c->input.size() == 2 && c->input[0] == d) pow = c;
+    if (c->op_type == "Div" && c->input.size() == 2 && c->input[0] == d) div = c;
+  }
+  if (!pow || !div || scalar_now(pow->input[1]) != 2.0f) return false;
+  const NodeProto* var = only_consumer(pow->output[0], "ReduceMean");
+  if (!var || var->input.size() != 1 || !last_axis(attr_ints(*var, "axes", {})) || attr_i(*var, "keepdims", 1) != 1) return false;
+  const NodeProto* add = only_consumer(var->output[0], "Add");
+  if (!add || add->input.size() != 2) return false;
+  const std::optional<float> eps = scalar_now(add->input[0] == var->output[0] ? add->input[1] : add->input[0]);
+  if (!eps || !(*eps > 0)) return false;
+  const NodeProto* sqrt = only_consumer(add->output[0], "Sqrt");
+  if (!sqrt || only_consumer(sqrt->output[0], "Div") != div || div->input[1] != sqrt->output[0]) return false;
+  *parts = {sub, pow, var, add, sqrt, div};
+  std::string out = div->output[0], gamma, beta;
+  auto vector_const = [&](const std::string& name) {
+    const Const* c = constant(name);
+    return c && !c->is_int && c->dims.size() == 1;
+  };
+  if (const NodeProto* mul = only_consumer(out, "Mul"); mul && mul->input.size() == 2) {
+    const std::string& other = mul->input[0] == out ? mul->input[1] : mul->input[0];
+    if (vector_const(other)) {
+      gamma = other;
+      out = mul->output[0];
+      parts->push_back(mul);
+    }
+  }
+  if (const NodeProto* plus = only_consumer(out, "Add"); plus && plus->input.size() == 2) {
+    const std::string& other = plus->input[0] == out ? plus->input[1] : plus->input[0];
+    if (vector_const(other)) {
+      beta = other;
+      out = plus->output[0];
+      parts->push_back(plus);
+    }
+  }
+  ln->op_type = "LayerNormalization";
+  ln->name = n.name.empty() ? out : n.name;
+  ln->input = {x, gamma, beta};
+  ln->output = {out};
+  AttributeProto e;
+  e.name = "epsilon";
+  e.type = onnx::AttributeType::kFloat;
+  e.f = *eps;
+  AttributeProto ax;
+  ax.name = "axis";
+  ax.type = onnx::AttributeType::kInt;
+  ax.i = -1;
+  ln->attribute = {e, ax};
+  return true;
+}
+
+// x / sqrt(2) -> Erf -> + 1 -> * x -> * 0.5 (in either order of the products)   ->   Gelu(x)
+bool Importer::fuse_gelu(const NodeProto& n, NodeProto* gelu, std::vector<const NodeProto*>* parts) {
+  if (n.input.size() != 2 || !acts_.count(n.input[0])) return false;
+  const std::optional<float> root2 = scalar_now(n.input[1]);
+  if (!root2 || std::fabs(*root2 - 1.41421356f) > 1e-4f) return false;
+  const std::string& x = n.input[0];
+  const NodeProto* erf = only_consumer(n.output[0], "Erf");
+  if (!erf) return false;
+  const NodeProto* add = only_consumer(erf->output[0], "Add");
+  if (!add || add->input.size() != 2 || scalar_now(add->input[0] == erf->output[0] ? add->input[1] : add->input[0]) != 1.0f) return false;
+  const NodeProto* m1 = only_consumer(add->output[0], "Mul");
+  if (!m1 || m1->input.size() != 2) return false;
+  const std::string& o1 = m1->input[0] == add->output[0] ? m1->input[1] : m1->input[0];
+  const NodeProto* m2 = only_consumer(m1->output[0], "Mul");
+  if (!m2 || m2->input.size() != 2) return false;
+  const std::string& o2 = m2->input[0] == m1->output[0] ? m2->input[1] : m2->input[0];
+  // One product is by x, the other by 0.5: (1 + erf) * x * 0.5 or (1 + erf) * 0.5 * x.
+  const bool x_then_half = o1 == x && scalar_now(o2) == 0.5f, half_then_x = o2 == x && scalar_now(o1) == 0.5f;
+  if (!x_then_half && !half_then_x) return false;
+  *parts = {erf, add, m1, m2};
+  gelu->op_type = "Gelu";
+  gelu->name = n.name.empty() ? m2->output[0] : n.name;
+  gelu->input = {x};
+  gelu->output = {m2->output[0]};
+  return true;
+}
+
 Status Importer::conv(const NodeProto& n) {
   if (Result<Act> a = act(n, 0); a.ok() && graph_->value(a->id).shape.rank() == 3) return conv1d(n);
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
@@ -556,10 +685,11 @@ Status Importer::unary(const NodeProto& n) {
       {"LeakyRelu", OpType::kLeakyRelu}, {"Elu", OpType::kElu}, {"Selu", OpType::kSelu}, {"Softplus", OpType::kSoftplus},
       {"Exp", OpType::kExp}, {"Log", OpType::kLog}, {"Sqrt", OpType::kSqrt}, {"Neg", OpType::kNeg}, {"Abs", OpType::kAbs},
       {"Reciprocal", OpType::kReciprocal}, {"Erf", OpType::kErf}, {"Floor", OpType::kFloor}, {"Ceil", OpType::kCeil},
-      {"Sin", OpType::kSin}, {"Cos", OpType::kCos}};
+      {"Sin", OpType::kSin}, {"Cos", OpType::kCos}, {"Gelu", OpType::kGelu}};
   const OpType type = types.at(n.op_type);
   OpAttrs attrs;
   if (type == OpType::kLeakyRelu) attrs.numbers["alpha"] = attr_f(n, "alpha", 0.01f);
+  // Gelu: only the fused form (fuse_gelu) reaches here; ONNX's own Gelu is opset 20.
   if (type == OpType::kElu) attrs.numbers["alpha"] = attr_f(n, "alpha", 1.0f);
   if (type == OpType::kSelu) {  // ONNX's defaults, as float32
     attrs.numbers["alpha"] = attr_f(n, "alpha", 1.67326319217681884765625f);
@@ -1627,9 +1757,19 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     }
   }
   for (const onnx::ValueInfoProto& out : g.output) uses_[out.name]++;
+  for (const NodeProto& n : g.node)
+    for (const std::string& out : n.output) producers_[out] = &n;
   for (const NodeProto& n : g.node) {
+    if (fused_.count(&n)) continue;
     if (n.output.empty()) return Status::InvalidArgument("ONNX " + n.op_type + " node has no outputs");
     if (n.input.empty() && n.op_type != "Constant") return err(n, "has no inputs");
+    NodeProto fused;
+    std::vector<const NodeProto*> parts;
+    if ((n.op_type == "ReduceMean" && fuse_layer_norm(n, &fused, &parts)) || (n.op_type == "Div" && fuse_gelu(n, &fused, &parts))) {
+      fused_.insert(parts.begin(), parts.end());
+      VITRINE_RETURN_IF_ERROR(fused.op_type == "Gelu" ? unary(fused) : layer_norm(fused));
+      continue;
+    }
     VITRINE_RETURN_IF_ERROR((this->*handlers().at(n.op_type))(n));
   }
   std::set<int> output_values;
