@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { createRuntime } from '../../web/src/index.js';
-import { arg, median, mulberry32, root } from '../common.mjs';
+import { arg, mulberry32, root, timeIt } from '../common.mjs';
 
 const runs = Number(arg('runs', 20));
 const cache = path.join(process.env.VITRINE_CACHE ?? path.join(os.homedir(), '.cache/vitrine'), 'corpus');
@@ -63,16 +63,7 @@ ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
 const runtime = await createRuntime({ variant: 'simd', threads: 1 });
 
-async function timed(fn) {
-  for (let i = 0; i < 3; i++) await fn();
-  const t = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    t.push(performance.now() - t0);
-  }
-  return median(t);
-}
+const timed = async (fn) => (await timeIt(fn, runs, 3)).median_ms;
 
 const records = [];
 for (const m of models) {

@@ -198,30 +198,6 @@ inline Outputs pad_ref(const Tensor& x, const std::vector<int64_t>& pads, double
 }
 
 // Mean over `axes` (all when empty); the output keeps the remaining elements in order.
-inline Outputs reduce_mean_ref(const Tensor& x, std::vector<int64_t> axes) {
-  const std::vector<int64_t> in = x.shape().to_vector();
-  if (axes.empty())
-    for (size_t d = 0; d < in.size(); ++d) axes.push_back(static_cast<int64_t>(d));
-  std::vector<bool> reduced(in.size(), false);
-  for (int64_t a : axes) reduced[static_cast<size_t>(a < 0 ? a + static_cast<int64_t>(in.size()) : a)] = true;
-  std::vector<int64_t> out;
-  int64_t n = 1;
-  for (size_t d = 0; d < in.size(); ++d) {
-    if (reduced[d]) n *= in[d];
-    out.push_back(reduced[d] ? 1 : in[d]);
-  }
-  std::vector<double> y(static_cast<size_t>(count(out)), 0.0);
-  for (int64_t i = 0; i < x.num_elements(); ++i) {
-    std::vector<int64_t> idx = unravel(i, in);
-    for (size_t d = 0; d < in.size(); ++d)
-      if (reduced[d]) idx[d] = 0;
-    int64_t off = 0;
-    for (size_t d = 0; d < in.size(); ++d) off = off * out[d] + idx[d];
-    y[static_cast<size_t>(off)] += at(x, i) / n;
-  }
-  return {y};
-}
-
 // Any reduction: each output gathers its window's values (in order) and `f` reduces them.
 inline Outputs reduce_ref(const Tensor& x, std::vector<int64_t> axes, const std::function<double(const std::vector<double>&)>& f) {
   const std::vector<int64_t> in = x.shape().to_vector();
@@ -243,6 +219,14 @@ inline Outputs reduce_ref(const Tensor& x, std::vector<int64_t> axes, const std:
   std::vector<double> y;
   for (const std::vector<double>& w : windows) y.push_back(f(w));
   return {y};
+}
+
+inline Outputs reduce_mean_ref(const Tensor& x, std::vector<int64_t> axes) {
+  return reduce_ref(x, std::move(axes), [](const std::vector<double>& w) {
+    double sum = 0;
+    for (double v : w) sum += v;
+    return sum / static_cast<double>(w.size());
+  });
 }
 
 // ---- products ----------------------------------------------------------------------------------
