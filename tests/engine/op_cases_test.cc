@@ -145,6 +145,8 @@ std::vector<OpCase> table() {
        {act(Shape{1, 5, 6, 4}), param(Shape{4, 3, 2, 2}), param(Shape{4})}},
       {"conv2d depthwise", OpType::kConv2D, attrs({{"groups", 3}}, {{"pads", {1, 1, 1, 1}}}),
        {act(Shape{2, 4, 4, 3}), param(Shape{3, 3, 3, 1})}},
+      {"conv2d depthwise, multiplier 2, stride 2, bias", OpType::kConv2D, attrs({{"groups", 3}}, {{"strides", {2, 2}}, {"pads", {1, 0, 1, 1}}}),
+       {act(Shape{1, 5, 6, 3}), param(Shape{6, 3, 2, 1}), param(Shape{6})}},
       {"conv_transpose2d stride 2, pads, output_padding", OpType::kConvTranspose2D,
        attrs({}, {{"strides", {2, 2}}, {"pads", {1, 0, 0, 1}}, {"output_padding", {1, 0}}}),
        {act(Shape{1, 3, 3, 2}), param(Shape{3, 2, 3, 2}), param(Shape{3})}},
