@@ -429,14 +429,11 @@ export async function evalRecommend(args, runtime) {
   } finally {
     ranker.dispose();
   }
-  // Popularity from everyone's folded-in items but the user's own (leave-one-out counts).
+  // Popularity from everyone's folded-in items. Leaving the user's own out would only lower the
+  // counts of items the ranking excludes anyway, so one count serves every user.
   const counts = new Float64Array(itemIds.length);
   for (const x of users) for (const i of x.foldIn) counts[i]++;
-  const pop = users.map(({ foldIn, targets }) => {
-    const c = Float64Array.from(counts);
-    for (const i of foldIn) c[i]--;
-    return userMetrics(topK(c, 100, new Set(foldIn)), targets);
-  });
+  const pop = users.map(({ foldIn, targets }) => userMetrics(topK(counts, 100, new Set(foldIn)), targets));
   const model = summarize(perUser), popularityScores = summarize(pop);
   return {
     model: path.resolve(args.model), events: path.resolve(args.events), users: users.length, items: itemIds.length,

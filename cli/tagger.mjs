@@ -200,17 +200,21 @@ export function tagMetrics(examples, scores, tags) {
 }
 
 // A seeded split per tag (by the photo's first tag): `share` of each tag's photos to the test side.
-function splitByTag(examples, share, seed) {
-  const rand = mulberry32(seed);
+// The examples grouped by their first tag (in tag order), each group shuffled with `rand`.
+function shuffledByFirstTag(examples, rand) {
   const groups = new Map();
-  for (const x of [...examples].sort((a, b) => (a.item.digest < b.item.digest ? -1 : 1))) {
+  for (const x of examples) {
     const t = [...x.tags].sort()[0];
     if (!groups.has(t)) groups.set(t, []);
     groups.get(t).push(x);
   }
+  return [...groups.keys()].sort().map((t) => shuffle(groups.get(t), rand));
+}
+
+function splitByTag(examples, share, seed) {
+  const sorted = [...examples].sort((a, b) => (a.item.digest < b.item.digest ? -1 : 1));
   const train = [], test = [];
-  for (const t of [...groups.keys()].sort()) {
-    const g = shuffle(groups.get(t), rand);
+  for (const g of shuffledByFirstTag(sorted, mulberry32(seed))) {
     const k = g.length >= 2 ? Math.min(g.length - 1, Math.max(1, Math.round(share * g.length))) : 0;
     test.push(...g.slice(0, k));
     train.push(...g.slice(k));
@@ -282,16 +286,7 @@ export async function trainTagger(args, runtime) {
     // Cross-validation folds over the training photos (stratified by the seeded order per tag).
     const folds = Math.max(2, Math.min(args.folds, Math.min(...Object.values(counts))));
     const fold = new Map();
-    {
-      const rand = mulberry32(SEED + 1);
-      const byTag = new Map();
-      for (const x of train) {
-        const t = [...x.tags].sort()[0];
-        if (!byTag.has(t)) byTag.set(t, []);
-        byTag.get(t).push(x);
-      }
-      for (const t of [...byTag.keys()].sort()) shuffle(byTag.get(t), rand).forEach((x, i) => fold.set(x, i % folds));
-    }
+    for (const g of shuffledByFirstTag(train, mulberry32(SEED + 1))) g.forEach((x, i) => fold.set(x, i % folds));
     const h = tagger._handle;
     const results = [];
     for (const cfg of CONFIGS) {

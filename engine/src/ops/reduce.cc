@@ -156,6 +156,18 @@ Status backward_reduce(Context*, const OpAttrs& a, const std::vector<const Tenso
   const int64_t n = xs.num_elements(), m = out[0]->num_elements();
   const double count = m ? static_cast<double>(n) / static_cast<double>(m) : 1.0;
   std::vector<bool> taken(static_cast<size_t>(m), false);  // max / min: the window's first extremum only
+  // prod: each window's zero count and product of its non-zero elements (one pass, no rescans).
+  std::vector<int64_t> zeros;
+  std::vector<double> nonzero;
+  if (kType == OpType::kReduceProd) {
+    zeros.assign(static_cast<size_t>(m), 0);
+    nonzero.assign(static_cast<size_t>(m), 1.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t j = static_cast<size_t>(to[static_cast<size_t>(i)]);
+      if (x[i] == 0) ++zeros[j];
+      else nonzero[j] *= x[i];
+    }
+  }
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = to[static_cast<size_t>(i)];
     const double v = x[i], r = y[j];
@@ -168,14 +180,9 @@ Status backward_reduce(Context*, const OpAttrs& a, const std::vector<const Tenso
         d = x[i] == y[j] && !taken[static_cast<size_t>(j)] ? 1 : 0;
         if (d != 0) taken[static_cast<size_t>(j)] = true;
         break;
-      case OpType::kReduceProd:
-        if (v != 0) {
-          d = r / v;
-        } else {  // the product of the window's other elements
-          d = 1;
-          for (int64_t k = 0; k < n; ++k)
-            if (k != i && to[static_cast<size_t>(k)] == j) d *= x[k];
-        }
+      case OpType::kReduceProd:  // the product of the window's other elements
+        if (v != 0) d = r / v;
+        else d = zeros[static_cast<size_t>(j)] == 1 ? nonzero[static_cast<size_t>(j)] : 0;
         break;
       case OpType::kReduceSumSquare: d = 2 * v; break;
       case OpType::kReduceL1: d = v > 0 ? 1 : v < 0 ? -1 : 0; break;
