@@ -93,6 +93,42 @@ inline Status copy_from_js(const val& src, float* dst, size_t count, const char*
   return Status::Ok();
 }
 
+// The JS typed array class that carries tensors of `dtype` (bool: Uint8Array of 0/1).
+inline const char* js_array_class(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "Float32Array";
+    case DType::kI64: return "BigInt64Array";
+    case DType::kI32: return "Int32Array";
+    case DType::kU8: return "Uint8Array";
+    case DType::kI8: return "Int8Array";
+    case DType::kBool: return "Uint8Array";
+  }
+  return "Float32Array";
+}
+
+// Copies a JS typed array of the tensor's class (js_array_class) and length into `t`: f32 values
+// must be finite, bool bytes become 0/1.
+inline Status copy_tensor_from_js(const val& src, Tensor* t, const char* what) {
+  const size_t count = static_cast<size_t>(t->num_elements());
+  if (t->dtype() == DType::kF32) return copy_from_js(src, t->mutable_data(), count, what);
+  const char* cls = js_array_class(t->dtype());
+  if (!src.instanceof(val::global(cls))) {
+    return Status::InvalidArgument(std::string(what) + " must be a " + cls + " (" + dtype_name(t->dtype()) + ")");
+  }
+  const size_t length = src["length"].as<size_t>();
+  if (length != count) {
+    return Status::InvalidArgument(std::string(what) + " has " + std::to_string(length) + " values, expected " +
+                                   std::to_string(count));
+  }
+  if (count == 0) return Status::Ok();
+  uint8_t* dst = static_cast<uint8_t*>(t->mutable_raw_data());
+  val bytes = val::global("Uint8Array").new_(src["buffer"], src["byteOffset"], src["byteLength"]);
+  val(emscripten::typed_memory_view(t->nbytes(), dst)).call<void>("set", bytes);
+  if (t->dtype() == DType::kBool)
+    for (size_t i = 0; i < count; ++i) dst[i] = dst[i] != 0;
+  return Status::Ok();
+}
+
 // A JSON value as the plain JS value it describes (objects, arrays, strings, numbers, booleans,
 // null): how handles return structured results, without a JSON string for the facade to parse.
 inline val json_to_val(const Json& j) {
@@ -119,6 +155,14 @@ inline val copy_to_js(const Tensor& t) {
   if (t.empty()) return val::global("Float32Array").new_(0);
   val view(emscripten::typed_memory_view(static_cast<size_t>(t.num_elements()), t.data()));
   return val::global("Float32Array").new_(view);
+}
+
+// A tensor of any dtype as a new JS typed array of its class (a copy).
+inline val copy_tensor_to_js(const Tensor& t) {
+  if (t.dtype() == DType::kF32 || t.empty()) return copy_to_js(t);
+  val view(emscripten::typed_memory_view(t.nbytes(), static_cast<const uint8_t*>(t.raw_data())));
+  val bytes = val::global("Uint8Array").new_(view);  // copied out of the wasm heap
+  return val::global(js_array_class(t.dtype())).new_(bytes["buffer"]);
 }
 
 // What every handle keeps: the message of its last failure (lastError()) and, for calls that return

@@ -79,7 +79,11 @@ class ModelHandle : public HandleBase {
     return out;
   }
 
-  // Copies a Float32Array of `shape` (a JS array of dimensions) into input `index`.
+  // Each input's and output's dtype name (f32, i64, i32, u8, i8, bool).
+  val input_dtypes() const { return dtypes(false); }
+  val output_dtypes() const { return dtypes(true); }
+  // Copies a typed array of the input's dtype (Float32Array, BigInt64Array, Int32Array, Uint8Array,
+  // Int8Array; bool: Uint8Array) of `shape` (a JS array of dimensions) into input `index`.
   int set_input(int index, const val& data, const val& shape) {
     if (!graph_) return not_loaded();
     Status s;
@@ -95,14 +99,15 @@ class ModelHandle : public HandleBase {
     if (s.ok() && !sh.ok()) s = sh.status();
     if (s.ok()) {
       Tensor& t = inputs_[static_cast<size_t>(index)];
-      if (t.empty() || t.shape() != sh.value()) {
-        Result<Tensor> fresh = Tensor::zeros(sh.value());
+      const DType dtype = graph_->value(graph_->inputs()[static_cast<size_t>(index)]).dtype;
+      if (t.empty() || t.shape() != sh.value() || t.dtype() != dtype) {
+        Result<Tensor> fresh = Tensor::zeros(sh.value(), dtype);
         if (!fresh.ok()) s = fresh.status();
         else t = fresh.value();
       }
       if (s.ok()) {
         std::string what = "input '" + graph_->value(graph_->inputs()[static_cast<size_t>(index)]).name + "'";
-        s = copy_from_js(data, t.mutable_data(), static_cast<size_t>(t.num_elements()), what.c_str());
+        s = copy_tensor_from_js(data, &t, what.c_str());
       }
     }
     return record(s, &error_);
@@ -144,7 +149,7 @@ class ModelHandle : public HandleBase {
 
   val output(int index) const {
     if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
-    return copy_to_js(outputs_[static_cast<size_t>(index)]);
+    return copy_tensor_to_js(outputs_[static_cast<size_t>(index)]);
   }
   val output_shape(int index) const {
     if (index < 0 || index >= static_cast<int>(outputs_.size())) return val::null();
@@ -152,6 +157,12 @@ class ModelHandle : public HandleBase {
   }
 
  private:
+  val dtypes(bool outputs) const {
+    val out = val::array();
+    if (!graph_) return out;
+    for (int id : outputs ? graph_->outputs() : graph_->inputs()) out.call<void>("push", std::string(dtype_name(graph_->value(id).dtype)));
+    return out;
+  }
   static val shape_to_js(const Shape& s) {
     val a = val::array();
     for (int i = 0; i < s.rank(); ++i) a.call<void>("push", static_cast<double>(s[i]));

@@ -50,7 +50,8 @@ class TrainerHandle : public HandleBase {
       return record(Status::OutOfRange("input index " + std::to_string(index) + " out of range"), &error_);
     }
     inputs_.resize(graph_->inputs().size());
-    return record(fill(data, shape, &inputs_[static_cast<size_t>(index)], "training input"), &error_);
+    return record(fill(data, shape, &inputs_[static_cast<size_t>(index)], "training input",
+                       graph_->value(graph_->inputs()[static_cast<size_t>(index)]).dtype), &error_);
   }
   int set_target(const val& data, const val& shape) {
     if (!trainer_) return not_ready();
@@ -83,18 +84,18 @@ class TrainerHandle : public HandleBase {
     }
     return record(s, &error_);
   }
-  static Status fill(const val& data, const val& shape, Tensor* t, const char* what) {
+  static Status fill(const val& data, const val& shape, Tensor* t, const char* what, DType dtype = DType::kF32) {
     std::vector<int64_t> dims;
     const size_t rank = shape["length"].as<size_t>();
     for (size_t i = 0; i < rank; ++i) dims.push_back(static_cast<int64_t>(shape[i].as<double>()));
     Result<Shape> sh = Shape::make(dims);
     if (!sh.ok()) return sh.status();
-    if (t->empty() || t->shape() != sh.value()) {
-      Result<Tensor> fresh = Tensor::zeros(sh.value());
+    if (t->empty() || t->shape() != sh.value() || t->dtype() != dtype) {
+      Result<Tensor> fresh = Tensor::zeros(sh.value(), dtype);
       if (!fresh.ok()) return fresh.status();
       *t = fresh.value();
     }
-    return copy_from_js(data, t->mutable_data(), static_cast<size_t>(t->num_elements()), what);
+    return copy_tensor_from_js(data, t, what);
   }
   static Status parse_options(const Json& j, TrainerOptions* o, std::vector<std::string>* freeze) {
     JsonRef r = j.ref("options");

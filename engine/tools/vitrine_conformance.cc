@@ -12,10 +12,12 @@
 // name after "test_" with underscores removed (test_reduce_mean_keepdims -> ReduceMean,
 // test_convtranspose_1d -> ConvTranspose, not Conv), plus a few special cases (test_batchnorm_* ->
 // BatchNormalization, test_basic_conv_* -> Conv, test_{constant,edge,reflect}_pad -> Pad,
-// test_training_dropout* -> Dropout). The candidate op names are every op type used by any test
+// test_training_dropout* -> Dropout, test_tril* / test_triu* -> Trilu, test_instancenorm_* ->
+// InstanceNormalization). The candidate op names are every op type used by any test
 // model. Every test attributed to a claimed op is counted, including those whose model also uses
-// an op we do not support (a failure: "uses unsupported op X") and those with non-float inputs or
-// outputs (a failure: "non-float tensors: ..."). Tests of ops we do not claim are not counted.
+// an op we do not support (a failure: "uses unsupported op X") and those with inputs or outputs of
+// an element type the engine does not hold (a failure: "dtype not held: ..."; the engine holds
+// FLOAT, INT64, INT32, UINT8, INT8 and BOOL). Tests of ops we do not claim are not counted.
 //
 // The node tests pass weights, shapes, axes and bounds as graph inputs, while the importer (static
 // graphs, as exported by PyTorch) needs them as constants. So a test is first run as published,
@@ -113,6 +115,7 @@ std::string attribute_test(const std::string& test, const std::vector<std::strin
   static const std::pair<const char*, const char*> kSpecial[] = {
       {"batchnorm", "BatchNormalization"}, {"constant_pad", "Pad"}, {"edge_pad", "Pad"},
       {"reflect_pad", "Pad"},              {"wrap_pad", "Pad"},     {"training_dropout", "Dropout"},
+      {"tril", "Trilu"},                   {"triu", "Trilu"},       {"instancenorm", "InstanceNormalization"},
   };
   for (const auto& [prefix, op] : kSpecial)
     if (starts_with(name, prefix)) return op;
@@ -166,6 +169,58 @@ Result<std::vector<onnx::TensorProto>> load_set(const std::string& set_dir, cons
   return out;
 }
 
+// The engine dtype of an ONNX element type it holds.
+bool held_dtype(int32_t onnx_type, DType* dtype) {
+  switch (onnx_type) {
+    case onnx::DataType::kFloat: *dtype = DType::kF32; return true;
+    case onnx::DataType::kInt64: *dtype = DType::kI64; return true;
+    case onnx::DataType::kInt32: *dtype = DType::kI32; return true;
+    case onnx::DataType::kUint8: *dtype = DType::kU8; return true;
+    case onnx::DataType::kInt8: *dtype = DType::kI8; return true;
+    case onnx::DataType::kBool: *dtype = DType::kBool; return true;
+    default: return false;
+  }
+}
+
+double element(const Tensor& t, int64_t k) {
+  switch (t.dtype()) {
+    case DType::kF32: return t.data()[k];
+    case DType::kI64: return static_cast<double>(t.data_as<int64_t>()[k]);
+    case DType::kI32: return t.data_as<int32_t>()[k];
+    case DType::kU8: case DType::kBool: return t.data_as<uint8_t>()[k];
+    case DType::kI8: return t.data_as<int8_t>()[k];
+  }
+  return 0;
+}
+
+// A stored tensor as an engine tensor of its dtype.
+Result<Tensor> to_tensor(const onnx::TensorProto& p) {
+  DType dtype;
+  if (!held_dtype(p.data_type, &dtype)) return Status::Unimplemented(std::string("dtype ") + onnx::data_type_name(p.data_type));
+  Result<Shape> shape = Shape::make(p.dims.empty() ? std::vector<int64_t>{1} : p.dims);
+  if (!shape.ok()) return shape.status();
+  if (dtype == DType::kF32) {
+    Result<std::vector<float>> values = onnx::tensor_floats(p);
+    if (!values.ok()) return values.status();
+    return Tensor::from_values(shape.value(), values->data(), values->size());
+  }
+  Result<std::vector<int64_t>> values = onnx::tensor_int64s(p);
+  if (!values.ok()) return values.status();
+  Result<Tensor> t = Tensor::zeros(shape.value(), dtype);
+  if (!t.ok()) return t;
+  if (static_cast<int64_t>(values->size()) != t->num_elements()) return Status::DataLoss("element count differs from the shape");
+  for (size_t k = 0; k < values->size(); ++k) {
+    const int64_t v = values.value()[k];
+    switch (dtype) {
+      case DType::kI64: t->mutable_data_as<int64_t>()[k] = v; break;
+      case DType::kI32: t->mutable_data_as<int32_t>()[k] = static_cast<int32_t>(v); break;
+      case DType::kI8: t->mutable_data_as<int8_t>()[k] = static_cast<int8_t>(v); break;
+      default: t->mutable_data_as<uint8_t>()[k] = dtype == DType::kBool ? v != 0 : static_cast<uint8_t>(v); break;
+    }
+  }
+  return t;
+}
+
 std::string shape_string(const std::vector<int64_t>& dims) {
   std::string s = "(";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -178,15 +233,19 @@ std::string compare(size_t index, const Tensor& got, const onnx::TensorProto& wa
   if (got.shape().to_vector() != want.dims) {
     return what + " has shape " + shape_string(got.shape().to_vector()) + ", expected " + shape_string(want.dims);
   }
-  Result<std::vector<float>> ref = onnx::tensor_floats(want);
-  if (!ref.ok()) return what + " reference: " + ref.status().to_string();
-  if (static_cast<int64_t>(ref->size()) != got.num_elements()) return what + ": element count differs";
+  DType want_dtype;
+  if (!held_dtype(want.data_type, &want_dtype) || want_dtype != got.dtype()) {
+    return what + " is " + dtype_name(got.dtype()) + ", expected " + onnx::data_type_name(want.data_type);
+  }
+  Result<Tensor> ref_tensor = to_tensor(want);
+  if (!ref_tensor.ok()) return what + " reference: " + ref_tensor.status().to_string();
+  if (ref_tensor->num_elements() != got.num_elements()) return what + ": element count differs";
+  const bool exact = got.dtype() != DType::kF32;  // integers and bools must be equal
   double max_err = 0;
   int64_t worst = -1;
   bool bad = false;
-  const float* a = got.data();
   for (int64_t k = 0; k < got.num_elements(); ++k) {
-    const double x = a[k], y = ref.value()[static_cast<size_t>(k)];
+    const double x = element(got, k), y = element(ref_tensor.value(), k);
     double e;
     bool ok;
     if (std::isnan(y) || std::isnan(x)) {
@@ -197,7 +256,7 @@ std::string compare(size_t index, const Tensor& got, const onnx::TensorProto& wa
       e = ok ? 0 : INFINITY;
     } else {
       e = std::fabs(x - y);
-      ok = e <= g_atol + kRtol * std::fabs(y);
+      ok = exact ? x == y : e <= g_atol + kRtol * std::fabs(y);
     }
     if (!ok) bad = true;
     if (!ok && (worst < 0 || e > max_err)) {
@@ -207,7 +266,7 @@ std::string compare(size_t index, const Tensor& got, const onnx::TensorProto& wa
   }
   if (!bad) return "";
   return what + " differs: max abs err " + fmt("%.3g", max_err) + " at index " + std::to_string(worst) + " (got " +
-         fmt("%.6g", a[worst]) + ", expected " + fmt("%.6g", ref.value()[static_cast<size_t>(worst)]) + ")";
+         fmt("%.6g", element(got, worst)) + ", expected " + fmt("%.6g", element(ref_tensor.value(), worst)) + ")";
 }
 
 void put_varint(std::vector<uint8_t>* out, uint64_t v) {
@@ -288,16 +347,18 @@ Outcome run_test(const TestCase& t, Context* ctx, bool freeze) {
   // Element types: the model's declaration first, then the stored tensors.
   for (size_t i = 0; i < fed; ++i) {
     const onnx::ValueInfoProto* in = inputs[i];
-    if (!in->is_tensor) return fail_at(Outcome::kTypes, "non-float tensors: input '" + in->name + "' is not a tensor", i > 0);
-    if (in->elem_type != onnx::DataType::kFloat)
+    DType dt;
+    if (!in->is_tensor) return fail_at(Outcome::kTypes, "dtype not held: input '" + in->name + "' is not a tensor", i > 0);
+    if (!held_dtype(in->elem_type, &dt))
       return fail_at(Outcome::kTypes,
-                     "non-float tensors: input '" + in->name + "' is " + onnx::data_type_name(in->elem_type), i > 0);
+                     "dtype not held: input '" + in->name + "' is " + onnx::data_type_name(in->elem_type), i > 0);
   }
   for (const onnx::ValueInfoProto& out : g.output) {
-    if (!out.is_tensor) return fail_at(Outcome::kTypes, "non-float tensors: output '" + out.name + "' is not a tensor");
-    if (out.elem_type != onnx::DataType::kFloat)
+    DType dt;
+    if (!out.is_tensor) return fail_at(Outcome::kTypes, "dtype not held: output '" + out.name + "' is not a tensor");
+    if (!held_dtype(out.elem_type, &dt))
       return fail_at(Outcome::kTypes,
-                     "non-float tensors: output '" + out.name + "' is " + onnx::data_type_name(out.elem_type));
+                     "dtype not held: output '" + out.name + "' is " + onnx::data_type_name(out.elem_type));
   }
   const std::vector<std::string> sets = data_sets(t.dir);
   if (sets.empty()) return fail_at(Outcome::kSetup, "no test_data_set_* directory");
@@ -381,19 +442,17 @@ Outcome run_test(const TestCase& t, Context* ctx, bool freeze) {
     for (size_t i = 0; i < fed; ++i) {
       const onnx::TensorProto& p = ins.value()[i];
       const std::string file = "input_" + std::to_string(i) + ".pb";
-      if (p.data_type != onnx::DataType::kFloat)
-        return fail_at(Outcome::kTypes, "non-float tensors: " + file + " is " + onnx::data_type_name(p.data_type), i > 0);
-      Result<std::vector<float>> values = onnx::tensor_floats(p);
-      if (!values.ok()) return fail_at(Outcome::kSetup, file + ": " + values.status().to_string());
-      Result<Shape> shape = Shape::make(p.dims.empty() ? std::vector<int64_t>{1} : p.dims);
-      if (!shape.ok()) return fail_at(Outcome::kSetup, file + ": " + shape.status().to_string());
-      Result<Tensor> tensor = Tensor::from_values(shape.value(), values->data(), values->size());
+      DType dt;
+      if (!held_dtype(p.data_type, &dt))
+        return fail_at(Outcome::kTypes, "dtype not held: " + file + " is " + onnx::data_type_name(p.data_type), i > 0);
+      Result<Tensor> tensor = to_tensor(p);
       if (!tensor.ok()) return fail_at(Outcome::kSetup, file + ": " + tensor.status().to_string());
       feeds[slot[i]] = tensor.value();
     }
     for (const onnx::TensorProto& p : outs.value()) {
-      if (p.data_type != onnx::DataType::kFloat)
-        return fail_at(Outcome::kTypes, std::string("non-float tensors: an output is ") + onnx::data_type_name(p.data_type));
+      DType dt;
+      if (!held_dtype(p.data_type, &dt))
+        return fail_at(Outcome::kTypes, std::string("dtype not held: an output is ") + onnx::data_type_name(p.data_type));
     }
     std::vector<Tensor> results;
     Status s = ex->run(feeds, &results);

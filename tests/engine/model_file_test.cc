@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "reference.h"
@@ -62,6 +63,114 @@ TEST(ModelFile, RoundTripKeepsGraphWeightsAndMetadata) {
   EXPECT_FALSE(save_model(*g, {{"architecture", "x"}}).ok());
 }
 
+// A graph with typed values end to end: an i64 input of token ids gathers rows of an f32 table,
+// a bool mask (from comparing the ids with an i64 constant) selects rows or zeros, ArgMax gives an
+// i64 output. It runs, saves with its dtypes, loads and gives the same outputs.
+TEST(ModelFile, TypedInputsConstantsAndOutputsRoundTrip) {
+  std::mt19937 rng(3);
+  auto g = std::make_shared<Graph>();
+  int ids = g->add_input("ids", Shape{2, 3}, DType::kI64).value();
+  int table = g->add_constant("table", random_tensor(Shape{5, 4}, rng)).value();
+  Tensor pad = Tensor::zeros(Shape{1}, DType::kI64).value();
+  int pad_id = g->add_constant("pad_id", pad).value();
+  int zero = g->add_constant("zero", Tensor::zeros(Shape{1}).value()).value();
+  int rows = g->add(OpType::kGather, "rows", {table, ids}).value();
+  int is_pad = g->add(OpType::kEqual, "is_pad", {ids, pad_id}).value();
+  OpAttrs unsq;
+  unsq.ints["shape"] = {2, 3, 1};
+  int mask = g->add(OpType::kReshape, "mask", {is_pad}, unsq).value();
+  int kept = g->add(OpType::kWhere, "kept", {mask, zero, rows}).value();
+  OpAttrs arg;
+  arg.numbers["axis"] = 2;
+  arg.numbers["keepdims"] = 0;
+  int best = g->add(OpType::kArgMax, "best", {kept}, arg).value();
+  ASSERT_TRUE(g->add_output(kept, "embedded").ok());
+  ASSERT_TRUE(g->add_output(best, "best").ok());
+  EXPECT_EQ(g->value(mask).dtype, DType::kBool);
+  EXPECT_EQ(g->value(best).dtype, DType::kI64);
+
+  Tensor x = Tensor::zeros(Shape{2, 3}, DType::kI64).value();
+  const int64_t v[] = {1, 0, 4, -1, 2, 0};
+  for (int i = 0; i < 6; ++i) x.mutable_data_as<int64_t>()[i] = v[i];
+  auto run_all = [&](const std::shared_ptr<Graph>& graph) {
+    auto ctx = Context::create(1, 1).value();
+    auto ex = Executor::create(graph, ctx.get());
+    EXPECT_TRUE(ex.ok()) << ex.status().to_string();
+    std::vector<Tensor> out;
+    Status s = ex.value()->run({x}, &out);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    // The wrong dtype is refused, naming the input and both dtypes.
+    Status wrong = ex.value()->run({Tensor::zeros(Shape{2, 3}).value()}, &out);
+    EXPECT_NE(wrong.message().find("'ids' must be i64, got f32"), std::string::npos) << wrong.to_string();
+    EXPECT_TRUE(ex.value()->run({x}, &out).ok());
+    return out;
+  };
+  std::vector<Tensor> want = run_all(g);
+  ASSERT_EQ(want.size(), 2u);
+  EXPECT_EQ(want[1].dtype(), DType::kI64);
+  for (int i = 0; i < 6; ++i) {  // row i is table[ids[i]] or zeros where ids[i] == 0
+    const int64_t id = v[i] < 0 ? v[i] + 5 : v[i];
+    for (int j = 0; j < 4; ++j) {
+      const float expected = v[i] == 0 ? 0.0f : g->value(table).constant.data()[id * 4 + j];
+      EXPECT_EQ(want[0].data()[i * 4 + j], expected) << i << "," << j;
+    }
+  }
+  auto bytes = save_model(*g, {}, /*half=*/true);  // f16 applies to the f32 table only
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  // Typed graphs are format version 2 (older runtimes refuse them); all-f32 graphs stay version 1.
+  EXPECT_EQ(SafetensorsFile::parse(bytes->data(), bytes->size())->metadata().at("format_version"), "2");
+  auto plain = save_model(*small_cnn(rng)).value();
+  EXPECT_EQ(SafetensorsFile::parse(plain.data(), plain.size())->metadata().at("format_version"), "1");
+  auto loaded = load_model(std::make_shared<const std::vector<uint8_t>>(bytes.value()));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const Graph& lg = *loaded->graph;
+  EXPECT_EQ(lg.value(lg.inputs()[0]).dtype, DType::kI64);
+  EXPECT_EQ(lg.value(lg.find("pad_id").value()).dtype, DType::kI64);
+  std::vector<Tensor> got = run_all(loaded->graph);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(got[1].data_as<int64_t>()[i], want[1].data_as<int64_t>()[i]);
+  for (int64_t i = 0; i < 24; ++i) EXPECT_NEAR(got[0].data()[i], want[0].data()[i], 1e-3);
+
+  // An index out of range fails the run with a clear message, no crash.
+  x.mutable_data_as<int64_t>()[2] = 5;
+  auto ctx = Context::create(1, 1).value();
+  auto ex = Executor::create(loaded->graph, ctx.get()).value();
+  std::vector<Tensor> out;
+  Status s = ex->run({x}, &out);
+  EXPECT_NE(s.message().find("index 5"), std::string::npos) << s.to_string();
+  // A float op refuses a typed input, naming it.
+  Graph bad;
+  int b_in = bad.add_input("ids", Shape{2}, DType::kI32).value();
+  Result<int> relu = bad.add(OpType::kRelu, "relu", {b_in});
+  ASSERT_FALSE(relu.ok());
+  EXPECT_NE(relu.status().message().find("input 0 ('ids') is i32"), std::string::npos) << relu.status().to_string();
+}
+
+TEST(Npy, EveryDtypeRoundTrips) {
+  for (DType dtype : {DType::kF32, DType::kI64, DType::kI32, DType::kU8, DType::kI8, DType::kBool}) {
+    Tensor t = Tensor::zeros(Shape{2, 3}, dtype).value();
+    uint8_t* b = static_cast<uint8_t*>(t.mutable_raw_data());
+    for (size_t i = 0; i < t.nbytes(); ++i) b[i] = dtype == DType::kBool ? (i % 2) : static_cast<uint8_t>(i * 37 + 1);
+    const std::vector<uint8_t> bytes = to_npy(t);
+    Result<Tensor> back = parse_npy(bytes.data(), bytes.size());
+    ASSERT_TRUE(back.ok()) << dtype_name(dtype) << ": " << back.status().to_string();
+    EXPECT_EQ(back->dtype(), dtype);
+    EXPECT_EQ(back->shape(), t.shape());
+    EXPECT_EQ(std::memcmp(back->raw_data(), t.raw_data(), t.nbytes()), 0) << dtype_name(dtype);
+  }
+  // A bool byte other than 0/1 reads as true (1); an unknown dtype names itself.
+  Tensor t = Tensor::zeros(Shape{2}, DType::kBool).value();
+  std::vector<uint8_t> bytes = to_npy(t);
+  bytes.back() = 7;
+  Result<Tensor> back = parse_npy(bytes.data(), bytes.size());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->data_as<uint8_t>()[1], 1);
+  std::string text(bytes.begin(), bytes.end());
+  text.replace(text.find("|b1"), 3, "<u2");
+  Result<Tensor> u2 = parse_npy(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  ASSERT_FALSE(u2.ok());
+  EXPECT_NE(u2.status().message().find("<u2"), std::string::npos);
+}
+
 TEST(ModelFile, OnnxRoundTripWhenParityModelsExist) {
   const char* dir = std::getenv("VITRINE_PARITY_MODELS");
   if (!dir) GTEST_SKIP() << "VITRINE_PARITY_MODELS not set";
@@ -112,7 +221,7 @@ TEST(ModelFile, BrokenArchitecturesNameTheProblem) {
   // A newer major format version is refused with advice.
   auto file = SafetensorsFile::parse(good.data(), good.size()).value();
   std::map<std::string, std::string> meta = file.metadata();
-  meta["format_version"] = "2";
+  meta["format_version"] = "3";
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const std::string& n : file.names()) tensors.emplace_back(n, file.tensor(n).value());
   EXPECT_NE(message(write_safetensors(tensors, meta).value()).find("update Vitrine"), std::string::npos);

@@ -38,6 +38,7 @@ struct CaseInput {
   // Fills the tensor (default: uniform in [-1, 1], kept away from 0 by `min_abs`).
   std::function<void(Tensor&, std::mt19937&)> fill;
   float min_abs = 0.0f;
+  DType dtype = DType::kF32;  // other dtypes default to integers in [-3, 3] (bool: 0 or 1; u8: 0..6)
 };
 
 // A fill of distinct values 0.1 apart in random order: max pooling is differentiable only away from
@@ -83,7 +84,7 @@ inline Result<std::vector<Tensor>> run_node(OpType type, const OpAttrs& attrs, c
   for (size_t i = 0; i < inputs.size(); ++i) {
     const bool is_constant = i < constant.size() && constant[i];
     Result<int> id = is_constant ? g->add_constant("in" + std::to_string(i), inputs[i])
-                                 : g->add_input("in" + std::to_string(i), inputs[i].shape());
+                                 : g->add_input("in" + std::to_string(i), inputs[i].shape(), inputs[i].dtype());
     if (!id.ok()) return id.status();
     ids.push_back(id.value());
     if (!is_constant) feeds.push_back(inputs[i]);
@@ -135,9 +136,12 @@ inline Result<std::vector<Tensor>> run_case(const OpCase& c, const std::vector<T
 inline std::vector<Tensor> make_inputs(const OpCase& c, std::mt19937& rng) {
   std::vector<Tensor> values;
   for (const CaseInput& in : c.inputs) {
-    Tensor t = Tensor::zeros(in.shape).value();
+    Tensor t = Tensor::zeros(in.shape, in.dtype).value();
     if (in.fill) {
       in.fill(t, rng);
+    } else if (in.dtype != DType::kF32) {
+      std::uniform_int_distribution<int> d(in.dtype == DType::kBool ? 0 : -3, in.dtype == DType::kBool ? 1 : 3);
+      for (int64_t i = 0; i < t.num_elements(); ++i) set_at(t, i, d(rng) + (in.dtype == DType::kU8 ? 3 : 0));
     } else {
       std::uniform_real_distribution<float> d(-1.0f, 1.0f);
       for (int64_t i = 0; i < t.num_elements(); ++i) {
@@ -156,9 +160,10 @@ inline void check_close(const Tensor& actual, const std::vector<double>& expecte
   ASSERT_EQ(static_cast<size_t>(actual.num_elements()), expected.size()) << what << ": element count";
   size_t bad = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
-    const double err = std::fabs(actual.data()[i] - expected[i]);
+    const double got = at(actual, static_cast<int64_t>(i));
+    const double err = std::fabs(got - expected[i]);
     if (!(err <= atol + rtol * std::fabs(expected[i])) && bad++ < 5) {
-      ADD_FAILURE() << what << "[" << i << "]: got " << actual.data()[i] << ", expected " << expected[i];
+      ADD_FAILURE() << what << "[" << i << "]: got " << got << ", expected " << expected[i];
     }
   }
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << expected.size() << " elements differ";
@@ -169,9 +174,9 @@ inline void check_backward(const OpCase& c, std::vector<Tensor>& values, const s
   const OpInfo& info = op_info(c.op);
   std::vector<Tensor> upstream;
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  for (const Tensor& o : outs) {
+  for (const Tensor& o : outs) {  // non-f32 outputs carry no gradient: a zero upstream
     Tensor r = Tensor::zeros(o.shape()).value();
-    for (int64_t i = 0; i < r.num_elements(); ++i) r.mutable_data()[i] = d(rng);
+    for (int64_t i = 0; o.dtype() == DType::kF32 && i < r.num_elements(); ++i) r.mutable_data()[i] = d(rng);
     upstream.push_back(r);
   }
   auto loss = [&](const std::vector<Tensor>& v) {
@@ -179,7 +184,8 @@ inline void check_backward(const OpCase& c, std::vector<Tensor>& values, const s
     EXPECT_TRUE(o.ok()) << o.status().to_string();
     double l = 0;
     for (size_t k = 0; o.ok() && k < o->size(); ++k)
-      for (int64_t i = 0; i < upstream[k].num_elements(); ++i) l += double(o.value()[k].data()[i]) * upstream[k].data()[i];
+      for (int64_t i = 0; o.value()[k].dtype() == DType::kF32 && i < upstream[k].num_elements(); ++i)
+        l += double(o.value()[k].data()[i]) * upstream[k].data()[i];
     return l;
   };
   std::vector<const Tensor*> in_ptrs, out_ptrs, up_ptrs;
@@ -190,7 +196,8 @@ inline void check_backward(const OpCase& c, std::vector<Tensor>& values, const s
   std::vector<Tensor*> grad_ptrs;
   for (size_t i = 0; i < values.size(); ++i) grads.push_back(Tensor::zeros(values[i].shape()).value());
   for (size_t i = 0; i < values.size(); ++i) {
-    const bool diff = c.inputs[i].role == InputRole::kActivation || c.inputs[i].role == InputRole::kParameter;
+    const bool diff = (c.inputs[i].role == InputRole::kActivation || c.inputs[i].role == InputRole::kParameter) &&
+                      values[i].dtype() == DType::kF32;
     grad_ptrs.push_back(diff ? &grads[i] : nullptr);
   }
   Status s = info.backward(ctx, c.attrs, in_ptrs, out_ptrs, up_ptrs, grad_ptrs);
@@ -235,7 +242,9 @@ inline void check_op_case(const OpCase& c, uint32_t seed = 20261128) {
     }
   }
   // 2. lowered vs engine kernel, for ops that have both
-  if (info.lower && info.run && c.attrs.number("training", 0) == 0) {
+  bool all_f32 = true;
+  for (const Tensor& v : values) all_f32 = all_f32 && v.dtype() == DType::kF32;
+  if (info.lower && info.run && all_f32 && c.attrs.number("training", 0) == 0) {
     std::vector<const Tensor*> ins;
     std::vector<Shape> shapes;
     for (const Tensor& v : values) {

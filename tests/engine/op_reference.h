@@ -17,8 +17,31 @@ namespace vitrine::testing {
 
 using Outputs = std::vector<std::vector<double>>;
 
-inline double at(const Tensor& t, int64_t i) { return t.data()[i]; }
-inline std::vector<double> values_of(const Tensor& t) { return std::vector<double>(t.data(), t.data() + t.num_elements()); }
+// Element i of a tensor of any dtype, as a double (bool: 0 or 1).
+inline double at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kF32: return t.data()[i];
+    case DType::kI64: return static_cast<double>(t.data_as<int64_t>()[i]);
+    case DType::kI32: return t.data_as<int32_t>()[i];
+    case DType::kU8: case DType::kBool: return t.data_as<uint8_t>()[i];
+    case DType::kI8: return t.data_as<int8_t>()[i];
+  }
+  return 0;
+}
+inline void set_at(Tensor& t, int64_t i, double v) {
+  switch (t.dtype()) {
+    case DType::kF32: t.mutable_data()[i] = static_cast<float>(v); break;
+    case DType::kI64: t.mutable_data_as<int64_t>()[i] = static_cast<int64_t>(v); break;
+    case DType::kI32: t.mutable_data_as<int32_t>()[i] = static_cast<int32_t>(v); break;
+    case DType::kU8: case DType::kBool: t.mutable_data_as<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+    case DType::kI8: t.mutable_data_as<int8_t>()[i] = static_cast<int8_t>(v); break;
+  }
+}
+inline std::vector<double> values_of(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.num_elements()));
+  for (int64_t i = 0; i < t.num_elements(); ++i) v[static_cast<size_t>(i)] = at(t, i);
+  return v;
+}
 
 // Row-major multi-index of flat position `i` in `shape`.
 inline std::vector<int64_t> unravel(int64_t i, const std::vector<int64_t>& shape) {
@@ -79,6 +102,108 @@ inline Outputs binary_ref(const Tensor& a, const Tensor& b, const std::function<
 inline double gelu_erf(double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }
 inline double gelu_tanh(double v) {
   return 0.5 * v * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+}
+
+
+// ---- typed ops ---------------------------------------------------------------------------------
+
+// Cast of one value to `to`: truncation toward zero with saturation for float -> integer, wrap for
+// integer -> narrower integer, != 0 for bool.
+inline double cast_ref(double v, DType from, DType to) {
+  if (to == DType::kBool) return v != 0 ? 1 : 0;
+  if (to == DType::kF32) return static_cast<float>(v);
+  double lo = 0, hi = 0;
+  int bits = 0;
+  switch (to) {
+    case DType::kI64: lo = -9223372036854775808.0, hi = 9223372036854775807.0, bits = 64; break;
+    case DType::kI32: lo = -2147483648.0, hi = 2147483647.0, bits = 32; break;
+    case DType::kI8: lo = -128, hi = 127, bits = 8; break;
+    default: lo = 0, hi = 255, bits = 8; break;  // u8
+  }
+  if (from == DType::kF32) {
+    if (std::isnan(v)) return 0;
+    const double t = std::trunc(v);
+    return t < lo ? lo : t > hi ? hi : t;
+  }
+  if (bits == 64) return v;
+  const int64_t m = int64_t{1} << bits;
+  int64_t w = static_cast<int64_t>(v) % m;
+  if (w < 0) w += m;
+  if (lo < 0 && w > static_cast<int64_t>(hi)) w -= m;
+  return static_cast<double>(w);
+}
+
+// Input coordinate and (index, weight) taps of output index o along one axis of Resize, from the
+// ONNX Resize definition (edge taps read the border element).
+inline std::vector<std::pair<int64_t, double>> resize_taps_ref(const OpAttrs& a, int axis, int64_t in, int64_t out, int64_t o) {
+  static const char* keys[] = {"scale_0", "scale_1", "scale_2", "scale_3", "scale_4", "scale_5"};
+  const double scale = a.ints.count("sizes") ? double(out) / in : a.number(keys[axis], 1.0);
+  const std::string ct = a.string("coordinate_transformation_mode", "half_pixel");
+  const std::string mode = a.string("mode", "nearest"), nm = a.string("nearest_mode", "round_prefer_floor");
+  double x = ct == "asymmetric"           ? o / scale
+             : ct == "align_corners"      ? (in * scale == 1 ? 0.0 : double(o) * (in - 1) / (in * scale - 1))
+             : ct == "pytorch_half_pixel" ? (in * scale > 1 ? (o + 0.5) / scale - 0.5 : 0.0)
+             : ct == "tf_half_pixel_for_nn" ? (o + 0.5) / scale
+                                          : (o + 0.5) / scale - 0.5;
+  auto edge = [in](int64_t i) { return std::min<int64_t>(std::max<int64_t>(i, 0), in - 1); };
+  if (mode == "nearest") {
+    double r = nm == "floor" ? std::floor(x) : nm == "ceil" ? std::ceil(x)
+             : nm == "round_prefer_ceil" ? std::floor(x + 0.5) : std::ceil(x - 0.5);
+    return {{edge(static_cast<int64_t>(r)), 1.0}};
+  }
+  if (mode == "linear") {
+    x = std::min(std::max(x, 0.0), double(in - 1));
+    const double f = x - std::floor(x);
+    const int64_t i0 = static_cast<int64_t>(std::floor(x));
+    return {{edge(i0), 1 - f}, {edge(i0 + 1), f}};
+  }
+  const double A = a.number("cubic_coeff_a", -0.75);
+  const double f = x - std::floor(x);
+  const int64_t i0 = static_cast<int64_t>(std::floor(x));
+  auto kernel = [A](double d) {  // Keys' cubic convolution kernel
+    d = std::fabs(d);
+    if (d <= 1) return (A + 2) * d * d * d - (A + 3) * d * d + 1;
+    if (d < 2) return A * d * d * d - 5 * A * d * d + 8 * A * d - 4 * A;
+    return 0.0;
+  };
+  std::vector<std::pair<int64_t, double>> taps;
+  double sum = 0;
+  for (int k = -1; k <= 2; ++k) {
+    const bool outside = i0 + k < 0 || i0 + k >= in;
+    const double w = a.number("exclude_outside", 0) != 0 && outside ? 0.0 : kernel(k - f);
+    taps.push_back({edge(i0 + k), w});
+    sum += w;
+  }
+  if (a.number("exclude_outside", 0) != 0)
+    for (auto& t : taps) t.second /= sum;
+  return taps;
+}
+
+inline Outputs resize_ref(const Tensor& x, const Shape& ys, const OpAttrs& a) {
+  const std::vector<int64_t> xs = x.shape().to_vector(), yv = ys.to_vector();
+  std::vector<double> y(static_cast<size_t>(count(yv)));
+  for (int64_t i = 0; i < count(yv); ++i) {
+    const std::vector<int64_t> idx = unravel(i, yv);
+    std::vector<std::vector<std::pair<int64_t, double>>> taps;
+    for (size_t d = 0; d < xs.size(); ++d) taps.push_back(resize_taps_ref(a, static_cast<int>(d), xs[d], yv[d], idx[d]));
+    // Σ over every combination of one tap per axis of Π weights × x[taps].
+    std::vector<size_t> pick(xs.size(), 0);
+    double sum = 0;
+    while (true) {
+      double w = 1;
+      int64_t off = 0;
+      for (size_t d = 0; d < xs.size(); ++d) {
+        w *= taps[d][pick[d]].second;
+        off = off * xs[d] + taps[d][pick[d]].first;
+      }
+      sum += w * at(x, off);
+      size_t d = xs.size();
+      while (d-- > 0 && ++pick[d] == taps[d].size()) pick[d] = 0;
+      if (d == static_cast<size_t>(-1)) break;
+    }
+    y[static_cast<size_t>(i)] = sum;
+  }
+  return {y};
 }
 
 // ---- normalizations over the last axis ---------------------------------------------------------
@@ -589,10 +714,180 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
     case OpType::kCeil: return unary([](double v) { return std::ceil(v); });
     case OpType::kSin: return unary([](double v) { return std::sin(v); });
     case OpType::kCos: return unary([](double v) { return std::cos(v); });
+    case OpType::kTan: return unary([](double v) { return std::tan(v); });
+    case OpType::kAsin: return unary([](double v) { return std::asin(v); });
+    case OpType::kAcos: return unary([](double v) { return std::acos(v); });
+    case OpType::kAtan: return unary([](double v) { return std::atan(v); });
+    case OpType::kSinh: return unary([](double v) { return std::sinh(v); });
+    case OpType::kCosh: return unary([](double v) { return std::cosh(v); });
+    case OpType::kAsinh: return unary([](double v) { return std::log(v + std::sqrt(v * v + 1)); });
+    case OpType::kAcosh: return unary([](double v) { return std::log(v + std::sqrt(v * v - 1)); });
+    case OpType::kAtanh: return unary([](double v) { return 0.5 * std::log((1 + v) / (1 - v)); });
+    case OpType::kSign: return unary([](double v) { return double((v > 0) - (v < 0)); });
+    case OpType::kRound:
+      return unary([](double v) {  // halves to the even neighbour
+        const double f = std::floor(v), d = v - f;
+        return d < 0.5 ? f : d > 0.5 ? f + 1 : (std::fmod(f, 2.0) == 0 ? f : f + 1);
+      });
+    case OpType::kSoftsign: return unary([](double v) { return v / (1 + std::fabs(v)); });
+    case OpType::kThresholdedRelu: {
+      const double alpha = a.number("alpha", 1.0);
+      return unary([alpha](double v) { return v > alpha ? v : 0.0; });
+    }
+    case OpType::kCelu: {
+      const double alpha = a.number("alpha", 1.0);
+      return unary([alpha](double v) { return std::max(0.0, v) + std::min(0.0, alpha * (std::exp(v / alpha) - 1)); });
+    }
+    case OpType::kShrink: {
+      const double lambd = a.number("lambd", 0.5), bias = a.number("bias", 0.0);
+      return unary([lambd, bias](double v) { return v < -lambd ? v + bias : v > lambd ? v - bias : 0.0; });
+    }
     case OpType::kMax: return binary([](double x, double y) { return std::max(x, y); });
     case OpType::kMin: return binary([](double x, double y) { return std::min(x, y); });
     case OpType::kPow: return binary([](double x, double y) { return std::pow(x, y); });
     case OpType::kPRelu: return binary([](double x, double y) { return x >= 0 ? x : y * x; });
+    case OpType::kCast: {
+      const DType to = dtype_from_name(a.string("to", "f32")).value();
+      return [to](const std::vector<Tensor>& in) {
+        std::vector<double> y;
+        for (int64_t i = 0; i < in[0].num_elements(); ++i) y.push_back(cast_ref(at(in[0], i), in[0].dtype(), to));
+        return Outputs{y};
+      };
+    }
+    case OpType::kEqual: return binary([](double x, double y) { return x == y ? 1.0 : 0.0; });
+    case OpType::kLess: return binary([](double x, double y) { return x < y ? 1.0 : 0.0; });
+    case OpType::kLessOrEqual: return binary([](double x, double y) { return x <= y ? 1.0 : 0.0; });
+    case OpType::kGreater: return binary([](double x, double y) { return x > y ? 1.0 : 0.0; });
+    case OpType::kGreaterOrEqual: return binary([](double x, double y) { return x >= y ? 1.0 : 0.0; });
+    case OpType::kAnd: return binary([](double x, double y) { return x != 0 && y != 0 ? 1.0 : 0.0; });
+    case OpType::kOr: return binary([](double x, double y) { return x != 0 || y != 0 ? 1.0 : 0.0; });
+    case OpType::kXor: return binary([](double x, double y) { return (x != 0) != (y != 0) ? 1.0 : 0.0; });
+    case OpType::kNot: return [](const std::vector<Tensor>& in) { return unary_ref(in[0], [](double v) { return v != 0 ? 0.0 : 1.0; }); };
+    case OpType::kWhere:
+      return [](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> sc = in[0].shape().to_vector(), sx = in[1].shape().to_vector(), sz = in[2].shape().to_vector();
+        const std::vector<int64_t> out = broadcast_shape({sc, sx, sz});
+        std::vector<double> y;
+        for (int64_t i = 0; i < count(out); ++i) {
+          const std::vector<int64_t> idx = unravel(i, out);
+          y.push_back(at(in[0], broadcast_offset(idx, sc)) != 0 ? at(in[1], broadcast_offset(idx, sx)) : at(in[2], broadcast_offset(idx, sz)));
+        }
+        return Outputs{y};
+      };
+    case OpType::kArgMax:
+    case OpType::kArgMin: {
+      const bool mx = op == OpType::kArgMax, last = a.number("select_last_index", 0) != 0;
+      const int64_t axis_attr = static_cast<int64_t>(a.number("axis", 0));
+      return [=](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> s = in[0].shape().to_vector();
+        const size_t ax = static_cast<size_t>(axis_attr < 0 ? axis_attr + static_cast<int64_t>(s.size()) : axis_attr);
+        std::vector<int64_t> rest = s;
+        rest[ax] = 1;
+        std::vector<double> y;
+        for (int64_t i = 0; i < count(rest); ++i) {
+          std::vector<int64_t> idx = unravel(i, rest);
+          int64_t best = -1;
+          double bv = 0;
+          for (int64_t k = 0; k < s[ax]; ++k) {
+            idx[ax] = k;
+            int64_t off = 0;
+            for (size_t d = 0; d < s.size(); ++d) off = off * s[d] + idx[d];
+            const double v = at(in[0], off);
+            if (best < 0 || (mx ? v > bv : v < bv) || (last && v == bv)) best = k, bv = v;
+          }
+          y.push_back(static_cast<double>(best));
+        }
+        return Outputs{y};
+      };
+    }
+    case OpType::kGather: {
+      const int64_t axis_attr = static_cast<int64_t>(a.number("axis", 0));
+      return [axis_attr](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> s = in[0].shape().to_vector(), is = in[1].shape().to_vector();
+        const size_t ax = static_cast<size_t>(axis_attr < 0 ? axis_attr + static_cast<int64_t>(s.size()) : axis_attr);
+        std::vector<int64_t> out(s.begin(), s.begin() + static_cast<int64_t>(ax));
+        out.insert(out.end(), is.begin(), is.end());
+        out.insert(out.end(), s.begin() + static_cast<int64_t>(ax) + 1, s.end());
+        std::vector<double> y;
+        for (int64_t i = 0; i < count(out); ++i) {
+          const std::vector<int64_t> idx = unravel(i, out);
+          int64_t ioff = 0;  // position in indices of the middle coordinates
+          for (size_t d = 0; d < is.size(); ++d) ioff = ioff * is[d] + idx[ax + d];
+          int64_t k = static_cast<int64_t>(at(in[1], ioff));
+          if (k < 0) k += s[ax];
+          int64_t off = 0;
+          for (size_t d = 0; d < s.size(); ++d) off = off * s[d] + (d < ax ? idx[d] : d == ax ? k : idx[d - 1 + is.size()]);
+          y.push_back(at(in[0], off));
+        }
+        return Outputs{y};
+      };
+    }
+    case OpType::kExpand:
+    case OpType::kTile: {
+      const std::vector<int64_t> target = a.ints.count("shape") ? a.ints.at("shape") : std::vector<int64_t>{};
+      const std::vector<int64_t> reps = a.ints.count("repeats") ? a.ints.at("repeats") : std::vector<int64_t>{};
+      const bool tile = op == OpType::kTile;
+      return [=](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> xs = in[0].shape().to_vector();
+        std::vector<int64_t> out = target;
+        if (tile) {
+          out = xs;
+          for (size_t d = 0; d < xs.size(); ++d) out[d] *= reps[d];
+        }
+        std::vector<double> y;
+        for (int64_t i = 0; i < count(out); ++i) {
+          std::vector<int64_t> idx = unravel(i, out);
+          if (tile) {
+            for (size_t d = 0; d < xs.size(); ++d) idx[d] %= xs[d];
+            int64_t off = 0;
+            for (size_t d = 0; d < xs.size(); ++d) off = off * xs[d] + idx[d];
+            y.push_back(at(in[0], off));
+          } else {
+            y.push_back(at(in[0], broadcast_offset(idx, xs)));
+          }
+        }
+        return Outputs{y};
+      };
+    }
+    case OpType::kCumSum:
+    case OpType::kHardmax: {
+      const bool hard = op == OpType::kHardmax;
+      const int64_t axis_attr = static_cast<int64_t>(a.number("axis", hard ? -1 : 0));
+      const bool exclusive = a.number("exclusive", 0) != 0, reverse = a.number("reverse", 0) != 0;
+      return [=](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> s = in[0].shape().to_vector();
+        const size_t ax = static_cast<size_t>(axis_attr < 0 ? axis_attr + static_cast<int64_t>(s.size()) : axis_attr);
+        std::vector<double> y(static_cast<size_t>(count(s)));
+        for (int64_t i = 0; i < count(s); ++i) {
+          const std::vector<int64_t> idx = unravel(i, s);
+          auto at_k = [&](int64_t k) {
+            std::vector<int64_t> j = idx;
+            j[ax] = k;
+            int64_t off = 0;
+            for (size_t d = 0; d < s.size(); ++d) off = off * s[d] + j[d];
+            return at(in[0], off);
+          };
+          if (hard) {
+            int64_t best = 0;
+            for (int64_t k = 1; k < s[ax]; ++k) if (at_k(k) > at_k(best)) best = k;
+            y[static_cast<size_t>(i)] = idx[ax] == best ? 1.0 : 0.0;
+          } else {
+            double sum = 0;
+            for (int64_t k = 0; k < s[ax]; ++k) {
+              const bool before = reverse ? k > idx[ax] : k < idx[ax];
+              if (before || (!exclusive && k == idx[ax])) sum += at_k(k);
+            }
+            y[static_cast<size_t>(i)] = sum;
+          }
+        }
+        return Outputs{y};
+      };
+    }
+    case OpType::kResize:
+      return [a](const std::vector<Tensor>& in) {
+        std::vector<Shape> shapes{in[0].shape()};
+        return resize_ref(in[0], op_info(OpType::kResize).infer_shapes(shapes, a).value()[0], a);
+      };
     case OpType::kSoftmax: return [](const std::vector<Tensor>& in) { return softmax_ref(in[0], false); };
     case OpType::kLogSoftmax: return [](const std::vector<Tensor>& in) { return softmax_ref(in[0], true); };
     case OpType::kReshape:

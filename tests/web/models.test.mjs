@@ -113,6 +113,36 @@ for (const variant of ['simd', 'simd-threads']) {
       fromFile.dispose();
     });
 
+    test('typed inputs and outputs: int64 ids and a bool mask in, float logits and an int64 arg max out', async () => {
+      const fixture = fileURLToPath(new URL('../fixtures/typed-model/', import.meta.url));
+      const want = JSON.parse(fs.readFileSync(path.join(fixture, 'expected.json'), 'utf8'));
+      const model = await runtime.loadModel(path.join(fixture, 'model.onnx'));
+      assert.deepEqual(model.inputDtypes, ['i64', 'bool']);
+      assert.deepEqual(model.outputDtypes, ['f32', 'i64']);
+      const ids = BigInt64Array.from(want.ids.flat(), BigInt);
+      const keep = Uint8Array.from(want.keep.flat());
+      const check = (out) => {
+        assert.ok(out.logits.data instanceof Float32Array);
+        assert.ok(maxAbsDiff(out.logits.data, want.logits.flat()) <= 1e-5, 'logits differ from NumPy');
+        assert.ok(out.best.data instanceof BigInt64Array);
+        assert.deepEqual(Array.from(out.best.data, Number), want.best);
+        assert.deepEqual(out.best.shape, [2]);
+      };
+      check(model.run({ ids, keep }));
+      check(model.run({ ids: want.ids.flat(), keep: want.keep.flat() }));  // plain arrays are converted
+      const keepBytes = Uint8Array.from(want.keep.flat(), (v) => v * 7);  // any non-zero byte is true
+      check(model.run({ ids, keep: keepBytes }));
+      assert.throws(() => model.run({ ids: new Float32Array(10), keep }), /input 'ids' \(i64\) must be a BigInt64Array/);
+      assert.throws(() => model.run({ ids: [1.5, 0, 0, 0, 0, 0, 0, 0, 0, 0], keep }), /1.5, not a safe integer/);
+      assert.throws(() => model.run({ ids: [9, 0, 0, 0, 0, 0, 0, 0, 0, 0], keep }), /index 9 .* outside an axis of size 7/);
+      // Saved as a Vitrine file (format version 2), it keeps its dtypes and outputs.
+      const reloaded = await runtime.loadModel(model.save());
+      assert.deepEqual(reloaded.inputDtypes, ['i64', 'bool']);
+      check(reloaded.run({ ids, keep }));
+      reloaded.dispose();
+      model.dispose();
+    });
+
     test('create/dispose loops do not grow memory', { skip: !have('squeezenet1_1') && !required && 'no parity models' }, async () => {
       const bytes = fs.readFileSync(path.join(dir, 'squeezenet1_1.onnx'));
       const x = new Float32Array(3 * 224 * 224).fill(0.1);

@@ -101,8 +101,18 @@ export declare class DenseLayer {
   dispose(): void;
 }
 
+/** The typed array of each dtype: f32 Float32Array, i64 BigInt64Array, i32 Int32Array, u8 and bool Uint8Array, i8 Int8Array. */
+export type TensorArray = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+export type DType = 'f32' | 'i64' | 'i32' | 'u8' | 'i8' | 'bool';
+
 export interface TensorData {
   data: Float32Array;
+  shape: number[];
+}
+
+/** A model input or output in its dtype's array. */
+export interface TypedTensorData {
+  data: TensorArray;
   shape: number[];
 }
 
@@ -112,13 +122,16 @@ export declare class Model {
   readonly outputNames: string[];
   /** Declared input shapes; dimension 0 (the batch) may change from run to run. */
   readonly inputShapes: number[][];
+  /** Input and output dtypes, in order. */
+  readonly inputDtypes: DType[];
+  readonly outputDtypes: DType[];
   /** Metadata strings of a Vitrine model file (task, labels, normalization, ...); empty for ONNX. */
   readonly metadata: Record<string, string>;
   /**
    * A Float32Array for single-input models (batch inferred from its length), or inputs by name.
    * Returns outputs by name.
    */
-  run(inputs: ModelInputs): Record<string, TensorData>;
+  run(inputs: ModelInputs): Record<string, TypedTensorData>;
   /** A trainer that fine-tunes this model's weights in place. */
   createTrainer(options?: TrainerOptions): Trainer;
   /** The model with its current weights as a Vitrine model file (.safetensors bytes). */
@@ -126,7 +139,7 @@ export declare class Model {
   dispose(): void;
 }
 
-export type ModelInputs = Float32Array | number[] | Record<string, Float32Array | number[] | TensorData>;
+export type ModelInputs = TensorArray | number[] | Record<string, TensorArray | number[] | bigint[] | TypedTensorData>;
 
 export interface TrainerOptions {
   /** Default 'softmax_cross_entropy'. */

@@ -166,6 +166,29 @@ export async function readRegisteredModel(name, onProgress) {
 }
 
 // { name: [d0, d1, ...] } with positive integer dimensions, or a VitrineError.
+// The typed array that carries each dtype (bool: Uint8Array of 0/1).
+const ARRAY_TYPES = {
+  f32: Float32Array, i64: BigInt64Array, i32: Int32Array, u8: Uint8Array, i8: Int8Array, bool: Uint8Array,
+};
+
+/** A plain array of numbers (or BigInts for i64) as `ArrayType`, refusing values it cannot hold. */
+function fromNumbers(ArrayType, values, name) {
+  if (ArrayType === Float32Array) return Float32Array.from(values);
+  if (ArrayType === BigInt64Array) {
+    return BigInt64Array.from(values, (v) => {
+      if (typeof v === 'bigint') return v;
+      if (!Number.isSafeInteger(v)) throw new VitrineError(`input '${name}' holds ${v}, not a safe integer`, 'InvalidArgument');
+      return BigInt(v);
+    });
+  }
+  const out = new ArrayType(values.length);
+  values.forEach((v, i) => {
+    out[i] = v;
+    if (out[i] !== v) throw new VitrineError(`input '${name}' holds ${v}, which a ${ArrayType.name} cannot hold`, 'InvalidArgument');
+  });
+  return out;
+}
+
 function checkInputShapes(shapes) {
   if (shapes === null || typeof shapes !== 'object' || Array.isArray(shapes)) {
     throw new VitrineError('inputShapes must be an object { inputName: [d0, d1, ...] }', 'InvalidArgument');
@@ -196,15 +219,20 @@ export class Model extends EngineObject {
     this.outputNames = this._handle.outputNames();
     /** Declared input shapes (dimension 0, the batch, may change). */
     this.inputShapes = this._handle.inputShapes();
+    /** Input and output dtypes: 'f32', 'i64', 'i32', 'u8', 'i8' or 'bool'. */
+    this.inputDtypes = this._handle.inputDtypes();
+    this.outputDtypes = this._handle.outputDtypes();
     /** Metadata strings of a Vitrine model file (task, labels, ...); empty for ONNX. */
     this.metadata = this._handle.metadata();
   }
 
   /**
    * Runs the model.
-   * @param inputs a Float32Array (single-input models; batch inferred from its length), or an object
-   *   mapping input names to Float32Array or { data: Float32Array, shape: number[] }.
-   * @returns {Record<string, { data: Float32Array, shape: number[] }>}
+   * @param inputs a typed array (single-input models; batch inferred from its length), or an object
+   *   mapping input names to typed arrays or { data, shape }. Each input takes the array of its
+   *   dtype (inputDtypes): Float32Array (f32), BigInt64Array (i64), Int32Array (i32), Uint8Array
+   *   (u8, bool), Int8Array (i8); a plain array of numbers is converted.
+   * @returns {Record<string, { data: TypedArray, shape: number[] }>} outputs in their dtypes' arrays
    */
   run(inputs) {
     const h = this._live();
@@ -234,9 +262,9 @@ export class Model extends EngineObject {
     return bytes;
   }
 
-  /** @internal [{ data: Float32Array, shape: number[] }] in input order. */
+  /** @internal [{ data: TypedArray, shape: number[] }] in input order. */
   _normalizeInputs(inputs) {
-    const byName = inputs instanceof Float32Array || Array.isArray(inputs)
+    const byName = ArrayBuffer.isView(inputs) || Array.isArray(inputs)
       ? (this.inputNames.length === 1 ? { [this.inputNames[0]]: inputs } : null)
       : inputs;
     if (!byName || typeof byName !== 'object') {
@@ -254,13 +282,15 @@ export class Model extends EngineObject {
       if (value === undefined) throw new VitrineError(`missing input '${name}'`, 'InvalidArgument');
       let data = value;
       let shape = null;
-      if (!(value instanceof Float32Array) && !Array.isArray(value)) {
+      if (!ArrayBuffer.isView(value) && !Array.isArray(value)) {
         data = value.data;
         shape = value.shape;
       }
-      if (Array.isArray(data)) data = Float32Array.from(data);
-      if (!(data instanceof Float32Array)) {
-        throw new VitrineError(`input '${name}' must be a Float32Array (or { data, shape })`, 'InvalidArgument');
+      const dtype = this.inputDtypes[index];
+      const ArrayType = ARRAY_TYPES[dtype];
+      if (Array.isArray(data)) data = fromNumbers(ArrayType, data, name);
+      if (!(data instanceof ArrayType)) {
+        throw new VitrineError(`input '${name}' (${dtype}) must be a ${ArrayType.name} (or { data, shape })`, 'InvalidArgument');
       }
       if (!shape) {
         const declared = this.inputShapes[index];

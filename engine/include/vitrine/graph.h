@@ -24,6 +24,7 @@ namespace vitrine {
 struct GraphValue {
   std::string name;
   Shape shape;
+  DType dtype = DType::kF32;
   Tensor constant;      // non-empty for constants (weights)
   int producer = -1;    // index of the node that writes it; -1 for inputs and constants
   bool is_input = false;
@@ -40,10 +41,10 @@ struct GraphNode {
 class Graph {
  public:
   // A graph input (batch first). Names are unique across values.
-  Result<int> add_input(const std::string& name, const Shape& shape);
+  Result<int> add_input(const std::string& name, const Shape& shape, DType dtype = DType::kF32);
   // A constant; the graph shares the tensor's storage (no copy).
   Result<int> add_constant(const std::string& name, Tensor value);
-  // Adds a node, checks its inputs and attributes, infers its output shapes, and returns the output
+  // Adds a node, checks its inputs and attributes, infers its output shapes and dtypes, and returns the output
   // value indices (named "<name>:0", "<name>:1", ... except a single output, named `name`).
   Result<std::vector<int>> add_node(OpType type, const std::string& name, std::vector<int> inputs,
                                     OpAttrs attrs = {});

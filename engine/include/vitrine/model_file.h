@@ -2,7 +2,7 @@
 // __metadata__ holds the architecture as JSON (key "architecture"), plus free-form string entries
 // (task, labels, normalization, ...). Format version kFormatVersion (safetensors.h).
 //
-//   "architecture": {"inputs": [{"name": "input", "shape": [1, 3, 224, 224]}],
+//   "architecture": {"inputs": [{"name": "input", "shape": [1, 3, 224, 224]}],  (+ "dtype": "i64" ...; default f32)
 //                    "nodes": [{"op": "conv2d", "name": "conv1", "inputs": ["input", "conv1.w"],
 //                               "attrs": {"strides": [2, 2], "groups": 1}}, ...],
 //                    "outputs": [{"value": "fc", "name": "logits"}]}
@@ -29,7 +29,7 @@ struct LoadedModel {
   std::string format;                           // "vitrine" or "onnx"
 };
 
-// Serializes `graph` (its constants as F32 tensors, or F16 with `half`: half the size, loaded
+// Serializes `graph` (its constants in their dtypes; f32 ones as F16 with `half`: half the size, loaded
 // back as f32) with `metadata` entries added.
 Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::string, std::string>& metadata = {},
                                         bool half = false);

@@ -1,4 +1,4 @@
-// NumPy .npy files (format 1.0/2.0, little-endian float32, C order): how the CLI tools and parity
+// NumPy .npy files (format 1.0/2.0, little-endian, C order): how the CLI tools and parity
 // tests exchange tensors with Python.
 #pragma once
 
@@ -10,10 +10,11 @@
 
 namespace vitrine {
 
-// Parses a .npy image. Only '<f4' (or '<f8', converted) C-order arrays; other dtypes, Fortran order
-// and truncated data are errors naming the problem.
+// Parses a .npy image: '<f4' (or '<f8', converted to f32), '<i8', '<i4', '|u1', '|i1' and '|b1'
+// (bool, normalized to 0/1) C-order arrays; other dtypes, Fortran order and truncated data are
+// errors naming the problem.
 Result<Tensor> parse_npy(const uint8_t* data, size_t size);
-// Serializes a float32 tensor as .npy (format 1.0).
+// Serializes a tensor of any dtype as .npy (format 1.0).
 std::vector<uint8_t> to_npy(const Tensor& tensor);
 
 // File helpers (native builds).

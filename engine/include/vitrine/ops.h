@@ -59,6 +59,10 @@ using BackwardFn = Status (*)(Context* ctx, const OpAttrs& attrs, const std::vec
 // problem. Absent optional trailing inputs are simply not passed.
 using InferShapesFn = Result<std::vector<Shape>> (*)(const std::vector<Shape>& inputs,
                                                      const OpAttrs& attrs);
+// Type inference: the output dtypes for these input dtypes and attributes (one per output), or an
+// error naming the input with a dtype the op does not take. An op without one takes f32 inputs
+// only and gives f32 outputs.
+using InferTypesFn = Result<std::vector<DType>> (*)(const std::vector<DType>& inputs, const OpAttrs& attrs);
 // Lowers one graph node into an XNNPACK subgraph (null: the op runs as an engine kernel).
 using LowerFn = Status (*)(XnnLowering& lowering);
 // An engine kernel for inference: fills `outputs` (already shaped by infer_shapes) from `inputs`.
@@ -81,7 +85,8 @@ struct OpInfo {
   int max_inputs;
   InferShapesFn infer_shapes;
   LowerFn lower;
-  // Inference kernel used when the op has no XNNPACK lowering (null otherwise).
+  // Inference kernel, used when the op has no XNNPACK lowering or a node has non-f32 values
+  // (an op with both lowers its all-f32 nodes).
   RunFn run = nullptr;
   // Gradient kernel for training (null: the op cannot be trained through yet).
   BackwardFn backward = nullptr;
@@ -96,6 +101,8 @@ struct OpInfo {
   // Sparse gradient of input `sparse_table_input` (null: dense gradients only).
   SparseGradFn sparse_table_grad = nullptr;
   int sparse_table_input = -1;
+  // Output dtypes (null: f32 in, f32 out).
+  InferTypesFn infer_types = nullptr;
 
   bool differentiable_input(size_t position) const {
     return position >= 32 || ((non_differentiable_inputs >> position) & 1u) == 0;
@@ -119,6 +126,7 @@ struct OpInfo {
   constexpr OpInfo kernel(RunFn f) const { OpInfo c = *this; c.run = f; return c; }
   constexpr OpInfo gradient(BackwardFn f) const { OpInfo c = *this; c.backward = f; return c; }
   constexpr OpInfo training_forward(RunFn f) const { OpInfo c = *this; c.train_forward = f; return c; }
+  constexpr OpInfo types(InferTypesFn f) const { OpInfo c = *this; c.infer_types = f; return c; }
   constexpr OpInfo not_differentiable(uint32_t input_bits) const { OpInfo c = *this; c.non_differentiable_inputs = input_bits; return c; }
   constexpr OpInfo sparse_gradient(int input, SparseGradFn f) const {
     OpInfo c = *this;

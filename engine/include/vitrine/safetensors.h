@@ -32,7 +32,9 @@ namespace vitrine {
 
 // Major version of the Vitrine metadata convention this build reads and writes. A file whose
 // "format_version" has a larger major number is refused; minor versions only add optional keys.
-inline constexpr int kFormatVersion = 1;
+// Version 2 added typed (non-f32) inputs and constants; save_model writes 1 for all-f32 graphs so
+// that older runtimes keep reading them.
+inline constexpr int kFormatVersion = 2;
 // Largest header accepted (the reference implementation uses the same limit).
 inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100ull * 1000 * 1000;
 
@@ -83,6 +85,11 @@ class SafetensorsFile {
   // Shape::kMaxRank or more than 2^40 elements).
   Result<Tensor> tensor(std::string_view name) const;
 
+  // The tensor `name` in its own dtype where Vitrine has it (I64, I32, U8, I8, BOOL: a copy, BOOL
+  // elements normalized to 0/1); floating point dtypes as tensor() loads them. Errors as tensor(),
+  // with Unimplemented for the other integer dtypes (I16, U16, U32, U64).
+  Result<Tensor> typed_tensor(std::string_view name) const;
+
   // The elements of an integer tensor (I64, I32, I16, I8, U64, U32, U16, U8, BOOL as 0/1), widened
   // to int64 in row-major order. Errors: NotFound, InvalidArgument naming the dtype for a floating
   // point (or other non-integer) tensor, DataLoss for a U64 value above INT64_MAX.
@@ -102,15 +109,15 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// Serializes `tensors` (F32, in the given order, tiled without gaps) and `metadata` into a
-// safetensors file. Adds "format" = "vitrine" and "format_version" = kFormatVersion to the metadata
-// unless given. The header is padded with spaces to a multiple of 8 bytes, so the data buffer
+// Serializes `tensors` (F32, I64, I32, U8, I8 or BOOL, in the given order, tiled without gaps) and `metadata` into a
+// safetensors file. Adds "format" = "vitrine" and "format_version" (2 when a tensor is not f32,
+// else 1) to the metadata unless given. The header is padded with spaces to a multiple of 8 bytes, so the data buffer
 // starts 8-byte aligned in the file and every F32 tensor 4-byte aligned (8-byte aligned when all
 // tensors before it have an even number of elements). Does not keep the tensors.
 //
 // Errors (InvalidArgument): an empty (storage-less) tensor, a duplicate or reserved
 // ("__metadata__") name, a name or metadata string that is not valid UTF-8.
-// With `half`, tensors are stored as F16 (round to nearest even): half the size, read back as f32
+// With `half`, f32 tensors are stored as F16 (round to nearest even): half the size, read back as f32
 // by the loader; a value F16 cannot hold (non-finite or beyond +-65504) is an InvalidArgument.
 Result<std::vector<uint8_t>> write_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,

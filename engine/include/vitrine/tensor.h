@@ -17,10 +17,15 @@
 
 namespace vitrine {
 
-// Element types. Append only: model files store these numbers.
-enum class DType : uint8_t { kF32 = 0 };
+// Element types. Append only: model files store these numbers. Float ops compute in f32; the
+// integer and bool types carry ids, masks, indices and shape arithmetic (bool: one byte, 0 or 1).
+enum class DType : uint8_t { kF32 = 0, kI64 = 1, kI32 = 2, kU8 = 3, kI8 = 4, kBool = 5 };
+inline constexpr int kNumDTypes = 6;
 size_t dtype_size(DType dtype);
+// "f32", "i64", "i32", "u8", "i8", "bool" (model files and messages use these names).
 const char* dtype_name(DType dtype);
+// The dtype named `name` (as dtype_name writes it), or InvalidArgument naming it.
+Result<DType> dtype_from_name(const std::string& name);
 
 inline constexpr size_t kTensorAlignment = 64;
 inline constexpr size_t kTensorPadding = 128;  // >= XNN_EXTRA_BYTES on every target
@@ -58,11 +63,15 @@ class Tensor {
   static Result<Tensor> zeros(const Shape& shape, DType dtype = DType::kF32);
   // A new tensor owning a copy of `values` (which must hold shape.num_elements() floats).
   static Result<Tensor> from_values(const Shape& shape, const float* values, size_t count);
+  // A new tensor of `dtype` owning a copy of `nbytes` bytes (exactly shape elements x dtype size).
+  static Result<Tensor> from_bytes(const Shape& shape, DType dtype, const void* bytes, size_t nbytes);
   // A view over caller memory. Does not own or copy: the caller keeps `data` alive (and, for XNNPACK
   // inputs, readable for kTensorPadding bytes past the end) for as long as the tensor is used.
   static Tensor wrap(const Shape& shape, float* data);
   // A view over memory kept alive by `owner` (e.g. a loaded model file): zero-copy, shares ownership.
   static Tensor wrap(const Shape& shape, float* data, std::shared_ptr<const void> owner);
+  // The same for any dtype.
+  static Tensor wrap_typed(const Shape& shape, DType dtype, void* data, std::shared_ptr<const void> owner = nullptr);
 
   // A view with another shape over the same elements (same element count).
   Result<Tensor> reshaped(const Shape& shape) const;
@@ -77,9 +86,15 @@ class Tensor {
   int64_t num_elements() const { return shape_.num_elements(); }
   size_t nbytes() const { return static_cast<size_t>(num_elements()) * dtype_size(dtype_); }
 
+  // The elements of an f32 tensor (asserts the dtype in debug builds).
   const float* data() const;
   // Mutable access marks the storage as modified (see generation()).
   float* mutable_data();
+  // The elements as T, which must match the dtype (asserted in debug builds), or as raw bytes.
+  template <typename T> const T* data_as() const { return static_cast<const T*>(check_type(sizeof(T), raw_data())); }
+  template <typename T> T* mutable_data_as() { return static_cast<T*>(check_type(sizeof(T), mutable_raw_data())); }
+  const void* raw_data() const;
+  void* mutable_raw_data();
 
   // Identity of the underlying buffer and a counter bumped on every mutable_data() call through any
   // view of it. Ops that cache derived data (packed weights) compare both to know when to refresh.
@@ -92,6 +107,10 @@ class Tensor {
 
  private:
   struct Storage;
+  const void* check_type(size_t element_size, const void* p) const;
+  void* check_type(size_t element_size, void* p) const {
+    return const_cast<void*>(check_type(element_size, static_cast<const void*>(p)));
+  }
   std::shared_ptr<Storage> storage_;
   size_t offset_ = 0;  // in elements
   Shape shape_;

@@ -1,6 +1,7 @@
 #include "vitrine/tensor.h"
 
 #include <atomic>
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -13,6 +14,11 @@ namespace vitrine {
 size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::kF32: return 4;
+    case DType::kI64: return 8;
+    case DType::kI32: return 4;
+    case DType::kU8: return 1;
+    case DType::kI8: return 1;
+    case DType::kBool: return 1;
   }
   return 0;
 }
@@ -20,8 +26,20 @@ size_t dtype_size(DType dtype) {
 const char* dtype_name(DType dtype) {
   switch (dtype) {
     case DType::kF32: return "f32";
+    case DType::kI64: return "i64";
+    case DType::kI32: return "i32";
+    case DType::kU8: return "u8";
+    case DType::kI8: return "i8";
+    case DType::kBool: return "bool";
   }
   return "unknown";
+}
+
+Result<DType> dtype_from_name(const std::string& name) {
+  for (int i = 0; i < kNumDTypes; ++i) {
+    if (name == dtype_name(static_cast<DType>(i))) return static_cast<DType>(i);
+  }
+  return Status::InvalidArgument("unknown dtype '" + name + "' (f32, i64, i32, u8, i8 or bool)");
 }
 
 Shape::Shape(std::initializer_list<int64_t> dims) {
@@ -137,15 +155,30 @@ Result<Tensor> Tensor::from_values(const Shape& shape, const float* values, size
   return t;
 }
 
-Tensor Tensor::wrap(const Shape& shape, float* data) {
+Result<Tensor> Tensor::from_bytes(const Shape& shape, DType dtype, const void* bytes, size_t nbytes) {
+  Result<Tensor> t = zeros(shape, dtype);
+  if (!t.ok()) return t;
+  if (nbytes != t->nbytes()) {
+    return Status::InvalidArgument("a " + std::string(dtype_name(dtype)) + " tensor of shape " + shape.to_string() +
+                                   " needs " + std::to_string(t->nbytes()) + " bytes, got " + std::to_string(nbytes));
+  }
+  if (nbytes) std::memcpy(t->mutable_raw_data(), bytes, nbytes);
+  return t;
+}
+
+Tensor Tensor::wrap(const Shape& shape, float* data) { return wrap_typed(shape, DType::kF32, data); }
+
+Tensor Tensor::wrap_typed(const Shape& shape, DType dtype, void* data, std::shared_ptr<const void> owner) {
   auto storage = std::make_shared<Tensor::Storage>();
   storage->data = data;
-  storage->bytes = static_cast<size_t>(shape.num_elements()) * sizeof(float);
+  storage->bytes = static_cast<size_t>(shape.num_elements()) * dtype_size(dtype);
   storage->owned = false;
   storage->id = next_storage_id++;
+  storage->owner = std::move(owner);
   Tensor t;
   t.storage_ = std::move(storage);
   t.shape_ = shape;
+  t.dtype_ = dtype;
   return t;
 }
 
@@ -184,17 +217,33 @@ Result<Tensor> Tensor::rows(int64_t begin, int64_t end) const {
 
 Result<Tensor> Tensor::clone() const {
   if (empty()) return Tensor();
-  return from_values(shape_, data(), static_cast<size_t>(num_elements()));
+  return from_bytes(shape_, dtype_, raw_data(), nbytes());
+}
+
+const void* Tensor::raw_data() const {
+  return storage_ ? static_cast<const char*>(storage_->data) + offset_ * dtype_size(dtype_) : nullptr;
+}
+
+void* Tensor::mutable_raw_data() {
+  if (!storage_) return nullptr;
+  storage_->generation.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<char*>(storage_->data) + offset_ * dtype_size(dtype_);
+}
+
+const void* Tensor::check_type(size_t element_size, const void* p) const {
+  assert(storage_ == nullptr || element_size == dtype_size(dtype_));
+  (void)element_size;
+  return p;
 }
 
 const float* Tensor::data() const {
-  return storage_ ? static_cast<const float*>(storage_->data) + offset_ : nullptr;
+  assert(storage_ == nullptr || dtype_ == DType::kF32);
+  return static_cast<const float*>(raw_data());
 }
 
 float* Tensor::mutable_data() {
-  if (!storage_) return nullptr;
-  storage_->generation.fetch_add(1, std::memory_order_relaxed);
-  return static_cast<float*>(storage_->data) + offset_;
+  assert(storage_ == nullptr || dtype_ == DType::kF32);
+  return static_cast<float*>(mutable_raw_data());
 }
 
 uint64_t Tensor::storage_id() const { return storage_ ? storage_->id : 0; }

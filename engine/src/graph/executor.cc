@@ -151,6 +151,16 @@ Status build_segment(const Graph& g, size_t first, size_t last, const std::vecto
                    "executor: create the XNNPACK runtime");
 }
 
+// Whether node `n` runs inside an XNNPACK segment: its op lowers and all its values are f32.
+bool lowers(const Graph& g, const GraphNode& n) {
+  if (op_info(n.type).lower == nullptr) return false;
+  for (int v : n.inputs)
+    if (g.value(v).dtype != DType::kF32) return false;
+  for (int v : n.outputs)
+    if (g.value(v).dtype != DType::kF32) return false;
+  return true;
+}
+
 }  // namespace
 
 Executor::~Executor() = default;
@@ -162,7 +172,7 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
   std::string unsupported;
   for (const GraphNode& n : g.nodes()) {
     const OpInfo& info = op_info(n.type);
-    if (info.lower == nullptr && info.run == nullptr) {
+    if (!lowers(g, n) && info.run == nullptr) {
       unsupported += std::string(unsupported.empty() ? "" : ", ") + node_label(n);
     }
   }
@@ -185,9 +195,9 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
   size_t i = 0;
   while (i < g.nodes().size()) {
     auto seg = std::make_unique<Segment>();
-    if (op_info(g.nodes()[i].type).lower != nullptr) {
+    if (lowers(g, g.nodes()[i])) {
       size_t j = i;
-      while (j < g.nodes().size() && op_info(g.nodes()[j].type).lower != nullptr) ++j;
+      while (j < g.nodes().size() && lowers(g, g.nodes()[j])) ++j;
       VITRINE_RETURN_IF_ERROR(build_segment(g, i, j, last_use, ctx, &impl.statics, seg.get()));
       i = j;
     } else {
@@ -213,7 +223,12 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
   bool reshape = !impl.planned;
   std::vector<Shape> in_shapes;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].empty()) return Status::InvalidArgument("input '" + g.value(g.inputs()[i]).name + "' is empty");
+    const GraphValue& want = g.value(g.inputs()[i]);
+    if (inputs[i].empty()) return Status::InvalidArgument("input '" + want.name + "' is empty");
+    if (inputs[i].dtype() != want.dtype) {
+      return Status::InvalidArgument("input '" + want.name + "' must be " + dtype_name(want.dtype) + ", got " +
+                                     dtype_name(inputs[i].dtype()));
+    }
     in_shapes.push_back(inputs[i].shape());
     if (inputs[i].shape() != impl.input_shapes[i]) reshape = true;
   }
@@ -258,8 +273,9 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
     for (size_t k = 0; k < g.outputs().size(); ++k)
       if (g.outputs()[k] == v) t = &(*outputs)[k];
     const Shape& shape = impl.shapes[static_cast<size_t>(v)];
-    if (t->empty() || t->shape() != shape || t->is_borrowed()) {
-      Result<Tensor> fresh = Tensor::zeros(shape);
+    const DType dtype = g.value(v).dtype;
+    if (t->empty() || t->shape() != shape || t->dtype() != dtype || t->is_borrowed()) {
+      Result<Tensor> fresh = Tensor::zeros(shape, dtype);
       if (!fresh.ok()) return fresh.status();
       *t = fresh.value();
     }
@@ -272,12 +288,12 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
       for (size_t k = 0; k < seg->in_values.size(); ++k) {
         const Tensor* t = value_ptr[static_cast<size_t>(seg->in_values[k])];
         if (!t) return Status::Internal("executor: value '" + g.value(seg->in_values[k]).name + "' not computed");
-        externals.push_back({seg->in_ids[k], const_cast<float*>(t->data())});
+        externals.push_back({seg->in_ids[k], const_cast<void*>(t->raw_data())});
       }
       for (size_t k = 0; k < seg->out_values.size(); ++k) {
         Result<Tensor*> t = buffer_for(seg->out_values[k]);
         if (!t.ok()) return t.status();
-        externals.push_back({seg->out_ids[k], t.value()->mutable_data()});
+        externals.push_back({seg->out_ids[k], t.value()->mutable_raw_data()});
       }
       VITRINE_RETURN_IF_ERROR(xnn_error(xnn_setup_runtime_v2(seg->runtime, externals.size(), externals.data()),
                                         "executor: setup"));

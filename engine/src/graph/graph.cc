@@ -8,12 +8,13 @@ Status Graph::check_new_name(const std::string& name) const {
   return Status::Ok();
 }
 
-Result<int> Graph::add_input(const std::string& name, const Shape& shape) {
+Result<int> Graph::add_input(const std::string& name, const Shape& shape, DType dtype) {
   VITRINE_RETURN_IF_ERROR(check_new_name(name));
   if (shape.rank() < 1) return Status::InvalidArgument("graph input '" + name + "' needs rank >= 1");
   GraphValue v;
   v.name = name;
   v.shape = shape;
+  v.dtype = dtype;
   v.is_input = true;
   values_.push_back(std::move(v));
   value_index_.emplace(name, static_cast<int>(values_.size() - 1));
@@ -27,6 +28,7 @@ Result<int> Graph::add_constant(const std::string& name, Tensor value) {
   GraphValue v;
   v.name = name;
   v.shape = value.shape();
+  v.dtype = value.dtype();
   v.constant = std::move(value);
   values_.push_back(std::move(v));
   value_index_.emplace(name, static_cast<int>(values_.size() - 1));
@@ -44,14 +46,30 @@ Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, s
                                    std::to_string(inputs.size()));
   }
   std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
   for (int v : inputs) {
     if (v < 0 || v >= static_cast<int>(values_.size())) {
       return Status::OutOfRange(where + ": input value index " + std::to_string(v) + " does not exist");
     }
     shapes.push_back(values_[static_cast<size_t>(v)].shape);
+    dtypes.push_back(values_[static_cast<size_t>(v)].dtype);
   }
   Result<std::vector<Shape>> out = info.infer_shapes(shapes, attrs);
   if (!out.ok()) return Status(out.status().code(), where + ": " + out.status().message());
+  std::vector<DType> out_types(out->size(), DType::kF32);
+  if (info.infer_types) {
+    Result<std::vector<DType>> t = info.infer_types(dtypes, attrs);
+    if (!t.ok()) return Status(t.status().code(), where + ": " + t.status().message());
+    if (t->size() != out->size()) return Status::Internal(where + ": type and shape inference disagree on the outputs");
+    out_types = t.value();
+  } else {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (dtypes[i] != DType::kF32) {
+        return Status::InvalidArgument(where + ": takes f32 inputs; input " + std::to_string(i) + " ('" +
+                                       values_[static_cast<size_t>(inputs[i])].name + "') is " + dtype_name(dtypes[i]));
+      }
+    }
+  }
   std::vector<std::string> names;
   for (size_t i = 0; i < out->size(); ++i) {
     names.push_back(out->size() == 1 ? name : name + ":" + std::to_string(i));
@@ -64,6 +82,7 @@ Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, s
     GraphValue v;
     v.name = names[i];
     v.shape = out.value()[i];
+    v.dtype = out_types[i];
     v.producer = static_cast<int>(nodes_.size());
     values_.push_back(std::move(v));
     value_index_.emplace(names[i], static_cast<int>(values_.size() - 1));

@@ -36,6 +36,7 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
     Json in = Json::object();
     in.set("name", Json(graph.value(id).name));
     in.set("shape", shape_json(graph.value(id).shape));
+    if (graph.value(id).dtype != DType::kF32) in.set("dtype", Json(dtype_name(graph.value(id).dtype)));
     inputs.push_back(std::move(in));
   }
   Json nodes = Json::array();
@@ -73,6 +74,9 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
   arch.set("outputs", std::move(outputs));
   std::map<std::string, std::string> meta = metadata;
   meta["architecture"] = arch.dump();
+  bool typed = false;
+  for (const GraphValue& v : graph.values()) typed = typed || v.dtype != DType::kF32;
+  if (!meta.count("format_version")) meta["format_version"] = typed ? "2" : "1";
   std::vector<std::pair<std::string, Tensor>> tensors;
   std::vector<bool> used(graph.values().size(), false);
   for (const GraphNode& n : graph.nodes())
@@ -126,7 +130,11 @@ Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes
     }
     Result<Shape> s = Shape::make(shape);
     if (!s.ok()) return arch_error(in.path(), s.status().message());
-    Result<int> id = graph->add_input(name.value(), s.value());
+    Result<std::string> dtype_text = in["dtype"].string_or("f32");
+    if (!dtype_text.ok()) return Status::DataLoss(dtype_text.status().message());
+    Result<DType> dtype = dtype_from_name(dtype_text.value());
+    if (!dtype.ok()) return arch_error(in.path(), dtype.status().message());
+    Result<int> id = graph->add_input(name.value(), s.value(), dtype.value());
     if (!id.ok()) return arch_error(in.path(), id.status().message());
   }
   Result<const Json::Array*> nodes = root["nodes"].as_array();
@@ -149,7 +157,7 @@ Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes
       if (!in_name.ok()) return Status::DataLoss(in_name.status().message());
       Result<int> id = graph->find(in_name.value());
       if (!id.ok() && file->contains(in_name.value())) {
-        Result<Tensor> t = file->tensor(in_name.value());
+        Result<Tensor> t = file->typed_tensor(in_name.value());
         if (!t.ok()) return t.status();
         id = graph->add_constant(in_name.value(), t.value());
       }

@@ -20,6 +20,19 @@ std::string dict_value(const std::string& header, const std::string& key) {
   return header.substr(start, end - start);
 }
 
+// The .npy descr of each dtype (bool is numpy's one-byte '|b1').
+const char* npy_descr(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "<f4";
+    case DType::kI64: return "<i8";
+    case DType::kI32: return "<i4";
+    case DType::kU8: return "|u1";
+    case DType::kI8: return "|i1";
+    case DType::kBool: return "|b1";
+  }
+  return "<f4";
+}
+
 }  // namespace
 
 Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
@@ -60,20 +73,40 @@ Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
   }
   Result<Shape> shape = Shape::make(dims);
   if (!shape.ok()) return shape.status();
-  const size_t elem = descr == "'<f4'" ? 4 : descr == "'<f8'" ? 8 : 0;
-  if (elem == 0) return Status::Unimplemented("npy: dtype " + descr + " (only <f4 and <f8)");
+  // '<f8' is read as f32; every other accepted descr maps to one dtype.
+  bool is_f64 = descr == "'<f8'";
+  DType dtype = DType::kF32;
+  bool known = is_f64;
+  for (int i = 0; i < kNumDTypes && !known; ++i) {
+    const std::string want = std::string("'") + npy_descr(static_cast<DType>(i)) + "'";
+    // One-byte types may be written with '<' or '|' (and '=' for either) by different writers.
+    const bool one_byte = dtype_size(static_cast<DType>(i)) == 1;
+    if (descr == want || (one_byte && descr.size() == want.size() && descr.substr(2) == want.substr(2) &&
+                          (descr[1] == '<' || descr[1] == '|' || descr[1] == '='))) {
+      dtype = static_cast<DType>(i);
+      known = true;
+    }
+  }
+  if (!known) {
+    return Status::Unimplemented("npy: dtype " + descr + " (only <f4, <f8, <i8, <i4, |u1, |i1 and |b1)");
+  }
+  const size_t elem = is_f64 ? 8 : dtype_size(dtype);
   // Compared in 64 bits: a count that does not fit a 32-bit size_t (wasm32) must not wrap.
   const uint64_t elements = static_cast<uint64_t>(shape->num_elements());
   if (elements > static_cast<uint64_t>((size - offset) / elem)) {
     return Status::DataLoss("npy: data shorter than shape " + shape->to_string());
   }
   const size_t count = static_cast<size_t>(elements);
-  Result<Tensor> t = Tensor::zeros(shape.value());
+  Result<Tensor> t = Tensor::zeros(shape.value(), dtype);
   if (!t.ok()) return t.status();
-  float* dst = t->mutable_data();
-  if (elem == 4) {
-    std::memcpy(dst, data + offset, count * 4);
+  if (!is_f64) {
+    if (count) std::memcpy(t->mutable_raw_data(), data + offset, count * elem);
+    if (dtype == DType::kBool) {
+      uint8_t* b = t->mutable_data_as<uint8_t>();
+      for (size_t i = 0; i < count; ++i) b[i] = b[i] != 0;
+    }
   } else {
+    float* dst = t->mutable_data();
     for (size_t i = 0; i < count; ++i) {
       double v;
       std::memcpy(&v, data + offset + 8 * i, 8);
@@ -87,7 +120,8 @@ std::vector<uint8_t> to_npy(const Tensor& tensor) {
   std::string dims;
   for (int i = 0; i < tensor.shape().rank(); ++i) dims += std::to_string(tensor.shape()[i]) + ", ";
   if (tensor.shape().rank() > 1) dims.erase(dims.size() - 2 + 1);  // "(2, 3)" but "(4,)"
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::string header = std::string("{'descr': '") + npy_descr(tensor.dtype()) +
+                       "', 'fortran_order': False, 'shape': (" + dims + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   const uint8_t magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
@@ -95,7 +129,7 @@ std::vector<uint8_t> to_npy(const Tensor& tensor) {
   std::vector<uint8_t> out(10 + header.size() + tensor.nbytes());
   std::memcpy(out.data(), magic, 10);
   std::memcpy(out.data() + 10, header.data(), header.size());
-  if (tensor.nbytes()) std::memcpy(out.data() + 10 + header.size(), tensor.data(), tensor.nbytes());
+  if (tensor.nbytes()) std::memcpy(out.data() + 10 + header.size(), tensor.raw_data(), tensor.nbytes());
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "../core/checked.h"
+#include "../ops/typed_util.h"
 #include "onnx_model.h"
 #include "vitrine/limits.h"
 
@@ -28,6 +29,7 @@ struct Const {
   bool is_int = false;
   std::vector<float> f;    // float data (when !is_int)
   std::vector<int64_t> i;  // integer data (when is_int)
+  int32_t onnx_type = 0;   // the ONNX element type of integer data (0: int64)
   int64_t count() const { return is_int ? static_cast<int64_t>(i.size()) : static_cast<int64_t>(f.size()); }
 };
 
@@ -92,6 +94,8 @@ class Importer {
   Result<int> as_layout(const NodeProto& n, size_t i, Layout want);
   Result<int> transpose(int id, const int64_t* perm, const std::string& hint);
   Result<int> float_constant(const std::string& name, const Const& c, std::vector<int64_t> dims);
+  // An integer constant as a graph constant of its dtype.
+  Result<int> typed_constant(const std::string& name, const Const& c);
   // Checks a float weight constant: rank `rank`, every dimension >= 1, and exactly as many values as
   // its dims describe (so indexing by dims stays inside it).
   Status check_weight(const NodeProto& n, const Const& w, size_t rank, const char* what) const;
@@ -131,6 +135,26 @@ class Importer {
   Status transpose_op(const NodeProto& n);
   Status alias(const NodeProto& n);
   Status cast(const NodeProto& n);
+  // Element-wise ops on plain-layout inputs of any dtype (comparisons, logic, Where).
+  Status elementwise_typed(const NodeProto& n);
+  Status arg_reduce(const NodeProto& n);
+  Status resize(const NodeProto& n);
+  // Shape arithmetic folded at import: Size, ConstantOfShape, Range (constant inputs).
+  Status size_op(const NodeProto& n);
+  Status constant_of_shape(const NodeProto& n);
+  Status range_op(const NodeProto& n);
+  Status expand_op(const NodeProto& n);
+  Status tile_op(const NodeProto& n);
+  Status cum_sum(const NodeProto& n);
+  Status hardmax(const NodeProto& n);
+  Status sum_mean(const NodeProto& n);
+  Status split(const NodeProto& n);
+  Status depth_space(const NodeProto& n);
+  Status global_max_pool(const NodeProto& n);
+  Status trilu(const NodeProto& n);
+  Status instance_norm(const NodeProto& n);
+  // Adds one node on plain-layout values and returns its (single) output.
+  Result<int> add_plain(OpType type, const std::string& hint, std::vector<int> inputs, OpAttrs attrs = {});
   Status constant_op(const NodeProto& n);
   Status shape_op(const NodeProto& n);
   Status gather(const NodeProto& n);
@@ -222,13 +246,92 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Ceil", &Importer::unary},
       {"Sin", &Importer::unary},
       {"Cos", &Importer::unary},
+      {"Tan", &Importer::unary},
+      {"Asin", &Importer::unary},
+      {"Acos", &Importer::unary},
+      {"Atan", &Importer::unary},
+      {"Sinh", &Importer::unary},
+      {"Cosh", &Importer::unary},
+      {"Asinh", &Importer::unary},
+      {"Acosh", &Importer::unary},
+      {"Atanh", &Importer::unary},
+      {"Sign", &Importer::unary},
+      {"Round", &Importer::unary},
+      {"Softsign", &Importer::unary},
+      {"ThresholdedRelu", &Importer::unary},
+      {"Celu", &Importer::unary},
+      {"Shrink", &Importer::unary},
       {"Max", &Importer::binary},
       {"Min", &Importer::binary},
       {"Pow", &Importer::binary},
       {"PRelu", &Importer::binary},
       {"Cast", &Importer::cast},
+      {"Equal", &Importer::elementwise_typed},
+      {"Less", &Importer::elementwise_typed},
+      {"LessOrEqual", &Importer::elementwise_typed},
+      {"Greater", &Importer::elementwise_typed},
+      {"GreaterOrEqual", &Importer::elementwise_typed},
+      {"And", &Importer::elementwise_typed},
+      {"Or", &Importer::elementwise_typed},
+      {"Xor", &Importer::elementwise_typed},
+      {"Not", &Importer::elementwise_typed},
+      {"Where", &Importer::elementwise_typed},
+      {"ArgMax", &Importer::arg_reduce},
+      {"ArgMin", &Importer::arg_reduce},
+      {"Resize", &Importer::resize},
+      {"Upsample", &Importer::resize},
+      {"Size", &Importer::size_op},
+      {"ConstantOfShape", &Importer::constant_of_shape},
+      {"Range", &Importer::range_op},
+      {"Expand", &Importer::expand_op},
+      {"Tile", &Importer::tile_op},
+      {"CumSum", &Importer::cum_sum},
+      {"Hardmax", &Importer::hardmax},
+      {"Sum", &Importer::sum_mean},
+      {"Mean", &Importer::sum_mean},
+      {"Split", &Importer::split},
+      {"DepthToSpace", &Importer::depth_space},
+      {"SpaceToDepth", &Importer::depth_space},
+      {"GlobalMaxPool", &Importer::global_max_pool},
+      {"Trilu", &Importer::trilu},
+      {"InstanceNormalization", &Importer::instance_norm},
   };
   return table;
+}
+
+// The engine dtype of an ONNX element type, or Unimplemented naming it.
+Result<DType> engine_dtype(int32_t onnx_type, const std::string& what) {
+  switch (onnx_type) {
+    case onnx::DataType::kFloat: return DType::kF32;
+    case 0:
+    case onnx::DataType::kInt64: return DType::kI64;
+    case onnx::DataType::kInt32: return DType::kI32;
+    case onnx::DataType::kUint8: return DType::kU8;
+    case onnx::DataType::kInt8: return DType::kI8;
+    case onnx::DataType::kBool: return DType::kBool;
+    default: break;
+  }
+  return Status::Unimplemented(what + " has element type " + onnx::data_type_name(onnx_type) +
+                               " (supported: FLOAT, INT64, INT32, UINT8, INT8, BOOL)");
+}
+
+// An integer constant as a tensor of its own dtype (values were checked to fit when decoded).
+Result<Tensor> typed_tensor(const Const& c, const std::string& what) {
+  Result<DType> dtype = engine_dtype(c.onnx_type, what);
+  if (!dtype.ok()) return dtype.status();
+  Result<Shape> shape = Shape::make(c.dims);  // a scalar stays rank 0 (Gather drops its axis)
+  if (!shape.ok()) return shape.status();
+  if (shape->num_elements() != static_cast<int64_t>(c.i.size())) {
+    return Status::InvalidArgument(what + ": " + std::to_string(c.i.size()) + " values for shape " + shape->to_string());
+  }
+  Result<Tensor> t = Tensor::zeros(shape.value(), dtype.value());
+  if (!t.ok()) return t.status();
+  visit_dtype(dtype.value(), [&](auto tag) {
+    using T = decltype(tag);
+    T* d = t->mutable_data_as<T>();
+    for (size_t k = 0; k < c.i.size(); ++k) d[k] = dtype.value() == DType::kBool ? T(c.i[k] != 0) : static_cast<T>(c.i[k]);
+  });
+  return t;
 }
 
 Result<Const> to_const(const onnx::TensorProto& t) {
@@ -244,6 +347,7 @@ Result<Const> to_const(const onnx::TensorProto& t) {
     if (!i.ok()) return i.status();
     c.i = std::move(i).value();
     c.is_int = true;
+    c.onnx_type = t.data_type;
   }
   return c;
 }
@@ -253,8 +357,7 @@ Result<Act> Importer::act(const NodeProto& n, size_t i) {
   auto it = acts_.find(n.input[i]);
   if (it != acts_.end()) return it->second;
   if (const Const* c = constant(n.input[i])) {
-    if (c->is_int) return err(n, "input '" + n.input[i] + "' is an integer constant where floats are needed");
-    Result<int> id = float_constant(n.input[i], *c, c->dims);
+    Result<int> id = c->is_int ? typed_constant(n.input[i], *c) : float_constant(n.input[i], *c, c->dims);
     if (!id.ok()) return id.status();
     return Act{id.value(), Layout::kPlain};
   }
@@ -298,6 +401,12 @@ Result<int> Importer::float_constant(const std::string& name, const Const& c, st
   Result<Shape> shape = Shape::make(dims);
   if (!shape.ok()) return shape.status();
   Result<Tensor> t = Tensor::from_values(shape.value(), c.f.data(), c.f.size());
+  if (!t.ok()) return t.status();
+  return graph_->add_constant(graph_->find(name).ok() ? fresh(name) : name, t.value());
+}
+
+Result<int> Importer::typed_constant(const std::string& name, const Const& c) {
+  Result<Tensor> t = typed_tensor(c, "constant '" + name + "'");
   if (!t.ok()) return t.status();
   return graph_->add_constant(graph_->find(name).ok() ? fresh(name) : name, t.value());
 }
@@ -685,12 +794,22 @@ Status Importer::unary(const NodeProto& n) {
       {"LeakyRelu", OpType::kLeakyRelu}, {"Elu", OpType::kElu}, {"Selu", OpType::kSelu}, {"Softplus", OpType::kSoftplus},
       {"Exp", OpType::kExp}, {"Log", OpType::kLog}, {"Sqrt", OpType::kSqrt}, {"Neg", OpType::kNeg}, {"Abs", OpType::kAbs},
       {"Reciprocal", OpType::kReciprocal}, {"Erf", OpType::kErf}, {"Floor", OpType::kFloor}, {"Ceil", OpType::kCeil},
-      {"Sin", OpType::kSin}, {"Cos", OpType::kCos}, {"Gelu", OpType::kGelu}};
+      {"Sin", OpType::kSin}, {"Cos", OpType::kCos}, {"Gelu", OpType::kGelu}, {"Tan", OpType::kTan},
+      {"Asin", OpType::kAsin}, {"Acos", OpType::kAcos}, {"Atan", OpType::kAtan}, {"Sinh", OpType::kSinh},
+      {"Cosh", OpType::kCosh}, {"Asinh", OpType::kAsinh}, {"Acosh", OpType::kAcosh}, {"Atanh", OpType::kAtanh},
+      {"Sign", OpType::kSign}, {"Round", OpType::kRound}, {"Softsign", OpType::kSoftsign},
+      {"ThresholdedRelu", OpType::kThresholdedRelu}, {"Celu", OpType::kCelu}, {"Shrink", OpType::kShrink}};
   const OpType type = types.at(n.op_type);
   OpAttrs attrs;
   if (type == OpType::kLeakyRelu) attrs.numbers["alpha"] = attr_f(n, "alpha", 0.01f);
   // Gelu: only the fused form (fuse_gelu) reaches here; ONNX's own Gelu is opset 20.
-  if (type == OpType::kElu) attrs.numbers["alpha"] = attr_f(n, "alpha", 1.0f);
+  if (type == OpType::kElu || type == OpType::kThresholdedRelu || type == OpType::kCelu) {
+    attrs.numbers["alpha"] = attr_f(n, "alpha", 1.0f);
+  }
+  if (type == OpType::kShrink) {
+    attrs.numbers["lambd"] = attr_f(n, "lambd", 0.5f);
+    attrs.numbers["bias"] = attr_f(n, "bias", 0.0f);
+  }
   if (type == OpType::kSelu) {  // ONNX's defaults, as float32
     attrs.numbers["alpha"] = attr_f(n, "alpha", 1.67326319217681884765625f);
     attrs.numbers["gamma"] = attr_f(n, "gamma", 1.05070102214813232421875f);
@@ -1432,7 +1551,7 @@ Status Importer::cast(const NodeProto& n) {
                       to == onnx::DataType::kUint32 || to == onnx::DataType::kUint64 || to == onnx::DataType::kBool;
   if (!to_float && !to_int) return unsupported(n, "to = " + std::to_string(to));
   if (const Const* c = constant(n.input[0])) {
-    Const out{c->dims, to_int, {}, {}};
+    Const out{c->dims, to_int, {}, {}, static_cast<int32_t>(to_int ? to : 0)};
     if (to_int && !c->is_int) {
       for (float v : c->f) {
         if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f) return err(n, "a constant value does not fit an integer type");
@@ -1448,11 +1567,440 @@ Status Importer::cast(const NodeProto& n) {
     consts_[n.output[0]] = std::move(out);
     return Status::Ok();
   }
-  if (!to_float) return unsupported(n, "casting an activation to an integer type (typed tensors are not supported yet)");
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
-  acts_[n.output[0]] = a.value();
+  const DType from = graph_->value(a->id).dtype;
+  if (to_float && from == DType::kF32) {  // the engine computes every float type in f32
+    acts_[n.output[0]] = a.value();
+    return Status::Ok();
+  }
+  Result<DType> dtype = to_float ? Result<DType>(DType::kF32) : engine_dtype(static_cast<int32_t>(to), "the Cast target");
+  if (!dtype.ok()) return unsupported(n, dtype.status().message());
+  OpAttrs attrs;
+  attrs.strings["to"] = dtype_name(dtype.value());
+  return emit(n, OpType::kCast, {a->id}, attrs, a->layout);
+}
+
+Status Importer::elementwise_typed(const NodeProto& n) {
+  static const std::map<std::string, std::pair<OpType, size_t>> types = {
+      {"Equal", {OpType::kEqual, 2}}, {"Less", {OpType::kLess, 2}}, {"LessOrEqual", {OpType::kLessOrEqual, 2}},
+      {"Greater", {OpType::kGreater, 2}}, {"GreaterOrEqual", {OpType::kGreaterOrEqual, 2}},
+      {"And", {OpType::kAnd, 2}}, {"Or", {OpType::kOr, 2}}, {"Xor", {OpType::kXor, 2}}, {"Not", {OpType::kNot, 1}},
+      {"Where", {OpType::kWhere, 3}}};
+  const auto& [type, arity] = types.at(n.op_type);
+  if (n.input.size() != arity) return err(n, "takes " + std::to_string(arity) + " inputs");
+  std::vector<int> ids;
+  for (size_t i = 0; i < arity; ++i) {
+    Result<int> id = as_layout(n, i, Layout::kPlain);
+    if (!id.ok()) return id.status();
+    ids.push_back(id.value());
+  }
+  return emit(n, type, ids, {}, Layout::kPlain);
+}
+
+Status Importer::arg_reduce(const NodeProto& n) {
+  Result<int> id = as_layout(n, 0, Layout::kPlain);
+  if (!id.ok()) return id.status();
+  OpAttrs attrs;
+  attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", 0));
+  attrs.numbers["keepdims"] = static_cast<double>(attr_i(n, "keepdims", 1));
+  attrs.numbers["select_last_index"] = static_cast<double>(attr_i(n, "select_last_index", 0));
+  return emit(n, n.op_type == "ArgMax" ? OpType::kArgMax : OpType::kArgMin, {id.value()}, attrs, Layout::kPlain);
+}
+
+// Resize (opsets 10-17) and Upsample: scales or sizes must be constants; an NHWC activation stays
+// NHWC (its per-axis scales are permuted).
+Status Importer::resize(const NodeProto& n) {
+  const bool upsample = n.op_type == "Upsample";
+  const bool legacy = upsample || opset_ < 11;  // asymmetric coordinates, floor for nearest
+  std::string mode = attr_s(n, "mode", "nearest");
+  if (mode == "bilinear") mode = "linear";  // Upsample-7's spelling
+  if (upsample && mode != "nearest" && mode != "linear") return unsupported(n, "mode '" + mode + "'");
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  const std::vector<int64_t> in_dims = onnx_dims(a.value());
+  const size_t rank = in_dims.size();
+  std::vector<float> scales;
+  std::vector<int64_t> sizes;
+  if (upsample && opset_ < 9) {
+    const AttributeProto* at = onnx::find_attribute(n, "scales");
+    if (!at) return err(n, "attribute 'scales' is required");
+    scales = at->floats;
+  } else {
+    const size_t scales_at = legacy ? 1 : 2;
+    if (has_input(n, scales_at)) {
+      Result<std::vector<float>> sc = const_floats(n, scales_at);
+      if (!sc.ok()) return sc.status();
+      scales = sc.value();
+    }
+    if (!legacy && has_input(n, 3)) {
+      Result<std::vector<int64_t>> sz = const_ints(n, 3);
+      if (!sz.ok()) return sz.status();
+      sizes = sz.value();
+    }
+  }
+  if (!sizes.empty() && !scales.empty()) return err(n, "has both scales and sizes");
+  if (sizes.empty() && scales.empty()) return err(n, "needs scales or sizes");
+  if ((!sizes.empty() && sizes.size() != rank) || (!scales.empty() && scales.size() != rank)) {
+    return err(n, "scales or sizes must hold one value per input dimension (" + std::to_string(rank) + ")");
+  }
+  const std::string ct = legacy ? "asymmetric" : attr_s(n, "coordinate_transformation_mode", "half_pixel");
+  if (ct == "tf_crop_and_resize") return unsupported(n, "coordinate_transformation_mode tf_crop_and_resize");
+  OpAttrs attrs;
+  attrs.strings["mode"] = mode;
+  attrs.strings["coordinate_transformation_mode"] = ct;
+  attrs.strings["nearest_mode"] = legacy ? "floor" : attr_s(n, "nearest_mode", "round_prefer_floor");
+  attrs.numbers["cubic_coeff_a"] = attr_f(n, "cubic_coeff_a", -0.75f);
+  attrs.numbers["exclude_outside"] = static_cast<double>(attr_i(n, "exclude_outside", 0));
+  const bool nhwc = a->layout == Layout::kNHWC;
+  auto axis_of = [nhwc](size_t d) { return nhwc ? static_cast<size_t>(kAxisNchwToNhwc[d]) : d; };
+  static const char* const keys[] = {"scale_0", "scale_1", "scale_2", "scale_3", "scale_4", "scale_5"};
+  if (rank > 6) return unsupported(n, "rank above 6");
+  if (!sizes.empty()) {
+    std::vector<int64_t> s(rank);
+    for (size_t d = 0; d < rank; ++d) s[axis_of(d)] = sizes[d];
+    attrs.ints["sizes"] = s;
+  } else {
+    for (size_t d = 0; d < rank; ++d) {
+      if (!(scales[d] > 0) || !std::isfinite(scales[d])) return err(n, "scales must be positive");
+      attrs.numbers[keys[axis_of(d)]] = scales[d];
+    }
+  }
+  return emit(n, OpType::kResize, {a->id}, attrs, a->layout);
+}
+
+Result<int> Importer::add_plain(OpType type, const std::string& hint, std::vector<int> inputs, OpAttrs attrs) {
+  return graph_->add(type, fresh(hint), std::move(inputs), std::move(attrs));
+}
+
+// The ONNX-order dims of input i (constant or activation).
+static std::vector<int64_t> dims_of_input(const Const* c, const std::vector<int64_t>& act_dims) {
+  return c ? c->dims : act_dims;
+}
+
+Status Importer::size_op(const NodeProto& n) {
+  const Const* c = constant(n.input[0]);
+  std::vector<int64_t> dims;
+  if (!c) {
+    Result<Act> a = act(n, 0);
+    if (!a.ok()) return a.status();
+    dims = onnx_dims(a.value());
+  }
+  dims = dims_of_input(c, dims);
+  int64_t total = 1;
+  for (int64_t d : dims)
+    if (!checked_mul(total, d, &total)) return err(n, "the element count overflows int64");
+  Const out;
+  out.is_int = true;
+  out.i = {total};  // a scalar (dims {})
+  consts_[n.output[0]] = out;
   return Status::Ok();
+}
+
+Status Importer::constant_of_shape(const NodeProto& n) {
+  Result<std::vector<int64_t>> shape = const_ints(n, 0);
+  if (!shape.ok()) return shape.status();
+  int64_t total = 1;
+  for (int64_t d : shape.value()) {
+    if (d < 0) return err(n, "negative dimension " + std::to_string(d));
+    if (!checked_mul(total, d, &total)) return err(n, "the element count overflows int64");
+  }
+  VITRINE_RETURN_IF_ERROR(check_limit("ONNX ConstantOfShape '" + n.output[0] + "'", total, "elements",
+                                      default_limits().max_tensor_elements, "max_tensor_elements"));
+  Const out;
+  out.dims = shape.value();
+  if (const AttributeProto* v = onnx::find_attribute(n, "value")) {
+    Result<Const> c = to_const(v->t);
+    if (!c.ok()) return c.status();
+    if (c->count() != 1) return err(n, "value must hold one element");
+    out.is_int = c->is_int;
+    out.onnx_type = c->onnx_type;
+    if (out.is_int) out.i.assign(static_cast<size_t>(total), c->i[0]);
+    else out.f.assign(static_cast<size_t>(total), c->f[0]);
+  } else {
+    out.f.assign(static_cast<size_t>(total), 0.0f);
+  }
+  consts_[n.output[0]] = std::move(out);
+  return Status::Ok();
+}
+
+Status Importer::range_op(const NodeProto& n) {
+  const Const* start = has_input(n, 0) ? constant(n.input[0]) : nullptr;
+  const Const* limit = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  const Const* delta = has_input(n, 2) ? constant(n.input[2]) : nullptr;
+  if (!start || !limit || !delta) return unsupported(n, "start, limit and delta must be constants");
+  if (start->count() != 1 || limit->count() != 1 || delta->count() != 1) return err(n, "start, limit and delta must be scalars");
+  Const out;
+  out.is_int = start->is_int;
+  out.onnx_type = start->onnx_type;
+  const double s0 = start->is_int ? double(start->i[0]) : start->f[0];
+  const double l0 = limit->is_int ? double(limit->i[0]) : limit->f[0];
+  const double d0 = delta->is_int ? double(delta->i[0]) : delta->f[0];
+  if (d0 == 0 || !std::isfinite(s0) || !std::isfinite(l0) || !std::isfinite(d0)) return err(n, "delta must be non-zero and all finite");
+  const double count = std::max(std::ceil((l0 - s0) / d0), 0.0);
+  VITRINE_RETURN_IF_ERROR(check_limit("ONNX Range '" + n.output[0] + "'", count > 9e15 ? INT64_MAX : static_cast<int64_t>(count),
+                                      "elements", default_limits().max_tensor_elements, "max_tensor_elements"));
+  for (int64_t k = 0; k < static_cast<int64_t>(count); ++k) {
+    if (out.is_int) out.i.push_back(start->i[0] + k * delta->i[0]);
+    else out.f.push_back(static_cast<float>(start->f[0] + static_cast<float>(k) * delta->f[0]));
+  }
+  out.dims = {static_cast<int64_t>(count)};
+  consts_[n.output[0]] = std::move(out);
+  return Status::Ok();
+}
+
+Status Importer::expand_op(const NodeProto& n) {
+  Result<std::vector<int64_t>> shape = const_ints(n, 1);
+  if (!shape.ok()) return shape.status();
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  std::vector<int64_t> xd = graph_->value(x.value()).shape.to_vector();
+  if (constant(n.input[0]) && constant(n.input[0])->dims.empty()) xd.clear();  // a scalar constant
+  const std::vector<int64_t>& sd = shape.value();
+  const size_t rank = std::max(xd.size(), sd.size());
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {  // numpy broadcast of x's shape and the requested one
+    const int64_t a = i < rank - xd.size() ? 1 : xd[i - (rank - xd.size())];
+    const int64_t b = i < rank - sd.size() ? 1 : sd[i - (rank - sd.size())];
+    if (a != b && a != 1 && b != 1) return err(n, "shape does not broadcast with the input's");
+    out[i] = a == 1 ? b : a;
+  }
+  OpAttrs attrs;
+  attrs.ints["shape"] = out;
+  return emit(n, OpType::kExpand, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::tile_op(const NodeProto& n) {
+  Result<std::vector<int64_t>> repeats = const_ints(n, 1);
+  if (!repeats.ok()) return repeats.status();
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  attrs.ints["repeats"] = repeats.value();
+  return emit(n, OpType::kTile, {x.value()}, attrs, Layout::kPlain);
+}
+
+Status Importer::cum_sum(const NodeProto& n) {
+  Result<std::vector<int64_t>> axis = const_ints(n, 1);
+  if (!axis.ok()) return axis.status();
+  if (axis->size() != 1) return err(n, "axis must be a scalar");
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  attrs.numbers["axis"] = static_cast<double>(axis.value()[0]);
+  attrs.numbers["exclusive"] = static_cast<double>(attr_i(n, "exclusive", 0));
+  attrs.numbers["reverse"] = static_cast<double>(attr_i(n, "reverse", 0));
+  return emit(n, OpType::kCumSum, {x.value()}, attrs, Layout::kPlain);
+}
+
+// Hardmax before opset 13 works on the input flattened to 2-D at `axis` (default 1).
+Status Importer::hardmax(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape shape = graph_->value(x.value()).shape;
+  OpAttrs attrs;
+  if (opset_ >= 13) {
+    attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", -1));
+    return emit(n, OpType::kHardmax, {x.value()}, attrs, Layout::kPlain);
+  }
+  const int64_t rank = shape.rank();
+  int64_t axis = attr_i(n, "axis", 1);
+  if (axis < -rank || axis > rank) return err(n, "axis out of range");
+  if (axis < 0) axis += rank;
+  int64_t rows = 1, cols = 1;
+  for (int64_t d = 0; d < rank; ++d) (d < axis ? rows : cols) *= shape[static_cast<int>(d)];
+  OpAttrs flat, back;
+  flat.ints["shape"] = {rows, cols};
+  back.ints["shape"] = shape.to_vector();
+  Result<int> f = add_plain(OpType::kReshape, "hardmax_2d", {x.value()}, flat);
+  if (!f.ok()) return f.status();
+  Result<int> h = add_plain(OpType::kHardmax, "hardmax", {f.value()});
+  if (!h.ok()) return h.status();
+  return emit(n, OpType::kReshape, {h.value()}, back, Layout::kPlain);
+}
+
+Status Importer::sum_mean(const NodeProto& n) {
+  if (n.input.empty()) return err(n, "needs at least one input");
+  if (n.input.size() == 1 && n.op_type == "Sum") return alias(n);
+  Result<int> acc = as_layout(n, 0, Layout::kPlain);
+  if (!acc.ok()) return acc.status();
+  for (size_t i = 1; i < n.input.size(); ++i) {
+    Result<int> x = as_layout(n, i, Layout::kPlain);
+    if (!x.ok()) return x.status();
+    acc = add_plain(OpType::kAdd, n.op_type == "Sum" ? "sum" : "mean_sum", {acc.value(), x.value()});
+    if (!acc.ok()) return acc.status();
+  }
+  if (n.op_type == "Sum") return set_output(n, acc.value(), Layout::kPlain);
+  const float inv = 1.0f / static_cast<float>(n.input.size());
+  Result<Tensor> scale = Tensor::from_values(Shape{1}, &inv, 1);
+  if (!scale.ok()) return scale.status();
+  Result<int> sid = graph_->add_constant(fresh("mean_scale"), scale.value());
+  if (!sid.ok()) return sid.status();
+  return emit(n, OpType::kMul, {acc.value(), sid.value()}, {}, Layout::kPlain);
+}
+
+// Split: one Slice per output (sizes from the split input or attribute, else equal parts).
+Status Importer::split(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape shape = graph_->value(x.value()).shape;
+  int64_t axis = attr_i(n, "axis", 0);
+  if (axis < -shape.rank() || axis >= shape.rank()) return err(n, "axis out of range");
+  if (axis < 0) axis += shape.rank();
+  const int64_t dim = shape[static_cast<int>(axis)];
+  std::vector<int64_t> sizes;
+  if (opset_ >= 13 && has_input(n, 1)) {
+    Result<std::vector<int64_t>> v = const_ints(n, 1);
+    if (!v.ok()) return v.status();
+    sizes = v.value();
+  } else if (opset_ < 13) {
+    sizes = attr_ints(n, "split", {});
+  }
+  const int64_t parts = static_cast<int64_t>(n.output.size());
+  if (sizes.empty()) {
+    if (parts == 0 || dim % parts != 0) return err(n, "axis size " + std::to_string(dim) + " does not split into " + std::to_string(parts) + " equal parts");
+    sizes.assign(static_cast<size_t>(parts), dim / parts);
+  }
+  if (static_cast<int64_t>(sizes.size()) != parts) return err(n, "split sizes and outputs differ in number");
+  int64_t begin = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    if (sizes[k] < 0 || sizes[k] > dim - begin) return err(n, "split sizes exceed the axis size " + std::to_string(dim));
+    OpAttrs attrs;
+    attrs.ints["starts"] = {begin};
+    attrs.ints["ends"] = {begin + sizes[k]};
+    attrs.ints["axes"] = {axis};
+    begin += sizes[k];
+    if (n.output[k].empty()) continue;
+    const std::string name = graph_->find(n.output[k]).ok() ? fresh(n.output[k]) : n.output[k];
+    Result<int> id = graph_->add(OpType::kSlice, name, {x.value()}, attrs);
+    if (!id.ok()) return Status(id.status().code(), "ONNX Split '" + n.output[k] + "': " + id.status().message());
+    acts_[n.output[k]] = Act{id.value(), Layout::kPlain};
+  }
+  if (begin != dim) return err(n, "split sizes add up to " + std::to_string(begin) + ", not the axis size " + std::to_string(dim));
+  return Status::Ok();
+}
+
+// DepthToSpace (DCR or CRD) and SpaceToDepth on NCHW: reshape to 6-D, transpose, reshape back.
+Status Importer::depth_space(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape s = graph_->value(x.value()).shape;
+  if (s.rank() != 4) return unsupported(n, "only 4-D (N, C, H, W) inputs");
+  const int64_t b = attr_i(n, "blocksize", 0);
+  if (b < 1) return err(n, "blocksize must be >= 1");
+  const int64_t N = s[0], C = s[1], H = s[2], W = s[3];
+  OpAttrs r1, t, r2;
+  if (n.op_type == "DepthToSpace") {
+    if (C % (b * b) != 0) return err(n, "channels are not a multiple of blocksize^2");
+    const bool crd = attr_s(n, "mode", "DCR") == "CRD";
+    if (!crd && attr_s(n, "mode", "DCR") != "DCR") return err(n, "mode must be DCR or CRD");
+    r1.ints["shape"] = crd ? std::vector<int64_t>{N, C / (b * b), b, b, H, W} : std::vector<int64_t>{N, b, b, C / (b * b), H, W};
+    t.ints["perm"] = crd ? std::vector<int64_t>{0, 1, 4, 2, 5, 3} : std::vector<int64_t>{0, 3, 4, 1, 5, 2};
+    r2.ints["shape"] = {N, C / (b * b), H * b, W * b};
+  } else {
+    if (H % b != 0 || W % b != 0) return err(n, "height and width are not multiples of blocksize");
+    r1.ints["shape"] = {N, C, H / b, b, W / b, b};
+    t.ints["perm"] = {0, 3, 5, 1, 2, 4};
+    r2.ints["shape"] = {N, C * b * b, H / b, W / b};
+  }
+  Result<int> a = add_plain(OpType::kReshape, "blocks", {x.value()}, r1);
+  if (!a.ok()) return a.status();
+  Result<int> p = add_plain(OpType::kTranspose, "blocks_moved", {a.value()}, t);
+  if (!p.ok()) return p.status();
+  return emit(n, OpType::kReshape, {p.value()}, r2, Layout::kPlain);
+}
+
+Status Importer::global_max_pool(const NodeProto& n) {
+  Result<Act> a = act(n, 0);
+  if (!a.ok()) return a.status();
+  const int rank = graph_->value(a->id).shape.rank();
+  if (rank < 3) return err(n, "input must have rank >= 3 (N, C, spatial...)");
+  OpAttrs attrs;
+  attrs.numbers["keepdims"] = 1;
+  std::vector<int64_t> axes;
+  if (a->layout == Layout::kNHWC) axes = {1, 2};
+  else for (int d = 2; d < rank; ++d) axes.push_back(d);
+  attrs.ints["axes"] = axes;
+  return emit(n, OpType::kReduceMax, {a->id}, attrs, a->layout);
+}
+
+// Trilu: Where(mask, x, 0) with the constant mask of the kept triangle (shape (rows, cols)).
+Status Importer::trilu(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape s = graph_->value(x.value()).shape;
+  if (s.rank() < 2) return err(n, "input must have rank >= 2");
+  int64_t k = 0;
+  if (has_input(n, 1)) {
+    Result<std::vector<int64_t>> kv = const_ints(n, 1);
+    if (!kv.ok()) return kv.status();
+    if (kv->size() != 1) return err(n, "k must be a scalar");
+    k = kv.value()[0];
+  }
+  const bool upper = attr_i(n, "upper", 1) != 0;
+  const int64_t rows = s.dim(-2), cols = s.dim(-1);
+  Result<Tensor> mask = Tensor::zeros(Shape{rows, cols}, DType::kBool);
+  if (!mask.ok()) return mask.status();
+  uint8_t* m = mask->mutable_data_as<uint8_t>();
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) m[i * cols + j] = upper ? (j - i >= k) : (j - i <= k);
+  Result<int> mid = graph_->add_constant(fresh("trilu_mask"), mask.value());
+  if (!mid.ok()) return mid.status();
+  Result<Tensor> zero = Tensor::zeros(Shape{1}, graph_->value(x.value()).dtype);
+  if (!zero.ok()) return zero.status();
+  Result<int> zid = graph_->add_constant(fresh("trilu_zero"), zero.value());
+  if (!zid.ok()) return zid.status();
+  return emit(n, OpType::kWhere, {mid.value(), x.value(), zid.value()}, {}, Layout::kPlain);
+}
+
+// InstanceNormalization: per sample and channel over the spatial axes,
+// y = (x - mean) / sqrt(mean((x - mean)^2) + epsilon) * scale[c] + bias[c].
+Status Importer::instance_norm(const NodeProto& n) {
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  const Shape s = graph_->value(x.value()).shape;
+  if (s.rank() < 3) return err(n, "input must have rank >= 3 (N, C, spatial...)");
+  const int64_t C = s[1];
+  std::vector<int64_t> axes;
+  for (int d = 2; d < s.rank(); ++d) axes.push_back(d);
+  std::vector<int64_t> cshape{C};
+  for (int d = 2; d < s.rank(); ++d) cshape.push_back(1);
+  std::vector<int> params;
+  for (size_t i = 1; i < 3; ++i) {
+    Result<std::vector<float>> v = const_floats(n, i);
+    if (!v.ok()) return v.status();
+    if (static_cast<int64_t>(v->size()) != C) return err(n, "scale and B must hold one value per channel");
+    Result<Tensor> t = Tensor::from_values(Shape::make(cshape).value(), v->data(), v->size());
+    if (!t.ok()) return t.status();
+    Result<int> id = graph_->add_constant(fresh(i == 1 ? "in_scale" : "in_bias"), t.value());
+    if (!id.ok()) return id.status();
+    params.push_back(id.value());
+  }
+  const float eps = attr_f(n, "epsilon", 1e-5f);
+  Result<Tensor> et = Tensor::from_values(Shape{1}, &eps, 1);
+  if (!et.ok()) return et.status();
+  Result<int> eid = graph_->add_constant(fresh("in_eps"), et.value());
+  if (!eid.ok()) return eid.status();
+  OpAttrs mean_attrs;
+  mean_attrs.ints["axes"] = axes;
+  mean_attrs.numbers["keepdims"] = 1;
+  Result<int> mean = add_plain(OpType::kReduceMean, "in_mean", {x.value()}, mean_attrs);
+  if (!mean.ok()) return mean.status();
+  Result<int> centered = add_plain(OpType::kSub, "in_centered", {x.value(), mean.value()});
+  if (!centered.ok()) return centered.status();
+  Result<int> sq = add_plain(OpType::kMul, "in_square", {centered.value(), centered.value()});
+  if (!sq.ok()) return sq.status();
+  Result<int> var = add_plain(OpType::kReduceMean, "in_var", {sq.value()}, mean_attrs);
+  if (!var.ok()) return var.status();
+  Result<int> ve = add_plain(OpType::kAdd, "in_var_eps", {var.value(), eid.value()});
+  if (!ve.ok()) return ve.status();
+  Result<int> sd = add_plain(OpType::kSqrt, "in_std", {ve.value()});
+  if (!sd.ok()) return sd.status();
+  Result<int> normed = add_plain(OpType::kDiv, "in_normed", {centered.value(), sd.value()});
+  if (!normed.ok()) return normed.status();
+  Result<int> scaled = add_plain(OpType::kMul, "in_scaled", {normed.value(), params[0]});
+  if (!scaled.ok()) return scaled.status();
+  return emit(n, OpType::kAdd, {scaled.value(), params[1]}, {}, Layout::kPlain);
 }
 
 Status Importer::constant_op(const NodeProto& n) {
@@ -1511,7 +2059,14 @@ Status Importer::gather(const NodeProto& n) {
   const Const* data = has_input(n, 0) ? constant(n.input[0]) : nullptr;
   const Const* idx = has_input(n, 1) ? constant(n.input[1]) : nullptr;
   if (!data || !idx || !idx->is_int || data->dims.size() != 1 || attr_i(n, "axis", 0) != 0) {
-    return unsupported(n, "only gathering from a 1-D constant (shape arithmetic) is supported");
+    // At run time: any data, integer indices (an embedding lookup, a token's row, ...).
+    Result<int> d = as_layout(n, 0, Layout::kPlain);
+    if (!d.ok()) return d.status();
+    Result<int> i = as_layout(n, 1, Layout::kPlain);
+    if (!i.ok()) return i.status();
+    OpAttrs attrs;
+    attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", 0));
+    return emit(n, OpType::kGather, {d.value(), i.value()}, attrs, Layout::kPlain);
   }
   Const c;
   c.is_int = data->is_int;
@@ -1666,8 +2221,23 @@ Result<std::shared_ptr<Graph>> Importer::run() {
   if (opset_ == 0) {  // the ONNX spec requires it; a model cut short loses it last
     return Status::InvalidArgument("ONNX model imports no opset of the default domain (opset_import is required)");
   }
-  if (opset_ < 6 || opset_ > 17) {
-    return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + " is not supported (6..17; tested 11..17)");
+  if (opset_ < 1 || opset_ > 17) {
+    return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + " is not supported (1..17; tested 11..17)");
+  }
+  if (opset_ < 6) {
+    // Opsets 1-5 only for ops whose meaning is the same as at opset 6 (they differ by at most the
+    // ignored consumed_inputs attribute); anything else (broadcast attributes, shape attributes,
+    // BatchNorm's spatial) is refused rather than guessed.
+    static const std::set<std::string> same_as_opset6 = {
+        "Abs", "Ceil", "Elu", "Exp", "Floor", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "Identity",
+        "LeakyRelu", "Log", "Neg", "Not", "Reciprocal", "Relu", "Selu", "Sigmoid", "Softplus", "Softsign",
+        "Sqrt", "Tanh"};
+    for (const NodeProto& n : g.node) {
+      if (!same_as_opset6.count(n.op_type)) {
+        return Status::Unimplemented("ONNX opset " + std::to_string(opset_) + ": " + n.op_type +
+                                     " is supported from opset 6 (opsets 1-5 only for ops unchanged since)");
+      }
+    }
   }
   std::set<std::string> missing;
   for (const NodeProto& n : g.node) {
@@ -1709,9 +2279,9 @@ Result<std::shared_ptr<Graph>> Importer::run() {
   }
   for (const onnx::ValueInfoProto& in : g.input) {
     if (consts_.count(in.name)) continue;
-    if (!in.is_tensor || in.elem_type != onnx::DataType::kFloat) {
-      return Status::Unimplemented("ONNX input '" + in.name + "' is not a float tensor");
-    }
+    if (!in.is_tensor) return Status::Unimplemented("ONNX input '" + in.name + "' is not a tensor");
+    Result<DType> in_dtype = engine_dtype(in.elem_type, "ONNX input '" + in.name + "'");
+    if (!in_dtype.ok()) return in_dtype.status();
     std::vector<int64_t> dims = in.dims;
     auto it = options_.input_shapes.find(in.name);
     if (it != options_.input_shapes.end()) {  // a given shape: the declared rank, the declared fixed sizes
@@ -1745,7 +2315,7 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     if (dims.empty()) dims = {1};
     Result<Shape> shape = Shape::make(dims);
     if (!shape.ok()) return shape.status();
-    Result<int> id = graph_->add_input(in.name, shape.value());
+    Result<int> id = graph_->add_input(in.name, shape.value(), in_dtype.value());
     if (!id.ok()) return id.status();
     acts_[in.name] = Act{id.value(), Layout::kPlain};
   }
@@ -1778,8 +2348,7 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     if (it == acts_.end()) {
       const Const* c = constant(out.name);
       if (!c) return Status::InvalidArgument("ONNX output '" + out.name + "' is never computed");
-      if (c->is_int) return Status::Unimplemented("ONNX output '" + out.name + "' is an integer constant (float outputs only)");
-      Result<int> id = float_constant(out.name, *c, c->dims);  // a constant output: copied out below
+      Result<int> id = c->is_int ? typed_constant(out.name, *c) : float_constant(out.name, *c, c->dims);  // copied out below
       if (!id.ok()) return id.status();
       it = acts_.emplace(out.name, Act{id.value(), Layout::kPlain}).first;
     }

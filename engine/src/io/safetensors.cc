@@ -32,6 +32,18 @@ constexpr DTypeEntry kDTypes[] = {
     {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8},
 };
 
+const char* safetensors_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "F32";
+    case DType::kI64: return "I64";
+    case DType::kI32: return "I32";
+    case DType::kU8: return "U8";
+    case DType::kI8: return "I8";
+    case DType::kBool: return "BOOL";
+  }
+  return "F32";
+}
+
 size_t dtype_bytes(std::string_view name) {
   for (const DTypeEntry& d : kDTypes)
     if (name == d.name) return d.size;
@@ -352,6 +364,31 @@ Result<Tensor> SafetensorsFile::tensor(std::string_view name) const {
   return out;
 }
 
+Result<Tensor> SafetensorsFile::typed_tensor(std::string_view name) const {
+  Result<const TensorInfo*> found = find(name);
+  if (!found.ok()) return found.status();
+  const TensorInfo& info = *found.value();
+  DType dtype;
+  if (info.dtype == "I64") dtype = DType::kI64;
+  else if (info.dtype == "I32") dtype = DType::kI32;
+  else if (info.dtype == "U8") dtype = DType::kU8;
+  else if (info.dtype == "I8") dtype = DType::kI8;
+  else if (info.dtype == "BOOL") dtype = DType::kBool;
+  else return tensor(name);
+  Result<Shape> shape = Shape::make(info.shape);
+  if (!shape.ok()) {
+    return Status::InvalidArgument("safetensors: tensor " + quoted(name) + ": " + shape.status().message());
+  }
+  Result<Tensor> out = Tensor::from_bytes(shape.value(), dtype, bytes_->data() + info.file_offset,
+                                          static_cast<size_t>(info.data_end - info.data_begin));
+  if (!out.ok()) return out;
+  if (dtype == DType::kBool) {
+    uint8_t* b = out->mutable_data_as<uint8_t>();
+    for (int64_t i = 0; i < out->num_elements(); ++i) b[i] = b[i] != 0;
+  }
+  return out;
+}
+
 Result<std::vector<int64_t>> SafetensorsFile::integers(std::string_view name) const {
   Result<const TensorInfo*> found = find(name);
   if (!found.ok()) return found.status();
@@ -388,7 +425,9 @@ Result<std::vector<uint8_t>> write_safetensors(
     const std::map<std::string, std::string>& metadata, bool half) {
   std::map<std::string, std::string> full_metadata = metadata;
   full_metadata.emplace("format", "vitrine");
-  full_metadata.emplace("format_version", std::to_string(kFormatVersion));
+  bool typed = false;  // version 2 only where needed: older runtimes keep reading f32 files
+  for (const auto& named : tensors) typed = typed || (!named.second.empty() && named.second.dtype() != DType::kF32);
+  full_metadata.emplace("format_version", typed ? "2" : "1");
   Json meta = Json::object();
   for (const auto& kv : full_metadata) {
     if (!is_valid_utf8(kv.first) || !is_valid_utf8(kv.second)) {
@@ -420,14 +459,11 @@ Result<std::vector<uint8_t>> write_safetensors(
       return Status::InvalidArgument("write_safetensors: tensor " + quoted(name) +
                                      " is empty (no storage)");
     }
-    if (tensor.dtype() != DType::kF32) {
-      return Status::Unimplemented("write_safetensors: tensor " + quoted(name) + " has dtype " +
-                                   dtype_name(tensor.dtype()) + "; only f32 is written");
-    }
+    const bool as_half = half && tensor.dtype() == DType::kF32;
     Json dims = Json::array();
     for (int64_t d : tensor.shape().to_vector()) dims.push_back(Json(d));
     Json entry = Json::object();
-    if (half) {
+    if (as_half) {
       for (int64_t i = 0; i < tensor.num_elements(); ++i) {
         const float v = tensor.data()[i];
         if (!(std::fabs(v) <= 65504.0f)) {
@@ -436,8 +472,8 @@ Result<std::vector<uint8_t>> write_safetensors(
         }
       }
     }
-    const uint64_t bytes = half ? tensor.nbytes() / 2 : tensor.nbytes();
-    entry.set("dtype", Json(half ? "F16" : "F32"));
+    const uint64_t bytes = as_half ? tensor.nbytes() / 2 : tensor.nbytes();
+    entry.set("dtype", Json(as_half ? "F16" : safetensors_dtype(tensor.dtype())));
     entry.set("shape", std::move(dims));
     entry.set("data_offsets", Json::array({Json(offset), Json(offset + bytes)}));
     header.emplace_back(name, std::move(entry));
@@ -452,7 +488,7 @@ Result<std::vector<uint8_t>> write_safetensors(
   uint8_t* data = out.data() + 8 + text.size();
   for (const auto& named : tensors) {
     const Tensor& tensor = named.second;
-    if (half) {
+    if (half && tensor.dtype() == DType::kF32) {
       for (int64_t i = 0; i < tensor.num_elements(); ++i) {
         const uint16_t h = f32_to_f16(tensor.data()[i]);
         std::memcpy(data + 2 * i, &h, 2);
@@ -460,7 +496,7 @@ Result<std::vector<uint8_t>> write_safetensors(
       data += tensor.nbytes() / 2;
       continue;
     }
-    if (tensor.nbytes()) std::memcpy(data, tensor.data(), tensor.nbytes());
+    if (tensor.nbytes()) std::memcpy(data, tensor.raw_data(), tensor.nbytes());
     data += tensor.nbytes();
   }
   return out;

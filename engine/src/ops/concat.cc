@@ -2,6 +2,7 @@
 #include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
+#include "typed_util.h"
 
 namespace vitrine {
 namespace {
@@ -22,6 +23,21 @@ Result<std::vector<Shape>> infer_concat(const std::vector<Shape>& in, const OpAt
     dims[static_cast<size_t>(ax.value())] += in[i][ax.value()];
   }
   return one_shape(dims);
+}
+
+// Engine kernel (any dtype): each input into its window of the output.
+Status run_concat(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+  const int axis = normalize_axis("concat", a.integer("axis", 0).value(), in[0]->shape().rank()).value();
+  const std::vector<int64_t> ystride = strides_of(out[0]->shape());
+  const size_t es = dtype_size(in[0]->dtype());
+  int64_t at = 0;
+  for (const Tensor* x : in) {
+    copy_block(x->raw_data(), strides_of(x->shape()),
+               static_cast<char*>(out[0]->mutable_raw_data()) + at * ystride[static_cast<size_t>(axis)] * static_cast<int64_t>(es),
+               ystride, x->shape(), es);
+    at += x->shape()[axis];
+  }
+  return Status::Ok();
 }
 
 Status lower_concat(XnnLowering& l) {
@@ -86,6 +102,8 @@ const OpInfo kConcatInfo = VITRINE_OP_INFO(Concat)
     .inputs(1, 64)
     .infer(&infer_concat)
     .lowering(&lower_concat)
+    .kernel(&run_concat)
+    .types(&types_like_first)
     .gradient(&backward_concat);
 
 }  // namespace vitrine

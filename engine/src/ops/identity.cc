@@ -2,6 +2,7 @@
 #include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
+#include "typed_util.h"
 
 namespace vitrine {
 namespace {
@@ -21,6 +22,8 @@ const OpInfo kIdentityInfo = VITRINE_OP_INFO(Identity)
     .inputs(1, 1)
     .infer(&infer_identity)
     .lowering(&lower_identity)
+    .kernel(&run_copy_elements)
+    .types(&types_like_first)
     .gradient(&backward_copy);
 
 }  // namespace vitrine

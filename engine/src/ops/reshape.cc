@@ -6,8 +6,8 @@
 #include "xnn_lowering.h"
 #include "../core/checked.h"
 #include "grad_util.h"
-#include "grad_util.h"
 #include "op_util.h"
+#include "typed_util.h"
 
 namespace vitrine {
 namespace {
@@ -73,11 +73,15 @@ const OpInfo kReshapeInfo = VITRINE_OP_INFO(Reshape)
     .inputs(1, 1)
     .infer(&infer_reshape)
     .lowering(&lower_reshape)
+    .kernel(&run_copy_elements)
+    .types(&types_like_first)
     .gradient(&backward_copy);
 const OpInfo kFlattenInfo = VITRINE_OP_INFO(Flatten)
     .inputs(1, 1)
     .infer(&infer_flatten)
     .lowering(&lower_reshape)
+    .kernel(&run_copy_elements)
+    .types(&types_like_first)
     .gradient(&backward_copy);
 
 }  // namespace vitrine

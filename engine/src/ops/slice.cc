@@ -5,6 +5,7 @@
 #include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
+#include "typed_util.h"
 
 namespace vitrine {
 namespace {
@@ -52,6 +53,19 @@ Status lower_slice(XnnLowering& l) {
                  "define slice");
 }
 
+// Engine kernel (any dtype).
+Status run_slice(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+  std::vector<int64_t> begin, size;
+  VITRINE_RETURN_IF_ERROR(slice_bounds(in[0]->shape(), a, &begin, &size));
+  const std::vector<int64_t> xstride = strides_of(in[0]->shape());
+  int64_t offset = 0;
+  for (size_t d = 0; d < begin.size(); ++d) offset += begin[d] * xstride[d];
+  const size_t es = dtype_size(in[0]->dtype());
+  copy_block(static_cast<const char*>(in[0]->raw_data()) + offset * static_cast<int64_t>(es), xstride,
+             out[0]->mutable_raw_data(), strides_of(out[0]->shape()), out[0]->shape(), es);
+  return Status::Ok();
+}
+
 Status backward_slice(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
                       const std::vector<const Tensor*>& out, const std::vector<const Tensor*>& gout,
                       const std::vector<Tensor*>& gin) {
@@ -82,6 +96,8 @@ const OpInfo kSliceInfo = VITRINE_OP_INFO(Slice)
     .inputs(1, 1)
     .infer(&infer_slice)
     .lowering(&lower_slice)
+    .kernel(&run_slice)
+    .types(&types_like_first)
     .gradient(&backward_slice);
 
 }  // namespace vitrine

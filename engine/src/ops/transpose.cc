@@ -2,6 +2,7 @@
 #include "xnn_lowering.h"
 #include "grad_util.h"
 #include "op_util.h"
+#include "typed_util.h"
 
 namespace vitrine {
 namespace {
@@ -33,6 +34,20 @@ Status lower_transpose(XnnLowering& l) {
   std::vector<size_t> perm(p.begin(), p.end());
   return l.check(xnn_define_static_transpose(l.subgraph, perm.size(), perm.data(), l.inputs[0], l.outputs[0], 0),
                  "define transpose");
+}
+
+// Engine kernel (any dtype): walk the output, read the input through permuted strides.
+Status run_transpose(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+  const int rank = in[0]->shape().rank();
+  std::vector<int64_t> def;
+  for (int i = rank - 1; i >= 0; --i) def.push_back(i);
+  const std::vector<int64_t> perm = a.int_list("perm", rank, def).value();
+  const std::vector<int64_t> xstride = strides_of(in[0]->shape());
+  std::vector<int64_t> src(static_cast<size_t>(rank));
+  for (int d = 0; d < rank; ++d) src[static_cast<size_t>(d)] = xstride[static_cast<size_t>(perm[static_cast<size_t>(d)])];
+  copy_block(in[0]->raw_data(), src, out[0]->mutable_raw_data(), strides_of(out[0]->shape()), out[0]->shape(),
+             dtype_size(in[0]->dtype()));
+  return Status::Ok();
 }
 
 // dx[i] = dy[perm(i)]: walk the output, scatter into the input's positions.
@@ -67,6 +82,8 @@ const OpInfo kTransposeInfo = VITRINE_OP_INFO(Transpose)
     .inputs(1, 1)
     .infer(&infer_transpose)
     .lowering(&lower_transpose)
+    .kernel(&run_transpose)
+    .types(&types_like_first)
     .gradient(&backward_transpose);
 
 }  // namespace vitrine

@@ -2,10 +2,14 @@
 //   activations  relu, clip (attrs min, max; relu6 = clip 0..6), leaky_relu (alpha = 0.01), sigmoid,
 //                tanh, hardswish, gelu (approximate = "none"|"tanh"), elu (alpha = 1),
 //                selu (alpha = 1.67326..., gamma = 1.0507...), softplus
-//   math         exp, log, sqrt, neg, abs, reciprocal, erf, floor, ceil, sin, cos
+//                softsign (x / (1 + |x|)), thresholded_relu (alpha = 1: x > alpha ? x : 0),
+//                celu (alpha = 1: max(0, x) + min(0, alpha (exp(x / alpha) - 1))),
+//                shrink (lambd = 0.5, bias = 0: x < -lambd ? x + bias : x > lambd ? x - bias : 0)
+//   math         exp, log, sqrt, neg, abs, reciprocal, erf, floor, ceil, sin, cos, tan, asin, acos,
+//                atan, sinh, cosh, asinh, acosh, atanh, sign, round (halves to even)
 //   input x (any shape); output: same shape.
 // Each has an engine kernel (the formula below) and, where XNNPACK has the function, a lowering;
-// the op case table checks one against the other. Backward: dx = dy * f'(x) (floor and ceil: 0;
+// the op case table checks one against the other. Backward: dx = dy * f'(x) (floor, ceil, round, sign: 0;
 // abs at 0: 0; log, sqrt, reciprocal follow the formula, infinite at 0 as in PyTorch).
 #include <cmath>
 
@@ -24,6 +28,7 @@ struct Params {
   float alpha = 0.01f;                  // leaky_relu slope, elu / selu alpha
   float gamma = 1.0f;                   // selu scale
   bool tanh_gelu = false;
+  float lambd = 0.5f, bias = 0.0f;      // shrink
 };
 
 Result<Params> params(OpType type, const OpAttrs& a) {
@@ -52,6 +57,22 @@ Result<Params> params(OpType type, const OpAttrs& a) {
       const std::string mode = a.string("approximate", "none");
       if (mode != "none" && mode != "tanh") return op_error(name, "approximate must be 'none' or 'tanh'");
       p.tanh_gelu = mode == "tanh";
+      return p;
+    }
+    case OpType::kThresholdedRelu:
+    case OpType::kCelu: {
+      VITRINE_RETURN_IF_ERROR(a.check_known(name, {"alpha"}));
+      const double alpha = a.number("alpha", 1.0);
+      if (!std::isfinite(alpha) || (type == OpType::kCelu && alpha == 0)) return op_error(name, "alpha must be finite (and non-zero for celu)");
+      p.alpha = static_cast<float>(alpha);
+      return p;
+    }
+    case OpType::kShrink: {
+      VITRINE_RETURN_IF_ERROR(a.check_known(name, {"lambd", "bias"}));
+      const double lambd = a.number("lambd", 0.5), bias = a.number("bias", 0.0);
+      if (!std::isfinite(lambd) || !std::isfinite(bias)) return op_error(name, "lambd and bias must be finite");
+      p.lambd = static_cast<float>(lambd);
+      p.bias = static_cast<float>(bias);
       return p;
     }
     default:
@@ -88,6 +109,21 @@ inline float forward(float x, const Params& p) {
     case OpType::kCeil: return std::ceil(x);
     case OpType::kSin: return std::sin(x);
     case OpType::kCos: return std::cos(x);
+    case OpType::kTan: return std::tan(x);
+    case OpType::kAsin: return std::asin(x);
+    case OpType::kAcos: return std::acos(x);
+    case OpType::kAtan: return std::atan(x);
+    case OpType::kSinh: return std::sinh(x);
+    case OpType::kCosh: return std::cosh(x);
+    case OpType::kAsinh: return std::asinh(x);
+    case OpType::kAcosh: return std::acosh(x);
+    case OpType::kAtanh: return std::atanh(x);
+    case OpType::kSign: return x > 0 ? 1.0f : x < 0 ? -1.0f : x;  // NaN stays NaN, -0 stays -0
+    case OpType::kRound: return std::nearbyint(x);                 // the default mode: halves to even
+    case OpType::kSoftsign: return x / (1.0f + std::fabs(x));
+    case OpType::kThresholdedRelu: return x > p.alpha ? x : 0.0f;
+    case OpType::kCelu: return static_cast<float>(std::fmax(0.0, v) + std::fmin(0.0, p.alpha * std::expm1(v / p.alpha)));
+    case OpType::kShrink: return x < -p.lambd ? x + p.bias : x > p.lambd ? x - p.bias : 0.0f;
     default: return NAN;
   }
 }
@@ -123,6 +159,21 @@ inline float derivative(float x, float y, const Params& p) {
     case OpType::kCeil: return 0.0f;
     case OpType::kSin: return std::cos(x);
     case OpType::kCos: return -std::sin(x);
+    case OpType::kTan: return 1.0f + y * y;
+    case OpType::kAsin: return static_cast<float>(1.0 / std::sqrt(1.0 - v * v));
+    case OpType::kAcos: return static_cast<float>(-1.0 / std::sqrt(1.0 - v * v));
+    case OpType::kAtan: return static_cast<float>(1.0 / (1.0 + v * v));
+    case OpType::kSinh: return std::cosh(x);
+    case OpType::kCosh: return std::sinh(x);
+    case OpType::kAsinh: return static_cast<float>(1.0 / std::sqrt(v * v + 1.0));
+    case OpType::kAcosh: return static_cast<float>(1.0 / std::sqrt(v * v - 1.0));
+    case OpType::kAtanh: return static_cast<float>(1.0 / (1.0 - v * v));
+    case OpType::kSign:
+    case OpType::kRound: return 0.0f;
+    case OpType::kSoftsign: return static_cast<float>(1.0 / ((1.0 + std::fabs(v)) * (1.0 + std::fabs(v))));
+    case OpType::kThresholdedRelu: return x > p.alpha ? 1.0f : 0.0f;
+    case OpType::kCelu: return x > 0 ? 1.0f : static_cast<float>(std::exp(v / p.alpha));
+    case OpType::kShrink: return x < -p.lambd || x > p.lambd ? 1.0f : 0.0f;
     default: return NAN;
   }
 }
@@ -235,6 +286,21 @@ VITRINE_UNARY_INFO(Floor)
 VITRINE_UNARY_INFO(Ceil)
 VITRINE_UNARY_INFO(Sin)
 VITRINE_UNARY_INFO(Cos)
+VITRINE_UNARY_KERNEL_INFO(Tan)
+VITRINE_UNARY_KERNEL_INFO(Asin)
+VITRINE_UNARY_KERNEL_INFO(Acos)
+VITRINE_UNARY_KERNEL_INFO(Atan)
+VITRINE_UNARY_KERNEL_INFO(Sinh)
+VITRINE_UNARY_KERNEL_INFO(Cosh)
+VITRINE_UNARY_KERNEL_INFO(Asinh)
+VITRINE_UNARY_KERNEL_INFO(Acosh)
+VITRINE_UNARY_KERNEL_INFO(Atanh)
+VITRINE_UNARY_KERNEL_INFO(Sign)
+VITRINE_UNARY_KERNEL_INFO(Round)
+VITRINE_UNARY_KERNEL_INFO(Softsign)
+VITRINE_UNARY_KERNEL_INFO(ThresholdedRelu)
+VITRINE_UNARY_KERNEL_INFO(Celu)
+VITRINE_UNARY_KERNEL_INFO(Shrink)
 #undef VITRINE_UNARY_INFO
 #undef VITRINE_UNARY_KERNEL_INFO
 

@@ -71,7 +71,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(std::shared_ptr<Graph> graph, C
   for (const GraphNode& n : graph->nodes()) {
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const GraphValue& gv = graph->value(n.inputs[i]);
-      if (!gv.constant.empty() && differentiable_input(n.type, i)) is_param[static_cast<size_t>(n.inputs[i])] = true;
+      if (!gv.constant.empty() && gv.dtype == DType::kF32 && differentiable_input(n.type, i)) is_param[static_cast<size_t>(n.inputs[i])] = true;
     }
   }
   std::vector<int64_t> offsets;
@@ -144,7 +144,7 @@ Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs, bool traini
       if (!out_shapes.ok()) return out_shapes.status();
       std::vector<Tensor*> outs;
       for (size_t o = 0; o < n.outputs.size(); ++o) {
-        Result<Tensor> t = Tensor::zeros(out_shapes.value()[o]);
+        Result<Tensor> t = Tensor::zeros(out_shapes.value()[o], g.value(n.outputs[o]).dtype);
         if (!t.ok()) return t.status();
         values[static_cast<size_t>(n.outputs[o])] = t.value();
         outs.push_back(&values[static_cast<size_t>(n.outputs[o])]);
@@ -166,7 +166,7 @@ Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs, bool traini
       for (size_t i = 0; i < n.inputs.size(); ++i) {
         const GraphValue& gv = g.value(n.inputs[i]);
         const std::string name = "in" + std::to_string(i);
-        Result<int> id = gv.constant.empty() ? r.mini->add_input(name, values[static_cast<size_t>(n.inputs[i])].shape())
+        Result<int> id = gv.constant.empty() ? r.mini->add_input(name, values[static_cast<size_t>(n.inputs[i])].shape(), gv.dtype)
                                              : r.mini->add_constant(name, gv.constant);
         if (!id.ok()) return id.status();
         ids.push_back(id.value());
@@ -210,7 +210,7 @@ Result<double> Trainer::Impl::forward_backward(const std::vector<Tensor>& inputs
   for (const GraphNode& n : g.nodes()) {
     bool any = false;
     for (size_t i = 0; i < n.inputs.size(); ++i) any = any || (needs[static_cast<size_t>(n.inputs[i])] && differentiable_input(n.type, i));
-    for (int o : n.outputs) needs[static_cast<size_t>(o)] = any;
+    for (int o : n.outputs) needs[static_cast<size_t>(o)] = any && g.value(o).dtype == DType::kF32;
   }
   std::vector<Tensor> grads(g.values().size());
   grads[static_cast<size_t>(out_value)] = dloss;
