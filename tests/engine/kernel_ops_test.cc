@@ -183,3 +183,35 @@ TEST(KernelOps, MixedGraphsAlternateXnnpackAndEngineKernels) {
 
 }  // namespace
 }  // namespace vitrine
+
+// The recurrent layers' vectorizable activations (engine/src/ops/fast_math.h) against libm.
+#include "../../engine/src/ops/fast_math.h"
+
+namespace vitrine {
+namespace {
+
+TEST(FastMath, ExpSigmoidAndTanhMatchLibm) {
+  double worst_exp = 0, worst_sig = 0, worst_tanh = 0;
+  for (int i = -200000; i <= 200000; ++i) {
+    const float x = static_cast<float>(i) * 4.4e-4f;  // [-88, 88]
+    const double e = std::exp(static_cast<double>(x));
+    if (x >= -87.0f) worst_exp = std::max(worst_exp, std::fabs(exp_approx(x) - e) / e);  // clamped below -87
+    float s = x / 4, t = x / 8;  // sigmoid on [-22, 22], tanh on [-11, 11]
+    sigmoid_inplace(&s, 1);
+    tanh_inplace(&t, 1);
+    worst_sig = std::max(worst_sig, std::fabs(s - 1.0 / (1.0 + std::exp(-static_cast<double>(x) / 4))));
+    const double tt = std::tanh(static_cast<double>(x) / 8);
+    worst_tanh = std::max(worst_tanh, std::fabs(t - tt) / std::max(std::fabs(tt), 1e-30));
+  }
+  EXPECT_LT(worst_exp, 3e-7);
+  EXPECT_LT(worst_sig, 2e-7);   // absolute
+  EXPECT_LT(worst_tanh, 1e-6);  // relative, small arguments included
+  float edge[] = {-1000.0f, 1000.0f};
+  sigmoid_inplace(edge, 2);
+  EXPECT_EQ(edge[1], 1.0f);
+  EXPECT_GE(edge[0], 0.0f);
+  EXPECT_LT(edge[0], 1e-37f);
+}
+
+}  // namespace
+}  // namespace vitrine

@@ -96,6 +96,42 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, OnnxParity,
                          ::testing::Values("mobilenet_v2", "resnet18", "squeezenet1_1", "mobilenet_v3_small", "efficientnet_b0",
                                            "regnet_y_400mf", "shufflenet_v2_x0_5", "mnasnet0_5", "densenet121", "convnext_tiny"));
 
+// PyTorch text classifiers with int64 token ids and an attention mask (scripts/models/
+// export_text_models.py): each exported once with symbolic batch and length, loaded at two lengths
+// through input_shapes, matches PyTorch to 1e-4 at both.
+class TextParity : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TextParity, MatchesPyTorchAtTwoLengths) {
+  const std::string dir = models_dir();
+  const std::string name = GetParam();
+  auto bytes = read_binary_file(dir + "/" + name + ".onnx");
+  if (dir.empty() || !bytes.ok()) {
+    if (require_models()) FAIL() << "text model " << name << " missing in '" << dir << "'";
+    GTEST_SKIP() << "set VITRINE_PARITY_MODELS (scripts/prepare-test-models.sh)";
+  }
+  for (int64_t length : {12, 20}) {
+    const std::string stem = dir + "/" + name + ".T" + std::to_string(length);
+    OnnxImportOptions options;
+    options.input_shapes = {{"ids", {2, length}}, {"mask", {2, length}}};
+    auto graph = import_onnx(bytes->data(), bytes->size(), options);
+    ASSERT_TRUE(graph.ok()) << graph.status().to_string();
+    EXPECT_EQ(graph.value()->value(graph.value()->inputs()[0]).dtype, DType::kI64);
+    Tensor ids = load(stem + ".ids.npy"), mask = load(stem + ".mask.npy");
+    ASSERT_EQ(ids.dtype(), DType::kI64);
+    auto ctx = Context::create(1, 1).value();
+    auto ex = Executor::create(graph.value(), ctx.get());
+    ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+    std::vector<Tensor> out;
+    Status s = ex.value()->run({ids, mask}, &out);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    Tensor want = load(stem + ".output.npy");
+    ASSERT_EQ(out[0].shape(), want.shape());
+    EXPECT_LE(max_abs_diff(out[0], want), 1e-4) << name << " at length " << length;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(PyTorchText, TextParity, ::testing::Values("text_transformer", "text_gru", "text_lstm"));
+
 TEST(OnnxParity, TinyCnnMatchesPyTorch) {
   auto bytes = read_binary_file(models_dir() + "/tiny_cnn.onnx");
   if (models_dir().empty() || !bytes.ok()) {

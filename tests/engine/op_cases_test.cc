@@ -240,6 +240,29 @@ std::vector<OpCase> table() {
       {"cum_sum axis 1", OpType::kCumSum, attrs({{"axis", 1}}), {act(Shape{2, 4, 3})}},
       {"cum_sum exclusive reverse", OpType::kCumSum, attrs({{"axis", -1}, {"exclusive", 1}, {"reverse", 1}}), {act(Shape{3, 5})}},
       {"hardmax axis 1", OpType::kHardmax, attrs({{"axis", 1}}), {testing::distinct_values(Shape{2, 4, 3})}},
+      {"add i64 broadcast", OpType::kAdd, {}, {typed(Shape{2, 3}, DType::kI64), typed(Shape{3}, DType::kI64)}},
+      {"sub u8 (wraps below 0)", OpType::kSub, {}, {typed(Shape{6}, DType::kU8), typed(Shape{6}, DType::kU8)}, 1e-3f, 2e-3, 5e-3,
+       [](const std::vector<Tensor>& in) {
+         std::vector<double> y;
+         for (int64_t i = 0; i < 6; ++i) y.push_back(std::fmod(testing::at(in[0], i) - testing::at(in[1], i) + 256.0, 256.0));
+         return testing::Outputs{y};
+       }},
+      {"mul i8", OpType::kMul, {}, {typed(Shape{2, 2}, DType::kI8), typed(Shape{2, 2}, DType::kI8)}},
+      {"div i32 (truncates)", OpType::kDiv, {},
+       {typed(Shape{6}, DType::kI32), typed(Shape{6}, DType::kI32, [](Tensor& t, std::mt19937&) {
+          const int32_t v[] = {2, -2, 3, -3, 1, 4};
+          for (int i = 0; i < 6; ++i) t.mutable_data_as<int32_t>()[i] = v[i];
+        })}},
+      {"max i64", OpType::kMax, {}, {typed(Shape{3, 2}, DType::kI64), typed(Shape{1, 2}, DType::kI64)}},
+      {"min i32", OpType::kMin, {}, {typed(Shape{4}, DType::kI32), typed(Shape{4}, DType::kI32)}},
+      {"pow f32 ^ i64", OpType::kPow, {}, {act(Shape{2, 3}), typed(Shape{3}, DType::kI64, [](Tensor& t, std::mt19937&) {
+          const int64_t v[] = {0, 2, 3};
+          for (int i = 0; i < 3; ++i) t.mutable_data_as<int64_t>()[i] = v[i];
+        })}},
+      {"pow i32 ^ f32", OpType::kPow, {}, {typed(Shape{4}, DType::kI32, [](Tensor& t, std::mt19937&) {
+          const int32_t v[] = {1, 2, 3, 5};
+          for (int i = 0; i < 4; ++i) t.mutable_data_as<int32_t>()[i] = v[i];
+        }), uniform(Shape{4}, 0.5f, 2.5f)}, 1e-3f, 2e-3, 5e-3, nullptr, 1e-5, 1e-4, /*check_backward=*/false},  // an i32 output: no gradient
       {"reshape i64", OpType::kReshape, attrs({}, {{"shape", {3, -1}}}), {typed(Shape{2, 3}, DType::kI64)}},
       {"transpose bool", OpType::kTranspose, attrs({}, {{"perm", {1, 2, 0}}}), {typed(Shape{2, 3, 4}, DType::kBool)}},
       {"concat i32", OpType::kConcat, attrs({{"axis", 1}}), {typed(Shape{2, 1, 2}, DType::kI32), typed(Shape{2, 3, 2}, DType::kI32)}},
@@ -301,6 +324,27 @@ std::vector<OpCase> table() {
       smooth({"attention causal, rank 4, scale", OpType::kAttention, attrs({{"causal", 1}, {"scale", 0.7}}),
               {act(Shape{1, 2, 3, 2}), act(Shape{1, 2, 3, 2}), act(Shape{1, 2, 3, 3})}}),
   };
+}
+
+// Integer division by zero (and INT_MIN / -1) fails the run with a message; no trap, no crash.
+TEST(OpCases, IntegerDivisionErrorsAreStatuses) {
+  Tensor a = Tensor::zeros(Shape{2}, DType::kI32).value();
+  Tensor b = Tensor::zeros(Shape{2}, DType::kI32).value();
+  a.mutable_data_as<int32_t>()[0] = 7;
+  b.mutable_data_as<int32_t>()[0] = 2;  // b[1] = 0
+  Result<std::vector<Tensor>> r = testing::run_node(OpType::kDiv, {}, {a, b});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("integer division by zero"), std::string::npos) << r.status().to_string();
+  a.mutable_data_as<int32_t>()[1] = INT32_MIN;
+  b.mutable_data_as<int32_t>()[1] = -1;
+  r = testing::run_node(OpType::kDiv, {}, {a, b});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("overflows"), std::string::npos) << r.status().to_string();
+  // Mixed integer types are refused when the graph is built, naming the input.
+  Tensor c = Tensor::zeros(Shape{2}, DType::kI64).value();
+  r = testing::run_node(OpType::kAdd, {}, {a, c});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("input 1 is i64, expected i32"), std::string::npos) << r.status().to_string();
 }
 
 TEST(OpCases, EveryRowMatchesItsReferenceAndFiniteDifferences) {

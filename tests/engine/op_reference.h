@@ -676,7 +676,11 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
     case OpType::kAdd: return binary([](double x, double y) { return x + y; });
     case OpType::kSub: return binary([](double x, double y) { return x - y; });
     case OpType::kMul: return binary([](double x, double y) { return x * y; });
-    case OpType::kDiv: return binary([](double x, double y) { return x / y; });
+    case OpType::kDiv:
+      return [](const std::vector<Tensor>& in) {  // integers: the quotient truncated toward zero
+        const bool ints = in[0].dtype() != DType::kF32;
+        return binary_ref(in[0], in[1], [ints](double x, double y) { return ints ? std::trunc(x / y) : x / y; });
+      };
     case OpType::kRelu: return unary([](double v) { return std::max(v, 0.0); });
     case OpType::kClip: {
       const double lo = a.number("min", -INFINITY), hi = a.number("max", INFINITY);
@@ -744,7 +748,11 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
     }
     case OpType::kMax: return binary([](double x, double y) { return std::max(x, y); });
     case OpType::kMin: return binary([](double x, double y) { return std::min(x, y); });
-    case OpType::kPow: return binary([](double x, double y) { return std::pow(x, y); });
+    case OpType::kPow:
+      return [](const std::vector<Tensor>& in) {  // an integer base: the power truncated toward zero
+        const bool ints = in[0].dtype() != DType::kF32;
+        return binary_ref(in[0], in[1], [ints](double x, double y) { return ints ? std::trunc(std::pow(x, y)) : std::pow(x, y); });
+      };
     case OpType::kPRelu: return binary([](double x, double y) { return x >= 0 ? x : y * x; });
     case OpType::kCast: {
       const DType to = dtype_from_name(a.string("to", "f32")).value();

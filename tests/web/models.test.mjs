@@ -20,9 +20,11 @@ function readNpy(file) {
   assert.equal(b.toString('latin1', 1, 6), 'NUMPY');
   const headerLen = b.readUInt16LE(8);
   const header = b.toString('latin1', 10, 10 + headerLen);
-  assert.match(header, /'descr': '<f4'/);
+  const descr = header.match(/'descr': '([^']*)'/)[1];
+  const ArrayType = { '<f4': Float32Array, '<i8': BigInt64Array }[descr];
+  assert.ok(ArrayType, `${file}: dtype ${descr}`);
   const shape = JSON.parse(header.match(/'shape': \(([^)]*)\)/)[1].replace(/,\s*$/, '').replace(/^/, '[') + ']');
-  const data = new Float32Array(b.buffer.slice(b.byteOffset + 10 + headerLen, b.byteOffset + b.length));
+  const data = new ArrayType(b.buffer.slice(b.byteOffset + 10 + headerLen, b.byteOffset + b.length));
   return { data, shape };
 }
 
@@ -57,6 +59,23 @@ for (const variant of ['simd', 'simd-threads']) {
           assert.ok(err <= 1e-4, `${name}, ${threads} threads: max abs error ${err}`);
         }
         model.dispose();
+      });
+    }
+
+    for (const name of ['text_transformer', 'text_gru', 'text_lstm']) {
+      test(`${name} (int64 ids and mask) matches PyTorch at two lengths`, { skip: !have(name) && !required && 'no parity models' }, async () => {
+        assert.ok(have(name), `text model ${name} missing in '${dir}'`);
+        for (const length of [12, 20]) {
+          const model = await runtime.loadModel(path.join(dir, `${name}.onnx`), { inputShapes: { ids: [2, length], mask: [2, length] } });
+          assert.deepEqual(model.inputDtypes, ['i64', 'i64']);
+          const stem = path.join(dir, `${name}.T${length}`);
+          const ids = readNpy(`${stem}.ids.npy`), mask = readNpy(`${stem}.mask.npy`);
+          const want = readNpy(`${stem}.output.npy`);
+          const out = model.run({ ids: ids.data, mask: mask.data });
+          const err = maxAbsDiff(out.logits.data, want.data);
+          assert.ok(err <= 1e-4, `${name} at length ${length}: max abs error ${err}`);
+          model.dispose();
+        }
       });
     }
 

@@ -52,16 +52,18 @@ Status xnn_error(xnn_status status, const std::string& what) { return xnn_check(
 
 std::string node_label(const GraphNode& n) { return std::string(op_info(n.type).name) + " '" + n.name + "'"; }
 
-// Builds the XNNPACK runtime for nodes [first, last). Values produced before the segment (or
-// graph inputs) are external inputs; values used after it (or graph outputs) external outputs.
-Status build_segment(const Graph& g, size_t first, size_t last, const std::vector<int>& last_use,
+// Builds the XNNPACK runtime for `nodes` (ascending node indices). Values produced before the
+// segment (or graph inputs) are external inputs; values used after it (or graph outputs) external
+// outputs.
+Status build_segment(const Graph& g, const std::vector<size_t>& nodes, const std::vector<int>& last_use,
                      Context* ctx, std::vector<Tensor>* statics, Segment* seg) {
   std::vector<bool> produced_here(g.values().size(), false);
-  for (size_t i = first; i < last; ++i)
+  for (size_t i : nodes)
     for (int v : g.nodes()[i].outputs) produced_here[static_cast<size_t>(v)] = true;
   std::vector<bool> is_output(g.values().size(), false);
   for (int o : g.outputs()) is_output[static_cast<size_t>(o)] = true;
-  for (size_t i = first; i < last; ++i) {
+  const int last = static_cast<int>(nodes.back());
+  for (size_t i : nodes) {
     for (int v : g.nodes()[i].inputs) {
       const GraphValue& gv = g.value(v);
       if (!produced_here[static_cast<size_t>(v)] && gv.constant.empty() &&
@@ -70,7 +72,7 @@ Status build_segment(const Graph& g, size_t first, size_t last, const std::vecto
       }
     }
     for (int v : g.nodes()[i].outputs) {
-      if (is_output[static_cast<size_t>(v)] || last_use[static_cast<size_t>(v)] >= static_cast<int>(last)) {
+      if (is_output[static_cast<size_t>(v)] || last_use[static_cast<size_t>(v)] > last) {
         seg->out_values.push_back(v);
       }
     }
@@ -108,7 +110,7 @@ Status build_segment(const Graph& g, size_t first, size_t last, const std::vecto
     if (s != xnn_status_success) return xnn_error(s, "executor: define value '" + gv.name + "'");
     return id;
   };
-  for (size_t i = first; i < last; ++i) {
+  for (size_t i : nodes) {
     const GraphNode& n = g.nodes()[i];
     XnnLowering l;
     l.subgraph = sub.sg;
@@ -189,20 +191,31 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
   Impl& impl = *ex->impl_;
   impl.ctx = ctx;
 
+  // Only nodes that lead to an output run (an importer may leave unread results behind, e.g. a
+  // recurrent layer's final states or a transpose that a later one cancelled).
+  std::vector<bool> needed(g.values().size(), false), live(g.nodes().size(), false);
+  for (int o : g.outputs()) needed[static_cast<size_t>(o)] = true;
+  for (size_t k = g.nodes().size(); k-- > 0;) {
+    for (int v : g.nodes()[k].outputs) live[k] = live[k] || needed[static_cast<size_t>(v)];
+    if (live[k])
+      for (int v : g.nodes()[k].inputs) needed[static_cast<size_t>(v)] = true;
+  }
   std::vector<int> last_use(g.values().size(), -1);
   for (size_t i = 0; i < g.nodes().size(); ++i)
-    for (int v : g.nodes()[i].inputs) last_use[static_cast<size_t>(v)] = static_cast<int>(i);
+    if (live[i])
+      for (int v : g.nodes()[i].inputs) last_use[static_cast<size_t>(v)] = static_cast<int>(i);
+  std::vector<size_t> order;
+  for (size_t i = 0; i < g.nodes().size(); ++i)
+    if (live[i]) order.push_back(i);
   size_t i = 0;
-  while (i < g.nodes().size()) {
+  while (i < order.size()) {
     auto seg = std::make_unique<Segment>();
-    if (lowers(g, g.nodes()[i])) {
-      size_t j = i;
-      while (j < g.nodes().size() && lowers(g, g.nodes()[j])) ++j;
-      VITRINE_RETURN_IF_ERROR(build_segment(g, i, j, last_use, ctx, &impl.statics, seg.get()));
-      i = j;
+    if (lowers(g, g.nodes()[order[i]])) {
+      std::vector<size_t> run;
+      while (i < order.size() && lowers(g, g.nodes()[order[i]])) run.push_back(order[i++]);
+      VITRINE_RETURN_IF_ERROR(build_segment(g, run, last_use, ctx, &impl.statics, seg.get()));
     } else {
-      seg->kernel_node = static_cast<int>(i);
-      ++i;
+      seg->kernel_node = static_cast<int>(order[i++]);
     }
     impl.segments.push_back(std::move(seg));
   }

@@ -104,6 +104,10 @@ class Importer {
   Result<std::vector<int64_t>> const_ints(const NodeProto& n, size_t i);
   Result<std::vector<float>> const_floats(const NodeProto& n, size_t i);
   Status emit(const NodeProto& n, OpType type, std::vector<int> inputs, OpAttrs attrs, Layout layout);
+  // Runs one node on constant inputs and records its output as a constant; false when the output
+  // is too large to keep as one (then the node is added to the graph as usual).
+  Result<bool> fold(const NodeProto& n, OpType type, const std::vector<int>& inputs, const OpAttrs& attrs);
+  static constexpr int64_t kMaxFoldElements = int64_t{1} << 16;
   Status set_output(const NodeProto& n, int id, Layout layout);
   Status pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw, const std::vector<int64_t>& kernel,
                   const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
@@ -133,6 +137,7 @@ class Importer {
   Status concat(const NodeProto& n);
   Status softmax(const NodeProto& n);
   Status transpose_op(const NodeProto& n);
+  void compose_transposes(int* id, std::vector<int64_t>* perm) const;
   Status alias(const NodeProto& n);
   Status cast(const NodeProto& n);
   // Element-wise ops on plain-layout inputs of any dtype (comparisons, logic, Where).
@@ -181,6 +186,7 @@ class Importer {
   std::set<const NodeProto*> fused_;               // nodes folded into a fused layer norm or GELU
   std::map<std::string, const NodeProto*> producers_;  // value name -> the node computing it
   int counter_ = 0;
+  std::unique_ptr<Context> fold_ctx_;  // runs nodes whose inputs are all constants (created on first use)
 };
 
 const std::map<std::string, Importer::Handler>& Importer::handlers() {
@@ -405,6 +411,48 @@ Result<int> Importer::float_constant(const std::string& name, const Const& c, st
   return graph_->add_constant(graph_->find(name).ok() ? fresh(name) : name, t.value());
 }
 
+Result<bool> Importer::fold(const NodeProto& n, OpType type, const std::vector<int>& inputs, const OpAttrs& attrs) {
+  auto mini = std::make_shared<Graph>();
+  std::vector<int> ids;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Result<int> id = mini->add_constant("c" + std::to_string(i), graph_->value(inputs[i]).constant);
+    if (!id.ok()) return id.status();
+    ids.push_back(id.value());
+  }
+  Result<std::vector<int>> out = mini->add_node(type, "fold", ids, attrs);
+  if (!out.ok()) return Status(out.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + out.status().message());
+  if (out->size() != 1 || mini->value(out.value()[0]).shape.num_elements() > kMaxFoldElements) return false;
+  VITRINE_RETURN_IF_ERROR(mini->add_output(out.value()[0]));
+  if (!fold_ctx_) {
+    Result<std::unique_ptr<Context>> ctx = Context::create(1, 1);
+    if (!ctx.ok()) return ctx.status();
+    fold_ctx_ = std::move(ctx).value();
+  }
+  Result<std::unique_ptr<Executor>> ex = Executor::create(mini, fold_ctx_.get());
+  if (!ex.ok()) return ex.status();
+  std::vector<Tensor> result;
+  Status s = ex.value()->run({}, &result);
+  if (!s.ok()) return Status(s.code(), "ONNX " + n.op_type + " '" + n.output[0] + "' (on constants): " + s.message());
+  const Tensor& t = result[0];
+  Const c;
+  c.dims = t.shape().to_vector();
+  switch (t.dtype()) {
+    case DType::kF32: c.f.assign(t.data(), t.data() + t.num_elements()); break;
+    default:
+      c.is_int = true;
+      c.onnx_type = t.dtype() == DType::kI64 ? onnx::DataType::kInt64 : t.dtype() == DType::kI32 ? onnx::DataType::kInt32
+                  : t.dtype() == DType::kU8 ? onnx::DataType::kUint8 : t.dtype() == DType::kI8 ? onnx::DataType::kInt8
+                  : onnx::DataType::kBool;
+      visit_dtype(t.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* v = t.data_as<T>();
+        c.i.assign(v, v + t.num_elements());
+      });
+  }
+  consts_[n.output[0]] = std::move(c);
+  return true;
+}
+
 Result<int> Importer::typed_constant(const std::string& name, const Const& c) {
   Result<Tensor> t = typed_tensor(c, "constant '" + name + "'");
   if (!t.ok()) return t.status();
@@ -438,6 +486,18 @@ Status Importer::set_output(const NodeProto& n, int id, Layout layout) {
 
 Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, OpAttrs attrs, Layout layout) {
   if (n.output.empty() || n.output[0].empty()) return err(n, "has no output");
+  // Constant folding: a node whose inputs are all small constants (shape arithmetic: Equal, Where,
+  // Cast, ... on shapes) runs now, and its output becomes a constant later nodes can read.
+  bool foldable = layout == Layout::kPlain && !inputs.empty();
+  for (int v : inputs) {
+    const GraphValue& gv = graph_->value(v);
+    foldable = foldable && !gv.constant.empty() && gv.constant.num_elements() <= kMaxFoldElements;
+  }
+  if (foldable) {
+    Result<bool> folded = fold(n, type, inputs, attrs);
+    if (!folded.ok()) return folded.status();
+    if (folded.value()) return Status::Ok();
+  }
   std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
   Result<int> id = graph_->add(type, name, std::move(inputs), std::move(attrs));
   if (!id.ok()) return Status(id.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + id.status().message());
@@ -787,6 +847,15 @@ Status Importer::batch_norm(const NodeProto& n) {
 }
 
 Status Importer::unary(const NodeProto& n) {
+  if (const Const* c = constant(n.input[0]); c && c->is_int && (n.op_type == "Neg" || n.op_type == "Abs")) {
+    Const out = *c;  // integer shape arithmetic, folded
+    for (int64_t& v : out.i) {
+      if (v == INT64_MIN) return err(n, "negating INT64_MIN overflows");
+      v = n.op_type == "Neg" ? -v : (v < 0 ? -v : v);
+    }
+    consts_[n.output[0]] = std::move(out);
+    return Status::Ok();
+  }
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   static const std::map<std::string, OpType> types = {
@@ -873,7 +942,17 @@ Status Importer::binary(const NodeProto& n) {
       {"Max", OpType::kMax}, {"Min", OpType::kMin}, {"Pow", OpType::kPow}, {"PRelu", OpType::kPRelu}};
   const OpType type = types.at(n.op_type);
   if ((type == OpType::kMax || type == OpType::kMin) && n.input.size() == 1) return alias(n);  // max of one tensor
-  if ((type == OpType::kMax || type == OpType::kMin) && n.input.size() > 2) return unsupported(n, "more than two inputs");
+  if ((type == OpType::kMax || type == OpType::kMin) && n.input.size() > 2) {  // a chain of pairs
+    Result<int> acc = as_layout(n, 0, Layout::kPlain);
+    if (!acc.ok()) return acc.status();
+    for (size_t i = 1; i < n.input.size(); ++i) {
+      Result<int> x = as_layout(n, i, Layout::kPlain);
+      if (!x.ok()) return x.status();
+      if (i + 1 == n.input.size()) return emit(n, type, {acc.value(), x.value()}, {}, Layout::kPlain);
+      acc = add_plain(type, n.op_type, {acc.value(), x.value()});
+      if (!acc.ok()) return acc.status();
+    }
+  }
   if (n.input.size() != 2) return err(n, "takes two inputs");
   // Opset 6 broadcast only with broadcast = 1, aligned at `axis`: numpy's rule when axis is absent.
   if (opset_ < 7 && attr_i(n, "broadcast", 0) != 0 && attr_i(n, "axis", INT64_MIN) != INT64_MIN) {
@@ -1242,16 +1321,49 @@ Status Importer::softmax(const NodeProto& n) {
   return emit(n, OpType::kTranspose, {sm.value()}, back, Layout::kPlain);
 }
 
+// A transpose of a transpose is one transpose (its permutation composed), and nothing at all when
+// the two cancel (batch-first <-> time-first around recurrent layers): the first one then has no
+// reader left and the executor drops it.
+void Importer::compose_transposes(int* id, std::vector<int64_t>* perm) const {
+  const GraphValue& v = graph_->value(*id);
+  if (v.producer < 0) return;
+  const GraphNode& prev = graph_->nodes()[static_cast<size_t>(v.producer)];
+  if (prev.type != OpType::kTranspose || !prev.attrs.ints.count("perm")) return;
+  const std::vector<int64_t>& p0 = prev.attrs.ints.at("perm");
+  if (p0.size() != perm->size()) return;
+  std::vector<int64_t> combined(perm->size());
+  for (size_t i = 0; i < perm->size(); ++i) {
+    const int64_t k = (*perm)[i];
+    if (k < 0 || k >= static_cast<int64_t>(p0.size())) return;  // invalid: left for the op to report
+    combined[i] = p0[static_cast<size_t>(k)];
+  }
+  *id = prev.inputs[0];
+  *perm = std::move(combined);
+}
+
+static bool is_identity_perm(const std::vector<int64_t>& perm) {
+  for (size_t i = 0; i < perm.size(); ++i)
+    if (perm[i] != static_cast<int64_t>(i)) return false;
+  return true;
+}
+
 Status Importer::transpose_op(const NodeProto& n) {
   Result<int> x = as_layout(n, 0, Layout::kPlain);
   if (!x.ok()) return x.status();
   OpAttrs attrs;
   std::vector<int64_t> perm = attr_ints(n, "perm", {});
-  if (!perm.empty()) attrs.ints["perm"] = perm;
-  return emit(n, OpType::kTranspose, {x.value()}, attrs, Layout::kPlain);
+  int src = x.value();
+  if (!perm.empty()) {
+    compose_transposes(&src, &perm);
+    if (is_identity_perm(perm)) return set_output(n, src, Layout::kPlain);
+    attrs.ints["perm"] = perm;
+  }
+  return emit(n, OpType::kTranspose, {src}, attrs, Layout::kPlain);
 }
 
 Result<int> Importer::permute(int id, std::vector<int64_t> perm, const std::string& hint) {
+  compose_transposes(&id, &perm);
+  if (is_identity_perm(perm)) return id;
   OpAttrs a;
   a.ints["perm"] = std::move(perm);
   return graph_->add(OpType::kTranspose, fresh(hint), {id}, a);
@@ -1511,9 +1623,7 @@ Status Importer::layer_norm(const NodeProto& n) {
 
 
 Status Importer::alias(const NodeProto& n) {
-  if (n.output.size() > 1 && !n.output[1].empty() && n.op_type == "Dropout") {
-    return unsupported(n, "the dropout mask output is not supported");
-  }
+  const bool mask = n.output.size() > 1 && !n.output[1].empty() && n.op_type == "Dropout";
   if (n.op_type == "Dropout" && has_input(n, 2)) {  // opset 12+: training_mode makes it random
     const Const* training = constant(n.input[2]);
     if (!training) return unsupported(n, "training_mode must be a constant");
@@ -1531,11 +1641,22 @@ Status Importer::alias(const NodeProto& n) {
   }
   if (const Const* c = constant(n.input[0])) {
     consts_[n.output[0]] = *c;
+    if (mask) {  // at inference every element is kept
+      Const ones{c->dims, true, {}, std::vector<int64_t>(static_cast<size_t>(c->count()), 1), onnx::DataType::kBool};
+      consts_[n.output[1]] = std::move(ones);
+    }
     return Status::Ok();
   }
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   acts_[n.output[0]] = a.value();
+  if (mask) {  // at inference every element is kept: a constant all-true mask of the input's shape
+    const std::vector<int64_t> dims = onnx_dims(a.value());
+    int64_t total = 1;
+    for (int64_t d : dims) total *= d;
+    Const ones{dims, true, {}, std::vector<int64_t>(static_cast<size_t>(total), 1), onnx::DataType::kBool};
+    consts_[n.output[1]] = std::move(ones);
+  }
   return Status::Ok();
 }
 

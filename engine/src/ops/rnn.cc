@@ -20,6 +20,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fast_math.h"
 #include "grad_util.h"
 #include "op_util.h"
 #include "vitrine/limits.h"
@@ -88,93 +89,86 @@ Status read_lengths(const char* op, const std::vector<const Tensor*>& in, int64_
 }
 
 template <int kGates>
-Status run_rnn(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
   const char* op = kGates == 3 ? "gru" : "lstm";
   const int64_t hs = a.integer("hidden_size", 0).value();
   const int64_t dirs = 1 + a.integer("bidirectional", 0).value();
   const bool linear_before_reset = a.integer("linear_before_reset", 1).value() != 0;
   const bool reverse_only = a.integer("reverse", 0).value() != 0;
   const Tensor& x = *in[0];
-  const int64_t n = x.shape()[0], steps = x.shape()[1], isz = x.shape()[2], gh = kGates * hs;
+  const int64_t n = x.shape()[0], steps = x.shape()[1], isz = x.shape()[2], gh = kGates * hs, dgh = dirs * gh;
+  auto sz = [](int64_t v) { return static_cast<size_t>(v); };
   std::vector<int64_t> lengths;
   VITRINE_RETURN_IF_ERROR(read_lengths(op, in, n, steps, &lengths));
   float* y = out[0]->mutable_data();
   float* h_n = out[1]->mutable_data();
   float* c_n = kGates == 4 ? out[2]->mutable_data() : nullptr;
-  std::memset(y, 0, static_cast<size_t>(out[0]->num_elements()) * sizeof(float));
-  // Transposed weights, (I, G·H) and (H, G·H): the inner loops then run over contiguous gates.
-  std::vector<float> wih_t(static_cast<size_t>(isz * gh)), whh_t(static_cast<size_t>(hs * gh));
-  std::vector<float> gi(static_cast<size_t>(gh)), ghh(static_cast<size_t>(gh)), h(static_cast<size_t>(hs)),
-      c(static_cast<size_t>(hs)), rh(static_cast<size_t>(hs));
+  std::memset(y, 0, sz(out[0]->num_elements()) * sizeof(float));
+  // The input projections of every step and direction at once (one XNNPACK matmul):
+  // xw (N·T, D·G·H) = x (N·T, I) · w_ihᵀ.
+  std::vector<float> xw(sz(n * steps * dgh));
+  if (n * steps > 0) {
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(n * steps), sz(isz), sz(dgh), x.data(), in[1]->data(), xw.data(), true));
+  }
+  // w_hhᵀ (H, G·H): the recurrent product's inner loop then runs over contiguous gates.
+  std::vector<float> whh_t(sz(hs * gh));
+  std::vector<float> pre(sz(gh)), ghh(sz(gh)), h(sz(hs)), c(sz(hs)), rh(sz(hs)), tc(sz(hs));
   for (int64_t d = 0; d < dirs; ++d) {
-    const float* wih = in[1]->data() + d * gh * isz;
     const float* whh = in[2]->data() + d * gh * hs;
     const float* bih = in[3]->data() + d * gh;
     const float* bhh = in[4]->data() + d * gh;
-    for (int64_t r = 0; r < gh; ++r) {
-      for (int64_t k = 0; k < isz; ++k) wih_t[static_cast<size_t>(k * gh + r)] = wih[r * isz + k];
-      for (int64_t k = 0; k < hs; ++k) whh_t[static_cast<size_t>(k * gh + r)] = whh[r * hs + k];
-    }
+    for (int64_t r = 0; r < gh; ++r)
+      for (int64_t k = 0; k < hs; ++k) whh_t[sz(k * gh + r)] = whh[r * hs + k];
     for (int64_t b = 0; b < n; ++b) {
       std::fill(h.begin(), h.end(), 0.0f);
       std::fill(c.begin(), c.end(), 0.0f);
-      const int64_t len = lengths[static_cast<size_t>(b)];
+      const int64_t len = lengths[sz(b)];
       for (int64_t s = 0; s < len; ++s) {
         const int64_t t = (d == 0 && !reverse_only) ? s : len - 1 - s;
-        const float* xt = x.data() + (b * steps + t) * isz;
-        std::memcpy(gi.data(), bih, static_cast<size_t>(gh) * sizeof(float));
-        std::memcpy(ghh.data(), bhh, static_cast<size_t>(gh) * sizeof(float));
-        for (int64_t k = 0; k < isz; ++k) {
-          const float v = xt[k];
-          const float* w = wih_t.data() + k * gh;
-          for (int64_t r = 0; r < gh; ++r) gi[static_cast<size_t>(r)] += v * w[r];
+        const float* gi = xw.data() + (b * steps + t) * dgh + d * gh;
+        // ghh = b_hh + W_hh h over the gates that read h directly (GRU with linear_before_reset = 0:
+        // r and z only; its n gate reads r ⊙ h below).
+        const int64_t first = kGates == 3 && !linear_before_reset ? 2 * hs : gh;
+        std::memcpy(ghh.data(), bhh, sz(gh) * sizeof(float));
+        for (int64_t k = 0; k < hs; ++k) {
+          const float v = h[sz(k)];
+          const float* w = whh_t.data() + k * gh;
+          for (int64_t r = 0; r < first; ++r) ghh[sz(r)] += v * w[r];
         }
         if (kGates == 3) {
-          // r and z use W_h h; n uses W_hn h (linear before reset) or W_hn (r ⊙ h).
-          const int64_t first = linear_before_reset ? gh : 2 * hs;
-          for (int64_t k = 0; k < hs; ++k) {
-            const float v = h[static_cast<size_t>(k)];
-            const float* w = whh_t.data() + k * gh;
-            for (int64_t r = 0; r < first; ++r) ghh[static_cast<size_t>(r)] += v * w[r];
-          }
-          for (int64_t j = 0; j < hs; ++j) {
-            const float rg = sigmoid(gi[static_cast<size_t>(j)] + ghh[static_cast<size_t>(j)]);
-            rh[static_cast<size_t>(j)] = rg;
-          }
+          for (int64_t j = 0; j < 2 * hs; ++j) pre[sz(j)] = gi[j] + bih[j] + ghh[sz(j)];
+          sigmoid_inplace(pre.data(), 2 * hs);  // [r, z]
           if (!linear_before_reset) {
+            for (int64_t k = 0; k < hs; ++k) rh[sz(k)] = pre[sz(k)] * h[sz(k)];
             for (int64_t k = 0; k < hs; ++k) {
-              const float v = rh[static_cast<size_t>(k)] * h[static_cast<size_t>(k)];
+              const float v = rh[sz(k)];
               const float* w = whh_t.data() + k * gh + 2 * hs;
-              for (int64_t j = 0; j < hs; ++j) ghh[static_cast<size_t>(2 * hs + j)] += v * w[j];
+              for (int64_t j = 0; j < hs; ++j) ghh[sz(2 * hs + j)] += v * w[j];
             }
           }
           for (int64_t j = 0; j < hs; ++j) {
-            const size_t jj = static_cast<size_t>(j);
-            const float z = sigmoid(gi[static_cast<size_t>(hs + j)] + ghh[static_cast<size_t>(hs + j)]);
-            const float hn = linear_before_reset ? rh[jj] * ghh[static_cast<size_t>(2 * hs + j)] : ghh[static_cast<size_t>(2 * hs + j)];
-            const float cand = std::tanh(gi[static_cast<size_t>(2 * hs + j)] + hn);
-            h[jj] = (1.0f - z) * cand + z * h[jj];
+            const float hn = linear_before_reset ? pre[sz(j)] * ghh[sz(2 * hs + j)] : ghh[sz(2 * hs + j)];
+            pre[sz(2 * hs + j)] = gi[2 * hs + j] + bih[2 * hs + j] + hn;
+          }
+          tanh_inplace(pre.data() + 2 * hs, hs);
+          for (int64_t j = 0; j < hs; ++j) {
+            const float z = pre[sz(hs + j)];
+            h[sz(j)] = (1.0f - z) * pre[sz(2 * hs + j)] + z * h[sz(j)];
           }
         } else {
-          for (int64_t k = 0; k < hs; ++k) {
-            const float v = h[static_cast<size_t>(k)];
-            const float* w = whh_t.data() + k * gh;
-            for (int64_t r = 0; r < gh; ++r) ghh[static_cast<size_t>(r)] += v * w[r];
-          }
-          for (int64_t j = 0; j < hs; ++j) {
-            const size_t jj = static_cast<size_t>(j);
-            const float ig = sigmoid(gi[jj] + ghh[jj]);
-            const float fg = sigmoid(gi[static_cast<size_t>(hs + j)] + ghh[static_cast<size_t>(hs + j)]);
-            const float gg = std::tanh(gi[static_cast<size_t>(2 * hs + j)] + ghh[static_cast<size_t>(2 * hs + j)]);
-            const float og = sigmoid(gi[static_cast<size_t>(3 * hs + j)] + ghh[static_cast<size_t>(3 * hs + j)]);
-            c[jj] = fg * c[jj] + ig * gg;
-            h[jj] = og * std::tanh(c[jj]);
-          }
+          for (int64_t j = 0; j < gh; ++j) pre[sz(j)] = gi[j] + bih[j] + ghh[sz(j)];
+          sigmoid_inplace(pre.data(), 2 * hs);           // i, f
+          tanh_inplace(pre.data() + 2 * hs, hs);         // g
+          sigmoid_inplace(pre.data() + 3 * hs, hs);      // o
+          for (int64_t j = 0; j < hs; ++j) c[sz(j)] = pre[sz(hs + j)] * c[sz(j)] + pre[sz(j)] * pre[sz(2 * hs + j)];
+          std::memcpy(tc.data(), c.data(), sz(hs) * sizeof(float));
+          tanh_inplace(tc.data(), hs);
+          for (int64_t j = 0; j < hs; ++j) h[sz(j)] = pre[sz(3 * hs + j)] * tc[sz(j)];
         }
-        std::memcpy(y + (b * steps + t) * dirs * hs + d * hs, h.data(), static_cast<size_t>(hs) * sizeof(float));
+        std::memcpy(y + (b * steps + t) * dirs * hs + d * hs, h.data(), sz(hs) * sizeof(float));
       }
-      std::memcpy(h_n + b * dirs * hs + d * hs, h.data(), static_cast<size_t>(hs) * sizeof(float));
-      if (c_n) std::memcpy(c_n + b * dirs * hs + d * hs, c.data(), static_cast<size_t>(hs) * sizeof(float));
+      std::memcpy(h_n + b * dirs * hs + d * hs, h.data(), sz(hs) * sizeof(float));
+      if (c_n) std::memcpy(c_n + b * dirs * hs + d * hs, c.data(), sz(hs) * sizeof(float));
     }
   }
   return Status::Ok();
