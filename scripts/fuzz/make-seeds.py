@@ -54,6 +54,8 @@ for path in sorted(glob.glob(os.path.join(node_tests, '*', 'model.onnx'))):
         write('onnx', os.path.basename(os.path.dirname(path)) + '.onnx', open(path, 'rb').read())
 for path in sorted(glob.glob(os.path.join(root, 'tests/fixtures/hostile/*.onnx'))):
     write('onnx', 'hostile_' + os.path.basename(path), open(path, 'rb').read())
+# typed inputs and outputs (int64 ids, bool mask, Gather / Equal / Where / ArgMax)
+write('onnx', 'typed_model.onnx', open(os.path.join(root, 'tests/fixtures/typed-model/model.onnx'), 'rb').read())
 
 # ---- model files: the shipped models, shrunk ---------------------------------------------------
 rec = read_safetensors(os.path.join(root, 'models/recommend/movielens.safetensors'))

@@ -71,7 +71,7 @@ Status load_and_run(const std::string& bytes) {
   if (!ex.ok()) return ex.status();
   std::vector<Tensor> inputs;
   for (int id : model->graph->inputs()) {
-    Result<Tensor> t = Tensor::zeros(model->graph->value(id).shape);
+    Result<Tensor> t = Tensor::zeros(model->graph->value(id).shape, model->graph->value(id).dtype);
     if (!t.ok()) return t.status();
     inputs.push_back(t.value());
   }
@@ -186,6 +186,62 @@ TEST(HostileModel, IntegerConstantFoldingOverflowAndDivisionByZeroFailCleanly) {
                "overflows int64");
   // Mod is not an op the importer knows: refused before any folding.
   expect_fails("fold_mod_by_zero.onnx", folded_shape_model("Mod", 7, 0), StatusCode::kUnimplemented, "Mod");
+}
+
+// Crafted shape arithmetic and typed ops: every one a clear error, none a crash, a hang or a huge
+// allocation (found by review and fuzzing of the typed-tensor importer).
+TEST(HostileModel, TypedShapeArithmeticFailsCleanly) {
+  auto range_model = [](ProtoWriter start, ProtoWriter limit, ProtoWriter delta) {
+    OnnxModelBuilder m(13);
+    m.input("x", {1, 4});
+    m.initializer(start).initializer(limit).initializer(delta);
+    m.node("Range", {"s", "l", "d"}, {"r"});
+    m.node("Reshape", {"x", "r"}, {"y"}).output("y");
+    return m.bytes();
+  };
+  expect_fails("range_span_overflow.onnx",
+               range_model(int64_tensor("s", {}, {INT64_MIN}), int64_tensor("l", {}, {INT64_MAX}), int64_tensor("d", {}, {1})),
+               StatusCode::kInvalidArgument, "limit - start overflows int64");
+  expect_fails("range_mixed_types.onnx",
+               range_model(int64_tensor("s", {}, {0}), int64_tensor("l", {}, {4}), float_tensor("d", {}, {1.0f})),
+               StatusCode::kInvalidArgument, "must have one type");
+  expect_fails("range_huge.onnx",
+               range_model(int64_tensor("s", {}, {0}), int64_tensor("l", {}, {INT64_MAX}), int64_tensor("d", {}, {1})),
+               StatusCode::kResourceExhausted, "max_tensor_elements");
+  {
+    OnnxModelBuilder m(13);
+    m.input("x", {1, 4});
+    m.initializer(int64_tensor("shape", {2}, {int64_t{1} << 20, int64_t{1} << 20}));
+    m.node("ConstantOfShape", {"shape"}, {"c"});
+    m.node("Add", {"x", "c"}, {"y"}).output("y");
+    expect_fails("constant_of_shape_huge.onnx", m.bytes(), StatusCode::kResourceExhausted, "max_tensor_elements");
+  }
+  {
+    OnnxModelBuilder m(13);
+    m.input("x", {1, 4});
+    m.initializer(int64_tensor("reps", {2}, {int64_t{1} << 40, 1}));
+    m.node("Tile", {"x", "reps"}, {"y"}).output("y");
+    expect_fails("tile_huge.onnx", m.bytes(), StatusCode::kInvalidArgument, "more than 2^40 elements");
+  }
+  {
+    OnnxModelBuilder m(13);
+    m.input("x", {1, 1, 4, 4});
+    m.initializer(float_tensor("scales", {4}, {1.0f, 1.0f, 1e12f, 1.0f}));
+    m.node("Resize", {"x", "", "scales"}, {"y"}).output("y");
+    expect_fails("resize_huge_scale.onnx", m.bytes(), StatusCode::kInvalidArgument, "gives output size");
+  }
+  {
+    OnnxModelBuilder m(13);
+    m.input("x", {2, 3});
+    m.node("Transpose", {"x"}, {"y"}, {attr_ints("perm", {0})}).output("y");
+    expect_fails("transpose_short_perm.onnx", m.bytes(), StatusCode::kInvalidArgument, "perm has 1 entries for a rank-2 input");
+  }
+  {
+    OnnxModelBuilder m(13);
+    m.input("x", {1, 4, 2, 2});
+    m.node("DepthToSpace", {"x"}, {"y"}, {attr_int("blocksize", int64_t{1} << 40)}).output("y");
+    expect_fails("depth_to_space_huge_block.onnx", m.bytes(), StatusCode::kInvalidArgument, "blocksize must be in [1, 4096]");
+  }
 }
 
 // ---- 4: reshaped constants ----------------------------------------------------------------------

@@ -410,3 +410,31 @@ TEST(Losses, ValuesGradientsAndErrors) {
 
 }  // namespace
 }  // namespace vitrine
+
+namespace vitrine {
+namespace {
+
+// The trainer refuses inputs and targets of the wrong dtype (a .npy of int64 labels, say) with a
+// message, instead of reading their bytes as floats.
+TEST(Trainer, WrongDtypesAreRefused) {
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input("x", Shape{2, 3}).value();
+  Tensor w = Tensor::zeros(Shape{2, 3}).value();
+  int y = g->add(OpType::kDense, "fc", {x, g->add_constant("fc.w", w).value()}).value();
+  ASSERT_TRUE(g->add_output(y).ok());
+  auto ctx = Context::create(1, 1).value();
+  TrainerOptions o;
+  o.loss.type = LossType::kMeanSquaredError;
+  auto trainer = Trainer::create(g, ctx.get(), o).value();
+  Tensor input = Tensor::zeros(Shape{2, 3}).value();
+  Result<double> bad_target = trainer->step({input}, Tensor::zeros(Shape{2, 2}, DType::kI64).value());
+  ASSERT_FALSE(bad_target.ok());
+  EXPECT_NE(bad_target.status().message().find("target must be f32, got i64"), std::string::npos) << bad_target.status().to_string();
+  Result<double> bad_input = trainer->step({Tensor::zeros(Shape{2, 3}, DType::kU8).value()}, Tensor::zeros(Shape{2, 2}).value());
+  ASSERT_FALSE(bad_input.ok());
+  EXPECT_NE(bad_input.status().message().find("must be f32, got u8"), std::string::npos) << bad_input.status().to_string();
+  EXPECT_TRUE(trainer->step({input}, Tensor::zeros(Shape{2, 2}).value()).ok());
+}
+
+}  // namespace
+}  // namespace vitrine

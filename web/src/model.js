@@ -183,6 +183,7 @@ function fromNumbers(ArrayType, values, name) {
   }
   const out = new ArrayType(values.length);
   values.forEach((v, i) => {
+    if (typeof v === 'boolean') v = v ? 1 : 0;  // bool inputs may be given as true / false
     out[i] = v;
     if (out[i] !== v) throw new VitrineError(`input '${name}' holds ${v}, which a ${ArrayType.name} cannot hold`, 'InvalidArgument');
   });

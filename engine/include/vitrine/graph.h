@@ -79,6 +79,10 @@ class Graph {
   std::unordered_set<std::string> output_name_set_;      // names in output_names_
 };
 
+// OK when every input, output and constant of `g` is f32 (what the task pipelines read with
+// Tensor::data()); otherwise InvalidArgument naming `what` and the first typed value.
+Status require_f32(const Graph& g, const std::string& what);
+
 // Runs a graph: the whole graph (or its maximal XNNPACK-supported runs of nodes) lowered to XNNPACK
 // runtimes; workspace is allocated once and reused; a new batch size only reshapes.
 class Executor {

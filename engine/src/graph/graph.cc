@@ -123,6 +123,22 @@ Result<int> Graph::find(const std::string& name) const {
   return Status::NotFound("graph has no value named '" + name + "'");
 }
 
+Status require_f32(const Graph& g, const std::string& what) {
+  for (const GraphValue& v : g.values()) {
+    const bool boundary = v.is_input || !v.constant.empty();
+    if (boundary && v.dtype != DType::kF32) {
+      return Status::InvalidArgument(what + ": '" + v.name + "' is " + dtype_name(v.dtype) + "; this model must be all f32");
+    }
+  }
+  for (int o : g.outputs()) {
+    if (g.value(o).dtype != DType::kF32) {
+      return Status::InvalidArgument(what + ": output '" + g.value(o).name + "' is " + dtype_name(g.value(o).dtype) +
+                                     "; this model must be all f32");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<Shape>> Graph::infer_shapes(const std::vector<Shape>& input_shapes) const {
   if (input_shapes.size() != inputs_.size()) {
     return Status::InvalidArgument("graph takes " + std::to_string(inputs_.size()) + " inputs, got " +

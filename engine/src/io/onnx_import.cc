@@ -158,6 +158,15 @@ class Importer {
   Status global_max_pool(const NodeProto& n);
   Status trilu(const NodeProto& n);
   Status instance_norm(const NodeProto& n);
+  // Counts `elements` constant values made at import (8 bytes each, as int64) against the
+  // max_total_bytes budget shared with the initializers, and the element limit.
+  Status charge_constant(const NodeProto& n, int64_t elements) {
+    VITRINE_RETURN_IF_ERROR(check_limit("ONNX " + n.op_type + " '" + n.output[0] + "'", elements, "elements",
+                                        default_limits().max_tensor_elements, "max_tensor_elements"));
+    const_bytes_ += elements * 8;
+    return check_limit("ONNX model (constants made up to " + n.op_type + " '" + n.output[0] + "')", const_bytes_, "bytes",
+                       default_limits().max_total_bytes, "max_total_bytes");
+  }
   // Adds one node on plain-layout values and returns its (single) output.
   Result<int> add_plain(OpType type, const std::string& hint, std::vector<int> inputs, OpAttrs attrs = {});
   Status constant_op(const NodeProto& n);
@@ -186,7 +195,8 @@ class Importer {
   std::set<const NodeProto*> fused_;               // nodes folded into a fused layer norm or GELU
   std::map<std::string, const NodeProto*> producers_;  // value name -> the node computing it
   int counter_ = 0;
-  std::unique_ptr<Context> fold_ctx_;  // runs nodes whose inputs are all constants (created on first use)
+  std::unique_ptr<Context> fold_ctx_;
+  std::map<std::string, int> const_ids_;  // ONNX constant name -> its graph constant (act())  // runs nodes whose inputs are all constants (created on first use)
 };
 
 const std::map<std::string, Importer::Handler>& Importer::handlers() {
@@ -363,8 +373,11 @@ Result<Act> Importer::act(const NodeProto& n, size_t i) {
   auto it = acts_.find(n.input[i]);
   if (it != acts_.end()) return it->second;
   if (const Const* c = constant(n.input[i])) {
+    auto cached = const_ids_.find(n.input[i]);  // one graph constant per ONNX constant, however often read
+    if (cached != const_ids_.end()) return Act{cached->second, Layout::kPlain};
     Result<int> id = c->is_int ? typed_constant(n.input[i], *c) : float_constant(n.input[i], *c, c->dims);
     if (!id.ok()) return id.status();
+    const_ids_[n.input[i]] = id.value();
     return Act{id.value(), Layout::kPlain};
   }
   return err(n, "input '" + n.input[i] + "' is not produced by any earlier node");
@@ -434,6 +447,7 @@ Result<bool> Importer::fold(const NodeProto& n, OpType type, const std::vector<i
   Status s = ex.value()->run({}, &result);
   if (!s.ok()) return Status(s.code(), "ONNX " + n.op_type + " '" + n.output[0] + "' (on constants): " + s.message());
   const Tensor& t = result[0];
+  VITRINE_RETURN_IF_ERROR(charge_constant(n, t.num_elements()));
   Const c;
   c.dims = t.shape().to_vector();
   switch (t.dtype()) {
@@ -488,7 +502,17 @@ Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, 
   if (n.output.empty() || n.output[0].empty()) return err(n, "has no output");
   // Constant folding: a node whose inputs are all small constants (shape arithmetic: Equal, Where,
   // Cast, ... on shapes) runs now, and its output becomes a constant later nodes can read.
-  bool foldable = layout == Layout::kPlain && !inputs.empty();
+  // Only cheap ops fold (bounded work per output element): no convolution or matrix product,
+  // whose cost on even small constants could stall an import.
+  static const std::set<OpType> cheap = {
+      OpType::kCast, OpType::kEqual, OpType::kLess, OpType::kLessOrEqual, OpType::kGreater, OpType::kGreaterOrEqual,
+      OpType::kAnd, OpType::kOr, OpType::kXor, OpType::kNot, OpType::kWhere, OpType::kGather, OpType::kAdd,
+      OpType::kSub, OpType::kMul, OpType::kDiv, OpType::kMax, OpType::kMin, OpType::kPow, OpType::kReshape,
+      OpType::kFlatten, OpType::kTranspose, OpType::kConcat, OpType::kSlice, OpType::kExpand, OpType::kTile,
+      OpType::kIdentity, OpType::kNeg, OpType::kAbs, OpType::kSqrt, OpType::kReciprocal, OpType::kFloor,
+      OpType::kCeil, OpType::kRound, OpType::kSign, OpType::kArgMax, OpType::kArgMin, OpType::kReduceSum,
+      OpType::kReduceMax, OpType::kReduceMin, OpType::kReduceProd, OpType::kReduceMean, OpType::kCumSum};
+  bool foldable = layout == Layout::kPlain && !inputs.empty() && cheap.count(type) != 0;
   for (int v : inputs) {
     const GraphValue& gv = graph_->value(v);
     foldable = foldable && !gv.constant.empty() && gv.constant.num_elements() <= kMaxFoldElements;
@@ -961,7 +985,10 @@ Status Importer::binary(const NodeProto& n) {
   const bool arithmetic = type == OpType::kAdd || type == OpType::kSub || type == OpType::kMul || type == OpType::kDiv;
   const Const* ca = constant(n.input[0]);
   const Const* cb = constant(n.input[1]);
-  if (arithmetic && ca && cb && ca->is_int && cb->is_int && ca->i.size() == cb->i.size()) {  // shape arithmetic
+  auto is_i64 = [](const Const* c) { return c->is_int && (c->onnx_type == 0 || c->onnx_type == onnx::DataType::kInt64); };
+  // Shape arithmetic on int64 constants of one shape, checked for overflow (other constants fold
+  // through the kernel in emit()).
+  if (arithmetic && ca && cb && is_i64(ca) && is_i64(cb) && ca->dims == cb->dims && ca->i.size() == cb->i.size()) {
     Const c{ca->dims, true, {}, {}};
     for (size_t k = 0; k < ca->i.size(); ++k) {
       const int64_t x = ca->i[k], y = cb->i[k];
@@ -1251,14 +1278,17 @@ Status Importer::squeeze(const NodeProto& n) {
 
 Status Importer::concat(const NodeProto& n) {
   const int64_t axis = attr_i(n, "axis", 0);
-  bool all_const = true;
-  for (const std::string& in : n.input) all_const = all_const && constant(in) && constant(in)->is_int;
-  if (all_const) {  // shape arithmetic
+  bool all_const = !n.input.empty() && constant(n.input[0]) != nullptr;
+  for (const std::string& in : n.input) {
+    all_const = all_const && constant(in) && constant(in)->is_int && constant(in)->dims.size() <= 1 &&
+                constant(in)->onnx_type == constant(n.input[0])->onnx_type;
+  }
+  if (all_const) {  // shape arithmetic on 1-D integer constants of one type (others fold in emit())
     Const c;
     c.is_int = true;
+    c.onnx_type = constant(n.input[0])->onnx_type;
     for (const std::string& in : n.input) {
       const Const* p = constant(in);
-      if (p->dims.size() > 1) return unsupported(n, "folding constants of rank > 1");
       c.i.insert(c.i.end(), p->i.begin(), p->i.end());
     }
     c.dims = {static_cast<int64_t>(c.i.size())};
@@ -1354,6 +1384,10 @@ Status Importer::transpose_op(const NodeProto& n) {
   std::vector<int64_t> perm = attr_ints(n, "perm", {});
   int src = x.value();
   if (!perm.empty()) {
+    if (static_cast<int>(perm.size()) != graph_->value(src).shape.rank()) {
+      return err(n, "perm has " + std::to_string(perm.size()) + " entries for a rank-" +
+                        std::to_string(graph_->value(src).shape.rank()) + " input");
+    }
     compose_transposes(&src, &perm);
     if (is_identity_perm(perm)) return set_output(n, src, Layout::kPlain);
     attrs.ints["perm"] = perm;
@@ -1650,19 +1684,27 @@ Status Importer::alias(const NodeProto& n) {
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   acts_[n.output[0]] = a.value();
-  if (mask) {  // at inference every element is kept: a constant all-true mask of the input's shape
-    const std::vector<int64_t> dims = onnx_dims(a.value());
-    int64_t total = 1;
-    for (int64_t d : dims) total *= d;
-    Const ones{dims, true, {}, std::vector<int64_t>(static_cast<size_t>(total), 1), onnx::DataType::kBool};
-    consts_[n.output[1]] = std::move(ones);
+  if (mask) {  // at inference every element is kept: b or not b, b = bool(x), of x's shape at any batch size
+    Result<int> plain = as_layout(n, 0, Layout::kPlain);
+    if (!plain.ok()) return plain.status();
+    OpAttrs to_bool;
+    to_bool.strings["to"] = "bool";
+    Result<int> b = graph_->value(plain.value()).dtype == DType::kBool ? Result<int>(plain.value())
+                                                                      : add_plain(OpType::kCast, "dropout_b", {plain.value()}, to_bool);
+    if (!b.ok()) return b.status();
+    Result<int> nb = add_plain(OpType::kNot, "dropout_not_b", {b.value()});
+    if (!nb.ok()) return nb.status();
+    const std::string name = graph_->find(n.output[1]).ok() ? fresh(n.output[1]) : n.output[1];
+    Result<int> m = graph_->add(OpType::kOr, name, {b.value(), nb.value()});
+    if (!m.ok()) return Status(m.status().code(), "ONNX Dropout '" + n.output[1] + "': " + m.status().message());
+    acts_[n.output[1]] = Act{m.value(), Layout::kPlain};
   }
   return Status::Ok();
 }
 
-// Cast: constants (shape arithmetic) are converted at import; a float activation cast to a float
-// type passes through (the engine computes in float32). Casting an activation to an integer or
-// bool type needs typed tensors (not yet: refused).
+// Cast: a float value cast to a float type passes through (the engine computes in f32); other casts
+// are Cast nodes (folded at import when the input is a small constant of a dtype the engine holds;
+// other integer constants, e.g. int16 shape arithmetic, are converted here).
 Status Importer::cast(const NodeProto& n) {
   const int64_t to = attr_i(n, "to", 0);
   const bool to_float = to == onnx::DataType::kFloat || to == onnx::DataType::kDouble || to == onnx::DataType::kFloat16 ||
@@ -1671,7 +1713,17 @@ Status Importer::cast(const NodeProto& n) {
                       to == onnx::DataType::kInt8 || to == onnx::DataType::kUint8 || to == onnx::DataType::kUint16 ||
                       to == onnx::DataType::kUint32 || to == onnx::DataType::kUint64 || to == onnx::DataType::kBool;
   if (!to_float && !to_int) return unsupported(n, "to = " + std::to_string(to));
-  if (const Const* c = constant(n.input[0])) {
+  const Const* cc = constant(n.input[0]);
+  // A constant of a dtype the engine holds, cast to one it holds, goes through the Cast kernel (by
+  // constant folding in emit()), so that constant and run-time casts agree (saturation, wrapping).
+  if (cc && !cc->is_int && to_float) {  // float to float: the engine's float is f32 either way
+    consts_[n.output[0]] = *cc;
+    return Status::Ok();
+  }
+  const bool held = cc && cc->count() <= kMaxFoldElements &&
+                    engine_dtype(cc->is_int ? cc->onnx_type : onnx::DataType::kFloat, "").ok() &&
+                    (to_float || engine_dtype(static_cast<int32_t>(to), "").ok());
+  if (const Const* c = held ? nullptr : cc) {
     Const out{c->dims, to_int, {}, {}, static_cast<int32_t>(to_int ? to : 0)};
     if (to_int && !c->is_int) {
       for (float v : c->f) {
@@ -1826,8 +1878,7 @@ Status Importer::constant_of_shape(const NodeProto& n) {
     if (d < 0) return err(n, "negative dimension " + std::to_string(d));
     if (!checked_mul(total, d, &total)) return err(n, "the element count overflows int64");
   }
-  VITRINE_RETURN_IF_ERROR(check_limit("ONNX ConstantOfShape '" + n.output[0] + "'", total, "elements",
-                                      default_limits().max_tensor_elements, "max_tensor_elements"));
+  VITRINE_RETURN_IF_ERROR(charge_constant(n, total));
   Const out;
   out.dims = shape.value();
   if (const AttributeProto* v = onnx::find_attribute(n, "value")) {
@@ -1851,21 +1902,37 @@ Status Importer::range_op(const NodeProto& n) {
   const Const* delta = has_input(n, 2) ? constant(n.input[2]) : nullptr;
   if (!start || !limit || !delta) return unsupported(n, "start, limit and delta must be constants");
   if (start->count() != 1 || limit->count() != 1 || delta->count() != 1) return err(n, "start, limit and delta must be scalars");
+  if (start->is_int != limit->is_int || start->is_int != delta->is_int) return err(n, "start, limit and delta must have one type");
   Const out;
   out.is_int = start->is_int;
   out.onnx_type = start->onnx_type;
-  const double s0 = start->is_int ? double(start->i[0]) : start->f[0];
-  const double l0 = limit->is_int ? double(limit->i[0]) : limit->f[0];
-  const double d0 = delta->is_int ? double(delta->i[0]) : delta->f[0];
-  if (d0 == 0 || !std::isfinite(s0) || !std::isfinite(l0) || !std::isfinite(d0)) return err(n, "delta must be non-zero and all finite");
-  const double count = std::max(std::ceil((l0 - s0) / d0), 0.0);
-  VITRINE_RETURN_IF_ERROR(check_limit("ONNX Range '" + n.output[0] + "'", count > 9e15 ? INT64_MAX : static_cast<int64_t>(count),
-                                      "elements", default_limits().max_tensor_elements, "max_tensor_elements"));
-  for (int64_t k = 0; k < static_cast<int64_t>(count); ++k) {
-    if (out.is_int) out.i.push_back(start->i[0] + k * delta->i[0]);
-    else out.f.push_back(static_cast<float>(start->f[0] + static_cast<float>(k) * delta->f[0]));
+  int64_t count = 0;
+  if (out.is_int) {  // exact: ceil((limit - start) / delta) in integers, every value checked
+    const int64_t s0 = start->i[0], l0 = limit->i[0], d0 = delta->i[0];
+    if (d0 == 0) return err(n, "delta must be non-zero");
+    int64_t span = 0;
+    if (!checked_sub(l0, s0, &span)) return err(n, "limit - start overflows int64");
+    if ((span > 0 && d0 > 0) || (span < 0 && d0 < 0)) {
+      const int64_t q = span / d0, r = span % d0;
+      count = q + (r != 0 ? 1 : 0);
+    }
+  } else {
+    const double s0 = start->f[0], l0 = limit->f[0], d0 = delta->f[0];
+    if (d0 == 0 || !std::isfinite(s0) || !std::isfinite(l0) || !std::isfinite(d0)) return err(n, "delta must be non-zero and all finite");
+    const double c = std::max(std::ceil((l0 - s0) / d0), 0.0);
+    count = c > 9e15 ? INT64_MAX : static_cast<int64_t>(c);
   }
-  out.dims = {static_cast<int64_t>(count)};
+  VITRINE_RETURN_IF_ERROR(charge_constant(n, count));
+  for (int64_t k = 0; k < count; ++k) {
+    if (out.is_int) {
+      int64_t step = 0, v = 0;
+      if (!checked_mul(k, delta->i[0], &step) || !checked_add(start->i[0], step, &v)) return err(n, "a value overflows int64");
+      out.i.push_back(v);
+    } else {
+      out.f.push_back(static_cast<float>(start->f[0] + static_cast<float>(k) * delta->f[0]));
+    }
+  }
+  out.dims = {count};
   consts_[n.output[0]] = std::move(out);
   return Status::Ok();
 }
@@ -2008,7 +2075,7 @@ Status Importer::depth_space(const NodeProto& n) {
   const Shape s = graph_->value(x.value()).shape;
   if (s.rank() != 4) return unsupported(n, "only 4-D (N, C, H, W) inputs");
   const int64_t b = attr_i(n, "blocksize", 0);
-  if (b < 1) return err(n, "blocksize must be >= 1");
+  if (b < 1 || b > 4096) return err(n, "blocksize must be in [1, 4096]");
   const int64_t N = s[0], C = s[1], H = s[2], W = s[3];
   OpAttrs r1, t, r2;
   if (n.op_type == "DepthToSpace") {
@@ -2191,6 +2258,7 @@ Status Importer::gather(const NodeProto& n) {
   }
   Const c;
   c.is_int = data->is_int;
+  c.onnx_type = data->onnx_type;
   c.dims = idx->dims;
   const int64_t size = data->count();
   for (int64_t i : idx->i) {
@@ -2318,6 +2386,7 @@ Status Importer::slice(const NodeProto& n) {
     int64_t b = clampi(starts[0]), e = clampi(ends[0]);
     Const out;
     out.is_int = c->is_int;
+    out.onnx_type = c->onnx_type;
     for (int64_t k = b; k < e; ++k) {
       if (c->is_int) out.i.push_back(c->i[static_cast<size_t>(k)]);
       else out.f.push_back(c->f[static_cast<size_t>(k)]);

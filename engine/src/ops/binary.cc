@@ -61,8 +61,6 @@ Status apply(T x, T y, T* out) {
 template <OpType kType>
 Status run_binary(Context*, const OpAttrs&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
   const Shape& ys = out[0]->shape();
-  std::vector<int64_t> bpos(static_cast<size_t>(ys.num_elements()));
-  for_each_broadcast(in[1]->shape(), ys, [&](int64_t i, int64_t pos) { bpos[static_cast<size_t>(i)] = pos; });
   Status status;
   visit_dtype(in[0]->dtype(), [&](auto ta) {
     using A = decltype(ta);
@@ -71,9 +69,10 @@ Status run_binary(Context*, const OpAttrs&, const std::vector<const Tensor*>& in
     visit_dtype(in[1]->dtype(), [&](auto tb) {
       using B = decltype(tb);
       const B* b = in[1]->data_as<B>();
-      for_each_broadcast(in[0]->shape(), ys, [&](int64_t i, int64_t pos) {
+      for_each_broadcast_k<2>({in[0]->shape(), in[1]->shape()}, ys, [&](int64_t i, const std::array<int64_t, 2>& p) {
         if (!status.ok()) return;
-        const B bv = b[bpos[static_cast<size_t>(i)]];
+        const int64_t pos = p[0];
+        const B bv = b[p[1]];
         if constexpr (kType == OpType::kPow) {
           const double r = std::pow(static_cast<double>(a[pos]), static_cast<double>(bv));
           if constexpr (std::is_floating_point_v<A>) {

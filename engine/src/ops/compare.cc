@@ -28,10 +28,8 @@ Status compare(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&
     using T = decltype(tag);
     const T* a = in[0]->data_as<T>();
     const T* b = in[1]->data_as<T>();
-    std::vector<int64_t> bpos(static_cast<size_t>(ys.num_elements()));
-    for_each_broadcast(in[1]->shape(), ys, [&](int64_t i, int64_t pos) { bpos[static_cast<size_t>(i)] = pos; });
-    for_each_broadcast(in[0]->shape(), ys, [&](int64_t i, int64_t pos) {
-      y[i] = cmp(a[pos], b[bpos[static_cast<size_t>(i)]]) ? 1 : 0;
+    for_each_broadcast_k<2>({in[0]->shape(), in[1]->shape()}, ys, [&](int64_t i, const std::array<int64_t, 2>& p) {
+      y[i] = cmp(a[p[0]], b[p[1]]) ? 1 : 0;
     });
   });
   return Status::Ok();

@@ -12,7 +12,8 @@ namespace vitrine {
 
 inline float exp_approx(float x) {
   x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);  // round(x / ln 2)
+  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);  // round(x / ln 2)
+  if (n != n) n = 0.0f;  // NaN (passed by the clamp): keep the int conversion defined; p stays NaN
   const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;  // ln 2 split in two parts
   // e^r on |r| <= ln2/2: Taylor to degree 6 (the next term is below 2e-8 relative)
   float p = 1.0f / 720.0f;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -36,6 +37,40 @@ inline void for_each_broadcast(const Shape& in, const Shape& out, F&& f) {
       pos += in_stride[du];
       if (idx[du] < out[d]) break;
       pos -= in_stride[du] * idx[du];
+      idx[du] = 0;
+    }
+  }
+}
+
+// Calls f(i, pos) for every element i of shape `out` (row-major) with pos[k], the offset of the
+// element of shape ins[k] (numpy-broadcast to `out`) that it reads, for K inputs at once (no
+// per-element index arrays).
+template <size_t K, typename F>
+inline void for_each_broadcast_k(const std::array<Shape, K>& ins, const Shape& out, F&& f) {
+  const int r = out.rank();
+  std::array<std::vector<int64_t>, K> stride;
+  for (size_t k = 0; k < K; ++k) {
+    stride[k].assign(static_cast<size_t>(r), 0);
+    int64_t s = 1;
+    for (int d = r - 1; d >= 0; --d) {
+      const int di = d - (r - ins[k].rank());
+      if (di >= 0) {
+        stride[k][static_cast<size_t>(d)] = ins[k][di] == 1 ? 0 : s;
+        s *= ins[k][di];
+      }
+    }
+  }
+  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+  std::array<int64_t, K> pos{};
+  const int64_t total = out.num_elements();
+  for (int64_t i = 0; i < total; ++i) {
+    f(i, pos);
+    for (int d = r - 1; d >= 0; --d) {
+      const size_t du = static_cast<size_t>(d);
+      ++idx[du];
+      for (size_t k = 0; k < K; ++k) pos[k] += stride[k][du];
+      if (idx[du] < out[d]) break;
+      for (size_t k = 0; k < K; ++k) pos[k] -= stride[k][du] * idx[du];
       idx[du] = 0;
     }
   }

@@ -26,10 +26,8 @@ Status logical(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&
   uint8_t* y = out[0]->mutable_data_as<uint8_t>();
   const uint8_t* a = in[0]->data_as<uint8_t>();
   const uint8_t* b = in[1]->data_as<uint8_t>();
-  std::vector<int64_t> bpos(static_cast<size_t>(ys.num_elements()));
-  for_each_broadcast(in[1]->shape(), ys, [&](int64_t i, int64_t pos) { bpos[static_cast<size_t>(i)] = pos; });
-  for_each_broadcast(in[0]->shape(), ys, [&](int64_t i, int64_t pos) {
-    y[i] = f(a[pos] != 0, b[bpos[static_cast<size_t>(i)]] != 0) ? 1 : 0;
+  for_each_broadcast_k<2>({in[0]->shape(), in[1]->shape()}, ys, [&](int64_t i, const std::array<int64_t, 2>& p) {
+    y[i] = f(a[p[0]] != 0, b[p[1]] != 0) ? 1 : 0;
   });
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 //   nearest_mode          "round_prefer_floor" (default), "round_prefer_ceil", "floor", "ceil"
 //   cubic_coeff_a         -0.75; exclude_outside 0: 1 drops taps outside the input and renormalizes
 // Taps outside the input read its edge. Engine kernel; backward is the transposed sampling.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -154,6 +155,11 @@ std::vector<AxisTaps> plan(const OpAttrs& a, const Shape& xs, const Shape& ys) {
     }
     if (!identity) axes.push_back(std::move(t));
   }
+  // Shrinking axes first, growing ones last: every intermediate then holds at most
+  // max(input, output) elements.
+  std::stable_sort(axes.begin(), axes.end(), [](const AxisTaps& a, const AxisTaps& b) {
+    return static_cast<double>(a.out) / static_cast<double>(a.in) < static_cast<double>(b.out) / static_cast<double>(b.in);
+  });
   return axes;
 }
 

@@ -106,9 +106,9 @@ Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>&
   std::memset(y, 0, sz(out[0]->num_elements()) * sizeof(float));
   // The input projections of every step and direction at once (one XNNPACK matmul):
   // xw (N·T, D·G·H) = x (N·T, I) · w_ihᵀ.
-  std::vector<float> xw(sz(n * steps * dgh));
+  VITRINE_ASSIGN_OR_RETURN(Tensor xw, Tensor::zeros(Shape{n * steps, dgh}));  // limits-checked
   if (n * steps > 0) {
-    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(n * steps), sz(isz), sz(dgh), x.data(), in[1]->data(), xw.data(), true));
+    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(n * steps), sz(isz), sz(dgh), x.data(), in[1]->data(), xw.mutable_data(), true));
   }
   // w_hhᵀ (H, G·H): the recurrent product's inner loop then runs over contiguous gates.
   std::vector<float> whh_t(sz(hs * gh));

@@ -22,32 +22,24 @@ Result<std::vector<DType>> types_where(const std::vector<DType>& in, const OpAtt
   return std::vector<DType>{in[1]};
 }
 
-// pos[k][i]: the element of input k that output element i reads.
-std::vector<std::vector<int64_t>> positions(const std::vector<const Tensor*>& in, const Shape& ys) {
-  std::vector<std::vector<int64_t>> pos(3, std::vector<int64_t>(static_cast<size_t>(ys.num_elements())));
-  for (size_t k = 0; k < 3; ++k)
-    for_each_broadcast(in[k]->shape(), ys, [&](int64_t i, int64_t p) { pos[k][static_cast<size_t>(i)] = p; });
-  return pos;
-}
+std::array<Shape, 3> shapes(const std::vector<const Tensor*>& in) { return {in[0]->shape(), in[1]->shape(), in[2]->shape()}; }
 
 Status run_where(Context*, const OpAttrs&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
-  const Shape& ys = out[0]->shape();
-  const std::vector<std::vector<int64_t>> pos = positions(in, ys);
   const uint8_t* c = in[0]->data_as<uint8_t>();
   visit_dtype(in[1]->dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = in[1]->data_as<T>();
     const T* z = in[2]->data_as<T>();
     T* y = out[0]->mutable_data_as<T>();
-    for (size_t i = 0; i < pos[0].size(); ++i) y[i] = c[pos[0][i]] ? x[pos[1][i]] : z[pos[2][i]];
+    for_each_broadcast_k<3>(shapes(in), out[0]->shape(), [&](int64_t i, const std::array<int64_t, 3>& p) {
+      y[i] = c[p[0]] ? x[p[1]] : z[p[2]];
+    });
   });
   return Status::Ok();
 }
 
 Status backward_where(Context*, const OpAttrs&, const std::vector<const Tensor*>& in, const std::vector<const Tensor*>& out,
                       const std::vector<const Tensor*>& gout, const std::vector<Tensor*>& gin) {
-  const Shape& ys = out[0]->shape();
-  const std::vector<std::vector<int64_t>> pos = positions(in, ys);
   const uint8_t* c = in[0]->data_as<uint8_t>();
   for (size_t k = 1; k < 3; ++k) {
     if (!gin[k]) continue;
@@ -55,8 +47,9 @@ Status backward_where(Context*, const OpAttrs&, const std::vector<const Tensor*>
     std::fill_n(d, gin[k]->num_elements(), 0.0f);
     if (!gout[0]) continue;
     const float* dy = gout[0]->data();
-    for (size_t i = 0; i < pos[0].size(); ++i)
-      if ((c[pos[0][i]] != 0) == (k == 1)) d[pos[k][i]] += dy[i];
+    for_each_broadcast_k<3>(shapes(in), out[0]->shape(), [&](int64_t i, const std::array<int64_t, 3>& p) {
+      if ((c[p[0]] != 0) == (k == 1)) d[p[k]] += dy[i];
+    });
   }
   return Status::Ok();
 }

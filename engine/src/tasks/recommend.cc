@@ -442,6 +442,8 @@ void add_vec_mat(const float* x, const float* w, int64_t m, int64_t n, float* y)
 }  // namespace
 
 Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, TablePrecision precision) {
+  if (!model.graph) return Status::InvalidArgument("recommender: no model");
+  VITRINE_RETURN_IF_ERROR(require_f32(*model.graph, "recommender"));
   auto it = model.metadata.find("recommender");
   if (it == model.metadata.end()) {
     return Status::InvalidArgument("not a recommender model: the model file has no \"recommender\" metadata");

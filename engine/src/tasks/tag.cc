@@ -325,6 +325,7 @@ ImageTagger::~ImageTagger() = default;
 Result<std::unique_ptr<ImageTagger>> ImageTagger::create(const LoadedModel& model, Context* ctx, const Json* description) {
   if (!model.graph) return Status::InvalidArgument("tagger: no model");
   if (ctx == nullptr) return Status::InvalidArgument("tagger: no context");
+  VITRINE_RETURN_IF_ERROR(require_f32(*model.graph, "tagger"));
   Json parsed;
   if (description == nullptr) {
     auto it = model.metadata.find("tagger");

@@ -653,6 +653,7 @@ Result<std::vector<uint8_t>> ReviewModel::save(bool half) const {
 
 Result<std::unique_ptr<ReviewModel>> ReviewModel::load(std::shared_ptr<const std::vector<uint8_t>> bytes, Context* ctx) {
   VITRINE_ASSIGN_OR_RETURN(LoadedModel lm, load_model(std::move(bytes)));
+  VITRINE_RETURN_IF_ERROR(require_f32(*lm.graph, "review model"));
   auto it = lm.metadata.find("review");
   if (it == lm.metadata.end()) return Status::InvalidArgument("not a review model (no \"review\" metadata)");
   VITRINE_ASSIGN_OR_RETURN(Json meta, parse_json(it->second));

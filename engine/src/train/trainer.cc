@@ -52,6 +52,11 @@ Result<std::unique_ptr<Trainer>> Trainer::create(std::shared_ptr<Graph> graph, C
   if (options.output < 0 || options.output >= static_cast<int>(graph->outputs().size())) {
     return Status::InvalidArgument("trainer: the graph has no output " + std::to_string(options.output));
   }
+  if (graph->value(graph->outputs()[static_cast<size_t>(options.output)]).dtype != DType::kF32) {
+    return Status::InvalidArgument("trainer: output " + std::to_string(options.output) + " is " +
+                                   dtype_name(graph->value(graph->outputs()[static_cast<size_t>(options.output)]).dtype) +
+                                   "; the loss needs an f32 output");
+  }
   const std::string& opt = options.optimizer.type;
   if (opt != "sgd" && opt != "adam" && opt != "adamw") {
     return Status::InvalidArgument("trainer: unknown optimizer '" + opt + "' (sgd, adam, adamw)");
@@ -126,6 +131,10 @@ Status Trainer::Impl::run_forward(const std::vector<Tensor>& inputs, bool traini
     if (!g.values()[i].constant.empty()) values[i] = g.values()[i].constant;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].empty()) return Status::InvalidArgument("input '" + g.value(g.inputs()[i]).name + "' is empty");
+    if (inputs[i].dtype() != g.value(g.inputs()[i]).dtype) {
+      return Status::InvalidArgument("input '" + g.value(g.inputs()[i]).name + "' must be " +
+                                     dtype_name(g.value(g.inputs()[i]).dtype) + ", got " + dtype_name(inputs[i].dtype()));
+    }
     values[static_cast<size_t>(g.inputs()[i])] = inputs[i];
   }
   node_attrs.resize(g.nodes().size());
@@ -198,6 +207,9 @@ Result<double> Trainer::Impl::forward_backward(const std::vector<Tensor>& inputs
     Result<Tensor> t = Tensor::zeros(prediction.shape());
     if (!t.ok()) return t.status();
     dloss = t.value();
+  }
+  if (target.dtype() != DType::kF32) {
+    return Status::InvalidArgument(std::string("trainer: the target must be f32, got ") + dtype_name(target.dtype()));
   }
   Result<double> loss = compute_loss(options.loss, prediction, target, backward ? &dloss : nullptr);
   if (!loss.ok() || !backward) return loss;
