@@ -263,6 +263,33 @@ std::vector<OpCase> table() {
           const int32_t v[] = {1, 2, 3, 5};
           for (int i = 0; i < 4; ++i) t.mutable_data_as<int32_t>()[i] = v[i];
         }), uniform(Shape{4}, 0.5f, 2.5f)}, 1e-3f, 2e-3, 5e-3, nullptr, 1e-5, 1e-4, /*check_backward=*/false},  // an i32 output: no gradient
+      {"top_k largest axis 1", OpType::kTopK, attrs({{"k", 2}, {"axis", 1}}), {testing::distinct_values(Shape{2, 4, 3})}},
+      {"top_k smallest, ties keep the lower index", OpType::kTopK, attrs({{"k", 3}, {"largest", 0}}), {typed(Shape{2, 6}, DType::kI32)}},
+      {"gather_elements axis 1, negative indices", OpType::kGatherElements, attrs({{"axis", 1}}),
+       {act(Shape{2, 4}), typed(Shape{2, 3}, DType::kI64, [](Tensor& t, std::mt19937&) {
+          const int64_t v[] = {0, -1, 0, 3, 1, 1};  // repeats: their gradients add up
+          for (int i = 0; i < 6; ++i) t.mutable_data_as<int64_t>()[i] = v[i];
+        })}},
+      {"scatter_elements axis 1 (distinct targets)", OpType::kScatterElements, attrs({{"axis", 1}}),
+       {act(Shape{2, 4}), typed(Shape{2, 2}, DType::kI64, [](Tensor& t, std::mt19937&) {
+          const int64_t v[] = {3, -4, 1, 2};
+          for (int i = 0; i < 4; ++i) t.mutable_data_as<int64_t>()[i] = v[i];
+        }), act(Shape{2, 2})}},
+      {"scatter_elements add, repeated targets", OpType::kScatterElements, attrs({}, {}, {{"reduction", "add"}}),
+       {act(Shape{3, 2}), typed(Shape{2, 2}, DType::kI32, [](Tensor& t, std::mt19937&) {
+          const int32_t v[] = {1, 1, 1, 0};
+          for (int i = 0; i < 4; ++i) t.mutable_data_as<int32_t>()[i] = v[i];
+        }), act(Shape{2, 2})}},
+      {"scatter_nd slices, last write wins", OpType::kScatterND, {},
+       {act(Shape{4, 3}), typed(Shape{3, 1}, DType::kI64, [](Tensor& t, std::mt19937&) {
+          const int64_t v[] = {2, 0, 2};
+          for (int i = 0; i < 3; ++i) t.mutable_data_as<int64_t>()[i] = v[i];
+        }), act(Shape{3, 3})}},
+      {"scatter_nd mul, full index tuples", OpType::kScatterND, attrs({}, {}, {{"reduction", "mul"}}),
+       {act(Shape{2, 3}), typed(Shape{2, 2}, DType::kI64, [](Tensor& t, std::mt19937&) {
+          const int64_t v[] = {1, 2, 0, -1};
+          for (int i = 0; i < 4; ++i) t.mutable_data_as<int64_t>()[i] = v[i];
+        }), act(Shape{2})}, 1e-3f, 2e-3, 5e-3, nullptr, 1e-5, 1e-4, /*check_backward=*/false},  // mul: no gradient
       {"reshape i64", OpType::kReshape, attrs({}, {{"shape", {3, -1}}}), {typed(Shape{2, 3}, DType::kI64)}},
       {"transpose bool", OpType::kTranspose, attrs({}, {{"perm", {1, 2, 0}}}), {typed(Shape{2, 3, 4}, DType::kBool)}},
       {"concat i32", OpType::kConcat, attrs({{"axis", 1}}), {typed(Shape{2, 1, 2}, DType::kI32), typed(Shape{2, 3, 2}, DType::kI32)}},

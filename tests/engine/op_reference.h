@@ -891,6 +891,89 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
         return Outputs{y};
       };
     }
+    case OpType::kTopK: {
+      const int64_t axis_attr = static_cast<int64_t>(a.number("axis", -1)), k = static_cast<int64_t>(a.number("k", 0));
+      const bool largest = a.number("largest", 1) != 0;
+      return [=](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> s = in[0].shape().to_vector();
+        const size_t ax = static_cast<size_t>(axis_attr < 0 ? axis_attr + static_cast<int64_t>(s.size()) : axis_attr);
+        std::vector<int64_t> os = s;
+        os[ax] = k;
+        std::vector<double> values(static_cast<size_t>(count(os))), indices(values.size());
+        std::vector<int64_t> rest = s;
+        rest[ax] = 1;
+        for (int64_t r = 0; r < count(rest); ++r) {
+          std::vector<int64_t> idx = unravel(r, rest);
+          auto flat = [&](const std::vector<int64_t>& shape, int64_t along) {
+            std::vector<int64_t> j = idx;
+            j[ax] = along;
+            int64_t off = 0;
+            for (size_t d = 0; d < shape.size(); ++d) off = off * shape[d] + j[d];
+            return off;
+          };
+          std::vector<std::pair<double, int64_t>> row;
+          for (int64_t t = 0; t < s[ax]; ++t) row.push_back({at(in[0], flat(s, t)), t});
+          std::stable_sort(row.begin(), row.end(), [&](const auto& p, const auto& q) { return largest ? p.first > q.first : p.first < q.first; });
+          for (int64_t t = 0; t < k; ++t) {
+            values[static_cast<size_t>(flat(os, t))] = row[static_cast<size_t>(t)].first;
+            indices[static_cast<size_t>(flat(os, t))] = static_cast<double>(row[static_cast<size_t>(t)].second);
+          }
+        }
+        return Outputs{values, indices};
+      };
+    }
+    case OpType::kGatherElements: {
+      const int64_t axis_attr = static_cast<int64_t>(a.number("axis", 0));
+      return [axis_attr](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> s = in[0].shape().to_vector(), is = in[1].shape().to_vector();
+        const size_t ax = static_cast<size_t>(axis_attr < 0 ? axis_attr + static_cast<int64_t>(s.size()) : axis_attr);
+        std::vector<double> y;
+        for (int64_t i = 0; i < count(is); ++i) {
+          std::vector<int64_t> idx = unravel(i, is);
+          int64_t k = static_cast<int64_t>(at(in[1], i));
+          idx[ax] = k < 0 ? k + s[ax] : k;
+          int64_t off = 0;
+          for (size_t d = 0; d < s.size(); ++d) off = off * s[d] + idx[d];
+          y.push_back(at(in[0], off));
+        }
+        return Outputs{y};
+      };
+    }
+    case OpType::kScatterElements:
+    case OpType::kScatterND: {
+      const int64_t axis_attr = static_cast<int64_t>(a.number("axis", 0));
+      const std::string r = a.string("reduction", "none");
+      const bool nd = op == OpType::kScatterND;
+      return [=](const std::vector<Tensor>& in) {
+        const std::vector<int64_t> s = in[0].shape().to_vector(), is = in[1].shape().to_vector();
+        std::vector<double> y = values_of(in[0]);
+        auto write = [&](int64_t dst, double u) { y[static_cast<size_t>(dst)] = r == "add" ? y[static_cast<size_t>(dst)] + u : r == "mul" ? y[static_cast<size_t>(dst)] * u : u; };
+        if (!nd) {
+          const size_t ax = static_cast<size_t>(axis_attr < 0 ? axis_attr + static_cast<int64_t>(s.size()) : axis_attr);
+          for (int64_t i = 0; i < count(is); ++i) {
+            std::vector<int64_t> idx = unravel(i, is);
+            const int64_t k = static_cast<int64_t>(at(in[1], i));
+            idx[ax] = k < 0 ? k + s[ax] : k;
+            int64_t off = 0;
+            for (size_t d = 0; d < s.size(); ++d) off = off * s[d] + idx[d];
+            write(off, at(in[2], i));
+          }
+        } else {
+          const int64_t q = is.back(), tuples = count(is) / q;
+          int64_t slice = 1;
+          for (size_t d = static_cast<size_t>(q); d < s.size(); ++d) slice *= s[d];
+          for (int64_t j = 0; j < tuples; ++j) {
+            int64_t off = 0;
+            for (int64_t c = 0; c < q; ++c) {
+              const int64_t k = static_cast<int64_t>(at(in[1], j * q + c));
+              off = off * s[static_cast<size_t>(c)] + (k < 0 ? k + s[static_cast<size_t>(c)] : k);
+            }
+            for (int64_t e = 0; e < slice; ++e) write(off * slice + e, at(in[2], j * slice + e));
+          }
+        }
+        return Outputs{y};
+      };
+    }
     case OpType::kResize:
       return [a](const std::vector<Tensor>& in) {
         std::vector<Shape> shapes{in[0].shape()};

@@ -116,6 +116,8 @@ class Importer {
   // --- op handlers ------------------------------------------------------------------------------
   Status conv(const NodeProto& n);
   Status conv1d(const NodeProto& n);
+  // 1-D pooling (N, C, L): run as 2-D pooling over (N, C, 1, L).
+  Status pool1d(const NodeProto& n);
   // Exporters at opsets below 17 spell layer norm and GELU out in elementwise nodes; these find
   // those chains (only when no intermediate value is used elsewhere) and emit the one op.
   bool fuse_layer_norm(const NodeProto& mean_node, NodeProto* ln, std::vector<const NodeProto*>* parts);
@@ -158,6 +160,9 @@ class Importer {
   Status global_max_pool(const NodeProto& n);
   Status trilu(const NodeProto& n);
   Status instance_norm(const NodeProto& n);
+  Status top_k(const NodeProto& n);
+  Status gather_elements(const NodeProto& n);
+  Status scatter(const NodeProto& n);
   // Counts `elements` constant values made at import (8 bytes each, as int64) against the
   // max_total_bytes budget shared with the initializers, and the element limit.
   Status charge_constant(const NodeProto& n, int64_t elements) {
@@ -311,6 +316,11 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"GlobalMaxPool", &Importer::global_max_pool},
       {"Trilu", &Importer::trilu},
       {"InstanceNormalization", &Importer::instance_norm},
+      {"TopK", &Importer::top_k},
+      {"GatherElements", &Importer::gather_elements},
+      {"ScatterElements", &Importer::scatter},
+      {"Scatter", &Importer::scatter},
+      {"ScatterND", &Importer::scatter},
   };
   return table;
 }
@@ -630,6 +640,38 @@ Status Importer::conv1d(const NodeProto& n) {
   back.input = {m.output[0]};
   back.output = {n.output[0]};
   VITRINE_ASSIGN_OR_RETURN(int y4, as_layout(back, 0, Layout::kPlain));  // (N, O, 1, L')
+  const Shape ys = graph_->value(y4).shape;
+  OpAttrs out_shape;
+  out_shape.ints["shape"] = {0, ys[1], ys[3]};
+  return emit(back, OpType::kReshape, {y4}, out_shape, Layout::kPlain);
+}
+
+Status Importer::pool1d(const NodeProto& n) {
+  VITRINE_ASSIGN_OR_RETURN(Act a, act(n, 0));
+  const Shape xs = graph_->value(a.id).shape;
+  if (xs.rank() != 3 || a.layout != Layout::kPlain) return unsupported(n, "a 1-D kernel_shape needs an (N, C, L) input");
+  OpAttrs in_shape;
+  in_shape.ints["shape"] = {0, xs[1], 1, xs[2]};
+  VITRINE_ASSIGN_OR_RETURN(int x4, graph_->add(OpType::kReshape, fresh("pool1d_in"), {a.id}, in_shape));
+  NodeProto m = n;
+  m.input[0] = fresh(n.input[0]);
+  acts_[m.input[0]] = Act{x4, Layout::kPlain};
+  m.output = {fresh(n.output[0])};
+  for (onnx::AttributeProto& at : m.attribute) {
+    if (at.name == "kernel_shape" || at.name == "strides" || at.name == "dilations") {
+      if (at.ints.size() != 1) return err(n, at.name + " must have one value for 1-D pooling");
+      at.ints.insert(at.ints.begin(), 1);
+    } else if (at.name == "pads") {
+      if (at.ints.size() != 2) return err(n, "pads must have two values for 1-D pooling");
+      at.ints = {0, at.ints[0], 0, at.ints[1]};
+    }
+  }
+  VITRINE_RETURN_IF_ERROR(pool(m));
+  NodeProto back;
+  back.op_type = n.op_type;
+  back.input = {m.output[0]};
+  back.output = {n.output[0]};
+  VITRINE_ASSIGN_OR_RETURN(int y4, as_layout(back, 0, Layout::kPlain));  // (N, C, 1, L')
   const Shape ys = graph_->value(y4).shape;
   OpAttrs out_shape;
   out_shape.ints["shape"] = {0, ys[1], ys[3]};
@@ -1052,8 +1094,9 @@ Status Importer::pool(const NodeProto& n) {
   const bool is_max = n.op_type == "MaxPool";
   if (n.output.size() > 1 && !n.output[1].empty()) return unsupported(n, "the Indices output is not supported");
   const std::vector<int64_t> k = attr_ints(n, "kernel_shape", {});
+  if (k.size() == 1) return pool1d(n);
   if (k.size() != 2) {
-    return unsupported(n, "only 2-D pooling is supported, got a " + std::to_string(k.size()) + "-D kernel_shape");
+    return unsupported(n, "only 1-D and 2-D pooling are supported, got a " + std::to_string(k.size()) + "-D kernel_shape");
   }
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
   if (!x.ok()) return x.status();
@@ -2189,6 +2232,55 @@ Status Importer::instance_norm(const NodeProto& n) {
   Result<int> scaled = add_plain(OpType::kMul, "in_scaled", {normed.value(), params[0]});
   if (!scaled.ok()) return scaled.status();
   return emit(n, OpType::kAdd, {scaled.value(), params[1]}, {}, Layout::kPlain);
+}
+
+Status Importer::top_k(const NodeProto& n) {
+  int64_t k = attr_i(n, "k", -1);  // opset 1-9: an attribute; 10+: input 1
+  if (opset_ >= 10) {
+    Result<std::vector<int64_t>> kv = const_ints(n, 1);
+    if (!kv.ok()) return kv.status();
+    if (kv->size() != 1) return err(n, "K must hold one value");
+    k = kv.value()[0];
+  }
+  Result<int> x = as_layout(n, 0, Layout::kPlain);
+  if (!x.ok()) return x.status();
+  OpAttrs attrs;
+  attrs.numbers["k"] = static_cast<double>(k);
+  attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", -1));
+  attrs.numbers["largest"] = static_cast<double>(attr_i(n, "largest", 1));
+  if (attr_i(n, "sorted", 1) == 0) attrs.numbers["sorted"] = 0;  // sorted anyway (allowed: order is unspecified)
+  Result<std::vector<int>> outs = graph_->add_node(OpType::kTopK, fresh("top_k"), {x.value()}, attrs);
+  if (!outs.ok()) return Status(outs.status().code(), "ONNX TopK '" + n.output[0] + "': " + outs.status().message());
+  for (size_t i = 0; i < 2 && i < n.output.size(); ++i)
+    if (!n.output[i].empty()) acts_[n.output[i]] = Act{outs.value()[i], Layout::kPlain};
+  return Status::Ok();
+}
+
+Status Importer::gather_elements(const NodeProto& n) {
+  Result<int> d = as_layout(n, 0, Layout::kPlain);
+  if (!d.ok()) return d.status();
+  Result<int> i = as_layout(n, 1, Layout::kPlain);
+  if (!i.ok()) return i.status();
+  OpAttrs attrs;
+  attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", 0));
+  return emit(n, OpType::kGatherElements, {d.value(), i.value()}, attrs, Layout::kPlain);
+}
+
+// ScatterElements (and Scatter, its name before opset 11) and ScatterND.
+Status Importer::scatter(const NodeProto& n) {
+  if (n.input.size() != 3) return err(n, "takes data, indices and updates");
+  std::vector<int> ids;
+  for (size_t i = 0; i < 3; ++i) {
+    Result<int> id = as_layout(n, i, Layout::kPlain);
+    if (!id.ok()) return id.status();
+    ids.push_back(id.value());
+  }
+  OpAttrs attrs;
+  const std::string reduction = attr_s(n, "reduction", "none");
+  if (reduction != "none") attrs.strings["reduction"] = reduction;
+  if (n.op_type == "ScatterND") return emit(n, OpType::kScatterND, ids, attrs, Layout::kPlain);
+  attrs.numbers["axis"] = static_cast<double>(attr_i(n, "axis", 0));
+  return emit(n, OpType::kScatterElements, ids, attrs, Layout::kPlain);
 }
 
 Status Importer::constant_op(const NodeProto& n) {
