@@ -43,6 +43,26 @@ export async function timeIt(fn, runs, warmup) {
   return stats(times);
 }
 
+/**
+ * Times two functions interleaved (a, b, a, b, ...) over `runs` passes after a warm-up, each sample
+ * averaging enough calls to last about `sampleMs` (sub-millisecond models are otherwise timer and
+ * scheduling noise). Returns [stats(a), stats(b)] of per-call milliseconds.
+ */
+export async function timeInterleaved(fa, fb, runs, warmup = 3, sampleMs = 5) {
+  for (let i = 0; i < warmup; i++) { await fa(); await fb(); }
+  const once = async (f) => { const t0 = performance.now(); await f(); return performance.now() - t0; };
+  const calls = Math.max(1, Math.ceil(sampleMs / Math.max(1e-3, Math.min(await once(fa), await once(fb)))));
+  const ta = [], tb = [];
+  for (let r = 0; r < runs; r++) {
+    for (const [f, out] of [[fa, ta], [fb, tb]]) {
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) await f();
+      out.push((performance.now() - t0) / calls);
+    }
+  }
+  return [{ ...stats(ta), calls_per_sample: calls }, { ...stats(tb), calls_per_sample: calls }];
+}
+
 export function median(xs) {
   return quantile([...xs].sort((a, b) => a - b), 0.5);
 }

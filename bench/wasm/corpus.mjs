@@ -5,7 +5,8 @@
 // classifiers (int64 ids and mask) of the parity suite (scripts/prepare-test-models.sh). For each: does Vitrine (wasm simd, 1 thread) load and run it
 // — or the reason it does not — on a seeded input of the model's declared shapes (symbolic sizes
 // fixed from the table below); the max |difference| against onnxruntime-web (1 thread, same
-// input, same process) relative to the output's scale; and both engines' median latency.
+// input, same process) relative to the output's scale; and both engines' median latency over
+// interleaved passes (each sample averaging calls over >= 5 ms), with its p10-p90 spread.
 // Writes bench/results/corpus.json (or --out) and prints a table. The test suite runs a short form
 // (--runs 1 --min-load N): it fails when fewer than N models load or a loaded model's outputs
 // differ from onnxruntime-web's.
@@ -15,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { createRuntime } from '../../web/src/index.js';
-import { arg, mulberry32, root, timeIt } from '../common.mjs';
+import { arg, mulberry32, root, timeInterleaved } from '../common.mjs';
 
 const runs = Number(arg('runs', 20));
 const cache = path.join(process.env.VITRINE_CACHE ?? path.join(os.homedir(), '.cache/vitrine'), 'corpus');
@@ -88,7 +89,6 @@ ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
 const runtime = await createRuntime({ variant: 'simd', threads: 1 });
 
-const timed = async (fn) => (await timeIt(fn, runs, 3)).median_ms;
 
 const records = [];
 for (const m of models) {
@@ -137,8 +137,13 @@ for (const m of models) {
     r.max_abs_diff = err;
     r.relative_diff = err / Math.max(scale, 1e-12);
     r.matches = r.relative_diff <= 1e-4;
-    r.vitrine_ms = await timed(() => model.run(vitrineFeeds));
-    r.ort_ms = await timed(() => session.run(ortFeeds));
+    // Interleaved passes (Vitrine, onnxruntime-web, Vitrine, ...), medians with their p10-p90 spread.
+    const [v, o] = await timeInterleaved(() => model.run(vitrineFeeds), () => session.run(ortFeeds), runs);
+    r.vitrine_ms = v.median_ms;
+    r.ort_ms = o.median_ms;
+    r.vitrine_p10_p90_ms = [v.p10_ms, v.p90_ms];
+    r.ort_p10_p90_ms = [o.p10_ms, o.p90_ms];
+    r.calls_per_sample = v.calls_per_sample;
     r.ratio = r.vitrine_ms / r.ort_ms;
     await session.release();
   } catch (e) {
