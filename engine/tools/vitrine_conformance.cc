@@ -182,16 +182,7 @@ bool held_dtype(int32_t onnx_type, DType* dtype) {
   }
 }
 
-double element(const Tensor& t, int64_t k) {
-  switch (t.dtype()) {
-    case DType::kF32: return t.data()[k];
-    case DType::kI64: return static_cast<double>(t.data_as<int64_t>()[k]);
-    case DType::kI32: return t.data_as<int32_t>()[k];
-    case DType::kU8: case DType::kBool: return t.data_as<uint8_t>()[k];
-    case DType::kI8: return t.data_as<int8_t>()[k];
-  }
-  return 0;
-}
+double element(const Tensor& t, int64_t k) { return t.element_as_double(k); }
 
 // A stored tensor as an engine tensor of its dtype.
 Result<Tensor> to_tensor(const onnx::TensorProto& p) {

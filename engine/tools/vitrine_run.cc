@@ -147,19 +147,9 @@ int main(int argc, char** argv) {
       return fail(Status::InvalidArgument("reference " + path + " has shape " + ref->shape().to_string()));
     }
     // Any dtype, compared as doubles (an integer reference may check a float output and back).
-    auto element = [](const Tensor& t, int64_t k) -> double {
-      switch (t.dtype()) {
-        case DType::kF32: return t.data()[k];
-        case DType::kI64: return static_cast<double>(t.data_as<int64_t>()[k]);
-        case DType::kI32: return t.data_as<int32_t>()[k];
-        case DType::kI8: return t.data_as<int8_t>()[k];
-        case DType::kU8: case DType::kBool: return t.data_as<uint8_t>()[k];
-      }
-      return 0;
-    };
     double max_err = 0;
     for (int64_t k = 0; k < ref->num_elements(); ++k) {
-      double e = std::fabs(element(ref.value(), k) - element(outputs[slot], k));
+      double e = std::fabs(ref->element_as_double(k) - outputs[slot].element_as_double(k));
       if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
     }
     std::printf("max |%s - reference| = %.3g (tolerance %.3g)\n", g.output_names()[slot].c_str(), max_err, tolerance);

@@ -18,16 +18,7 @@ namespace vitrine::testing {
 using Outputs = std::vector<std::vector<double>>;
 
 // Element i of a tensor of any dtype, as a double (bool: 0 or 1).
-inline double at(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kF32: return t.data()[i];
-    case DType::kI64: return static_cast<double>(t.data_as<int64_t>()[i]);
-    case DType::kI32: return t.data_as<int32_t>()[i];
-    case DType::kU8: case DType::kBool: return t.data_as<uint8_t>()[i];
-    case DType::kI8: return t.data_as<int8_t>()[i];
-  }
-  return 0;
-}
+inline double at(const Tensor& t, int64_t i) { return t.element_as_double(i); }
 inline void set_at(Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
     case DType::kF32: t.mutable_data()[i] = static_cast<float>(v); break;

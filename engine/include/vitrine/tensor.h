@@ -95,6 +95,9 @@ class Tensor {
   template <typename T> T* mutable_data_as() { return static_cast<T*>(check_type(sizeof(T), mutable_raw_data())); }
   const void* raw_data() const;
   void* mutable_raw_data();
+  // Element i (row-major) of any dtype as a double (bool: 0 or 1), for tools and tests; no bounds
+  // check.
+  double element_as_double(int64_t i) const;
 
   // Identity of the underlying buffer and a counter bumped on every mutable_data() call through any
   // view of it. Ops that cache derived data (packed weights) compare both to know when to refresh.

@@ -236,6 +236,18 @@ const void* Tensor::check_type(size_t element_size, const void* p) const {
   return p;
 }
 
+double Tensor::element_as_double(int64_t i) const {
+  switch (dtype_) {
+    case DType::kF32: return data()[i];
+    case DType::kI64: return static_cast<double>(data_as<int64_t>()[i]);
+    case DType::kI32: return data_as<int32_t>()[i];
+    case DType::kU8:
+    case DType::kBool: return data_as<uint8_t>()[i];
+    case DType::kI8: return data_as<int8_t>()[i];
+  }
+  return 0;
+}
+
 const float* Tensor::data() const {
   assert(storage_ == nullptr || dtype_ == DType::kF32);
   return static_cast<const float*>(raw_data());

@@ -118,6 +118,8 @@ class Importer {
   Status conv1d(const NodeProto& n);
   // 1-D pooling (N, C, L): run as 2-D pooling over (N, C, 1, L).
   Status pool1d(const NodeProto& n);
+  Status run_1d_as_2d(const NodeProto& n, Status (Importer::*handler)(const NodeProto&),
+                      const std::function<Status(NodeProto*)>& prepare);
   // Exporters at opsets below 17 spell layer norm and GELU out in elementwise nodes; these find
   // those chains (only when no intermediate value is used elsewhere) and emit the one op.
   bool fuse_layer_norm(const NodeProto& mean_node, NodeProto* ln, std::vector<const NodeProto*>* parts);
@@ -609,74 +611,56 @@ Status Importer::pads_for(const NodeProto& n, const std::vector<int64_t>& in_hw,
 // 1-D convolution (N, C, L) as a 2-D one over (N, C, 1, L): the node is rewritten with a kernel
 // of height 1 (weights (O, I, K) -> (O, I, 1, K), windows and pads gain a leading 1 / 0) and
 // handled by conv(); its NHWC (N, 1, L', O) result goes back to (N, O, L').
-Status Importer::conv1d(const NodeProto& n) {
+// Runs a 1-D node on (N, C, L) through its 2-D handler on (N, C, 1, L): window attributes gain a
+// leading 1 (pads (b, e) become (0, b, 0, e)); `prepare` adjusts the rewritten node further (a
+// convolution's weights); the result is reshaped back to (N, C', L').
+Status Importer::run_1d_as_2d(const NodeProto& n, Status (Importer::*handler)(const NodeProto&),
+                              const std::function<Status(NodeProto*)>& prepare) {
   VITRINE_ASSIGN_OR_RETURN(Act a, act(n, 0));
   const Shape xs = graph_->value(a.id).shape;
-  const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
-  if (!w || w->is_int || w->dims.size() != 3) return unsupported(n, "a 1-D convolution needs float constant weights of rank 3");
+  if (xs.rank() != 3 || a.layout != Layout::kPlain) return unsupported(n, "a 1-D window needs an (N, C, L) input");
   OpAttrs in_shape;
   in_shape.ints["shape"] = {0, xs[1], 1, xs[2]};
-  VITRINE_ASSIGN_OR_RETURN(int x4, graph_->add(OpType::kReshape, fresh("conv1d_in"), {a.id}, in_shape));
-  NodeProto m = n;
-  m.input[0] = fresh(n.input[0]);
-  acts_[m.input[0]] = Act{x4, Layout::kPlain};
-  Const w4 = *w;
-  w4.dims = {w->dims[0], w->dims[1], 1, w->dims[2]};
-  m.input[1] = fresh(n.input[1]);
-  consts_[m.input[1]] = std::move(w4);
-  m.output[0] = fresh(n.output[0]);
-  for (onnx::AttributeProto& at : m.attribute) {
-    if (at.name == "kernel_shape" || at.name == "strides" || at.name == "dilations") {
-      if (at.ints.size() != 1) return err(n, at.name + " must have one value for a 1-D convolution");
-      at.ints.insert(at.ints.begin(), 1);
-    } else if (at.name == "pads") {
-      if (at.ints.size() != 2) return err(n, "pads must have two values for a 1-D convolution");
-      at.ints = {0, at.ints[0], 0, at.ints[1]};
-    }
-  }
-  VITRINE_RETURN_IF_ERROR(conv(m));
-  NodeProto back;
-  back.op_type = n.op_type;
-  back.input = {m.output[0]};
-  back.output = {n.output[0]};
-  VITRINE_ASSIGN_OR_RETURN(int y4, as_layout(back, 0, Layout::kPlain));  // (N, O, 1, L')
-  const Shape ys = graph_->value(y4).shape;
-  OpAttrs out_shape;
-  out_shape.ints["shape"] = {0, ys[1], ys[3]};
-  return emit(back, OpType::kReshape, {y4}, out_shape, Layout::kPlain);
-}
-
-Status Importer::pool1d(const NodeProto& n) {
-  VITRINE_ASSIGN_OR_RETURN(Act a, act(n, 0));
-  const Shape xs = graph_->value(a.id).shape;
-  if (xs.rank() != 3 || a.layout != Layout::kPlain) return unsupported(n, "a 1-D kernel_shape needs an (N, C, L) input");
-  OpAttrs in_shape;
-  in_shape.ints["shape"] = {0, xs[1], 1, xs[2]};
-  VITRINE_ASSIGN_OR_RETURN(int x4, graph_->add(OpType::kReshape, fresh("pool1d_in"), {a.id}, in_shape));
+  VITRINE_ASSIGN_OR_RETURN(int x4, graph_->add(OpType::kReshape, fresh("as_2d_in"), {a.id}, in_shape));
   NodeProto m = n;
   m.input[0] = fresh(n.input[0]);
   acts_[m.input[0]] = Act{x4, Layout::kPlain};
   m.output = {fresh(n.output[0])};
   for (onnx::AttributeProto& at : m.attribute) {
     if (at.name == "kernel_shape" || at.name == "strides" || at.name == "dilations") {
-      if (at.ints.size() != 1) return err(n, at.name + " must have one value for 1-D pooling");
+      if (at.ints.size() != 1) return err(n, at.name + " must have one value for a 1-D window");
       at.ints.insert(at.ints.begin(), 1);
     } else if (at.name == "pads") {
-      if (at.ints.size() != 2) return err(n, "pads must have two values for 1-D pooling");
+      if (at.ints.size() != 2) return err(n, "pads must have two values for a 1-D window");
       at.ints = {0, at.ints[0], 0, at.ints[1]};
     }
   }
-  VITRINE_RETURN_IF_ERROR(pool(m));
+  if (prepare) VITRINE_RETURN_IF_ERROR(prepare(&m));
+  VITRINE_RETURN_IF_ERROR((this->*handler)(m));
   NodeProto back;
   back.op_type = n.op_type;
   back.input = {m.output[0]};
   back.output = {n.output[0]};
-  VITRINE_ASSIGN_OR_RETURN(int y4, as_layout(back, 0, Layout::kPlain));  // (N, C, 1, L')
+  VITRINE_ASSIGN_OR_RETURN(int y4, as_layout(back, 0, Layout::kPlain));  // (N, C', 1, L')
   const Shape ys = graph_->value(y4).shape;
   OpAttrs out_shape;
   out_shape.ints["shape"] = {0, ys[1], ys[3]};
   return emit(back, OpType::kReshape, {y4}, out_shape, Layout::kPlain);
 }
+
+Status Importer::conv1d(const NodeProto& n) {
+  const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+  if (!w || w->is_int || w->dims.size() != 3) return unsupported(n, "a 1-D convolution needs float constant weights of rank 3");
+  return run_1d_as_2d(n, &Importer::conv, [&](NodeProto* m) {
+    Const w4 = *w;
+    w4.dims = {w->dims[0], w->dims[1], 1, w->dims[2]};
+    m->input[1] = fresh(n.input[1]);
+    consts_[m->input[1]] = std::move(w4);
+    return Status::Ok();
+  });
+}
+
+Status Importer::pool1d(const NodeProto& n) { return run_1d_as_2d(n, &Importer::pool, nullptr); }
 
 // The single node reading `value` (of type op_type), when `value` has exactly one use.
 const NodeProto* Importer::only_consumer(const std::string& value, const char* op_type) const {

@@ -10,19 +10,24 @@
 
 namespace vitrine {
 
-inline float exp_approx(float x) {
-  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);  // round(x / ln 2)
-  if (n != n) n = 0.0f;  // NaN (passed by the clamp): keep the int conversion defined; p stays NaN
-  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;  // ln 2 split in two parts
-  // e^r on |r| <= ln2/2: Taylor to degree 6 (the next term is below 2e-8 relative)
+// e^(x - k ln2) for an integer-valued k with |x - k ln2| <= ln2/2: ln2 split in two parts (Cody-Waite),
+// then Taylor to degree 6 (the next term is below 2e-8 relative). Shared with portable_exp.
+inline float exp_reduced(float x, float k) {
+  const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
   float p = 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
   p = p * r + 1.0f / 24.0f;
   p = p * r + 1.0f / 6.0f;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  return p * r + 1.0f;
+}
+
+inline float exp_approx(float x) {
+  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);  // round(x / ln 2)
+  if (n != n) n = 0.0f;  // NaN (passed by the clamp): keep the int conversion defined; p stays NaN
+  const float p = exp_reduced(x, n);
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 127]
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);

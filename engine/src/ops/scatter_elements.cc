@@ -13,9 +13,7 @@ namespace {
 
 Result<std::string> reduction_of(const OpAttrs& a) {
   VITRINE_RETURN_IF_ERROR(a.check_known("scatter_elements", {"axis", "reduction"}));
-  const std::string r = a.string("reduction", "none");
-  if (r != "none" && r != "add" && r != "mul") return op_error("scatter_elements", "reduction must be none, add or mul");
-  return r;
+  return scatter_reduction("scatter_elements", a);
 }
 
 Result<std::vector<Shape>> infer_scatter_elements(const std::vector<Shape>& in, const OpAttrs& a) {
@@ -73,11 +71,7 @@ Status run_scatter_elements(Context*, const OpAttrs& a, const std::vector<const 
     using T = decltype(tag);
     T* y = out[0]->mutable_data_as<T>();
     const T* u = in[2]->data_as<T>();
-    s = for_each_write(a, in[0]->shape(), *in[1], [&](int64_t i, int64_t dst) {
-      if (r == "add") y[dst] = static_cast<T>(y[dst] + u[i]);
-      else if (r == "mul") y[dst] = static_cast<T>(y[dst] * u[i]);
-      else y[dst] = u[i];
-    });
+    s = for_each_write(a, in[0]->shape(), *in[1], [&](int64_t i, int64_t dst) { y[dst] = scatter_combine(r, y[dst], u[i]); });
   });
   return s;
 }

@@ -13,9 +13,7 @@ namespace {
 
 Result<std::string> reduction_of(const OpAttrs& a) {
   VITRINE_RETURN_IF_ERROR(a.check_known("scatter_nd", {"reduction"}));
-  const std::string r = a.string("reduction", "none");
-  if (r != "none" && r != "add" && r != "mul") return op_error("scatter_nd", "reduction must be none, add or mul");
-  return r;
+  return scatter_reduction("scatter_nd", a);
 }
 
 Result<std::vector<Shape>> infer_scatter_nd(const std::vector<Shape>& in, const OpAttrs& a) {
@@ -74,11 +72,7 @@ Status run_scatter_nd(Context*, const OpAttrs& a, const std::vector<const Tensor
     T* y = out[0]->mutable_data_as<T>();
     const T* u = in[2]->data_as<T>();
     s = for_each_slice(in[0]->shape(), *in[1], [&](int64_t j, int64_t off, int64_t slice) {
-      for (int64_t e = 0; e < slice; ++e) {
-        T& dst = y[off + e];
-        const T v = u[j * slice + e];
-        dst = r == "add" ? static_cast<T>(dst + v) : r == "mul" ? static_cast<T>(dst * v) : v;
-      }
+      for (int64_t e = 0; e < slice; ++e) y[off + e] = scatter_combine(r, y[off + e], u[j * slice + e]);
     });
   });
   return s;

@@ -84,6 +84,19 @@ inline void copy_block(const void* src, const std::vector<int64_t>& src_strides,
   }
 }
 
+// Scatter ops' attr reduction: "none" (the update replaces what is there), "add" or "mul".
+inline Result<std::string> scatter_reduction(const char* op, const OpAttrs& a) {
+  const std::string r = a.string("reduction", "none");
+  if (r != "none" && r != "add" && r != "mul") return op_error(op, "reduction must be none, add or mul");
+  return r;
+}
+
+// What a scatter leaves at a position holding `old` when `update` is written there.
+template <typename T>
+inline T scatter_combine(const std::string& reduction, T old, T update) {
+  return reduction == "add" ? static_cast<T>(old + update) : reduction == "mul" ? static_cast<T>(old * update) : update;
+}
+
 // The engine kernel of ops that keep the elements in order (reshape, flatten, identity): a copy.
 inline Status run_copy_elements(Context*, const OpAttrs&, const std::vector<const Tensor*>& in,
                                 const std::vector<Tensor*>& out) {

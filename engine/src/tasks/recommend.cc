@@ -22,6 +22,7 @@
 
 #include "vitrine/json.h"
 #include "../core/half.h"
+#include "../ops/fast_math.h"
 
 namespace vitrine {
 namespace {
@@ -142,14 +143,7 @@ float portable_exp(float x) {
   if (x < -103.9f) return 0.0f;
   // x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite split of ln2), e^r by a degree-6 polynomial.
   const float k = std::nearbyint(x * 1.44269504088896341f);
-  const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  const float p = exp_reduced(x, k);
   const int ki = static_cast<int>(k);
   // Scale by 2^k in two halves so subnormal results and k = 128 stay exact.
   const int k1 = ki / 2, k2 = ki - k1;
