@@ -88,6 +88,27 @@ Status read_lengths(const char* op, const std::vector<const Tensor*>& in, int64_
   return Status::Ok();
 }
 
+// y[r] += Σ_k x[k] · w[k · stride + r] for r in [0, n): a vector times a row-major matrix slice,
+// 16 outputs at a time kept in registers over the whole k loop (the recurrent product of each step).
+inline void vec_mat_accumulate(const float* x, int64_t k_count, const float* w, int64_t stride, float* y, int64_t n) {
+  int64_t r0 = 0;
+  for (; r0 + 16 <= n; r0 += 16) {
+    float acc[16];
+    for (int j = 0; j < 16; ++j) acc[j] = y[r0 + j];
+    for (int64_t k = 0; k < k_count; ++k) {
+      const float v = x[k];
+      const float* wr = w + k * stride + r0;
+      for (int j = 0; j < 16; ++j) acc[j] += v * wr[j];
+    }
+    for (int j = 0; j < 16; ++j) y[r0 + j] = acc[j];
+  }
+  for (; r0 < n; ++r0) {
+    float a = y[r0];
+    for (int64_t k = 0; k < k_count; ++k) a += x[k] * w[k * stride + r0];
+    y[r0] = a;
+  }
+}
+
 template <int kGates>
 Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
   const char* op = kGates == 3 ? "gru" : "lstm";
@@ -130,21 +151,13 @@ Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>&
         // r and z only; its n gate reads r ⊙ h below).
         const int64_t first = kGates == 3 && !linear_before_reset ? 2 * hs : gh;
         std::memcpy(ghh.data(), bhh, sz(gh) * sizeof(float));
-        for (int64_t k = 0; k < hs; ++k) {
-          const float v = h[sz(k)];
-          const float* w = whh_t.data() + k * gh;
-          for (int64_t r = 0; r < first; ++r) ghh[sz(r)] += v * w[r];
-        }
+        vec_mat_accumulate(h.data(), hs, whh_t.data(), gh, ghh.data(), first);
         if (kGates == 3) {
           for (int64_t j = 0; j < 2 * hs; ++j) pre[sz(j)] = gi[j] + bih[j] + ghh[sz(j)];
           sigmoid_inplace(pre.data(), 2 * hs);  // [r, z]
           if (!linear_before_reset) {
             for (int64_t k = 0; k < hs; ++k) rh[sz(k)] = pre[sz(k)] * h[sz(k)];
-            for (int64_t k = 0; k < hs; ++k) {
-              const float v = rh[sz(k)];
-              const float* w = whh_t.data() + k * gh + 2 * hs;
-              for (int64_t j = 0; j < hs; ++j) ghh[sz(2 * hs + j)] += v * w[j];
-            }
+            vec_mat_accumulate(rh.data(), hs, whh_t.data() + 2 * hs, gh, ghh.data() + 2 * hs, hs);
           }
           for (int64_t j = 0; j < hs; ++j) {
             const float hn = linear_before_reset ? pre[sz(j)] * ghh[sz(2 * hs + j)] : ghh[sz(2 * hs + j)];
