@@ -129,7 +129,9 @@ Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>&
   // xw (N·T, D·G·H) = x (N·T, I) · w_ihᵀ.
   VITRINE_ASSIGN_OR_RETURN(Tensor xw, Tensor::zeros(Shape{n * steps, dgh}));  // limits-checked
   if (n * steps > 0) {
-    VITRINE_RETURN_IF_ERROR(batch_matmul(ctx, 1, sz(n * steps), sz(isz), sz(dgh), x.data(), in[1]->data(), xw.mutable_data(), true));
+    // x and w_ih are tensor storage (padded for XNNPACK's reads): no staging copies.
+    VITRINE_RETURN_IF_ERROR(BatchMatmul(ctx, op).run(1, sz(n * steps), sz(isz), sz(dgh), x.data(), in[1]->data(),
+                                                     xw.mutable_data(), true));
   }
   // w_hhᵀ (H, G·H): the recurrent product's inner loop then runs over contiguous gates.
   std::vector<float> whh_t(sz(hs * gh));
