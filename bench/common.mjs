@@ -67,9 +67,12 @@ export function median(xs) {
   return quantile([...xs].sort((a, b) => a - b), 0.5);
 }
 
-/** A float32 C-order .npy file (format 1.0) for `data` of `shape`. */
-export function npyFile(data, shape) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+const NPY_DESCR = { Float32Array: '<f4', BigInt64Array: '<i8', Int32Array: '<i4', Uint8Array: '|u1', Int8Array: '|i1' };
+
+/** A C-order .npy file (format 1.0) for `data` of `shape`: the typed array's dtype, or `descr` (e.g. '|b1'). */
+export function npyFile(data, shape, descr = NPY_DESCR[data.constructor.name]) {
+  if (!descr) throw new Error(`npyFile: no .npy dtype for ${data.constructor.name}`);
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   while ((10 + header.length + 1) % 64 !== 0) header += ' ';
   header += '\n';
   const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);

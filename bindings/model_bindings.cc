@@ -12,7 +12,8 @@ namespace vitrine::wasm {
 EMSCRIPTEN_BINDINGS(vitrine_model) {
   using H = ModelHandle;
   bind_handle<H>("ModelHandle", method("load", &H::load), method("inputNames", &H::input_names), method("outputNames", &H::output_names),
-                                method("inputShapes", &H::input_shapes), method("inputDtypes", &H::input_dtypes),
+                                method("inputShapes", &H::input_shapes), method("declaredShapes", &H::declared_shapes),
+                                method("inputDtypes", &H::input_dtypes),
                                 method("outputDtypes", &H::output_dtypes), method("setInput", &H::set_input), method("run", &H::run),
                                 method("output", &H::output), method("outputShape", &H::output_shape), method("metadata", &H::metadata),
                                 method("save", &H::save));

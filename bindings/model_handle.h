@@ -13,6 +13,7 @@
 #include "vitrine/graph.h"
 #include "vitrine/json.h"
 #include "vitrine/model_file.h"
+#include "vitrine/model_runner.h"
 #include "vitrine/safetensors.h"
 
 namespace vitrine::wasm {
@@ -50,28 +51,34 @@ class ModelHandle : public HandleBase {
     Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
     if (s.ok() && !data.ok()) s = data.status();
     if (s.ok()) {
-      Result<LoadedModel> model = load_model(data.value(), onnx);
-      Result<std::shared_ptr<Graph>> graph = model.ok() ? Result<std::shared_ptr<Graph>>(model->graph)
-                                                        : Result<std::shared_ptr<Graph>>(model.status());
-      if (model.ok()) metadata_ = model->metadata;
-      if (!graph.ok()) s = graph.status();
+      Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::load(data.value(), onnx, g_context.get());
+      if (!runner.ok()) s = runner.status();
       else {
-        Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), g_context.get());
-        if (!ex.ok()) s = ex.status();
-        else {
-          graph_ = graph.value();
-          executor_ = std::move(ex).value();
-          inputs_.assign(graph_->inputs().size(), Tensor());
-          outputs_.clear();
-        }
+        runner_ = std::move(runner).value();
+        graph_ = runner_->graph();
+        metadata_ = runner_->metadata();
+        inputs_.assign(graph_->inputs().size(), Tensor());
+        outputs_.clear();
       }
     }
     return record(s, &error_);
   }
 
   val input_names() const { return names(false); }
+  // Each input's dimensions as the model declares them: -1 where any size may be given at run
+  // time (symbolic dimensions of an ONNX file, the batch of a Vitrine file).
+  val declared_shapes() const {
+    val out = val::array();
+    if (!runner_) return out;
+    for (const std::vector<int64_t>& dims : runner_->declared_dims()) {
+      val a = val::array();
+      for (int64_t d : dims) a.call<void>("push", static_cast<double>(d));
+      out.call<void>("push", a);
+    }
+    return out;
+  }
   val output_names() const { return names(true); }
-  // The shape each input was declared with (dimension 0, the batch, may change).
+  // Each input's load-time shape (the sizes the model was imported at).
   val input_shapes() const {
     val out = val::array();
     if (!graph_) return out;
@@ -119,8 +126,7 @@ class ModelHandle : public HandleBase {
     for (size_t i = 0; s.ok() && i < inputs_.size(); ++i) {
       if (inputs_[i].empty()) s = Status::FailedPrecondition("input '" + graph_->value(graph_->inputs()[i]).name + "' was not set");
     }
-    if (s.ok()) s = refresh_if_trained();
-    if (s.ok()) s = executor_->run(inputs_, &outputs_);
+    if (s.ok()) s = runner_->run(inputs_, &outputs_);
     return record(s, &error_);
   }
 
@@ -180,26 +186,8 @@ class ModelHandle : public HandleBase {
   }
   int not_loaded() { return record(Status::FailedPrecondition("model is not loaded (or was disposed)"), &error_); }
 
-  // Training updates the weights in place; XNNPACK packed them when the executor was built, so
-  // rebuild it when any constant changed since.
-  Status refresh_if_trained() {
-    bool changed = generations_.empty();
-    for (const auto& [t, gen] : generations_) changed = changed || t->generation() != gen;
-    if (!changed) return Status::Ok();
-    if (!generations_.empty()) {
-      Result<std::unique_ptr<Executor>> ex = Executor::create(graph_, g_context.get());
-      if (!ex.ok()) return ex.status();
-      executor_ = std::move(ex).value();
-    }
-    generations_.clear();
-    for (const GraphValue& v : graph_->values())
-      if (!v.constant.empty()) generations_.emplace_back(&v.constant, v.constant.generation());
-    return Status::Ok();
-  }
-  std::vector<std::pair<const Tensor*, uint64_t>> generations_;
-
-  std::shared_ptr<Graph> graph_;
-  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<ModelRunner> runner_;
+  std::shared_ptr<Graph> graph_;  // the runner's load-time graph
   std::vector<Tensor> inputs_, outputs_;
   std::map<std::string, std::string> metadata_;
 };

@@ -16,19 +16,28 @@ configure() {  # configure BUILD_DIR DEPS_VARIANT [cmake args...]
       { cat "$dir.configure.log" >&2; exit 1; }
   fi
 }
+# build DIR [cmake --build args...]: the compiler's messages without ninja's progress lines; exits on
+# failure (a status read after `| grep ... || true` would be grep's or true's, never the build's).
+build() {
+  local dir="$1"; shift
+  if ! cmake --build "$dir" -j "$jobs" "$@" >"$dir.build.log" 2>&1; then
+    grep -vE '^\[[0-9]+/[0-9]+\]|pthreads-mem-growth' "$dir.build.log" >&2 || true
+    log "build of $dir failed (full log: $dir.build.log)"
+    exit 1
+  fi
+  grep -vE '^\[[0-9]+/[0-9]+\]|pthreads-mem-growth' "$dir.build.log" >&2 || true
+}
 mkdir -p build
 configure build/native native cmake
 configure build/wasm-simd wasm-simd emcmake cmake
 configure build/wasm-simd-threads wasm-simd-threads emcmake cmake -DVITRINE_WASM_THREADS=ON
 for dir in build/native build/wasm-simd build/wasm-simd-threads; do
   log "building $dir"
-  cmake --build "$dir" -j "$jobs" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|pthreads-mem-growth' || true
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || { log "build of $dir failed"; exit 1; }
+  build "$dir"
 done
 if [[ "${VITRINE_SANITIZERS:-0}" == 1 ]]; then  # the unit tests under AddressSanitizer + UBSan
   configure build/asan native cmake -DVITRINE_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo
   log "building build/asan (sanitizers)"
-  cmake --build build/asan -j "$jobs" --target vitrine_tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || { log "build of build/asan failed"; exit 1; }
+  build build/asan --target vitrine_tests
 fi
 log "build done: build/native, web/dist/"

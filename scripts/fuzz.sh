@@ -55,8 +55,11 @@ build_fuzz() {
       { cat "$dir.configure.log" >&2; exit 1; }
   fi
   log "building $dir (libFuzzer + ASan + UBSan)"
-  cmake --build "$dir" -j 2 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || { log "build of $dir failed"; exit 1; }
+  if ! cmake --build "$dir" -j 2 >"$dir.build.log" 2>&1; then  # (a status read after `| grep || true` is never the build's)
+    grep -vE '^\[[0-9]+/[0-9]+\]' "$dir.build.log" >&2 || true
+    log "build of $dir failed (full log: $dir.build.log)"
+    exit 1
+  fi
 }
 
 SEEDS="$VITRINE_CACHE/fuzz-seeds"

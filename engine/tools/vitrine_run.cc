@@ -4,7 +4,8 @@
 //
 //   vitrine-run MODEL [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
 //               [--save OUT.safetensors] [--bench RUNS] [--shape NAME=d0,d1,...]...
-// --shape fixes an ONNX input's symbolic dimensions (a sequence length, an image size).
+// --shape fixes an ONNX input's symbolic dimensions (a sequence length, an image size) at load;
+// inputs of other sizes run too (the model is re-imported for them, see ModelRunner).
 // --bench times RUNS runs after 5 warm-up runs and prints {"median_ms", "p10_ms", "p90_ms"} as JSON.
 //
 // Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
@@ -24,6 +25,7 @@
 #include "tool_util.h"
 #include "vitrine/npy.h"
 #include "vitrine/model_file.h"
+#include "vitrine/model_runner.h"
 
 using namespace vitrine;
 
@@ -77,22 +79,21 @@ int main(int argc, char** argv) {
   }
   Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
   if (!bytes.ok()) return fail(bytes.status());
-  Result<LoadedModel> model = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), onnx);
+  Result<std::unique_ptr<Context>> ctx = Context::create(threads, threads);
+  if (!ctx.ok()) return fail(ctx.status());
+  Result<std::unique_ptr<ModelRunner>> model =
+      ModelRunner::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), onnx, ctx->get());
   if (!model.ok()) return fail(model.status());
-  Result<std::shared_ptr<Graph>> graph = model->graph;
+  std::shared_ptr<Graph> graph = model.value()->graph();
   if (!save_path.empty()) {
-    Result<std::vector<uint8_t>> saved = save_model(*graph.value(), model->metadata);
+    Result<std::vector<uint8_t>> saved = save_model(*graph, model.value()->metadata());
     if (!saved.ok()) return fail(saved.status());
     Status w = write_binary_file(save_path, saved.value());
     if (!w.ok()) return fail(w);
     std::printf("saved %s (%zu bytes)\n", save_path.c_str(), saved->size());
     if (inputs.empty()) return 0;
   }
-  Result<std::unique_ptr<Context>> ctx = Context::create(threads, threads);
-  if (!ctx.ok()) return fail(ctx.status());
-  Result<std::unique_ptr<Executor>> ex = Executor::create(graph.value(), ctx->get());
-  if (!ex.ok()) return fail(ex.status());
-  const Graph& g = *graph.value();
+  const Graph& g = *graph;
   std::vector<Tensor> feeds(g.inputs().size());
   for (const auto& [name, path] : inputs) {
     size_t slot = 0;
@@ -111,14 +112,14 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < feeds.size(); ++i)
     if (feeds[i].empty()) return fail(Status::InvalidArgument("missing input '" + g.value(g.inputs()[i]).name + "'"));
   std::vector<Tensor> outputs;
-  Status s = ex.value()->run(feeds, &outputs);
+  Status s = model.value()->run(feeds, &outputs);
   if (!s.ok()) return fail(s);
   if (bench_runs > 0) {
-    for (int i = 0; i < 5; ++i) (void)ex.value()->run(feeds, &outputs);
+    for (int i = 0; i < 5; ++i) (void)model.value()->run(feeds, &outputs);
     std::vector<double> ms;
     for (int i = 0; i < bench_runs; ++i) {
       auto t0 = std::chrono::steady_clock::now();
-      s = ex.value()->run(feeds, &outputs);
+      s = model.value()->run(feeds, &outputs);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       if (!s.ok()) return fail(s);
     }

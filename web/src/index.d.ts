@@ -120,8 +120,14 @@ export interface TypedTensorData {
 export declare class Model {
   readonly inputNames: string[];
   readonly outputNames: string[];
-  /** Declared input shapes; dimension 0 (the batch) may change from run to run. */
+  /** Input shapes at load (the inputShapes option, or the file's sizes); a flat array input takes these with any batch. */
   readonly inputShapes: number[][];
+  /**
+   * Input shapes as the model declares them: -1 where run() accepts any size (pass { data, shape }).
+   * An ONNX model is re-imported for new sizes of its symbolic dimensions (the last few shapes are
+   * cached; weights, fine-tuned ones included, are shared); a new batch size alone only reshapes.
+   */
+  readonly declaredShapes: number[][];
   /** Input and output dtypes, in order. */
   readonly inputDtypes: DType[];
   readonly outputDtypes: DType[];
@@ -236,8 +242,9 @@ export interface LoadModelOptions {
   /** The largest download or file accepted, in bytes (default 256 MiB; ResourceExhausted beyond). */
   maxBytes?: number;
   /**
-   * Shapes of ONNX inputs with symbolic dimensions, by input name (e.g. { input: [1, 16000] });
-   * the model's rank and fixed sizes must agree. Not for Vitrine model files (their shapes are fixed).
+   * Load-time shapes of ONNX inputs with symbolic dimensions, by input name (e.g. { input: [1, 16000] });
+   * the model's rank and fixed sizes must agree; run() takes other sizes later. Not for Vitrine
+   * model files (their shapes are fixed but for the batch).
    */
   inputShapes?: Record<string, number[]>;
 }

@@ -218,8 +218,14 @@ export class Model extends EngineObject {
     this.inputNames = this._handle.inputNames();
     /** Output names, in order. */
     this.outputNames = this._handle.outputNames();
-    /** Declared input shapes (dimension 0, the batch, may change). */
+    /** Input shapes at load (inputShapes option or the file's sizes; a flat array input takes these, any batch). */
     this.inputShapes = this._handle.inputShapes();
+    /**
+     * Input shapes as the model declares them: -1 where run() accepts any size ({ data, shape }
+     * inputs). An ONNX model is re-imported for new sizes of its symbolic dimensions (cached per
+     * shape, weights shared); a new batch size alone only reshapes.
+     */
+    this.declaredShapes = this._handle.declaredShapes();
     /** Input and output dtypes: 'f32', 'i64', 'i32', 'u8', 'i8' or 'bool'. */
     this.inputDtypes = this._handle.inputDtypes();
     this.outputDtypes = this._handle.outputDtypes();

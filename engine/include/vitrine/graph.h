@@ -50,6 +50,9 @@ class Graph {
                                     OpAttrs attrs = {});
   // Convenience for single-output nodes.
   Result<int> add(OpType type, const std::string& name, std::vector<int> inputs, OpAttrs attrs = {});
+  // Makes constant `value` use `tensor`'s storage (shared, no copy), e.g. weights another graph of
+  // the same model already holds. The tensor must have the constant's shape and dtype.
+  Status replace_constant(int value, Tensor tensor);
   // Marks `value` as an output, published as `name` (default: the value's own name).
   Status add_output(int value, const std::string& name = "");
 
@@ -93,7 +96,9 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Runs on `inputs` (graph input order; only dim 0 may differ from the graph's shapes). Writes the
+  // Runs on `inputs` (graph input order; shapes the graph's shape inference accepts, e.g. another
+  // batch size: XNNPACK reshapes, nothing is rebuilt; ModelRunner handles ONNX models whose other
+  // dimensions change). Writes the
   // outputs (graph output order) into `outputs`, reusing their storage when shapes match.
   Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
 

@@ -37,6 +37,8 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
 // Loads a Vitrine safetensors model (constants are zero-copy views into `bytes` where aligned) or
 // an ONNX model. Errors name the offending node, value or field. `onnx` sets the shapes of ONNX
 // inputs with symbolic dimensions; a Vitrine file's shapes are fixed, so there it must be empty.
-Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes, const OnnxImportOptions& onnx = {});
+// `info` receives what an ONNX import learned about the inputs (left empty for Vitrine files).
+Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes, const OnnxImportOptions& onnx = {},
+                               OnnxImportInfo* info = nullptr);
 
 }  // namespace vitrine

@@ -8,7 +8,8 @@
 //
 // Supported ONNX ops are listed by onnx_supported_ops(). A model using others fails with one error
 // that lists every unsupported op. Dimension 0 of each input is the batch and may change at run
-// time; symbolic dimensions elsewhere must be fixed through `input_shapes`.
+// time; symbolic dimensions elsewhere must be fixed through `input_shapes` (the graph is then
+// specialized to them; ModelRunner re-imports for other sizes).
 #pragma once
 
 #include <cstdint>
@@ -27,9 +28,21 @@ struct OnnxImportOptions {
   std::map<std::string, std::vector<int64_t>> input_shapes;
 };
 
-// Imports a model. Does not keep `data` (weights are copied into the graph).
+// What an import learned about the model's inputs, for callers that run it at other shapes
+// (ModelRunner).
+struct OnnxImportInfo {
+  // Each input's dimensions as the file declares them (graph input order); -1 where symbolic.
+  // Empty for an input declared without a shape.
+  std::vector<std::vector<int64_t>> declared_dims;
+  // True when sizes read off activations were folded into the graph (Shape, Size, a recurrent
+  // layer's output reshapes): another batch size then needs a fresh import, not just a reshape.
+  bool shape_specialized = false;
+};
+
+// Imports a model. Does not keep `data` (weights are copied into the graph). `info`, when given,
+// receives what the import learned about the inputs.
 Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size,
-                                           const OnnxImportOptions& options = {});
+                                           const OnnxImportOptions& options = {}, OnnxImportInfo* info = nullptr);
 
 // The ONNX op types the importer handles, sorted.
 std::vector<std::string> onnx_supported_ops();

@@ -246,6 +246,7 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
     if (inputs[i].shape() != impl.input_shapes[i]) reshape = true;
   }
   if (reshape) {
+    impl.planned = false;  // until the new plan is complete: a failed re-plan is redone next run
     Result<std::vector<Shape>> shapes = g.infer_shapes(in_shapes);
     if (!shapes.ok()) return shapes.status();
     impl.shapes = shapes.value();

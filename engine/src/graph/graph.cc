@@ -35,6 +35,19 @@ Result<int> Graph::add_constant(const std::string& name, Tensor value) {
   return static_cast<int>(values_.size() - 1);
 }
 
+Status Graph::replace_constant(int value, Tensor tensor) {
+  if (value < 0 || static_cast<size_t>(value) >= values_.size() || values_[static_cast<size_t>(value)].constant.empty()) {
+    return Status::InvalidArgument("graph: value " + std::to_string(value) + " is not a constant");
+  }
+  GraphValue& v = values_[static_cast<size_t>(value)];
+  if (tensor.shape() != v.shape || tensor.dtype() != v.dtype) {
+    return Status::InvalidArgument("graph constant '" + v.name + "' is " + dtype_name(v.dtype) + " " + v.shape.to_string() +
+                                   ", not " + dtype_name(tensor.dtype()) + " " + tensor.shape().to_string());
+  }
+  v.constant = std::move(tensor);
+  return Status::Ok();
+}
+
 Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, std::vector<int> inputs,
                                          OpAttrs attrs) {
   const OpInfo& info = op_info(type);

@@ -88,11 +88,12 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
   return write_safetensors(tensors, meta, half);
 }
 
-Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes, const OnnxImportOptions& onnx) {
+Result<LoadedModel> load_model(std::shared_ptr<const std::vector<uint8_t>> bytes, const OnnxImportOptions& onnx,
+                               OnnxImportInfo* info) {
   if (!bytes) return Status::InvalidArgument("load_model: no bytes");
   LoadedModel out;
   if (!looks_like_safetensors(*bytes)) {
-    Result<std::shared_ptr<Graph>> g = import_onnx(bytes->data(), bytes->size(), onnx);
+    Result<std::shared_ptr<Graph>> g = import_onnx(bytes->data(), bytes->size(), onnx, info);
     if (!g.ok()) return g.status();
     out.graph = g.value();
     out.format = "onnx";

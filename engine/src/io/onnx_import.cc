@@ -45,8 +45,8 @@ const int64_t kAxisNchwToNhwc[4] = {0, 3, 1, 2};  // NCHW axis -> NHWC axis
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, const OnnxImportOptions& options)
-      : model_(model), options_(options), opset_(onnx::opset_version(model)) {}
+  Importer(const onnx::ModelProto& model, const OnnxImportOptions& options, OnnxImportInfo* info)
+      : model_(model), options_(options), info_(info), opset_(onnx::opset_version(model)) {}
 
   Result<std::shared_ptr<Graph>> run();
 
@@ -190,6 +190,11 @@ class Importer {
 
   const onnx::ModelProto& model_;
   const OnnxImportOptions& options_;
+  OnnxImportInfo* info_;  // may be null
+  // Records that a value was computed from an activation's shape (which the graph then holds).
+  void reads_shape() {
+    if (info_) info_->shape_specialized = true;
+  }
   int64_t opset_;
   std::shared_ptr<Graph> graph_ = std::make_shared<Graph>();
   std::map<std::string, Const> consts_;
@@ -1545,6 +1550,7 @@ Status Importer::rnn(const NodeProto& n) {
   Result<std::vector<int>> outs = graph_->add_node(lstm ? OpType::kLstm : OpType::kGru, fresh(n.op_type), inputs, a);
   if (!outs.ok()) return Status(outs.status().code(), "ONNX " + n.op_type + ": " + outs.status().message());
   const int64_t batch = xs[layout == 0 ? 1 : 0], steps = xs[layout == 0 ? 0 : 1];
+  reads_shape();  // the outputs' reshapes hold the batch and step counts
   if (n.output.size() > 0 && !n.output[0].empty()) {  // Y: (T, D, N, H) or, with layout 1, (N, T, D, H)
     Result<int> y = reshape_to(outs.value()[0], {batch, steps, dirs, hs}, "rnn_y");
     if (!y.ok()) return y.status();
@@ -1885,6 +1891,7 @@ Status Importer::size_op(const NodeProto& n) {
     Result<Act> a = act(n, 0);
     if (!a.ok()) return a.status();
     dims = onnx_dims(a.value());
+    reads_shape();
   }
   dims = dims_of_input(c, dims);
   int64_t total = 1;
@@ -2305,6 +2312,7 @@ Status Importer::shape_op(const NodeProto& n) {
     Result<Act> a = act(n, 0);
     if (!a.ok()) return a.status();
     dims = onnx_dims(a.value());
+    reads_shape();
   }
   // Opset 15: start / end select a range of dimensions (negative counts from the back; clamped).
   const int64_t rank = static_cast<int64_t>(dims.size());
@@ -2549,6 +2557,7 @@ Result<std::shared_ptr<Graph>> Importer::run() {
     Result<DType> in_dtype = engine_dtype(in.elem_type, "ONNX input '" + in.name + "'");
     if (!in_dtype.ok()) return in_dtype.status();
     std::vector<int64_t> dims = in.dims;
+    if (info_) info_->declared_dims.push_back(in.has_shape ? in.dims : std::vector<int64_t>{});
     auto it = options_.input_shapes.find(in.name);
     if (it != options_.input_shapes.end()) {  // a given shape: the declared rank, the declared fixed sizes
       const std::vector<int64_t>& given = it->second;
@@ -2640,10 +2649,12 @@ Result<std::shared_ptr<Graph>> Importer::run() {
 
 }  // namespace
 
-Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size, const OnnxImportOptions& options) {
+Result<std::shared_ptr<Graph>> import_onnx(const uint8_t* data, size_t size, const OnnxImportOptions& options,
+                                           OnnxImportInfo* info) {
+  if (info) *info = OnnxImportInfo();
   Result<onnx::ModelProto> model = onnx::parse_model(data, size);
   if (!model.ok()) return model.status();
-  Importer importer(model.value(), options);
+  Importer importer(model.value(), options, info);
   return importer.run();
 }
 
