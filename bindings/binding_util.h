@@ -93,7 +93,8 @@ inline Status copy_from_js(const val& src, float* dst, size_t count, const char*
   return Status::Ok();
 }
 
-// The JS typed array class that carries tensors of `dtype` (bool: Uint8Array of 0/1).
+// The JS typed array class that carries tensors of `dtype` (bool: Uint8Array of 0/1; f16: Uint16Array
+// of IEEE half bits).
 inline const char* js_array_class(DType dtype) {
   switch (dtype) {
     case DType::kF32: return "Float32Array";
@@ -102,6 +103,12 @@ inline const char* js_array_class(DType dtype) {
     case DType::kU8: return "Uint8Array";
     case DType::kI8: return "Int8Array";
     case DType::kBool: return "Uint8Array";
+    case DType::kF64: return "Float64Array";
+    case DType::kF16: return "Uint16Array";  // IEEE half bits
+    case DType::kI16: return "Int16Array";
+    case DType::kU16: return "Uint16Array";
+    case DType::kU32: return "Uint32Array";
+    case DType::kU64: return "BigUint64Array";
   }
   return "Float32Array";
 }

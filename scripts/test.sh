@@ -11,6 +11,13 @@ log "native tests (ctest)"
 ctest --test-dir build/native --output-on-failure -j "$(nproc)"
 log "native tests under AddressSanitizer + UndefinedBehaviorSanitizer (hostile model bytes included)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$(nproc)"
+log "ONNX node-test conformance (npm run conformance): no fewer passes than bench/results/onnx-conformance.json records"
+conformance_json="$(mktemp)"
+build/native/engine/tools/vitrine-conformance --json "$conformance_json" >/dev/null
+node -e '
+const [now, recorded] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")).totals);
+console.error(`conformance: ${now.passed} of ${now.total} pass (recorded: ${recorded.passed} of ${recorded.total})`);
+if (now.passed < recorded.passed) process.exit(1);' "$conformance_json" bench/results/onnx-conformance.json
 log "fuzz harnesses under libFuzzer + ASan + UBSan: every regression and seed once, then 15 s of fuzzing each (scripts/fuzz.sh ci)"
 bash scripts/fuzz.sh ci
 log "recommendation data, protocols, metrics and baselines (python3 unittest)"

@@ -16,12 +16,18 @@ inline int fail(const char* tool, const Status& s) {
   return 2;
 }
 
-inline Result<Tensor> load_npy(const std::string& path) {
+// A .npy file as a tensor; a float64 file becomes f32 (what most model inputs and training data
+// are) unless `f64_as` is DType::kF64.
+inline Result<Tensor> load_npy(const std::string& path, DType f64_as = DType::kF32) {
   Result<std::vector<uint8_t>> bytes = read_binary_file(path);
   if (!bytes.ok()) return bytes.status();
   Result<Tensor> t = parse_npy(bytes->data(), bytes->size());
   if (!t.ok()) return Status(t.status().code(), path + ": " + t.status().message());
-  return t;
+  if (t->dtype() != DType::kF64 || f64_as == DType::kF64) return t;
+  Result<Tensor> f = Tensor::zeros(t->shape());
+  if (!f.ok()) return f.status();
+  for (int64_t i = 0; i < t->num_elements(); ++i) f->mutable_data()[i] = static_cast<float>(t->data_as<double>()[i]);
+  return f;
 }
 
 // "NAME=VALUE" -> (NAME, VALUE); no '=' -> ("", VALUE).

@@ -17,7 +17,8 @@
 // model. Every test attributed to a claimed op is counted, including those whose model also uses
 // an op we do not support (a failure: "uses unsupported op X") and those with inputs or outputs of
 // an element type the engine does not hold (a failure: "dtype not held: ..."; the engine holds
-// FLOAT, INT64, INT32, UINT8, INT8 and BOOL). Tests of ops we do not claim are not counted.
+// FLOAT, DOUBLE, FLOAT16, INT64, INT32, INT16, INT8, UINT64, UINT32, UINT16, UINT8 and BOOL). Tests of
+// ops we do not claim are not counted.
 //
 // The node tests pass weights, shapes, axes and bounds as graph inputs, while the importer (static
 // graphs, as exported by PyTorch) needs them as constants. So a test is first run as published,
@@ -178,6 +179,12 @@ bool held_dtype(int32_t onnx_type, DType* dtype) {
     case onnx::DataType::kUint8: *dtype = DType::kU8; return true;
     case onnx::DataType::kInt8: *dtype = DType::kI8; return true;
     case onnx::DataType::kBool: *dtype = DType::kBool; return true;
+    case onnx::DataType::kDouble: *dtype = DType::kF64; return true;
+    case onnx::DataType::kFloat16: *dtype = DType::kF16; return true;
+    case onnx::DataType::kInt16: *dtype = DType::kI16; return true;
+    case onnx::DataType::kUint16: *dtype = DType::kU16; return true;
+    case onnx::DataType::kUint32: *dtype = DType::kU32; return true;
+    case onnx::DataType::kUint64: *dtype = DType::kU64; return true;
     default: return false;
   }
 }
@@ -195,6 +202,22 @@ Result<Tensor> to_tensor(const onnx::TensorProto& p) {
     if (!values.ok()) return values.status();
     return Tensor::from_values(shape.value(), values->data(), values->size());
   }
+  if (dtype == DType::kF64 || dtype == DType::kF16) {  // exact: raw little-endian bytes, double_data, or half bits in int32_data
+    Result<Tensor> t = Tensor::zeros(shape.value(), dtype);
+    if (!t.ok()) return t;
+    const size_t n = static_cast<size_t>(t->num_elements());
+    if (p.has_raw_data) {
+      if (p.raw_data.size() != t->nbytes()) return Status::DataLoss("raw_data size differs from the shape");
+      if (n) std::memcpy(t->mutable_raw_data(), p.raw_data.data(), t->nbytes());
+    } else if (dtype == DType::kF64) {
+      if (p.double_data.size() != n) return Status::DataLoss("double_data count differs from the shape");
+      std::copy(p.double_data.begin(), p.double_data.end(), t->mutable_data_as<double>());
+    } else {
+      if (p.int32_data.size() != n) return Status::DataLoss("int32_data count differs from the shape");
+      for (size_t k = 0; k < n; ++k) t->mutable_data_as<uint16_t>()[k] = static_cast<uint16_t>(p.int32_data[k]);
+    }
+    return t;
+  }
   Result<std::vector<int64_t>> values = onnx::tensor_int64s(p);
   if (!values.ok()) return values.status();
   Result<Tensor> t = Tensor::zeros(shape.value(), dtype);
@@ -205,7 +228,11 @@ Result<Tensor> to_tensor(const onnx::TensorProto& p) {
     switch (dtype) {
       case DType::kI64: t->mutable_data_as<int64_t>()[k] = v; break;
       case DType::kI32: t->mutable_data_as<int32_t>()[k] = static_cast<int32_t>(v); break;
+      case DType::kI16: t->mutable_data_as<int16_t>()[k] = static_cast<int16_t>(v); break;
       case DType::kI8: t->mutable_data_as<int8_t>()[k] = static_cast<int8_t>(v); break;
+      case DType::kU64: t->mutable_data_as<uint64_t>()[k] = static_cast<uint64_t>(v); break;
+      case DType::kU32: t->mutable_data_as<uint32_t>()[k] = static_cast<uint32_t>(v); break;
+      case DType::kU16: t->mutable_data_as<uint16_t>()[k] = static_cast<uint16_t>(v); break;
       default: t->mutable_data_as<uint8_t>()[k] = dtype == DType::kBool ? v != 0 : static_cast<uint8_t>(v); break;
     }
   }
@@ -231,7 +258,8 @@ std::string compare(size_t index, const Tensor& got, const onnx::TensorProto& wa
   Result<Tensor> ref_tensor = to_tensor(want);
   if (!ref_tensor.ok()) return what + " reference: " + ref_tensor.status().to_string();
   if (ref_tensor->num_elements() != got.num_elements()) return what + ": element count differs";
-  const bool exact = got.dtype() != DType::kF32;  // integers and bools must be equal
+  // Integers and bools must be equal.
+  const bool exact = got.dtype() != DType::kF32 && got.dtype() != DType::kF64 && got.dtype() != DType::kF16;
   double max_err = 0;
   int64_t worst = -1;
   bool bad = false;

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     } else if (g.inputs().size() != 1) {
       return fail(Status::InvalidArgument("the model has several inputs: use --input NAME=FILE.npy"));
     }
-    Result<Tensor> t = load_npy(path);
+    Result<Tensor> t = load_npy(path, g.value(g.inputs()[slot]).dtype);
     if (!t.ok()) return fail(t.status());
     feeds[slot] = t.value();
   }
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     size_t slot = 0;
     while (slot < g.output_names().size() && !name.empty() && g.output_names()[slot] != name) ++slot;
     if (slot == g.output_names().size()) return fail(Status::NotFound("no output named '" + name + "'"));
-    Result<Tensor> ref = load_npy(path);
+    Result<Tensor> ref = load_npy(path, DType::kF64);
     if (!ref.ok()) return fail(ref.status());
     if (ref->num_elements() != outputs[slot].num_elements()) {
       return fail(Status::InvalidArgument("reference " + path + " has shape " + ref->shape().to_string()));

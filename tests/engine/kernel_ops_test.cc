@@ -215,3 +215,59 @@ TEST(FastMath, ExpSigmoidAndTanhMatchLibm) {
 
 }  // namespace
 }  // namespace vitrine
+
+namespace vitrine {
+namespace {
+
+// f16 is storage: Cast to it rounds to nearest even, keeps NaN, turns overflow into infinities, and
+// back is exact; f64 arithmetic runs in double; unsigned and 16-bit integers compare as themselves.
+TEST(KernelOps, F16F64AndWideIntegerDtypes) {
+  const float values[] = {1.0f, -2.5f, 65504.0f, 65520.0f, 1e-8f, NAN, -INFINITY, 0.1f};
+  Tensor x = Tensor::from_values(Shape{8}, values, 8).value();
+  OpAttrs to_f16, to_f32;
+  to_f16.strings["to"] = "f16";
+  to_f32.strings["to"] = "f32";
+  Result<std::vector<Tensor>> h = testing::run_node(OpType::kCast, to_f16, {x});
+  ASSERT_TRUE(h.ok()) << h.status().to_string();
+  ASSERT_EQ(h->at(0).dtype(), DType::kF16);
+  const uint16_t* bits = h->at(0).data_as<uint16_t>();
+  EXPECT_EQ(bits[0], 0x3c00);
+  EXPECT_EQ(bits[2], 0x7bff);           // the largest half
+  EXPECT_EQ(bits[3], 0x7c00);           // rounds past it: +inf
+  EXPECT_EQ(bits[4], 0x0000);           // below half the smallest subnormal
+  EXPECT_EQ(bits[5] & 0x7c00, 0x7c00);  // NaN stays NaN
+  EXPECT_NE(bits[5] & 0x03ff, 0);
+  EXPECT_EQ(bits[6], 0xfc00);
+  Result<std::vector<Tensor>> back = testing::run_node(OpType::kCast, to_f32, {h->at(0)});
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->at(0).data()[1], -2.5f);
+  EXPECT_EQ(back->at(0).data()[7], 0.0999755859375f);  // 0.1 to the nearest half
+  EXPECT_TRUE(std::isnan(back->at(0).data()[5]));
+
+  Tensor a = Tensor::zeros(Shape{2}, DType::kF64).value(), b = Tensor::zeros(Shape{2}, DType::kF64).value();
+  a.mutable_data_as<double>()[0] = 0.1;
+  b.mutable_data_as<double>()[0] = 0.2;
+  a.mutable_data_as<double>()[1] = 1e300;
+  b.mutable_data_as<double>()[1] = 1e300;
+  Result<std::vector<Tensor>> sum = testing::run_node(OpType::kAdd, {}, {a, b});
+  ASSERT_TRUE(sum.ok()) << sum.status().to_string();
+  EXPECT_EQ(sum->at(0).dtype(), DType::kF64);
+  EXPECT_EQ(sum->at(0).data_as<double>()[0], 0.1 + 0.2);  // not the f32 sum
+  EXPECT_EQ(sum->at(0).data_as<double>()[1], 2e300);
+
+  Tensor u = Tensor::zeros(Shape{2}, DType::kU64).value(), v = Tensor::zeros(Shape{2}, DType::kU64).value();
+  u.mutable_data_as<uint64_t>()[0] = uint64_t{1} << 63;  // above INT64_MAX
+  v.mutable_data_as<uint64_t>()[0] = 5;
+  Result<std::vector<Tensor>> mx = testing::run_node(OpType::kMax, {}, {u, v});
+  ASSERT_TRUE(mx.ok()) << mx.status().to_string();
+  EXPECT_EQ(mx->at(0).data_as<uint64_t>()[0], uint64_t{1} << 63);
+  Tensor s = Tensor::zeros(Shape{1}, DType::kI16).value(), t = Tensor::zeros(Shape{1}, DType::kI16).value();
+  s.mutable_data_as<int16_t>()[0] = -300;
+  t.mutable_data_as<int16_t>()[0] = 200;
+  Result<std::vector<Tensor>> mn = testing::run_node(OpType::kMin, {}, {s, t});
+  ASSERT_TRUE(mn.ok()) << mn.status().to_string();
+  EXPECT_EQ(mn->at(0).data_as<int16_t>()[0], -300);
+}
+
+}  // namespace
+}  // namespace vitrine

@@ -173,6 +173,8 @@ std::vector<OpCase> table() {
         act(Shape{2, 3}), act(Shape{2, 1}), act(Shape{2, 2}), act(Shape{2, 1}), act(Shape{2, 4})}},
       {"slice", OpType::kSlice, attrs({}, {{"starts", {1, 0}}, {"ends", {3, -1}}, {"axes", {0, 2}}}), {act(Shape{4, 2, 5})}},
       {"pad", OpType::kPad, attrs({{"value", 0.5}}, {{"pads", {1, 0, 0, 2}}}), {act(Shape{2, 3})}},
+      {"pad reflect", OpType::kPad, attrs({}, {{"pads", {1, 2, 0, 2, 1, 1}}}, {{"mode", "reflect"}}), {act(Shape{3, 4, 2})}},
+      {"pad edge", OpType::kPad, attrs({}, {{"pads", {2, 0, 1, 3}}}, {{"mode", "edge"}}), {act(Shape{2, 3})}},
       {"reduce_mean", OpType::kReduceMean, attrs({{"keepdims", 0}}, {{"axes", {1}}}), {act(Shape{2, 3, 4})}},
       {"reduce_sum two axes", OpType::kReduceSum, attrs({}, {{"axes", {0, 2}}}), {act(Shape{2, 3, 4})}},
       {"reduce_max", OpType::kReduceMax, attrs({{"keepdims", 0}}, {{"axes", {-1}}}), {testing::distinct_values(Shape{2, 3, 4})}},
@@ -351,6 +353,23 @@ std::vector<OpCase> table() {
       smooth({"attention causal, rank 4, scale", OpType::kAttention, attrs({{"causal", 1}, {"scale", 0.7}}),
               {act(Shape{1, 2, 3, 2}), act(Shape{1, 2, 3, 2}), act(Shape{1, 2, 3, 3})}}),
   };
+}
+
+// Reflect pads must stay inside the dimension, modes are named; f16 is refused by computing ops.
+TEST(OpCases, PadModesAndF16AreChecked) {
+  Tensor x = Tensor::zeros(Shape{2, 3}).value();
+  Result<std::vector<Tensor>> r = testing::run_node(OpType::kPad, attrs({}, {{"pads", {0, 3, 0, 0}}}, {{"mode", "reflect"}}), {x});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("smaller than its size 3"), std::string::npos) << r.status().to_string();
+  r = testing::run_node(OpType::kPad, attrs({}, {{"pads", {0, 1, 0, 0}}}, {{"mode", "wrap"}}), {x});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown mode 'wrap'"), std::string::npos) << r.status().to_string();
+  Tensor h = Tensor::zeros(Shape{2, 3}, DType::kF16).value();
+  r = testing::run_node(OpType::kAdd, {}, {h, h});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("f16, which is storage only"), std::string::npos) << r.status().to_string();
+  r = testing::run_node(OpType::kTranspose, attrs({}, {{"perm", {1, 0}}}), {h});
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
 }
 
 // Integer division by zero (and INT_MIN / -1) fails the run with a message; no trap, no crash.

@@ -293,7 +293,8 @@ inline Outputs slice_ref(const Tensor& x, const std::vector<int64_t>& starts, co
 }
 
 // pads = [begin_0 … begin_{r-1}, end_0 … end_{r-1}], filled with `value`.
-inline Outputs pad_ref(const Tensor& x, const std::vector<int64_t>& pads, double value) {
+// mode: "constant" (value), "reflect" (mirror without the edge) or "edge" (repeat the edge).
+inline Outputs pad_ref(const Tensor& x, const std::vector<int64_t>& pads, double value, const std::string& mode = "constant") {
   const std::vector<int64_t> in = x.shape().to_vector();
   const size_t r = in.size();
   std::vector<int64_t> out(r);
@@ -304,7 +305,11 @@ inline Outputs pad_ref(const Tensor& x, const std::vector<int64_t>& pads, double
     int64_t off = 0;
     bool inside = true;
     for (size_t d = 0; d < r; ++d) {
-      const int64_t s = o[d] - pads[d];
+      int64_t s = o[d] - pads[d];
+      if (mode == "edge") s = std::min(std::max<int64_t>(s, 0), in[d] - 1);
+      if (mode == "reflect") {
+        while (s < 0 || s >= in[d]) s = s < 0 ? -s : 2 * (in[d] - 1) - s;
+      }
       inside = inside && s >= 0 && s < in[d];
       off = off * in[d] + s;
     }
@@ -996,7 +1001,7 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
     case OpType::kPad:
       return [a](const std::vector<Tensor>& in) {
         return pad_ref(in[0], ints(a, "pads", std::vector<int64_t>(2 * static_cast<size_t>(in[0].shape().rank()), 0)),
-                       a.number("value", 0));
+                       a.number("value", 0), a.strings.count("mode") ? a.strings.at("mode") : "constant");
       };
     case OpType::kReduceMean:
       return [a](const std::vector<Tensor>& in) { return reduce_mean_ref(in[0], ints(a, "axes", {})); };

@@ -102,8 +102,10 @@ export declare class DenseLayer {
 }
 
 /** The typed array of each dtype: f32 Float32Array, i64 BigInt64Array, i32 Int32Array, u8 and bool Uint8Array, i8 Int8Array. */
-export type TensorArray = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
-export type DType = 'f32' | 'i64' | 'i32' | 'u8' | 'i8' | 'bool';
+export type TensorArray = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array | Float64Array | Uint16Array |
+  Int16Array | Uint32Array | BigUint64Array;
+/** Element types; f16 tensors travel as Uint16Array of IEEE half bits. */
+export type DType = 'f32' | 'i64' | 'i32' | 'u8' | 'i8' | 'bool' | 'f64' | 'f16' | 'i16' | 'u16' | 'u32' | 'u64';
 
 export interface TensorData {
   data: Float32Array;

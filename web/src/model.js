@@ -169,11 +169,16 @@ export async function readRegisteredModel(name, onProgress) {
 // The typed array that carries each dtype (bool: Uint8Array of 0/1).
 const ARRAY_TYPES = {
   f32: Float32Array, i64: BigInt64Array, i32: Int32Array, u8: Uint8Array, i8: Int8Array, bool: Uint8Array,
+  f64: Float64Array, f16: Uint16Array,  // f16: IEEE half bits
+  i16: Int16Array, u16: Uint16Array, u32: Uint32Array, u64: BigUint64Array,
 };
 
 /** A plain array of numbers (or BigInts for i64) as `ArrayType`, refusing values it cannot hold. */
 function fromNumbers(ArrayType, values, name) {
-  if (ArrayType === Float32Array) return Float32Array.from(values);
+  if (ArrayType === Float32Array || ArrayType === Float64Array) return ArrayType.from(values);
+  if (ArrayType === Uint16Array) {
+    throw new VitrineError(`input '${name}' is f16: pass a Uint16Array of IEEE half bits`, 'InvalidArgument');
+  }
   if (ArrayType === BigInt64Array) {
     return BigInt64Array.from(values, (v) => {
       if (typeof v === 'bigint') return v;
@@ -226,7 +231,7 @@ export class Model extends EngineObject {
      * shape, weights shared); a new batch size alone only reshapes.
      */
     this.declaredShapes = this._handle.declaredShapes();
-    /** Input and output dtypes: 'f32', 'i64', 'i32', 'u8', 'i8' or 'bool'. */
+    /** Input and output dtypes: 'f32', 'i64', 'i32', 'u8', 'i8', 'bool', 'f64' or 'f16' (Uint16Array of half bits). */
     this.inputDtypes = this._handle.inputDtypes();
     this.outputDtypes = this._handle.outputDtypes();
     /** Metadata strings of a Vitrine model file (task, labels, ...); empty for ONNX. */
@@ -238,7 +243,8 @@ export class Model extends EngineObject {
    * @param inputs a typed array (single-input models; batch inferred from its length), or an object
    *   mapping input names to typed arrays or { data, shape }. Each input takes the array of its
    *   dtype (inputDtypes): Float32Array (f32), BigInt64Array (i64), Int32Array (i32), Uint8Array
-   *   (u8, bool), Int8Array (i8); a plain array of numbers is converted.
+   *   (u8, bool), Int8Array (i8), Float64Array (f64), Uint16Array of half bits (f16); a plain array of
+   *   numbers is converted.
    * @returns {Record<string, { data: TypedArray, shape: number[] }>} outputs in their dtypes' arrays
    */
   run(inputs) {

@@ -10,7 +10,7 @@
 
 namespace vitrine {
 
-// Parses a .npy image: '<f4' (or '<f8', converted to f32), '<i8', '<i4', '|u1', '|i1' and '|b1'
+// Parses a .npy image: '<f4', '<f8', '<f2', '<i8', '<i4', '|u1', '|i1' and '|b1'
 // (bool, normalized to 0/1) C-order arrays; other dtypes, Fortran order and truncated data are
 // errors naming the problem.
 Result<Tensor> parse_npy(const uint8_t* data, size_t size);

@@ -19,10 +19,17 @@ namespace vitrine {
 
 // Element types. Append only: model files store these numbers. Float ops compute in f32; the
 // integer and bool types carry ids, masks, indices and shape arithmetic (bool: one byte, 0 or 1).
-enum class DType : uint8_t { kF32 = 0, kI64 = 1, kI32 = 2, kU8 = 3, kI8 = 4, kBool = 5 };
-inline constexpr int kNumDTypes = 6;
+// f64 values are computed in double by the typed kernels (elementwise arithmetic, comparisons,
+// Where, Gather, ...); f16 (IEEE half, stored as its 16 bits) is storage: graph inputs and outputs,
+// Cast and the ops that only move elements. The ONNX importer runs f32-only ops on f64 and f16
+// values through casts (computed in f32, stored back in the value's dtype).
+enum class DType : uint8_t {
+  kF32 = 0, kI64 = 1, kI32 = 2, kU8 = 3, kI8 = 4, kBool = 5, kF64 = 6, kF16 = 7, kI16 = 8, kU16 = 9, kU32 = 10, kU64 = 11
+};
+inline constexpr int kNumDTypes = 12;
 size_t dtype_size(DType dtype);
-// "f32", "i64", "i32", "u8", "i8", "bool" (model files and messages use these names).
+// "f32", "i64", "i32", "u8", "i8", "bool", "f64", "f16", "i16", "u16", "u32", "u64" (model files and
+// messages use these names).
 const char* dtype_name(DType dtype);
 // The dtype named `name` (as dtype_name writes it), or InvalidArgument naming it.
 Result<DType> dtype_from_name(const std::string& name);

@@ -25,6 +25,17 @@ inline uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | ((a - 0x38000000u) >> 13));
 }
 
+// IEEE binary16 from float as IEEE conversion does it (the Cast op): NaN stays NaN, values that
+// round past 65504 become infinities; otherwise as f32_to_f16.
+inline uint16_t f32_to_f16_ieee(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN (quiet)
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow or infinity
+  return f32_to_f16(f);
+}
+
 // IEEE binary16 bits to float (exact, including subnormals, infinities and NaN).
 inline float half_bits_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "checked.h"
+#include "half.h"
 #include "vitrine/limits.h"
 
 namespace vitrine {
@@ -19,6 +20,12 @@ size_t dtype_size(DType dtype) {
     case DType::kU8: return 1;
     case DType::kI8: return 1;
     case DType::kBool: return 1;
+    case DType::kF64: return 8;
+    case DType::kF16: return 2;
+    case DType::kI16: return 2;
+    case DType::kU16: return 2;
+    case DType::kU32: return 4;
+    case DType::kU64: return 8;
   }
   return 0;
 }
@@ -31,6 +38,12 @@ const char* dtype_name(DType dtype) {
     case DType::kU8: return "u8";
     case DType::kI8: return "i8";
     case DType::kBool: return "bool";
+    case DType::kF64: return "f64";
+    case DType::kF16: return "f16";
+    case DType::kI16: return "i16";
+    case DType::kU16: return "u16";
+    case DType::kU32: return "u32";
+    case DType::kU64: return "u64";
   }
   return "unknown";
 }
@@ -244,6 +257,12 @@ double Tensor::element_as_double(int64_t i) const {
     case DType::kU8:
     case DType::kBool: return data_as<uint8_t>()[i];
     case DType::kI8: return data_as<int8_t>()[i];
+    case DType::kF64: return data_as<double>()[i];
+    case DType::kF16: return half_bits_to_float(data_as<uint16_t>()[i]);
+    case DType::kI16: return data_as<int16_t>()[i];
+    case DType::kU16: return data_as<uint16_t>()[i];
+    case DType::kU32: return data_as<uint32_t>()[i];
+    case DType::kU64: return static_cast<double>(data_as<uint64_t>()[i]);
   }
   return 0;
 }

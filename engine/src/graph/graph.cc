@@ -67,6 +67,15 @@ Result<std::vector<int>> Graph::add_node(OpType type, const std::string& name, s
     shapes.push_back(values_[static_cast<size_t>(v)].shape);
     dtypes.push_back(values_[static_cast<size_t>(v)].dtype);
   }
+  // f16 is storage: only Cast and the ops that move elements without computing on them take it.
+  if (!takes_f16(type)) {
+    for (size_t i = 0; i < dtypes.size(); ++i) {
+      if (dtypes[i] == DType::kF16) {
+        return Status::InvalidArgument(where + ": input " + std::to_string(i) + " ('" + values_[static_cast<size_t>(inputs[i])].name +
+                                       "') is f16, which is storage only: cast it to f32 to compute");
+      }
+    }
+  }
   Result<std::vector<Shape>> out = info.infer_shapes(shapes, attrs);
   if (!out.ok()) return Status(out.status().code(), where + ": " + out.status().message());
   std::vector<DType> out_types(out->size(), DType::kF32);
@@ -162,7 +171,7 @@ Result<std::vector<Shape>> Graph::infer_shapes(const std::vector<Shape>& input_s
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const Shape& want = values_[inputs_[i]].shape;
     const Shape& got = input_shapes[i];
-    bool ok = got.rank() == want.rank() && got[0] >= 1;
+    bool ok = got.rank() == want.rank() && (got[0] >= 1 || got[0] == want[0]);  // an empty batch only if built so
     for (int d = 1; ok && d < want.rank(); ++d) ok = got[d] == want[d];
     if (!ok) {
       return Status::InvalidArgument("input '" + values_[inputs_[i]].name + "' must have shape " +

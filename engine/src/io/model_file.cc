@@ -83,7 +83,13 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
     for (int v : n.inputs) used[static_cast<size_t>(v)] = true;
   for (size_t i = 0; i < graph.values().size(); ++i) {
     const GraphValue& v = graph.values()[i];
-    if (!v.constant.empty() && used[i]) tensors.emplace_back(v.name, v.constant);
+    if (v.constant.empty() || !used[i]) continue;
+    // Model files read F64 and F16 weights back as f32 (weights from elsewhere); f64 and f16 values
+    // are activations (inputs, casts), so a constant of either cannot be kept as itself.
+    if (v.dtype == DType::kF64 || v.dtype == DType::kF16) {
+      return Status::Unimplemented("model files hold f32 and integer constants; '" + v.name + "' is " + dtype_name(v.dtype));
+    }
+    tensors.emplace_back(v.name, v.constant);
   }
   return write_safetensors(tensors, meta, half);
 }

@@ -29,6 +29,12 @@ const char* npy_descr(DType dtype) {
     case DType::kU8: return "|u1";
     case DType::kI8: return "|i1";
     case DType::kBool: return "|b1";
+    case DType::kF64: return "<f8";
+    case DType::kF16: return "<f2";
+    case DType::kI16: return "<i2";
+    case DType::kU16: return "<u2";
+    case DType::kU32: return "<u4";
+    case DType::kU64: return "<u8";
   }
   return "<f4";
 }
@@ -73,10 +79,9 @@ Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
   }
   Result<Shape> shape = Shape::make(dims);
   if (!shape.ok()) return shape.status();
-  // '<f8' is read as f32; every other accepted descr maps to one dtype.
-  bool is_f64 = descr == "'<f8'";
+  // Every accepted descr maps to one dtype.
   DType dtype = DType::kF32;
-  bool known = is_f64;
+  bool known = false;
   for (int i = 0; i < kNumDTypes && !known; ++i) {
     const std::string want = std::string("'") + npy_descr(static_cast<DType>(i)) + "'";
     // One-byte types may be written with '<' or '|' (and '=' for either) by different writers.
@@ -88,9 +93,9 @@ Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
     }
   }
   if (!known) {
-    return Status::Unimplemented("npy: dtype " + descr + " (only <f4, <f8, <i8, <i4, |u1, |i1 and |b1)");
+    return Status::Unimplemented("npy: dtype " + descr + " (only <f4, <f8, <f2, <i8, <i4, <i2, <u8, <u4, <u2, |u1, |i1 and |b1)");
   }
-  const size_t elem = is_f64 ? 8 : dtype_size(dtype);
+  const size_t elem = dtype_size(dtype);
   // Compared in 64 bits: a count that does not fit a 32-bit size_t (wasm32) must not wrap.
   const uint64_t elements = static_cast<uint64_t>(shape->num_elements());
   if (elements > static_cast<uint64_t>((size - offset) / elem)) {
@@ -99,19 +104,10 @@ Result<Tensor> parse_npy(const uint8_t* data, size_t size) {
   const size_t count = static_cast<size_t>(elements);
   Result<Tensor> t = Tensor::zeros(shape.value(), dtype);
   if (!t.ok()) return t.status();
-  if (!is_f64) {
-    if (count) std::memcpy(t->mutable_raw_data(), data + offset, count * elem);
-    if (dtype == DType::kBool) {
-      uint8_t* b = t->mutable_data_as<uint8_t>();
-      for (size_t i = 0; i < count; ++i) b[i] = b[i] != 0;
-    }
-  } else {
-    float* dst = t->mutable_data();
-    for (size_t i = 0; i < count; ++i) {
-      double v;
-      std::memcpy(&v, data + offset + 8 * i, 8);
-      dst[i] = static_cast<float>(v);
-    }
+  if (count) std::memcpy(t->mutable_raw_data(), data + offset, count * elem);
+  if (dtype == DType::kBool) {
+    uint8_t* b = t->mutable_data_as<uint8_t>();
+    for (size_t i = 0; i < count; ++i) b[i] = b[i] != 0;
   }
   return t;
 }

@@ -342,10 +342,16 @@ Result<DType> engine_dtype(int32_t onnx_type, const std::string& what) {
     case onnx::DataType::kUint8: return DType::kU8;
     case onnx::DataType::kInt8: return DType::kI8;
     case onnx::DataType::kBool: return DType::kBool;
+    case onnx::DataType::kDouble: return DType::kF64;
+    case onnx::DataType::kFloat16: return DType::kF16;
+    case onnx::DataType::kInt16: return DType::kI16;
+    case onnx::DataType::kUint16: return DType::kU16;
+    case onnx::DataType::kUint32: return DType::kU32;
+    case onnx::DataType::kUint64: return DType::kU64;
     default: break;
   }
   return Status::Unimplemented(what + " has element type " + onnx::data_type_name(onnx_type) +
-                               " (supported: FLOAT, INT64, INT32, UINT8, INT8, BOOL)");
+                               " (supported: FLOAT, DOUBLE, FLOAT16, INT64, INT32, INT16, INT8, UINT64, UINT32, UINT16, UINT8, BOOL)");
 }
 
 // An integer constant as a tensor of its own dtype (values were checked to fit when decoded).
@@ -469,11 +475,21 @@ Result<bool> Importer::fold(const NodeProto& n, OpType type, const std::vector<i
   c.dims = t.shape().to_vector();
   switch (t.dtype()) {
     case DType::kF32: c.f.assign(t.data(), t.data() + t.num_elements()); break;
+    case DType::kF64:
+    case DType::kF16: return false;  // import-time constants are f32 or integers: the node runs in the graph
     default:
       c.is_int = true;
-      c.onnx_type = t.dtype() == DType::kI64 ? onnx::DataType::kInt64 : t.dtype() == DType::kI32 ? onnx::DataType::kInt32
-                  : t.dtype() == DType::kU8 ? onnx::DataType::kUint8 : t.dtype() == DType::kI8 ? onnx::DataType::kInt8
-                  : onnx::DataType::kBool;
+      switch (t.dtype()) {
+        case DType::kI64: c.onnx_type = onnx::DataType::kInt64; break;
+        case DType::kI32: c.onnx_type = onnx::DataType::kInt32; break;
+        case DType::kI16: c.onnx_type = onnx::DataType::kInt16; break;
+        case DType::kI8: c.onnx_type = onnx::DataType::kInt8; break;
+        case DType::kU64: c.onnx_type = onnx::DataType::kUint64; break;
+        case DType::kU32: c.onnx_type = onnx::DataType::kUint32; break;
+        case DType::kU16: c.onnx_type = onnx::DataType::kUint16; break;
+        case DType::kU8: c.onnx_type = onnx::DataType::kUint8; break;
+        default: c.onnx_type = onnx::DataType::kBool; break;
+      }
       visit_dtype(t.dtype(), [&](auto tag) {
         using T = decltype(tag);
         const T* v = t.data_as<T>();
@@ -538,6 +554,32 @@ Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, 
     Result<bool> folded = fold(n, type, inputs, attrs);
     if (!folded.ok()) return folded.status();
     if (folded.value()) return Status::Ok();
+  }
+  // f64 or f16 values reaching an op that computes in f32 only (no typed kernel; for f16, every op
+  // but Cast and the movers): cast them to f32, run the op, and cast its float output back.
+  DType wide = DType::kF32;
+  for (int v : inputs) {
+    const DType d = graph_->value(v).dtype;
+    if (d == DType::kF64 || d == DType::kF16) wide = d;
+  }
+  if (wide != DType::kF32 && (op_info(type).infer_types == nullptr || (wide == DType::kF16 && !takes_f16(type)))) {
+    OpAttrs to_f32;
+    to_f32.strings["to"] = "f32";
+    for (int& v : inputs) {
+      const DType d = graph_->value(v).dtype;
+      if (d != DType::kF64 && d != DType::kF16) continue;
+      VITRINE_ASSIGN_OR_RETURN(v, graph_->add(OpType::kCast, fresh(n.output[0] + "_f32_in"), {v}, to_f32));
+    }
+    Result<int> id = graph_->add(type, fresh(n.output[0] + "_f32"), std::move(inputs), std::move(attrs));
+    if (!id.ok()) return Status(id.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + id.status().message());
+    int out = id.value();
+    if (graph_->value(out).dtype == DType::kF32) {
+      OpAttrs back;
+      back.strings["to"] = dtype_name(wide);
+      std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
+      VITRINE_ASSIGN_OR_RETURN(out, graph_->add(OpType::kCast, name, {out}, back));
+    }
+    return set_output(n, out, layout);
   }
   std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
   Result<int> id = graph_->add(type, name, std::move(inputs), std::move(attrs));
@@ -638,6 +680,9 @@ Status Importer::run_1d_as_2d(const NodeProto& n, Status (Importer::*handler)(co
     } else if (at.name == "pads") {
       if (at.ints.size() != 2) return err(n, "pads must have two values for a 1-D window");
       at.ints = {0, at.ints[0], 0, at.ints[1]};
+    } else if (at.name == "output_padding" || at.name == "output_shape") {  // ConvTranspose
+      if (at.ints.size() != 1) return err(n, at.name + " must have one value for a 1-D window");
+      at.ints.insert(at.ints.begin(), at.name == "output_padding" ? 0 : 1);
     }
   }
   if (prepare) VITRINE_RETURN_IF_ERROR(prepare(&m));
@@ -1129,11 +1174,13 @@ Status Importer::global_pool(const NodeProto& n) {
 }
 
 Status Importer::gemm(const NodeProto& n) {
-  if (attr_i(n, "transA", 0)) return unsupported(n, "transA = 1");
   Result<int> x = as_layout(n, 0, Layout::kPlain);
   if (!x.ok()) return x.status();
-  const Shape& xs = graph_->value(x.value()).shape;
-  if (xs.rank() != 2) return err(n, "A must be 2-D, got " + xs.to_string());
+  if (graph_->value(x.value()).shape.rank() != 2) return err(n, "A must be 2-D, got " + graph_->value(x.value()).shape.to_string());
+  if (attr_i(n, "transA", 0)) {
+    x = permute(x.value(), {1, 0}, "gemm_a_t");
+    if (!x.ok()) return x.status();
+  }
   const Const* b = has_input(n, 1) ? constant(n.input[1]) : nullptr;
   if (!b || b->is_int || b->dims.size() != 2) return unsupported(n, "B must be a 2-D float constant");
   VITRINE_RETURN_IF_ERROR(check_weight(n, *b, 2, "B"));
@@ -1152,8 +1199,8 @@ Status Importer::gemm(const NodeProto& n) {
   if (has_input(n, 2)) {
     Result<std::vector<float>> c = const_floats(n, 2);
     if (!c.ok()) return c.status();
-    // C broadcasts to (M, N): a bias when it is a scalar, (N) or (1, N); an (M, 1) or (M, N) C is not
-    // one (even when it holds N values).
+    // C broadcasts to (M, N): a bias when it is a scalar, (N) or (1, N); an (M, 1) or (M, N) C is
+    // added after the product (beta · C, broadcast by the add).
     const std::vector<int64_t>& cdims = constant(n.input[2])->dims;
     bool per_column = !cdims.empty() && cdims.back() == out;
     for (size_t d = 0; d + 1 < cdims.size(); ++d) per_column = per_column && cdims[d] == 1;
@@ -1161,10 +1208,13 @@ Status Importer::gemm(const NodeProto& n) {
     if (c->size() == 1) std::fill(bias.begin(), bias.end(), beta * c.value()[0]);
     else if (per_column && c->size() == static_cast<size_t>(out)) for (int64_t o = 0; o < out; ++o) bias[o] = beta * c.value()[o];
     else {
-      std::string dims;
-      for (int64_t d : cdims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-      return unsupported(n, "C of shape (" + dims + "): only a scalar, (" + std::to_string(out) + ") or (1, " +
-                                std::to_string(out) + ") bias is supported");
+      Const scaled = *constant(n.input[2]);
+      for (float& v : scaled.f) v *= beta;
+      VITRINE_ASSIGN_OR_RETURN(int cid, float_constant(fresh(n.input[2]), scaled, scaled.dims));
+      NodeProto product = n;
+      product.output = {fresh(n.output[0])};
+      VITRINE_ASSIGN_OR_RETURN(int y, graph_->add(OpType::kDense, product.output[0], inputs));
+      return emit(n, OpType::kAdd, {y, cid}, {}, Layout::kPlain);
     }
     Result<Tensor> bt = Tensor::from_values(Shape{out}, bias.data(), bias.size());
     if (!bt.ok()) return bt.status();
@@ -1578,14 +1628,26 @@ Status Importer::rnn(const NodeProto& n) {
 }
 
 Status Importer::conv_transpose(const NodeProto& n) {
+  if (Result<Act> a = act(n, 0); a.ok() && graph_->value(a->id).shape.rank() == 3) {
+    const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
+    if (!w || w->is_int || w->dims.size() != 3) return unsupported(n, "a 1-D transposed convolution needs float constant weights of rank 3");
+    return run_1d_as_2d(n, &Importer::conv_transpose, [&](NodeProto* m) {
+      Const w4 = *w;
+      w4.dims = {w->dims[0], w->dims[1], 1, w->dims[2]};
+      m->input[1] = fresh(n.input[1]);
+      consts_[m->input[1]] = std::move(w4);
+      return Status::Ok();
+    });
+  }
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
   if (!x.ok()) return x.status();
   const Const* w = has_input(n, 1) ? constant(n.input[1]) : nullptr;
   if (!w || w->is_int) return unsupported(n, "weights must be a float constant");
   if (w->dims.size() != 4) return unsupported(n, "only 2-D transposed convolution is supported");
-  if (onnx::find_attribute(n, "output_shape")) return unsupported(n, "output_shape (give pads instead)");
   const std::string auto_pad = attr_s(n, "auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "VALID") return unsupported(n, "auto_pad " + auto_pad);
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
+    return err(n, "unknown auto_pad '" + auto_pad + "'");
+  }
   VITRINE_RETURN_IF_ERROR(check_weight(n, *w, 4, "weights"));
   const int64_t groups = attr_i(n, "group", 1);
   const int64_t cin = w->dims[0], cout_g = w->dims[1], kh = w->dims[2], kw = w->dims[3];
@@ -1624,6 +1686,48 @@ Status Importer::conv_transpose(const NodeProto& n) {
   a.ints["pads"] = auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : attr_ints(n, "pads", {0, 0, 0, 0});
   a.ints["output_padding"] = attr_ints(n, "output_padding", {0, 0});
   a.numbers["groups"] = static_cast<double>(groups);
+  // An output size (output_shape, or SAME: input size x stride) sets the pads (ONNX's formula: the
+  // total is split in half, the odd one at the end for SAME_UPPER, at the start otherwise); an
+  // output larger than the transposed convolution reaches grows at the end (output padding).
+  const AttributeProto* shape_attr = onnx::find_attribute(n, "output_shape");
+  if (shape_attr || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    const std::vector<int64_t>& st = a.ints["strides"];
+    const std::vector<int64_t>& dl = a.ints["dilations"];
+    std::vector<int64_t>& op = a.ints["output_padding"];
+    if (st.size() != 2 || dl.size() != 2 || op.size() != 2) return err(n, "strides, dilations and output_padding need two values");
+    const Shape xs = graph_->value(x.value()).shape;  // NHWC
+    std::vector<int64_t> want;
+    if (shape_attr) {
+      want = shape_attr->ints;
+      if (want.size() == 4) want = {want[2], want[3]};
+      if (want.size() != 2) return err(n, "output_shape needs the two spatial sizes");
+    } else {
+      for (int d = 0; d < 2; ++d) {
+        int64_t v = 0;
+        if (!checked_mul(xs[1 + d], st[static_cast<size_t>(d)], &v)) return err(n, "output size overflows int64");
+        want.push_back(v);
+      }
+    }
+    const int64_t ks[2] = {kh, kw};
+    std::vector<int64_t> pads(4, 0);
+    for (int d = 0; d < 2; ++d) {
+      const size_t du = static_cast<size_t>(d);
+      int64_t reach = 0, natural = 0;
+      if (want[du] < 1 || !checked_mul(xs[1 + d] - 1, st[du], &natural) || !checked_mul(ks[d] - 1, dl[du], &reach) ||
+          !checked_add(natural, reach + 1, &natural) || !checked_add(natural, op[du], &natural)) {
+        return err(n, "output_shape, strides and dilations overflow the padding arithmetic");
+      }
+      const int64_t total = natural - want[du];
+      if (total >= 0) {
+        const bool upper = auto_pad == "SAME_UPPER";
+        pads[du] = upper ? total / 2 : total - total / 2;
+        pads[du + 2] = total - pads[du];
+      } else {
+        op[du] -= total;  // the extra rows or columns
+      }
+    }
+    a.ints["pads"] = pads;
+  }
   return emit(n, OpType::kConvTranspose2D, inputs, a, Layout::kNHWC);
 }
 
@@ -1776,11 +1880,13 @@ Status Importer::cast(const NodeProto& n) {
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
   const DType from = graph_->value(a->id).dtype;
-  if (to_float && from == DType::kF32) {  // the engine computes every float type in f32
+  // Float targets: f32, f64 and f16 are held; bfloat16 is computed as f32.
+  const DType float_to = to == onnx::DataType::kDouble ? DType::kF64 : to == onnx::DataType::kFloat16 ? DType::kF16 : DType::kF32;
+  if (to_float && from == float_to) {
     acts_[n.output[0]] = a.value();
     return Status::Ok();
   }
-  Result<DType> dtype = to_float ? Result<DType>(DType::kF32) : engine_dtype(static_cast<int32_t>(to), "the Cast target");
+  Result<DType> dtype = to_float ? Result<DType>(float_to) : engine_dtype(static_cast<int32_t>(to), "the Cast target");
   if (!dtype.ok()) return unsupported(n, dtype.status().message());
   OpAttrs attrs;
   attrs.strings["to"] = dtype_name(dtype.value());
@@ -2356,7 +2462,8 @@ Status Importer::gather(const NodeProto& n) {
 }
 
 Status Importer::pad(const NodeProto& n) {
-  if (attr_s(n, "mode", "constant") != "constant") return unsupported(n, "mode '" + attr_s(n, "mode", "") + "'");
+  const std::string mode = attr_s(n, "mode", "constant");
+  if (mode != "constant" && mode != "reflect" && mode != "edge") return unsupported(n, "mode '" + mode + "'");
   std::vector<int64_t> pads;
   float value = 0.0f;
   if (opset_ >= 11) {
@@ -2379,6 +2486,7 @@ Status Importer::pad(const NodeProto& n) {
   if (static_cast<int>(pads.size()) != 2 * rank) return err(n, "pads must hold 2 × rank values");
   OpAttrs attrs;
   attrs.numbers["value"] = value;
+  if (mode != "constant") attrs.strings["mode"] = mode;
   if (a->layout == Layout::kNHWC) {  // map NCHW pads onto NHWC axes
     std::vector<int64_t> p(8);
     for (int d = 0; d < 4; ++d) {

@@ -40,6 +40,12 @@ const char* safetensors_dtype(DType dtype) {
     case DType::kU8: return "U8";
     case DType::kI8: return "I8";
     case DType::kBool: return "BOOL";
+    case DType::kF64: return "F64";
+    case DType::kF16: return "F16";
+    case DType::kI16: return "I16";
+    case DType::kU16: return "U16";
+    case DType::kU32: return "U32";
+    case DType::kU64: return "U64";
   }
   return "F32";
 }
@@ -374,6 +380,10 @@ Result<Tensor> SafetensorsFile::typed_tensor(std::string_view name) const {
   else if (info.dtype == "U8") dtype = DType::kU8;
   else if (info.dtype == "I8") dtype = DType::kI8;
   else if (info.dtype == "BOOL") dtype = DType::kBool;
+  else if (info.dtype == "I16") dtype = DType::kI16;
+  else if (info.dtype == "U16") dtype = DType::kU16;
+  else if (info.dtype == "U32") dtype = DType::kU32;
+  else if (info.dtype == "U64") dtype = DType::kU64;
   else return tensor(name);
   Result<Shape> shape = Shape::make(info.shape);
   if (!shape.ok()) {

@@ -83,7 +83,7 @@ Status run_binary(Context*, const OpAttrs&, const std::vector<const Tensor*>& in
                  : t >= double(std::numeric_limits<A>::max()) ? std::numeric_limits<A>::max() : static_cast<A>(t);
           }
         } else if constexpr (std::is_floating_point_v<A>) {
-          const float x = a[pos], z = static_cast<float>(bv);
+          const A x = a[pos], z = static_cast<A>(bv);  // f32 or f64
           switch (kType) {
             case OpType::kAdd: y[i] = x + z; break;
             case OpType::kSub: y[i] = x - z; break;

@@ -1,4 +1,4 @@
-// Cast: y = x converted to the dtype named by attr `to` (f32, i64, i32, u8, i8, bool).
+// Cast: y = x converted to the dtype named by attr `to` (f32, i64, i32, u8, i8, bool, f64, f16).
 //   float -> integer truncates toward zero and saturates at the target's range (NaN -> 0), so no
 //   value is undefined behaviour; anything -> bool is x != 0; bool -> number is 0 or 1; integer ->
 //   narrower integer wraps (two's complement, as ONNX and C++ do). Engine kernel.
@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "../core/half.h"
 #include "grad_util.h"
 #include "typed_util.h"
 
@@ -48,6 +49,31 @@ To convert(From v, bool to_bool) {
 Status run_cast(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
   const int64_t n = in[0]->num_elements();
   const bool to_bool = out[0]->dtype() == DType::kBool;
+  // f16 (its bits): through f32, which holds every half value exactly; to f16 rounds to nearest even.
+  if (in[0]->dtype() == DType::kF16 || out[0]->dtype() == DType::kF16) {
+    std::vector<float> wide(static_cast<size_t>(n));
+    if (in[0]->dtype() == DType::kF16) {
+      const uint16_t* x = in[0]->data_as<uint16_t>();
+      for (int64_t i = 0; i < n; ++i) wide[static_cast<size_t>(i)] = half_bits_to_float(x[i]);
+    } else {
+      visit_dtype(in[0]->dtype(), [&](auto from) {
+        using From = decltype(from);
+        const From* x = in[0]->data_as<From>();
+        for (int64_t i = 0; i < n; ++i) wide[static_cast<size_t>(i)] = convert<float>(x[i], false);
+      });
+    }
+    if (out[0]->dtype() == DType::kF16) {
+      uint16_t* y = out[0]->mutable_data_as<uint16_t>();
+      for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16_ieee(wide[static_cast<size_t>(i)]);
+    } else {
+      visit_dtype(out[0]->dtype(), [&](auto to) {
+        using To = decltype(to);
+        To* y = out[0]->mutable_data_as<To>();
+        for (int64_t i = 0; i < n; ++i) y[i] = convert<To>(wide[static_cast<size_t>(i)], to_bool);
+      });
+    }
+    return Status::Ok();
+  }
   visit_dtype(in[0]->dtype(), [&](auto from) {
     using From = decltype(from);
     const From* x = in[0]->data_as<From>();

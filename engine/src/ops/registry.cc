@@ -23,6 +23,22 @@ Result<const OpInfo*> find_op(uint16_t id) {
   return Status::NotFound("unknown op id " + std::to_string(id));
 }
 
+bool takes_f16(OpType type) {
+  switch (type) {
+    case OpType::kCast:
+    case OpType::kIdentity:
+    case OpType::kReshape:
+    case OpType::kTranspose:
+    case OpType::kConcat:
+    case OpType::kSlice:
+    case OpType::kGather:
+    case OpType::kExpand:
+    case OpType::kTile:
+    case OpType::kWhere: return true;
+    default: return false;
+  }
+}
+
 const OpInfo& op_info(OpType type) {
   for (const OpInfo& info : all_ops())
     if (info.type == type) return info;

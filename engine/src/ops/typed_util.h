@@ -11,10 +11,17 @@
 
 namespace vitrine {
 
-// Calls f(T{}) with T the element type of `dtype` (bool is stored as uint8_t, 0 or 1).
+// Calls f(T{}) with T the element type of `dtype` (bool is stored as uint8_t, 0 or 1; f16 as its
+// uint16_t bits: only ops that move elements see it, Graph::add_node refuses it elsewhere).
 template <typename F>
 inline auto visit_dtype(DType dtype, F&& f) {
   switch (dtype) {
+    case DType::kF64: return f(double{});
+    case DType::kF16: return f(uint16_t{});
+    case DType::kI16: return f(int16_t{});
+    case DType::kU16: return f(uint16_t{});
+    case DType::kU32: return f(uint32_t{});
+    case DType::kU64: return f(uint64_t{});
     case DType::kI64: return f(int64_t{});
     case DType::kI32: return f(int32_t{});
     case DType::kU8: return f(uint8_t{});
