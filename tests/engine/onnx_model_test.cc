@@ -1273,6 +1273,32 @@ TEST(OnnxImport, Conv1dMatchesADirectLoop) {
       }
 }
 
+// Einsum with a constant second operand, summed, batch, contracted and kept labels in a new
+// order ("bij,jk->bki" style: "bsj,jkb->kbs"), against a direct loop; diagonals are refused.
+TEST(OnnxImport, EinsumMatchesADirectLoop) {
+  const int64_t B = 2, S = 3, J = 4, K = 5;
+  std::vector<float> xv(static_cast<size_t>(B * S * J)), wv(static_cast<size_t>(J * K * B));
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37f * static_cast<float>(i));
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = std::cos(0.91f * static_cast<float>(i));
+  onnx_test::OnnxModelBuilder b(13);
+  b.input("x", {B, S, J}).initializer(onnx_test::float_tensor("w", {J, K, B}, wv));
+  b.node("Einsum", {"x", "w"}, {"y"}, {onnx_test::attr_string("equation", "bsj, jkb -> kbs")}).output("y");
+  const std::vector<float> got = run_onnx(b.bytes(), Tensor::from_values(Shape{B, S, J}, xv.data(), xv.size()).value());
+  ASSERT_EQ(got.size(), static_cast<size_t>(K * B * S));
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t bb = 0; bb < B; ++bb)
+      for (int64_t s2 = 0; s2 < S; ++s2) {
+        double want = 0;
+        for (int64_t j = 0; j < J; ++j) want += double(xv[static_cast<size_t>((bb * S + s2) * J + j)]) * wv[static_cast<size_t>((j * K + k) * B + bb)];
+        EXPECT_NEAR(got[static_cast<size_t>((k * B + bb) * S + s2)], want, 1e-5) << k << "," << bb << "," << s2;
+      }
+  onnx_test::OnnxModelBuilder d(13);
+  d.input("x", {3, 3}).node("Einsum", {"x"}, {"y"}, {onnx_test::attr_string("equation", "ii->i")}).output("y");
+  auto g = import_onnx(onnx_test::bytes_of(d.bytes()), d.bytes().size());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("repeated labels"), std::string::npos) << g.status().to_string();
+}
+
 // Clip whose bounds the graph computes (a log-mel floor: max(x) - 1.5): max(x, min) per element.
 TEST(OnnxImport, ClipWithComputedBounds) {
   onnx_test::OnnxModelBuilder b(13);

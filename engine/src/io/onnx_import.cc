@@ -104,6 +104,9 @@ class Importer {
   Result<std::vector<int64_t>> const_ints(const NodeProto& n, size_t i);
   Result<std::vector<float>> const_floats(const NodeProto& n, size_t i);
   Status emit(const NodeProto& n, OpType type, std::vector<int> inputs, OpAttrs attrs, Layout layout);
+  // Adds a node named `name`; f64 / f16 inputs of an op that computes in f32 only go through casts
+  // (the op runs in f32, its float output is cast back).
+  Result<int> add_wide(OpType type, const std::string& name, std::vector<int> inputs, OpAttrs attrs = {});
   // Runs one node on constant inputs and records its output as a constant; false when the output
   // is too large to keep as one (then the node is added to the graph as usual).
   Result<bool> fold(const NodeProto& n, OpType type, const std::vector<int>& inputs, const OpAttrs& attrs);
@@ -134,6 +137,9 @@ class Importer {
   Status pool(const NodeProto& n);
   Status global_pool(const NodeProto& n);
   Status gemm(const NodeProto& n);
+  // Einsum of one or two operands, each label at most once per operand (no diagonals, no
+  // ellipsis): sums, transposes, inner, outer and batched matrix products.
+  Status einsum(const NodeProto& n);
   Status matmul(const NodeProto& n);
   Status flatten(const NodeProto& n);
   Status reshape(const NodeProto& n);
@@ -225,6 +231,7 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Flatten", &Importer::flatten},
       {"Gather", &Importer::gather},
       {"Gemm", &Importer::gemm},
+      {"Einsum", &Importer::einsum},
       {"GlobalAveragePool", &Importer::global_pool},
       {"HardSigmoid", &Importer::hard_sigmoid},
       {"HardSwish", &Importer::unary},
@@ -555,6 +562,13 @@ Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, 
     if (!folded.ok()) return folded.status();
     if (folded.value()) return Status::Ok();
   }
+  std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
+  Result<int> id = add_wide(type, name, std::move(inputs), std::move(attrs));
+  if (!id.ok()) return Status(id.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + id.status().message());
+  return set_output(n, id.value(), layout);
+}
+
+Result<int> Importer::add_wide(OpType type, const std::string& name, std::vector<int> inputs, OpAttrs attrs) {
   // f64 or f16 values reaching an op that computes in f32 only (no typed kernel; for f16, every op
   // but Cast and the movers): cast them to f32, run the op, and cast its float output back.
   DType wide = DType::kF32;
@@ -562,29 +576,21 @@ Status Importer::emit(const NodeProto& n, OpType type, std::vector<int> inputs, 
     const DType d = graph_->value(v).dtype;
     if (d == DType::kF64 || d == DType::kF16) wide = d;
   }
-  if (wide != DType::kF32 && (op_info(type).infer_types == nullptr || (wide == DType::kF16 && !takes_f16(type)))) {
-    OpAttrs to_f32;
-    to_f32.strings["to"] = "f32";
-    for (int& v : inputs) {
-      const DType d = graph_->value(v).dtype;
-      if (d != DType::kF64 && d != DType::kF16) continue;
-      VITRINE_ASSIGN_OR_RETURN(v, graph_->add(OpType::kCast, fresh(n.output[0] + "_f32_in"), {v}, to_f32));
-    }
-    Result<int> id = graph_->add(type, fresh(n.output[0] + "_f32"), std::move(inputs), std::move(attrs));
-    if (!id.ok()) return Status(id.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + id.status().message());
-    int out = id.value();
-    if (graph_->value(out).dtype == DType::kF32) {
-      OpAttrs back;
-      back.strings["to"] = dtype_name(wide);
-      std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
-      VITRINE_ASSIGN_OR_RETURN(out, graph_->add(OpType::kCast, name, {out}, back));
-    }
-    return set_output(n, out, layout);
+  if (wide == DType::kF32 || (op_info(type).infer_types != nullptr && (wide == DType::kF64 || takes_f16(type)))) {
+    return graph_->add(type, name, std::move(inputs), std::move(attrs));
   }
-  std::string name = graph_->find(n.output[0]).ok() ? fresh(n.output[0]) : n.output[0];
-  Result<int> id = graph_->add(type, name, std::move(inputs), std::move(attrs));
-  if (!id.ok()) return Status(id.status().code(), "ONNX " + n.op_type + " '" + n.output[0] + "': " + id.status().message());
-  return set_output(n, id.value(), layout);
+  OpAttrs to_f32;
+  to_f32.strings["to"] = "f32";
+  for (int& v : inputs) {
+    const DType d = graph_->value(v).dtype;
+    if (d != DType::kF64 && d != DType::kF16) continue;
+    VITRINE_ASSIGN_OR_RETURN(v, graph_->add(OpType::kCast, fresh(name + "_f32_in"), {v}, to_f32));
+  }
+  VITRINE_ASSIGN_OR_RETURN(int out, graph_->add(type, fresh(name + "_f32"), std::move(inputs), std::move(attrs)));
+  if (graph_->value(out).dtype != DType::kF32) return out;
+  OpAttrs back;
+  back.strings["to"] = dtype_name(wide);
+  return graph_->add(OpType::kCast, name, {out}, back);
 }
 
 Status Importer::check_weight(const NodeProto& n, const Const& w, size_t rank, const char* what) const {
@@ -998,6 +1004,27 @@ Status Importer::hard_sigmoid(const NodeProto& n) {
 Status Importer::clip(const NodeProto& n) {
   Result<Act> a = act(n, 0);
   if (!a.ok()) return a.status();
+  const DType dtype = graph_->value(a->id).dtype;
+  if (opset_ >= 11 && dtype != DType::kF32 && dtype != DType::kF64 && dtype != DType::kF16) {
+    // Integers: max(x, min) then min(., max) with bounds of x's dtype (absent bounds clip nothing).
+    int x = a->id;
+    for (size_t i : {size_t{1}, size_t{2}}) {
+      if (!has_input(n, i)) continue;
+      int bound = -1;
+      if (const Const* c = constant(n.input[i])) {
+        if (c->count() != 1) return err(n, i == 1 ? "min must be a scalar" : "max must be a scalar");
+        const double v = c->is_int ? static_cast<double>(c->i[0]) : c->f[0];
+        VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(Shape{1}, dtype));
+        visit_dtype(dtype, [&](auto tag) { t.mutable_data_as<decltype(tag)>()[0] = static_cast<decltype(tag)>(v); });
+        VITRINE_ASSIGN_OR_RETURN(bound, graph_->add_constant(fresh(n.input[i]), t));
+      } else {
+        VITRINE_ASSIGN_OR_RETURN(bound, as_layout(n, i, Layout::kPlain));
+      }
+      VITRINE_ASSIGN_OR_RETURN(x, graph_->add(i == 1 ? OpType::kMax : OpType::kMin, fresh(n.output[0]), {x, bound}, {}));
+    }
+    if (x == a->id) return alias(n);
+    return set_output(n, x, a->layout);
+  }
   OpAttrs attrs;
   double lo = -INFINITY, hi = INFINITY;
   if (opset_ < 11) {
@@ -1153,7 +1180,19 @@ Status Importer::pool(const NodeProto& n) {
     if (ceil_mode) a.numbers["ceil_mode"] = 1;
   } else {
     if (dil != std::vector<int64_t>{1, 1}) return unsupported(n, "dilated average pooling");
-    if (ceil_mode) return unsupported(n, "ceil_mode for average pooling");
+    if (ceil_mode) {
+      // Rounding the output size up = more padding at the end; padding is not counted by the
+      // average (count_include_pad = 0), and a window may not start in the end padding.
+      if (attr_i(n, "count_include_pad", 0) && any_pad) return unsupported(n, "ceil_mode with count_include_pad = 1");
+      for (int d = 0; d < 2; ++d) {
+        const int64_t in = xs[1 + d], begin = pads[d], end = pads[d + 2];
+        const int64_t span = in + begin + end - k[d];
+        if (span < 0) continue;
+        int64_t out = (span + strides[d] - 1) / strides[d] + 1;
+        if ((out - 1) * strides[d] >= in + begin) --out;
+        pads[d + 2] = std::max<int64_t>(end, (out - 1) * strides[d] + k[d] - in - begin);
+      }
+    }
     if (attr_i(n, "count_include_pad", 0) && any_pad) {
       OpAttrs p;  // padding counted as zeros: pad explicitly, then pool without padding
       p.ints["pads"] = {0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0};
@@ -1171,6 +1210,108 @@ Status Importer::global_pool(const NodeProto& n) {
   Result<int> x = as_layout(n, 0, Layout::kNHWC);
   if (!x.ok()) return x.status();
   return emit(n, OpType::kGlobalAvgPool2D, {x.value()}, {}, Layout::kNHWC);
+}
+
+Status Importer::einsum(const NodeProto& n) {
+  std::string eq;
+  for (char c : attr_s(n, "equation", "")) if (c != ' ') eq += c;
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t at = 0;;) {
+    const size_t comma = lhs.find(',', at);
+    terms.push_back(lhs.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  if (terms.size() != n.input.size() || terms.size() > 2) return unsupported(n, "'" + eq + "': one or two operands, one term each");
+  std::string out;
+  if (arrow != std::string::npos) {
+    out = eq.substr(arrow + 2);
+  } else {  // implicit output: the labels used once, in alphabetical order
+    std::map<char, int> uses;
+    for (const std::string& t : terms) for (char c : t) uses[c]++;
+    for (const auto& [c, k] : uses) if (k == 1) out += c;
+  }
+  auto letters_only = [](const std::string& t) {
+    std::set<char> seen;
+    for (char c : t) if (!std::isalpha(static_cast<unsigned char>(c)) || !seen.insert(c).second) return false;
+    return true;
+  };
+  for (const std::string& t : terms) if (!letters_only(t)) return unsupported(n, "'" + eq + "': repeated labels (diagonals) or ellipsis");
+  if (!letters_only(out)) return unsupported(n, "'" + eq + "': output labels");
+  std::vector<int> ids;
+  std::map<char, int64_t> size;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    VITRINE_ASSIGN_OR_RETURN(int id, as_layout(n, i, Layout::kPlain));
+    const Shape& s = graph_->value(id).shape;
+    if (s.rank() != static_cast<int>(terms[i].size())) return err(n, "operand " + std::to_string(i) + " has rank " + std::to_string(s.rank()) + ", its term '" + terms[i] + "' " + std::to_string(terms[i].size()));
+    for (size_t d = 0; d < terms[i].size(); ++d) {
+      auto [it, fresh_label] = size.emplace(terms[i][d], s[static_cast<int>(d)]);
+      if (!fresh_label && it->second != s[static_cast<int>(d)]) return err(n, std::string("label '") + terms[i][d] + "' has two sizes");
+    }
+    ids.push_back(id);
+  }
+  for (char c : out) if (!size.count(c)) return err(n, std::string("output label '") + c + "' is in no operand");
+  // Sums a term's labels that appear nowhere else; returns the remaining term.
+  auto sum_away = [&](int& id, std::string term, const std::string& keep) -> Result<std::string> {
+    std::vector<int64_t> axes;
+    std::string left;
+    for (size_t d = 0; d < term.size(); ++d) {
+      if (keep.find(term[d]) == std::string::npos) axes.push_back(static_cast<int64_t>(d));
+      else left += term[d];
+    }
+    if (axes.empty()) return term;
+    OpAttrs a;
+    a.ints["axes"] = axes;
+    a.numbers["keepdims"] = 0;
+    VITRINE_ASSIGN_OR_RETURN(id, add_wide(OpType::kReduceSum, fresh(n.output[0] + "_sum"), {id}, a));
+    return left;
+  };
+  auto permute_to = [&](int id, const std::string& from, const std::string& to) -> Result<int> {
+    if (from == to) return id;
+    std::vector<int64_t> perm;
+    for (char c : to) perm.push_back(static_cast<int64_t>(from.find(c)));
+    return permute(id, perm, "einsum_t");
+  };
+  auto product = [&](const std::string& labels) {
+    int64_t p = 1;
+    for (char c : labels) p *= size[c];
+    return p;
+  };
+  std::string term;
+  int result = -1;
+  if (terms.size() == 1) {
+    VITRINE_ASSIGN_OR_RETURN(term, sum_away(ids[0], terms[0], out));
+    result = ids[0];
+  } else {
+    VITRINE_ASSIGN_OR_RETURN(std::string a, sum_away(ids[0], terms[0], terms[1] + out));
+    VITRINE_ASSIGN_OR_RETURN(std::string b, sum_away(ids[1], terms[1], a + out));
+    std::string batch, contract, m, k_out;
+    for (char c : a) {
+      const bool in_b = b.find(c) != std::string::npos, in_out = out.find(c) != std::string::npos;
+      (in_b ? (in_out ? batch : contract) : m) += c;
+    }
+    for (char c : b) if (a.find(c) == std::string::npos) k_out += c;
+    // (batch, M, K) · (batch, K, N) -> (batch, M, N)
+    VITRINE_ASSIGN_OR_RETURN(int at, permute_to(ids[0], a, batch + m + contract));
+    VITRINE_ASSIGN_OR_RETURN(int bt, permute_to(ids[1], b, batch + contract + k_out));
+    VITRINE_ASSIGN_OR_RETURN(at, reshape_to(at, {product(batch), product(m), product(contract)}, "einsum_a"));
+    VITRINE_ASSIGN_OR_RETURN(bt, reshape_to(bt, {product(batch), product(contract), product(k_out)}, "einsum_b"));
+    VITRINE_ASSIGN_OR_RETURN(result, add_wide(OpType::kMatMul, fresh(n.output[0] + "_matmul"), {at, bt}));
+    term = batch + m + k_out;
+    std::vector<int64_t> dims;
+    for (char c : term) dims.push_back(size[c]);
+    VITRINE_ASSIGN_OR_RETURN(result, reshape_to(result, dims.empty() ? std::vector<int64_t>{1} : dims, "einsum_y"));
+  }
+  if (term.size() != out.size()) return err(n, "'" + eq + "': output labels");
+  VITRINE_ASSIGN_OR_RETURN(result, permute_to(result, term, out));
+  if (out.empty()) {  // a scalar
+    OpAttrs scalar;
+    scalar.ints["shape"] = {};
+    return emit(n, OpType::kReshape, {result}, scalar, Layout::kPlain);
+  }
+  return emit(n, OpType::kIdentity, {result}, {}, Layout::kPlain);
 }
 
 Status Importer::gemm(const NodeProto& n) {
