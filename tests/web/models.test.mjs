@@ -173,6 +173,26 @@ for (const variant of ['simd', 'simd-threads']) {
       model.dispose();
     });
 
+    test('f64, f16 and uint64 inputs and outputs: Float64Array, Uint16Array of half bits, BigUint64Array', async () => {
+      const fixture = fileURLToPath(new URL('../fixtures/wide-dtype-model/', import.meta.url));
+      const want = JSON.parse(fs.readFileSync(path.join(fixture, 'expected.json'), 'utf8'));
+      const model = await runtime.loadModel(path.join(fixture, 'model.onnx'));
+      assert.deepEqual(model.inputDtypes, ['f64', 'f16', 'u64']);
+      assert.deepEqual(model.outputDtypes, ['f64', 'f16', 'u64']);
+      const out = model.run({ x: Float64Array.from(want.x), h: Uint16Array.from(want.h_bits), u: BigUint64Array.from(want.u, BigInt) });
+      assert.ok(out.y.data instanceof Float64Array);
+      out.y.data.forEach((v, i) => assert.ok(Math.abs(v - want.y[i]) <= 1e-6 * Math.abs(want.y[i]), `y[${i}] = ${v}, want ${want.y[i]}`));
+      assert.ok(out.h2.data instanceof Uint16Array);
+      assert.deepEqual(Array.from(out.h2.data), want.h2_bits);  // 120000 overflows half: +inf (0x7c00)
+      assert.ok(out.m.data instanceof BigUint64Array);
+      assert.deepEqual(Array.from(out.m.data, String), want.m);
+      assert.throws(() => model.run({ x: Float64Array.from(want.x), h: [1, 2, 3, 4, 5, 6], u: BigUint64Array.from(want.u, BigInt) }),
+        /input 'h' is f16: pass a Uint16Array of IEEE half bits/);
+      // A Vitrine model file keeps f64 and u64 values, not an f64 constant: the error says so.
+      assert.throws(() => model.save(), /model files hold f32 and integer constants; '.*' is f64/);
+      model.dispose();
+    });
+
     test('create/dispose loops do not grow memory', { skip: !have('squeezenet1_1') && !required && 'no parity models' }, async () => {
       const bytes = fs.readFileSync(path.join(dir, 'squeezenet1_1.onnx'));
       const x = new Float32Array(3 * 224 * 224).fill(0.1);

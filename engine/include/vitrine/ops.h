@@ -103,8 +103,9 @@ struct OpInfo {
   int sparse_table_input = -1;
   // Output dtypes (null: f32 in, f32 out).
   InferTypesFn infer_types = nullptr;
-  // Whether a node with these attributes lowers (null: every all-f32 node does); others run the kernel.
-  bool (*lowers_if)(const OpAttrs& attrs) = nullptr;
+  // Whether a node with these attributes and input shapes lowers (null: every all-f32 node does);
+  // others run the kernel.
+  bool (*lowers_if)(const OpAttrs& attrs, const std::vector<Shape>& inputs) = nullptr;
 
   bool differentiable_input(size_t position) const {
     return position >= 32 || ((non_differentiable_inputs >> position) & 1u) == 0;
@@ -129,7 +130,7 @@ struct OpInfo {
   constexpr OpInfo gradient(BackwardFn f) const { OpInfo c = *this; c.backward = f; return c; }
   constexpr OpInfo training_forward(RunFn f) const { OpInfo c = *this; c.train_forward = f; return c; }
   constexpr OpInfo types(InferTypesFn f) const { OpInfo c = *this; c.infer_types = f; return c; }
-  constexpr OpInfo lowering_if(bool (*f)(const OpAttrs&)) const { OpInfo c = *this; c.lowers_if = f; return c; }
+  constexpr OpInfo lowering_if(bool (*f)(const OpAttrs&, const std::vector<Shape>&)) const { OpInfo c = *this; c.lowers_if = f; return c; }
   constexpr OpInfo not_differentiable(uint32_t input_bits) const { OpInfo c = *this; c.non_differentiable_inputs = input_bits; return c; }
   constexpr OpInfo sparse_gradient(int input, SparseGradFn f) const {
     OpInfo c = *this;

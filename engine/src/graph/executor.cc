@@ -156,7 +156,11 @@ Status build_segment(const Graph& g, const std::vector<size_t>& nodes, const std
 // Whether node `n` runs inside an XNNPACK segment: its op lowers and all its values are f32.
 bool lowers(const Graph& g, const GraphNode& n) {
   if (op_info(n.type).lower == nullptr) return false;
-  if (op_info(n.type).lowers_if && !op_info(n.type).lowers_if(n.attrs)) return false;
+  if (op_info(n.type).lowers_if) {
+    std::vector<Shape> shapes;
+    for (int v : n.inputs) shapes.push_back(g.value(v).shape);
+    if (!op_info(n.type).lowers_if(n.attrs, shapes)) return false;
+  }
   for (int v : n.inputs)
     if (g.value(v).dtype != DType::kF32) return false;
   for (int v : n.outputs)

@@ -576,6 +576,17 @@ Result<int> Importer::add_wide(OpType type, const std::string& name, std::vector
     const DType d = graph_->value(v).dtype;
     if (d == DType::kF64 || d == DType::kF16) wide = d;
   }
+  // Float constants are held in f32 (DOUBLE initializers included); next to f64 values they
+  // become f64 constants, so that typed f64 kernels see one dtype.
+  if (wide == DType::kF64 && op_info(type).infer_types != nullptr) {
+    for (int& v : inputs) {
+      const GraphValue& gv = graph_->value(v);
+      if (gv.dtype != DType::kF32 || gv.constant.empty()) continue;
+      VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(gv.shape, DType::kF64));
+      for (int64_t i = 0; i < gv.constant.num_elements(); ++i) t.mutable_data_as<double>()[i] = gv.constant.data()[i];
+      VITRINE_ASSIGN_OR_RETURN(v, graph_->add_constant(fresh(gv.name + "_f64"), t));
+    }
+  }
   if (wide == DType::kF32 || (op_info(type).infer_types != nullptr && (wide == DType::kF64 || takes_f16(type)))) {
     return graph_->add(type, name, std::move(inputs), std::move(attrs));
   }

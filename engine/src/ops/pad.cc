@@ -46,7 +46,7 @@ Result<std::vector<Shape>> infer_pad(const std::vector<Shape>& in, const OpAttrs
   return one_shape(dims);
 }
 
-bool pad_lowers(const OpAttrs& a) {
+bool pad_lowers(const OpAttrs& a, const std::vector<Shape>&) {
   Result<PadMode> mode = pad_mode(a);
   return mode.ok() && mode.value() == PadMode::kConstant;
 }
