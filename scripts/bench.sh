@@ -7,6 +7,9 @@ shift
 [[ -f "$VITRINE_ROOT/bench/wasm/$name.mjs" ]] || { log "no benchmark '$name' in bench/wasm/"; exit 2; }
 bash "$VITRINE_ROOT/scripts/build.sh" >&2
 # Peers (onnxruntime-web, TensorFlow.js …) are pinned dev dependencies in bench/package.json.
-[[ -d "$VITRINE_ROOT/bench/node_modules" ]] || (cd "$VITRINE_ROOT/bench" && npm ci --no-audit --no-fund >&2)
+# --ignore-scripts: onnxruntime-node's postinstall would download GPU builds from outside the npm
+# registry; its CPU build ships in the package itself.
+[[ "$VITRINE_ROOT/bench/node_modules/.package-lock.json" -nt "$VITRINE_ROOT/bench/package-lock.json" ]] ||
+  (cd "$VITRINE_ROOT/bench" && npm ci --ignore-scripts --no-audit --no-fund >&2)
 cd "$VITRINE_ROOT"
 node "bench/wasm/$name.mjs" "$@"

@@ -27,6 +27,9 @@ node --test tests/web/
 log "the events reader at scale, short form (npm run bench -- events; 10 M rows in bench/results/events.json)"
 node bench/wasm/events.mjs --events 300000
 log "the model corpus, short form (npm run corpus: npm packages' ONNX models, torchvision backbones and PyTorch text models vs onnxruntime-web)"
-[[ -d bench/node_modules/onnxruntime-web ]] || (cd bench && npm ci --no-audit --no-fund >&2)
+# --ignore-scripts: onnxruntime-node's postinstall would download GPU builds from outside the npm
+# registry; its CPU build ships in the package itself.
+[[ bench/node_modules/.package-lock.json -nt bench/package-lock.json ]] ||
+  (cd bench && npm ci --ignore-scripts --no-audit --no-fund >&2)
 node bench/wasm/corpus.mjs --runs 1 --min-load 23 --out "$(mktemp -d)/corpus.json"
 bash scripts/test-browser.sh

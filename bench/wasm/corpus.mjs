@@ -13,6 +13,7 @@
 // (--runs 1 --min-load N): it fails when fewer than N models load or a loaded model's outputs
 // differ from onnxruntime-web's.
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,6 +104,7 @@ if (only) models.splice(0, models.length, ...models.filter((m) => path.basename(
 const ort = await import(path.join(root, 'bench/node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
+const ortNode = createRequire(path.join(root, 'bench/package.json'))('onnxruntime-node');
 const runtime = await createRuntime({ variant: 'simd', threads: 1 });
 const threaded = await createRuntime({ variant: 'simd-threads', threads: 2 });
 const nativeTool = path.join(root, 'build/native/engine/tools/vitrine-run');
@@ -127,6 +129,7 @@ function makeFeeds(model, name, shapes, seed) {
 }
 
 const vitrineFeeds = (feeds) => Object.fromEntries(feeds.map((f) => [f.name, { data: f.data, shape: f.shape }]));
+const nodeFeeds = (feeds) => Object.fromEntries(feeds.map((f) => [f.name, new ortNode.Tensor(ORT_TYPES[f.dtype], f.dtype === 'bool' ? Uint8Array.from(f.data) : f.data, f.shape)]));
 const ortFeeds = (feeds) => Object.fromEntries(feeds.map((f) => [f.name, new ort.Tensor(ORT_TYPES[f.dtype], f.dtype === 'bool' ? Uint8Array.from(f.data) : f.data, f.shape)]));
 
 // Max |difference| over every output, and the outputs' scale (max |reference|).
@@ -210,9 +213,10 @@ for (const m of models) {
     continue;
   }
   r.loads = true;
-  let session;
+  let session, nodeSession;
   try {
     session = await ort.InferenceSession.create(fs.readFileSync(m.file));
+    nodeSession = await ortNode.InferenceSession.create(m.file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
     const loadShapes = model.inputShapes;
     // Files that fix the batch too run here at a batch of two (the engine's batch is always free);
     // onnxruntime-web, which refuses that, gives the reference one item at a time.
@@ -229,12 +233,17 @@ for (const m of models) {
       const { err, scale } = difference(model, model.run(vitrineFeeds(feeds)), want);
       const threadedErr = difference(model, model2.run(vitrineFeeds(feeds)), want).err;
       const nativeErr = nativeDifference(model, m.file, loadShapes, feeds, want);
-      r.checks.push({ shape: s, scale, relative_diff: { 'wasm simd': err / scale, 'wasm simd-threads (2)': threadedErr / scale, native: nativeErr / scale } });
+      // onnxruntime-node (native) as a second reference, on the shapes it accepts.
+      const nodeWant = k === 1 && perItem ? null : await nodeSession.run(nodeFeeds(feeds));
+      const nodeErr = nodeWant ? difference(model, model.run(vitrineFeeds(feeds)), nodeWant).err / scale : null;
+      r.checks.push({ shape: s, scale, relative_diff: { 'wasm simd': err / scale, 'wasm simd-threads (2)': threadedErr / scale, native: nativeErr / scale },
+        relative_diff_to_onnxruntime_node: nodeErr });
       if (k === 0) first = { feeds, err, scale };
     }
     r.max_abs_diff = first.err;
     r.relative_diff = Math.max(...r.checks.flatMap((c) => Object.values(c.relative_diff)));
-    r.matches = r.relative_diff <= 1e-4;
+    r.relative_diff_to_ort_node = Math.max(...r.checks.map((c) => c.relative_diff_to_onnxruntime_node ?? 0));
+    r.matches = r.relative_diff <= 1e-4 && r.relative_diff_to_ort_node <= 1e-4;  // both onnxruntimes agree
     // Latency at the first shape: interleaved passes (Vitrine, onnxruntime-web, ...), medians with their p10-p90 spread.
     const vf = vitrineFeeds(first.feeds), of = ortFeeds(first.feeds);
     const [v, o] = await timeInterleaved(() => model.run(vf), () => session.run(of), runs);
@@ -244,10 +253,17 @@ for (const m of models) {
     r.ort_p10_p90_ms = [o.p10_ms, o.p90_ms];
     r.calls_per_sample = v.calls_per_sample;
     r.ratio = r.vitrine_ms / r.ort_ms;
+    // onnxruntime-node (native code, 1 thread) in its own interleaved passes against Vitrine wasm.
+    const nf = nodeFeeds(first.feeds);
+    const [v2, o2] = await timeInterleaved(() => model.run(vf), () => nodeSession.run(nf), runs);
+    r.ort_node_ms = o2.median_ms;
+    r.ort_node_p10_p90_ms = [o2.p10_ms, o2.p90_ms];
+    r.ratio_to_ort_node = v2.median_ms / o2.median_ms;
   } catch (e) {
     r.reason = `runs: ${e.message}`.slice(0, 300);
   } finally {
     await session?.release();
+    await nodeSession?.release();
     model.dispose();
     model2.dispose();
   }
@@ -258,25 +274,28 @@ fs.rmSync(scratch, { recursive: true, force: true });
 const result = {
   benchmark: 'corpus', command: `npm run corpus -- --runs ${runs}`, date: new Date().toISOString(),
   engines: { vitrine: 'wasm simd, 1 thread (latency); outputs checked in wasm simd, wasm simd-threads (2 threads) and natively (vitrine-run)',
-    'onnxruntime-web': '1.30.0, wasm, 1 thread' }, packages: PACKAGES,
+    'onnxruntime-web': '1.30.0, wasm, 1 thread (the reference and the latency target)',
+    'onnxruntime-node': '1.30.0, native CPU, 1 intra-op thread (second reference; latency for scale)' }, packages: PACKAGES,
   machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
   summary: { models: records.length, load: records.filter((r) => r.loads).length, match: records.filter((r) => r.matches).length,
     two_shapes: records.filter((r) => r.matches && r.shapes?.length === 2).length,
-    faster_than_ort: records.filter((r) => r.ratio < 1).length },
+    faster_than_ort: records.filter((r) => r.ratio < 1).length,
+    max_relative_diff_to_ort_node: Math.max(0, ...records.map((r) => r.relative_diff_to_ort_node ?? 0)) },
   records,
 };
 const out = arg('out', path.join(root, 'bench/results/corpus.json'));
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 const fmtShapes = (r) => (r.shapes ?? []).map((s) => s.map((d) => d.join('×')).join(' + ')).join('; ');
-console.log('| model | source | loads | shapes checked | max diff / scale | Vitrine ms | onnxruntime-web ms | ratio | reason |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| model | source | loads | shapes checked | max diff / scale | Vitrine ms | onnxruntime-web ms | ratio | onnxruntime-node ms | reason |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of records) {
   console.log(`| ${r.model} | ${r.source} | ${r.loads ? 'yes' : 'no'} | ${fmtShapes(r)} | ${r.relative_diff?.toExponential(1) ?? ''} | ${r.vitrine_ms?.toFixed(2) ?? ''} | ` +
-    `${r.ort_ms?.toFixed(2) ?? ''} | ${r.ratio?.toFixed(2) ?? ''} | ${(r.reason ?? '').replace(/\|/g, '/').slice(0, 120)} |`);
+    `${r.ort_ms?.toFixed(2) ?? ''} | ${r.ratio?.toFixed(2) ?? ''} | ${r.ort_node_ms?.toFixed(2) ?? ''} | ${(r.reason ?? '').replace(/\|/g, '/').slice(0, 120)} |`);
 }
 console.log(`${result.summary.load} of ${result.summary.models} load, ${result.summary.match} match onnxruntime-web (<= 1e-4 of the output scale, ` +
-  `natively and in both wasm variants; ${result.summary.two_shapes} at two input shapes), ${result.summary.faster_than_ort} faster than it`);
+  `natively and in both wasm variants; ${result.summary.two_shapes} at two input shapes), ${result.summary.faster_than_ort} faster than it; ` +
+  `largest difference to onnxruntime-node ${result.summary.max_relative_diff_to_ort_node.toExponential(1)} of the output scale`);
 const minLoad = Number(arg('min-load', 0));
 const mismatched = records.filter((r) => r.loads && !r.matches).map((r) => r.model);
 if (result.summary.load < minLoad || mismatched.length) {

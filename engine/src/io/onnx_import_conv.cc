@@ -223,6 +223,10 @@ Status Importer::pool(const NodeProto& n) {
       if (attr_i(n, "count_include_pad", 0) && any_pad) return unsupported(n, "ceil_mode with count_include_pad = 1");
       for (int d = 0; d < 2; ++d) {
         const int64_t in = xs[1 + d], begin = pads[d], end = pads[d + 2];
+        const int64_t kLimit = int64_t{1} << 31;  // the arithmetic below then stays far inside int64
+        if (in > kLimit || begin < 0 || begin > kLimit || end < 0 || end > kLimit || k[d] > kLimit || strides[d] > kLimit) {
+          return err(n, "ceil_mode with sizes, pads, kernel or strides above 2^31");
+        }
         const int64_t span = in + begin + end - k[d];
         if (span < 0) continue;
         int64_t out = (span + strides[d] - 1) / strides[d] + 1;

@@ -270,7 +270,7 @@ Status Importer::clip(const NodeProto& n) {
         if (c->count() != 1) return err(n, i == 1 ? "min must be a scalar" : "max must be a scalar");
         const double v = c->is_int ? static_cast<double>(c->i[0]) : c->f[0];
         VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(Shape{1}, dtype));
-        visit_dtype(dtype, [&](auto tag) { t.mutable_data_as<decltype(tag)>()[0] = static_cast<decltype(tag)>(v); });
+        visit_dtype(dtype, [&](auto tag) { t.mutable_data_as<decltype(tag)>()[0] = saturate_cast<decltype(tag)>(v); });
         VITRINE_ASSIGN_OR_RETURN(bound, graph_->add_constant(fresh(n.input[i]), t));
       } else {
         VITRINE_ASSIGN_OR_RETURN(bound, as_layout(n, i, Layout::kPlain));

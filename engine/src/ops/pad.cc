@@ -92,7 +92,7 @@ Status run_pad(Context*, const OpAttrs& a, const std::vector<const Tensor*>& in,
   const double value = a.number("value", 0.0);
   visit_dtype(in[0]->dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T fill = in[0]->dtype() == DType::kF16 ? T(0) : static_cast<T>(value);
+    const T fill = in[0]->dtype() == DType::kF16 ? T(0) : saturate_cast<T>(value);
     const T* x = in[0]->data_as<T>();
     T* y = out[0]->mutable_data_as<T>();
     for_each_source(in[0]->shape(), out[0]->shape(), p, mode, [&](int64_t o, int64_t s) { y[o] = s < 0 ? fill : x[s]; });

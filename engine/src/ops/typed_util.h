@@ -2,8 +2,11 @@
 // inference rules most typed ops share.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,20 @@ inline auto visit_dtype(DType dtype, F&& f) {
     case DType::kF32: break;
   }
   return f(float{});
+}
+
+// `v` as a T: floating types take it as is; integer types clamp it to their range (NaN -> 0), so
+// no out-of-range conversion is undefined behaviour.
+template <typename T>
+inline T saturate_cast(double v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(v);
+  } else {
+    if (std::isnan(v)) return T(0);
+    if (v <= static_cast<double>(std::numeric_limits<T>::min())) return std::numeric_limits<T>::min();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    return static_cast<T>(v);
+  }
 }
 
 inline Status type_error(const char* op, size_t input, DType got, const std::string& want) {
