@@ -86,6 +86,10 @@ class Graph {
 // Tensor::data()); otherwise InvalidArgument naming `what` and the first typed value.
 Status require_f32(const Graph& g, const std::string& what);
 
+// OK when `inputs` are as many as `g`'s inputs, none empty, each of its input's dtype; otherwise
+// InvalidArgument naming the input.
+Status check_input_tensors(const Graph& g, const std::vector<Tensor>& inputs);
+
 // Runs a graph: the whole graph (or its maximal XNNPACK-supported runs of nodes) lowered to XNNPACK
 // runtimes; workspace is allocated once and reused; a new batch size only reshapes.
 class Executor {

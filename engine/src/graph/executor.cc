@@ -234,19 +234,10 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
   Impl& impl = *impl_;
   const Graph& g = *graph_;
   if (outputs == nullptr) return Status::InvalidArgument("executor: null outputs");
-  if (inputs.size() != g.inputs().size()) {
-    return Status::InvalidArgument("model takes " + std::to_string(g.inputs().size()) + " inputs, got " +
-                                   std::to_string(inputs.size()));
-  }
+  VITRINE_RETURN_IF_ERROR(check_input_tensors(g, inputs));
   bool reshape = !impl.planned;
   std::vector<Shape> in_shapes;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const GraphValue& want = g.value(g.inputs()[i]);
-    if (inputs[i].empty()) return Status::InvalidArgument("input '" + want.name + "' is empty");
-    if (inputs[i].dtype() != want.dtype) {
-      return Status::InvalidArgument("input '" + want.name + "' must be " + dtype_name(want.dtype) + ", got " +
-                                     dtype_name(inputs[i].dtype()));
-    }
     in_shapes.push_back(inputs[i].shape());
     if (inputs[i].shape() != impl.input_shapes[i]) reshape = true;
   }

@@ -161,6 +161,22 @@ Status require_f32(const Graph& g, const std::string& what) {
   return Status::Ok();
 }
 
+Status check_input_tensors(const Graph& g, const std::vector<Tensor>& inputs) {
+  if (inputs.size() != g.inputs().size()) {
+    return Status::InvalidArgument("model takes " + std::to_string(g.inputs().size()) + " inputs, got " +
+                                   std::to_string(inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const GraphValue& want = g.value(g.inputs()[i]);
+    if (inputs[i].empty()) return Status::InvalidArgument("input '" + want.name + "' is empty");
+    if (inputs[i].dtype() != want.dtype) {
+      return Status::InvalidArgument("input '" + want.name + "' must be " + dtype_name(want.dtype) + ", got " +
+                                     dtype_name(inputs[i].dtype()));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<Shape>> Graph::infer_shapes(const std::vector<Shape>& input_shapes) const {
   if (input_shapes.size() != inputs_.size()) {
     return Status::InvalidArgument("graph takes " + std::to_string(inputs_.size()) + " inputs, got " +

@@ -94,17 +94,9 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::load(std::shared_ptr<const std
 
 Status ModelRunner::check_inputs(const std::vector<Tensor>& inputs) const {
   const Graph& g = *graph_;
-  if (inputs.size() != g.inputs().size()) {
-    return Status::InvalidArgument("model takes " + std::to_string(g.inputs().size()) + " inputs, got " +
-                                   std::to_string(inputs.size()));
-  }
+  VITRINE_RETURN_IF_ERROR(check_input_tensors(g, inputs));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const GraphValue& want = g.value(g.inputs()[i]);
-    if (inputs[i].empty()) return Status::InvalidArgument("input '" + want.name + "' is empty");
-    if (inputs[i].dtype() != want.dtype) {
-      return Status::InvalidArgument("input '" + want.name + "' must be " + dtype_name(want.dtype) + ", got " +
-                                     dtype_name(inputs[i].dtype()));
-    }
     const Shape& s = inputs[i].shape();
     const std::vector<int64_t>& declared = declared_[i];
     if (s.rank() != static_cast<int>(declared.size())) {

@@ -43,15 +43,30 @@ Result<std::shared_ptr<Graph>> Importer::run() {
       }
     }
   }
-  std::set<std::string> missing;
-  for (const NodeProto& n : g.node) {
-    if ((n.domain.empty() || n.domain == "ai.onnx") && handlers().count(n.op_type)) continue;
-    missing.insert(n.domain.empty() ? n.op_type : n.domain + "." + n.op_type);
-  }
+  // Every op the import lacks, in the graph and (for control flow's branches and bodies) in its
+  // subgraphs, listed in one error.
+  std::set<std::string> missing, missing_inside;
+  std::function<void(const onnx::GraphProto&, int)> collect = [&](const onnx::GraphProto& graph, int depth) {
+    for (const NodeProto& n : graph.node) {
+      if (!((n.domain.empty() || n.domain == "ai.onnx") && handlers().count(n.op_type))) {
+        (depth == 0 ? missing : missing_inside).insert(n.domain.empty() ? n.op_type : n.domain + "." + n.op_type);
+      }
+      if (depth >= 32) continue;  // (the parser bounds nesting; this bounds the walk as well)
+      for (const AttributeProto& a : n.attribute) {
+        if (a.g) collect(*a.g, depth + 1);
+        for (const onnx::GraphProto& sub : a.graphs) collect(sub, depth + 1);
+      }
+    }
+  };
+  collect(g, 0);
   if (!missing.empty()) {
-    std::string list;
-    for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
-    return Status::Unimplemented("ONNX model uses unsupported ops: " + list);
+    auto join = [](const std::set<std::string>& names) {
+      std::string list;
+      for (const std::string& m : names) list += (list.empty() ? "" : ", ") + m;
+      return list;
+    };
+    return Status::Unimplemented("ONNX model uses unsupported ops: " + join(missing) +
+                                 (missing_inside.empty() ? "" : "; inside their subgraphs also: " + join(missing_inside)));
   }
   const Limits& limits = default_limits();
   VITRINE_RETURN_IF_ERROR(check_limit("ONNX model", static_cast<int64_t>(g.node.size()), "nodes", limits.max_nodes,
