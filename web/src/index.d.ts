@@ -140,11 +140,39 @@ export declare class Model {
    * Returns outputs by name.
    */
   run(inputs: ModelInputs): Record<string, TypedTensorData>;
+  /**
+   * Runs that carry outputs back into inputs inside the engine (a recurrent state: Silero VAD's
+   * stateN -> state), with no copy through JavaScript. One stream runs a model at a time.
+   */
+  createStream(options: ModelStreamOptions): ModelStream;
   /** A trainer that fine-tunes this model's weights in place. */
   createTrainer(options?: TrainerOptions): Trainer;
   /** The model with its current weights as a Vitrine model file (.safetensors bytes). */
   save(): Uint8Array;
   dispose(): void;
+}
+
+export interface ModelStreamOptions {
+  /** Output name -> input name: after each run the output becomes that input. */
+  carry: Record<string, string>;
+  /** First values of carried inputs (default: zeros at the input's load-time shape). */
+  initial?: Record<string, TensorArray | TypedTensorData>;
+}
+
+/** Model.createStream(): runs whose carried state stays in the engine. */
+export declare class ModelStream {
+  /** The inputs each run() takes: the model's inputs less the carried ones. */
+  readonly inputNames: string[];
+  /**
+   * Runs on the non-carried inputs (a carried input given here replaces the state) and returns the
+   * outputs that are not carried. Fails with FailedPrecondition when the model ran outside this
+   * stream since its last run.
+   */
+  run(inputs: ModelInputs): Record<string, TypedTensorData>;
+  /** Copies of the carried values the next run reads, by input name (null before the first run). */
+  state(): Record<string, TypedTensorData | null>;
+  /** Starts over: from `initial` when given, else from the stream's initial state (createStream's, or zeros). */
+  reset(initial?: Record<string, TensorArray | TypedTensorData>): void;
 }
 
 export type ModelInputs = TensorArray | number[] | Record<string, TensorArray | number[] | bigint[] | TypedTensorData>;

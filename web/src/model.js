@@ -200,11 +200,119 @@ function checkInputShapes(shapes) {
     throw new VitrineError('inputShapes must be an object { inputName: [d0, d1, ...] }', 'InvalidArgument');
   }
   for (const [name, dims] of Object.entries(shapes)) {
-    if (!Array.isArray(dims) || dims.length === 0 || dims.length > 6 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1)) {
-      throw new VitrineError(`inputShapes.${name} must be 1 to 6 positive integers, got ${JSON.stringify(dims)}`, 'InvalidArgument');
+    if (!Array.isArray(dims) || dims.length > 6 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+      throw new VitrineError(`inputShapes.${name} must be 0 to 6 positive integers ([] for a scalar), got ${JSON.stringify(dims)}`, 'InvalidArgument');
     }
   }
   return shapes;
+}
+
+/** Runs of a model that carry outputs back into inputs in the engine (Model.createStream). */
+export class ModelStream {
+  /** @internal use Model.createStream() */
+  constructor(model, options) {
+    if (!options || typeof options !== 'object' || !options.carry || typeof options.carry !== 'object') {
+      throw new VitrineError('createStream needs { carry: { outputName: inputName } }', 'InvalidArgument');
+    }
+    this._model = model;
+    this._pairs = Object.entries(options.carry).map(([output, input]) => {
+      const out = model.outputNames.indexOf(output), inp = model.inputNames.indexOf(input);
+      if (out < 0) throw new VitrineError(`carry: unknown output '${output}' (outputs: ${model.outputNames.join(', ')})`, 'NotFound');
+      if (inp < 0) throw new VitrineError(`carry: unknown input '${input}' (inputs: ${model.inputNames.join(', ')})`, 'NotFound');
+      if (model.outputDtypes[out] !== model.inputDtypes[inp]) {
+        throw new VitrineError(`carry: output '${output}' is ${model.outputDtypes[out]}, input '${input}' takes ${model.inputDtypes[inp]}`, 'InvalidArgument');
+      }
+      return { output, input, out, inp };
+    });
+    if (new Set(this._pairs.map((p) => p.inp)).size !== this._pairs.length) {
+      throw new VitrineError('carry: an input is named twice', 'InvalidArgument');
+    }
+    /** The input names each run() takes (the model's inputs less the carried ones). */
+    this.inputNames = model.inputNames.filter((n) => !this._pairs.some((p) => p.input === n));
+    this._created = options.initial ?? {};
+    this._initial = this._created;
+    for (const key of Object.keys(this._initial)) {
+      if (!this._pairs.some((p) => p.input === key)) throw new VitrineError(`initial: '${key}' is not a carried input`, 'InvalidArgument');
+    }
+    this._fresh = true;
+  }
+
+  /**
+   * Runs on `inputs` (the non-carried inputs; a carried one given here replaces the state) and
+   * returns the outputs that are not carried.
+   * @returns {Record<string, { data: TypedArray, shape: number[] }>}
+   */
+  run(inputs) {
+    const model = this._model;
+    const h = model._live();
+    if (!this._fresh && model._runs !== this._lastRun) {
+      throw new VitrineError('the model ran outside this stream since its last run (its carried state is gone); call reset()',
+        'FailedPrecondition');
+    }
+    if (inputs === null || typeof inputs !== 'object' || ArrayBuffer.isView(inputs) || Array.isArray(inputs)) {
+      if (this.inputNames.length !== 1) {
+        throw new VitrineError(`stream takes inputs ${JSON.stringify(this.inputNames)}: pass an object keyed by name`, 'InvalidArgument');
+      }
+      inputs = { [this.inputNames[0]]: inputs };
+    }
+    const all = { ...inputs };
+    for (const p of this._pairs) {
+      if (all[p.input] !== undefined) continue;
+      if (this._fresh) {
+        all[p.input] = this._initial[p.input] ?? { data: zerosOf(model.inputDtypes[p.inp], model.inputShapes[p.inp]), shape: model.inputShapes[p.inp] };
+      }
+    }
+    // Carried inputs keep what the engine holds: set every other input.
+    const normalized = model._normalizeInputs(all, new Set(this._pairs.map((p) => p.input)));
+    normalized.forEach(({ data, shape }, index) => {
+      if (data !== KEEP) model._check(h.setInput(index, data, shape));
+    });
+    model._runs = (model._runs ?? 0) + 1;
+    this._lastRun = model._runs;
+    this._fresh = true;  // until the carry below succeeds, the next run starts over
+    model._check(h.run());
+    const result = {};
+    model.outputNames.forEach((name, index) => {
+      if (!this._pairs.some((p) => p.out === index)) result[name] = { data: h.output(index), shape: h.outputShape(index) };
+    });
+    for (const p of this._pairs) model._check(h.carry(p.out, p.inp));
+    this._fresh = false;
+    return result;
+  }
+
+  /** The carried values the next run will read (copies), by input name. */
+  state() {
+    const h = this._model._live();
+    const out = {};
+    for (const p of this._pairs) {
+      const data = this._fresh ? null : h.input(p.inp);
+      out[p.input] = data === null ? null : { data, shape: h.inputShape(p.inp) };
+    }
+    return out;
+  }
+
+  /**
+   * Starts over: from `initial` (by carried input name) when given, else from the stream's initial
+   * state (createStream's `initial`, or zeros).
+   */
+  reset(initial) {
+    if (initial !== undefined && (initial === null || typeof initial !== 'object')) {
+      throw new VitrineError('reset(initial): initial must be an object { carriedInput: values }', 'InvalidArgument');
+    }
+    for (const key of Object.keys(initial ?? {})) {
+      if (!this._pairs.some((p) => p.input === key)) throw new VitrineError(`initial: '${key}' is not a carried input`, 'InvalidArgument');
+    }
+    this._initial = initial ?? this._created;
+    this._fresh = true;
+  }
+}
+
+// A carried input that keeps its value in the engine (ModelStream.run).
+const KEEP = Symbol('keep');
+
+function zerosOf(dtype, shape) {
+  const ArrayType = ARRAY_TYPES[dtype];
+  return new ArrayType(shape.reduce((a, b) => a * b, 1));
 }
 
 export class Model extends EngineObject {
@@ -250,12 +358,29 @@ export class Model extends EngineObject {
   run(inputs) {
     const h = this._live();
     this._normalizeInputs(inputs).forEach(({ data, shape }, index) => this._check(h.setInput(index, data, shape)));
+    this._runs = (this._runs ?? 0) + 1;
     this._check(h.run());
     const result = {};
     this.outputNames.forEach((name, index) => {
       result[name] = { data: h.output(index), shape: h.outputShape(index) };
     });
     return result;
+  }
+
+  /**
+   * A stream of runs that carry a recurrent state (Silero VAD's `stateN` -> `state`, an RNN's
+   * `hn` -> `h`): after each run the carried outputs become the next run's inputs inside the engine,
+   * with no copy to or from JavaScript. One stream runs a model at a time (a model.run() or another
+   * stream's run in between makes this stream's next run fail; reset() starts it over).
+   * @param {object} options
+   * @param {Record<string, string>} options.carry output name -> input name
+   * @param {Record<string, TypedArray | { data, shape }>} [options.initial] the carried inputs'
+   *   first values (default: zeros at the input's load-time shape)
+   * @returns {ModelStream}
+   */
+  createStream(options) {
+    this._live();
+    return new ModelStream(this, options);
   }
 
   /**
@@ -275,8 +400,11 @@ export class Model extends EngineObject {
     return bytes;
   }
 
-  /** @internal [{ data: TypedArray, shape: number[] }] in input order. */
-  _normalizeInputs(inputs) {
+  /**
+   * @internal [{ data: TypedArray, shape: number[] }] in input order; an absent input named in
+   * `keep` gives { data: KEEP } (ModelStream: the engine keeps its value).
+   */
+  _normalizeInputs(inputs, keep = null) {
     const byName = ArrayBuffer.isView(inputs) || Array.isArray(inputs)
       ? (this.inputNames.length === 1 ? { [this.inputNames[0]]: inputs } : null)
       : inputs;
@@ -292,6 +420,10 @@ export class Model extends EngineObject {
     const normalized = [];
     this.inputNames.forEach((name, index) => {
       let value = byName[name];
+      if (value === undefined && keep?.has(name)) {
+        normalized.push({ data: KEEP, shape: null });
+        return;
+      }
       if (value === undefined) throw new VitrineError(`missing input '${name}'`, 'InvalidArgument');
       let data = value;
       let shape = null;

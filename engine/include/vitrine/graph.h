@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -113,6 +114,17 @@ class Executor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::shared_ptr<const Graph> graph_;
+};
+
+// A graph that a control-flow node runs (an If branch). Its inputs are the outer values the node
+// passes it (outer-scope values it reads), its outputs the node's outputs. A branch the importer
+// could not build at these shapes holds `error` instead of a graph; running it returns the error.
+// The executor is made on first use and kept.
+struct Subgraph {
+  std::shared_ptr<const Graph> graph;
+  Status error = Status::Ok();
+  std::mutex mu;                       // guards executor creation and runs
+  std::unique_ptr<Executor> executor;  // made on first run
 };
 
 }  // namespace vitrine

@@ -34,6 +34,8 @@ struct OnnxImportInfo {
   // Each input's dimensions as the file declares them (graph input order); -1 where symbolic.
   // Empty for an input declared without a shape.
   std::vector<std::vector<int64_t>> declared_dims;
+  // Per input (graph input order): declared as a scalar (rank 0; the graph holds it as (1)).
+  std::vector<bool> scalar;
   // True when sizes read off activations were folded into the graph (Shape, Size, a recurrent
   // layer's output reshapes): another batch size then needs a fresh import, not just a reshape.
   bool shape_specialized = false;

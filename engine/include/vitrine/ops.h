@@ -28,12 +28,16 @@ enum class OpType : uint16_t {
 
 // Op attributes, as read from a model file or set by a builder: named numbers, integer lists and
 // strings. Getters return the default when the key is absent and an error when it has a bad value.
+struct Subgraph;  // vitrine/graph.h
+
 struct OpAttrs {
   std::map<std::string, double> numbers;
   std::map<std::string, std::vector<int64_t>> ints;
   std::map<std::string, std::string> strings;
+  // Graphs a control-flow node runs (If: its two branches). Not stored in model files.
+  std::vector<std::shared_ptr<Subgraph>> subgraphs;
 
-  bool empty() const { return numbers.empty() && ints.empty() && strings.empty(); }
+  bool empty() const { return numbers.empty() && ints.empty() && strings.empty() && subgraphs.empty(); }
   double number(const std::string& key, double fallback) const;
   // An integer-valued number; InvalidArgument naming the key if it is not an integer.
   Result<int64_t> integer(const std::string& key, int64_t fallback) const;

@@ -70,7 +70,9 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::load(std::shared_ptr<const std
     std::vector<int64_t> d = r->load_shapes_[i].to_vector();
     if (r->format_ == "onnx") {
       const std::vector<int64_t>& declared = i < info.declared_dims.size() ? info.declared_dims[i] : d;
-      if (declared.size() == d.size()) {
+      if (i < info.scalar.size() && info.scalar[i]) {
+        d.clear();  // a scalar: () (or (1)) at run time
+      } else if (declared.size() == d.size()) {
         d = declared;
       } else {
         d.assign(d.size(), -1);  // declared without a shape (or a rank-0 input held as (1))
@@ -99,6 +101,7 @@ Status ModelRunner::check_inputs(const std::vector<Tensor>& inputs) const {
     const GraphValue& want = g.value(g.inputs()[i]);
     const Shape& s = inputs[i].shape();
     const std::vector<int64_t>& declared = declared_[i];
+    if (declared.empty() && s.num_elements() == 1 && s.rank() <= 1) continue;  // a scalar, as () or (1)
     if (s.rank() != static_cast<int>(declared.size())) {
       return Status::InvalidArgument("input '" + want.name + "' must have rank " + std::to_string(declared.size()) +
                                      " (shape like " + want.shape.to_string() + "), got " + s.to_string());
@@ -170,6 +173,16 @@ Status ModelRunner::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* 
   if (outputs == nullptr) return Status::InvalidArgument("model runner: null outputs");
   VITRINE_RETURN_IF_ERROR(check_inputs(inputs));
   VITRINE_RETURN_IF_ERROR(refresh_if_trained());
+  // Scalars (rank 0) run as one-element vectors, as the graph holds them.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].shape().rank() != 0) continue;
+    std::vector<Tensor> as_vectors = inputs;
+    for (Tensor& t : as_vectors) {
+      if (t.shape().rank() != 0) continue;
+      VITRINE_ASSIGN_OR_RETURN(t, t.reshaped(Shape{1}));
+    }
+    return run(as_vectors, outputs);
+  }
   std::vector<Shape> shapes;
   bool same = true, batch_only = true;
   for (size_t i = 0; i < inputs.size(); ++i) {

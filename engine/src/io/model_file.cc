@@ -47,6 +47,10 @@ Result<std::vector<uint8_t>> save_model(const Graph& graph, const std::map<std::
     Json ins = Json::array();
     for (int v : n.inputs) ins.push_back(Json(graph.value(v).name));
     node.set("inputs", std::move(ins));
+    if (!n.attrs.subgraphs.empty()) {
+      return Status::Unimplemented("save_model: node '" + n.name + "' (" + op_info(n.type).name +
+                                   ") runs subgraphs, which Vitrine model files do not store");
+    }
     Json attrs = Json::object();
     for (const auto& [k, v] : n.attrs.numbers) {
       if (!std::isfinite(v)) return Status::InvalidArgument("save_model: attribute '" + k + "' of '" + n.name + "' is not finite");

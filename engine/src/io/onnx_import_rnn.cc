@@ -31,13 +31,15 @@ Status Importer::rnn(const NodeProto& n) {
     for (size_t i = 0; i < acts->strings.size(); ++i)
       if (acts->strings[i] != standard[i % standard.size()]) return unsupported(n, "activation " + acts->strings[i]);
   }
-  for (size_t i : {5u, 6u, 7u}) {
-    if (!has_input(n, i)) continue;
-    if (i == 7) return unsupported(n, "peephole weights");
+  if (has_input(n, 7)) return unsupported(n, "peephole weights");
+  // Initial states (D, N, H) that are not constant zeros become inputs of the op.
+  bool given_state[2] = {false, false};
+  for (size_t i : {5u, 6u}) {
+    if (!has_input(n, i) || (i == 6 && !lstm)) continue;
     const Const* c = constant(n.input[i]);
     bool zero = c && !c->is_int;
     for (float v : zero ? c->f : std::vector<float>{}) zero = zero && v == 0.0f;
-    if (!zero) return unsupported(n, "a non-zero initial state");
+    given_state[i - 5] = !zero;
   }
   const int64_t layout = attr_i(n, "layout", 0);
   Result<Act> xa = act(n, 0);
@@ -102,24 +104,51 @@ Status Importer::rnn(const NodeProto& n) {
     if (!id.ok()) return id.status();
     inputs.push_back(id.value());
   }
-  if (has_input(n, 4)) {
-    const Const* lens = constant(n.input[4]);
-    if (!lens || !lens->is_int) return unsupported(n, "sequence_lens must be a constant");
-    std::vector<float> f(lens->i.begin(), lens->i.end());
+  const int64_t batch = xs[layout == 0 ? 1 : 0], steps = xs[layout == 0 ? 0 : 1];
+  const bool with_state = given_state[0] || given_state[1];
+  if (has_input(n, 4) || with_state) {  // the op takes initial states after lengths
+    const Const* lens = has_input(n, 4) ? constant(n.input[4]) : nullptr;
+    if (has_input(n, 4) && (!lens || !lens->is_int)) return unsupported(n, "sequence_lens must be a constant");
+    std::vector<float> f = lens ? std::vector<float>(lens->i.begin(), lens->i.end())
+                                : std::vector<float>(static_cast<size_t>(batch), static_cast<float>(steps));
     Result<Tensor> t = Tensor::from_values(Shape{static_cast<int64_t>(f.size())}, f.data(), f.size());
     if (!t.ok()) return t.status();
     Result<int> id = graph_->add_constant(fresh("sequence_lens"), t.value());
     if (!id.ok()) return id.status();
     inputs.push_back(id.value());
   }
+  for (size_t k = 0; with_state && k < (lstm ? 2u : 1u); ++k) {  // (D, N, H) -> (N, D·H)
+    int v = -1;
+    if (given_state[k]) {
+      Result<Act> s = act(n, 5 + k);
+      if (!s.ok()) return s.status();
+      if (graph_->value(s->id).shape != Shape{dirs, batch, hs}) {
+        return err(n, std::string(k == 0 ? "initial_h" : "initial_c") + " must be " + Shape{dirs, batch, hs}.to_string() +
+                          ", got " + graph_->value(s->id).shape.to_string());
+      }
+      if (graph_->value(s->id).dtype != DType::kF32) return unsupported(n, "initial states other than float32");
+      Result<int> t = permute(s->id, {1, 0, 2}, "rnn_state0");
+      if (!t.ok()) return t.status();
+      Result<int> r = reshape_to(t.value(), {batch, dirs * hs}, "rnn_state0");
+      if (!r.ok()) return r.status();
+      v = r.value();
+    } else {
+      Result<Tensor> z = Tensor::zeros(Shape{batch, dirs * hs});
+      if (!z.ok()) return z.status();
+      Result<int> id = graph_->add_constant(fresh("rnn_state0"), z.value());
+      if (!id.ok()) return id.status();
+      v = id.value();
+    }
+    inputs.push_back(v);
+  }
   OpAttrs a;
   a.numbers["hidden_size"] = static_cast<double>(hs);
+  if (with_state) a.numbers["initial_state"] = 1;
   a.numbers["bidirectional"] = dirs == 2 ? 1 : 0;
   if (direction == "reverse") a.numbers["reverse"] = 1;
   if (!lstm) a.numbers["linear_before_reset"] = static_cast<double>(attr_i(n, "linear_before_reset", 0) != 0);
   Result<std::vector<int>> outs = graph_->add_node(lstm ? OpType::kLstm : OpType::kGru, fresh(n.op_type), inputs, a);
   if (!outs.ok()) return Status(outs.status().code(), "ONNX " + n.op_type + ": " + outs.status().message());
-  const int64_t batch = xs[layout == 0 ? 1 : 0], steps = xs[layout == 0 ? 0 : 1];
   reads_shape();  // the outputs' reshapes hold the batch and step counts
   if (n.output.size() > 0 && !n.output[0].empty()) {  // Y: (T, D, N, H) or, with layout 1, (N, T, D, H)
     Result<int> y = reshape_to(outs.value()[0], {batch, steps, dirs, hs}, "rnn_y");

@@ -753,7 +753,13 @@ Status Importer::slice(const NodeProto& n) {
     axes = attr_ints(n, "axes", {});
   }
   for (int64_t s : steps)
-    if (s != 1) return unsupported(n, "steps other than 1");
+    if (s == 0) return err(n, "a step of 0");
+  if (!steps.empty() && steps.size() != starts.size()) {
+    return err(n, "steps must hold as many values as starts (" + std::to_string(starts.size()) + "), got " +
+                      std::to_string(steps.size()));
+  }
+  bool unit_steps = true;
+  for (int64_t s : steps) unit_steps = unit_steps && s == 1;
   if (starts.empty() || starts.size() != ends.size()) {
     return err(n, "starts and ends must hold the same, non-zero number of values (got " +
                       std::to_string(starts.size()) + " and " + std::to_string(ends.size()) + ")");
@@ -762,7 +768,7 @@ Status Importer::slice(const NodeProto& n) {
     return err(n, "axes must hold as many values as starts (" + std::to_string(starts.size()) + "), got " +
                       std::to_string(axes.size()));
   }
-  if (const Const* c = constant(n.input[0]); c && c->dims.size() == 1 && (axes.empty() || axes == std::vector<int64_t>{0})) {
+  if (const Const* c = constant(n.input[0]); c && unit_steps && c->dims.size() == 1 && (axes.empty() || axes == std::vector<int64_t>{0})) {
     const int64_t size = c->count();
     auto clampi = [size](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + size : v, 0, size); };
     int64_t b = clampi(starts[0]), e = clampi(ends[0]);
@@ -783,6 +789,7 @@ Status Importer::slice(const NodeProto& n) {
   attrs.ints["starts"] = starts;
   attrs.ints["ends"] = ends;
   if (!axes.empty()) attrs.ints["axes"] = axes;
+  if (!unit_steps) attrs.ints["steps"] = steps;
   return emit(n, OpType::kSlice, {x.value()}, attrs, Layout::kPlain);
 }
 

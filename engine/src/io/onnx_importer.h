@@ -61,8 +61,25 @@ class Importer {
   static void register_math_ops(HandlerTable* table);
   static void register_rnn_ops(HandlerTable* table);
   static void register_shape_ops(HandlerTable* table);
+  static void register_control_ops(HandlerTable* table);
 
  private:
+  // --- driver (onnx_import.cc) ------------------------------------------------------------------
+  // Decodes `g`'s initializers into constants (counted against the model's byte budget).
+  Status add_initializers(const onnx::GraphProto& g);
+  // Counts each value's readers, including reads from inside subgraphs (which count for the node
+  // holding the subgraph), and records each value's producer.
+  void count_uses(const onnx::GraphProto& g, int depth);
+  // Imports `g`'s nodes in order (a branch inlined into this graph, or this graph's own).
+  Status import_nodes(const onnx::GraphProto& g);
+  // Publishes `g`'s outputs as this graph's outputs (ONNX layout).
+  Status set_outputs(const onnx::GraphProto& g);
+  // In an importer made for a branch: makes an outer-scope value `name` known here, as a copy of
+  // the outer constant or as a new graph input fed by the outer value (recorded in captures_).
+  Status pull(const std::string& name);
+  // In an importer made for a branch: imports it as a graph of its own.
+  Result<std::shared_ptr<Graph>> import_branch(const onnx::GraphProto& g);
+
   // --- helpers --------------------------------------------------------------------------------
   std::string fresh(const std::string& base) { return "vitrine/" + base + "/" + std::to_string(counter_++); }
   Status err(const NodeProto& n, const std::string& what) const {
@@ -179,6 +196,9 @@ class Importer {
   Status top_k(const NodeProto& n);
   Status gather_elements(const NodeProto& n);
   Status scatter(const NodeProto& n);
+  // If: a condition known at import inlines the branch it picks (so branches may differ in shapes);
+  // otherwise both branches become graphs of an If node, which picks one per run.
+  Status if_op(const NodeProto& n);
   // Counts `elements` constant values made at import (8 bytes each, as int64) against the
   // max_total_bytes budget shared with the initializers, and the element limit.
   Status charge_constant(const NodeProto& n, int64_t elements) {
@@ -221,8 +241,11 @@ class Importer {
   std::set<const NodeProto*> fused_;               // nodes folded into a fused layer norm or GELU
   std::map<std::string, const NodeProto*> producers_;  // value name -> the node computing it
   int counter_ = 0;
-  std::unique_ptr<Context> fold_ctx_;
-  std::map<std::string, int> const_ids_;  // ONNX constant name -> its graph constant (act())  // runs nodes whose inputs are all constants (created on first use)
+  Importer* parent_ = nullptr;   // the importer of the enclosing graph (branch importers only)
+  std::vector<int> captures_;    // outer values this branch reads, in the order of its graph inputs
+  int depth_ = 0;                // branch nesting
+  std::unique_ptr<Context> fold_ctx_;     // runs nodes whose inputs are all constants (created on first use)
+  std::map<std::string, int> const_ids_;  // ONNX constant name -> its graph constant (act())
 };
 
 // Helpers (onnx_import_util.cc).

@@ -34,7 +34,8 @@ bool takes_f16(OpType type) {
     case OpType::kGather:
     case OpType::kExpand:
     case OpType::kTile:
-    case OpType::kWhere: return true;
+    case OpType::kWhere:
+    case OpType::kIf: return true;
     default: return false;
   }
 }

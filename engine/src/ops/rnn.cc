@@ -8,9 +8,11 @@
 //   lstm: i, f, o = σ(...), g = tanh(...), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c')  gates [i, f, g, o]
 // inputs:  x (N, T, I), w_ih (D·G·H, I), w_hh (D·G·H, H), b_ih (D·G·H), b_hh (D·G·H)
 //          [, lengths (N): integers in [0, T]; steps at or past a sequence's length output zeros]
+//          [, h_0 (N, D·H) [, lstm: c_0 (N, D·H)]: the initial state (attr initial_state = 1; then
+//          lengths is present), zeros otherwise]
 //          D = 2 when bidirectional (forward weights first), G = 3 (gru) or 4 (lstm).
 // attrs:   hidden_size H (required), bidirectional = 0, reverse = 0 (a single direction that runs from
-//          the last step to the first)
+//          the last step to the first), initial_state = 0
 // outputs: y (N, T, D·H) every step's state; h_n (N, D·H) the final state of each direction
 //          (the reverse direction ends at step 0); lstm also c_n (N, D·H).
 // backward: gradients for x and the four weight / bias inputs (never lengths) from gradients on any
@@ -19,6 +21,10 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 #include "fast_math.h"
 #include "grad_util.h"
@@ -32,10 +38,19 @@ template <int kGates>
 Result<std::vector<Shape>> infer_rnn(const std::vector<Shape>& in, const OpAttrs& a) {
   const char* op = kGates == 3 ? "gru" : "lstm";
   if (kGates == 3) {
-    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "reverse", "linear_before_reset"}));
+    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "reverse", "linear_before_reset", "initial_state"}));
   } else {
-    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "reverse"}));
+    VITRINE_RETURN_IF_ERROR(a.check_known(op, {"hidden_size", "bidirectional", "reverse", "initial_state"}));
   }
+  Result<int64_t> init = a.integer("initial_state", 0);
+  if (!init.ok()) return init.status();
+  if (init.value() != 0 && init.value() != 1) return op_error(op, "initial_state must be 0 or 1");
+  const size_t n_state = init.value() ? (kGates == 4 ? 2 : 1) : 0;
+  if (n_state && in.size() != 6 + n_state) {
+    return op_error(op, "with initial_state, the inputs are x, the four weights, lengths and " +
+                            std::string(kGates == 4 ? "h_0, c_0" : "h_0"));
+  }
+  if (!n_state && in.size() > 6) return op_error(op, "too many inputs (initial states need initial_state = 1)");
   Result<int64_t> rev = a.integer("reverse", 0);
   if (!rev.ok()) return rev.status();
   if (rev.value() != 0 && (rev.value() != 1 || a.integer("bidirectional", 0).value() != 0)) {
@@ -62,8 +77,14 @@ Result<std::vector<Shape>> infer_rnn(const std::vector<Shape>& in, const OpAttrs
       return op_error(op, std::string(want[i].first) + " must be " + want[i].second.to_string() + ", got " + in[i + 1].to_string());
     }
   }
-  if (in.size() == 6 && (in[5].rank() != 1 || in[5][0] != x[0])) {
+  if (in.size() >= 6 && (in[5].rank() != 1 || in[5][0] != x[0])) {
     return op_error(op, "lengths must be (" + std::to_string(x[0]) + "), got " + in[5].to_string());
+  }
+  for (size_t i = 6; i < in.size(); ++i) {
+    if (in[i] != Shape{x[0], dirs * hs}) {
+      return op_error(op, std::string(i == 6 ? "h_0" : "c_0") + " must be " + Shape{x[0], dirs * hs}.to_string() +
+                              ", got " + in[i].to_string());
+    }
   }
   std::vector<Shape> out = {Shape{x[0], x[1], dirs * hs}, Shape{x[0], dirs * hs}};
   if (kGates == 4) out.push_back(Shape{x[0], dirs * hs});
@@ -86,6 +107,38 @@ Status read_lengths(const char* op, const std::vector<const Tensor*>& in, int64_
     (*lengths)[static_cast<size_t>(b)] = static_cast<int64_t>(v);
   }
   return Status::Ok();
+}
+
+// The state a sequence starts from: h_0 / c_0 at `offset` (inputs 6 and 7) when given, else zeros.
+inline void initial_state(const std::vector<const Tensor*>& in, int64_t offset, int64_t hs, std::vector<float>* h,
+                          std::vector<float>* c) {
+  if (in.size() > 6 && in[6]) std::copy_n(in[6]->data() + offset, hs, h->begin());
+  else std::fill(h->begin(), h->end(), 0.0f);
+  if (in.size() > 7 && in[7]) std::copy_n(in[7]->data() + offset, hs, c->begin());
+  else std::fill(c->begin(), c->end(), 0.0f);
+}
+
+// Σ_k a[k] · b[k], eight partial sums (wasm SIMD where available).
+inline float dot(const float* a, const float* b, int64_t n) {
+  int64_t k = 0;
+  float total = 0.0f;
+#if defined(__wasm_simd128__)
+  v128_t s0 = wasm_f32x4_splat(0.0f), s1 = wasm_f32x4_splat(0.0f);
+  for (; k + 8 <= n; k += 8) {
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + k), wasm_v128_load(b + k)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + k + 4), wasm_v128_load(b + k + 4)));
+  }
+  const v128_t s = wasm_f32x4_add(s0, s1);
+  total = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 2) +
+          wasm_f32x4_extract_lane(s, 3);
+#else
+  float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j) p[j] += a[k + j] * b[k + j];
+  total = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+#endif
+  for (; k < n; ++k) total += a[k] * b[k];
+  return total;
 }
 
 // y[r] += Σ_k x[k] · w[k · stride + r] for r in [0, n): a vector times a row-major matrix slice,
@@ -128,23 +181,36 @@ Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>&
   // The input projections of every step and direction at once (one XNNPACK matmul):
   // xw (N·T, D·G·H) = x (N·T, I) · w_ihᵀ.
   VITRINE_ASSIGN_OR_RETURN(Tensor xw, Tensor::zeros(Shape{n * steps, dgh}));  // limits-checked
-  if (n * steps > 0) {
+  // A few steps in all (streaming one frame at a time): row-by-row dot products, so that nothing
+  // is packed or transposed per call; otherwise one XNNPACK matmul and W_hh transposed once.
+  const bool few_steps = n * steps <= 4;
+  if (few_steps) {
+    for (int64_t row = 0; row < n * steps; ++row)
+      for (int64_t r = 0; r < dgh; ++r) xw.mutable_data()[row * dgh + r] = dot(in[1]->data() + r * isz, x.data() + row * isz, isz);
+  } else if (n * steps > 0) {
     // x and w_ih are tensor storage (padded for XNNPACK's reads): no staging copies.
     VITRINE_RETURN_IF_ERROR(BatchMatmul(ctx, op).run(1, sz(n * steps), sz(isz), sz(dgh), x.data(), in[1]->data(),
                                                      xw.mutable_data(), true));
   }
   // w_hhᵀ (H, G·H): the recurrent product's inner loop then runs over contiguous gates.
-  std::vector<float> whh_t(sz(hs * gh));
+  std::vector<float> whh_t(few_steps ? 0 : sz(hs * gh));
   std::vector<float> pre(sz(gh)), ghh(sz(gh)), h(sz(hs)), c(sz(hs)), rh(sz(hs)), tc(sz(hs));
   for (int64_t d = 0; d < dirs; ++d) {
     const float* whh = in[2]->data() + d * gh * hs;
     const float* bih = in[3]->data() + d * gh;
     const float* bhh = in[4]->data() + d * gh;
-    for (int64_t r = 0; r < gh; ++r)
+    for (int64_t r = 0; !few_steps && r < gh; ++r)
       for (int64_t k = 0; k < hs; ++k) whh_t[sz(k * gh + r)] = whh[r * hs + k];
+    // acc[r] += Σ_k v[k] · W_hh[row0 + r, k] for r in [0, count)
+    auto recurrent = [&](const float* v, int64_t row0, float* acc, int64_t count) {
+      if (few_steps) {
+        for (int64_t r = 0; r < count; ++r) acc[r] += dot(whh + (row0 + r) * hs, v, hs);
+      } else {
+        vec_mat_accumulate(v, hs, whh_t.data() + row0, gh, acc, count);
+      }
+    };
     for (int64_t b = 0; b < n; ++b) {
-      std::fill(h.begin(), h.end(), 0.0f);
-      std::fill(c.begin(), c.end(), 0.0f);
+      initial_state(in, b * dirs * hs + d * hs, hs, &h, &c);
       const int64_t len = lengths[sz(b)];
       for (int64_t s = 0; s < len; ++s) {
         const int64_t t = (d == 0 && !reverse_only) ? s : len - 1 - s;
@@ -153,13 +219,13 @@ Status run_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>&
         // r and z only; its n gate reads r ⊙ h below).
         const int64_t first = kGates == 3 && !linear_before_reset ? 2 * hs : gh;
         std::memcpy(ghh.data(), bhh, sz(gh) * sizeof(float));
-        vec_mat_accumulate(h.data(), hs, whh_t.data(), gh, ghh.data(), first);
+        recurrent(h.data(), 0, ghh.data(), first);
         if (kGates == 3) {
           for (int64_t j = 0; j < 2 * hs; ++j) pre[sz(j)] = gi[j] + bih[j] + ghh[sz(j)];
           sigmoid_inplace(pre.data(), 2 * hs);  // [r, z]
           if (!linear_before_reset) {
             for (int64_t k = 0; k < hs; ++k) rh[sz(k)] = pre[sz(k)] * h[sz(k)];
-            vec_mat_accumulate(rh.data(), hs, whh_t.data() + 2 * hs, gh, ghh.data() + 2 * hs, hs);
+            recurrent(rh.data(), 2 * hs, ghh.data() + 2 * hs, hs);
           }
           for (int64_t j = 0; j < hs; ++j) {
             const float hn = linear_before_reset ? pre[sz(j)] * ghh[sz(2 * hs + j)] : ghh[sz(2 * hs + j)];
@@ -201,7 +267,7 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
                     const std::vector<const Tensor*>& /*out*/, const std::vector<const Tensor*>& gout,
                     const std::vector<Tensor*>& gin) {
   const char* op = kGates == 3 ? "gru" : "lstm";
-  if (in.size() < 5 || in.size() > 6) return op_error(op, "backward expects 5 or 6 inputs");
+  if (in.size() < 5 || in.size() > 8) return op_error(op, "backward expects 5 to 8 inputs");
   std::vector<Shape> shapes;
   for (const Tensor* t : in) {
     if (t == nullptr) return op_error(op, "backward: missing input");
@@ -233,7 +299,9 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
   Tensor* dwhh_t = grad_in(2);
   Tensor* dbih_t = grad_in(3);
   Tensor* dbhh_t = grad_in(4);
-  if (!dx_t && !dwih_t && !dwhh_t && !dbih_t && !dbhh_t) return Status::Ok();
+  Tensor* dh0_t = grad_in(6);
+  Tensor* dc0_t = kGates == 4 ? grad_in(7) : nullptr;
+  if (!dx_t && !dwih_t && !dwhh_t && !dbih_t && !dbhh_t && !dh0_t && !dc0_t) return Status::Ok();
 
   const int64_t hs = a.integer("hidden_size", 0).value();
   const int64_t dirs = 1 + a.integer("bidirectional", 0).value();
@@ -265,8 +333,7 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
     const float* bih = in[3]->data() + d * gh;
     const float* bhh = in[4]->data() + d * gh;
     for (int64_t b = 0; b < n; ++b) {
-      std::fill(h.begin(), h.end(), 0.0f);
-      std::fill(c.begin(), c.end(), 0.0f);
+      initial_state(in, b * dirs * hs + d * hs, hs, &h, &c);
       const int64_t len = lengths[sz(b)];
       for (int64_t s = 0; s < len; ++s) {
         const int64_t row = b * steps + time_of(d, len, s);
@@ -403,6 +470,9 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
         }
         std::swap(dh, dh_prev);
       }
+      // What reaches the start of the sequence is the initial state's gradient.
+      if (dh0_t) std::copy(dh.begin(), dh.end(), dh0_t->mutable_data() + state);
+      if (dc0_t) std::copy(dc.begin(), dc.end(), dc0_t->mutable_data() + state);
     }
   }
 
@@ -442,13 +512,13 @@ Status backward_rnn(Context* ctx, const OpAttrs& a, const std::vector<const Tens
 }  // namespace
 
 const OpInfo kGruInfo = VITRINE_OP_INFO(Gru)
-    .inputs(5, 6)
+    .inputs(5, 7)
     .infer(&infer_rnn<3>)
     .kernel(&run_rnn<3>)
     .gradient(&backward_rnn<3>)
     .not_differentiable(1u << 5);  // lengths
 const OpInfo kLstmInfo = VITRINE_OP_INFO(Lstm)
-    .inputs(5, 6)
+    .inputs(5, 8)
     .infer(&infer_rnn<4>)
     .kernel(&run_rnn<4>)
     .gradient(&backward_rnn<4>)
