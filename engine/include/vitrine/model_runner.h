@@ -32,6 +32,11 @@ class ModelRunner {
   // load-time sizes of symbolic dimensions. `ctx` is not owned and must outlive the runner.
   static Result<std::unique_ptr<ModelRunner>> load(std::shared_ptr<const std::vector<uint8_t>> bytes,
                                                    const OnnxImportOptions& onnx, Context* ctx);
+  // Runs a graph imported elsewhere (a TF.js model): it runs at the shapes its graph accepts (another
+  // batch size reshapes). `declared`: each input's dimensions, -1 where any size is accepted (empty:
+  // the graph's input shapes with the batch free).
+  static Result<std::unique_ptr<ModelRunner>> from_model(LoadedModel model, std::vector<std::vector<int64_t>> declared,
+                                                         Context* ctx);
   ~ModelRunner();
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;

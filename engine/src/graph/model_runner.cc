@@ -94,6 +94,34 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::load(std::shared_ptr<const std
   return r;
 }
 
+Result<std::unique_ptr<ModelRunner>> ModelRunner::from_model(LoadedModel model, std::vector<std::vector<int64_t>> declared,
+                                                             Context* ctx) {
+  if (ctx == nullptr) return Status::InvalidArgument("model runner: no context");
+  if (!model.graph) return Status::InvalidArgument("model runner: no graph");
+  std::unique_ptr<ModelRunner> r(new ModelRunner());
+  r->ctx_ = ctx;
+  r->graph_ = model.graph;
+  r->metadata_ = std::move(model.metadata);
+  r->format_ = model.format;
+  const Graph& g = *r->graph_;
+  if (!declared.empty() && declared.size() != g.inputs().size()) {
+    return Status::InvalidArgument("model runner: declared shapes for " + std::to_string(declared.size()) + " inputs, the graph has " +
+                                   std::to_string(g.inputs().size()));
+  }
+  for (size_t i = 0; i < g.inputs().size(); ++i) {
+    r->load_shapes_.push_back(g.value(g.inputs()[i]).shape);
+    std::vector<int64_t> d = declared.empty() ? r->load_shapes_[i].to_vector() : declared[i];
+    if (declared.empty() && !d.empty()) d[0] = -1;
+    if (d.size() != static_cast<size_t>(r->load_shapes_[i].rank())) {
+      return Status::InvalidArgument("model runner: input " + std::to_string(i) + " is declared with rank " + std::to_string(d.size()));
+    }
+    r->declared_.push_back(std::move(d));
+  }
+  VITRINE_ASSIGN_OR_RETURN(r->executor_, Executor::create(r->graph_, ctx));
+  VITRINE_RETURN_IF_ERROR(r->refresh_if_trained());
+  return r;
+}
+
 Status ModelRunner::check_inputs(const std::vector<Tensor>& inputs) const {
   const Graph& g = *graph_;
   VITRINE_RETURN_IF_ERROR(check_input_tensors(g, inputs));

@@ -9,84 +9,14 @@
 
 #include "../core/checked.h"
 #include "../core/half.h"
+#include "tfjs_weights.h"
 #include "vitrine/json.h"
 
 namespace vitrine {
 namespace {
 
-constexpr size_t kMaxWeightElements = size_t{1} << 28;
-
 Status layer_error(const std::string& layer, const std::string& message) {
   return Status::InvalidArgument("keras layer '" + layer + "': " + message);
-}
-
-// Decodes the weightsManifest into named f32 tensors (weights in manifest order, packed).
-Result<std::map<std::string, Tensor>> read_weights(const JsonRef& manifest, const uint8_t* data, size_t size) {
-  std::map<std::string, Tensor> out;
-  VITRINE_ASSIGN_OR_RETURN(const Json::Array* groups, manifest.as_array());
-  size_t offset = 0;
-  for (size_t gi = 0; gi < groups->size(); ++gi) {
-    const JsonRef specs = manifest[gi]["weights"];
-    VITRINE_ASSIGN_OR_RETURN(const Json::Array* list, specs.as_array());
-    for (size_t wi = 0; wi < list->size(); ++wi) {
-      const JsonRef w = specs[wi];
-      VITRINE_ASSIGN_OR_RETURN(std::string name, w["name"].as_string());
-      VITRINE_ASSIGN_OR_RETURN(std::string dtype, w["dtype"].as_string());
-      VITRINE_ASSIGN_OR_RETURN(const Json::Array* shape_json, w["shape"].as_array());
-      std::vector<int64_t> dims;
-      for (size_t d = 0; d < shape_json->size(); ++d) {
-        VITRINE_ASSIGN_OR_RETURN(int64_t v, w["shape"][d].as_int());
-        if (v < 0 || v > static_cast<int64_t>(kMaxWeightElements)) return Status::DataLoss("weight " + name + ": bad shape");
-        dims.push_back(v);
-      }
-      // In int64 (size_t is 32 bits in wasm32), every non-zero dimension counted: no wrap-around.
-      int64_t count64 = 0;
-      if (!checked_product(dims, &count64) || count64 > static_cast<int64_t>(kMaxWeightElements)) {
-        return Status::DataLoss("weight " + name + ": too large");
-      }
-      const size_t count = static_cast<size_t>(count64);
-      if (dtype != "float32") return Status::Unimplemented("weight " + name + ": dtype " + dtype + " (float32 only)");
-      std::string qtype;
-      double qmin = 0, qscale = 1;
-      if (w["quantization"].ok()) {
-        VITRINE_ASSIGN_OR_RETURN(qtype, w["quantization"]["dtype"].as_string());
-        if (qtype == "uint8" || qtype == "uint16") {
-          VITRINE_ASSIGN_OR_RETURN(qmin, w["quantization"]["min"].as_number());
-          VITRINE_ASSIGN_OR_RETURN(qscale, w["quantization"]["scale"].as_number());
-        } else if (qtype != "float16") {
-          return Status::Unimplemented("weight " + name + ": quantization " + qtype);
-        }
-      }
-      const size_t elem = qtype == "uint8" ? 1 : (qtype == "uint16" || qtype == "float16") ? 2 : 4;
-      if (count > (size - offset) / elem) {
-        return Status::DataLoss("weights end early at '" + name + "' (need " + std::to_string(count * elem) + " bytes at offset " +
-                                std::to_string(offset) + ", have " + std::to_string(size - offset) + ")");
-      }
-      VITRINE_ASSIGN_OR_RETURN(Shape shape, Shape::make(dims.empty() ? std::vector<int64_t>{1} : dims));
-      VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(shape));
-      float* dst = t.mutable_data();
-      const uint8_t* p = data + offset;
-      for (size_t i = 0; i < count; ++i) {
-        float v;
-        if (qtype == "uint8") {
-          v = static_cast<float>(p[i] * qscale + qmin);
-        } else if (qtype == "uint16" || qtype == "float16") {
-          const uint16_t u = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-          v = qtype == "float16" ? half_bits_to_float(u) : static_cast<float>(u * qscale + qmin);
-        } else {
-          std::memcpy(&v, p + 4 * i, 4);
-        }
-        if (!std::isfinite(v)) return Status::DataLoss("weight " + name + " holds a non-finite value");
-        dst[i] = v;
-      }
-      offset += count * elem;
-      out[name] = std::move(t);
-    }
-  }
-  if (offset != size) {
-    return Status::DataLoss("weight bytes: the manifest describes " + std::to_string(offset) + " bytes, got " + std::to_string(size));
-  }
-  return out;
 }
 
 // Integer pair from a Keras field: n or [a, b].
@@ -117,6 +47,7 @@ class KerasImporter {
   Result<Tensor> take(const std::string& layer, const std::string& field) {
     auto it = weights_.find(layer + "/" + field);
     if (it == weights_.end()) return Status::NotFound("keras layer '" + layer + "': weight '" + field + "' is not in the manifest");
+    if (it->second.dtype() != DType::kF32) return layer_error(layer, "weight '" + field + "' is not float32");
     return it->second;
   }
   Result<Shape> shape_of(int value) {
@@ -410,7 +341,7 @@ Result<LoadedModel> import_keras_layers(std::string_view model_json, const uint8
     return Status::Unimplemented("model class " + cls + " (Model, Functional or Sequential)");
   }
   if (weights == nullptr && size > 0) return Status::InvalidArgument("weights pointer is null");
-  VITRINE_ASSIGN_OR_RETURN(auto w, read_weights(r["weightsManifest"], weights, size));
+  VITRINE_ASSIGN_OR_RETURN(auto w, read_tfjs_weights(r["weightsManifest"], weights, size));
   KerasImporter im(std::move(w));
   const JsonRef cfg = topo["config"];
   const JsonRef layers = cfg.ok() && cfg.get()->is_array() ? cfg : cfg["layers"];
