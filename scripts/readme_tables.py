@@ -193,9 +193,56 @@ def compare(d):
     return "\n".join(rows)
 
 
+def corpus(d):
+    shapes = lambda r: "; ".join(" + ".join("×".join(str(x) for x in dims) if dims else "()" for dims in sh) for sh in r.get("shapes", []))
+    rows = ["| model | source | loads | shapes checked | max diff / scale | Vitrine ms | onnxruntime-web ms | ratio | onnxruntime-node ms | reason |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in d["records"]:
+        diff = f"{r['relative_diff']:.1e}" if "relative_diff" in r else ""
+        num = lambda k, f="{:.2f}": f.format(r[k]) if k in r else ""
+        rows.append(f"| {r['model']} | {r['source']} | {'yes' if r['loads'] else 'no'} | {shapes(r)} | {diff} | {num('vitrine_ms')} | "
+                    f"{num('ort_ms')} | {num('ratio')} | {num('ort_node_ms')} | {r.get('reason', '').replace('|', '/')[:120]} |")
+    s = d["summary"]
+    rows.append("")
+    rows.append(f"{s['load']} of {s['models']} load, {s['match']} match both onnxruntimes (<= 1e-4 of the output scale, natively and in both "
+                f"wasm variants; {s['two_shapes']} at two input shapes), {s['faster_than_ort']} faster than onnxruntime-web; largest "
+                f"difference to onnxruntime-node {s['max_relative_diff_to_ort_node']:.1e} of the output scale.")
+    return "\n".join(rows)
+
+
+def vad(d):
+    rows = ["| model | clip | rate | frames | speech segments (s) | = onnxruntime-node (±1 frame) | max prob diff | Vitrine ms/frame |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in d["records"]:
+        segs = ", ".join(f"{a}-{b}" for a, b in r["segments"])
+        rows.append(f"| {r['model']} | {r['clip']} | {r['rate']} | {r['frames']} | {segs} | {'yes' if r['same_segments'] else 'NO'} | "
+                    f"{r['max_probability_diff']:.1e} | {r['vitrine_ms_per_frame']:.3f} |")
+    s = d["summary"]
+    rows.append("")
+    rows.append(f"{s['same_segments']} of {s['runs']} clip runs give onnxruntime-node's segments; {s['segments']} segments; largest "
+                f"probability difference {s['max_probability_diff']:.1e}.")
+    return "\n".join(rows)
+
+
+def tfjs_graph(d):
+    rows = ["| model | weights | loads | max diff / scale (wasm simd, simd-threads) | Vitrine ms | TF.js wasm ms | ratio | reason |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in d["records"]:
+        diff = f"{max(r['relative_diff'].values()):.1e}" if "relative_diff" in r else ""
+        num = lambda k: f"{r[k]:.2f}" if k in r else ""
+        rows.append(f"| {r['model']} | {r['weights']} | {'yes' if r['loads'] else 'no'} | {diff} | {num('vitrine_ms')} | {num('tfjs_wasm_ms')} | "
+                    f"{num('ratio')} | {r.get('reason', '').replace('|', '/')[:110]} |")
+    s = d["summary"]
+    rows.append("")
+    rows.append(f"{s['load']} of {s['models']} load, {s['match']} match TensorFlow.js 4.22 (<= 1e-4 of the output scale), "
+                f"{s['faster']} faster than its wasm backend.")
+    return "\n".join(rows)
+
+
 RENDER = {"compare": compare, "dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
           "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
-          "eval-reviews": eval_reviews, "reviews": reviews, "size": size, "fuzz": fuzz}
+          "eval-reviews": eval_reviews, "reviews": reviews, "size": size, "fuzz": fuzz, "corpus": corpus, "vad": vad,
+          "tfjs-graph": tfjs_graph}
 
 
 def main():

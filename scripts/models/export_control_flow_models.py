@@ -8,6 +8,7 @@ control flow (scripts/fuzz/make-seeds.py) and fixtures of the importer's branch 
                     back (an inner If on a shape), else x + 1
   lstm_state.onnx   x (3, 1, 2), h0 / c0 (1, 1, 3) -> LSTM from that state -> Y, Y_h, Y_c
   slice_steps.onnx  x (5, 4) -> Slice steps (2, -1)
+  loop_unrolled.onnx x (1, 2) -> Loop 3 times: y += x (y from 10, 20), the running y scanned
 Run: /usr/bin/python3 scripts/models/export_control_flow_models.py
 """
 import os
@@ -93,6 +94,19 @@ def main():
         initializer=[const("starts", np.array([0, -1], np.int64)), const("ends", np.array([5, -(2**63)], np.int64)),
                      const("axes", np.array([0, 1], np.int64)), const("steps", np.array([2, -1], np.int64))])
     save("slice_steps.onnx", g)
+    body = helper.make_graph(
+        [helper.make_node("Add", ["y_in", "x"], ["y_out"]), helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Identity", ["y_out"], ["scan"])],
+        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("y_in", F, [1, 2])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("y_out", F, [1, 2]),
+         helper.make_tensor_value_info("scan", F, [1, 2])])
+    g = helper.make_graph(
+        [helper.make_node("Loop", ["m", "", "y0"], ["y_final", "ys"], body=body)],
+        "loop_unrolled", [helper.make_tensor_value_info("x", F, [1, 2])],
+        [helper.make_tensor_value_info("y_final", F, [1, 2]), helper.make_tensor_value_info("ys", F, [3, 1, 2])],
+        initializer=[const("m", np.int64(3)), const("y0", np.array([[10, 20]], np.float32))])
+    save("loop_unrolled.onnx", g)
 
 
 if __name__ == "__main__":

@@ -213,5 +213,46 @@ TEST(OnnxControlFlow, BranchMissingOrShadowingIsAClearError) {
   EXPECT_NE(g.status().message().find("needs then_branch and else_branch"), std::string::npos) << g.status().to_string();
 }
 
+// Loop with a constant trip count: unrolled; y carried (y += x each time), the running y scanned.
+std::string loop_model(bool runtime_trips) {
+  OnnxModelBuilder body;
+  body.typed_input("i", onnx::DataType::kInt64, {});
+  body.typed_input("c_in", onnx::DataType::kBool, {});
+  body.input("y_in", {1, 2});
+  body.node("Add", {"y_in", "x"}, {"y_out"});
+  body.node("Identity", {"c_in"}, {"c_out"});
+  body.node("Identity", {"y_out"}, {"scan"});
+  body.output("c_out").output("y_out").output("scan");
+  OnnxModelBuilder b;
+  b.input("x", {1, 2});
+  if (runtime_trips) {
+    b.typed_input("m", onnx::DataType::kInt64, {});
+  } else {
+    b.initializer(int64_tensor("m", {}, {3}));
+  }
+  b.initializer(float_tensor("y0", {1, 2}, {10.0f, 20.0f}));
+  b.node("Loop", {"m", "", "y0"}, {"y_final", "ys"}, {attr_graph("body", body.graph())});
+  b.output("y_final").output("ys");
+  return b.bytes();
+}
+
+TEST(OnnxControlFlow, LoopWithAKnownTripCountIsUnrolled) {
+  std::string bytes = loop_model(false);
+  Result<std::shared_ptr<Graph>> g = import_onnx(onnx_test::bytes_of(bytes), bytes.size());
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  Result<std::vector<Tensor>> out = run(g.value(), {floats(Shape{1, 2}, {1, 2})});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_FLOAT_EQ(out.value()[0].data()[0], 13.0f);
+  EXPECT_FLOAT_EQ(out.value()[0].data()[1], 26.0f);
+  ASSERT_EQ(out.value()[1].shape(), (Shape{3, 1, 2}));
+  const std::vector<float> ys = {11, 22, 12, 24, 13, 26};
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(out.value()[1].data()[i], ys[static_cast<size_t>(i)]);
+  // A trip count known only at run time is refused with the reason.
+  bytes = loop_model(true);
+  g = import_onnx(onnx_test::bytes_of(bytes), bytes.size());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("trip count known only at run time"), std::string::npos) << g.status().to_string();
+}
+
 }  // namespace
 }  // namespace vitrine

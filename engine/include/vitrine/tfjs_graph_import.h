@@ -5,7 +5,8 @@
 // Supported TensorFlow ops (NHWC, as the converter writes them): Placeholder, Const, Identity,
 // Conv2D, _FusedConv2D and FusedDepthwiseConv2dNative (fused BiasAdd, then Relu, Relu6, Elu,
 // Sigmoid, Tanh, LeakyRelu or Prelu), DepthwiseConv2dNative, Prelu, AddN, MatMul and _FusedMatMul, BiasAdd,
-// MaxPool, AvgPool, Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, Softmax, AddV2, Add, Sub, Mul,
+// MaxPool, AvgPool, ResizeBilinear (fixed batch), Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, Softmax,
+// Square, Rsqrt, Sqrt, Abs, Neg, Exp, AddV2, Add, Sub, Mul,
 // RealDiv, Maximum, Minimum, Reshape, Squeeze, ExpandDims, Mean, Max, Min, Sum, Pad, PadV2,
 // ConcatV2. Shape operands (Reshape's shape, reduction axes, paddings, concat axis) must be
 // constants. A model using other ops fails with one error that lists all of them.

@@ -199,6 +199,10 @@ class Importer {
   // If: a condition known at import inlines the branch it picks (so branches may differ in shapes);
   // otherwise both branches become graphs of an If node, which picks one per run.
   Status if_op(const NodeProto& n);
+  // Loop: unrolled at import when its trip count and every condition are known then (constants,
+  // shapes); scan outputs are stacked. Others are refused with the reason.
+  Status loop_op(const NodeProto& n);
+  static constexpr int64_t kMaxUnroll = 256;
   // Counts `elements` constant values made at import (8 bytes each, as int64) against the
   // max_total_bytes budget shared with the initializers, and the element limit.
   Status charge_constant(const NodeProto& n, int64_t elements) {

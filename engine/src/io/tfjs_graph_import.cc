@@ -47,7 +47,7 @@ const std::set<std::string>& supported() {
       "Placeholder", "Const", "Identity", "Conv2D", "_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative",
       "MatMul", "_FusedMatMul", "BiasAdd", "MaxPool", "AvgPool", "Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid", "Tanh",
       "Softmax", "AddV2", "Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Reshape", "Squeeze", "ExpandDims",
-      "Mean", "Max", "Min", "Sum", "Pad", "PadV2", "ConcatV2", "NoOp", "Prelu", "AddN"};
+      "Mean", "Max", "Min", "Sum", "Pad", "PadV2", "ConcatV2", "NoOp", "Prelu", "AddN", "Square", "Rsqrt", "Abs", "Sqrt", "Neg", "Exp", "ResizeBilinear"};
   return ops;
 }
 
@@ -459,6 +459,34 @@ Status GraphImporter::node(const JsonRef& n) {
       return set(y);
     }
     return activation(op_, x, -1);
+  }
+  if (op_ == "Square" || op_ == "Rsqrt" || op_ == "Abs" || op_ == "Sqrt" || op_ == "Neg" || op_ == "Exp") {
+    VITRINE_ASSIGN_OR_RETURN(int x, value(0));
+    int y = -1;
+    if (op_ == "Square") {
+      VITRINE_ASSIGN_OR_RETURN(y, add(OpType::kMul, {x, x}));
+    } else if (op_ == "Rsqrt") {
+      VITRINE_ASSIGN_OR_RETURN(int r, add(OpType::kSqrt, {x}, {}, "sqrt"));
+      VITRINE_ASSIGN_OR_RETURN(y, add(OpType::kReciprocal, {r}));
+    } else {
+      const OpType t = op_ == "Abs" ? OpType::kAbs : op_ == "Sqrt" ? OpType::kSqrt : op_ == "Neg" ? OpType::kNeg : OpType::kExp;
+      VITRINE_ASSIGN_OR_RETURN(y, add(t, {x}));
+    }
+    return set(y);
+  }
+  if (op_ == "ResizeBilinear") {
+    VITRINE_ASSIGN_OR_RETURN(int x, value(0));
+    VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> size, const_ints(1));
+    if (shape(x).rank() != 4 || size.size() != 2 || size[0] < 1 || size[1] < 1) return err("takes (N, H, W, C) images and a size [h, w] >= 1");
+    VITRINE_ASSIGN_OR_RETURN(bool align, attr_b("align_corners", false));
+    VITRINE_ASSIGN_OR_RETURN(bool half, attr_b("half_pixel_centers", false));
+    if (align && half) return err("align_corners and half_pixel_centers are exclusive");
+    OpAttrs a;
+    a.ints["sizes"] = {shape(x)[0], size[0], size[1], shape(x)[3]};
+    a.strings["mode"] = "linear";
+    a.strings["coordinate_transformation_mode"] = align ? "align_corners" : half ? "half_pixel" : "asymmetric";
+    VITRINE_ASSIGN_OR_RETURN(int y, add(OpType::kResize, {x}, a));
+    return set(y);
   }
   if (op_ == "Prelu") {
     VITRINE_ASSIGN_OR_RETURN(int x, value(0));
