@@ -13,6 +13,7 @@
 #include "vitrine/model_file.h"
 #include "vitrine/model_runner.h"
 #include "vitrine/onnx_import.h"
+#include "vitrine/train.h"
 
 namespace vitrine {
 namespace {
@@ -252,6 +253,46 @@ TEST(OnnxControlFlow, LoopWithAKnownTripCountIsUnrolled) {
   g = import_onnx(onnx_test::bytes_of(bytes), bytes.size());
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find("trip count known only at run time"), std::string::npos) << g.status().to_string();
+}
+
+// Training through an If chosen at run time: h = x · W (W trained) picks relu(h) or -h by the sign
+// of its sum; the gradient flows back through whichever branch ran, and the loss falls.
+TEST(OnnxControlFlow, TrainingFlowsThroughTheBranchTaken) {
+  OnnxModelBuilder then_b, else_b;
+  then_b.node("Relu", {"h"}, {"t"}).output("t");
+  else_b.node("Neg", {"h"}, {"e"}).output("e");
+  OnnxModelBuilder b;
+  b.input("x", {1, 3});
+  b.initializer(float_tensor("W", {3, 2}, {0.5f, -0.2f, 0.1f, 0.4f, -0.3f, 0.2f}));
+  b.initializer(float_tensor("zero", {}, {0.0f}));
+  b.node("MatMul", {"x", "W"}, {"h"});
+  b.node("ReduceSum", {"h"}, {"s"}, {attr_int("keepdims", 0)});
+  b.node("Greater", {"s", "zero"}, {"c"});
+  b.node("If", {"c"}, {"y"}, {attr_graph("then_branch", then_b.graph()), attr_graph("else_branch", else_b.graph())});
+  b.output("y");
+  const std::string bytes = b.bytes();
+  Result<std::shared_ptr<Graph>> g = import_onnx(onnx_test::bytes_of(bytes), bytes.size());
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  TrainerOptions o;
+  o.loss.type = LossType::kMeanSquaredError;
+  o.optimizer.type = "sgd";
+  o.optimizer.learning_rate = 0.1;
+  Result<std::unique_ptr<Trainer>> t = Trainer::create(g.value(), ctx(), o);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  // x then -x: after the first, h = x · W sums above 0 for x (then: relu) and below for -x (else: -h).
+  for (const std::vector<float>& xv : {std::vector<float>{1, 2, 3}, std::vector<float>{-1, -2, -3}}) {
+    const Tensor x = floats(Shape{1, 3}, xv);
+    const Tensor target = xv[0] > 0 ? floats(Shape{1, 2}, {0.5f, 0.25f}) : floats(Shape{1, 2}, {1.5f, 0.75f});
+    Result<double> first = t.value()->step({x}, target);
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    double last = first.value();
+    for (int i = 0; i < 20; ++i) {
+      Result<double> l = t.value()->step({x}, target);
+      ASSERT_TRUE(l.ok()) << l.status().to_string();
+      last = l.value();
+    }
+    EXPECT_LT(last, 0.5 * first.value()) << "x = " << xv[0];
+  }
 }
 
 }  // namespace

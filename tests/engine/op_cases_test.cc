@@ -55,7 +55,6 @@ OpCase if_case(bool take_then) {
     }
     return testing::Outputs{y};
   };
-  c.check_backward = false;  // If has no backward (a branch known at import is inlined and trains)
   return c;
 }
 
@@ -468,12 +467,11 @@ TEST(OpCases, CensusEveryOpHasACheckedRow) {
   for (const OpInfo& info : all_ops()) EXPECT_GT(checked[info.type], 0) << info.name << " has no row with a reference";
 }
 
-// Ops whose backward is still missing (if only). A new op must come with its backward or be
+// Ops whose backward is still missing (none today). A new op must come with its backward or be
 // added here knowingly; ops none of whose inputs is differentiable (comparisons, arg max, ...)
 // need none.
 TEST(Gradients, OpsWithoutBackwardAreKnown) {
-  // if: a branch known at import is inlined (its nodes train); one chosen per run does not train.
-  const std::set<std::string> pending = {"if"};
+  const std::set<std::string> pending = {};
   for (const OpInfo& info : all_ops()) {
     bool any_differentiable = false;
     for (int i = 0; i < info.max_inputs; ++i) any_differentiable = any_differentiable || info.differentiable_input(static_cast<size_t>(i));

@@ -41,7 +41,8 @@ struct GraphNode {
 
 class Graph {
  public:
-  // A graph input (batch first). Names are unique across values.
+  // A graph input (batch first; a rank-0 input is a scalar, e.g. a value an If branch reads from
+  // the enclosing graph). Names are unique across values.
   Result<int> add_input(const std::string& name, const Shape& shape, DType dtype = DType::kF32);
   // A constant; the graph shares the tensor's storage (no copy).
   Result<int> add_constant(const std::string& name, Tensor value);
@@ -125,6 +126,9 @@ struct Subgraph {
   Status error = Status::Ok();
   std::mutex mu;                       // guards executor creation and runs
   std::unique_ptr<Executor> executor;  // made on first run
+  // For backward: `graph` with every node output published, and its executor (made on first use).
+  std::shared_ptr<Graph> trace_graph;
+  std::unique_ptr<Executor> trace_executor;
 };
 
 }  // namespace vitrine

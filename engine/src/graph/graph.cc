@@ -10,7 +10,6 @@ Status Graph::check_new_name(const std::string& name) const {
 
 Result<int> Graph::add_input(const std::string& name, const Shape& shape, DType dtype) {
   VITRINE_RETURN_IF_ERROR(check_new_name(name));
-  if (shape.rank() < 1) return Status::InvalidArgument("graph input '" + name + "' needs rank >= 1");
   GraphValue v;
   v.name = name;
   v.shape = shape;

@@ -6,7 +6,10 @@
 //           inputs (an importer inlines a branch whose condition it knows, so branches whose shapes
 //           differ need not agree). A branch that cannot take these shapes is only an error when
 //           it is taken.
-// Backward: none (a branch known at import is inlined and trains as ordinary nodes).
+// Backward: through the branch the condition picked: the branch runs again keeping every value,
+// then each of its nodes' backward in reverse gives the gradients of the values the node passed
+// it (the branch's own constants are not trained; a branch known at import is inlined instead and
+// its weights train as ordinary nodes).
 #include <cmath>
 #include <cstring>
 
@@ -147,6 +150,118 @@ Status run_if(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>& 
   return Status::Ok();
 }
 
+// The branch's graph with every node output published (for backward), built once.
+Status ensure_trace(Context* ctx, Subgraph& s) {
+  if (s.trace_executor) return Status::Ok();
+  const Graph& g = *s.graph;
+  auto trace = std::make_shared<Graph>();
+  std::vector<int> id(g.values().size(), -1);
+  for (int in : g.inputs()) {
+    VITRINE_ASSIGN_OR_RETURN(id[static_cast<size_t>(in)], trace->add_input(g.value(in).name, g.value(in).shape, g.value(in).dtype));
+  }
+  for (size_t v = 0; v < g.values().size(); ++v) {
+    if (!g.values()[v].constant.empty()) {
+      VITRINE_ASSIGN_OR_RETURN(id[v], trace->add_constant(g.values()[v].name, g.values()[v].constant));
+    }
+  }
+  for (const GraphNode& n : g.nodes()) {
+    std::vector<int> ins;
+    for (int v : n.inputs) ins.push_back(id[static_cast<size_t>(v)]);
+    VITRINE_ASSIGN_OR_RETURN(std::vector<int> outs, trace->add_node(n.type, n.name, ins, n.attrs));
+    for (size_t o = 0; o < outs.size(); ++o) {
+      id[static_cast<size_t>(n.outputs[o])] = outs[o];
+      VITRINE_RETURN_IF_ERROR(trace->add_output(outs[o]));
+    }
+  }
+  VITRINE_ASSIGN_OR_RETURN(s.trace_executor, Executor::create(trace, ctx));
+  s.trace_graph = trace;
+  return Status::Ok();
+}
+
+Status backward_if(Context* ctx, const OpAttrs& a, const std::vector<const Tensor*>& in, const std::vector<const Tensor*>& /*out*/,
+                   const std::vector<const Tensor*>& gout, const std::vector<Tensor*>& gin) {
+  Result<Branches> b = branches_of(a, in.size());
+  if (!b.ok()) return b.status();
+  const int k = in[0]->element_as_double(0) != 0.0 ? 0 : 1;
+  Subgraph& s = *a.subgraphs[static_cast<size_t>(k)];
+  if (!s.graph) return s.error;
+  std::lock_guard<std::mutex> lock(s.mu);
+  VITRINE_RETURN_IF_ERROR(ensure_trace(ctx, s));
+  const Graph& g = *s.graph;
+  std::vector<Tensor> feeds;
+  for (const Tensor* t : branch_slice(in, b.value(), k)) feeds.push_back(*t);
+  std::vector<Tensor> traced;
+  VITRINE_RETURN_IF_ERROR(s.trace_executor->run(feeds, &traced));
+  // Every value of the branch: inputs, constants, then node outputs in the trace's output order.
+  std::vector<const Tensor*> value(g.values().size(), nullptr);
+  for (size_t i = 0; i < g.inputs().size(); ++i) value[static_cast<size_t>(g.inputs()[i])] = &feeds[i];
+  for (size_t v = 0; v < g.values().size(); ++v)
+    if (!g.values()[v].constant.empty()) value[v] = &g.values()[v].constant;
+  size_t next = 0;
+  for (const GraphNode& n : g.nodes())
+    for (int o : n.outputs) value[static_cast<size_t>(o)] = &traced[next++];
+  std::vector<Tensor> grad(g.values().size());
+  for (size_t i = 0; i < g.outputs().size() && i < gout.size(); ++i) {
+    if (!gout[i]) continue;
+    Tensor& dst = grad[static_cast<size_t>(g.outputs()[i])];
+    if (dst.empty()) {
+      VITRINE_ASSIGN_OR_RETURN(dst, gout[i]->clone());
+    } else {
+      for (int64_t e = 0; e < dst.num_elements(); ++e) dst.mutable_data()[e] += gout[i]->data()[e];
+    }
+  }
+  for (size_t q = g.nodes().size(); q-- > 0;) {
+    const GraphNode& n = g.nodes()[q];
+    const OpInfo& info = op_info(n.type);
+    std::vector<const Tensor*> ins, outs, gouts;
+    bool any = false;
+    for (int o : n.outputs) {
+      outs.push_back(value[static_cast<size_t>(o)]);
+      gouts.push_back(grad[static_cast<size_t>(o)].empty() ? nullptr : &grad[static_cast<size_t>(o)]);
+      any = any || gouts.back() != nullptr;
+    }
+    if (!any) continue;
+    std::vector<Tensor> gi(n.inputs.size());
+    std::vector<Tensor*> gptr(n.inputs.size(), nullptr);
+    bool wants = false;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const GraphValue& gv = g.value(n.inputs[i]);
+      ins.push_back(value[static_cast<size_t>(n.inputs[i])]);
+      if (!gv.constant.empty() || gv.dtype != DType::kF32 || !info.differentiable_input(i)) continue;
+      VITRINE_ASSIGN_OR_RETURN(gi[i], Tensor::zeros(gv.shape.rank() ? ins.back()->shape() : gv.shape));
+      gptr[i] = &gi[i];
+      wants = true;
+    }
+    if (!wants) continue;
+    if (!info.backward) {
+      return Status::Unimplemented(std::string("if: ") + info.name + " '" + n.name + "' in the " + branch_name(k) + " branch has no backward");
+    }
+    Status st = info.backward(ctx, n.attrs, ins, outs, gouts, gptr);
+    if (!st.ok()) return Status(st.code(), std::string("if: ") + info.name + " '" + n.name + "' backward: " + st.message());
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (!gptr[i]) continue;
+      Tensor& dst = grad[static_cast<size_t>(n.inputs[i])];
+      if (dst.empty()) {
+        dst = gi[i];
+      } else {
+        for (int64_t e = 0; e < dst.num_elements(); ++e) dst.mutable_data()[e] += gi[i].data()[e];
+      }
+    }
+  }
+  // The branch's inputs are the node's inputs after the condition (its slice); the other branch's
+  // get zeros.
+  for (size_t i = 1; i < gin.size(); ++i)
+    if (gin[i]) std::fill_n(gin[i]->mutable_data(), gin[i]->num_elements(), 0.0f);
+  const size_t begin = k == 0 ? 1 : 1 + b.value().then_inputs;
+  for (size_t i = 0; i < g.inputs().size(); ++i) {
+    Tensor* dst = begin + i < gin.size() ? gin[begin + i] : nullptr;
+    const Tensor& src = grad[static_cast<size_t>(g.inputs()[i])];
+    if (!dst || src.empty()) continue;
+    for (int64_t e = 0; e < dst->num_elements(); ++e) dst->mutable_data()[e] += src.data()[e];
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const OpInfo kIfInfo = VITRINE_OP_INFO(If)
@@ -154,6 +269,7 @@ const OpInfo kIfInfo = VITRINE_OP_INFO(If)
     .infer(&infer_if)
     .types(&types_if)
     .kernel(&run_if)
+    .gradient(&backward_if)
     .not_differentiable(1u);
 
 }  // namespace vitrine
