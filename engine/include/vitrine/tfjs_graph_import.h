@@ -8,8 +8,10 @@
 // MaxPool, AvgPool, ResizeBilinear (fixed batch), Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, Softmax,
 // Square, Rsqrt, Sqrt, Abs, Neg, Exp, AddV2, Add, Sub, Mul,
 // RealDiv, Maximum, Minimum, Reshape, Squeeze, ExpandDims, Mean, Max, Min, Sum, Pad, PadV2,
-// ConcatV2. Shape operands (Reshape's shape, reduction axes, paddings, concat axis) must be
-// constants. A model using other ops fails with one error that lists all of them.
+// ConcatV2, Conv2DBackpropInput, DepthToSpace, StridedSlice (begin / end / shrink masks), Pack and
+// Shape (folded: shapes are static, and a model that reads one has its batch fixed at import).
+// Shape operands (Reshape's shape, reduction axes, paddings, concat axis) must be constants;
+// arithmetic on int32 constants folds. A model using other ops fails with one error that lists all of them.
 //
 // The graph takes each Placeholder under its node name (a -1 dimension other than the batch needs
 // `input_shapes`) and yields the signature's outputs (or, without a signature, every node no other

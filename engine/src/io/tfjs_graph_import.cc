@@ -47,7 +47,8 @@ const std::set<std::string>& supported() {
       "Placeholder", "Const", "Identity", "Conv2D", "_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative",
       "MatMul", "_FusedMatMul", "BiasAdd", "MaxPool", "AvgPool", "Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid", "Tanh",
       "Softmax", "AddV2", "Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Reshape", "Squeeze", "ExpandDims",
-      "Mean", "Max", "Min", "Sum", "Pad", "PadV2", "ConcatV2", "NoOp", "Prelu", "AddN", "Square", "Rsqrt", "Abs", "Sqrt", "Neg", "Exp", "ResizeBilinear"};
+      "Mean", "Max", "Min", "Sum", "Pad", "PadV2", "ConcatV2", "NoOp", "Prelu", "AddN", "Square", "Rsqrt", "Abs", "Sqrt", "Neg", "Exp", "ResizeBilinear", "Shape", "StridedSlice", "Pack",
+      "DepthToSpace", "Conv2DBackpropInput"};
   return ops;
 }
 
@@ -60,6 +61,8 @@ class GraphImporter {
   Status finish(const JsonRef& root, const std::vector<std::string>& all_names, const std::set<std::string>& read);
   std::shared_ptr<Graph> graph() const { return graph_; }
   std::vector<std::vector<int64_t>> declared;  // each Placeholder's dims as declared
+  std::vector<int64_t> import_batch;           // each Placeholder's batch at import
+  bool batch_fixed = false;                    // a Shape folded an activation's sizes
 
  private:
   // --- attributes -------------------------------------------------------------------------------
@@ -174,6 +177,10 @@ class GraphImporter {
   Status pool();
   Status activation(const std::string& act, int x, int alpha_input);
   Status reduce();
+  Status strided_slice();
+  Status conv_backprop_input();
+  // An int32 constant from values and dims, as this node's value.
+  Status set_const(std::vector<int64_t> values, std::vector<int64_t> dims);
 
   std::map<std::string, Tensor> weights_;
   const TfjsGraphImportOptions& options_;
@@ -384,6 +391,193 @@ Status GraphImporter::reduce() {
   return set(y);
 }
 
+Status GraphImporter::set_const(std::vector<int64_t> values, std::vector<int64_t> dims) {
+  VITRINE_ASSIGN_OR_RETURN(Shape shape, Shape::make(dims.empty() ? std::vector<int64_t>{1} : dims));
+  VITRINE_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(shape, DType::kI32));
+  if (static_cast<int64_t>(values.size()) != t.num_elements()) return Status::Internal("set_const: count mismatch");
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < INT32_MIN || values[i] > INT32_MAX) return err("an int32 value out of range");
+    t.mutable_data_as<int32_t>()[i] = static_cast<int32_t>(values[i]);
+  }
+  consts_[name_] = t;
+  return Status::Ok();
+}
+
+// StridedSlice with constant begin / end / strides and the begin, end and shrink-axis masks (no
+// ellipsis or new axes): on an int32 constant it folds; on an activation it is a slice (steps
+// allowed) and, for shrunk axes, a reshape.
+Status GraphImporter::strided_slice() {
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> begin, const_ints(1));
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> end, const_ints(2));
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> strides, const_ints(3));
+  if (begin.size() != end.size() || begin.size() != strides.size()) return err("begin, end and strides differ in length");
+  auto mask = [&](const char* key) -> Result<int64_t> {
+    const JsonRef a = attr(key);
+    if (!a.ok()) return int64_t{0};
+    return json_int(a["i"]);
+  };
+  VITRINE_ASSIGN_OR_RETURN(int64_t begin_mask, mask("begin_mask"));
+  VITRINE_ASSIGN_OR_RETURN(int64_t end_mask, mask("end_mask"));
+  VITRINE_ASSIGN_OR_RETURN(int64_t shrink, mask("shrink_axis_mask"));
+  VITRINE_ASSIGN_OR_RETURN(int64_t ellipsis, mask("ellipsis_mask"));
+  VITRINE_ASSIGN_OR_RETURN(int64_t new_axis, mask("new_axis_mask"));
+  if (ellipsis || new_axis) return unsupported("ellipsis_mask or new_axis_mask");
+  const Tensor* c = constant(0);
+  Shape in_shape;
+  int x = -1;
+  if (c) {
+    in_shape = c->shape();
+  } else {
+    VITRINE_ASSIGN_OR_RETURN(x, value(0));
+    in_shape = shape(x);
+  }
+  const int rank = in_shape.rank();
+  if (static_cast<int>(begin.size()) > rank) return err("slices more axes than the input has");
+  std::vector<int64_t> starts, ends, axes, steps, out_dims;
+  for (int d = 0; d < rank; ++d) {
+    const size_t k = static_cast<size_t>(d);
+    if (d >= static_cast<int>(begin.size())) {
+      out_dims.push_back(in_shape[d]);
+      continue;
+    }
+    if (strides[k] == 0) return err("a stride of 0");
+    const bool sh = (shrink >> d) & 1;
+    const int64_t dim = in_shape[d];
+    int64_t b = (begin_mask >> d) & 1 ? (strides[k] > 0 ? 0 : dim - 1) : begin[k];
+    int64_t e = (end_mask >> d) & 1 ? (strides[k] > 0 ? dim : -dim - 1) : end[k];
+    if (sh) {  // one element at begin
+      if (b < 0) b += dim;
+      if (b < 0 || b >= dim) return err("shrinks axis " + std::to_string(d) + " at an index outside it");
+      e = b + 1;
+      starts.push_back(b);
+      ends.push_back(e);
+      steps.push_back(1);
+      axes.push_back(d);
+      continue;
+    }
+    starts.push_back(b);
+    ends.push_back(e);
+    steps.push_back(strides[k]);
+    axes.push_back(d);
+  }
+  // The kept dimensions (slice sizes with ONNX clamping), for the output shape.
+  std::vector<int64_t> sizes, first, step_of(static_cast<size_t>(rank), 1);
+  for (int d = 0; d < rank; ++d) {
+    sizes.push_back(in_shape[d]);
+    first.push_back(0);
+  }
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const int d = static_cast<int>(axes[i]);
+    const int64_t dim = in_shape[d], st = steps[i];
+    auto wrap = [dim](int64_t v) { return v < 0 ? v + dim : v; };
+    int64_t s0 = 0, count = 0;
+    if (st > 0) {
+      s0 = std::clamp<int64_t>(wrap(starts[i]), 0, dim);
+      const int64_t e0 = std::clamp<int64_t>(wrap(ends[i]), 0, dim);
+      count = e0 > s0 ? (e0 - s0 + st - 1) / st : 0;
+    } else if (dim > 0) {
+      s0 = std::clamp<int64_t>(wrap(starts[i]), 0, dim - 1);
+      const int64_t e0 = std::clamp<int64_t>(wrap(ends[i]), -1, dim - 1);
+      count = s0 > e0 ? (s0 - e0 - st - 1) / -st : 0;
+    }
+    sizes[static_cast<size_t>(d)] = count;
+    first[static_cast<size_t>(d)] = s0;
+    step_of[static_cast<size_t>(d)] = st;
+  }
+  std::vector<int64_t> final_dims;
+  for (int d = 0; d < rank; ++d)
+    if (!((shrink >> d) & 1) || d >= static_cast<int>(begin.size())) final_dims.push_back(sizes[static_cast<size_t>(d)]);
+  if (c) {
+    if (c->dtype() != DType::kI32) return unsupported("StridedSlice of a non-int32 constant");
+    std::vector<int64_t> out;
+    const std::vector<int64_t> in_dims = in_shape.to_vector();
+    int64_t total = 1;
+    for (int64_t v : sizes) total *= v;
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t rem = i, off = 0, stride = 1;
+      for (int d = rank - 1; d >= 0; --d) {
+        const size_t k = static_cast<size_t>(d);
+        const int64_t idx = first[k] + (rem % sizes[k]) * step_of[k];
+        rem /= sizes[k];
+        off += idx * stride;
+        stride *= in_dims[k];
+      }
+      out.push_back(c->data_as<int32_t>()[off]);
+    }
+    return set_const(out, final_dims);
+  }
+  OpAttrs a;
+  a.ints["starts"] = starts;
+  a.ints["ends"] = ends;
+  a.ints["axes"] = axes;
+  bool unit = true;
+  for (int64_t st : steps) unit = unit && st == 1;
+  if (!unit) a.ints["steps"] = steps;
+  VITRINE_ASSIGN_OR_RETURN(int y, add(OpType::kSlice, {x}, a, shrink ? "slice" : ""));
+  if (shrink) {
+    OpAttrs r;
+    r.ints["shape"] = final_dims.empty() ? std::vector<int64_t>{1} : final_dims;
+    VITRINE_ASSIGN_OR_RETURN(y, add(OpType::kReshape, {y}, r));
+  }
+  return set(y);
+}
+
+// Conv2DBackpropInput (a transposed convolution): input_sizes, filter (kh, kw, out, in), x.
+Status GraphImporter::conv_backprop_input() {
+  VITRINE_ASSIGN_OR_RETURN(std::string format, attr_s("data_format", "NHWC"));
+  if (format != "NHWC") return unsupported("data_format " + format + " (NHWC only)");
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> sizes, const_ints(0));
+  const Tensor* k = constant(1);
+  VITRINE_ASSIGN_OR_RETURN(int x, value(2));
+  if (!k || k->dtype() != DType::kF32 || k->shape().rank() != 4) return unsupported("the filter must be a 4-D float32 constant");
+  if (sizes.size() != 4 || shape(x).rank() != 4 || shape(x)[3] != k->shape()[3]) return err("filter or sizes do not fit the input");
+  const int64_t kh = k->shape()[0], kw = k->shape()[1], o = k->shape()[2], c = k->shape()[3];
+  if (sizes[3] != o) return err("input_sizes' channels differ from the filter's");
+  VITRINE_ASSIGN_OR_RETURN(Tensor w, Tensor::zeros(Shape{o, kh, kw, c}));
+  for (int64_t a = 0; a < kh; ++a)
+    for (int64_t b = 0; b < kw; ++b)
+      for (int64_t i = 0; i < o; ++i)
+        for (int64_t j = 0; j < c; ++j) w.mutable_data()[((i * kh + a) * kw + b) * c + j] = k->data()[((a * kw + b) * o + i) * c + j];
+  VITRINE_ASSIGN_OR_RETURN(int wv, graph_->add_constant(name_ + "/filter_ohwi", std::move(w)));
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> st, attr_ints("strides", {1, 1, 1, 1}));
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> di, attr_ints("dilations", {1, 1, 1, 1}));
+  auto e = [this](std::string m) { return err(std::move(m)); };
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> strides, hw_of(st, "strides", e));
+  VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> dilations, hw_of(di, "dilations", e));
+  // The padding of the forward convolution from (N, sizes) to x's grid.
+  VITRINE_ASSIGN_OR_RETURN(std::string padding, attr_s("padding", "VALID"));
+  std::vector<int64_t> p = {0, 0, 0, 0};
+  if (padding == "SAME") {
+    const int64_t kk[2] = {kh, kw};
+    for (int i = 0; i < 2; ++i) {
+      const int64_t n = sizes[static_cast<size_t>(1 + i)], s0 = strides[static_cast<size_t>(i)], d0 = dilations[static_cast<size_t>(i)];
+      const int64_t out = n / s0 + (n % s0 != 0);
+      const int64_t total = std::max<int64_t>((out - 1) * s0 + (kk[i] - 1) * d0 + 1 - n, 0);
+      p[static_cast<size_t>(i)] = total / 2;
+      p[static_cast<size_t>(2 + i)] = total - total / 2;
+    }
+  } else if (padding != "VALID") {
+    return unsupported("padding " + padding);
+  }
+  std::vector<int64_t> output_padding(2);
+  const int64_t kk[2] = {kh, kw};
+  for (int i = 0; i < 2; ++i) {
+    const size_t u = static_cast<size_t>(i);
+    const int64_t natural = (shape(x)[1 + i] - 1) * strides[u] - p[u] - p[2 + u] + dilations[u] * (kk[i] - 1) + 1;
+    output_padding[u] = sizes[1 + u] - natural;
+    if (output_padding[u] < 0 || output_padding[u] >= std::max(strides[u], dilations[u])) {
+      return err("input_sizes do not match a transposed convolution of this input");
+    }
+  }
+  OpAttrs a;
+  a.ints["strides"] = strides;
+  a.ints["dilations"] = dilations;
+  a.ints["pads"] = p;
+  a.ints["output_padding"] = output_padding;
+  VITRINE_ASSIGN_OR_RETURN(int y, add(OpType::kConvTranspose2D, {x, wv}, a));
+  return set(y);
+}
+
 Status GraphImporter::node(const JsonRef& n) {
   n_ = &n;
   VITRINE_ASSIGN_OR_RETURN(name_, n["name"].as_string());
@@ -420,7 +614,7 @@ Status GraphImporter::node(const JsonRef& n) {
       }
     }
     declared.push_back(dims.empty() ? std::vector<int64_t>{-1} : dims);
-    declared.back()[0] = -1;  // the batch is always free
+    declared.back()[0] = -1;  // the batch is free unless a Shape folds it (import_tfjs_graph)
     auto given = options_.input_shapes.find(name_);
     if (given != options_.input_shapes.end()) {
       if (given->second.size() != dims.size()) return err("input_shapes gives rank " + std::to_string(given->second.size()) + ", the model declares " + std::to_string(dims.size()));
@@ -434,6 +628,7 @@ Status GraphImporter::node(const JsonRef& n) {
       if (dims[d] < 1) return err("dimension " + std::to_string(d) + " is " + std::to_string(dims[d]) + "; pass its size in input_shapes");
     }
     if (dims.empty()) dims = {1};
+    import_batch.push_back(dims[0]);
     VITRINE_ASSIGN_OR_RETURN(Shape s, Shape::make(dims));
     VITRINE_ASSIGN_OR_RETURN(int id, graph_->add_input(name_, s, dt));
     return set(id);
@@ -488,6 +683,69 @@ Status GraphImporter::node(const JsonRef& n) {
     VITRINE_ASSIGN_OR_RETURN(int y, add(OpType::kResize, {x}, a));
     return set(y);
   }
+  if (op_ == "Shape") {
+    if (const Tensor* c = constant(0)) {
+      std::vector<int64_t> d = c->shape().to_vector();
+      return set_const(d, {static_cast<int64_t>(d.size())});
+    }
+    VITRINE_ASSIGN_OR_RETURN(int x, value(0));
+    std::vector<int64_t> d = shape(x).to_vector();
+    batch_fixed = true;  // the sizes, batch included, become constants of the graph
+    return set_const(d, {static_cast<int64_t>(d.size())});
+  }
+  if (op_ == "StridedSlice") return strided_slice();
+  if (op_ == "Conv2DBackpropInput") return conv_backprop_input();
+  if (op_ == "Pack") {
+    VITRINE_ASSIGN_OR_RETURN(int64_t axis, attr("axis").ok() ? json_int(attr("axis")["i"]) : Result<int64_t>(int64_t{0}));
+    bool all_const = true;
+    for (size_t i = 0; i < inputs_.size(); ++i) all_const = all_const && constant(i) && constant(i)->dtype() == DType::kI32;
+    if (all_const && axis == 0) {
+      std::vector<int64_t> out;
+      std::vector<int64_t> dims = {static_cast<int64_t>(inputs_.size())};
+      const Shape first = constant(0)->shape();
+      for (size_t i = 0; i < inputs_.size(); ++i) {
+        const Tensor* c = constant(i);
+        if (c->shape() != first) return err("packs values of different shapes");
+        for (int64_t k = 0; k < c->num_elements(); ++k) out.push_back(c->data_as<int32_t>()[k]);
+      }
+      // Scalars are held as (1): packing them gives a vector.
+      if (!(first.rank() == 1 && first[0] == 1)) for (int64_t d : first.to_vector()) dims.push_back(d);
+      return set_const(out, dims);
+    }
+    std::vector<int> parts;
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      VITRINE_ASSIGN_OR_RETURN(int v, value(i));
+      std::vector<int64_t> d = shape(v).to_vector();
+      const int64_t r = static_cast<int64_t>(d.size()) + 1;
+      const int64_t ax = axis < 0 ? axis + r : axis;
+      if (ax < 0 || ax >= r) return err("axis out of range");
+      d.insert(d.begin() + ax, 1);
+      OpAttrs a;
+      a.ints["shape"] = d;
+      VITRINE_ASSIGN_OR_RETURN(int u, add(OpType::kReshape, {v}, a, std::to_string(i)));
+      parts.push_back(u);
+    }
+    OpAttrs a;
+    a.numbers["axis"] = static_cast<double>(axis);
+    VITRINE_ASSIGN_OR_RETURN(int y, add(OpType::kConcat, parts, a));
+    return set(y);
+  }
+  if (op_ == "DepthToSpace") {
+    VITRINE_ASSIGN_OR_RETURN(int x, value(0));
+    VITRINE_ASSIGN_OR_RETURN(int64_t b, attr("block_size").ok() ? json_int(attr("block_size")["i"]) : Result<int64_t>(int64_t{0}));
+    VITRINE_ASSIGN_OR_RETURN(std::string format, attr_s("data_format", "NHWC"));
+    const Shape xs = shape(x);
+    if (format != "NHWC" || xs.rank() != 4 || b < 2 || xs[3] % (b * b) != 0) return err("takes NHWC input with channels divisible by block_size²");
+    const int64_t c = xs[3] / (b * b);
+    OpAttrs r1, t, r2;
+    r1.ints["shape"] = {xs[0], xs[1], xs[2], b, b, c};
+    t.ints["perm"] = {0, 1, 3, 2, 4, 5};
+    r2.ints["shape"] = {xs[0], xs[1] * b, xs[2] * b, c};
+    VITRINE_ASSIGN_OR_RETURN(int y, add(OpType::kReshape, {x}, r1, "split"));
+    VITRINE_ASSIGN_OR_RETURN(y, add(OpType::kTranspose, {y}, t, "interleave"));
+    VITRINE_ASSIGN_OR_RETURN(y, add(OpType::kReshape, {y}, r2));
+    return set(y);
+  }
   if (op_ == "Prelu") {
     VITRINE_ASSIGN_OR_RETURN(int x, value(0));
     return activation("Prelu", x, 1);
@@ -516,6 +774,30 @@ Status GraphImporter::node(const JsonRef& n) {
       {"RealDiv", OpType::kDiv}, {"Maximum", OpType::kMax}, {"Minimum", OpType::kMin}};
   if (auto b = binary.find(op_); b != binary.end()) {
     if (inputs_.size() != 2) return err("takes two inputs");
+    const Tensor* ca = constant(0);
+    const Tensor* cb = constant(1);
+    if (ca && cb && ca->dtype() == DType::kI32 && cb->dtype() == DType::kI32 && op_ != "BiasAdd" &&
+        (ca->num_elements() == 1 || cb->num_elements() == 1 || ca->shape() == cb->shape())) {
+      // Shape arithmetic on int32 constants folds (a scalar broadcasts).
+      const Tensor& big = ca->num_elements() >= cb->num_elements() ? *ca : *cb;
+      std::vector<int64_t> out;
+      for (int64_t i = 0; i < big.num_elements(); ++i) {
+        const int64_t x = ca->data_as<int32_t>()[ca->num_elements() == 1 ? 0 : i];
+        const int64_t y = cb->data_as<int32_t>()[cb->num_elements() == 1 ? 0 : i];
+        int64_t r = 0;
+        if (op_ == "AddV2" || op_ == "Add") r = x + y;
+        else if (op_ == "Sub") r = x - y;
+        else if (op_ == "Mul") r = x * y;
+        else if (op_ == "Maximum") r = std::max(x, y);
+        else if (op_ == "Minimum") r = std::min(x, y);
+        else {
+          if (y == 0) return err("integer division by zero");
+          r = x / y;
+        }
+        out.push_back(r);
+      }
+      return set_const(out, big.shape().to_vector());
+    }
     VITRINE_ASSIGN_OR_RETURN(int x, value(0));
     VITRINE_ASSIGN_OR_RETURN(int y, value(1));
     VITRINE_ASSIGN_OR_RETURN(int z, add(b->second, {x, y}));
@@ -581,6 +863,14 @@ Status GraphImporter::node(const JsonRef& n) {
     if (inputs_.size() < 2) return err("needs inputs and an axis");
     VITRINE_ASSIGN_OR_RETURN(std::vector<int64_t> axis, const_ints(inputs_.size() - 1));
     if (axis.size() != 1) return err("axis must be one value");
+    bool all_const = true;
+    for (size_t i = 0; i + 1 < inputs_.size(); ++i) all_const = all_const && constant(i) && constant(i)->dtype() == DType::kI32 && constant(i)->shape().rank() == 1;
+    if (all_const && (axis[0] == 0 || axis[0] == -1)) {  // shape arithmetic: 1-D int32 constants
+      std::vector<int64_t> out;
+      for (size_t i = 0; i + 1 < inputs_.size(); ++i)
+        for (int64_t k = 0; k < constant(i)->num_elements(); ++k) out.push_back(constant(i)->data_as<int32_t>()[k]);
+      return set_const(out, {static_cast<int64_t>(out.size())});
+    }
     std::vector<int> parts;
     for (size_t i = 0; i + 1 < inputs_.size(); ++i) {
       VITRINE_ASSIGN_OR_RETURN(int v, value(i));
@@ -697,6 +987,8 @@ Result<LoadedModel> import_tfjs_graph(std::string_view model_json, const uint8_t
   for (const auto& [name, dims] : options.input_shapes) {
     if (!im.graph()->find(name).ok()) return Status::InvalidArgument("input_shapes names '" + name + "', which is not an input of the model");
   }
+  if (im.batch_fixed)
+    for (size_t i = 0; i < im.declared.size(); ++i) im.declared[i][0] = im.import_batch[i];
   if (declared_dims) *declared_dims = im.declared;
   LoadedModel m;
   m.graph = im.graph();
