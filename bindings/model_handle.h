@@ -51,17 +51,7 @@ class ModelHandle : public HandleBase {
     if (s.ok() && !input_shapes.empty()) s = parse_input_shapes(input_shapes, &onnx.input_shapes);
     Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
     if (s.ok() && !data.ok()) s = data.status();
-    if (s.ok()) {
-      Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::load(data.value(), onnx, g_context.get());
-      if (!runner.ok()) s = runner.status();
-      else {
-        runner_ = std::move(runner).value();
-        graph_ = runner_->graph();
-        metadata_ = runner_->metadata();
-        inputs_.assign(graph_->inputs().size(), Tensor());
-        outputs_.clear();
-      }
-    }
+    if (s.ok()) s = adopt(ModelRunner::load(data.value(), onnx, g_context.get()));
     return record(s, &error_);
   }
 
@@ -76,16 +66,7 @@ class ModelHandle : public HandleBase {
     if (s.ok()) {
       std::vector<std::vector<int64_t>> declared;
       Result<LoadedModel> m = import_tfjs_graph(model_json, data.value()->data(), data.value()->size(), options, &declared);
-      Result<std::unique_ptr<ModelRunner>> runner = m.ok() ? ModelRunner::from_model(std::move(m).value(), declared, g_context.get())
-                                                           : Result<std::unique_ptr<ModelRunner>>(m.status());
-      if (!runner.ok()) s = runner.status();
-      else {
-        runner_ = std::move(runner).value();
-        graph_ = runner_->graph();
-        metadata_ = runner_->metadata();
-        inputs_.assign(graph_->inputs().size(), Tensor());
-        outputs_.clear();
-      }
+      s = m.ok() ? adopt(ModelRunner::from_model(std::move(m).value(), declared, g_context.get())) : m.status();
     }
     return record(s, &error_);
   }
@@ -240,6 +221,16 @@ class ModelHandle : public HandleBase {
       for (int id : graph_->inputs()) out.call<void>("push", graph_->value(id).name);
     }
     return out;
+  }
+  // Takes a freshly loaded runner (or its error) as this handle's model.
+  Status adopt(Result<std::unique_ptr<ModelRunner>> runner) {
+    if (!runner.ok()) return runner.status();
+    runner_ = std::move(runner).value();
+    graph_ = runner_->graph();
+    metadata_ = runner_->metadata();
+    inputs_.assign(graph_->inputs().size(), Tensor());
+    outputs_.clear();
+    return Status::Ok();
   }
   int not_loaded() { return record(Status::FailedPrecondition("model is not loaded (or was disposed)"), &error_); }
 

@@ -144,16 +144,8 @@ Status KerasImporter::layer(const JsonRef& l, const std::vector<int>& in) {
     VITRINE_ASSIGN_OR_RETURN(Shape xs, shape_of(x));
     if (xs.rank() != 4 || xs[3] != ci) return layer_error(name, "kernel " + k.shape().to_string() + " does not fit input " + xs.to_string());
     // Keras (kh, kw, in, out) / depthwise (kh, kw, in, mult)  ->  ours (O, kh, kw, in / groups).
-    const int64_t o = depthwise ? ci * co : co, per = depthwise ? 1 : ci;
-    VITRINE_ASSIGN_OR_RETURN(Tensor w, Tensor::zeros(Shape{o, kh, kw, per}));
-    for (int64_t a = 0; a < kh; ++a)
-      for (int64_t b = 0; b < kw; ++b)
-        for (int64_t i = 0; i < ci; ++i)
-          for (int64_t j = 0; j < co; ++j) {
-            const float v = k.data()[((a * kw + b) * ci + i) * co + j];
-            if (depthwise) w.mutable_data()[((i * co + j) * kh + a) * kw + b] = v;
-            else w.mutable_data()[((j * kh + a) * kw + b) * ci + i] = v;
-          }
+    const int64_t o = depthwise ? ci * co : co;
+    VITRINE_ASSIGN_OR_RETURN(Tensor w, tf_filter_to_ohwi(k, depthwise));
     std::vector<int> args = {x};
     VITRINE_ASSIGN_OR_RETURN(int wv, weight(name, "kernel_ohwi", std::move(w)));
     args.push_back(wv);

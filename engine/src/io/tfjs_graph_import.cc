@@ -275,16 +275,8 @@ Status GraphImporter::conv() {
   }
   const int64_t kh = k->shape()[0], kw = k->shape()[1], ci = k->shape()[2], co = k->shape()[3];
   // TensorFlow (kh, kw, in, out) / depthwise (kh, kw, in, multiplier) -> ours (O, kh, kw, in / groups).
-  const int64_t o = depthwise ? ci * co : co, per = depthwise ? 1 : ci;
-  VITRINE_ASSIGN_OR_RETURN(Tensor w, Tensor::zeros(Shape{o, kh, kw, per}));
-  for (int64_t a = 0; a < kh; ++a)
-    for (int64_t b = 0; b < kw; ++b)
-      for (int64_t i = 0; i < ci; ++i)
-        for (int64_t j = 0; j < co; ++j) {
-          const float v = k->data()[((a * kw + b) * ci + i) * co + j];
-          if (depthwise) w.mutable_data()[((i * co + j) * kh + a) * kw + b] = v;
-          else w.mutable_data()[((j * kh + a) * kw + b) * ci + i] = v;
-        }
+  const int64_t o = depthwise ? ci * co : co;
+  VITRINE_ASSIGN_OR_RETURN(Tensor w, tf_filter_to_ohwi(*k, depthwise));
   VITRINE_ASSIGN_OR_RETURN(int wv, graph_->add_constant(name_ + "/filter_ohwi", std::move(w)));
   std::vector<int> args = {x, wv};
   std::vector<std::string> fused;

@@ -95,4 +95,20 @@ Result<std::map<std::string, Tensor>> read_tfjs_weights(const JsonRef& manifest,
   return out;
 }
 
+Result<Tensor> tf_filter_to_ohwi(const Tensor& k, bool depthwise) {
+  if (k.dtype() != DType::kF32 || k.shape().rank() != 4) return Status::InvalidArgument("filter must be a 4-D float32 tensor, got " + k.shape().to_string());
+  const int64_t kh = k.shape()[0], kw = k.shape()[1], ci = k.shape()[2], co = k.shape()[3];
+  const int64_t o = depthwise ? ci * co : co, per = depthwise ? 1 : ci;
+  VITRINE_ASSIGN_OR_RETURN(Tensor w, Tensor::zeros(Shape{o, kh, kw, per}));
+  for (int64_t a = 0; a < kh; ++a)
+    for (int64_t b = 0; b < kw; ++b)
+      for (int64_t i = 0; i < ci; ++i)
+        for (int64_t j = 0; j < co; ++j) {
+          const float v = k.data()[((a * kw + b) * ci + i) * co + j];
+          if (depthwise) w.mutable_data()[((i * co + j) * kh + a) * kw + b] = v;
+          else w.mutable_data()[((j * kh + a) * kw + b) * ci + i] = v;
+        }
+  return w;
+}
+
 }  // namespace vitrine

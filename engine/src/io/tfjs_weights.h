@@ -18,4 +18,8 @@ namespace vitrine {
 // account for, naming the weight.
 Result<std::map<std::string, Tensor>> read_tfjs_weights(const JsonRef& manifest, const uint8_t* data, size_t size);
 
+// A TensorFlow convolution filter (kh, kw, in, out) — depthwise: (kh, kw, in, multiplier) — in the
+// engine's conv2d layout (O, kh, kw, in / groups). `k` is a 4-D f32 tensor.
+Result<Tensor> tf_filter_to_ohwi(const Tensor& k, bool depthwise);
+
 }  // namespace vitrine
