@@ -578,9 +578,11 @@ Status GraphImporter::node(const JsonRef& n) {
   if (n["input"].ok()) {
     VITRINE_ASSIGN_OR_RETURN(const Json::Array* ins, n["input"].as_array());
     for (size_t i = 0; i < ins->size(); ++i) {
-      VITRINE_ASSIGN_OR_RETURN(std::string in, n["input"][i].as_string());
-      if (!in.empty() && in[0] == '^') continue;  // a control dependency: order only
-      inputs_.push_back(in);
+      const Json& in = (*ins)[i];
+      if (!in.is_string()) return err("input " + std::to_string(i) + " is not a string");
+      const std::string& text = in.string_value();
+      if (!text.empty() && text[0] == '^') continue;  // a control dependency: order only
+      inputs_.push_back(text);
     }
   }
   if (values_.count(name_) || consts_.count(name_)) return err("the node name is used twice");

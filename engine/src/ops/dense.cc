@@ -1,7 +1,14 @@
 // Dense (fully connected): y = x · Wᵀ + b. Validation, forward and backward.
+// Forward: XNNPACK's fully-connected, except one row against a large weight in wasm (a stream of
+// small models scoring one frame): a matrix-vector kernel reading W's rows as they are stored,
+// four at a time (no packing, one pass over the weights). The kernel takes any row count.
 #include <algorithm>
 #include <cmath>
 #include <vector>
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 #include "xnn_lowering.h"
 #include "grad_util.h"
@@ -46,6 +53,79 @@ Status lower_dense(XnnLowering& l) {
                  "define fully connected");
 }
 
+// y[r] = b[r] + Σ_k x[k] · W[r, k] for rows r0 .. r0 + 3 of W (row-major (N, K)).
+inline void dot4(const float* x, const float* w, int64_t k, const float* b, int64_t r0, float* y) {
+  const float* w0 = w + r0 * k;
+  const float* w1 = w0 + k;
+  const float* w2 = w1 + k;
+  const float* w3 = w2 + k;
+  int64_t i = 0;
+  float s[4] = {0, 0, 0, 0};
+#if defined(__wasm_simd128__)
+  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + 4 <= k; i += 4) {
+    const v128_t xv = wasm_v128_load(x + i);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(xv, wasm_v128_load(w0 + i)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(xv, wasm_v128_load(w1 + i)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(xv, wasm_v128_load(w2 + i)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(xv, wasm_v128_load(w3 + i)));
+  }
+  const v128_t acc[4] = {a0, a1, a2, a3};
+  for (int j = 0; j < 4; ++j) {
+    s[j] = wasm_f32x4_extract_lane(acc[j], 0) + wasm_f32x4_extract_lane(acc[j], 1) + wasm_f32x4_extract_lane(acc[j], 2) +
+           wasm_f32x4_extract_lane(acc[j], 3);
+  }
+#endif
+  for (; i < k; ++i) {
+    s[0] += x[i] * w0[i];
+    s[1] += x[i] * w1[i];
+    s[2] += x[i] * w2[i];
+    s[3] += x[i] * w3[i];
+  }
+  for (int j = 0; j < 4; ++j) y[r0 + j] = s[j] + (b ? b[r0 + j] : 0.0f);
+}
+
+// Whether a node runs XNNPACK's fully-connected (see the top): not for one row against a large
+// weight in wasm, where the matrix-vector kernel reads the weights once, unpacked.
+bool dense_lowers(const OpAttrs&, const std::vector<Shape>& in) {
+#if defined(__wasm_simd128__)
+  const int64_t k = in[1][1], n = in[1][0];
+  return !(in[0].num_elements() == k && k * n >= (int64_t{1} << 16));
+#else
+  (void)in;
+  return true;
+#endif
+}
+
+Status run_dense(Context* ctx, const OpAttrs&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+  const int64_t n = in[1]->shape()[0], k = in[1]->shape()[1];
+  const int64_t rows = in[0]->num_elements() / k;
+  const float* x = in[0]->data();
+  const float* w = in[1]->data();
+  const float* b = in.size() > 2 ? in[2]->data() : nullptr;
+  float* y = out[0]->mutable_data();
+  if (rows > 4) {  // a batch: XNNPACK's matrix multiply against W (N, K) as stored, then the bias
+    VITRINE_RETURN_IF_ERROR(BatchMatmul(ctx, "dense").run(1, static_cast<size_t>(rows), static_cast<size_t>(k),
+                                                          static_cast<size_t>(n), x, w, y, true));
+    if (b)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < n; ++c) y[r * n + c] += b[c];
+    return Status::Ok();
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * k;
+    float* yr = y + r * n;
+    int64_t c = 0;
+    for (; c + 4 <= n; c += 4) dot4(xr, w, k, b, c, yr);
+    for (; c < n; ++c) {
+      float s = b ? b[c] : 0.0f;
+      for (int64_t i = 0; i < k; ++i) s += xr[i] * w[c * k + i];
+      yr[c] = s;
+    }
+  }
+  return Status::Ok();
+}
+
 // dx (N, in) = dy · W; dW (out, in) = dyᵀ · x; db = Σ_rows dy.
 Status backward_dense(Context* ctx, const OpAttrs&, const std::vector<const Tensor*>& in,
                       const std::vector<const Tensor*>&, const std::vector<const Tensor*>& gout,
@@ -82,6 +162,8 @@ const OpInfo kDenseInfo = VITRINE_OP_INFO(Dense)
     .inputs(2, 3)
     .infer(&infer_dense)
     .lowering(&lower_dense)
+    .lowering_if(&dense_lowers)
+    .kernel(&run_dense)
     .gradient(&backward_dense);
 
 }  // namespace vitrine
