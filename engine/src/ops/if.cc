@@ -228,7 +228,7 @@ Status backward_if(Context* ctx, const OpAttrs& a, const std::vector<const Tenso
       const GraphValue& gv = g.value(n.inputs[i]);
       ins.push_back(value[static_cast<size_t>(n.inputs[i])]);
       if (!gv.constant.empty() || gv.dtype != DType::kF32 || !info.differentiable_input(i)) continue;
-      VITRINE_ASSIGN_OR_RETURN(gi[i], Tensor::zeros(gv.shape.rank() ? ins.back()->shape() : gv.shape));
+      VITRINE_ASSIGN_OR_RETURN(gi[i], Tensor::zeros(ins.back()->shape()));
       gptr[i] = &gi[i];
       wants = true;
     }
