@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -110,13 +111,10 @@ class RecommenderHandle : public HandleBase {
     if (!model_) return not_loaded();
     if (json == "null") {
       catalog_.reset();
+      catalog_json_.clear();
       return 0;
     }
-    Result<Json> j = parse_json(json);
-    Result<RecCatalog> c = j.ok() ? RecCatalog::from_json(*model_, j->ref("catalog")) : Result<RecCatalog>(j.status());
-    if (!c.ok()) return record(c.status(), &error_);
-    catalog_ = std::make_unique<RecCatalog>(std::move(c).value());
-    return 0;
+    return record(set_catalog_json(json), &error_);
   }
 
   // recommend() for the current user vector. request: { k, history: Int32Array (item indices,
@@ -140,11 +138,40 @@ class RecommenderHandle : public HandleBase {
     return results(out);
   }
 
+  // Applies an item delta file (Uint8Array; recommend.h ItemDelta): items removed, changed, added.
+  // The user vector is dropped (indices moved): fold the history in again.
+  int apply_delta(const val& bytes) {
+    if (!model_) return not_loaded();
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = bytes_from_js(bytes, "item delta bytes");
+    Result<ItemDelta> d = data.ok() ? parse_item_delta(data.value()) : Result<ItemDelta>(data.status());
+    Status s = d.ok() ? model_->apply_delta(d.value()) : d.status();
+    if (s.ok()) {
+      user_.clear();
+      if (!catalog_json_.empty()) s = set_catalog_json(catalog_json_);  // indices moved: rebuild the catalogue
+    }
+    return record(s, &error_);
+  }
+  // The model's item-state fingerprint (16 hex digits): what a delta must be made against.
+  std::string fingerprint() const {
+    if (!model_) return "";
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(model_->fingerprint()));
+    return buf;
+  }
 
  private:
+  Status set_catalog_json(const std::string& json) {
+    Result<Json> j = parse_json(json);
+    Result<RecCatalog> c = j.ok() ? RecCatalog::from_json(*model_, j->ref("catalog")) : Result<RecCatalog>(j.status());
+    if (!c.ok()) return c.status();
+    catalog_ = std::make_unique<RecCatalog>(std::move(c).value());
+    catalog_json_ = json;
+    return Status::Ok();
+  }
   void set_model(std::unique_ptr<RecModel> m) {
     model_ = std::move(m);
     catalog_.reset();
+    catalog_json_.clear();
     user_.clear();
   }
   Status history(const val& items, const val& weights, std::vector<HistoryEvent>* h) const {
@@ -182,6 +209,7 @@ class RecommenderHandle : public HandleBase {
     VITRINE_RETURN_IF_ERROR(ints(q["history"], "history", &history));
     for (int32_t i : history) r.history.push_back({i, 1.0f});
     VITRINE_RETURN_IF_ERROR(ints(q["exclude"], "exclude", &r.exclude));
+    VITRINE_RETURN_IF_ERROR(ints(q["candidates"], "candidates", &r.candidates));
     const val m = q["excluded"];
     if (!m.isNull() && !m.isUndefined()) {
       if (!m.instanceof(val::global("Uint8Array"))) return Status::InvalidArgument("excluded must be a Uint8Array or null");
@@ -227,6 +255,7 @@ class RecommenderHandle : public HandleBase {
 
   std::unique_ptr<RecModel> model_;
   std::unique_ptr<RecCatalog> catalog_;
+  std::string catalog_json_;  // the catalogue as given, rebuilt when a delta moves item indices
   std::vector<float> user_;
 };
 
@@ -238,7 +267,8 @@ EMSCRIPTEN_BINDINGS(vitrine_recommend) {
                                       method("numItems", &H::num_items), method("dim", &H::dim), method("bytes", &H::bytes),
                                       method("itemId", &H::item_id), method("findItem", &H::find_item), method("foldIn", &H::fold_in),
                                       method("userVector", &H::user_vector), method("setUserVector", &H::set_user_vector), method("setCatalog", &H::set_catalog),
-                                      method("rank", &H::rank), method("similar", &H::similar));
+                                      method("rank", &H::rank), method("similar", &H::similar),
+                                      method("applyDelta", &H::apply_delta), method("fingerprint", &H::fingerprint));
 }
 
 }  // namespace vitrine::wasm

@@ -19,7 +19,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VITRINE_ROOT"
 
-HARNESSES=(onnx model_file json keras tfjs_graph npy review image state)
+HARNESSES=(onnx model_file json keras tfjs_graph npy review image state delta)
 max_len() {
   case "$1" in
     keras|tfjs_graph) echo 131072 ;;  # room for a real model.json (nsfwjs: 118 KB)

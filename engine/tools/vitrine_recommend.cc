@@ -5,6 +5,10 @@
 //       [--batch-size B] [--max-length T] [--lr LR] [--weight-decay W] [--optimizer adam|adamw] [--schedule constant|cosine] [--seed S]
 //       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W]
 //       [--val-histories VH.txt --val-targets VT.txt [--val-k K] [--eval-every N]] [--threads N]
+//   vitrine-recommend delta --from OLD.safetensors --to NEW.safetensors --out DELTA.safetensors
+//                          [--tolerance T (changes up to T are not sent; default 0)] [--half]
+//       writes the item delta (recommend.h ItemDelta) that gives OLD's items NEW's: what a store
+//       ships instead of NEW when only items were added, removed or re-fitted; prints one JSON line.
 //   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
 //                          [--diversity D]   (MMR re-ranking, as recommend({ diversity }) in the facade)
 //       [--threads N]
@@ -15,6 +19,7 @@
 // folding in their histories (history items excluded), is computed every --eval-every epochs and
 // the best epoch's weights are saved. train prints one JSON line with the outcome; rank writes the
 // K best item indices per user (history items excluded), one user per line.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -221,15 +226,56 @@ int rank_main(int argc, char** argv) {
   return 0;
 }
 
+Result<std::unique_ptr<RecModel>> read_rec_model(const std::string& path) {
+  VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_binary_file(path));
+  VITRINE_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes))));
+  return RecModel::create(loaded, TablePrecision::kF32);
+}
+
+int delta_main(int argc, char** argv) {
+  std::string from, to, out;
+  double tolerance = 0;
+  bool half = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--from") from = next();
+    else if (a == "--to") to = next();
+    else if (a == "--out") out = next();
+    else if (a == "--tolerance") tolerance = std::atof(next().c_str());
+    else if (a == "--half") half = true;
+    else return fail(Status::InvalidArgument("unknown option " + a));
+  }
+  if (from.empty() || to.empty() || out.empty()) return fail(Status::InvalidArgument("delta needs --from, --to and --out"));
+  Result<std::unique_ptr<RecModel>> a = read_rec_model(from);
+  if (!a.ok()) return fail(Status(a.status().code(), from + ": " + a.status().message()));
+  Result<std::unique_ptr<RecModel>> b = read_rec_model(to);
+  if (!b.ok()) return fail(Status(b.status().code(), to + ": " + b.status().message()));
+  Result<ItemDelta> d = diff_items(*a.value(), *b.value(), static_cast<float>(tolerance));
+  if (!d.ok()) return fail(d.status());
+  Result<std::vector<uint8_t>> bytes = write_item_delta(d.value(), half);
+  if (!bytes.ok()) return fail(bytes.status());
+  Status s = write_binary_file(out, bytes.value());
+  if (!s.ok()) return fail(s);
+  std::printf("{\"removed\": %zu, \"upserted\": %zu, \"items\": %lld, \"bytes\": %zu}\n", d->remove.size(), d->upsert.size(),
+              static_cast<long long>(a.value()->num_items() - static_cast<int64_t>(d->remove.size()) +
+                                     static_cast<int64_t>(std::count_if(d->upsert.begin(), d->upsert.end(), [&](const std::string& id) {
+                                       return !a.value()->find_item(id).ok();
+                                     }))),
+              bytes->size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: vitrine-recommend train|rank ... (see the comment at the top of "
+    std::fprintf(stderr, "usage: vitrine-recommend train|rank|delta ... (see the comment at the top of "
                          "engine/tools/vitrine_recommend.cc)\n");
     return 2;
   }
   if (std::strcmp(argv[1], "train") == 0) return train_main(argc, argv);
   if (std::strcmp(argv[1], "rank") == 0) return rank_main(argc, argv);
-  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank)"));
+  if (std::strcmp(argv[1], "delta") == 0) return delta_main(argc, argv);
+  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank, delta)"));
 }

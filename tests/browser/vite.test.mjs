@@ -2,7 +2,8 @@
 // a tiny Vite app (tests/browser/vite-app), built by Vite 5 (pinned in tests/browser/package.json)
 // and run in Debian's Chromium with and without cross-origin isolation. The app uses the three
 // default models (each task in its own worker: the browser default) and an in-page review
-// analyzer (worker: false), with no file copied by hand.
+// analyzer (worker: false), with no file copied by hand; it re-ranks a page's list and updates a
+// store's own small model (served beside the app) with an item delta.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { serve } from '../../scripts/serve.mjs';
+import { makeDeltaFiles } from '../web/delta-fixture.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -31,6 +33,7 @@ describe('the packed package in a Vite-built page', () => {
     fs.rmSync(path.join(app, 'dist'), { recursive: true, force: true });
     execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', packed], { cwd: app, stdio: 'ignore' });
     execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
+    makeDeltaFiles(path.join(root, 'build/native/engine/tools/vitrine-recommend'), path.join(app, 'dist/delta'));  // the store's own model + delta
   });
   before(async () => {
     browser = await chromium.launch({
@@ -67,6 +70,10 @@ describe('the packed package in a Vite-built page', () => {
         const r = JSON.parse(text);
         assert.equal(r.variant, isolated ? 'simd-threads' : 'simd');
         assert.equal(r.films.length, 3);
+        assert.equal(r.reranked.length, 5);
+        assert.equal(r.reranked.at(-1), 'sku-not-in-model');
+        assert.ok(r.reranked.includes('2571'), 'a seen item stays in a re-ranked page');
+        assert.deepEqual(r.delta, { items: 28, added: true, removed: true, recommendsNew: true });
         assert.deepEqual(r.tags.sort(), ['class', 'group']);  // topK 1 per kind of tag
         assert.equal(r.review, 'great');
         assert.equal(r.inPage, 'other');

@@ -527,5 +527,189 @@ TEST(RecommendPipeline, MasksStockCategoriesHistoryAndExplains) {
   EXPECT_FALSE(parsed->out_of_stock(2));
 }
 
+TEST(RecommendPipeline, CandidatesRankOnlyThePagesList) {
+  const int64_t n = 50;
+  std::mt19937 rng(7);
+  const std::vector<float> rows = random_vec(static_cast<size_t>(n * 4), rng), bias = random_vec(static_cast<size_t>(n), rng);
+  for (TablePrecision p : {TablePrecision::kF32, TablePrecision::kInt8}) {
+    std::unique_ptr<RecModel> m = RecModel::from_table({}, rows.data(), n, 4, bias.data(), p).value();
+    const std::vector<float> user = random_vec(4, rng);
+    std::vector<float> all(static_cast<size_t>(n));
+    m->score(user.data(), all.data(), nullptr);
+    RecommendRequest r;
+    r.history = {{3, 1.0f}};
+    r.candidates = {40, 3, 7, 7, 12, 0, 33, 21};  // 3 is seen, 7 repeats
+    r.k = 100;
+    r.explain = false;
+    Result<std::vector<Recommendation>> got = recommend(*m, nullptr, user.data(), r, nullptr);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    // The same order and scores as the full ranking restricted to the list.
+    std::vector<uint8_t> outside(static_cast<size_t>(n), 1);
+    for (int32_t i : {40, 7, 12, 0, 33, 21}) outside[static_cast<size_t>(i)] = 0;
+    const std::vector<ScoredItem> want = sorted_top_k(all, 100, outside);
+    ASSERT_EQ(got->size(), want.size());
+    for (size_t j = 0; j < want.size(); ++j) {
+      EXPECT_EQ(got.value()[j].item, want[j].item);
+      EXPECT_EQ(got.value()[j].score, want[j].score);
+    }
+    r.k = 2;
+    r.diversity = 0.5;
+    got = recommend(*m, nullptr, user.data(), r, nullptr);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), 2u);
+    for (const Recommendation& x : got.value()) EXPECT_EQ(outside[static_cast<size_t>(x.item)], 0) << x.item;
+    r.candidates = {int32_t(n)};
+    EXPECT_EQ(recommend(*m, nullptr, user.data(), r, nullptr).status().code(), StatusCode::kOutOfRange);
+    r.candidates = {3};  // only a seen item: nothing to recommend, not an error
+    r.diversity = 0;
+    EXPECT_TRUE(recommend(*m, nullptr, user.data(), r, nullptr)->empty());
+  }
+}
+
+// Two trainings whose catalogues differ (items dropped, added, all retrained): the delta from the
+// first to the second, through its file form, gives the first model the second's items exactly.
+TEST(ItemDelta, CarriesOneCataloguesItemsToAnother) {
+  for (const std::string kind : {"mult-dae", "mf-bpr", "gru4rec"}) {
+    SCOPED_TRACE(kind);
+    RecTrainOptions o;
+    o.kind = kind;
+    o.dim = 8;
+    o.embedding_dim = 6;
+    o.epochs = 2;
+    o.batch_size = 16;
+    o.max_length = 5;
+    auto c = ctx1();
+    RecTrainData a = synthetic(40, 30, 3), b = synthetic(40, 33, 4);
+    for (int i = 0; i < 5; ++i) b.item_ids[static_cast<size_t>(i)] = "fresh" + std::to_string(i);  // item0-4 gone, 30-32 new
+    auto ta = train_recommender(a, o, c.get());
+    auto tb = train_recommender(b, o, c.get());
+    ASSERT_TRUE(ta.ok() && tb.ok());
+    for (TablePrecision p : {TablePrecision::kF32, TablePrecision::kInt8}) {
+      std::unique_ptr<RecModel> from = RecModel::create(ta->model, p).value();
+      std::unique_ptr<RecModel> to = RecModel::create(tb->model, TablePrecision::kF32).value();
+      Result<ItemDelta> d = diff_items(*from, *to, 0.0f);
+      ASSERT_TRUE(d.ok()) << d.status().to_string();
+      EXPECT_EQ(d->remove.size(), 5u);
+      EXPECT_EQ(d->upsert.size(), 33u);  // everything retrained
+      for (bool half : {false, true}) {
+        Result<std::vector<uint8_t>> bytes = write_item_delta(d.value(), half);
+        ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+        Result<ItemDelta> back = parse_item_delta(std::make_shared<std::vector<uint8_t>>(bytes.value()));
+        ASSERT_TRUE(back.ok()) << back.status().to_string();
+        EXPECT_EQ(back->upsert, d->upsert);
+        EXPECT_EQ(back->remove, d->remove);
+        EXPECT_EQ(back->base, d->base);
+        EXPECT_EQ(back->result, d->result);
+        RecModel applied = *from;
+        Status s = applied.apply_delta(back.value());
+        ASSERT_TRUE(s.ok()) << s.to_string();
+        EXPECT_EQ(applied.fingerprint(), d->result);
+        EXPECT_EQ(applied.num_items(), 33);
+        EXPECT_FALSE(applied.find_item("item0").ok());
+        // Every item's parameters are the target's (within F16 rounding / int8 steps).
+        const float tol = p == TablePrecision::kInt8 ? 0.05f : half ? 2e-3f : 0.0f;
+        std::vector<float> r1(8), r2(8), f1(static_cast<size_t>(to->fold_dim())), f2(f1.size());
+        for (int64_t i = 0; i < to->num_items(); ++i) {
+          const int32_t j = applied.find_item(to->item_id(i)).value();
+          float b1, b2;
+          applied.item_params(j, r1.data(), &b1, f1.data());
+          to->item_params(i, r2.data(), &b2, f2.data());
+          EXPECT_NEAR(b1, b2, half ? 2e-3f : 0.0f);
+          for (size_t k = 0; k < r1.size(); ++k) EXPECT_NEAR(r1[k], r2[k], tol * (1 + std::fabs(r2[k])));
+          for (size_t k = 0; k < f1.size(); ++k) EXPECT_NEAR(f1[k], f2[k], half ? 2e-3f * (1 + std::fabs(f2[k])) : 0.0f);
+        }
+        // Once applied, the same delta no longer fits; nothing changes.
+        EXPECT_EQ(applied.apply_delta(back.value()).code(), StatusCode::kFailedPrecondition);
+        EXPECT_EQ(applied.num_items(), 33);
+        // Nothing left to send between the updated model and the target (f32 only: exact copies).
+        if (p == TablePrecision::kF32 && !half) {
+          Result<ItemDelta> none = diff_items(applied, *to, 0.0f);
+          ASSERT_TRUE(none.ok());
+          EXPECT_TRUE(none->upsert.empty() && none->remove.empty());
+        }
+      }
+    }
+  }
+}
+
+TEST(ItemDelta, RefusesBadDeltasWithoutChangingTheModel) {
+  const float rows[] = {1, 0, 0, 1, 1, 1};
+  std::unique_ptr<RecModel> m = RecModel::from_table({"a", "b", "c"}, rows, 3, 2, nullptr, TablePrecision::kF32).value();
+  const uint64_t before = m->fingerprint();
+  ItemDelta d;
+  d.kind = "table";
+  d.dim = 2;
+  d.base = before;
+  d.upsert = {"d"};
+  d.rows = {0.5f, 0.5f};
+  d.bias = {0.0f};
+  auto refuse = [&](ItemDelta x, StatusCode code) {
+    Status s = m->apply_delta(x);
+    EXPECT_EQ(s.code(), code) << s.to_string();
+    EXPECT_EQ(m->fingerprint(), before);
+    EXPECT_EQ(m->num_items(), 3);
+  };
+  refuse(d, StatusCode::kDataLoss);  // result fingerprint not the one it leads to
+  ItemDelta x = d;
+  x.base ^= 1;
+  refuse(x, StatusCode::kFailedPrecondition);
+  x = d;
+  x.dim = 3;
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.rows = {0.5f, NAN};
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.remove = {"zzz"};
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.remove = {"a", "a"};
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.upsert = {"d", "d"};
+  x.rows = {1, 1, 1, 1};
+  x.bias = {0, 0};
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.upsert = {"a"};
+  x.remove = {"a"};
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.upsert.clear();
+  x.rows.clear();
+  x.bias.clear();
+  x.remove = {"a", "b", "c"};
+  refuse(x, StatusCode::kInvalidArgument);
+  x = d;
+  x.bias.clear();
+  refuse(x, StatusCode::kInvalidArgument);
+  // Damaged files.
+  std::vector<uint8_t> good = write_item_delta(d, false).value();
+  for (size_t cut : {size_t(0), size_t(7), good.size() / 2, good.size() - 1}) {
+    auto part = std::make_shared<std::vector<uint8_t>>(good.begin(), good.begin() + static_cast<int64_t>(cut));
+    EXPECT_FALSE(parse_item_delta(part).ok()) << cut;
+  }
+  ASSERT_TRUE(parse_item_delta(std::make_shared<std::vector<uint8_t>>(good)).ok());
+  std::vector<uint8_t> model_bytes = write_safetensors({}, {{"format", "vitrine"}, {"format_version", "1"}}).value();
+  EXPECT_EQ(parse_item_delta(std::make_shared<std::vector<uint8_t>>(model_bytes)).status().code(), StatusCode::kInvalidArgument);
+  for (const char* meta : {R"({"kind":"table","dim":2,"fold_dim":0,"base":"xyz","result":"0000000000000000","remove":[],"upsert":[]})",
+                           R"({"kind":"table","dim":-1,"fold_dim":0,"base":"0000000000000000","result":"0000000000000000","remove":[],"upsert":[]})",
+                           R"({"kind":"table","dim":2,"fold_dim":0,"base":"0000000000000000","result":"0000000000000000","remove":[1],"upsert":[]})",
+                           R"({"kind":"table","dim":2,"fold_dim":0,"base":"0000000000000000","result":"0000000000000000","remove":[],"upsert":["x"]})"}) {
+    std::vector<uint8_t> b = write_safetensors({}, {{"format", "vitrine"}, {"format_version", "1"}, {"recommender_delta", meta}}).value();
+    EXPECT_EQ(parse_item_delta(std::make_shared<std::vector<uint8_t>>(b)).status().code(), StatusCode::kDataLoss) << meta;
+  }
+  // A good one applies: "d" appended.
+  Result<ItemDelta> diffed = [&]() -> Result<ItemDelta> {
+    const float more[] = {1, 0, 0, 1, 1, 1, 0.5f, 0.5f};
+    std::unique_ptr<RecModel> target = RecModel::from_table({"a", "b", "c", "d"}, more, 4, 2, nullptr, TablePrecision::kF32).value();
+    return diff_items(*m, *target, 0.0f);
+  }();
+  ASSERT_TRUE(diffed.ok());
+  EXPECT_EQ(diffed->upsert, std::vector<std::string>{"d"});
+  ASSERT_TRUE(m->apply_delta(diffed.value()).ok());
+  EXPECT_EQ(m->find_item("d").value(), 3);
+}
+
 }  // namespace
 }  // namespace vitrine

@@ -3,6 +3,7 @@
 // the same rankings as the native engine (vitrine-recommend rank).
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { createRecommender, createRuntime, RemoteRecommender, VitrineError } from '../../web/src/index.js';
+import { makeDeltaFiles } from './delta-fixture.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelPath = path.join(root, 'models/recommend/movielens.safetensors');
@@ -18,6 +20,12 @@ const tool = path.join(root, 'build/native/engine/tools/vitrine-recommend');
 
 // Three well-known films (MovieLens ids): The Matrix, Toy Story, Star Wars.
 const HISTORY = ['2571', '1', '260'];
+
+let deltaCache;
+function deltaFiles() {
+  deltaCache ??= makeDeltaFiles(tool, fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-delta-')));
+  return deltaCache;
+}
 
 function tmpFile(name) {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rec-')), name);
@@ -170,6 +178,69 @@ for (const variant of ['simd', 'simd-threads']) {
       await full.dispose();
     });
 
+    test('ranks a page-given candidate list: recommend({ candidates }) and rerank()', async () => {
+      const rec = await runtime.createRecommender({ model: modelPath });
+      for (const id of HISTORY) await rec.observe({ item: id });
+      const all = await rec.recommend({ k: 200, explain: false });
+      // A "search results" list: 12 known films from the full ranking, shuffled, a seen one, an
+      // unknown id and a repeat.
+      const picked = all.filter((_, i) => i % 15 === 3).slice(0, 12).map((r) => r.id);
+      const list = [...picked].reverse().concat(['2571', 'sku-not-in-model', picked[0]]);
+      const top5 = await rec.recommend({ k: 5, candidates: list });
+      assert.deepEqual(top5.map((r) => r.id), picked.slice(0, 5), 'the candidates in the full ranking\'s order');
+      for (const r of top5) assert.equal(r.score, all.find((a) => a.id === r.id).score);
+      assert.ok(top5.every((r) => HISTORY.includes(r.because.id)));
+      const reranked = await rec.rerank(list);
+      assert.equal(reranked.length, 14, 'every distinct candidate once');
+      assert.deepEqual(reranked.at(-1), { id: 'sku-not-in-model', score: null, unknown: true });
+      assert.ok(reranked.some((r) => r.id === '2571'), 'seen items stay in a re-ranked page');
+      const known = reranked.filter((r) => !r.unknown);
+      for (let i = 1; i < known.length; i++) assert.ok(known[i - 1].score >= known[i].score);
+      assert.deepEqual((await rec.rerank(list, { excludeSeen: true, exclude: [picked[1]] })).map((r) => r.id),
+                       reranked.map((r) => r.id).filter((id) => id !== '2571' && id !== picked[1]));
+      assert.deepEqual(await rec.rerank([]), []);
+      assert.deepEqual(await rec.rerank(['nope']), [{ id: 'nope', score: null, unknown: true }]);
+      await rejects(rec.rerank('2571'), 'InvalidArgument', /array/);
+      await rejects(rec.rerank([2571]), 'InvalidArgument', /string/);
+      await rejects(rec.rerank(list, { k: 3 }), 'InvalidArgument', /'k' is not an option/);
+      await rejects(rec.recommend({ candidates: '1' }), 'InvalidArgument', /candidates must be an array/);
+      await rec.dispose();
+    });
+
+    test('item deltas add, change and remove items without a new model', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
+      const { from, to, delta } = deltaFiles();
+      const rec = await runtime.createRecommender({ model: from });
+      const target = await runtime.createRecommender({ model: to });
+      await rec.observe({ item: 'i0', time: 1 });  // i0 is removed by the delta
+      await rec.observe({ item: 'i7', time: 2 });
+      const before = await rec.recommend({ k: 3 });
+      await rejects(rec.applyDelta(delta, { integrity: 'sha256-' + 'A'.repeat(43) + '=' }), 'DataLoss', /integrity/);
+      const damaged = fs.readFileSync(delta).subarray(0, 100);
+      await rejects(rec.applyDelta(damaged), 'DataLoss', /./);
+      assert.deepEqual(await rec.recommend({ k: 3 }), before, 'a refused delta changes nothing');
+      const integrity = 'sha256-' + crypto.createHash('sha256').update(fs.readFileSync(delta)).digest('base64');
+      const out = await rec.applyDelta(delta, { integrity });
+      assert.equal(out.items, 28);
+      assert.match(out.fingerprint, /^[0-9a-f]{16}$/);
+      assert.deepEqual(await rec.itemIds(), await target.itemIds());
+      const info = await rec.info();
+      assert.equal(info.events, 1);
+      assert.equal(info.dormantEvents, 1, 'the removed item\'s event is kept aside');
+      assert.equal(await rec.hasItem('i0'), false);
+      for (const id of ['n0', 'i10', 'i29']) {
+        const got = await rec.similarItems(id, 5), want = await target.similarItems(id, 5);
+        assert.deepEqual(got.map((r) => r.id), want.map((r) => r.id));
+        got.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].score) < 1e-5));
+      }
+      const recs = await rec.recommend({ k: 40 });
+      assert.equal(recs.length, 27);
+      assert.ok(recs.some((r) => r.id.startsWith('n')), 'new items are recommendable');
+      await rejects(rec.applyDelta(delta), 'FailedPrecondition', /another model state/);
+      await rejects(target.applyDelta(delta), 'FailedPrecondition', /another model state/);
+      await rec.dispose();
+      await target.dispose();
+    });
+
     test('ranks exactly like the native engine', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
       const rec = await runtime.createRecommender({ model: modelPath });
       const ids = await rec.itemIds();
@@ -207,6 +278,9 @@ describe('recommender in a worker', () => {
     for (const id of HISTORY) await local.observe({ item: id, type: 'view', time: 5 });
     assert.deepEqual(got, await local.recommend({ k: 10, diversity: 0.2 }));
     assert.deepEqual(await remote.similarItems('1', 3), await local.similarItems('1', 3));
+    const page = ['1', '296', 'sku-x', '318', '260'];
+    assert.deepEqual(await remote.rerank(page), await local.rerank(page));
+    assert.deepEqual(await remote.recommend({ k: 2, candidates: page }), await local.recommend({ k: 2, candidates: page }));
     assert.deepEqual(await remote.exportState(), await local.exportState());
     await local.dispose();
     runtime.dispose();

@@ -332,11 +332,24 @@ export interface RecommendOptions {
   pool?: number;
   /** Default true: add `because` (the most similar history item). */
   explain?: boolean;
+  /**
+   * Rank only these items (a page's list: search results, a category page, a server's
+   * retrieval); ids the model lacks are left out (rerank() returns them last).
+   */
+  candidates?: string[];
 }
 
 export interface Recommendation {
   id: string;
   score: number;
+  because?: { id: string; similarity: number };
+}
+
+/** One rerank() result: a ranked candidate, or (score null) one the model does not know. */
+export interface RerankedItem {
+  id: string;
+  score: number | null;
+  unknown?: true;
   because?: { id: string; similarity: number };
 }
 
@@ -364,6 +377,16 @@ export declare class Recommender {
   personalize(): Promise<{ events: number; ms: number }>;
   recommend(options?: RecommendOptions): Promise<Recommendation[]>;
   recommendFor(history: (string | RecommenderEvent)[], options?: RecommendOptions): Promise<Recommendation[]>;
+  /**
+   * Every candidate once, best first for this shopper; unknown ids last in their given order.
+   * Seen items stay unless `excludeSeen: true`; exclude / filter / categories / stock still apply.
+   */
+  rerank(candidates: string[], options?: Omit<RecommendOptions, 'k' | 'candidates'>): Promise<RerankedItem[]>;
+  /**
+   * Applies an item delta file (`vitrine-recommend delta`: items removed, changed, added) made
+   * against this model's current items (FailedPrecondition otherwise; nothing changes on error).
+   */
+  applyDelta(source: ModelSource, options?: { integrity?: string; maxModelBytes?: number }): Promise<{ items: number; fingerprint: string }>;
   similarItems(id: string, k?: number, options?: { exclude?: string[]; filter?: (id: string) => boolean; categories?: string[] }): Promise<Recommendation[]>;
   exportState(): Promise<RecommenderState>;
   importState(state: RecommenderState): Promise<void>;

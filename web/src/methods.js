@@ -10,7 +10,8 @@
 //   items:  index of an argument holding [{ id, image | embedding }]: each image as above
 export const TASK_METHODS = Object.freeze({
   recommender: {
-    info: {}, itemIds: {}, hasItem: {}, observe: {}, personalize: {}, recommend: {}, recommendFor: {}, similarItems: {},
+    info: {}, itemIds: {}, hasItem: {}, observe: {}, personalize: {}, recommend: {}, recommendFor: {}, rerank: {}, similarItems: {},
+    applyDelta: {},
     exportState: {}, importState: {}, forget: {},
   },
   tagger: {

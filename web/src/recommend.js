@@ -155,6 +155,54 @@ export class Recommender extends EngineObject {
     return this._rank(h, events, options);
   }
 
+  /**
+   * Re-ranks a page-given list (search results, a category page, a server's retrieval) for the
+   * shopper: every candidate comes back once, the best first. Ids the model lacks keep their
+   * relative order after the ranked ones, with `score: null, unknown: true`. Seen items stay
+   * (excludeSeen defaults to false here); exclude, filter, categories and the catalogue's stock
+   * still apply. Same options as recommend() but k (the whole list) and candidates.
+   * @param {string[]} candidates
+   */
+  async rerank(candidates, options = {}) {
+    const h = this._live();
+    if (!Array.isArray(candidates)) fail('rerank: candidates must be an array of item ids');
+    if (options === null || typeof options !== 'object') fail('options must be an object');
+    for (const key of ['k', 'candidates']) if (key in options) fail(`rerank: '${key}' is not an option here (the whole list is ranked)`);
+    if (this._dirty) this._personalize();
+    const known = [], unknown = [];
+    const seen = new Set();
+    for (const id of candidates) {
+      if (typeof id !== 'string') fail(`item id must be a string, got ${typeof id}`);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      (h.findItem(id) >= 0 ? known : unknown).push(id);
+    }
+    const ranked = known.length ? this._rank(h, this._events, { excludeSeen: false, ...options, candidates: known, k: known.length }) : [];
+    return ranked.concat(unknown.map((id) => ({ id, score: null, unknown: true })));
+  }
+
+  /**
+   * Applies an item delta (a small file made by `vitrine-recommend delta`: items removed, changed
+   * and added, checked against this model's state) instead of downloading a new model.
+   * source: URL, path (Node), ArrayBuffer or typed array; options.integrity ('sha256-<base64>')
+   * checks the file's bytes. Events of removed items are kept aside (as with another model).
+   * @returns {{ items: number, fingerprint: string }}
+   */
+  async applyDelta(source, options = {}) {
+    this._live();
+    if (options === null || typeof options !== 'object') fail('options must be an object');
+    const bytes = await readModelBytes(source, modelReadOptions(options));
+    const h = this._live();
+    this._check(h.applyDelta(bytes));
+    this._ids = null;  // indices moved
+    const all = [...this._dormant, ...this._events].sort((a, b) => a.time - b.time);
+    this._events = all.filter((e) => h.findItem(e.item) >= 0).slice(-this._maxEvents);
+    this._dormant = all.filter((e) => h.findItem(e.item) < 0).slice(-this._maxEvents);
+    this._dirty = true;
+    await this._persist();
+    return { items: h.numItems(), fingerprint: h.fingerprint() };
+  }
+
   /** The k items most similar to `id` (cosine of the model's item vectors). */
   async similarItems(id, k = 10, options = {}) {
     const h = this._live();
@@ -215,12 +263,21 @@ export class Recommender extends EngineObject {
 
   _request(h, options, history) {
     if (options === null || typeof options !== 'object') fail('options must be an object');
-    const known = ['k', 'exclude', 'excludeSeen', 'filter', 'categories', 'diversity', 'explain', 'pool'];
+    const known = ['k', 'exclude', 'excludeSeen', 'filter', 'categories', 'diversity', 'explain', 'pool', 'candidates'];
     for (const key of Object.keys(options)) if (!known.includes(key)) fail(`recommend: unknown option '${key}'`);
     const exclude = options.exclude ?? [];
     if (!Array.isArray(exclude)) fail('exclude must be an array of item ids');
     const filter = options.filter;
     if (filter !== undefined && typeof filter !== 'function') fail('filter must be a function (id) => boolean');
+    let candidates;
+    if (options.candidates !== undefined) {
+      if (!Array.isArray(options.candidates)) fail('candidates must be an array of item ids');
+      // Ids the model lacks cannot be scored: left out (rerank() returns them after the ranked ones).
+      candidates = Int32Array.from(options.candidates.filter((id) => {
+        if (typeof id !== 'string') fail(`item id must be a string, got ${typeof id}`);
+        return h.findItem(id) >= 0;
+      }), (id) => h.findItem(id));
+    }
     let excluded = null;
     if (filter) {
       const ids = this._allIds(h);
@@ -229,7 +286,8 @@ export class Recommender extends EngineObject {
     }
     return { k: options.k ?? 10, history: history ?? undefined, excludeSeen: history ? options.excludeSeen ?? true : false,
              exclude: Int32Array.from(exclude, (id) => this._index(id)), excluded, categories: options.categories,
-             diversity: options.diversity ?? 0, pool: options.pool, explain: history ? options.explain !== false : false };
+             diversity: options.diversity ?? 0, pool: options.pool, explain: history ? options.explain !== false : false,
+             candidates };
   }
 
   _results(list) {

@@ -105,6 +105,8 @@ struct HistoryEvent {
   float weight = 1.0f;
 };
 
+struct ItemDelta;
+
 // A recommender model ready for fold-in and ranking.
 class RecModel {
  public:
@@ -136,6 +138,22 @@ class RecModel {
 
   // scores[i] for every item (num_items() floats), split over ctx's threads when ctx is non-null.
   void score(const float* user, float* scores, Context* ctx) const;
+  // out[j] = score of items[j] (valid indices) for j < count: a page's candidate list only.
+  void score_items(const float* user, const int32_t* items, int64_t count, float* out) const;
+
+  // Length of the per-item fold-in rows: the encoder row of each item (mult-dae), its input
+  // embedding (gru4rec); 0 when the fold-in reads the table rows themselves (mf-bpr, table).
+  int64_t fold_dim() const;
+  // 64-bit fingerprint (FNV-1a) of the kind, the dimensions and the item ids in order: the model
+  // state an item delta is made against and must lead to.
+  uint64_t fingerprint() const;
+  // Applies an item delta (see ItemDelta): removes, changes and appends items in place. Checked
+  // whole before anything changes: FailedPrecondition when it was made for another model state
+  // (fingerprint), InvalidArgument for shapes, unknown removals, duplicate or non-finite entries,
+  // DataLoss when the result is not the state the delta promises. On error nothing changed.
+  Status apply_delta(const ItemDelta& delta);
+  // Every item's parameters as f32 (dequantized table rows, bias, fold-in rows), for deltas.
+  void item_params(int64_t i, float* row, float* bias, float* fold) const;
 
   // The items most similar to `item` by cosine of their table rows (the item itself excluded).
   std::vector<ScoredItem> similar_items(int32_t item, int64_t k, const uint8_t* excluded) const;
@@ -161,6 +179,38 @@ class RecModel {
   std::vector<float> emb_, w_ih_t_, w_hh_t_, b_ih_, b_hh_;
   int64_t emb_dim_ = 0, hidden_ = 0;
 };
+
+// An update of a recommender's items shipped as a small file instead of a new model: items
+// removed, items added or changed with all their per-item parameters (score row, bias and
+// fold-in row), the rest of the model untouched. Applying it removes `remove` (the others keep
+// their order), overwrites the known ids of `upsert` in place and appends the new ones in order.
+//
+// File form (safetensors, format "vitrine"): metadata "recommender_delta" =
+//   {"kind", "dim", "fold_dim", "base": "<16 hex digits>", "result": "<16 hex digits>",
+//    "remove": [ids], "upsert": [ids]}
+// and, when upsert is not empty, tensors "rows" (U, dim), "bias" (U), "fold" (U, fold_dim) when
+// fold_dim > 0 (F32 or F16).
+struct ItemDelta {
+  std::string kind;
+  int64_t dim = 0, fold_dim = 0;
+  uint64_t base = 0;    // RecModel::fingerprint() of the model it applies to
+  uint64_t result = 0;  // ... and of the model after it is applied
+  std::vector<std::string> remove;
+  std::vector<std::string> upsert;
+  std::vector<float> rows;  // (upsert, dim)
+  std::vector<float> bias;  // (upsert)
+  std::vector<float> fold;  // (upsert, fold_dim)
+};
+// Parses a delta file (hostile bytes: every field and shape checked; DataLoss naming the field).
+Result<ItemDelta> parse_item_delta(std::shared_ptr<const std::vector<uint8_t>> bytes);
+// The delta that turns `from` into `to` item-wise: ids only in `from` removed, ids only in `to`
+// added, shared ids whose parameters differ by more than `tolerance` (absolute, any value)
+// changed. Both must be the same kind and dimensions (InvalidArgument otherwise). The result
+// fingerprint is that of `from` with the delta applied (its item order: survivors, then new ids
+// in `to`'s order).
+Result<ItemDelta> diff_items(const RecModel& from, const RecModel& to, float tolerance);
+// The delta's file bytes (F16 values with `half`).
+Result<std::vector<uint8_t>> write_item_delta(const ItemDelta& delta, bool half);
 
 // What a store tells the ranking about its items: their categories and which are out of stock.
 // Entries for ids the model lacks are ignored (a catalogue often runs ahead of the model).
@@ -196,6 +246,9 @@ struct RecommendRequest {
   double diversity = 0;                // in [0, 1]: > 0 re-ranks the best `pool` with MMR
   int64_t pool = 0;                    // >= 1; 0 = max(50, 5k)
   bool explain = true;                 // name the history item most like each result
+  std::vector<int32_t> candidates;     // non-empty: only these items are scored and ranked (a
+                                       // page's list: search results, a category page, a
+                                       // server's retrieval); repeats count once; masks apply
 };
 
 struct Recommendation {

@@ -21,6 +21,7 @@
 #include <numeric>
 
 #include "vitrine/json.h"
+#include "vitrine/safetensors.h"
 #include "../core/half.h"
 #include "../ops/fast_math.h"
 
@@ -688,6 +689,276 @@ void RecModel::score(const float* user, float* scores, Context* ctx) const {
       &job, static_cast<size_t>(n), static_cast<size_t>(kTile), 0);
 }
 
+void RecModel::score_items(const float* user, const int32_t* items, int64_t count, float* out) const {
+  for (int64_t j = 0; j < count; ++j) table_.score(user, bias_.data(), out + j, items[j], items[j] + 1);
+}
+
+// ---- item deltas -------------------------------------------------------------------------------
+
+int64_t RecModel::fold_dim() const {
+  if (kind_ == "mult-dae") return dim();
+  if (kind_ == "gru4rec") return emb_dim_;
+  return 0;
+}
+
+namespace {
+
+// FNV-1a over the kind, dimensions and ids (each followed by a separator byte no UTF-8 text holds).
+template <typename IdAt>
+uint64_t fingerprint_of(const std::string& kind, int64_t dim, int64_t fold, int64_t n, IdAt id_at) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;
+  };
+  mix(kind);
+  mix(std::to_string(dim));
+  mix(std::to_string(fold));
+  for (int64_t i = 0; i < n; ++i) mix(id_at(i));
+  return h;
+}
+
+}  // namespace
+
+uint64_t RecModel::fingerprint() const {
+  return fingerprint_of(kind_, dim(), fold_dim(), num_items(), [this](int64_t i) { return item_id(i); });
+}
+
+void RecModel::item_params(int64_t i, float* row, float* bias, float* fold) const {
+  table_.row(i, row);
+  *bias = bias_[static_cast<size_t>(i)];
+  const int64_t f = fold_dim();
+  if (f == 0) return;
+  const std::vector<float>& src = kind_ == "mult-dae" ? enc_t_ : emb_;
+  std::copy(src.begin() + i * f, src.begin() + (i + 1) * f, fold);
+}
+
+namespace {
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+Result<uint64_t> parse_hex64(const std::string& s, const char* what) {
+  if (s.size() != 16 || s.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Status::DataLoss(std::string("item delta: ") + what + " must be 16 lowercase hex digits");
+  }
+  return static_cast<uint64_t>(std::strtoull(s.c_str(), nullptr, 16));
+}
+
+}  // namespace
+
+Status RecModel::apply_delta(const ItemDelta& d) {
+  const int64_t n = num_items(), dm = dim(), f = fold_dim();
+  if (d.kind != kind_ || d.dim != dm || d.fold_dim != f) {
+    return Status::InvalidArgument("item delta for a " + d.kind + " model of dimension " + std::to_string(d.dim) +
+                                   ", this one is " + kind_ + " of dimension " + std::to_string(dm));
+  }
+  if (d.base != fingerprint()) {
+    return Status::FailedPrecondition("item delta was made for another model state (base " + hex64(d.base) + ", this model " +
+                                      hex64(fingerprint()) + "): apply the deltas in order, on the model they were made for");
+  }
+  const size_t u = d.upsert.size();
+  if (d.rows.size() != u * static_cast<size_t>(dm) || d.bias.size() != u || d.fold.size() != u * static_cast<size_t>(f)) {
+    return Status::InvalidArgument("item delta: parameter sizes do not match its " + std::to_string(u) + " items");
+  }
+  for (size_t i = 0; i < d.rows.size(); ++i) if (!std::isfinite(d.rows[i])) return Status::InvalidArgument("item delta: non-finite row value");
+  for (size_t i = 0; i < d.bias.size(); ++i) if (!std::isfinite(d.bias[i])) return Status::InvalidArgument("item delta: non-finite bias");
+  for (size_t i = 0; i < d.fold.size(); ++i) if (!std::isfinite(d.fold[i])) return Status::InvalidArgument("item delta: non-finite fold-in value");
+  std::vector<uint8_t> removed(static_cast<size_t>(n), 0);
+  for (const std::string& id : d.remove) {
+    Result<int32_t> i = find_item(id);
+    if (!i.ok()) return Status::InvalidArgument("item delta removes unknown item '" + id + "'");
+    if (removed[static_cast<size_t>(i.value())]) return Status::InvalidArgument("item delta removes '" + id + "' twice");
+    removed[static_cast<size_t>(i.value())] = 1;
+  }
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t j = 0; j < u; ++j) {
+    if (d.upsert[j].empty()) return Status::InvalidArgument("item delta: empty item id");
+    if (!seen.emplace(d.upsert[j], j).second) return Status::InvalidArgument("item delta lists '" + d.upsert[j] + "' twice");
+    Result<int32_t> i = find_item(d.upsert[j]);
+    if (i.ok() && removed[static_cast<size_t>(i.value())]) {
+      return Status::InvalidArgument("item delta both removes and changes '" + d.upsert[j] + "'");
+    }
+  }
+  // The new state, built aside: nothing changes unless every step succeeds.
+  std::vector<std::string> ids;
+  std::vector<float> rows, bias, fold, r(static_cast<size_t>(dm)), fr(static_cast<size_t>(f));
+  auto push = [&](const std::string& id, const float* row, float b, const float* fo) {
+    ids.push_back(id);
+    rows.insert(rows.end(), row, row + dm);
+    bias.push_back(b);
+    fold.insert(fold.end(), fo, fo + f);
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    if (removed[static_cast<size_t>(i)]) continue;
+    const std::string id = item_id(i);
+    auto it = seen.find(id);
+    if (it != seen.end()) {
+      const size_t j = it->second;
+      push(id, d.rows.data() + j * dm, d.bias[j], d.fold.data() + j * f);
+      seen.erase(it);
+    } else {
+      float b;
+      item_params(i, r.data(), &b, fr.data());
+      push(id, r.data(), b, fr.data());
+    }
+  }
+  for (size_t j = 0; j < u; ++j) {
+    if (seen.count(d.upsert[j])) push(d.upsert[j], d.rows.data() + j * dm, d.bias[j], d.fold.data() + j * f);
+  }
+  const int64_t m = static_cast<int64_t>(ids.size());
+  if (m < 1) return Status::InvalidArgument("item delta would remove every item");
+  if (m > INT32_MAX) return Status::InvalidArgument("item delta: too many items");
+  std::unordered_map<std::string, int32_t> index;
+  index.reserve(ids.size());
+  for (int64_t i = 0; i < m; ++i) index.emplace(ids[static_cast<size_t>(i)], static_cast<int32_t>(i));
+  const uint64_t got = fingerprint_of(kind_, dm, f, m, [&ids](int64_t i) { return ids[static_cast<size_t>(i)]; });
+  if (got != d.result) {
+    return Status::DataLoss("item delta: the items after applying it are not the state it promises (result " + hex64(d.result) +
+                            ", got " + hex64(got) + ")");
+  }
+  VITRINE_ASSIGN_OR_RETURN(ItemTable table, ItemTable::build(rows.data(), m, dm, table_.precision()));
+  item_ids_ = std::move(ids);
+  index_ = std::move(index);
+  table_ = std::move(table);
+  bias_ = std::move(bias);
+  if (kind_ == "mult-dae") enc_t_ = std::move(fold);
+  if (kind_ == "gru4rec") emb_ = std::move(fold);
+  return Status::Ok();
+}
+
+Result<ItemDelta> diff_items(const RecModel& from, const RecModel& to, float tolerance) {
+  if (from.kind() != to.kind() || from.dim() != to.dim() || from.fold_dim() != to.fold_dim()) {
+    return Status::InvalidArgument("item delta: the models differ in kind or dimensions (" + from.kind() + " " +
+                                   std::to_string(from.dim()) + ", " + to.kind() + " " + std::to_string(to.dim()) + ")");
+  }
+  if (!(tolerance >= 0)) return Status::InvalidArgument("item delta: tolerance must be >= 0");
+  ItemDelta d;
+  d.kind = from.kind();
+  d.dim = from.dim();
+  d.fold_dim = from.fold_dim();
+  d.base = from.fingerprint();
+  const int64_t dm = d.dim, f = d.fold_dim;
+  std::vector<float> ra(static_cast<size_t>(dm)), rb(static_cast<size_t>(dm)), fa(static_cast<size_t>(f)), fb(static_cast<size_t>(f));
+  for (int64_t i = 0; i < from.num_items(); ++i) {
+    if (!to.find_item(from.item_id(i)).ok()) d.remove.push_back(from.item_id(i));
+  }
+  for (int64_t i = 0; i < to.num_items(); ++i) {
+    const std::string id = to.item_id(i);
+    float bb;
+    to.item_params(i, rb.data(), &bb, fb.data());
+    Result<int32_t> old = from.find_item(id);
+    if (old.ok()) {
+      float ba;
+      from.item_params(old.value(), ra.data(), &ba, fa.data());
+      bool same = std::fabs(ba - bb) <= tolerance;
+      for (int64_t j = 0; same && j < dm; ++j) same = std::fabs(ra[static_cast<size_t>(j)] - rb[static_cast<size_t>(j)]) <= tolerance;
+      for (int64_t j = 0; same && j < f; ++j) same = std::fabs(fa[static_cast<size_t>(j)] - fb[static_cast<size_t>(j)]) <= tolerance;
+      if (same) continue;
+    }
+    d.upsert.push_back(id);
+    d.rows.insert(d.rows.end(), rb.begin(), rb.end());
+    d.bias.push_back(bb);
+    d.fold.insert(d.fold.end(), fb.begin(), fb.end());
+  }
+  // The promised result: survivors in `from`'s order, then the new ids in `to`'s order.
+  std::vector<std::string> ids;
+  for (int64_t i = 0; i < from.num_items(); ++i) {
+    if (to.find_item(from.item_id(i)).ok()) ids.push_back(from.item_id(i));
+  }
+  for (const std::string& id : d.upsert) {
+    if (!from.find_item(id).ok()) ids.push_back(id);
+  }
+  d.result = fingerprint_of(d.kind, dm, f, static_cast<int64_t>(ids.size()), [&ids](int64_t i) { return ids[static_cast<size_t>(i)]; });
+  return d;
+}
+
+Result<std::vector<uint8_t>> write_item_delta(const ItemDelta& d, bool half) {
+  Json meta = Json::object();
+  meta.set("kind", d.kind);
+  meta.set("dim", d.dim);
+  meta.set("fold_dim", d.fold_dim);
+  meta.set("base", hex64(d.base));
+  meta.set("result", hex64(d.result));
+  Json rm = Json::array(), up = Json::array();
+  for (const std::string& id : d.remove) rm.push_back(id);
+  for (const std::string& id : d.upsert) up.push_back(id);
+  meta.set("remove", std::move(rm));
+  meta.set("upsert", std::move(up));
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  const int64_t u = static_cast<int64_t>(d.upsert.size());
+  if (u > 0) {
+    VITRINE_ASSIGN_OR_RETURN(Tensor rows, Tensor::from_values(Shape{u, d.dim}, d.rows.data(), d.rows.size()));
+    VITRINE_ASSIGN_OR_RETURN(Tensor bias, Tensor::from_values(Shape{u}, d.bias.data(), d.bias.size()));
+    tensors.emplace_back("rows", std::move(rows));
+    tensors.emplace_back("bias", std::move(bias));
+    if (d.fold_dim > 0) {
+      VITRINE_ASSIGN_OR_RETURN(Tensor fold, Tensor::from_values(Shape{u, d.fold_dim}, d.fold.data(), d.fold.size()));
+      tensors.emplace_back("fold", std::move(fold));
+    }
+  }
+  return write_safetensors(tensors, {{"format", "vitrine"}, {"format_version", "1"}, {"recommender_delta", meta.dump()}}, half);
+}
+
+Result<ItemDelta> parse_item_delta(std::shared_ptr<const std::vector<uint8_t>> bytes) {
+  VITRINE_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::parse(std::move(bytes)));
+  VITRINE_RETURN_IF_ERROR(check_vitrine_metadata(file));
+  auto it = file.metadata().find("recommender_delta");
+  if (it == file.metadata().end()) return Status::InvalidArgument("not an item delta: no \"recommender_delta\" metadata");
+  Result<Json> meta = parse_json(it->second);
+  if (!meta.ok()) return Status::DataLoss("item delta metadata: " + meta.status().message());
+  const JsonRef root(meta.value(), "recommender_delta");
+  ItemDelta d;
+  auto wrap = [](const Status& s) { return Status::DataLoss("item delta: " + s.message()); };
+  Result<std::string> kind = root["kind"].as_string();
+  if (!kind.ok()) return wrap(kind.status());
+  d.kind = kind.value();
+  Result<int64_t> dim = root["dim"].as_int(), fold_dim = root["fold_dim"].as_int();
+  if (!dim.ok()) return wrap(dim.status());
+  if (!fold_dim.ok()) return wrap(fold_dim.status());
+  d.dim = dim.value();
+  d.fold_dim = fold_dim.value();
+  if (d.dim < 1 || d.dim > (1 << 20) || d.fold_dim < 0 || d.fold_dim > (1 << 20)) return Status::DataLoss("item delta: dimensions out of range");
+  Result<std::string> base = root["base"].as_string(), result = root["result"].as_string();
+  if (!base.ok()) return wrap(base.status());
+  if (!result.ok()) return wrap(result.status());
+  VITRINE_ASSIGN_OR_RETURN(d.base, parse_hex64(base.value(), "base"));
+  VITRINE_ASSIGN_OR_RETURN(d.result, parse_hex64(result.value(), "result"));
+  for (const char* key : {"remove", "upsert"}) {
+    const JsonRef list = root[key];
+    Result<const Json::Array*> a = list.as_array();
+    if (!a.ok()) return wrap(a.status());
+    std::vector<std::string>& out = std::string(key) == "remove" ? d.remove : d.upsert;
+    for (size_t i = 0; i < a.value()->size(); ++i) {
+      Result<std::string> id = list[i].as_string();
+      if (!id.ok()) return wrap(id.status());
+      out.push_back(id.value());
+    }
+  }
+  const int64_t u = static_cast<int64_t>(d.upsert.size());
+  auto read = [&](const char* name, Shape dims, std::vector<float>* out) -> Status {
+    Result<Tensor> t = file.tensor(name);
+    if (!t.ok()) return Status::DataLoss(std::string("item delta: tensor \"") + name + "\": " + t.status().message());
+    if (t->shape() != dims) return Status::DataLoss(std::string("item delta: tensor \"") + name + "\" has shape " +
+                                                    t->shape().to_string() + ", expected " + dims.to_string());
+    out->assign(t->data(), t->data() + t->num_elements());
+    return Status::Ok();
+  };
+  const size_t expected = u == 0 ? 0 : (d.fold_dim > 0 ? 3 : 2);
+  if (file.tensors().size() != expected) {
+    return Status::DataLoss("item delta: expected " + std::to_string(expected) + " tensors, found " + std::to_string(file.tensors().size()));
+  }
+  if (u > 0) {
+    VITRINE_RETURN_IF_ERROR(read("rows", Shape{u, d.dim}, &d.rows));
+    VITRINE_RETURN_IF_ERROR(read("bias", Shape{u}, &d.bias));
+    if (d.fold_dim > 0) VITRINE_RETURN_IF_ERROR(read("fold", Shape{u, d.fold_dim}, &d.fold));
+  }
+  return d;
+}
+
 std::vector<ScoredItem> RecModel::similar_items(int32_t item, int64_t k, const uint8_t* excluded) const {
   const int64_t n = num_items(), d = dim();
   if (item < 0 || item >= n) return {};
@@ -823,12 +1094,37 @@ Result<std::vector<Recommendation>> recommend(const RecModel& model, const RecCa
   if (user == nullptr) return Status::FailedPrecondition("recommend: no user vector (fold in a history first)");
   VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> mask, request_mask(model, catalog, r, true));
   const int64_t n = model.num_items();
-  const int64_t k = std::min(r.k, n);
-  std::vector<float> scores(static_cast<size_t>(n));
-  model.score(user, scores.data(), ctx);
-  const int64_t pool = std::min(n, r.pool > 0 ? r.pool : std::max<int64_t>(50, 5 * k));
-  std::vector<ScoredItem> top = top_k(scores.data(), n, r.diversity > 0 ? std::max(k, pool) : k, mask.empty() ? nullptr : mask.data());
-  if (r.diversity > 0) top = mmr(top, model.table(), k, r.diversity);
+  std::vector<ScoredItem> top;
+  if (r.candidates.empty()) {
+    const int64_t k = std::min(r.k, n);
+    std::vector<float> scores(static_cast<size_t>(n));
+    model.score(user, scores.data(), ctx);
+    const int64_t pool = std::min(n, r.pool > 0 ? r.pool : std::max<int64_t>(50, 5 * k));
+    top = top_k(scores.data(), n, r.diversity > 0 ? std::max(k, pool) : k, mask.empty() ? nullptr : mask.data());
+    if (r.diversity > 0) top = mmr(top, model.table(), k, r.diversity);
+  } else {
+    // Only the page's candidates: scored one by one, ranked among themselves (repeats once).
+    std::vector<int32_t> cand;
+    std::vector<uint8_t> listed(static_cast<size_t>(n), 0);
+    for (int32_t i : r.candidates) {
+      if (i < 0 || i >= n) return Status::OutOfRange("candidate item index " + std::to_string(i) + " out of range");
+      if (listed[static_cast<size_t>(i)]) continue;
+      listed[static_cast<size_t>(i)] = 1;
+      if (mask.empty() || !mask[static_cast<size_t>(i)]) cand.push_back(i);
+    }
+    const int64_t m = static_cast<int64_t>(cand.size());
+    const int64_t k = std::min(r.k, m);
+    std::vector<float> scores(static_cast<size_t>(m));
+    model.score_items(user, cand.data(), m, scores.data());
+    const int64_t pool = std::min(m, r.pool > 0 ? r.pool : std::max<int64_t>(50, 5 * k));
+    top = top_k(scores.data(), m, r.diversity > 0 ? std::max(k, pool) : k, nullptr);
+    for (ScoredItem& t : top) t.item = cand[static_cast<size_t>(t.item)];
+    // top_k breaks ties by position in the list; by item index like the full ranking instead.
+    std::stable_sort(top.begin(), top.end(), [](const ScoredItem& a, const ScoredItem& b) {
+      return a.score > b.score || (a.score == b.score && a.item < b.item);
+    });
+    if (r.diversity > 0) top = mmr(top, model.table(), k, r.diversity);
+  }
   std::vector<Recommendation> out;
   out.reserve(top.size());
   for (const ScoredItem& t : top) {

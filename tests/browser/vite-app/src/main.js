@@ -8,6 +8,16 @@ try {
   // In a browser each task runs in its own worker by default: every method returns a Promise.
   const rec = await createRecommender({ storage: 'memory' });
   const films = (await rec.recommendFor(['2571', '260'], { k: 3 })).map((r) => r.id);
+  // A page's own list re-ranked for the shopper (an id the model lacks comes back last).
+  await rec.observe({ item: '2571' });
+  const reranked = (await rec.rerank(['1', 'sku-not-in-model', '296', '2571', '318'])).map((r) => r.id);
+  // A store's own small model, updated by an item delta instead of a new model file.
+  const own = await createRecommender({ model: '/delta/from.safetensors', storage: 'memory' });
+  const applied = await own.applyDelta('/delta/delta.safetensors');
+  const ownIds = await own.itemIds();
+  const delta = { items: applied.items, added: ownIds.includes('n2'), removed: !ownIds.includes('i0'),
+                  recommendsNew: (await own.recommendFor(['i7'], { k: 27 })).some((r) => r.id.startsWith('n')) };
+  await own.dispose();
   const tagger = await createImageTagger({ storage: 'memory' });
   const boot = new Uint8Array(28 * 28);  // a bright rectangle low in the frame: shoe-like
   for (let y = 18; y < 26; y++) for (let x = 3; x < 25; x++) boot[y * 28 + x] = 200;
@@ -18,7 +28,7 @@ try {
   const fromPage = await inPage.analyze('Stale and overpriced.');
   await inPage.dispose();
   const info = rec.runtimeInfo;
-  out.textContent = JSON.stringify({ variant: info.variant, threads: info.threads, films, tags: tags.map((t) => t.type),
+  out.textContent = JSON.stringify({ variant: info.variant, threads: info.threads, films, reranked, delta, tags: tags.map((t) => t.type),
                                      review: review.label, inPage: fromPage.label,
                                      remote: rec instanceof RemoteRecommender && tagger instanceof RemoteImageTagger &&
                                              reviews instanceof RemoteReviewAnalyzer });
