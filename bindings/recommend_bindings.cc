@@ -34,9 +34,7 @@ class RecommenderHandle : public HandleBase {
     Result<std::shared_ptr<std::vector<uint8_t>>> data = s.ok() ? bytes_from_js(bytes, "model bytes") : Result<std::shared_ptr<std::vector<uint8_t>>>(s);
     if (s.ok() && !data.ok()) s = data.status();
     if (s.ok()) {
-      Result<LoadedModel> model = load_model(data.value());
-      Result<std::unique_ptr<RecModel>> m = model.ok() ? RecModel::create(model.value(), p.value())
-                                                       : Result<std::unique_ptr<RecModel>>(model.status());
+      Result<std::unique_ptr<RecModel>> m = RecModel::load(data.value(), p.value());
       if (!m.ok()) s = m.status();
       else set_model(std::move(m).value());
     }
@@ -74,6 +72,8 @@ class RecommenderHandle : public HandleBase {
   int num_items() const { return model_ ? static_cast<int>(model_->num_items()) : 0; }
   int dim() const { return model_ ? static_cast<int>(model_->dim()) : 0; }
   double bytes() const { return model_ ? static_cast<double>(model_->bytes()) : 0; }
+  // How the score rows are held: "f32" | "f16" | "int8" | "pq" (a compact file's storage wins).
+  std::string precision() const { return model_ ? precision_name(model_->table().precision()) : ""; }
   val item_id(int index) const {
     if (!model_ || index < 0 || index >= model_->num_items()) return val::null();
     return val(model_->item_id(index));
@@ -268,7 +268,8 @@ EMSCRIPTEN_BINDINGS(vitrine_recommend) {
                                       method("itemId", &H::item_id), method("findItem", &H::find_item), method("foldIn", &H::fold_in),
                                       method("userVector", &H::user_vector), method("setUserVector", &H::set_user_vector), method("setCatalog", &H::set_catalog),
                                       method("rank", &H::rank), method("similar", &H::similar),
-                                      method("applyDelta", &H::apply_delta), method("fingerprint", &H::fingerprint));
+                                      method("applyDelta", &H::apply_delta), method("fingerprint", &H::fingerprint),
+                                      method("precision", &H::precision));
 }
 
 }  // namespace vitrine::wasm

@@ -4,6 +4,9 @@
 #       wasm) and the baselines (popularity, item-kNN, EASE) on both protocols of ../shared/DATA.md;
 #       without --data: MovieLens latest-small (scripts/data/movielens.sh).
 #       Other options: /usr/bin/python3 scripts/recommend/eval.py --help
+#   compact [--data CSV] [--folds K] [--kinds mult-dae,mf-bpr]   ranking quality vs bytes of the
+#       compact item tables (f16, int8, product quantization) against the f32 models, per fold
+#       (scripts/recommend/compact_eval.py).
 #   tagger [--quick]   the shipped Fashion-MNIST tagger (native and wasm), an MLP baseline trained by
 #       the engine, and few-shot heads on the tagger's and on nsfwjs MobileNetV2's embeddings
 #       (scripts/tagger/eval.mjs).
@@ -33,6 +36,18 @@ case "$name" in
             --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
     fi
     VITRINE_EVAL_COMMAND="npm run eval -- recommend${*:+ $*}" exec /usr/bin/python3 scripts/recommend/eval.py "${args[@]}"
+    ;;
+  compact)
+    need_python_numpy
+    bash scripts/build.sh >&2
+    args=("$@")
+    if [[ " $* " != *" --data "* && " $* " != *" --data="* ]]; then
+      ratings="$(bash scripts/data/movielens.sh)"
+      version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
+      args=(--data "$ratings" --name movielens
+            --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
+    fi
+    VITRINE_EVAL_COMMAND="npm run eval -- compact${*:+ $*}" exec /usr/bin/python3 scripts/recommend/compact_eval.py "${args[@]}"
     ;;
   tagger)
     bash scripts/build.sh >&2   # the engine's vitrine-tag tool and the wasm variants

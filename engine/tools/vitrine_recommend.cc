@@ -9,6 +9,13 @@
 //                          [--tolerance T (changes up to T are not sent; default 0)] [--half]
 //       writes the item delta (recommend.h ItemDelta) that gives OLD's items NEW's: what a store
 //       ships instead of NEW when only items were added, removed or re-fitted; prints one JSON line.
+//   vitrine-recommend compact MODEL --out COMPACT.safetensors [--rows float|int8|pq:M] [--fold float|int8|pq:M] [--f32]
+//       writes the compact file of a model (RecModel::save_compact): no training graph, the score
+//       rows and fold-in rows stored as asked (PQ: M one-byte codes per item), other values F16
+//       unless --f32. rank, delta and the facade read it like a model file.
+//   vitrine-recommend synth --kind mult-dae|mf-bpr --items N --dim D --out F [--seed S]
+//       a synthetic catalogue model (clustered random item vectors, compact float F16 file) for
+//       `npm run bench -- catalogue`.
 //   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
 //                          [--diversity D]   (MMR re-ranking, as recommend({ diversity }) in the facade)
 //       [--threads N]
@@ -31,7 +38,9 @@
 #include <vector>
 
 #include "tool_util.h"
+#include "vitrine/json.h"
 #include "vitrine/model_file.h"
+#include "vitrine/safetensors.h"
 #include "vitrine/recommend.h"
 #include "vitrine/recommend_train.h"
 
@@ -206,9 +215,7 @@ int rank_main(int argc, char** argv) {
   if (!p.ok()) return fail(p.status());
   Result<std::vector<uint8_t>> bytes = read_binary_file(model_path);
   if (!bytes.ok()) return fail(bytes.status());
-  Result<LoadedModel> loaded = load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()));
-  if (!loaded.ok()) return fail(loaded.status());
-  Result<std::unique_ptr<RecModel>> m = RecModel::create(loaded.value(), p.value());
+  Result<std::unique_ptr<RecModel>> m = RecModel::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), p.value());
   if (!m.ok()) return fail(m.status());
   Result<std::vector<std::vector<int32_t>>> h = read_histories(histories);
   if (!h.ok()) return fail(h.status());
@@ -228,8 +235,126 @@ int rank_main(int argc, char** argv) {
 
 Result<std::unique_ptr<RecModel>> read_rec_model(const std::string& path) {
   VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_binary_file(path));
-  VITRINE_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(std::make_shared<const std::vector<uint8_t>>(std::move(bytes))));
-  return RecModel::create(loaded, TablePrecision::kF32);
+  return RecModel::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes)), TablePrecision::kF32);
+}
+
+// "float" | "int8" | "pq:M" -> storage and sub-spaces.
+Result<std::pair<TablePrecision, int64_t>> parse_storage(const std::string& v) {
+  if (v == "float") return std::make_pair(TablePrecision::kF32, int64_t{0});
+  if (v == "int8") return std::make_pair(TablePrecision::kInt8, int64_t{0});
+  if (v.rfind("pq:", 0) == 0) {
+    const int64_t m = std::atoll(v.c_str() + 3);
+    if (m >= 1) return std::make_pair(TablePrecision::kPQ, m);
+  }
+  return Status::InvalidArgument("storage must be float, int8 or pq:M, got '" + v + "'");
+}
+
+// A synthetic catalogue model for benchmarks (bytes, load, latency by catalogue size): random
+// clustered item vectors (64 clusters, so that quantization meets structure as in trained
+// tables), 7-digit item ids, written as a compact float file.
+int synth_main(int argc, char** argv) {
+  std::string kind = "mult-dae", out;
+  int64_t n = 100000, d = 64;
+  uint32_t seed = 1;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--kind") kind = next();
+    else if (a == "--items") n = std::atoll(next().c_str());
+    else if (a == "--dim") d = std::atoll(next().c_str());
+    else if (a == "--seed") seed = static_cast<uint32_t>(std::atoll(next().c_str()));
+    else if (a == "--out") out = next();
+    else return fail(Status::InvalidArgument("unknown option " + a));
+  }
+  if (out.empty() || n < 1 || n > 10000000 || d < 1 || d > 4096 || (kind != "mult-dae" && kind != "mf-bpr")) {
+    return fail(Status::InvalidArgument("synth needs --out, --kind mult-dae|mf-bpr, 1 <= --items <= 1e7, 1 <= --dim <= 4096"));
+  }
+  uint64_t state = 0x9e3779b97f4a7c15ull * (seed + 1);
+  auto uniform = [&]() {
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return static_cast<double>((state * 0x2545f4914f6cdd1dull) >> 11) * (1.0 / 9007199254740992.0);
+  };
+  auto normal = [&]() { return static_cast<float>(std::sqrt(-2.0 * std::log(uniform() + 1e-300)) * std::cos(6.283185307179586 * uniform())); };
+  auto table = [&](float scale) {
+    std::vector<float> centers(static_cast<size_t>(64 * d)), rows(static_cast<size_t>(n * d));
+    for (float& v : centers) v = normal() * scale;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = static_cast<int64_t>(uniform() * 64) % 64;
+      for (int64_t j = 0; j < d; ++j) rows[static_cast<size_t>(i * d + j)] = centers[static_cast<size_t>(c * d + j)] + 0.5f * scale * normal();
+    }
+    return rows;
+  };
+  Json items = Json::array();
+  for (int64_t i = 0; i < n; ++i) items.push_back(std::to_string(1000000 + i * 7 % 9000000));
+  Json meta = Json::object();
+  meta.set("kind", kind);
+  meta.set("items", std::move(items));
+  if (kind == "mf-bpr") {
+    Json f = Json::object();
+    f.set("epochs", 20);
+    f.set("lr", 0.05);
+    f.set("l2", 0.001);
+    meta.set("fold_in", std::move(f));
+  }
+  std::vector<std::pair<std::string, Tensor>> t;
+  auto add = [&](const char* name, const std::vector<float>& v, Shape shape) -> Status {
+    VITRINE_ASSIGN_OR_RETURN(Tensor x, Tensor::from_values(shape, v.data(), v.size()));
+    t.emplace_back(name, std::move(x));
+    return Status::Ok();
+  };
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> bias(static_cast<size_t>(n));
+  for (float& b : bias) b = normal() * 0.5f;
+  Status s = add("rows", table(scale), Shape{n, d});
+  if (s.ok() && kind == "mult-dae") s = add("fold", table(scale), Shape{n, d});
+  if (s.ok()) s = add("bias", bias, Shape{n});
+  if (s.ok() && kind == "mult-dae") s = add("enc.b", std::vector<float>(static_cast<size_t>(d), 0.0f), Shape{d});
+  if (!s.ok()) return fail(s);
+  Result<std::vector<uint8_t>> bytes = write_safetensors(
+      t, {{"format", "vitrine"}, {"format_version", "2"}, {"recommender", meta.dump()},
+          {"recommender_storage", R"({"rows":"float","rows_m":0,"fold":"float","fold_m":0})"}}, true);
+  if (!bytes.ok()) return fail(bytes.status());
+  s = write_binary_file(out, bytes.value());
+  if (!s.ok()) return fail(s);
+  std::printf("{\"items\": %lld, \"bytes\": %zu}\n", static_cast<long long>(n), bytes->size());
+  return 0;
+}
+
+int compact_main(int argc, char** argv) {
+  if (argc < 3) return fail(Status::InvalidArgument("compact needs a MODEL"));
+  std::string out, rows = "float", fold = "float";
+  bool half = true;
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--out") out = next();
+    else if (a == "--rows") rows = next();
+    else if (a == "--fold") fold = next();
+    else if (a == "--f32") half = false;
+    else return fail(Status::InvalidArgument("unknown option " + a));
+  }
+  if (out.empty()) return fail(Status::InvalidArgument("compact needs --out"));
+  Result<std::pair<TablePrecision, int64_t>> r = parse_storage(rows), f = parse_storage(fold);
+  if (!r.ok()) return fail(r.status());
+  if (!f.ok()) return fail(f.status());
+  Result<std::unique_ptr<RecModel>> m = read_rec_model(argv[2]);
+  if (!m.ok()) return fail(m.status());
+  RecModel::CompactOptions o;
+  o.rows = r->first;
+  o.rows_m = r->second;
+  o.fold = f->first;
+  o.fold_m = f->second;
+  o.half = half;
+  const auto t0 = std::chrono::steady_clock::now();
+  Result<std::vector<uint8_t>> bytes = m.value()->save_compact(o);
+  if (!bytes.ok()) return fail(bytes.status());
+  Status s = write_binary_file(out, bytes.value());
+  if (!s.ok()) return fail(s);
+  std::printf("{\"items\": %lld, \"bytes\": %zu, \"seconds\": %.2f}\n", static_cast<long long>(m.value()->num_items()), bytes->size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return 0;
 }
 
 int delta_main(int argc, char** argv) {
@@ -270,12 +395,14 @@ int delta_main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: vitrine-recommend train|rank|delta ... (see the comment at the top of "
+    std::fprintf(stderr, "usage: vitrine-recommend train|rank|delta|compact ... (see the comment at the top of "
                          "engine/tools/vitrine_recommend.cc)\n");
     return 2;
   }
   if (std::strcmp(argv[1], "train") == 0) return train_main(argc, argv);
   if (std::strcmp(argv[1], "rank") == 0) return rank_main(argc, argv);
   if (std::strcmp(argv[1], "delta") == 0) return delta_main(argc, argv);
-  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank, delta)"));
+  if (std::strcmp(argv[1], "compact") == 0) return compact_main(argc, argv);
+  if (std::strcmp(argv[1], "synth") == 0) return synth_main(argc, argv);
+  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank, delta, compact)"));
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -709,6 +710,155 @@ TEST(ItemDelta, RefusesBadDeltasWithoutChangingTheModel) {
   EXPECT_EQ(diffed->upsert, std::vector<std::string>{"d"});
   ASSERT_TRUE(m->apply_delta(diffed.value()).ok());
   EXPECT_EQ(m->find_item("d").value(), 3);
+}
+
+TEST(ItemTable, ProductQuantizationScoresByLookupAndKeepsItsCodebook) {
+  std::mt19937 rng(11);
+  const int64_t n = 600, d = 12;
+  // Clustered rows: 20 centres plus small noise.
+  const std::vector<float> centres = random_vec(20 * d, rng);
+  std::vector<float> rows(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) rows[static_cast<size_t>(i * d + j)] = centres[static_cast<size_t>((i % 20) * d + j)] + 0.05f * random_vec(1, rng)[0];
+  Result<ItemTable> pq = ItemTable::build_pq(rows.data(), n, d, 5, 3);  // uneven sub-spaces: widths 2 and 3
+  ASSERT_TRUE(pq.ok()) << pq.status().to_string();
+  EXPECT_EQ(pq->precision(), TablePrecision::kPQ);
+  EXPECT_EQ(pq->pq_codes().size(), static_cast<size_t>(n * 5));
+  const std::vector<float> user = random_vec(d, rng);
+  std::vector<float> got(static_cast<size_t>(n)), row(static_cast<size_t>(d));
+  pq->score(user.data(), nullptr, got.data(), 0, n);
+  double err = 0, scale = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float want = 0, dec = 0;
+    pq->row(i, row.data());
+    for (int64_t j = 0; j < d; ++j) {
+      want += rows[static_cast<size_t>(i * d + j)] * user[static_cast<size_t>(j)];
+      dec += row[static_cast<size_t>(j)] * user[static_cast<size_t>(j)];
+    }
+    EXPECT_NEAR(got[static_cast<size_t>(i)], dec, 1e-4f * (1 + std::fabs(dec)));  // lookups == decoded rows
+    err = std::max(err, static_cast<double>(std::fabs(got[static_cast<size_t>(i)] - want)));
+    scale = std::max(scale, static_cast<double>(std::fabs(want)));
+  }
+  EXPECT_LT(err, 0.1 * scale);  // 256 centroids per 2-3 dimensions of 20 clusters: close
+  // Deterministic, and new rows are coded with the same codebook (the table's own rows: same codes).
+  Result<ItemTable> again = ItemTable::build_pq(rows.data(), n, d, 5, 3);
+  EXPECT_EQ(again->pq_codes(), pq->pq_codes());
+  Result<ItemTable> same = pq->with_rows(rows.data(), n);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->pq_codes(), pq->pq_codes());
+  EXPECT_EQ(same->pq_codebook(), pq->pq_codebook());
+  // Bad input.
+  EXPECT_FALSE(ItemTable::build_pq(rows.data(), n, d, 13).ok());
+  EXPECT_FALSE(ItemTable::build_pq(rows.data(), n, d, 0).ok());
+  EXPECT_FALSE(ItemTable::from_pq(n, d, 5, std::vector<uint8_t>(3), pq->pq_codebook()).ok());
+  std::vector<float> nan_book = pq->pq_codebook();
+  nan_book[7] = NAN;
+  EXPECT_FALSE(ItemTable::from_pq(n, d, 5, pq->pq_codes(), nan_book).ok());
+  EXPECT_FALSE(ItemTable::from_int8(2, 2, {1, 2, 3, -128}, {1.0f, 1.0f}).ok());
+  EXPECT_FALSE(ItemTable::from_int8(2, 2, {1, 2, 3, 4}, {1.0f, 0.0f}).ok());
+  EXPECT_FALSE(ItemTable::build(rows.data(), n, d, TablePrecision::kPQ).ok());
+}
+
+// Compact files of every kind: float files rank bit for bit like the model file, int8 like the
+// model loaded as int8, PQ close; PQ re-saves keep their codes; deltas apply to PQ tables.
+TEST(CompactModel, RoundTripsEveryKindAndStorage) {
+  for (const std::string kind : {"mult-dae", "mf-bpr", "gru4rec"}) {
+    SCOPED_TRACE(kind);
+    auto r = train_small(kind, 5);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    std::unique_ptr<RecModel> f32 = RecModel::create(r->model, TablePrecision::kF32).value();
+    std::unique_ptr<RecModel> i8 = RecModel::create(r->model, TablePrecision::kInt8).value();
+    const auto h = hist({0, 3, 6, 3});
+    auto scores = [&](const RecModel& m) {
+      std::vector<float> user, s(static_cast<size_t>(m.num_items()));
+      EXPECT_TRUE(m.fold_in(h, &user).ok());
+      m.score(user.data(), s.data(), nullptr);
+      return s;
+    };
+    auto reload = [&](const RecModel& m, RecModel::CompactOptions o, TablePrecision p = TablePrecision::kF32) {
+      Result<std::vector<uint8_t>> bytes = m.save_compact(o);
+      EXPECT_TRUE(bytes.ok()) << bytes.status().to_string();
+      Result<std::unique_ptr<RecModel>> back = RecModel::load(std::make_shared<std::vector<uint8_t>>(bytes.value()), p);
+      EXPECT_TRUE(back.ok()) << back.status().to_string();
+      return std::move(back).value();
+    };
+    RecModel::CompactOptions o;
+    o.half = false;
+    std::unique_ptr<RecModel> back = reload(*f32, o);
+    EXPECT_EQ(scores(*back), scores(*f32));
+    EXPECT_EQ(back->fingerprint(), f32->fingerprint());
+    EXPECT_EQ(back->kind(), kind);
+    // int8 score rows, f32 fold rows: as the model file loaded with precision int8.
+    o.rows = TablePrecision::kInt8;
+    EXPECT_EQ(scores(*reload(*f32, o)), scores(*i8));
+    // PQ: every sub-space one dimension wide keeps rankings close.
+    o.rows = TablePrecision::kPQ;
+    o.rows_m = f32->dim();
+    o.fold = TablePrecision::kPQ;
+    o.fold_m = std::max<int64_t>(1, f32->fold_dim());
+    o.half = true;
+    std::unique_ptr<RecModel> pq = reload(*f32, o);
+    EXPECT_EQ(pq->table().precision(), TablePrecision::kPQ);
+    const std::vector<float> a = scores(*f32), b = scores(*pq);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 0.05f * (1 + std::fabs(a[i]))) << i;
+    // Saving a PQ model again keeps its codes (no second quantization): the same bytes.
+    EXPECT_EQ(pq->save_compact(o).value(), reload(*pq, o)->save_compact(o).value());
+    // A delta onto the PQ model codes the new rows with its codebook.
+    ItemDelta d;
+    d.kind = kind;
+    d.dim = pq->dim();
+    d.fold_dim = pq->fold_dim();
+    d.base = pq->fingerprint();
+    d.upsert = {"brand-new"};
+    d.rows.assign(static_cast<size_t>(d.dim), 0.1f);
+    d.bias = {0.0f};
+    d.fold.assign(static_cast<size_t>(d.fold_dim), 0.1f);
+    std::unique_ptr<RecModel> tgt = reload(*pq, o);
+    seal_item_delta(*tgt, &d);
+    ASSERT_TRUE(tgt->apply_delta(d).ok());
+    EXPECT_EQ(tgt->table().precision(), TablePrecision::kPQ);
+    EXPECT_EQ(tgt->num_items(), pq->num_items() + 1);
+    EXPECT_EQ(tgt->table().pq_codebook(), pq->table().pq_codebook());
+  }
+}
+
+TEST(CompactModel, DamagedFilesAreRefusedWithReasons) {
+  auto r = train_small("mult-dae", 2);
+  ASSERT_TRUE(r.ok());
+  std::unique_ptr<RecModel> m = RecModel::create(r->model, TablePrecision::kF32).value();
+  RecModel::CompactOptions o;
+  o.rows = TablePrecision::kPQ;
+  o.rows_m = 4;
+  const std::vector<uint8_t> good = m->save_compact(o).value();
+  ASSERT_TRUE(RecModel::load(std::make_shared<std::vector<uint8_t>>(good), TablePrecision::kF32).ok());
+  for (size_t cut : {size_t(8), good.size() / 3, good.size() - 2}) {
+    EXPECT_FALSE(RecModel::load(std::make_shared<std::vector<uint8_t>>(good.begin(), good.begin() + static_cast<int64_t>(cut)),
+                                TablePrecision::kF32).ok()) << cut;
+  }
+  // Rewritten parts: a tensor dropped, a wrong shape, a NaN, an unknown storage.
+  SafetensorsFile f = SafetensorsFile::parse(good.data(), good.size()).value();
+  auto rewrite = [&](const std::string& drop, std::pair<std::string, Tensor> extra, std::string storage) {
+    std::vector<std::pair<std::string, Tensor>> t;
+    for (const std::string& name : f.names()) {
+      if (name == drop || name == extra.first) continue;
+      t.emplace_back(name, f.typed_tensor(name).value());
+    }
+    if (!extra.first.empty()) t.push_back(extra);
+    std::map<std::string, std::string> meta = f.metadata();
+    if (!storage.empty()) meta["recommender_storage"] = storage;
+    return RecModel::load(std::make_shared<std::vector<uint8_t>>(write_safetensors(t, meta).value()), TablePrecision::kF32).status();
+  };
+  EXPECT_EQ(rewrite("", {"", Tensor()}, "").code(), StatusCode::kOk);
+  EXPECT_EQ(rewrite("bias", {"", Tensor()}, "").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(rewrite("rows.codes", {"", Tensor()}, "").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(rewrite("", {"rows.codes", Tensor::zeros(Shape{3, 4}, DType::kU8).value()}, "").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(rewrite("", {"rows.codebook", Tensor::zeros(Shape{100}).value()}, "").code(), StatusCode::kDataLoss);
+  Tensor nan_bias = Tensor::zeros(Shape{m->num_items()}).value();
+  nan_bias.mutable_data()[1] = NAN;
+  EXPECT_EQ(rewrite("", {"bias", nan_bias}, "").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(rewrite("", {"", Tensor()}, R"({"rows":"zip","rows_m":4,"fold":"float","fold_m":0})").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(rewrite("", {"", Tensor()}, R"({"rows":"pq","rows_m":9999,"fold":"float","fold_m":0})").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(rewrite("", {"", Tensor()}, "[").code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
-// libFuzzer harness: recommender item deltas (recommend.h ItemDelta), the small files a store
-// ships to add, change and remove items. The first byte picks what the rest is:
+// libFuzzer harness: the recommender files a store ships besides model files — item deltas
+// (recommend.h ItemDelta: items added, changed, removed) and compact models (save_compact: PQ /
+// int8 / float item tables). The first byte picks what the rest is:
 //   0: a delta file, parsed (parse_item_delta) and applied to a small model whose fingerprint it is
 //      given as base (so the checks after the fingerprint run too); a failed apply must leave the
 //      model unchanged;
 //   1: a target catalogue from the bytes (ids, rows, bias): the delta to it is diffed, written,
-//      parsed back and applied, which must succeed and reach the promised fingerprint.
+//      parsed back and applied, which must succeed and reach the promised fingerprint;
+//   2: a compact model file (RecModel::load): when it loads, a fold-in, a full scoring and a
+//      compact re-save that loads back with the same fingerprint.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -41,7 +44,28 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::ByteReader in(data, size);
-  const uint8_t mode = in.u8() % 2;
+  const uint8_t mode = in.u8() % 3;
+  if (mode == 2) {
+    auto bytes = std::make_shared<const std::vector<uint8_t>>(in.here(), in.here() + in.left());
+    Result<std::unique_ptr<RecModel>> m = RecModel::load(bytes, TablePrecision::kF32);
+    if (!m.ok() || m.value()->num_items() > 4096 || m.value()->dim() > 1024) return 0;
+    std::vector<float> user, scores(static_cast<size_t>(m.value()->num_items()));
+    if (m.value()->fold_in({{0, 1.0f}}, &user).ok()) m.value()->score(user.data(), scores.data(), nullptr);
+    RecModel::CompactOptions o;
+    o.rows = m.value()->table().precision() == TablePrecision::kF16 ? TablePrecision::kF32 : m.value()->table().precision();
+    o.rows_m = m.value()->table().pq_m();
+    o.fold = m.value()->fold_table().precision() == TablePrecision::kF16 ? TablePrecision::kF32 : m.value()->fold_table().precision();
+    o.fold_m = m.value()->fold_table().pq_m();
+    o.half = false;
+    Result<std::vector<uint8_t>> again = m.value()->save_compact(o);
+    if (!again.ok()) return 0;  // e.g. a metadata string the writer refuses
+    Result<std::unique_ptr<RecModel>> back = RecModel::load(std::make_shared<const std::vector<uint8_t>>(again.value()), TablePrecision::kF32);
+    if (!back.ok() || back.value()->fingerprint() != m.value()->fingerprint()) {
+      std::fprintf(stderr, "a re-saved compact model does not load back: %s\n", back.ok() ? "fingerprint" : back.status().to_string().c_str());
+      std::abort();
+    }
+    return 0;
+  }
   std::unique_ptr<RecModel> m = base_model();
   const uint64_t before = m->fingerprint();
   if (mode == 0) {

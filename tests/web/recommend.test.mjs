@@ -27,6 +27,16 @@ function deltaFiles() {
   return deltaCache;
 }
 
+// The shipped model as a compact file with PQ score and fold-in rows (16 one-byte codes each).
+let compactCache;
+function compactFile() {
+  if (!compactCache) {
+    compactCache = tmpFile('movielens-pq.safetensors');
+    execFileSync(tool, ['compact', modelPath, '--out', compactCache, '--rows', 'pq:16', '--fold', 'pq:16']);
+  }
+  return compactCache;
+}
+
 function tmpFile(name) {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rec-')), name);
 }
@@ -239,6 +249,35 @@ for (const variant of ['simd', 'simd-threads']) {
       await rejects(target.applyDelta(delta), 'FailedPrecondition', /another model state/);
       await rec.dispose();
       await target.dispose();
+    });
+
+    test('compact files (PQ item tables) load, rank close to the model, and exactly like native', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
+      const pqPath = compactFile();
+      assert.ok(fs.statSync(pqPath).size < fs.statSync(modelPath).size / 8);
+      const rec = await runtime.createRecommender({ model: pqPath });
+      const full = await runtime.createRecommender({ model: modelPath });
+      const info = await rec.info();
+      assert.equal(info.precision, 'pq');
+      assert.equal(rec.precision, 'pq');
+      assert.equal(info.items, 6169);
+      assert.ok(info.bytes < (await full.info()).bytes / 8, `${info.bytes} engine bytes`);
+      const got = (await rec.recommendFor(HISTORY, { k: 20 })).map((r) => r.id);
+      const want = (await full.recommendFor(HISTORY, { k: 20 })).map((r) => r.id);
+      assert.ok(got.filter((id) => want.includes(id)).length >= 8, `${got} vs ${want}`);
+      const ids = await rec.itemIds();
+      const index = new Map(ids.map((id, i) => [id, i]));
+      const histories = [[0, 5, 17], [100, 2000, 3000, 6000], [42]];
+      const hFile = tmpFile('h.txt');
+      const oFile = hFile.replace('h.txt', 'ranked.txt');
+      fs.writeFileSync(hFile, histories.map((h) => h.join(' ')).join('\n') + '\n');
+      execFileSync(tool, ['rank', pqPath, '--histories', hFile, '--k', '50', '--out', oFile]);
+      const native = fs.readFileSync(oFile, 'utf8').trim().split('\n');
+      for (const [u, h] of histories.entries()) {
+        const wasm = (await rec.recommendFor(h.map((i) => ids[i]), { k: 50, explain: false })).map((r) => index.get(r.id)).join(' ');
+        assert.equal(wasm, native[u], `user ${u}`);
+      }
+      await rec.dispose();
+      await full.dispose();
     });
 
     test('ranks exactly like the native engine', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {

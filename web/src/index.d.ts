@@ -366,7 +366,8 @@ export interface ShippedModel {
 }
 
 export declare class Recommender {
-  readonly precision: 'f32' | 'f16' | 'int8';
+  /** How the item table is held: the requested precision, or a compact file's own 'int8' / 'pq'. */
+  readonly precision: 'f32' | 'f16' | 'int8' | 'pq';
   info(): Promise<{ kind: string; items: number; dim: number; bytes: number; precision: string; events: number;
           /** Saved events of items this model lacks: kept and saved again, not used for ranking. */
           dormantEvents: number; droppedOnLoad: number; shippedModel: ShippedModel | null }>;

@@ -45,7 +45,7 @@ export class Recommender extends EngineObject {
       const precision = options.precision ?? 'f32';
       this._check(this._handle.load(bytes, precision));
       this._check(this._handle.setCatalog(JSON.stringify(options.catalog ?? null)));
-      this.precision = precision;
+      this.precision = this._handle.precision();  // a compact file's int8 / pq storage wins
       if (saved) {
         try {
           this._restore(saved);
@@ -62,7 +62,7 @@ export class Recommender extends EngineObject {
   /** { kind, items, dim, bytes, precision, events } */
   async info() {
     const h = this._live();
-    return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: this.precision,
+    return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: h.precision(),
              events: this._events.length, dormantEvents: this._dormant.length, droppedOnLoad: this._dropped,
              shippedModel: this._shippedModel ?? null };
   }

@@ -41,6 +41,11 @@ enum class TablePrecision {
   kF16,   // 2 bytes per value (IEEE half, round to nearest even)
   kInt8,  // 1 byte per value + one f32 scale per row (symmetric: value = q * scale); scored in
           // exact integer arithmetic against the user vector quantized to int16; d <= 2048
+  kPQ,    // product quantization: each row cut into m sub-vectors (dimensions [j*d/m, (j+1)*d/m)),
+          // each stored as one byte naming one of 256 centroids of its sub-space: m bytes per row
+          // plus a 256 x d codebook; scored by table lookups (one 256-entry table of
+          // <centroid, user sub-vector> per sub-space). Made by k-means (build_pq), never by
+          // parse_precision: only compact model files hold it.
 };
 Result<TablePrecision> parse_precision(const std::string& name);  // "f32" | "f16" | "int8"
 const char* precision_name(TablePrecision p);
@@ -52,10 +57,31 @@ class ItemTable {
   // Copies and converts `rows` (n, d) row-major. Refuses non-finite values and empty dimensions.
   static Result<ItemTable> build(const float* rows, int64_t n, int64_t d, TablePrecision precision);
 
+  // Product quantization of `rows` (n, d) with m sub-spaces (1 <= m <= d, m <= 4096): k-means
+  // (256 centroids, k-means++ seeding from `seed`, Lloyd iterations) on at most `sample` rows,
+  // then every row coded by its nearest centroids. With `half`, centroids are rounded to F16
+  // before coding (what a half-precision file stores). Deterministic for a given input.
+  static Result<ItemTable> build_pq(const float* rows, int64_t n, int64_t d, int64_t m, uint32_t seed = 1,
+                                    int64_t sample = 16384, int iterations = 20, bool half = false);
+  // A PQ table from its parts: codes (n, m) and the codebook (256 x d, sub-space j's centroid c at
+  // [256 * begin_j + c * width_j, ...)); InvalidArgument for sizes that disagree or non-finite values.
+  static Result<ItemTable> from_pq(int64_t n, int64_t d, int64_t m, std::vector<uint8_t> codes, std::vector<float> codebook);
+  // An int8 table from its parts: q (n, d) and scales (n, finite, > 0).
+  static Result<ItemTable> from_int8(int64_t n, int64_t d, std::vector<int8_t> q, std::vector<float> scales);
+  // Other rows (n, d) in this table's storage: the same precision; PQ rows coded with this
+  // table's codebook (new items of a PQ catalogue keep its centroids).
+  Result<ItemTable> with_rows(const float* rows, int64_t n) const;
+
   int64_t size() const { return n_; }
   int64_t dim() const { return d_; }
   TablePrecision precision() const { return precision_; }
-  size_t bytes() const;  // memory held by the rows (and scales)
+  size_t bytes() const;  // memory held by the rows (and scales, codes, codebook)
+  // Stored parts, for writing compact files.
+  int64_t pq_m() const { return pq_m_; }
+  const std::vector<uint8_t>& pq_codes() const { return codes_; }
+  const std::vector<float>& pq_codebook() const { return codebook_; }
+  const std::vector<int8_t>& int8_values() const { return i8_; }
+  const std::vector<float>& int8_scales() const { return scales_; }
 
   // out[i - begin] = <row i, user> (+ bias[i] when bias is non-null) for i in [begin, end).
   void score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const;
@@ -72,7 +98,11 @@ class ItemTable {
   std::vector<uint16_t> f16_;
   std::vector<int8_t> i8_;
   std::vector<float> scales_;  // int8: per row
+  int64_t pq_m_ = 0;
+  std::vector<uint8_t> codes_;    // pq: (n, m)
+  std::vector<float> codebook_;   // pq: 256 x d, by sub-space
   std::vector<float> norms_;   // L2 norm of each (stored, dequantized) row
+  void finish();               // computes norms_
 };
 
 // One ranked item.
@@ -113,6 +143,10 @@ class RecModel {
   // Reads the "recommender" metadata and constants of a loaded model file; the item table (the
   // rows that scores are computed against) is stored with `precision`.
   static Result<std::unique_ptr<RecModel>> create(const LoadedModel& model, TablePrecision precision);
+  // Reads either form of recommender file: a model file (create) or a compact file
+  // (save_compact). A compact file's int8 / PQ tables stay as stored; its float tables take
+  // `precision`. Errors name the field (DataLoss for a damaged file).
+  static Result<std::unique_ptr<RecModel>> load(std::shared_ptr<const std::vector<uint8_t>> bytes, TablePrecision precision);
 
   // A model over a raw item table (kind "table"): rows (n, d), bias (n) or null, and item ids
   // (empty: the ids are the decimal indices "0".."n-1"). Its fold-in is the weighted mean of the
@@ -154,6 +188,26 @@ class RecModel {
   Status apply_delta(const ItemDelta& delta);
   // Every item's parameters as f32 (dequantized table rows, bias, fold-in rows), for deltas.
   void item_params(int64_t i, float* row, float* bias, float* fold) const;
+  const ItemTable& fold_table() const { return fold_; }
+
+  // A compact file of this model: only what ranking on the device reads (no training graph), the
+  // score rows and fold-in rows stored as `rows` / `fold` say. Loaded back by load().
+  //   metadata "recommender" (as in model files, items as now) and "recommender_storage":
+  //     {"rows": "float"|"int8"|"pq", "rows_m": m, "fold": ..., "fold_m": m}
+  //   tensors per table T ("rows", "fold"): float: T (I, D); int8: T.q (I, D) I8 + T.scale (I);
+  //     pq: T.codes (I, m) U8 + T.codebook (256 * D); then "bias" (I) and the kind's own:
+  //     mult-dae "enc.b" (H); mf-bpr "user.mean" (D, optional); gru4rec "gru.w_ih_t" (E, 3H),
+  //     "gru.w_hh_t" (H, 3H), "gru.b_ih" (3H), "gru.b_hh" (3H).
+  // With `half`, every float value is stored as F16 (PQ centroids rounded before coding).
+  struct CompactOptions {
+    TablePrecision rows = TablePrecision::kF32;  // kF32 (float) | kInt8 | kPQ
+    int64_t rows_m = 16;                         // PQ sub-spaces of the score rows
+    TablePrecision fold = TablePrecision::kF32;
+    int64_t fold_m = 16;
+    bool half = true;
+    uint32_t seed = 1;
+  };
+  Result<std::vector<uint8_t>> save_compact(const CompactOptions& options) const;
 
   // The items most similar to `item` by cosine of their table rows (the item itself excluded).
   std::vector<ScoredItem> similar_items(int32_t item, int64_t k, const uint8_t* excluded) const;
@@ -164,19 +218,25 @@ class RecModel {
 
  private:
   RecModel() = default;
+  static Result<std::unique_ptr<RecModel>> from_metadata(const std::string& json);
+  static Result<std::unique_ptr<RecModel>> load_compact(const class SafetensorsFile& file, TablePrecision precision);
   std::string kind_;
+  std::string meta_json_;  // the "recommender" metadata as read (items replaced when saved)
   std::vector<std::string> item_ids_;
   std::unordered_map<std::string, int32_t> index_;
   ItemTable table_;
   std::vector<float> bias_;  // (I)
-  // mult-dae: encoder rows per item (I, H) and bias (H)
-  std::vector<float> enc_t_, enc_b_;
+  // Per-item fold-in rows (I, F): the encoder row of each item (mult-dae, F = H), its input
+  // embedding (gru4rec, F = E); empty for the other kinds.
+  ItemTable fold_;
+  // mult-dae: encoder bias (H)
+  std::vector<float> enc_b_;
   // mf-bpr fold-in settings
   int64_t mf_epochs_ = 0, mf_negatives_ = 1;
   double mf_lr_ = 0, mf_l2_ = 0;
   std::vector<float> mf_user_mean_;  // optional "user.mean" (D): the empty history's vector
-  // gru4rec: item embeddings (I, E), transposed gate weights (E, 3H), (H, 3H), biases (3H)
-  std::vector<float> emb_, w_ih_t_, w_hh_t_, b_ih_, b_hh_;
+  // gru4rec: transposed gate weights (E, 3H), (H, 3H), biases (3H)
+  std::vector<float> w_ih_t_, w_hh_t_, b_ih_, b_hh_;
   int64_t emb_dim_ = 0, hidden_ = 0;
 };
 
@@ -209,6 +269,9 @@ Result<ItemDelta> parse_item_delta(std::shared_ptr<const std::vector<uint8_t>> b
 // fingerprint is that of `from` with the delta applied (its item order: survivors, then new ids
 // in `to`'s order).
 Result<ItemDelta> diff_items(const RecModel& from, const RecModel& to, float tolerance);
+// Sets a hand-made delta's base and result fingerprints for `base` (its kind and dimensions too):
+// what a producer calls once the lists and parameters are filled in. Checks nothing else.
+void seal_item_delta(const RecModel& base, ItemDelta* delta);
 // The delta's file bytes (F16 values with `half`).
 Result<std::vector<uint8_t>> write_item_delta(const ItemDelta& delta, bool half);
 

@@ -196,6 +196,7 @@ const char* precision_name(TablePrecision p) {
     case TablePrecision::kF32: return "f32";
     case TablePrecision::kF16: return "f16";
     case TablePrecision::kInt8: return "int8";
+    case TablePrecision::kPQ: return "pq";
   }
   return "?";
 }
@@ -243,18 +244,189 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
         }
       }
       break;
+    case TablePrecision::kPQ:
+      return Status::InvalidArgument("item table: PQ tables are made by build_pq");
   }
-  t.norms_.resize(static_cast<size_t>(n));
-  std::vector<float> r(static_cast<size_t>(d));
-  for (int64_t i = 0; i < n; ++i) {
-    t.row(i, r.data());
-    t.norms_[static_cast<size_t>(i)] = std::sqrt(dot_row(r.data(), r.data(), d));
-  }
+  t.finish();
   return t;
 }
 
+void ItemTable::finish() {
+  norms_.resize(static_cast<size_t>(n_));
+  std::vector<float> r(static_cast<size_t>(d_));
+  for (int64_t i = 0; i < n_; ++i) {
+    row(i, r.data());
+    norms_[static_cast<size_t>(i)] = std::sqrt(dot_row(r.data(), r.data(), d_));
+  }
+}
+
+namespace {
+
+// Sub-space j of m over d dimensions: [j * d / m, (j + 1) * d / m).
+inline int64_t sub_begin(int64_t j, int64_t d, int64_t m) { return j * d / m; }
+
+inline float sq_dist(const float* a, const float* b, int64_t w) {
+  float s = 0;
+  for (int64_t k = 0; k < w; ++k) {
+    const float t = a[k] - b[k];
+    s += t * t;
+  }
+  return s;
+}
+
+// The nearest of `count` centroids (count x w at c) to x; ties: the lower index.
+inline int nearest(const float* x, const float* c, int64_t w, int count, float* dist = nullptr) {
+  int best = 0;
+  float bd = std::numeric_limits<float>::infinity();
+  for (int k = 0; k < count; ++k) {
+    const float dk = sq_dist(x, c + k * w, w);
+    if (dk < bd) {
+      bd = dk;
+      best = k;
+    }
+  }
+  if (dist) *dist = bd;
+  return best;
+}
+
+}  // namespace
+
+Result<ItemTable> ItemTable::build_pq(const float* rows, int64_t n, int64_t d, int64_t m, uint32_t seed, int64_t sample,
+                                      int iterations, bool half) {
+  if (n < 1 || d < 1) return Status::InvalidArgument("item table: need at least one item and one dimension");
+  if (m < 1 || m > d || m > 4096) {
+    return Status::InvalidArgument("item table: PQ needs 1 <= m <= min(d, 4096) sub-spaces, got m = " + std::to_string(m) +
+                                   " for d = " + std::to_string(d));
+  }
+  if (sample < 1 || iterations < 0) return Status::InvalidArgument("item table: PQ sample and iterations must be positive");
+  for (int64_t i = 0; i < n * d; ++i) {
+    if (!std::isfinite(rows[i])) return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d));
+  }
+  constexpr int K = 256;
+  const int64_t s = std::min(n, sample);
+  std::vector<float> codebook(static_cast<size_t>(K * d));
+  std::vector<uint8_t> codes(static_cast<size_t>(n * m));
+  for (int64_t j = 0; j < m; ++j) {
+    const int64_t b = sub_begin(j, d, m), w = sub_begin(j + 1, d, m) - b;
+    // The training sub-vectors: s rows spread evenly over the table.
+    std::vector<float> x(static_cast<size_t>(s * w));
+    for (int64_t r = 0; r < s; ++r) {
+      const int64_t i = s == n ? r : r * n / s;
+      std::copy(rows + i * d + b, rows + i * d + b + w, x.begin() + r * w);
+    }
+    float* c = codebook.data() + K * b;
+    // k-means++ seeding.
+    Rng rng(0x9e3779b9ull * (seed + 1) + static_cast<uint64_t>(j));
+    std::vector<float> dist(static_cast<size_t>(s), std::numeric_limits<float>::infinity());
+    int64_t pick = rng.below(s);
+    for (int k = 0; k < K; ++k) {
+      std::copy(x.begin() + pick * w, x.begin() + (pick + 1) * w, c + k * w);
+      double total = 0;
+      for (int64_t r = 0; r < s; ++r) {
+        dist[static_cast<size_t>(r)] = std::min(dist[static_cast<size_t>(r)], sq_dist(x.data() + r * w, c + k * w, w));
+        total += dist[static_cast<size_t>(r)];
+      }
+      if (total <= 0) {
+        pick = rng.below(s);  // fewer distinct points than centroids: repeats
+        continue;
+      }
+      double u = static_cast<double>(rng.next() >> 11) * (1.0 / 9007199254740992.0) * total;
+      pick = s - 1;
+      for (int64_t r = 0; r < s; ++r) {
+        u -= dist[static_cast<size_t>(r)];
+        if (u < 0) {
+          pick = r;
+          break;
+        }
+      }
+    }
+    // Lloyd iterations; an empty cluster takes the point farthest from its centroid.
+    std::vector<int> assign(static_cast<size_t>(s));
+    std::vector<double> sum(static_cast<size_t>(K * w));
+    std::vector<int64_t> count(K);
+    for (int it = 0; it < iterations; ++it) {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      std::fill(count.begin(), count.end(), 0);
+      for (int64_t r = 0; r < s; ++r) {
+        const int a = nearest(x.data() + r * w, c, w, K, &dist[static_cast<size_t>(r)]);
+        assign[static_cast<size_t>(r)] = a;
+        ++count[a];
+        for (int64_t k = 0; k < w; ++k) sum[static_cast<size_t>(a * w + k)] += x[static_cast<size_t>(r * w + k)];
+      }
+      for (int k = 0; k < K; ++k) {
+        if (count[k] > 0) {
+          for (int64_t q = 0; q < w; ++q) c[k * w + q] = static_cast<float>(sum[static_cast<size_t>(k * w + q)] / count[k]);
+          continue;
+        }
+        const int64_t far = std::max_element(dist.begin(), dist.end()) - dist.begin();
+        if (dist[static_cast<size_t>(far)] <= 0) continue;
+        std::copy(x.begin() + far * w, x.begin() + (far + 1) * w, c + k * w);
+        dist[static_cast<size_t>(far)] = 0;
+      }
+    }
+    if (half) {
+      for (int64_t q = 0; q < K * w; ++q) c[q] = f16_to_f32(f32_to_f16(c[q]));
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      codes[static_cast<size_t>(i * m + j)] = static_cast<uint8_t>(nearest(rows + i * d + b, c, w, K));
+    }
+  }
+  return from_pq(n, d, m, std::move(codes), std::move(codebook));
+}
+
+Result<ItemTable> ItemTable::from_pq(int64_t n, int64_t d, int64_t m, std::vector<uint8_t> codes, std::vector<float> codebook) {
+  if (n < 1 || d < 1 || m < 1 || m > d || m > 4096) return Status::InvalidArgument("item table: bad PQ dimensions");
+  if (static_cast<int64_t>(codes.size()) != n * m || static_cast<int64_t>(codebook.size()) != 256 * d) {
+    return Status::InvalidArgument("item table: PQ codes must be (n, m) and the codebook 256 x d values");
+  }
+  for (float v : codebook) if (!std::isfinite(v)) return Status::InvalidArgument("item table: non-finite PQ centroid");
+  ItemTable t;
+  t.n_ = n;
+  t.d_ = d;
+  t.precision_ = TablePrecision::kPQ;
+  t.pq_m_ = m;
+  t.codes_ = std::move(codes);
+  t.codebook_ = std::move(codebook);
+  t.finish();
+  return t;
+}
+
+Result<ItemTable> ItemTable::from_int8(int64_t n, int64_t d, std::vector<int8_t> q, std::vector<float> scales) {
+  if (n < 1 || d < 1 || d > 2048) return Status::InvalidArgument("item table: bad int8 dimensions");
+  if (static_cast<int64_t>(q.size()) != n * d || static_cast<int64_t>(scales.size()) != n) {
+    return Status::InvalidArgument("item table: int8 values must be (n, d) with one scale per row");
+  }
+  for (float v : scales) if (!(std::isfinite(v) && v > 0)) return Status::InvalidArgument("item table: int8 scales must be finite and > 0");
+  for (int8_t v : q) if (v == -128) return Status::InvalidArgument("item table: int8 values must be in [-127, 127]");
+  ItemTable t;
+  t.n_ = n;
+  t.d_ = d;
+  t.precision_ = TablePrecision::kInt8;
+  t.i8_ = std::move(q);
+  t.scales_ = std::move(scales);
+  t.finish();
+  return t;
+}
+
+Result<ItemTable> ItemTable::with_rows(const float* rows, int64_t n) const {
+  if (precision_ != TablePrecision::kPQ) return build(rows, n, d_, precision_);
+  if (n < 1) return Status::InvalidArgument("item table: need at least one item");
+  for (int64_t i = 0; i < n * d_; ++i) {
+    if (!std::isfinite(rows[i])) return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d_));
+  }
+  std::vector<uint8_t> codes(static_cast<size_t>(n * pq_m_));
+  for (int64_t j = 0; j < pq_m_; ++j) {
+    const int64_t b = sub_begin(j, d_, pq_m_), w = sub_begin(j + 1, d_, pq_m_) - b;
+    for (int64_t i = 0; i < n; ++i) {
+      codes[static_cast<size_t>(i * pq_m_ + j)] = static_cast<uint8_t>(nearest(rows + i * d_ + b, codebook_.data() + 256 * b, w, 256));
+    }
+  }
+  return from_pq(n, d_, pq_m_, std::move(codes), codebook_);
+}
+
 size_t ItemTable::bytes() const {
-  return f32_.size() * 4 + f16_.size() * 2 + i8_.size() + scales_.size() * 4 + norms_.size() * 4;
+  return f32_.size() * 4 + f16_.size() * 2 + i8_.size() + scales_.size() * 4 + codes_.size() + codebook_.size() * 4 +
+         norms_.size() * 4;
 }
 
 void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
@@ -275,6 +447,30 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
     }
     return;
   }
+  if (precision_ == TablePrecision::kPQ) {
+    // One lookup table per sub-space: lut[j][c] = <centroid c of sub-space j, user sub-vector j>.
+    const int64_t m = pq_m_;
+    std::vector<float> lut(static_cast<size_t>(m * 256));
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t b = sub_begin(j, d_, m), w = sub_begin(j + 1, d_, m) - b;
+      const float* c = codebook_.data() + 256 * b;
+      for (int k = 0; k < 256; ++k) lut[static_cast<size_t>(j * 256 + k)] = dot_row(c + k * w, user + b, w);
+    }
+    const float* L = lut.data();
+    for (int64_t i = begin; i < end; ++i) {
+      const uint8_t* code = codes_.data() + i * m;
+      float s0 = 0, s1 = 0;  // two chains, fixed order
+      int64_t j = 0;
+      for (; j + 2 <= m; j += 2) {
+        s0 += L[j * 256 + code[j]];
+        s1 += L[(j + 1) * 256 + code[j + 1]];
+      }
+      if (j < m) s0 += L[j * 256 + code[j]];
+      const float s = s0 + s1;
+      out[i - begin] = bias ? s + bias[i] : s;
+    }
+    return;
+  }
   for (int64_t i = begin; i < end; ++i) {
     const float s = precision_ == TablePrecision::kF32 ? dot_row(f32_.data() + i * d_, user, d_)
                                                        : dot_row(f16_.data() + i * d_, user, d_);
@@ -283,6 +479,14 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
 }
 
 void ItemTable::row(int64_t i, float* out) const {
+  if (precision_ == TablePrecision::kPQ) {
+    for (int64_t j = 0; j < pq_m_; ++j) {
+      const int64_t b = sub_begin(j, d_, pq_m_), w = sub_begin(j + 1, d_, pq_m_) - b;
+      const float* c = codebook_.data() + 256 * b + codes_[static_cast<size_t>(i * pq_m_ + j)] * w;
+      std::copy(c, c + w, out + b);
+    }
+    return;
+  }
   for (int64_t j = 0; j < d_; ++j) {
     const size_t k = static_cast<size_t>(i * d_ + j);
     switch (precision_) {
@@ -436,17 +640,12 @@ void add_vec_mat(const float* x, const float* w, int64_t m, int64_t n, float* y)
 
 }  // namespace
 
-Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, TablePrecision precision) {
-  if (!model.graph) return Status::InvalidArgument("recommender: no model");
-  VITRINE_RETURN_IF_ERROR(require_f32(*model.graph, "recommender"));
-  auto it = model.metadata.find("recommender");
-  if (it == model.metadata.end()) {
-    return Status::InvalidArgument("not a recommender model: the model file has no \"recommender\" metadata");
-  }
-  Result<Json> meta = parse_json(it->second);
+Result<std::unique_ptr<RecModel>> RecModel::from_metadata(const std::string& json) {
+  Result<Json> meta = parse_json(json);
   if (!meta.ok()) return Status::DataLoss("recommender metadata: " + meta.status().message());
   const JsonRef root(meta.value(), "recommender");
   std::unique_ptr<RecModel> m(new RecModel());
+  m->meta_json_ = json;
   VITRINE_ASSIGN_OR_RETURN(m->kind_, root["kind"].as_string());
   VITRINE_ASSIGN_OR_RETURN(const Json::Array* items, root["items"].as_array());
   for (size_t i = 0; i < items->size(); ++i) {
@@ -456,25 +655,9 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     }
     m->item_ids_.push_back(std::move(id));
   }
-  const int64_t n = static_cast<int64_t>(m->item_ids_.size());
-  if (n < 1) return Status::DataLoss("recommender metadata: no items");
-  const Graph& g = *model.graph;
-  Tensor rows, bias;
-  if (m->kind_ == "mult-dae") {
-    VITRINE_ASSIGN_OR_RETURN(Tensor enc_w, constant(g, "enc.w", {-1, n}));
-    const int64_t h = enc_w.shape()[0];
-    VITRINE_ASSIGN_OR_RETURN(Tensor enc_b, constant(g, "enc.b", {h}));
-    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "dec.w", {n, h}));
-    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
-    m->enc_t_ = transposed(enc_w);
-    m->enc_b_.assign(enc_b.data(), enc_b.data() + h);
-  } else if (m->kind_ == "mf-bpr") {
-    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "item.emb", {n, -1}));
-    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "item.bias", {n}));
-    if (g.find("user.mean").ok()) {
-      VITRINE_ASSIGN_OR_RETURN(Tensor mean, constant(g, "user.mean", {rows.shape()[1]}));
-      m->mf_user_mean_.assign(mean.data(), mean.data() + mean.num_elements());
-    }
+  if (m->item_ids_.empty()) return Status::DataLoss("recommender metadata: no items");
+  if (m->item_ids_.size() > static_cast<size_t>(INT32_MAX)) return Status::DataLoss("recommender metadata: too many items");
+  if (m->kind_ == "mf-bpr") {
     const JsonRef f = root["fold_in"];
     VITRINE_ASSIGN_OR_RETURN(m->mf_epochs_, f["epochs"].as_int());
     VITRINE_ASSIGN_OR_RETURN(m->mf_lr_, f["lr"].as_number());
@@ -483,6 +666,39 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     if (m->mf_epochs_ < 0 || m->mf_epochs_ > 10000 || m->mf_negatives_ < 1 || m->mf_negatives_ > 1000 ||
         !(m->mf_lr_ >= 0) || !(m->mf_l2_ >= 0)) {
       return Status::DataLoss("recommender metadata: fold_in settings out of range");
+    }
+  } else if (m->kind_ != "mult-dae" && m->kind_ != "gru4rec" && m->kind_ != "table") {
+    return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec)");
+  }
+  return m;
+}
+
+Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, TablePrecision precision) {
+  if (!model.graph) return Status::InvalidArgument("recommender: no model");
+  VITRINE_RETURN_IF_ERROR(require_f32(*model.graph, "recommender"));
+  auto it = model.metadata.find("recommender");
+  if (it == model.metadata.end()) {
+    return Status::InvalidArgument("not a recommender model: the model file has no \"recommender\" metadata");
+  }
+  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<RecModel> m, from_metadata(it->second));
+  const int64_t n = static_cast<int64_t>(m->item_ids_.size());
+  const Graph& g = *model.graph;
+  Tensor rows, bias;
+  if (m->kind_ == "mult-dae") {
+    VITRINE_ASSIGN_OR_RETURN(Tensor enc_w, constant(g, "enc.w", {-1, n}));
+    const int64_t h = enc_w.shape()[0];
+    VITRINE_ASSIGN_OR_RETURN(Tensor enc_b, constant(g, "enc.b", {h}));
+    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "dec.w", {n, h}));
+    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
+    const std::vector<float> enc_t = transposed(enc_w);
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::build(enc_t.data(), n, h, TablePrecision::kF32));
+    m->enc_b_.assign(enc_b.data(), enc_b.data() + h);
+  } else if (m->kind_ == "mf-bpr") {
+    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "item.emb", {n, -1}));
+    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "item.bias", {n}));
+    if (g.find("user.mean").ok()) {
+      VITRINE_ASSIGN_OR_RETURN(Tensor mean, constant(g, "user.mean", {rows.shape()[1]}));
+      m->mf_user_mean_.assign(mean.data(), mean.data() + mean.num_elements());
     }
   } else if (m->kind_ == "gru4rec") {
     VITRINE_ASSIGN_OR_RETURN(Tensor emb, constant(g, "item.emb", {n, -1}));
@@ -495,7 +711,7 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     VITRINE_ASSIGN_OR_RETURN(Tensor b_hh, constant(g, "gru.b_hh", {3 * h}));
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "out.w", {n, h}));
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "out.b", {n}));
-    m->emb_.assign(emb.data(), emb.data() + emb.num_elements());
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::build(emb.data(), n, e, TablePrecision::kF32));
     m->w_ih_t_ = transposed(w_ih);
     m->w_hh_t_ = transposed(w_hh);
     m->b_ih_.assign(b_ih.data(), b_ih.data() + 3 * h);
@@ -507,6 +723,201 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
   }
   VITRINE_ASSIGN_OR_RETURN(m->table_, ItemTable::build(rows.data(), n, rows.shape()[1], precision));
   m->bias_.assign(bias.data(), bias.data() + n);
+  return m;
+}
+
+// ---- compact files ------------------------------------------------------------------------------
+
+namespace {
+
+const char* storage_name(TablePrecision p) {
+  return p == TablePrecision::kInt8 ? "int8" : p == TablePrecision::kPQ ? "pq" : "float";
+}
+
+Result<Tensor> f32_tensor(std::vector<int64_t> dims, const float* v, size_t count) {
+  VITRINE_ASSIGN_OR_RETURN(Shape shape, Shape::make(dims));
+  return Tensor::from_values(shape, v, count);
+}
+
+// One item table into the tensor list (T, or T.q + T.scale, or T.codes + T.codebook).
+Status add_table(const std::string& name, const ItemTable& src, TablePrecision storage, int64_t m, bool half, uint32_t seed,
+                 std::vector<std::pair<std::string, Tensor>>* out) {
+  const int64_t n = src.size(), d = src.dim();
+  std::vector<float> rows(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; ++i) src.row(i, rows.data() + i * d);
+  if (storage == TablePrecision::kPQ) {
+    ItemTable t;
+    if (src.precision() == TablePrecision::kPQ && src.pq_m() == m) {
+      t = src;  // already coded: keep the codes (no second quantization)
+    } else {
+      VITRINE_ASSIGN_OR_RETURN(t, ItemTable::build_pq(rows.data(), n, d, m, seed, 16384, 20, half));
+    }
+    VITRINE_ASSIGN_OR_RETURN(Tensor codes, Tensor::from_bytes(Shape{n, m}, DType::kU8, t.pq_codes().data(), t.pq_codes().size()));
+    VITRINE_ASSIGN_OR_RETURN(Tensor book, f32_tensor({256 * d}, t.pq_codebook().data(), t.pq_codebook().size()));
+    out->emplace_back(name + ".codes", std::move(codes));
+    out->emplace_back(name + ".codebook", std::move(book));
+  } else if (storage == TablePrecision::kInt8) {
+    ItemTable t;
+    if (src.precision() == TablePrecision::kInt8) {
+      t = src;
+    } else {
+      VITRINE_ASSIGN_OR_RETURN(t, ItemTable::build(rows.data(), n, d, TablePrecision::kInt8));
+    }
+    VITRINE_ASSIGN_OR_RETURN(Tensor q, Tensor::from_bytes(Shape{n, d}, DType::kI8, t.int8_values().data(), t.int8_values().size()));
+    VITRINE_ASSIGN_OR_RETURN(Tensor scale, f32_tensor({n}, t.int8_scales().data(), t.int8_scales().size()));
+    out->emplace_back(name + ".q", std::move(q));
+    out->emplace_back(name + ".scale", std::move(scale));
+  } else {
+    VITRINE_ASSIGN_OR_RETURN(Tensor t, f32_tensor({n, d}, rows.data(), rows.size()));
+    out->emplace_back(name, std::move(t));
+  }
+  return Status::Ok();
+}
+
+// A table read back: its storage from the metadata, shapes checked against n (and d when known).
+Result<ItemTable> read_table(const SafetensorsFile& f, const std::string& name, const std::string& storage, int64_t m, int64_t n,
+                             TablePrecision precision) {
+  auto bad = [&](const std::string& why) { return Status::DataLoss("compact recommender: " + name + ": " + why); };
+  if (storage == "pq") {
+    Result<Tensor> codes = f.typed_tensor(name + ".codes");
+    Result<Tensor> book = f.tensor(name + ".codebook");
+    if (!codes.ok()) return bad(codes.status().message());
+    if (!book.ok()) return bad(book.status().message());
+    if (codes->dtype() != DType::kU8 || codes->shape().rank() != 2 || codes->shape()[0] != n || codes->shape()[1] != m) {
+      return bad("codes must be u8 (items, m)");
+    }
+    if (book->shape().rank() != 1 || book->num_elements() % 256 != 0) return bad("codebook must hold 256 x d values");
+    const int64_t d = book->num_elements() / 256;
+    std::vector<uint8_t> c(codes->data_as<uint8_t>(), codes->data_as<uint8_t>() + codes->num_elements());
+    std::vector<float> b(book->data(), book->data() + book->num_elements());
+    Result<ItemTable> t = ItemTable::from_pq(n, d, m, std::move(c), std::move(b));
+    if (!t.ok()) return bad(t.status().message());
+    return t;
+  }
+  if (storage == "int8") {
+    Result<Tensor> q = f.typed_tensor(name + ".q");
+    Result<Tensor> scale = f.tensor(name + ".scale");
+    if (!q.ok()) return bad(q.status().message());
+    if (!scale.ok()) return bad(scale.status().message());
+    if (q->dtype() != DType::kI8 || q->shape().rank() != 2 || q->shape()[0] != n) return bad("values must be i8 (items, d)");
+    if (scale->shape().rank() != 1 || scale->shape()[0] != n) return bad("scale must be (items)");
+    std::vector<int8_t> v(q->data_as<int8_t>(), q->data_as<int8_t>() + q->num_elements());
+    std::vector<float> sc(scale->data(), scale->data() + n);
+    Result<ItemTable> t = ItemTable::from_int8(n, q->shape()[1], std::move(v), std::move(sc));
+    if (!t.ok()) return bad(t.status().message());
+    return t;
+  }
+  if (storage != "float") return bad("unknown storage '" + storage + "'");
+  Result<Tensor> rows = f.tensor(name);
+  if (!rows.ok()) return bad(rows.status().message());
+  if (rows->shape().rank() != 2 || rows->shape()[0] != n) return bad("must be (items, d)");
+  Result<ItemTable> t = ItemTable::build(rows->data(), n, rows->shape()[1], precision);
+  if (!t.ok()) return bad(t.status().message());
+  return t;
+}
+
+Result<std::vector<float>> read_vector(const SafetensorsFile& f, const std::string& name, std::vector<int64_t> dims) {
+  Result<Tensor> t = f.tensor(name);
+  if (!t.ok()) return Status::DataLoss("compact recommender: " + name + ": " + t.status().message());
+  bool ok = t->shape().rank() == static_cast<int>(dims.size());
+  for (size_t k = 0; ok && k < dims.size(); ++k) ok = t->shape()[static_cast<int>(k)] == dims[k];
+  if (!ok) return Status::DataLoss("compact recommender: " + name + " has shape " + t->shape().to_string());
+  for (int64_t i = 0; i < t->num_elements(); ++i) {
+    if (!std::isfinite(t->data()[i])) return Status::DataLoss("compact recommender: " + name + " holds a non-finite value");
+  }
+  return std::vector<float>(t->data(), t->data() + t->num_elements());
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) const {
+  for (TablePrecision p : {o.rows, o.fold}) {
+    if (p == TablePrecision::kF16) return Status::InvalidArgument("compact: float tables are f32, or F16 with half");
+  }
+  Json meta;
+  if (meta_json_.empty()) {
+    meta = Json::object();
+    meta.set("kind", kind_);
+  } else {
+    VITRINE_ASSIGN_OR_RETURN(meta, parse_json(meta_json_));
+  }
+  Json items = Json::array();
+  for (int64_t i = 0; i < num_items(); ++i) items.push_back(item_id(i));
+  meta.set("items", std::move(items));
+  Json storage = Json::object();
+  storage.set("rows", storage_name(o.rows));
+  storage.set("rows_m", o.rows_m);
+  storage.set("fold", storage_name(o.fold));
+  storage.set("fold_m", o.fold_m);
+  std::vector<std::pair<std::string, Tensor>> t;
+  VITRINE_RETURN_IF_ERROR(add_table("rows", table_, o.rows, o.rows_m, o.half, o.seed, &t));
+  if (fold_dim() > 0) VITRINE_RETURN_IF_ERROR(add_table("fold", fold_, o.fold, o.fold_m, o.half, o.seed + 1, &t));
+  const int64_t n = num_items();
+  VITRINE_ASSIGN_OR_RETURN(Tensor bias, f32_tensor({n}, bias_.data(), bias_.size()));
+  t.emplace_back("bias", std::move(bias));
+  auto vec = [&](const char* name, const std::vector<float>& v, std::vector<int64_t> dims) -> Status {
+    VITRINE_ASSIGN_OR_RETURN(Tensor x, f32_tensor(std::move(dims), v.data(), v.size()));
+    t.emplace_back(name, std::move(x));
+    return Status::Ok();
+  };
+  if (kind_ == "mult-dae") VITRINE_RETURN_IF_ERROR(vec("enc.b", enc_b_, {static_cast<int64_t>(enc_b_.size())}));
+  if (kind_ == "mf-bpr" && !mf_user_mean_.empty()) VITRINE_RETURN_IF_ERROR(vec("user.mean", mf_user_mean_, {dim()}));
+  if (kind_ == "gru4rec") {
+    VITRINE_RETURN_IF_ERROR(vec("gru.w_ih_t", w_ih_t_, {emb_dim_, 3 * hidden_}));
+    VITRINE_RETURN_IF_ERROR(vec("gru.w_hh_t", w_hh_t_, {hidden_, 3 * hidden_}));
+    VITRINE_RETURN_IF_ERROR(vec("gru.b_ih", b_ih_, {3 * hidden_}));
+    VITRINE_RETURN_IF_ERROR(vec("gru.b_hh", b_hh_, {3 * hidden_}));
+  }
+  return write_safetensors(t, {{"format", "vitrine"}, {"format_version", "2"}, {"recommender", meta.dump()},
+                               {"recommender_storage", storage.dump()}}, o.half);
+}
+
+Result<std::unique_ptr<RecModel>> RecModel::load(std::shared_ptr<const std::vector<uint8_t>> bytes, TablePrecision precision) {
+  if (bytes && bytes->size() >= 8) {
+    Result<SafetensorsFile> f = SafetensorsFile::parse(bytes);
+    if (f.ok() && f->metadata().count("recommender_storage")) {
+      VITRINE_RETURN_IF_ERROR(check_vitrine_metadata(f.value()));
+      return load_compact(f.value(), precision);
+    }
+  }
+  VITRINE_ASSIGN_OR_RETURN(LoadedModel model, load_model(std::move(bytes)));
+  return create(model, precision);
+}
+
+Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& f, TablePrecision precision) {
+  auto it = f.metadata().find("recommender");
+  if (it == f.metadata().end()) return Status::DataLoss("compact recommender: no \"recommender\" metadata");
+  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<RecModel> m, from_metadata(it->second));
+  Result<Json> sj = parse_json(f.metadata().at("recommender_storage"));
+  if (!sj.ok()) return Status::DataLoss("compact recommender storage: " + sj.status().message());
+  const JsonRef st(sj.value(), "recommender_storage");
+  Result<std::string> rows_storage = st["rows"].as_string(), fold_storage = st["fold"].as_string();
+  Result<int64_t> rows_m = st["rows_m"].as_int(), fold_m = st["fold_m"].as_int();
+  if (!rows_storage.ok() || !fold_storage.ok() || !rows_m.ok() || !fold_m.ok()) {
+    return Status::DataLoss("compact recommender storage: needs rows, rows_m, fold, fold_m");
+  }
+  const int64_t n = static_cast<int64_t>(m->item_ids_.size());
+  VITRINE_ASSIGN_OR_RETURN(m->table_, read_table(f, "rows", rows_storage.value(), rows_m.value(), n, precision));
+  const int64_t d = m->table_.dim();
+  VITRINE_ASSIGN_OR_RETURN(m->bias_, read_vector(f, "bias", {n}));
+  if (m->kind_ == "mult-dae") {
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, read_table(f, "fold", fold_storage.value(), fold_m.value(), n, TablePrecision::kF32));
+    if (m->fold_.dim() != d) return Status::DataLoss("compact recommender: fold rows and score rows differ in width");
+    VITRINE_ASSIGN_OR_RETURN(m->enc_b_, read_vector(f, "enc.b", {d}));
+  } else if (m->kind_ == "mf-bpr") {
+    if (f.contains("user.mean")) {
+      VITRINE_ASSIGN_OR_RETURN(m->mf_user_mean_, read_vector(f, "user.mean", {d}));
+    }
+  } else if (m->kind_ == "gru4rec") {
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, read_table(f, "fold", fold_storage.value(), fold_m.value(), n, TablePrecision::kF32));
+    const int64_t e = m->fold_.dim(), h = d;
+    VITRINE_ASSIGN_OR_RETURN(m->w_ih_t_, read_vector(f, "gru.w_ih_t", {e, 3 * h}));
+    VITRINE_ASSIGN_OR_RETURN(m->w_hh_t_, read_vector(f, "gru.w_hh_t", {h, 3 * h}));
+    VITRINE_ASSIGN_OR_RETURN(m->b_ih_, read_vector(f, "gru.b_ih", {3 * h}));
+    VITRINE_ASSIGN_OR_RETURN(m->b_hh_, read_vector(f, "gru.b_hh", {3 * h}));
+    m->emb_dim_ = e;
+    m->hidden_ = h;
+  }
   return m;
 }
 
@@ -553,7 +964,7 @@ Result<int32_t> RecModel::find_item(const std::string& id) const {
 }
 
 size_t RecModel::bytes() const {
-  size_t b = table_.bytes() + 4 * (bias_.size() + enc_t_.size() + enc_b_.size() + emb_.size() +
+  size_t b = table_.bytes() + fold_.bytes() + 4 * (bias_.size() + enc_b_.size() +
                                    w_ih_t_.size() + w_hh_t_.size() + b_ih_.size() + b_hh_.size());
   for (const std::string& id : item_ids_) b += id.size() + sizeof(std::string) + 16;
   return b;
@@ -594,11 +1005,11 @@ Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<f
     float sq = 0;
     for (float w : weight) sq += w * w;
     const float inv = sq > 0 ? 1.0f / std::sqrt(sq) : 0.0f;
-    std::vector<float> pre(enc_b_);
+    std::vector<float> pre(enc_b_), r(static_cast<size_t>(d));
     for (size_t a = 0; a < items.size(); ++a) {
       const float x = weight[a] * inv;
-      const float* r = enc_t_.data() + static_cast<int64_t>(items[a]) * d;
-      for (int64_t j = 0; j < d; ++j) pre[static_cast<size_t>(j)] += x * r[j];
+      fold_.row(items[a], r.data());
+      for (int64_t j = 0; j < d; ++j) pre[static_cast<size_t>(j)] += x * r[static_cast<size_t>(j)];
     }
     for (int64_t j = 0; j < d; ++j) u[j] = portable_tanh(pre[static_cast<size_t>(j)]);
   } else if (kind_ == "mf-bpr") {
@@ -642,11 +1053,12 @@ Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<f
     for (int64_t j = 0; j < d && total > 0; ++j) u[j] /= total;
   } else {  // gru4rec: every event in order (repeats included), state starts at zero
     const int64_t h = hidden_, e = emb_dim_, g3 = 3 * h;
-    std::vector<float> gi(static_cast<size_t>(g3)), gh(static_cast<size_t>(g3));
+    std::vector<float> gi(static_cast<size_t>(g3)), gh(static_cast<size_t>(g3)), x(static_cast<size_t>(e));
     for (const HistoryEvent& ev : history) {
+      fold_.row(ev.item, x.data());
       std::copy(b_ih_.begin(), b_ih_.end(), gi.begin());
       std::copy(b_hh_.begin(), b_hh_.end(), gh.begin());
-      add_vec_mat(emb_.data() + static_cast<int64_t>(ev.item) * e, w_ih_t_.data(), e, g3, gi.data());
+      add_vec_mat(x.data(), w_ih_t_.data(), e, g3, gi.data());
       add_vec_mat(u, w_hh_t_.data(), h, g3, gh.data());
       for (int64_t j = 0; j < h; ++j) {
         const size_t r = static_cast<size_t>(j), z = static_cast<size_t>(h + j), c = static_cast<size_t>(2 * h + j);
@@ -695,11 +1107,7 @@ void RecModel::score_items(const float* user, const int32_t* items, int64_t coun
 
 // ---- item deltas -------------------------------------------------------------------------------
 
-int64_t RecModel::fold_dim() const {
-  if (kind_ == "mult-dae") return dim();
-  if (kind_ == "gru4rec") return emb_dim_;
-  return 0;
-}
+int64_t RecModel::fold_dim() const { return fold_.size() > 0 ? fold_.dim() : 0; }
 
 namespace {
 
@@ -729,8 +1137,7 @@ void RecModel::item_params(int64_t i, float* row, float* bias, float* fold) cons
   *bias = bias_[static_cast<size_t>(i)];
   const int64_t f = fold_dim();
   if (f == 0) return;
-  const std::vector<float>& src = kind_ == "mult-dae" ? enc_t_ : emb_;
-  std::copy(src.begin() + i * f, src.begin() + (i + 1) * f, fold);
+  fold_.row(i, fold);
 }
 
 namespace {
@@ -820,13 +1227,16 @@ Status RecModel::apply_delta(const ItemDelta& d) {
     return Status::DataLoss("item delta: the items after applying it are not the state it promises (result " + hex64(d.result) +
                             ", got " + hex64(got) + ")");
   }
-  VITRINE_ASSIGN_OR_RETURN(ItemTable table, ItemTable::build(rows.data(), m, dm, table_.precision()));
+  VITRINE_ASSIGN_OR_RETURN(ItemTable table, table_.with_rows(rows.data(), m));
+  ItemTable fold_table;
+  if (f > 0) {
+    VITRINE_ASSIGN_OR_RETURN(fold_table, fold_.with_rows(fold.data(), m));
+  }
   item_ids_ = std::move(ids);
   index_ = std::move(index);
   table_ = std::move(table);
+  fold_ = std::move(fold_table);
   bias_ = std::move(bias);
-  if (kind_ == "mult-dae") enc_t_ = std::move(fold);
-  if (kind_ == "gru4rec") emb_ = std::move(fold);
   return Status::Ok();
 }
 
@@ -864,16 +1274,28 @@ Result<ItemDelta> diff_items(const RecModel& from, const RecModel& to, float tol
     d.bias.push_back(bb);
     d.fold.insert(d.fold.end(), fb.begin(), fb.end());
   }
-  // The promised result: survivors in `from`'s order, then the new ids in `to`'s order.
-  std::vector<std::string> ids;
-  for (int64_t i = 0; i < from.num_items(); ++i) {
-    if (to.find_item(from.item_id(i)).ok()) ids.push_back(from.item_id(i));
-  }
-  for (const std::string& id : d.upsert) {
-    if (!from.find_item(id).ok()) ids.push_back(id);
-  }
-  d.result = fingerprint_of(d.kind, dm, f, static_cast<int64_t>(ids.size()), [&ids](int64_t i) { return ids[static_cast<size_t>(i)]; });
+  seal_item_delta(from, &d);
   return d;
+}
+
+void seal_item_delta(const RecModel& base, ItemDelta* d) {
+  d->kind = base.kind();
+  d->dim = base.dim();
+  d->fold_dim = base.fold_dim();
+  d->base = base.fingerprint();
+  // The result: survivors in the base's order, then the new ids in the delta's order.
+  std::unordered_map<std::string, int> removed;
+  for (const std::string& id : d->remove) removed.emplace(id, 1);
+  std::vector<std::string> ids;
+  for (int64_t i = 0; i < base.num_items(); ++i) {
+    if (!removed.count(base.item_id(i))) ids.push_back(base.item_id(i));
+  }
+  std::unordered_map<std::string, int> added;
+  for (const std::string& id : d->upsert) {
+    if (!base.find_item(id).ok() && added.emplace(id, 1).second) ids.push_back(id);
+  }
+  d->result = fingerprint_of(d->kind, d->dim, d->fold_dim, static_cast<int64_t>(ids.size()),
+                             [&ids](int64_t i) { return ids[static_cast<size_t>(i)]; });
 }
 
 Result<std::vector<uint8_t>> write_item_delta(const ItemDelta& d, bool half) {
