@@ -151,6 +151,21 @@ class RecommenderHandle : public HandleBase {
     }
     return record(s, &error_);
   }
+  // New items placed by the model's content map (JSON [{ id, title?, description?, categories?,
+  // year? }]); the user vector is dropped (fold the history in again).
+  int add_items(const std::string& json) {
+    if (!model_) return not_loaded();
+    Result<Json> j = parse_json(json);
+    Result<std::vector<ItemContent>> items = j.ok() ? parse_item_content(j->ref("items")) : Result<std::vector<ItemContent>>(j.status());
+    Status s = items.ok() ? model_->add_items(items.value()) : items.status();
+    if (s.ok() && !items->empty()) {
+      user_.clear();
+      if (!catalog_json_.empty()) s = set_catalog_json(catalog_json_);
+    }
+    return record(s, &error_);
+  }
+  bool has_content() const { return model_ && model_->content() != nullptr; }
+
   // The model's item-state fingerprint (16 hex digits): what a delta must be made against.
   std::string fingerprint() const {
     if (!model_) return "";
@@ -269,7 +284,8 @@ EMSCRIPTEN_BINDINGS(vitrine_recommend) {
                                       method("userVector", &H::user_vector), method("setUserVector", &H::set_user_vector), method("setCatalog", &H::set_catalog),
                                       method("rank", &H::rank), method("similar", &H::similar),
                                       method("applyDelta", &H::apply_delta), method("fingerprint", &H::fingerprint),
-                                      method("precision", &H::precision));
+                                      method("precision", &H::precision), method("addItems", &H::add_items),
+                                      method("hasContent", &H::has_content));
 }
 
 }  // namespace vitrine::wasm

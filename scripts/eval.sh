@@ -4,6 +4,8 @@
 #       wasm) and the baselines (popularity, item-kNN, EASE) on both protocols of ../shared/DATA.md;
 #       without --data: MovieLens latest-small (scripts/data/movielens.sh).
 #       Other options: /usr/bin/python3 scripts/recommend/eval.py --help
+#       --cold-items: the cold-start protocol instead (new items placed by their content;
+#       scripts/recommend/cold_eval.py --help)
 #   compact [--data CSV] [--folds K] [--kinds mult-dae,mf-bpr]   ranking quality vs bytes of the
 #       compact item tables (f16, int8, product quantization) against the f32 models, per fold
 #       (scripts/recommend/compact_eval.py).
@@ -34,6 +36,9 @@ case "$name" in
       version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
       args=(--data "$ratings" --name movielens
             --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
+    fi
+    if [[ " $* " == *" --cold-items "* ]]; then  # new products placed by content (scripts/recommend/cold_eval.py)
+      VITRINE_EVAL_COMMAND="npm run eval -- recommend${*:+ $*}" exec /usr/bin/python3 scripts/recommend/cold_eval.py "${args[@]}"
     fi
     VITRINE_EVAL_COMMAND="npm run eval -- recommend${*:+ $*}" exec /usr/bin/python3 scripts/recommend/eval.py "${args[@]}"
     ;;

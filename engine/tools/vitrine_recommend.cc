@@ -12,11 +12,15 @@
 //   vitrine-recommend compact MODEL --out COMPACT.safetensors [--rows float|int8|pq:M] [--fold float|int8|pq:M] [--f32]
 //       writes the compact file of a model (RecModel::save_compact): no training graph, the score
 //       rows and fold-in rows stored as asked (PQ: M one-byte codes per item), other values F16
-//       unless --f32. rank, delta and the facade read it like a model file.
+//       unless --f32. rank, delta and the facade read it like a model file. --content CATALOG.json
+//       ([{id, title, description, categories, year}] or {"items": [...]}) fits and stores the
+//       content map that places new items (addItems) [--buckets B, default 2048].
 //   vitrine-recommend synth --kind mult-dae|mf-bpr --items N --dim D --out F [--seed S]
 //       a synthetic catalogue model (clustered random item vectors, compact float F16 file) for
 //       `npm run bench -- catalogue`.
 //   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
+//                          [--add-items CONTENT.json (new items placed by the model's content map;
+//                           their indices follow the model's)] [--candidates IDS.txt (rank only these)]
 //                          [--diversity D]   (MMR re-ranking, as recommend({ diversity }) in the facade)
 //       [--threads N]
 //
@@ -81,6 +85,16 @@ Result<std::vector<std::string>> read_lines(const std::string& path) {
   return out;
 }
 
+// Item content (title, categories, year ...) from a JSON file: an array or {"items": [...]}.
+Result<std::vector<ItemContent>> read_content(const std::string& path) {
+  VITRINE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_binary_file(path));
+  Result<Json> j = parse_json(std::string(bytes.begin(), bytes.end()));
+  if (!j.ok()) return Status(j.status().code(), path + ": " + j.status().message());
+  Result<std::vector<ItemContent>> c = parse_item_content(j->ref(path));
+  if (!c.ok()) return Status(c.status().code(), path + ": " + c.status().message());
+  return c;
+}
+
 std::vector<HistoryEvent> events(const std::vector<int32_t>& h) {
   std::vector<HistoryEvent> e;
   e.reserve(h.size());
@@ -91,12 +105,14 @@ std::vector<HistoryEvent> events(const std::vector<int32_t>& h) {
 // The k best items for each history (history items excluded), through the same ranking pipeline
 // as the facade (recommend() in recommend.h); diversity > 0 re-ranks with MMR.
 Result<std::vector<std::vector<ScoredItem>>> rank_all(const RecModel& m, const std::vector<std::vector<int32_t>>& hs,
-                                                      int64_t k, Context* ctx, double diversity = 0) {
+                                                      int64_t k, Context* ctx, double diversity = 0,
+                                                      const std::vector<int32_t>& candidates = {}) {
   std::vector<float> user;
   std::vector<std::vector<ScoredItem>> out;
   out.reserve(hs.size());
   RecommendRequest r;
   r.k = k;
+  r.candidates = candidates;
   r.diversity = diversity;
   r.explain = false;
   for (size_t u = 0; u < hs.size(); ++u) {
@@ -196,7 +212,7 @@ int train_main(int argc, char** argv) {
 int rank_main(int argc, char** argv) {
   if (argc < 3) return fail(Status::InvalidArgument("rank needs a MODEL"));
   const std::string model_path = argv[2];
-  std::string histories, out_path, precision = "f32";
+  std::string histories, out_path, precision = "f32", add_items, candidates_path;
   int64_t k = 100, threads = 1;
   double diversity = 0;
   for (int i = 3; i < argc; ++i) {
@@ -208,6 +224,8 @@ int rank_main(int argc, char** argv) {
     else if (a == "--precision") precision = next();
     else if (a == "--threads") threads = std::atoll(next().c_str());
     else if (a == "--diversity") diversity = std::atof(next().c_str());
+    else if (a == "--add-items") add_items = next();
+    else if (a == "--candidates") candidates_path = next();
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (histories.empty() || out_path.empty() || k < 1) return fail(Status::InvalidArgument("rank needs --histories, --out and --k >= 1"));
@@ -217,11 +235,28 @@ int rank_main(int argc, char** argv) {
   if (!bytes.ok()) return fail(bytes.status());
   Result<std::unique_ptr<RecModel>> m = RecModel::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()), p.value());
   if (!m.ok()) return fail(m.status());
+  if (!add_items.empty()) {
+    Result<std::vector<ItemContent>> items = read_content(add_items);
+    if (!items.ok()) return fail(items.status());
+    Status s = m.value()->add_items(items.value());
+    if (!s.ok()) return fail(s);
+  }
+  std::vector<int32_t> candidates;
+  if (!candidates_path.empty()) {
+    Result<std::vector<std::string>> ids = read_lines(candidates_path);
+    if (!ids.ok()) return fail(ids.status());
+    for (const std::string& id : ids.value()) {
+      if (id.empty()) continue;
+      Result<int32_t> i = m.value()->find_item(id);
+      if (!i.ok()) return fail(i.status());
+      candidates.push_back(i.value());
+    }
+  }
   Result<std::vector<std::vector<int32_t>>> h = read_histories(histories);
   if (!h.ok()) return fail(h.status());
   Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
   if (!ctx.ok()) return fail(ctx.status());
-  Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), h.value(), k, ctx.value().get(), diversity);
+  Result<std::vector<std::vector<ScoredItem>>> ranked = rank_all(*m.value(), h.value(), k, ctx.value().get(), diversity, candidates);
   if (!ranked.ok()) return fail(ranked.status());
   std::FILE* f = std::fopen(out_path.c_str(), "w");
   if (!f) return fail(Status::NotFound("cannot write " + out_path));
@@ -324,7 +359,8 @@ int synth_main(int argc, char** argv) {
 
 int compact_main(int argc, char** argv) {
   if (argc < 3) return fail(Status::InvalidArgument("compact needs a MODEL"));
-  std::string out, rows = "float", fold = "float";
+  std::string out, rows = "float", fold = "float", content;
+  int64_t buckets = ContentMap::kDefaultBuckets;
   bool half = true;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
@@ -333,6 +369,8 @@ int compact_main(int argc, char** argv) {
     else if (a == "--rows") rows = next();
     else if (a == "--fold") fold = next();
     else if (a == "--f32") half = false;
+    else if (a == "--content") content = next();
+    else if (a == "--buckets") buckets = std::atoll(next().c_str());
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (out.empty()) return fail(Status::InvalidArgument("compact needs --out"));
@@ -341,13 +379,19 @@ int compact_main(int argc, char** argv) {
   if (!f.ok()) return fail(f.status());
   Result<std::unique_ptr<RecModel>> m = read_rec_model(argv[2]);
   if (!m.ok()) return fail(m.status());
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!content.empty()) {
+    Result<std::vector<ItemContent>> items = read_content(content);
+    if (!items.ok()) return fail(items.status());
+    Status s = m.value()->fit_content(items.value(), buckets);
+    if (!s.ok()) return fail(s);
+  }
   RecModel::CompactOptions o;
   o.rows = r->first;
   o.rows_m = r->second;
   o.fold = f->first;
   o.fold_m = f->second;
   o.half = half;
-  const auto t0 = std::chrono::steady_clock::now();
   Result<std::vector<uint8_t>> bytes = m.value()->save_compact(o);
   if (!bytes.ok()) return fail(bytes.status());
   Status s = write_binary_file(out, bytes.value());

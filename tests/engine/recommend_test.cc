@@ -861,5 +861,74 @@ TEST(CompactModel, DamagedFilesAreRefusedWithReasons) {
   EXPECT_EQ(rewrite("", {"", Tensor()}, "[").code(), StatusCode::kDataLoss);
 }
 
+// Items whose vectors follow their category: the content map learns it and places new items of
+// a category next to that category's trained items.
+TEST(ContentMap, PlacesNewItemsByTheirContent) {
+  std::mt19937 rng(5);
+  const int64_t n = 120, d = 6;
+  const std::vector<std::string> cats = {"Shoes", "Bags", "Hats"};
+  const std::vector<float> centre = random_vec(3 * d, rng, 2.0f);
+  std::vector<std::string> ids;
+  std::vector<float> rows;
+  std::vector<ItemContent> content;
+  for (int64_t i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % 3);
+    ids.push_back("p" + std::to_string(i));
+    for (int64_t j = 0; j < d; ++j) rows.push_back(centre[static_cast<size_t>(c * d + j)] + 0.1f * random_vec(1, rng)[0]);
+    ItemContent ic;
+    ic.id = ids.back();
+    ic.title = "Item " + std::to_string(i) + (c == 0 ? " running shoe" : c == 1 ? " leather bag" : " wool hat");
+    ic.categories = {cats[static_cast<size_t>(c)]};
+    ic.year = 2000 + static_cast<double>(i % 20);
+    content.push_back(ic);
+  }
+  std::unique_ptr<RecModel> m = RecModel::from_table(ids, rows.data(), n, d, nullptr, TablePrecision::kF32).value();
+  ItemContent shoe;
+  shoe.id = "new-shoe";
+  shoe.title = "Trail running shoe";
+  shoe.categories = {"SHOES"};  // categories match case-insensitively
+  EXPECT_EQ(m->add_items({shoe}).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(m->fit_content(content, 256).ok());
+  ASSERT_NE(m->content(), nullptr);
+  EXPECT_GT(m->content()->lambda(), 0);
+  ItemContent hat = shoe;
+  hat.id = "new-hat";
+  hat.title = "Winter hat";
+  hat.categories = {"Hats"};
+  ASSERT_TRUE(m->add_items({shoe, hat}).ok());
+  EXPECT_EQ(m->num_items(), n + 2);
+  // The new shoe's nearest trained items are shoes, the hat's are hats.
+  for (const auto& [id, cat] : std::vector<std::pair<std::string, int>>{{"new-shoe", 0}, {"new-hat", 2}}) {
+    const int32_t i = m->find_item(id).value();
+    for (const ScoredItem& s : m->similar_items(i, 5, nullptr)) EXPECT_EQ(s.item % 3, cat) << id << " " << s.item;
+  }
+  // Refusals change nothing.
+  EXPECT_EQ(m->add_items({shoe}).code(), StatusCode::kInvalidArgument);  // already added
+  ItemContent twice = shoe;
+  twice.id = "x";
+  EXPECT_EQ(m->add_items({twice, twice}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(m->num_items(), n + 2);
+  // The map travels in compact files.
+  RecModel::CompactOptions o;
+  o.half = false;
+  std::unique_ptr<RecModel> back = RecModel::load(std::make_shared<std::vector<uint8_t>>(m->save_compact(o).value()), TablePrecision::kF32).value();
+  ASSERT_NE(back->content(), nullptr);
+  std::vector<float> a(static_cast<size_t>(d + 1)), b(a.size());
+  m->content()->predict(hat, a.data());
+  back->content()->predict(hat, b.data());
+  EXPECT_EQ(a, b);
+  // Too few items to fit; malformed content lists.
+  EXPECT_FALSE(m->fit_content(std::vector<ItemContent>(content.begin(), content.begin() + 5)).ok());
+  for (const char* bad : {R"([{"title": "no id"}])", R"([{"id": "a", "categories": "Shoes"}])", R"([{"id": "a", "year": "1999"}])",
+                          R"({"items": 3})", R"([{"id": "a", "title": 7}])"}) {
+    Json j = parse_json(bad).value();
+    EXPECT_EQ(parse_item_content(j.ref()).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  Json good = parse_json(R"({"items": [{"id": "a", "title": "T", "categories": ["x"], "year": 1999, "extra": 1}]})").value();
+  Result<std::vector<ItemContent>> parsed = parse_item_content(good.ref());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->at(0).year, 1999);
+}
+
 }  // namespace
 }  // namespace vitrine

@@ -37,6 +37,16 @@ function compactFile() {
   return compactCache;
 }
 
+// The shipped model with a content map (fitted on its catalogue's titles, genres and years).
+let contentCache;
+function contentFile() {
+  if (!contentCache) {
+    contentCache = tmpFile('movielens-content.safetensors');
+    execFileSync(tool, ['compact', modelPath, '--out', contentCache, '--content', path.join(root, 'models/recommend/movielens-catalog.json')]);
+  }
+  return contentCache;
+}
+
 function tmpFile(name) {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rec-')), name);
 }
@@ -278,6 +288,42 @@ for (const variant of ['simd', 'simd-threads']) {
       }
       await rec.dispose();
       await full.dispose();
+    });
+
+    test('new products placed by their content are recommendable without retraining', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
+      const rec = await runtime.createRecommender({ model: contentFile() });
+      assert.equal((await rec.info()).contentMap, true);
+      const kids = { id: 'new-kids-film', title: 'Toy Adventure 5', categories: ['Adventure', 'Animation', 'Children', 'Comedy'], year: 2019 };
+      const horror = { id: 'new-horror-film', title: 'The Haunting Night', categories: ['Horror', 'Thriller'], year: 2019 };
+      assert.deepEqual(await rec.addItems([kids, horror]), { added: 2, items: 6171 });
+      assert.ok(await rec.hasItem('new-kids-film'));
+      const info = await rec.info();
+      assert.equal(info.addedItems, 2);
+      const films = new Map(catalog.items.map((f) => [f.id, f]));
+      // Its nearest films are family films more often than the catalogue's base rate.
+      const isFamily = (f) => f?.categories.some((c) => c === 'Children' || c === 'Animation');
+      const base = catalog.items.filter(isFamily).length / catalog.items.length;
+      const similar = await rec.similarItems('new-kids-film', 20);
+      const share = similar.filter((r) => isFamily(films.get(r.id))).length / similar.length;
+      assert.ok(share >= 2 * base, `${share} of its similar films are family films (base rate ${base.toFixed(3)})`);
+      // Among the new arrivals, a family history puts the family film first, a horror history the horror film.
+      const family = ['1', '2355', '3114', '588'];        // Toy Story, A Bug's Life, Toy Story 2, Aladdin
+      const horrorFan = ['1258', '1997', '2710', '1387', '1345'];  // The Shining, The Exorcist, Blair Witch, Jaws, Carrie
+      for (const id of [...family, ...horrorFan]) assert.ok(await rec.hasItem(id), id);
+      const arrivals = ['new-horror-film', 'new-kids-film'];
+      assert.deepEqual((await rec.recommendFor(family, { candidates: arrivals, k: 2 })).map((r) => r.id), ['new-kids-film', 'new-horror-film']);
+      assert.deepEqual((await rec.recommendFor(horrorFan, { candidates: arrivals, k: 2 })).map((r) => r.id), ['new-horror-film', 'new-kids-film']);
+      // A new item can be observed like any other.
+      await rec.observe({ item: 'new-kids-film' });
+      assert.ok((await rec.recommend({ k: 5 })).every((r) => r.id !== 'new-kids-film'));
+      await rejects(rec.addItems([kids]), 'InvalidArgument', /already in the model/);
+      await rejects(rec.addItems([{ title: 'no id' }]), 'InvalidArgument', /id/);
+      await rejects(rec.addItems('x'), 'InvalidArgument', /array/);
+      const plain = await runtime.createRecommender({ model: modelPath });
+      assert.equal((await plain.info()).contentMap, false);
+      await rejects(plain.addItems([kids]), 'FailedPrecondition', /content map/);
+      await plain.dispose();
+      await rec.dispose();
     });
 
     test('ranks exactly like the native engine', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {

@@ -345,6 +345,15 @@ export interface Recommendation {
   because?: { id: string; similarity: number };
 }
 
+/** A product the model has not been trained on (addItems). */
+export interface NewItem {
+  id: string;
+  title?: string;
+  description?: string;
+  categories?: string[];
+  year?: number;
+}
+
 /** One rerank() result: a ranked candidate, or (score null) one the model does not know. */
 export interface RerankedItem {
   id: string;
@@ -370,7 +379,11 @@ export declare class Recommender {
   readonly precision: 'f32' | 'f16' | 'int8' | 'pq';
   info(): Promise<{ kind: string; items: number; dim: number; bytes: number; precision: string; events: number;
           /** Saved events of items this model lacks: kept and saved again, not used for ranking. */
-          dormantEvents: number; droppedOnLoad: number; shippedModel: ShippedModel | null }>;
+          dormantEvents: number; droppedOnLoad: number; shippedModel: ShippedModel | null;
+          /** Whether addItems() can place new products (the file holds a content map). */
+          contentMap: boolean;
+          /** Products added with addItems() since the model was loaded. */
+          addedItems: number }>;
   itemIds(): Promise<string[]>;
   hasItem(id: string): Promise<boolean>;
   /** Records and persists one event; resolves with the number of events kept. */
@@ -388,6 +401,13 @@ export declare class Recommender {
    * against this model's current items (FailedPrecondition otherwise; nothing changes on error).
    */
   applyDelta(source: ModelSource, options?: { integrity?: string; maxModelBytes?: number }): Promise<{ items: number; fingerprint: string }>;
+  /**
+   * New products, recommendable at once without retraining: placed by the model's content map
+   * (a compact file made with `vitrine-recommend compact --content`; FailedPrecondition without
+   * one) from their title, description, categories and year. In memory only (add them again after
+   * a reload, or ship an item delta); ids the model has are refused.
+   */
+  addItems(items: NewItem[]): Promise<{ added: number; items: number }>;
   similarItems(id: string, k?: number, options?: { exclude?: string[]; filter?: (id: string) => boolean; categories?: string[] }): Promise<Recommendation[]>;
   exportState(): Promise<RecommenderState>;
   importState(state: RecommenderState): Promise<void>;

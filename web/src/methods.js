@@ -11,7 +11,7 @@
 export const TASK_METHODS = Object.freeze({
   recommender: {
     info: {}, itemIds: {}, hasItem: {}, observe: {}, personalize: {}, recommend: {}, recommendFor: {}, rerank: {}, similarItems: {},
-    applyDelta: {},
+    applyDelta: {}, addItems: {},
     exportState: {}, importState: {}, forget: {},
   },
   tagger: {

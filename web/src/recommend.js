@@ -64,6 +64,7 @@ export class Recommender extends EngineObject {
     const h = this._live();
     return { kind: h.kind(), items: h.numItems(), dim: h.dim(), bytes: h.bytes(), precision: h.precision(),
              events: this._events.length, dormantEvents: this._dormant.length, droppedOnLoad: this._dropped,
+             contentMap: h.hasContent(), addedItems: this._added ?? 0,
              shippedModel: this._shippedModel ?? null };
   }
 
@@ -201,6 +202,29 @@ export class Recommender extends EngineObject {
     this._dirty = true;
     await this._persist();
     return { items: h.numItems(), fingerprint: h.fingerprint() };
+  }
+
+  /**
+   * Adds new products the moment they exist, without retraining: each is placed by the model's
+   * content map (a compact file made with `vitrine-recommend compact --content`) from its title,
+   * description, categories and year, and is recommendable at once. Kept in memory only: call
+   * again after a reload (or ship an item delta). Ids the model has are refused (NotFound never).
+   * @param {{ id: string, title?: string, description?: string, categories?: string[], year?: number }[]} items
+   * @returns {{ added: number, items: number }}
+   */
+  async addItems(items) {
+    const h = this._live();
+    if (!Array.isArray(items)) fail('addItems: items must be an array of { id, title?, description?, categories?, year? }');
+    this._check(h.addItems(JSON.stringify(items)));
+    this._ids = null;
+    this._added = (this._added ?? 0) + items.length;
+    const revived = this._dormant.filter((e) => h.findItem(e.item) >= 0);
+    if (revived.length) {
+      this._dormant = this._dormant.filter((e) => h.findItem(e.item) < 0);
+      this._events = [...this._events, ...revived].sort((a, b) => a.time - b.time).slice(-this._maxEvents);
+    }
+    this._dirty = true;
+    return { added: items.length, items: h.numItems() };
   }
 
   /** The k items most similar to `id` (cosine of the model's item vectors). */

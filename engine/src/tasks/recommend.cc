@@ -22,6 +22,7 @@
 
 #include "vitrine/json.h"
 #include "vitrine/safetensors.h"
+#include "vitrine/text.h"
 #include "../core/half.h"
 #include "../ops/fast_math.h"
 
@@ -726,6 +727,259 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
   return m;
 }
 
+// ---- content (cold start) -----------------------------------------------------------------------
+
+Result<std::vector<ItemContent>> parse_item_content(const JsonRef& j) {
+  const Json* root = j.get();
+  if (root != nullptr && root->is_object()) {
+    const Json* items = root->find("items");
+    root = items;
+  }
+  if (root == nullptr || !root->is_array()) {
+    return Status::InvalidArgument("item content must be an array of { id, title?, description?, categories?, year? }");
+  }
+  std::vector<ItemContent> out;
+  out.reserve(root->size());
+  for (size_t i = 0; i < root->size(); ++i) {
+    const Json& e = root->array_items()[i];
+    const std::string where = "item content entry " + std::to_string(i);
+    const Json* id = e.find("id");
+    if (id == nullptr || !id->is_string() || id->string_value().empty()) return Status::InvalidArgument(where + ": needs a non-empty string id");
+    ItemContent c;
+    c.id = id->string_value();
+    for (const char* key : {"title", "description"}) {
+      const Json* v = e.find(key);
+      if (v == nullptr || v->is_null()) continue;
+      if (!v->is_string()) return Status::InvalidArgument(where + " ('" + c.id + "'): " + key + " must be a string");
+      (std::string(key) == "title" ? c.title : c.description) = v->string_value();
+    }
+    if (const Json* cats = e.find("categories"); cats != nullptr && !cats->is_null()) {
+      if (!cats->is_array()) return Status::InvalidArgument(where + " ('" + c.id + "'): categories must be an array of strings");
+      for (const Json& x : cats->array_items()) {
+        if (!x.is_string()) return Status::InvalidArgument(where + " ('" + c.id + "'): categories must be strings");
+        c.categories.push_back(x.string_value());
+      }
+    }
+    if (const Json* y = e.find("year"); y != nullptr && !y->is_null()) {
+      if (!y->is_number() || !std::isfinite(y->number_value()) || std::fabs(y->number_value()) > 1e6) {
+        return Status::InvalidArgument(where + " ('" + c.id + "'): year must be a number");
+      }
+      c.year = y->number_value();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<std::pair<int32_t, float>> ContentMap::features(const ItemContent& item) const {
+  std::vector<std::pair<int32_t, float>> f;
+  auto bucket = [&](const std::string& key) {
+    uint32_t h = 2166136261u;
+    for (unsigned char c : key) h = (h ^ c) * 16777619u;
+    return static_cast<int32_t>(h % static_cast<uint32_t>(buckets_));
+  };
+  auto group = [&](const std::vector<std::string>& keys) {
+    if (keys.empty()) return;
+    const float v = 1.0f / std::sqrt(static_cast<float>(keys.size()));
+    for (const std::string& k : keys) f.emplace_back(bucket(k), v);
+  };
+  std::vector<std::string> words;
+  for (const std::string* text : {&item.title, &item.description}) {
+    if (text->empty()) continue;
+    for (const Token& t : tokenize(*text, 1 << 16).tokens) {
+      if (t.kind != TokenKind::kPunct) words.push_back("t:" + t.text);
+    }
+  }
+  group(words);
+  std::vector<std::string> cats;
+  for (const std::string& c : item.categories) {
+    std::string lower;
+    for (const Token& t : tokenize(c, 1024).tokens) lower += (lower.empty() ? "" : " ") + t.text;
+    if (!lower.empty()) cats.push_back("c:" + lower);
+  }
+  group(cats);
+  if (std::isfinite(item.year)) {
+    const long long y = static_cast<long long>(std::floor(item.year));
+    group({"y10:" + std::to_string(y / 10), "y5:" + std::to_string(y / 5)});
+  }
+  f.emplace_back(static_cast<int32_t>(buckets_), 1.0f);  // the constant
+  return f;
+}
+
+void ContentMap::predict(const ItemContent& item, float* out) const {
+  std::fill(out, out + outputs_, 0.0f);
+  for (const auto& [b, v] : features(item)) {
+    const float* row = w_.data() + static_cast<int64_t>(b) * outputs_;
+    for (int64_t k = 0; k < outputs_; ++k) out[k] += v * row[k];
+  }
+}
+
+Result<ContentMap> ContentMap::from_weights(int64_t buckets, int64_t outputs, std::vector<float> w, double lambda) {
+  if (buckets < 1 || buckets > (1 << 20) || outputs < 1 || outputs > (1 << 16)) {
+    return Status::InvalidArgument("content map: buckets must be in [1, 2^20] and outputs in [1, 2^16]");
+  }
+  if (static_cast<int64_t>(w.size()) != (buckets + 1) * outputs) return Status::InvalidArgument("content map: weights must be (buckets + 1) x outputs");
+  for (float v : w) if (!std::isfinite(v)) return Status::InvalidArgument("content map: non-finite weight");
+  ContentMap m;
+  m.buckets_ = buckets;
+  m.outputs_ = outputs;
+  m.lambda_ = lambda;
+  m.w_ = std::move(w);
+  return m;
+}
+
+namespace {
+
+// Solves (X^T X + lambda I') W = X^T Y for W (the constant feature, last, is not penalized) with
+// a Cholesky factorization; X sparse (rows of (index, value)), Y dense (rows x p).
+Status ridge(const std::vector<std::vector<std::pair<int32_t, float>>>& x, const std::vector<size_t>& rows, const float* y,
+             int64_t p, int64_t dim, double lambda, std::vector<float>* w) {
+  std::vector<double> a(static_cast<size_t>(dim * dim), 0.0), b(static_cast<size_t>(dim * p), 0.0);
+  for (size_t r : rows) {
+    const auto& f = x[r];
+    for (const auto& [i, vi] : f) {
+      for (const auto& [j, vj] : f) a[static_cast<size_t>(i) * dim + j] += static_cast<double>(vi) * vj;
+      double* bi = b.data() + static_cast<int64_t>(i) * p;
+      const float* yr = y + static_cast<int64_t>(r) * p;
+      for (int64_t k = 0; k < p; ++k) bi[k] += static_cast<double>(vi) * yr[k];
+    }
+  }
+  for (int64_t i = 0; i + 1 < dim; ++i) a[static_cast<size_t>(i * dim + i)] += lambda;
+  a[static_cast<size_t>((dim - 1) * dim + dim - 1)] += 1e-6;  // keeps the constant's pivot positive
+  // In-place Cholesky: lower triangle L with A = L L^T.
+  for (int64_t j = 0; j < dim; ++j) {
+    double* aj = a.data() + j * dim;
+    double d = aj[j];
+    for (int64_t k = 0; k < j; ++k) d -= aj[k] * aj[k];
+    if (!(d > 0)) return Status::Internal("content map: the ridge system is not positive definite");
+    const double l = std::sqrt(d);
+    aj[j] = l;
+    for (int64_t i = j + 1; i < dim; ++i) {
+      double* ai = a.data() + i * dim;
+      double v = ai[j];
+      for (int64_t k = 0; k < j; ++k) v -= ai[k] * aj[k];
+      ai[j] = v / l;
+    }
+  }
+  // Forward then backward substitution, all p right-hand sides at once.
+  for (int64_t i = 0; i < dim; ++i) {
+    double* bi = b.data() + i * p;
+    for (int64_t k = 0; k < i; ++k) {
+      const double l = a[static_cast<size_t>(i * dim + k)];
+      if (l == 0) continue;
+      const double* bk = b.data() + k * p;
+      for (int64_t q = 0; q < p; ++q) bi[q] -= l * bk[q];
+    }
+    const double l = a[static_cast<size_t>(i * dim + i)];
+    for (int64_t q = 0; q < p; ++q) bi[q] /= l;
+  }
+  for (int64_t i = dim - 1; i >= 0; --i) {
+    double* bi = b.data() + i * p;
+    for (int64_t k = i + 1; k < dim; ++k) {
+      const double l = a[static_cast<size_t>(k * dim + i)];
+      if (l == 0) continue;
+      const double* bk = b.data() + k * p;
+      for (int64_t q = 0; q < p; ++q) bi[q] -= l * bk[q];
+    }
+    const double l = a[static_cast<size_t>(i * dim + i)];
+    for (int64_t q = 0; q < p; ++q) bi[q] /= l;
+  }
+  w->resize(b.size());
+  for (size_t i = 0; i < b.size(); ++i) (*w)[i] = static_cast<float>(b[i]);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ContentMap> ContentMap::fit(const std::vector<ItemContent>& items, const float* y, int64_t outputs, int64_t buckets,
+                                   double lambda) {
+  if (buckets < 1 || buckets > 8192) return Status::InvalidArgument("content map: buckets must be in [1, 8192]");
+  if (outputs < 1) return Status::InvalidArgument("content map: no outputs");
+  if (items.size() < 20) return Status::InvalidArgument("content map: needs at least 20 items with content, got " + std::to_string(items.size()));
+  if (!(lambda >= 0) || !std::isfinite(lambda)) return Status::InvalidArgument("content map: lambda must be >= 0");
+  for (int64_t i = 0; i < static_cast<int64_t>(items.size()) * outputs; ++i) {
+    if (!std::isfinite(y[i])) return Status::InvalidArgument("content map: non-finite target");
+  }
+  ContentMap m;
+  m.buckets_ = buckets;
+  m.outputs_ = outputs;
+  std::vector<std::vector<std::pair<int32_t, float>>> x;
+  x.reserve(items.size());
+  for (const ItemContent& it : items) x.push_back(m.features(it));
+  const int64_t dim = buckets + 1;
+  if (lambda == 0) {
+    std::vector<size_t> fit_rows, held;
+    for (size_t r = 0; r < items.size(); ++r) (r % 10 == 9 ? held : fit_rows).push_back(r);
+    double best = std::numeric_limits<double>::infinity();
+    for (double l : {1.0, 3.0, 10.0, 30.0, 100.0}) {
+      std::vector<float> w;
+      VITRINE_RETURN_IF_ERROR(ridge(x, fit_rows, y, outputs, dim, l, &w));
+      m.w_ = std::move(w);
+      double err = 0;
+      std::vector<float> pred(static_cast<size_t>(outputs));
+      for (size_t r : held) {
+        m.predict(items[r], pred.data());
+        for (int64_t k = 0; k < outputs; ++k) {
+          const double e = pred[static_cast<size_t>(k)] - y[static_cast<int64_t>(r) * outputs + k];
+          err += e * e;
+        }
+      }
+      if (err < best) {
+        best = err;
+        lambda = l;
+      }
+    }
+  }
+  std::vector<size_t> all(items.size());
+  std::iota(all.begin(), all.end(), size_t{0});
+  VITRINE_RETURN_IF_ERROR(ridge(x, all, y, outputs, dim, lambda, &m.w_));
+  m.lambda_ = lambda;
+  return m;
+}
+
+Status RecModel::fit_content(const std::vector<ItemContent>& catalogue, int64_t buckets, double lambda) {
+  const int64_t d = dim(), f = fold_dim(), p = d + 1 + f;
+  std::vector<ItemContent> items;
+  std::vector<float> y;
+  std::vector<float> row(static_cast<size_t>(d)), fr(static_cast<size_t>(f));
+  std::unordered_map<std::string, int> seen;
+  for (const ItemContent& c : catalogue) {
+    Result<int32_t> i = find_item(c.id);
+    if (!i.ok() || !seen.emplace(c.id, 1).second) continue;
+    float b;
+    item_params(i.value(), row.data(), &b, fr.data());
+    items.push_back(c);
+    y.insert(y.end(), row.begin(), row.end());
+    y.push_back(b);
+    y.insert(y.end(), fr.begin(), fr.end());
+  }
+  VITRINE_ASSIGN_OR_RETURN(ContentMap m, ContentMap::fit(items, y.data(), p, buckets, lambda));
+  content_ = std::make_shared<const ContentMap>(std::move(m));
+  return Status::Ok();
+}
+
+Status RecModel::add_items(const std::vector<ItemContent>& items) {
+  if (!content_) return Status::FailedPrecondition("this model has no content map: new items need one (vitrine-recommend compact --content)");
+  const int64_t d = dim(), f = fold_dim();
+  if (content_->outputs() != d + 1 + f) return Status::FailedPrecondition("the content map does not fit this model's dimensions");
+  ItemDelta delta;
+  std::unordered_map<std::string, int> seen;
+  std::vector<float> out(static_cast<size_t>(d + 1 + f));
+  for (const ItemContent& c : items) {
+    if (c.id.empty()) return Status::InvalidArgument("new items need a non-empty id");
+    if (find_item(c.id).ok()) return Status::InvalidArgument("item '" + c.id + "' is already in the model (change trained items with a delta)");
+    if (!seen.emplace(c.id, 1).second) return Status::InvalidArgument("item '" + c.id + "' is listed twice");
+    content_->predict(c, out.data());
+    delta.upsert.push_back(c.id);
+    delta.rows.insert(delta.rows.end(), out.begin(), out.begin() + d);
+    delta.bias.push_back(out[static_cast<size_t>(d)]);
+    delta.fold.insert(delta.fold.end(), out.begin() + d + 1, out.end());
+  }
+  if (items.empty()) return Status::Ok();
+  seal_item_delta(*this, &delta);
+  return apply_delta(delta);
+}
+
 // ---- compact files ------------------------------------------------------------------------------
 
 namespace {
@@ -868,8 +1122,17 @@ Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) con
     VITRINE_RETURN_IF_ERROR(vec("gru.b_ih", b_ih_, {3 * hidden_}));
     VITRINE_RETURN_IF_ERROR(vec("gru.b_hh", b_hh_, {3 * hidden_}));
   }
-  return write_safetensors(t, {{"format", "vitrine"}, {"format_version", "2"}, {"recommender", meta.dump()},
-                               {"recommender_storage", storage.dump()}}, o.half);
+  std::map<std::string, std::string> file_meta = {{"format", "vitrine"}, {"format_version", "2"}, {"recommender", meta.dump()},
+                                                  {"recommender_storage", storage.dump()}};
+  if (content_) {
+    VITRINE_RETURN_IF_ERROR(vec("content.w", content_->weights(), {content_->buckets() + 1, content_->outputs()}));
+    Json c = Json::object();
+    c.set("buckets", content_->buckets());
+    c.set("outputs", content_->outputs());
+    c.set("lambda", content_->lambda());
+    file_meta["recommender_content"] = c.dump();
+  }
+  return write_safetensors(t, file_meta, o.half);
 }
 
 Result<std::unique_ptr<RecModel>> RecModel::load(std::shared_ptr<const std::vector<uint8_t>> bytes, TablePrecision precision) {
@@ -917,6 +1180,21 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
     VITRINE_ASSIGN_OR_RETURN(m->b_hh_, read_vector(f, "gru.b_hh", {3 * h}));
     m->emb_dim_ = e;
     m->hidden_ = h;
+  }
+  if (auto c = f.metadata().find("recommender_content"); c != f.metadata().end()) {
+    Result<Json> cj = parse_json(c->second);
+    if (!cj.ok()) return Status::DataLoss("compact recommender content: " + cj.status().message());
+    const JsonRef cr(cj.value(), "recommender_content");
+    Result<int64_t> buckets = cr["buckets"].as_int(), outputs = cr["outputs"].as_int();
+    Result<double> lambda = cr["lambda"].as_number();
+    if (!buckets.ok() || !outputs.ok() || !lambda.ok()) return Status::DataLoss("compact recommender content: needs buckets, outputs, lambda");
+    if (outputs.value() != m->dim() + 1 + m->fold_dim() || buckets.value() < 1 || buckets.value() > (1 << 20)) {
+      return Status::DataLoss("compact recommender content: its outputs do not fit the model");
+    }
+    VITRINE_ASSIGN_OR_RETURN(std::vector<float> w, read_vector(f, "content.w", {buckets.value() + 1, outputs.value()}));
+    Result<ContentMap> cm = ContentMap::from_weights(buckets.value(), outputs.value(), std::move(w), lambda.value());
+    if (!cm.ok()) return Status::DataLoss("compact recommender content: " + cm.status().message());
+    m->content_ = std::make_shared<const ContentMap>(std::move(cm).value());
   }
   return m;
 }
