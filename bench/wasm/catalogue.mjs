@@ -32,7 +32,7 @@ const runs = Number(arg('runs', quick ? 15 : 50));
 // The kinds a store ships, at the dimensions that fit a 100k-item page budget, and the shipped
 // Mult-DAE's own width (200) where its F16 file stays loadable.
 const MODELS = [
-  { kind: 'mult-dae', dim: 32, storages: ['f16', 'int8', 'pq16/pq16'] },
+  { kind: 'mult-dae', dim: 48, storages: ['f16', 'int8', 'pq16/pq16'] },
   { kind: 'mf-bpr', dim: 64, storages: ['f16', 'int8', 'pq32'] },
   { kind: 'mult-dae', dim: 200, storages: ['f16', 'pq16/pq16'], maxItems: 100_000 },
 ];

@@ -14,7 +14,8 @@
 //       rows and fold-in rows stored as asked (PQ: M one-byte codes per item), other values F16
 //       unless --f32. rank, delta and the facade read it like a model file. --content CATALOG.json
 //       ([{id, title, description, categories, year}] or {"items": [...]}) fits and stores the
-//       content map that places new items (addItems) [--buckets B, default 2048].
+//       content map that places new items (addItems) [--buckets B, default 2048] [--lambda L,
+//       default: chosen on held-out items].
 //   vitrine-recommend synth --kind mult-dae|mf-bpr --items N --dim D --out F [--seed S]
 //       a synthetic catalogue model (clustered random item vectors, compact float F16 file) for
 //       `npm run bench -- catalogue`.
@@ -361,6 +362,7 @@ int compact_main(int argc, char** argv) {
   if (argc < 3) return fail(Status::InvalidArgument("compact needs a MODEL"));
   std::string out, rows = "float", fold = "float", content;
   int64_t buckets = ContentMap::kDefaultBuckets;
+  double lambda = 0;
   bool half = true;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
@@ -371,6 +373,7 @@ int compact_main(int argc, char** argv) {
     else if (a == "--f32") half = false;
     else if (a == "--content") content = next();
     else if (a == "--buckets") buckets = std::atoll(next().c_str());
+    else if (a == "--lambda") lambda = std::atof(next().c_str());
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (out.empty()) return fail(Status::InvalidArgument("compact needs --out"));
@@ -383,7 +386,7 @@ int compact_main(int argc, char** argv) {
   if (!content.empty()) {
     Result<std::vector<ItemContent>> items = read_content(content);
     if (!items.ok()) return fail(items.status());
-    Status s = m.value()->fit_content(items.value(), buckets);
+    Status s = m.value()->fit_content(items.value(), buckets, lambda);
     if (!s.ok()) return fail(s);
   }
   RecModel::CompactOptions o;

@@ -101,7 +101,8 @@ def run(args):
         cat_file = os.path.join(d, "catalogue.json")
         with open(cat_file, "w") as f:
             json.dump([content[i] for i in cold_ids if i in content], f)
-        vm.run_tool(["compact", cold_path, "--out", mapped, "--rows", "float", "--fold", "float", "--f32", "--content", cat_file])
+        vm.run_tool(["compact", cold_path, "--out", mapped, "--rows", "float", "--fold", "float", "--f32", "--content", cat_file]
+                    + os.environ.get("VITRINE_COLD_COMPACT_ARGS", "").split())
         new_ids = [ids[c] for c in cold]
         new_file = os.path.join(d, "new-items.json")
         with open(new_file, "w") as f:
