@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -145,10 +144,7 @@ class RecommenderHandle : public HandleBase {
     Result<std::shared_ptr<std::vector<uint8_t>>> data = bytes_from_js(bytes, "item delta bytes");
     Result<ItemDelta> d = data.ok() ? parse_item_delta(data.value()) : Result<ItemDelta>(data.status());
     Status s = d.ok() ? model_->apply_delta(d.value()) : d.status();
-    if (s.ok()) {
-      user_.clear();
-      if (!catalog_json_.empty()) s = set_catalog_json(catalog_json_);  // indices moved: rebuild the catalogue
-    }
+    if (s.ok()) s = items_changed();
     return record(s, &error_);
   }
   // New items placed by the model's content map (JSON [{ id, title?, description?, categories?,
@@ -158,23 +154,23 @@ class RecommenderHandle : public HandleBase {
     Result<Json> j = parse_json(json);
     Result<std::vector<ItemContent>> items = j.ok() ? parse_item_content(j->ref("items")) : Result<std::vector<ItemContent>>(j.status());
     Status s = items.ok() ? model_->add_items(items.value()) : items.status();
-    if (s.ok() && !items->empty()) {
-      user_.clear();
-      if (!catalog_json_.empty()) s = set_catalog_json(catalog_json_);
-    }
+    if (s.ok() && !items->empty()) s = items_changed();
     return record(s, &error_);
   }
   bool has_content() const { return model_ && model_->content() != nullptr; }
 
   // The model's item-state fingerprint (16 hex digits): what a delta must be made against.
   std::string fingerprint() const {
-    if (!model_) return "";
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(model_->fingerprint()));
-    return buf;
+    return model_ ? fingerprint_text(model_->fingerprint()) : "";
   }
 
  private:
+  // After the model's items changed (indices moved): the user vector is stale, the catalogue
+  // is rebuilt from the JSON it was given.
+  Status items_changed() {
+    user_.clear();
+    return catalog_json_.empty() ? Status::Ok() : set_catalog_json(catalog_json_);
+  }
   Status set_catalog_json(const std::string& json) {
     Result<Json> j = parse_json(json);
     Result<RecCatalog> c = j.ok() ? RecCatalog::from_json(*model_, j->ref("catalog")) : Result<RecCatalog>(j.status());

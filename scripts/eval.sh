@@ -26,17 +26,22 @@ need_python_numpy() {
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-numpy >/dev/null
 }
+# args=(the arguments), with MovieLens latest-small as --data (and its name and source) unless given.
+movielens_unless_data() {
+  args=("$@")
+  if [[ " $* " != *" --data "* && " $* " != *" --data="* ]]; then
+    local ratings version
+    ratings="$(bash scripts/data/movielens.sh)"
+    version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
+    args=(--data "$ratings" --name movielens
+          --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
+  fi
+}
 case "$name" in
   recommend)
     need_python_numpy
     bash scripts/build.sh >&2   # the engine's vitrine-recommend tool and the wasm variants
-    args=("$@")
-    if [[ " $* " != *" --data "* && " $* " != *" --data="* ]]; then
-      ratings="$(bash scripts/data/movielens.sh)"
-      version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
-      args=(--data "$ratings" --name movielens
-            --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
-    fi
+    movielens_unless_data "$@"
     if [[ " $* " == *" --cold-items "* ]]; then  # new products placed by content (scripts/recommend/cold_eval.py)
       VITRINE_EVAL_COMMAND="npm run eval -- recommend${*:+ $*}" exec /usr/bin/python3 scripts/recommend/cold_eval.py "${args[@]}"
     fi
@@ -45,13 +50,7 @@ case "$name" in
   compact)
     need_python_numpy
     bash scripts/build.sh >&2
-    args=("$@")
-    if [[ " $* " != *" --data "* && " $* " != *" --data="* ]]; then
-      ratings="$(bash scripts/data/movielens.sh)"
-      version="$(dpkg-query -W -f='${Version}' r-cran-dslabs)"
-      args=(--data "$ratings" --name movielens
-            --source "MovieLens latest-small (object movielens of Debian's r-cran-dslabs $version)" "$@")
-    fi
+    movielens_unless_data "$@"
     VITRINE_EVAL_COMMAND="npm run eval -- compact${*:+ $*}" exec /usr/bin/python3 scripts/recommend/compact_eval.py "${args[@]}"
     ;;
   tagger)

@@ -22,7 +22,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
-import { arg, flag, quantile, root } from '../common.mjs';
+import { arg, flag, root, timeIt } from '../common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const tool = path.join(root, 'build/native/engine/tools/vitrine-recommend');
@@ -44,11 +44,6 @@ const STORAGE_FLAGS = {
 };
 const SIZES = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 
-function stats(times) {
-  const s = [...times].sort((a, b) => a - b);
-  return { median_ms: quantile(s, 0.5), p10_ms: quantile(s, 0.1), p90_ms: quantile(s, 0.9), runs: s.length };
-}
-
 // ---- child: one configuration --------------------------------------------------------------------
 if (flag('child')) {
   const cfg = JSON.parse(arg('child'));
@@ -65,16 +60,7 @@ if (flag('child')) {
   const rand = (n) => { s = (s * 1103515245 + 12345) % 2147483648; return s % n; };
   await rec.importState({ version: 1, events: Array.from({ length: 100 }, (_, i) => ({ item: ids[rand(ids.length)], type: 'view', weight: 1, time: i })) });
   const page = Array.from({ length: 200 }, () => ids[rand(ids.length)]);
-  const time = async (fn, n) => {
-    for (let i = 0; i < 3; i++) await fn();
-    const t = [];
-    for (let i = 0; i < n; i++) {
-      const a = performance.now();
-      await fn();
-      t.push(performance.now() - a);
-    }
-    return stats(t);
-  };
+  const time = (fn, n) => timeIt(fn, n, 3);
   const n = cfg.items >= 1_000_000 ? Math.max(5, Math.round(cfg.runs / 5)) : cfg.runs;
   const foldin = await time(() => rec.personalize(), n);
   const rank = await time(() => rec.recommend({ k: 100, explain: false }), n);

@@ -58,10 +58,6 @@ def rank_ids(model, hs, k, work, tag, add_items=None, candidates=None):
     return vm.read_ranked(rp, len(hs), k)
 
 
-def model_items(ids, extra=()):
-    return list(ids) + list(extra)
-
-
 def run(args):
     t0 = time.time()
     inter = data.implicit(data.read_csv(args.data))
@@ -120,7 +116,7 @@ def run(args):
             return np.vectorize(lambda i: pos_new.get(order_ids[i], -1) if i >= 0 else -1)(ranked)
         k = 100
         warm_r = to_new(rank_ids(warm_path, hs_warm, k, d, "warm_new", candidates=new_ids), ids)
-        cold_order = model_items(cold_ids, new_ids)
+        cold_order = cold_ids + new_ids  # the cold model's items after --add-items
         cold_r = to_new(rank_ids(mapped, hs_cold, k, d, "cold_new", add_items=new_file, candidates=new_ids), cold_order)
         # content-popularity: mean training popularity of the trained items in each category.
         pop = np.asarray(sp.train.sum(axis=0)).ravel()

@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<ItemDelta> d = diff_items(*m, *target.value(), (in.u8() % 4) / 8.0f);
   if (!d.ok()) std::abort();
   Result<std::vector<uint8_t>> bytes = write_item_delta(d.value(), in.u8() & 1);
-  if (!bytes.ok()) return 0;  // (an empty id is refused by the writer's UTF-8 checks? never: ids are metadata)
+  if (!bytes.ok()) return 0;  // ids that are not valid UTF-8: the writer refuses them
   Result<ItemDelta> back = parse_item_delta(std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value()));
   if (!back.ok()) {
     std::fprintf(stderr, "a written delta does not parse: %s\n", back.status().to_string().c_str());

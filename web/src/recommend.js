@@ -195,11 +195,7 @@ export class Recommender extends EngineObject {
     const bytes = await readModelBytes(source, modelReadOptions(options));
     const h = this._live();
     this._check(h.applyDelta(bytes));
-    this._ids = null;  // indices moved
-    const all = [...this._dormant, ...this._events].sort((a, b) => a.time - b.time);
-    this._events = all.filter((e) => h.findItem(e.item) >= 0).slice(-this._maxEvents);
-    this._dormant = all.filter((e) => h.findItem(e.item) < 0).slice(-this._maxEvents);
-    this._dirty = true;
+    this._itemsChanged(h);
     await this._persist();
     return { items: h.numItems(), fingerprint: h.fingerprint() };
   }
@@ -216,14 +212,8 @@ export class Recommender extends EngineObject {
     const h = this._live();
     if (!Array.isArray(items)) fail('addItems: items must be an array of { id, title?, description?, categories?, year? }');
     this._check(h.addItems(JSON.stringify(items)));
-    this._ids = null;
     this._added = (this._added ?? 0) + items.length;
-    const revived = this._dormant.filter((e) => h.findItem(e.item) >= 0);
-    if (revived.length) {
-      this._dormant = this._dormant.filter((e) => h.findItem(e.item) < 0);
-      this._events = [...this._events, ...revived].sort((a, b) => a.time - b.time).slice(-this._maxEvents);
-    }
-    this._dirty = true;
+    this._itemsChanged(h);
     return { added: items.length, items: h.numItems() };
   }
 
@@ -279,6 +269,16 @@ export class Recommender extends EngineObject {
 
   // ---- internals ----
 
+  // After items were added or removed: indices moved, and saved events follow their items (kept
+  // aside while the model lacks them, used again once it has them).
+  _itemsChanged(h) {
+    this._ids = null;
+    const all = [...this._dormant, ...this._events].sort((a, b) => a.time - b.time);
+    this._events = all.filter((e) => h.findItem(e.item) >= 0).slice(-this._maxEvents);
+    this._dormant = all.filter((e) => h.findItem(e.item) < 0).slice(-this._maxEvents);
+    this._dirty = true;
+  }
+
   // The ranking itself runs in the engine (recommend() in recommend.h); here the options become
   // its request: ids become indices, and a caller's filter function becomes a mask.
   _rank(h, events, options) {
@@ -297,10 +297,10 @@ export class Recommender extends EngineObject {
     if (options.candidates !== undefined) {
       if (!Array.isArray(options.candidates)) fail('candidates must be an array of item ids');
       // Ids the model lacks cannot be scored: left out (rerank() returns them after the ranked ones).
-      candidates = Int32Array.from(options.candidates.filter((id) => {
+      candidates = Int32Array.from(options.candidates.map((id) => {
         if (typeof id !== 'string') fail(`item id must be a string, got ${typeof id}`);
-        return h.findItem(id) >= 0;
-      }), (id) => h.findItem(id));
+        return h.findItem(id);
+      }).filter((i) => i >= 0));
     }
     let excluded = null;
     if (filter) {

@@ -86,6 +86,9 @@ class ItemTable {
 
   // out[i - begin] = <row i, user> (+ bias[i] when bias is non-null) for i in [begin, end).
   void score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const;
+  // out[j] = <row items[j], user> (+ bias) for j < count (valid indices): a list of rows, with the
+  // same arithmetic as score().
+  void score_items(const float* user, const float* bias, const int32_t* items, int64_t count, float* out) const;
   // Row i as f32 (dequantized) into out (d floats).
   void row(int64_t i, float* out) const;
   // Cosine similarity of rows a and b (0 when either is all zero).
@@ -104,6 +107,8 @@ class ItemTable {
   std::vector<float> codebook_;   // pq: 256 x d, by sub-space
   std::vector<float> norms_;   // L2 norm of each (stored, dequantized) row
   void finish();               // computes norms_
+  template <typename ItemAt>
+  void score_rows(const float* user, const float* bias, int64_t count, ItemAt item_at, float* out) const;
 };
 
 // One ranked item.
@@ -314,6 +319,8 @@ struct ItemDelta {
   std::vector<float> bias;  // (upsert)
   std::vector<float> fold;  // (upsert, fold_dim)
 };
+// A fingerprint as the 16 lowercase hex digits delta files and messages use.
+std::string fingerprint_text(uint64_t fingerprint);
 // Parses a delta file (hostile bytes: every field and shape checked; DataLoss naming the field).
 Result<ItemDelta> parse_item_delta(std::shared_ptr<const std::vector<uint8_t>> bytes);
 // The delta that turns `from` into `to` item-wise: ids only in `from` removed, ids only in `to`

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <unordered_set>
 
 #include "vitrine/json.h"
 #include "vitrine/safetensors.h"
@@ -430,7 +431,10 @@ size_t ItemTable::bytes() const {
          norms_.size() * 4;
 }
 
-void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
+// Scores out[j] of the rows item_at(j), j < count: the per-call preparation (int8: the user vector
+// quantized; PQ: the lookup tables) once, then one row at a time.
+template <typename ItemAt>
+void ItemTable::score_rows(const float* user, const float* bias, int64_t count, ItemAt item_at, float* out) const {
   if (precision_ == TablePrecision::kInt8) {
     // The user vector quantized to int16 once per call (scale = max |u| / kUserQ).
     float mx = 0;
@@ -442,9 +446,10 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
       const float v = std::nearbyint(user[j] / su);
       q[static_cast<size_t>(j)] = static_cast<int16_t>(v > kUserQ ? kUserQ : v < -kUserQ ? -kUserQ : v == v ? v : 0.0f);
     }
-    for (int64_t i = begin; i < end; ++i) {
+    for (int64_t r = 0; r < count; ++r) {
+      const int64_t i = item_at(r);
       const float s = static_cast<float>(dot_i8(i8_.data() + i * d_, q.data(), d_)) * (scales_[static_cast<size_t>(i)] * su);
-      out[i - begin] = bias ? s + bias[i] : s;
+      out[r] = bias ? s + bias[i] : s;
     }
     return;
   }
@@ -458,7 +463,8 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
       for (int k = 0; k < 256; ++k) lut[static_cast<size_t>(j * 256 + k)] = dot_row(c + k * w, user + b, w);
     }
     const float* L = lut.data();
-    for (int64_t i = begin; i < end; ++i) {
+    for (int64_t r = 0; r < count; ++r) {
+      const int64_t i = item_at(r);
       const uint8_t* code = codes_.data() + i * m;
       float s0 = 0, s1 = 0;  // two chains, fixed order
       int64_t j = 0;
@@ -468,15 +474,24 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
       }
       if (j < m) s0 += L[j * 256 + code[j]];
       const float s = s0 + s1;
-      out[i - begin] = bias ? s + bias[i] : s;
+      out[r] = bias ? s + bias[i] : s;
     }
     return;
   }
-  for (int64_t i = begin; i < end; ++i) {
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t i = item_at(r);
     const float s = precision_ == TablePrecision::kF32 ? dot_row(f32_.data() + i * d_, user, d_)
                                                        : dot_row(f16_.data() + i * d_, user, d_);
-    out[i - begin] = bias ? s + bias[i] : s;
+    out[r] = bias ? s + bias[i] : s;
   }
+}
+
+void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
+  score_rows(user, bias, end - begin, [begin](int64_t r) { return begin + r; }, out);
+}
+
+void ItemTable::score_items(const float* user, const float* bias, const int32_t* items, int64_t count, float* out) const {
+  score_rows(user, bias, count, [items](int64_t r) { return static_cast<int64_t>(items[r]); }, out);
 }
 
 void ItemTable::row(int64_t i, float* out) const {
@@ -893,7 +908,9 @@ Status ridge(const std::vector<std::vector<std::pair<int32_t, float>>>& x, const
 
 Result<ContentMap> ContentMap::fit(const std::vector<ItemContent>& items, const float* y, int64_t outputs, int64_t buckets,
                                    double lambda) {
-  if (buckets < 1 || buckets > 8192) return Status::InvalidArgument("content map: buckets must be in [1, 8192]");
+  // The ridge system is dense ((buckets + 1)^2 doubles, a cubic factorization): 4096 buckets is
+  // 134 MB and ~2e10 operations, the most a fit on a store's machine should take.
+  if (buckets < 1 || buckets > 4096) return Status::InvalidArgument("content map: buckets must be in [1, 4096]");
   if (outputs < 1) return Status::InvalidArgument("content map: no outputs");
   if (items.size() < 20) return Status::InvalidArgument("content map: needs at least 20 items with content, got " + std::to_string(items.size()));
   if (!(lambda >= 0) || !std::isfinite(lambda)) return Status::InvalidArgument("content map: lambda must be >= 0");
@@ -1380,7 +1397,7 @@ void RecModel::score(const float* user, float* scores, Context* ctx) const {
 }
 
 void RecModel::score_items(const float* user, const int32_t* items, int64_t count, float* out) const {
-  for (int64_t j = 0; j < count; ++j) table_.score(user, bias_.data(), out + j, items[j], items[j] + 1);
+  table_.score_items(user, bias_.data(), items, count, out);
 }
 
 // ---- item deltas -------------------------------------------------------------------------------
@@ -1406,6 +1423,12 @@ uint64_t fingerprint_of(const std::string& kind, int64_t dim, int64_t fold, int6
 
 }  // namespace
 
+std::string fingerprint_text(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 uint64_t RecModel::fingerprint() const {
   return fingerprint_of(kind_, dim(), fold_dim(), num_items(), [this](int64_t i) { return item_id(i); });
 }
@@ -1419,12 +1442,6 @@ void RecModel::item_params(int64_t i, float* row, float* bias, float* fold) cons
 }
 
 namespace {
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 Result<uint64_t> parse_hex64(const std::string& s, const char* what) {
   if (s.size() != 16 || s.find_first_not_of("0123456789abcdef") != std::string::npos) {
@@ -1442,8 +1459,8 @@ Status RecModel::apply_delta(const ItemDelta& d) {
                                    ", this one is " + kind_ + " of dimension " + std::to_string(dm));
   }
   if (d.base != fingerprint()) {
-    return Status::FailedPrecondition("item delta was made for another model state (base " + hex64(d.base) + ", this model " +
-                                      hex64(fingerprint()) + "): apply the deltas in order, on the model they were made for");
+    return Status::FailedPrecondition("item delta was made for another model state (base " + fingerprint_text(d.base) + ", this model " +
+                                      fingerprint_text(fingerprint()) + "): apply the deltas in order, on the model they were made for");
   }
   const size_t u = d.upsert.size();
   if (d.rows.size() != u * static_cast<size_t>(dm) || d.bias.size() != u || d.fold.size() != u * static_cast<size_t>(f)) {
@@ -1502,8 +1519,8 @@ Status RecModel::apply_delta(const ItemDelta& d) {
   for (int64_t i = 0; i < m; ++i) index.emplace(ids[static_cast<size_t>(i)], static_cast<int32_t>(i));
   const uint64_t got = fingerprint_of(kind_, dm, f, m, [&ids](int64_t i) { return ids[static_cast<size_t>(i)]; });
   if (got != d.result) {
-    return Status::DataLoss("item delta: the items after applying it are not the state it promises (result " + hex64(d.result) +
-                            ", got " + hex64(got) + ")");
+    return Status::DataLoss("item delta: the items after applying it are not the state it promises (result " + fingerprint_text(d.result) +
+                            ", got " + fingerprint_text(got) + ")");
   }
   VITRINE_ASSIGN_OR_RETURN(ItemTable table, table_.with_rows(rows.data(), m));
   ItemTable fold_table;
@@ -1581,8 +1598,8 @@ Result<std::vector<uint8_t>> write_item_delta(const ItemDelta& d, bool half) {
   meta.set("kind", d.kind);
   meta.set("dim", d.dim);
   meta.set("fold_dim", d.fold_dim);
-  meta.set("base", hex64(d.base));
-  meta.set("result", hex64(d.result));
+  meta.set("base", fingerprint_text(d.base));
+  meta.set("result", fingerprint_text(d.result));
   Json rm = Json::array(), up = Json::array();
   for (const std::string& id : d.remove) rm.push_back(id);
   for (const std::string& id : d.upsert) up.push_back(id);
@@ -1804,12 +1821,13 @@ Result<std::vector<Recommendation>> recommend(const RecModel& model, const RecCa
     if (r.diversity > 0) top = mmr(top, model.table(), k, r.diversity);
   } else {
     // Only the page's candidates: scored one by one, ranked among themselves (repeats once).
+    // (a set of the list, not a mask of the catalogue: a page's 200 ids over 1M items stay cheap)
     std::vector<int32_t> cand;
-    std::vector<uint8_t> listed(static_cast<size_t>(n), 0);
+    std::unordered_set<int32_t> listed;
+    listed.reserve(r.candidates.size());
     for (int32_t i : r.candidates) {
       if (i < 0 || i >= n) return Status::OutOfRange("candidate item index " + std::to_string(i) + " out of range");
-      if (listed[static_cast<size_t>(i)]) continue;
-      listed[static_cast<size_t>(i)] = 1;
+      if (!listed.insert(i).second) continue;
       if (mask.empty() || !mask[static_cast<size_t>(i)]) cand.push_back(i);
     }
     const int64_t m = static_cast<int64_t>(cand.size());
