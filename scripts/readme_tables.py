@@ -8,8 +8,10 @@ figures (with the date and command of the run that produced them).
 import json
 import os
 import re
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))  # the evaluations' own table renderers
 
 
 def load(name):
@@ -239,10 +241,34 @@ def tfjs_graph(d):
     return "\n".join(rows)
 
 
+def catalogue(d):
+    mb = lambda b: f"{b / 1e6:.2f}"
+    rows = ["| items | kind | dim | storage | file MB | gzip MB | load ms | engine MB | fold-in ms | rank top-100 ms (p10-p90) | rerank 200 ms |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in d["records"]:
+        head = f"| {r['items']:,} | {r['kind']} | {r['dim']} | {r['storage']} | {mb(r['bytes'])} | {mb(r['gzip_bytes'])} |"
+        if r.get("error"):
+            rows.append(f"{head} error: {r['error'][:80]} | | | | |")
+            continue
+        rows.append(f"{head} {r['load_ms']:.0f} | {mb(r['engine_bytes'])} | {r['foldin']['median_ms']:.3f} | "
+                    f"{r['rank']['median_ms']:.2f} ({r['rank']['p10_ms']:.2f}-{r['rank']['p90_ms']:.2f}) | {r['rerank']['median_ms']:.3f} |")
+    return "\n".join(rows)
+
+
+def eval_compact(d):
+    from recommend.compact_eval import table
+    return table(d)
+
+
+def eval_cold_items(d):
+    from recommend.cold_eval import table
+    return table(d)
+
+
 RENDER = {"compare": compare, "dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
           "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
           "eval-reviews": eval_reviews, "reviews": reviews, "size": size, "fuzz": fuzz, "corpus": corpus, "vad": vad,
-          "tfjs-graph": tfjs_graph}
+          "tfjs-graph": tfjs_graph, "catalogue": catalogue, "eval-compact": eval_compact, "eval-cold-items": eval_cold_items}
 
 
 def main():
