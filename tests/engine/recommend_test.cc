@@ -917,6 +917,19 @@ TEST(ContentMap, PlacesNewItemsByTheirContent) {
   m->content()->predict(hat, a.data());
   back->content()->predict(hat, b.data());
   EXPECT_EQ(a, b);
+  // A map made for another feature set is refused, not misread.
+  std::vector<uint8_t> file = m->save_compact(o).value();
+  std::string text(file.begin(), file.end());
+  const size_t at = text.find(R"(\"features\":2)");
+  ASSERT_NE(at, std::string::npos);
+  file[at + 13] = '1';
+  const Status refused = RecModel::load(std::make_shared<std::vector<uint8_t>>(file), TablePrecision::kF32).status();
+  EXPECT_EQ(refused.code(), StatusCode::kDataLoss);
+  EXPECT_NE(refused.message().find("other content features (set 1"), std::string::npos) << refused.message();
+  // A long description costs a bounded number of features (the fit is quadratic in them).
+  ItemContent essay = hat;
+  for (int w = 0; w < 5000; ++w) essay.description += "word" + std::to_string(w) + " ";
+  EXPECT_LE(m->content()->features(essay).size(), 200u);
   // Too few items to fit; malformed content lists.
   EXPECT_FALSE(m->fit_content(std::vector<ItemContent>(content.begin(), content.begin() + 5)).ok());
   for (const char* bad : {R"([{"title": "no id"}])", R"([{"id": "a", "categories": "Shoes"}])", R"([{"id": "a", "year": "1999"}])",

@@ -156,13 +156,16 @@ struct ItemContent {
 Result<std::vector<ItemContent>> parse_item_content(const JsonRef& list);
 
 // A linear map from an item's content to its per-item model parameters (score row, bias, fold-in
-// row): hashed sparse features (title and description words "t:", categories "c:", the year's
-// decade and half-decade; each field's features scaled to unit norm, plus a constant) times W
-// ((buckets + 1) x outputs), fitted by ridge regression on the trained items (content ->
-// collaborative space). A new item's vector is its prediction.
+// row): hashed sparse features (words of the title and description: the title's first 32 and the
+// description's first 48, "t:", and their adjacent pairs, "b:"; categories "c:" and pairs of
+// categories "cc:"; the year, its half-decade and decade; each group scaled to unit norm, plus a
+// constant) times W ((buckets + 1) x outputs), fitted by ridge regression on the trained items
+// (content -> collaborative space). A new item's vector is its prediction. Files record the
+// feature set (kFeatures) and are refused by a build with another.
 class ContentMap {
  public:
   static constexpr int64_t kDefaultBuckets = 2048;
+  static constexpr int64_t kFeatures = 2;  // the feature set's version (1: words, categories, decade)
   // Fits on items with targets y (items.size() x outputs, row-major); lambda > 0, or 0 to choose
   // it among {1, 3, 10, 30, 100} by the error on every tenth item held out, then refit on all.
   static Result<ContentMap> fit(const std::vector<ItemContent>& items, const float* y, int64_t outputs,

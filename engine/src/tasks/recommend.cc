@@ -798,11 +798,17 @@ std::vector<std::pair<int32_t, float>> ContentMap::features(const ItemContent& i
     const float v = 1.0f / std::sqrt(static_cast<float>(keys.size()));
     for (const std::string& k : keys) f.emplace_back(bucket(k), v);
   };
+  // The title's first 32 words and the description's first 48: the fit costs the square of an
+  // item's feature count, and the opening words carry most of what a product is.
   std::vector<std::string> words;
-  for (const std::string* text : {&item.title, &item.description}) {
-    if (text->empty()) continue;
-    for (const Token& t : tokenize(*text, 1 << 16).tokens) {
-      if (t.kind != TokenKind::kPunct) words.push_back("t:" + t.text);
+  for (const auto& [text, cap] : {std::pair<const std::string*, size_t>{&item.title, 32}, {&item.description, 48}}) {
+    size_t taken = 0;
+    for (const Token& t : tokenize(*text, 1 << 12).tokens) {
+      if (taken == cap) break;
+      if (t.kind != TokenKind::kPunct) {
+        words.push_back("t:" + t.text);
+        ++taken;
+      }
     }
   }
   group(words);
@@ -813,10 +819,20 @@ std::vector<std::pair<int32_t, float>> ContentMap::features(const ItemContent& i
     if (!lower.empty()) cats.push_back("c:" + lower);
   }
   group(cats);
+  // Pairs of categories (genre combinations a linear map cannot form from single ones).
+  std::sort(cats.begin(), cats.end());
+  std::vector<std::string> pairs;
+  for (size_t a = 0; a < cats.size() && a < 16; ++a) {
+    for (size_t b = a + 1; b < cats.size() && b < 16; ++b) pairs.push_back("cc:" + cats[a] + "|" + cats[b]);
+  }
+  group(pairs);
   if (std::isfinite(item.year)) {
     const long long y = static_cast<long long>(std::floor(item.year));
-    group({"y10:" + std::to_string(y / 10), "y5:" + std::to_string(y / 5)});
+    group({"y10:" + std::to_string(y / 10), "y5:" + std::to_string(y / 5), "y1:" + std::to_string(y)});
   }
+  std::vector<std::string> bigrams;  // adjacent words ("star wars", "part ii")
+  for (size_t a = 0; a + 1 < words.size(); ++a) bigrams.push_back("b:" + words[a].substr(2) + " " + words[a + 1].substr(2));
+  group(bigrams);
   f.emplace_back(static_cast<int32_t>(buckets_), 1.0f);  // the constant
   return f;
 }
@@ -1144,6 +1160,7 @@ Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) con
   if (content_) {
     VITRINE_RETURN_IF_ERROR(vec("content.w", content_->weights(), {content_->buckets() + 1, content_->outputs()}));
     Json c = Json::object();
+    c.set("features", ContentMap::kFeatures);
     c.set("buckets", content_->buckets());
     c.set("outputs", content_->outputs());
     c.set("lambda", content_->lambda());
@@ -1205,6 +1222,12 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
     Result<int64_t> buckets = cr["buckets"].as_int(), outputs = cr["outputs"].as_int();
     Result<double> lambda = cr["lambda"].as_number();
     if (!buckets.ok() || !outputs.ok() || !lambda.ok()) return Status::DataLoss("compact recommender content: needs buckets, outputs, lambda");
+    Result<int64_t> features = cr["features"].as_int();
+    if (!features.ok() || features.value() != ContentMap::kFeatures) {
+      return Status::DataLoss("compact recommender content: made for other content features (set " +
+                              (features.ok() ? std::to_string(features.value()) : std::string("unknown")) + ", this build reads " +
+                              std::to_string(ContentMap::kFeatures) + "): compact the model again");
+    }
     if (outputs.value() != m->dim() + 1 + m->fold_dim() || buckets.value() < 1 || buckets.value() > (1 << 20)) {
       return Status::DataLoss("compact recommender content: its outputs do not fit the model");
     }
