@@ -159,12 +159,53 @@ class RecommenderHandle : public HandleBase {
   }
   bool has_content() const { return model_ && model_->content() != nullptr; }
 
+  // Fits the content map that places new items (addItems) on the trained items' content (JSON
+  // [{ id, title?, description?, categories?, year? }]); buckets 0 for the default, lambda 0 to
+  // choose it on held-out items.
+  int fit_content(const std::string& json, int buckets, double lambda) {
+    if (!model_) return not_loaded();
+    Result<Json> j = parse_json(json);
+    Result<std::vector<ItemContent>> items = j.ok() ? parse_item_content(j->ref("catalogue")) : Result<std::vector<ItemContent>>(j.status());
+    Status s = items.ok() ? model_->fit_content(items.value(), buckets > 0 ? buckets : ContentMap::kDefaultBuckets, lambda)
+                          : items.status();
+    return record(s, &error_);
+  }
+  // The model as a compact file (Uint8Array): score rows and fold-in rows stored as "float" |
+  // "int8" | "pq:M", floats as F16 when half. null on error (lastCode / lastError).
+  val save_compact(const std::string& rows, const std::string& fold, bool half) {
+    if (!model_) return last_code_ = not_loaded(), val::null();
+    Result<std::pair<TablePrecision, int64_t>> r = RecModel::parse_storage(rows), f = RecModel::parse_storage(fold);
+    if (!r.ok() || !f.ok()) return bytes_or_null(Result<std::vector<uint8_t>>(r.ok() ? f.status() : r.status()));
+    RecModel::CompactOptions o;
+    o.rows = r->first;
+    o.rows_m = r->second;
+    o.fold = f->first;
+    o.fold_m = f->second;
+    o.half = half;
+    return bytes_or_null(model_->save_compact(o));
+  }
+  // The item delta (Uint8Array) that gives this model's items those of `to` (a model or compact
+  // file): rows that moved by more than tolerance, added and removed items. null on error.
+  val delta_to(const val& to, double tolerance, bool half) {
+    if (!model_) return last_code_ = not_loaded(), val::null();
+    Result<std::shared_ptr<std::vector<uint8_t>>> data = bytes_from_js(to, "target model bytes");
+    Result<std::unique_ptr<RecModel>> m = data.ok() ? RecModel::load(data.value(), TablePrecision::kF32)
+                                                    : Result<std::unique_ptr<RecModel>>(data.status());
+    Result<ItemDelta> d = m.ok() ? diff_items(*model_, *m.value(), static_cast<float>(tolerance)) : Result<ItemDelta>(m.status());
+    return bytes_or_null(d.ok() ? write_item_delta(d.value(), half) : Result<std::vector<uint8_t>>(d.status()));
+  }
+
   // The model's item-state fingerprint (16 hex digits): what a delta must be made against.
   std::string fingerprint() const {
     return model_ ? fingerprint_text(model_->fingerprint()) : "";
   }
 
  private:
+  val bytes_or_null(const Result<std::vector<uint8_t>>& b) {
+    if (!b.ok()) return last_code_ = record(b.status(), &error_), val::null();
+    last_code_ = record(Status::Ok(), &error_);
+    return val::global("Uint8Array").new_(emscripten::typed_memory_view(b->size(), b->data()));
+  }
   // After the model's items changed (indices moved): the user vector is stale, the catalogue
   // is rebuilt from the JSON it was given.
   Status items_changed() {
@@ -281,7 +322,8 @@ EMSCRIPTEN_BINDINGS(vitrine_recommend) {
                                       method("rank", &H::rank), method("similar", &H::similar),
                                       method("applyDelta", &H::apply_delta), method("fingerprint", &H::fingerprint),
                                       method("precision", &H::precision), method("addItems", &H::add_items),
-                                      method("hasContent", &H::has_content));
+                                      method("hasContent", &H::has_content), method("fitContent", &H::fit_content),
+                                      method("saveCompact", &H::save_compact), method("deltaTo", &H::delta_to));
 }
 
 }  // namespace vitrine::wasm

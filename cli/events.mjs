@@ -172,9 +172,9 @@ export async function readEvents(file, { minWeight = null, columns: rename = {},
 }
 
 /**
- * A product catalogue (.csv with a header id[,title][,categories][,in_stock], categories separated
- * by '|'; or .json: an array of { id, title?, categories?, inStock? }). Returns { items: [{ id,
- * title?, categories?, inStock? }], summary }.
+ * A product catalogue (.csv with a header id[,title][,description][,categories][,year][,in_stock],
+ * categories separated by '|'; or .json: an array of { id, title?, description?, categories?, year?,
+ * inStock? }). Returns { items: [{ id, title?, description?, categories?, year?, inStock? }], summary }.
  */
 export async function readCatalog(file, { onRefused = () => {} } = {}) {
   const items = [];
@@ -188,6 +188,9 @@ export async function readCatalog(file, { onRefused = () => {} } = {}) {
     seen.add(id);
     const out = { id };
     if (r.title) out.title = String(r.title);
+    if (r.description) out.description = String(r.description);
+    const year = r.year === undefined || r.year === null || r.year === '' ? NaN : Number(r.year);
+    if (Number.isFinite(year)) out.year = year;
     const cats = Array.isArray(r.categories) ? r.categories.map(String) : r.categories ? String(r.categories).split('|').map((c) => c.trim()).filter(Boolean) : [];
     if (cats.length) out.categories = cats;
     const stock = r.inStock ?? r.instock ?? r.in_stock;

@@ -444,3 +444,47 @@ export async function evalRecommend(args, runtime) {
     overPopularity: pairedDifference(model.ndcg100PerUser, popularityScores.ndcg100PerUser),
   };
 }
+
+/**
+ * Runs `vitrine compact`: a trained model as a compact file (no training graph; item rows as
+ * F16/F32 floats, int8 or product-quantized), with the content map that places new products
+ * (addItems) when a catalogue is given. args: { model, out, rows, fold, f32, catalog?, buckets,
+ * lambda, log }. Returns { items, bytes, content }.
+ */
+export async function compactModel(args, runtime) {
+  const h = new runtime._module.RecommenderHandle();
+  try {
+    if (h.load(new Uint8Array(fs.readFileSync(args.model)), 'f32') !== 0) throw new Error(`${args.model}: ${h.lastError()}`);
+    let content = null;
+    if (args.catalog) {
+      const { items, summary } = await readCatalog(args.catalog);
+      if (h.fitContent(JSON.stringify(items), args.buckets, args.lambda) !== 0) throw new Error(`${args.catalog}: ${h.lastError()}`);
+      content = { products: summary.kept };
+      args.log(`content map fitted on ${summary.kept} catalogue products (${summary.refused} rows refused)`);
+    }
+    const bytes = h.saveCompact(args.rows, args.fold, !args.f32);
+    if (!bytes) throw new Error(h.lastError());
+    fs.writeFileSync(args.out, bytes);
+    return { items: h.numItems(), bytes: bytes.length, content };
+  } finally {
+    h.delete();
+  }
+}
+
+/**
+ * Runs `vitrine delta`: the item delta that turns the model `from` into `to`'s items (added,
+ * removed and changed rows), which a page applies with applyDelta() instead of downloading `to`.
+ * args: { from, to, out, tolerance, half }. Returns { bytes }.
+ */
+export async function itemDelta(args, runtime) {
+  const h = new runtime._module.RecommenderHandle();
+  try {
+    if (h.load(new Uint8Array(fs.readFileSync(args.from)), 'f32') !== 0) throw new Error(`${args.from}: ${h.lastError()}`);
+    const bytes = h.deltaTo(new Uint8Array(fs.readFileSync(args.to)), args.tolerance, args.half);
+    if (!bytes) throw new Error(`${args.to}: ${h.lastError()}`);
+    fs.writeFileSync(args.out, bytes);
+    return { bytes: bytes.length };
+  } finally {
+    h.delete();
+  }
+}

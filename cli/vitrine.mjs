@@ -5,6 +5,8 @@
 //   vitrine train tagger (--images DIR | --csv FILE) --out DIR [options]
 //   vitrine train reviews --data FILE --out DIR [options]
 //   vitrine eval recommend|reviews|tagger ...
+//   vitrine compact MODEL --out FILE [options]
+//   vitrine delta --from OLD --to NEW --out FILE
 //   vitrine info MODEL
 //   vitrine help
 import fs from 'node:fs';
@@ -65,6 +67,22 @@ const HELP = `vitrine — train and inspect Vitrine models on your own data (was
   vitrine eval tagger --head FILE (--images DIR | --csv FILE) [--backbone ...] [--backbone-description FILE]
       The training report's measures for a saved model on the data given (JSON on stdout,
       a table on stderr).
+
+  vitrine compact MODEL --out FILE [options]
+      A recommender model as a compact file: no training graph, item rows stored small enough for
+      catalogues of 100k+ products (e.g. --rows pq:16 --fold pq:16: 16 bytes a product and table).
+      --rows float|int8|pq:M   the score rows (default float: F16 unless --f32)
+      --fold float|int8|pq:M   the fold-in rows of an autoencoder (default float)
+      --f32                    float rows as F32 (default F16)
+      --catalog FILE           products with title / description / categories / year (CSV or JSON as
+                               for train): fits the content map that lets addItems() place new
+                               products without retraining
+      --buckets N, --lambda L  the content map's hashed features (default 2048) and ridge penalty
+                               (default: chosen on held-out products)
+
+  vitrine delta --from OLD --to NEW --out FILE [--tolerance T] [--half]
+      The item delta from the model OLD to NEW (products added, removed and changed), for pages that
+      already hold OLD: rec.applyDelta(FILE) instead of downloading NEW.
 
   vitrine info MODEL      kind, items or labels, bytes, metadata and the model card beside it
 `;
@@ -327,6 +345,53 @@ async function info(argv) {
   }
 }
 
+async function compact(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true, options: {
+      out: { type: 'string' }, rows: { type: 'string', default: 'float' }, fold: { type: 'string', default: 'float' },
+      f32: { type: 'boolean', default: false }, catalog: { type: 'string' }, buckets: { type: 'string', default: '0' },
+      lambda: { type: 'string', default: '0' },
+    },
+  });
+  const model = positionals[0];
+  if (!model || positionals.length > 1) fail('compact needs one MODEL file');
+  if (!values.out) fail('compact needs --out FILE');
+  for (const f of [model, values.catalog]) if (f && !fs.existsSync(f)) fail(`no such file: ${f}`);
+  const args = { model, out: values.out, rows: values.rows, fold: values.fold, f32: values.f32, catalog: values.catalog,
+                 buckets: numberOption(values, 'buckets', { integer: true }), lambda: numberOption(values, 'lambda'), log: logLine };
+  const runtime = await createRuntime({ variant: 'simd', threads: 1 });
+  try {
+    const { compactModel } = await import('./recommend.mjs');
+    const r = await compactModel(args, runtime);
+    process.stderr.write(`wrote ${values.out}: ${r.items} items, ${r.bytes} bytes${r.content ? ', with a content map' : ''}\n`);
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    runtime.dispose();
+  }
+}
+
+async function delta(argv) {
+  const { values } = parseArgs({
+    args: argv, strict: true, options: {
+      from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, tolerance: { type: 'string', default: '0' },
+      half: { type: 'boolean', default: false },
+    },
+  });
+  for (const k of ['from', 'to', 'out']) if (!values[k]) fail(`delta needs --${k} FILE`);
+  for (const f of [values.from, values.to]) if (!fs.existsSync(f)) fail(`no such file: ${f}`);
+  const runtime = await createRuntime({ variant: 'simd', threads: 1 });
+  try {
+    const { itemDelta } = await import('./recommend.mjs');
+    const r = await itemDelta({ from: values.from, to: values.to, out: values.out, tolerance: numberOption(values, 'tolerance'), half: values.half }, runtime);
+    process.stderr.write(`wrote ${values.out}: ${r.bytes} bytes\n`);
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    runtime.dispose();
+  }
+}
+
 const [command, sub, ...rest] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help' || command === '-h') {
   process.stdout.write(HELP);
@@ -338,6 +403,10 @@ if (!command || command === 'help' || command === '--help' || command === '-h') 
   await trainTagger(rest);
 } else if (command === 'eval') {
   await evaluate(sub, rest);
+} else if (command === 'compact') {
+  await compact([sub, ...rest].filter((x) => x !== undefined));
+} else if (command === 'delta') {
+  await delta([sub, ...rest].filter((x) => x !== undefined));
 } else if (command === 'info') {
   await info([sub, ...rest].filter((x) => x !== undefined));
 } else if (command === 'train') {

@@ -275,16 +275,6 @@ Result<std::unique_ptr<RecModel>> read_rec_model(const std::string& path) {
 }
 
 // "float" | "int8" | "pq:M" -> storage and sub-spaces.
-Result<std::pair<TablePrecision, int64_t>> parse_storage(const std::string& v) {
-  if (v == "float") return std::make_pair(TablePrecision::kF32, int64_t{0});
-  if (v == "int8") return std::make_pair(TablePrecision::kInt8, int64_t{0});
-  if (v.rfind("pq:", 0) == 0) {
-    const int64_t m = std::atoll(v.c_str() + 3);
-    if (m >= 1) return std::make_pair(TablePrecision::kPQ, m);
-  }
-  return Status::InvalidArgument("storage must be float, int8 or pq:M, got '" + v + "'");
-}
-
 // A synthetic catalogue model for benchmarks (bytes, load, latency by catalogue size): random
 // clustered item vectors (64 clusters, so that quantization meets structure as in trained
 // tables), 7-digit item ids, written as a compact float file.
@@ -377,7 +367,7 @@ int compact_main(int argc, char** argv) {
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (out.empty()) return fail(Status::InvalidArgument("compact needs --out"));
-  Result<std::pair<TablePrecision, int64_t>> r = parse_storage(rows), f = parse_storage(fold);
+  Result<std::pair<TablePrecision, int64_t>> r = RecModel::parse_storage(rows), f = RecModel::parse_storage(fold);
   if (!r.ok()) return fail(r.status());
   if (!f.ok()) return fail(f.status());
   Result<std::unique_ptr<RecModel>> m = read_rec_model(argv[2]);

@@ -128,6 +128,45 @@ test('train recommend: bad arguments and files end in one clear line', async () 
   await fails(['info', cli], /vitrine: /);
 });
 
+// compact and delta: what a store runs after training, with the package alone. The delta must be
+// the native tool's byte for byte; the compact file must load in the facade and place new products.
+test('compact and delta: a PQ file with a content map that addItems() uses, the native tool\'s delta', { timeout: 180000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-compact-'));
+  const model = path.join(root, 'models/recommend/movielens.safetensors');
+  const out = path.join(dir, 'pq.safetensors');
+  await run(process.execPath, [cli, 'compact', model, '--out', out, '--rows', 'pq:16', '--fold', 'pq:16',
+                               '--catalog', path.join(root, 'models/recommend/movielens-catalog.json'), '--buckets', '256']);
+  assert.ok(fs.statSync(out).size < fs.statSync(model).size / 2);
+  const { createRecommender } = await import('../../web/src/index.js');
+  const rec = await createRecommender({ model: new Uint8Array(fs.readFileSync(out)), worker: false, storage: 'memory' });
+  const info = await rec.info();
+  assert.equal(info.precision, 'pq');
+  assert.equal(info.contentMap, true);
+  await rec.observe({ item: '1', type: 'view' });  // Toy Story
+  await rec.addItems([{ id: 'new-1', title: 'Toy Story 5', categories: ['Animation', 'Children', 'Comedy'], year: 2026 }]);
+  const ranked = await rec.rerank(['new-1', '2571'], { explain: false });
+  assert.deepEqual(ranked.map((r) => r.id).sort(), ['2571', 'new-1']);
+  assert.ok(ranked.every((r) => Number.isFinite(r.score)));
+  await rec.dispose();
+
+  const tool = path.join(root, 'build/native/engine/tools/vitrine-recommend');
+  const { makeDeltaFiles } = await import('./delta-fixture.mjs');
+  const f = makeDeltaFiles(tool, dir);
+  const mine = path.join(dir, 'cli-delta.safetensors');
+  await run(process.execPath, [cli, 'delta', '--from', f.from, '--to', f.to, '--out', mine]);
+  assert.deepEqual(fs.readFileSync(mine), fs.readFileSync(f.delta));
+
+  const fails = async (args, pattern) => {
+    await assert.rejects(run(process.execPath, [cli, ...args]), (e) => { assert.match(e.stderr, pattern); return true; });
+  };
+  await fails(['compact', model, '--out', path.join(dir, 'x'), '--rows', 'pq:x'], /storage must be float, int8 or pq:M/);
+  await fails(['compact', model], /needs --out/);
+  await fails(['compact', cli, '--out', path.join(dir, 'x')], /vitrine: /);
+  await fails(['delta', '--from', f.from, '--to', cli, '--out', path.join(dir, 'x')], /vitrine: /);
+  await fails(['delta', '--from', f.from, '--out', path.join(dir, 'x')], /needs --to/);
+  assert.equal(fs.existsSync(path.join(dir, 'x')), false);  // nothing written on failure
+});
+
 // The events reader is a parser of untrusted files: random mutations of CSV and JSON Lines exports
 // (bytes flipped, cut, duplicated, quotes and delimiters inserted) never throw, and every row is
 // accounted for: rows = kept + refused + below the minimum weight.

@@ -1117,6 +1117,17 @@ Result<std::vector<float>> read_vector(const SafetensorsFile& f, const std::stri
 
 }  // namespace
 
+Result<std::pair<TablePrecision, int64_t>> RecModel::parse_storage(const std::string& name) {
+  if (name == "float") return std::make_pair(TablePrecision::kF32, int64_t{0});
+  if (name == "int8") return std::make_pair(TablePrecision::kInt8, int64_t{0});
+  if (name.rfind("pq:", 0) == 0 && name.size() > 3 && name.size() <= 8 &&
+      name.find_first_not_of("0123456789", 3) == std::string::npos) {
+    const int64_t m = std::atoll(name.c_str() + 3);
+    if (m >= 1) return std::make_pair(TablePrecision::kPQ, m);
+  }
+  return Status::InvalidArgument("storage must be float, int8 or pq:M, got '" + name.substr(0, 40) + "'");
+}
+
 Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) const {
   for (TablePrecision p : {o.rows, o.fold}) {
     if (p == TablePrecision::kF16) return Status::InvalidArgument("compact: float tables are f32, or F16 with half");
