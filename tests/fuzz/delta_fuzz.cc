@@ -6,8 +6,9 @@
 //      model unchanged;
 //   1: a target catalogue from the bytes (ids, rows, bias): the delta to it is diffed, written,
 //      parsed back and applied, which must succeed and reach the promised fingerprint;
-//   2: a compact model file (RecModel::load): when it loads, a fold-in, a full scoring and a
-//      compact re-save that loads back with the same fingerprint.
+//   2: a compact model file (RecModel::load): when it loads, a fold-in, a full scoring, a
+//      compact re-save that loads back with the same fingerprint, and (with a content map) a new
+//      item placed by it.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -63,6 +64,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!back.ok() || back.value()->fingerprint() != m.value()->fingerprint()) {
       std::fprintf(stderr, "a re-saved compact model does not load back: %s\n", back.ok() ? "fingerprint" : back.status().to_string().c_str());
       std::abort();
+    }
+    // A content map that loaded places a new item (the id is one no file holds: ids are text).
+    if (m.value()->content() != nullptr) {
+      ItemContent it;
+      it.id = std::string("\x01new", 4);
+      it.title = "wool hat";
+      it.categories = {"Hats", "Winter"};
+      it.year = 2001;
+      if (!m.value()->find_item(it.id).ok() && !m.value()->add_items({it}).ok()) {
+        std::fprintf(stderr, "a loaded content map does not place a new item\n");
+        std::abort();
+      }
     }
     return 0;
   }
