@@ -11,7 +11,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))  # the evaluations' own table renderers
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from recommend import tables  # noqa: E402  (the evaluations' own table renderers)
 
 
 def load(name):
@@ -256,13 +257,11 @@ def catalogue(d):
 
 
 def eval_compact(d):
-    from recommend.compact_eval import table
-    return table(d)
+    return tables.compact_table(d)
 
 
 def eval_cold_items(d):
-    from recommend.cold_eval import table
-    return table(d)
+    return tables.cold_items_table(d)
 
 
 RENDER = {"compare": compare, "dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,

@@ -35,6 +35,7 @@ import numpy as np
 
 from recommend import data, metrics, splits, vitrine_models as vm
 from recommend.eval import _strong_histories
+from recommend.tables import cold_items_table as table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLD_SHARE = 0.10
@@ -205,19 +206,6 @@ def run(args):
         json.dump(out, f, indent=1)
     print(table(out))
     log(f"wrote {os.path.relpath(path, ROOT)} in {out['seconds']:.0f} s")
-
-
-def table(out):
-    def f(x):
-        return f"{x['mean']:.4f}" + (f" ± {x['stderr']:.4f}" if x["stderr"] is not None else "")
-    lines = ["| ranked among the new items | NDCG@100 | Recall@20 |", "|---|---|---|"]
-    for n, d in out["new_only"].items():
-        lines.append(f"| {n} | {f(d['ndcg@100'])} | {f(d['recall@20'])} |")
-    lines += ["", f"cold / warm NDCG@100 (new items only): {f(out['cold_over_warm_ndcg@100'])}", "",
-              "| whole catalogue | NDCG@100 on new targets | new items' share of top-10 slots |", "|---|---|---|"]
-    for n, d in out["catalogue"].items():
-        lines.append(f"| {n} | {f(d['ndcg@100'])} | {f(d['top10_new_share'])} |")
-    return "\n".join(lines)
 
 
 def main(argv=None):

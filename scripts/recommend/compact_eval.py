@@ -28,6 +28,7 @@ import numpy as np
 
 from recommend import data, metrics, splits, vitrine_models as vm
 from recommend.eval import _strong_histories
+from recommend.tables import compact_table as table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # (name, --rows, --fold, half): "f32" is the trained model file itself.
@@ -127,19 +128,6 @@ def run(args):
         json.dump(out, f, indent=1)
     print(table(out))
     log(f"wrote {os.path.relpath(path, ROOT)} in {out['seconds']:.0f} s")
-
-
-def table(out):
-    lines = ["| kind | storage | bytes | gzip | test NDCG@100 | loss vs f32 | test Recall@20 | loss vs f32 | val NDCG@100 loss |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for kind, entries in out["kinds"].items():
-        for name, e in entries.items():
-            def pct(x):
-                return f"{100 * x['mean']:+.2f}%" + (f" ± {100 * x['stderr']:.2f}" if x['stderr'] is not None else "")
-            lines.append(f"| {kind} | {name} | {e['bytes']:,} | {e['gzip']:,} | {e['test_ndcg@100']['mean']:.4f} | "
-                         f"{pct(e['test_ndcg@100_rel_loss'])} | {e['test_recall@20']['mean']:.4f} | "
-                         f"{pct(e['test_recall@20_rel_loss'])} | {pct(e['val_ndcg@100_rel_loss'])} |")
-    return "\n".join(lines)
 
 
 def main(argv=None):
