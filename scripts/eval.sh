@@ -15,8 +15,11 @@
 #   reviews [--train CSV --test CSV] [--quick]   sentiment on Amazon Fine Food reviews (or your
 #       own text,label CSVs): baselines (majority, Bing lexicon, TF-IDF LR, NB-SVM) and the engine's
 #       models, all tuned by cross-validation on the training file (scripts/reviews/eval.py).
+#   aspects [--aspects FILE.json] [--model FILE]   the review analyzer's aspects against the labels
+#       made by reading in bench/aspects/ (per-aspect P/R/F1, aspect-sentiment accuracy, the two
+#       labellings' Cohen's kappa, the robustness set) (scripts/reviews/aspects-eval.mjs).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend, tagger, reviews)}"
+name="${1:?usage: npm run eval -- NAME [args]   (NAME: recommend, compact, tagger, reviews, aspects)}"
 shift
 cd "$VITRINE_ROOT"
 need_python_numpy() {
@@ -67,8 +70,12 @@ case "$name" in
     fi
     VITRINE_EVAL_COMMAND="npm run eval -- reviews${*:+ $*}" exec /usr/bin/python3 scripts/reviews/eval.py "${args[@]}"
     ;;
+  aspects)
+    bash scripts/build.sh >&2
+    exec node scripts/reviews/aspects-eval.mjs "$@"
+    ;;
   *)
-    log "no evaluation '$name' (NAME: recommend, tagger, reviews)"
+    log "no evaluation '$name' (NAME: recommend, compact, tagger, reviews, aspects)"
     exit 2
     ;;
 esac

@@ -264,10 +264,33 @@ def eval_cold_items(d):
     return tables.cold_items_table(d)
 
 
+def eval_aspects(d):
+    f = lambda x: "–" if x is None else f"{x:.2f}"
+    ff = d["fine_food"]
+    rows = [f"{ff['reviews']} Fine Food test reviews labelled by reading: micro-F1 {f(ff['micro']['f1'])} (precision "
+            f"{f(ff['micro']['precision'])}, recall {f(ff['micro']['recall'])}), macro-F1 {f(ff['macro_f1'])}, aspect-sentiment "
+            f"accuracy {f(ff['sentiment_accuracy'])} (n {ff['sentiment_n']}).", "",
+            "| aspect | precision | recall | F1 | labelled | sentiment accuracy (n) |", "|---|---|---|---|---|---|"]
+    for a, x in ff["aspects"].items():
+        rows.append(f"| {a} | {f(x['precision'])} | {f(x['recall'])} | {f(x['f1'])} | {x['support']} | {f(x['sentiment_accuracy'])} ({x['sentiment_n']}) |")
+    for g in d["agreement"]:
+        rows += ["", f"Two independent labellings of {g['reviews']} reviews: Cohen's κ {f(g['discussed_all'])} for \"discussed\", "
+                     f"{f(g['sentiment_all']['kappa'])} for the sentiment (n {g['sentiment_all']['n']}); one labeller scored against the "
+                     f"other: micro-F1 {f(g['human_vs_human']['micro_f1'])}, sentiment accuracy {f(g['human_vs_human']['sentiment_accuracy'])}."]
+    r = d.get("robustness")
+    if r:
+        rows += ["", f"Robustness set ({r['reviews']} reviews the team wrote): great/other accuracy {f(r['label_accuracy'])} (majority "
+                     f"{f(r['majority_accuracy'])}); aspects micro-F1 {f(r['aspects']['micro']['f1'])}, sentiment accuracy "
+                     f"{f(r['aspects']['sentiment_accuracy'])}.", "", "| phenomenon | reviews | great/other accuracy |", "|---|---|---|"]
+        rows += [f"| {k} | {v['n']} | {f(v['accuracy'])} |" for k, v in r["by_phenomenon"].items()]
+    return "\n".join(rows)
+
+
 RENDER = {"compare": compare, "dense": dense, "mobilenet": mobilenet, "train": train, "onnx-conformance": conformance,
           "eval-recommend": eval_recommend, "recommend": recommend, "eval-tagger": eval_tagger, "tagger": tagger,
           "eval-reviews": eval_reviews, "reviews": reviews, "size": size, "fuzz": fuzz, "corpus": corpus, "vad": vad,
-          "tfjs-graph": tfjs_graph, "catalogue": catalogue, "eval-compact": eval_compact, "eval-cold-items": eval_cold_items}
+          "tfjs-graph": tfjs_graph, "catalogue": catalogue, "eval-compact": eval_compact, "eval-cold-items": eval_cold_items,
+          "eval-aspects": eval_aspects}
 
 
 def main():
