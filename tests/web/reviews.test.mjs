@@ -210,3 +210,23 @@ test('worker mode: the same analyses, relayed summary progress, cancellation', a
   await rejects(remote.analyze('x'), 'FailedPrecondition', /disposed/);
   await local.dispose();
 });
+
+// The aspects measure (npm run eval -- aspects) runs on its committed labels, which all follow the
+// guidelines' vocabulary; a label outside it is refused, not counted.
+test('aspects evaluation: the labelled sets load and score; a label outside the guidelines is refused', () => {
+  const script = path.join(root, 'scripts/reviews/aspects-eval.mjs');
+  const out = path.join(os.tmpdir(), `vitrine-aspects-${process.pid}.json`);
+  execFileSync(process.execPath, [script, '--out', out], { stdio: 'ignore' });
+  const r = JSON.parse(fs.readFileSync(out, 'utf8'));
+  assert.equal(r.fine_food.reviews, 200);
+  assert.equal(r.agreement[0].reviews, 50);
+  assert.ok(r.robustness.reviews >= 60);
+  for (const x of [r.fine_food.micro.f1, r.fine_food.sentiment_accuracy, r.robustness.label_accuracy, r.agreement[0].discussed_all]) {
+    assert.ok(x > 0 && x <= 1, String(x));
+  }
+  const bad = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-aspects-'));
+  fs.copyFileSync(path.join(root, 'bench/aspects/reviews.jsonl'), path.join(bad, 'reviews.jsonl'));
+  fs.writeFileSync(path.join(bad, 'labels-a.jsonl'), '{"id": 1, "aspects": {"smell": "positive"}}\n');
+  assert.throws(() => execFileSync(process.execPath, [script, '--dir', bad, '--out', path.join(bad, 'o.json')], { stdio: 'pipe' }),
+                (e) => /not in the guidelines/.test(String(e.stderr)));
+});
