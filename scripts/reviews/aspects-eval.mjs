@@ -167,7 +167,7 @@ const out = {
   command: `npm run eval -- aspects${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
   date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
   detector: values.aspects ? path.relative(root, path.resolve(values.aspects)) : 'DEFAULT_ASPECTS (web/src/review.js keyword rules)',
-  model: values.model ?? 'shipped review model', label_files: labelFiles.map((f) => path.relative(root, f)),
+  model: values.model ?? 'shipped review model', labels: path.relative(root, dir), label_files: labelFiles.map((f) => path.relative(root, f)),
   fine_food: fineFood, agreement: agree, robustness,
 };
 fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
@@ -176,7 +176,7 @@ console.log(table(out));
 
 function table(o) {
   const f = (x, d = 2) => (x === null || x === undefined ? '–' : x.toFixed(d));
-  const lines = [`Fine Food test reviews labelled by reading: ${o.fine_food.reviews}; micro-F1 ${f(o.fine_food.micro.f1)} ` +
+  const lines = [`Reviews labelled by reading (${o.labels}): ${o.fine_food.reviews}; micro-F1 ${f(o.fine_food.micro.f1)} ` +
                  `(precision ${f(o.fine_food.micro.precision)}, recall ${f(o.fine_food.micro.recall)}), macro-F1 ${f(o.fine_food.macro_f1)}, ` +
                  `aspect-sentiment accuracy ${f(o.fine_food.sentiment_accuracy)} (n ${o.fine_food.sentiment_n})`, '',
                  '| aspect | precision | recall | F1 | labelled | sentiment accuracy (n) |', '|---|---|---|---|---|---|'];

@@ -46,7 +46,7 @@ for (const variant of ['simd', 'simd-threads']) {
       assert.equal(bad.label, 'other');
       assert.ok(bad.score < good.score);
       const names = bad.aspects.map((a) => a.aspect);
-      for (const want of ['packaging', 'freshness', 'price']) assert.ok(names.includes(want), `${want} in ${names}`);
+      for (const want of ['delivery', 'freshness', 'price']) assert.ok(names.includes(want), `${want} in ${names}`);
       const fresh = bad.aspects.find((a) => a.aspect === 'freshness');
       assert.equal(fresh.sentiment, 'negative');
       assert.match(fresh.snippet, /stale/);

@@ -12,18 +12,33 @@ import { modelReadOptions, readModelBytes, readRegisteredModel, registeredModelT
 export const DEFAULT_REVIEW_MODEL = shippedModelUrl('reviews/fine-foods.safetensors');
 
 /**
- * Default aspects and the keywords that signal them (seeded from the opinion lexicons' product
- * vocabulary of DATA.md; matched on whole tokens, or on word prefixes for entries ending in '*').
+ * Default aspects and the keywords that signal them (matched on whole tokens, or on word prefixes for
+ * entries ending in '*'). Revised on the development reviews of bench/aspects/dev (labelled by
+ * reading under bench/aspects/GUIDELINES.md), never on the test labels: general verdicts ("great",
+ * "love", "best") count as overall quality as the guidelines say, "loves" (a pet's or child's) as
+ * taste, and ambiguous words ("can", "bag", "box", "amazon", "order") are left out.
  */
 export const DEFAULT_ASPECTS = Object.freeze({
-  taste: ['taste*', 'flavor*', 'flavour*', 'delicious', 'yummy', 'bland', 'sweet*', 'salty', 'bitter', 'sour', 'spicy', 'tasty', 'aftertaste', 'savory'],
-  price: ['price*', 'expensive', 'cheap*', 'cost*', 'value', 'money', 'worth', 'overpriced', 'deal', 'bargain', 'afford*', '$'],
-  packaging: ['packag*', 'package*', 'box*', 'container*', 'bag', 'bags', 'wrapper*', 'sealed', 'seal', 'jar*', 'bottle*', 'can', 'cans', 'lid'],
-  delivery: ['deliver*', 'shipping', 'shipped', 'ship', 'arriv*', 'order*', 'amazon', 'shipment', 'late', 'damaged', 'broken'],
-  quality: ['quality', 'ingredient*', 'organic', 'natural', 'healthy', 'artificial', 'fake', 'real', 'product'],
-  freshness: ['fresh*', 'stale', 'expired', 'expiration', 'moldy', 'rancid', 'old', 'crisp*', 'soggy'],
-  service: ['service', 'customer', 'seller', 'refund*', 'return*', 'support', 'replace*', 'company'],
-  size: ['size*', 'small', 'large', 'big', 'tiny', 'portion*', 'quantity', 'amount', 'ounce*', 'oz', 'count', 'pack'],
+  taste: ['tast*', 'flavor*', 'flavour*', 'delicious', 'yum*', 'bland', 'sweet*', 'salty', 'bitter*', 'sour',
+    'spic*', 'aftertaste', 'savory', 'savoury', 'smell*', 'aroma*', 'scent', 'tangy', 'loves', 'gobble*', 'devour*',
+    'picky', 'palat*'],
+  price: ['price*', 'expensive', 'inexpensive', 'cheap*', 'cost*', 'value', 'money', 'worth', 'overpriced', 'deal',
+    'bargain', 'afford*', '$', 'dollar*', 'cents', 'paid', 'pay', 'sale', 'savings', 'budget'],
+  packaging: ['container*', 'wrapper*', 'wrapped', 'wrapping', 'sealed', 'seal', 'reseal*', 'lid', 'lids', 'jar',
+    'jars', 'tin', 'tins', 'bottle', 'bottles', 'packaging', 'packaged', 'packing'],
+  delivery: ['deliver*', 'shipping', 'shipped', 'ship', 'ships', 'arriv*', 'shipment', 'late', 'damaged', 'broken',
+    'crushed', 'smashed', 'dented', 'transit', 'mail', 'postage', 'ups', 'fedex', 'usps'],
+  quality: ['quality', 'ingredient*', 'organic', 'natural', 'healthy', 'healthier', 'artificial', 'fake', 'best',
+    'recommend*', 'love', 'great', 'good', 'excellent', 'amazing', 'awesome', 'wonderful', 'fantastic', 'perfect*',
+    'favorite', 'favourite', 'terrible', 'awful', 'horrible', 'worst', 'texture', 'consistency', 'thick', 'dry',
+    'crisp*', 'crunch*', 'chewy', 'soft', 'smooth', 'creamy', 'calorie*', 'sugar', 'sodium', 'fat', 'carb*',
+    'protein', 'msg', 'gluten*', 'vegan', 'allerg*', 'nutrition*', 'strong', 'weak', 'disappoint*'],
+  freshness: ['fresh', 'freshness', 'freshly', 'stale', 'expired', 'expir*', 'moldy', 'mold', 'mouldy', 'rancid',
+    'soggy', 'spoiled', 'rotten', 'wilted'],
+  service: ['service', 'customer', 'seller*', 'refund*', 'return*', 'support', 'replace*', 'vendor', 'merchant',
+    'responded', 'response', 'contacted'],
+  size: ['size*', 'small', 'smaller', 'large', 'larger', 'bigger', 'tiny', 'portion*', 'quantity', 'amount',
+    'ounce*', 'oz', 'count', 'lb', 'lbs', 'grams', 'serving*', 'dozen', 'bulk', 'pounds'],
 });
 
 function fail(message, code = 'InvalidArgument') {

@@ -52,6 +52,12 @@ bool is_negation(const std::string& w) {
   return w.size() > 3 && w.compare(w.size() - 3, 3, "n't") == 0;
 }
 
+// Words that turn a sentence from one judgement to another ("great taste but arrived crushed").
+bool is_contrast(const std::string& w) {
+  static const std::set<std::string> kWords = {"but", "however", "although", "though", "yet", "whereas", "except"};
+  return kWords.count(w) != 0;
+}
+
 uint64_t fnv1a(const std::string& a, const std::string& b) {
   uint64_t h = 1469598103934665603ull;
   for (char c : a) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
@@ -810,10 +816,25 @@ Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDete
     a.words.push_back({(tok.negated ? "not " : "") + tok.text, p.token_weights[order[k]]});
   }
   if (!r.aspects || detector == nullptr) return a;
-  // Only clauses that mention an aspect are scored on their own.
-  std::vector<int32_t> slot(detector->names().size(), -1), found;
+  // Only the parts of clauses that mention an aspect are scored on their own; a clause is cut at
+  // contrast words, which are left out ("arrived broken, but the taste is great": "but" is no
+  // verdict on the taste).
+  std::vector<TokenizedText> parts;
   for (size_t c = 0; c < t.clauses.size(); ++c) {
     const TokenizedText ct = clause_text(t, c);
+    size_t from = 0;
+    for (size_t i = 0; i <= ct.tokens.size(); ++i) {
+      const bool cut = i == ct.tokens.size() || (ct.tokens[i].kind == TokenKind::kWord && is_contrast(ct.tokens[i].text));
+      if (!cut) continue;
+      if (i > from) {
+        const size_t b = ct.tokens[from].begin, e = i == ct.tokens.size() ? ct.text.size() : ct.tokens[i].begin;
+        parts.push_back(tokenize(std::string_view(ct.text).substr(b, e - b), ct.text.size()));
+      }
+      from = i + 1;
+    }
+  }
+  std::vector<int32_t> slot(detector->names().size(), -1), found;
+  for (const TokenizedText& ct : parts) {
     if (ct.tokens.empty()) continue;
     found.clear();
     detector->detect(ct, &found);
@@ -824,7 +845,7 @@ Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDete
       if (id < 0 || static_cast<size_t>(id) >= slot.size()) return Status::Internal("aspect detector returned a bad index");
       int32_t& s = slot[static_cast<size_t>(id)];
       if (s >= 0 && !(std::fabs(score - 0.5f) > std::fabs(a.aspects[static_cast<size_t>(s)].score - 0.5f))) continue;
-      ReviewAnalysis::Aspect asp{id, score, score >= model.threshold(), trimmed(ct.text)};
+      ReviewAnalysis::Aspect asp{id, score, score >= (r.aspect_threshold >= 0 ? r.aspect_threshold : model.threshold()), trimmed(ct.text)};
       if (s < 0) {
         s = static_cast<int32_t>(a.aspects.size());
         a.aspects.push_back(std::move(asp));
