@@ -97,14 +97,15 @@ def recommend(d):
         if r.get("part") == "model":
             continue
         if "median_ms" in r:
-            rows.append(f"| {r['items']} | {r['engine']} | {r['variant']} | {r['threads']} | {r.get('precision', 'f32')} | "
+            rows.append(f"| {r['items']} | {r['engine']} | {r.get('form') or r['variant']} | {r['threads']} | {r.get('precision', 'f32')} | "
                         f"{r['median_ms']:.3f} | {r['p90_ms']:.3f} |")
         else:
             rows.append(f"| {r['items']} | {r['engine']} | {r.get('variant', '')} | {r['threads']} | {r.get('precision', '')} | "
                         f"error: {str(r.get('error', ''))[:60]} | |")
-    rows += ["", "| items | threads | Vitrine | vs | ratio (Vitrine ms / peer ms) |", "|---|---|---|---|---|"]
+    rows += ["", "| items | threads | Vitrine | vs (the peer's fastest form) | ratio (Vitrine ms / peer ms) |", "|---|---|---|---|---|"]
     for q in d.get("ratios", []):
-        rows.append(f"| {q['items']} | {q['threads']} | {q['vitrine_variant']} {q['precision']} | {q['peer']} | {q['ratio']:.2f} |")
+        rows.append(f"| {q['items']} | {q['threads']} | {q['vitrine_variant']} {q['precision']} | {q['peer']}"
+                    f"{' ' + q['peer_form'] if q.get('peer_form') else ''} | {q['ratio']:.2f} |")
     crit = [f"{c['criterion']}: {c['median_ms']:.3f} ms ({'met' if c['met'] else 'not met'})"
             for c in d.get("criteria", []) if c.get("median_ms") is not None]
     if crit:

@@ -11,11 +11,13 @@
 //     vitrine          the low-level RecommenderHandle (loadTable, setUserVector, then
 //                      rank({ k: 10 }) timed: the ranking pipeline, ids and scores), item table stored as
 //                      f32, f16 and int8; simd (1 thread), simd-threads (1 and 2 threads)
-//     onnxruntime-web  wasm backend, 1 and 2 threads: an ONNX model written here (MatMul(table,
-//                      user) → Reshape → Add(bias) → TopK(10)), the table an initializer
+//     onnxruntime-web  wasm backend, 1 and 2 threads: ONNX models written here in two forms,
+//                      MatMul(table[n,d], user[d,1]) and MatMul(user[1,d], tableT[d,n]) (the
+//                      table a pre-transposed initializer), → Reshape → Add(bias) → TopK(10)
 //     tfjs-wasm        @tensorflow/tfjs-backend-wasm, 1 and 2 threads (2 forced as in
-//                      mobilenet.mjs): tf.topk(matMul(table, u).reshape([n]).add(bias), 10) and the
-//                      values and indices read back; table, bias and u tensors kept across runs
+//                      mobilenet.mjs): tf.topk(matMul(table, u).reshape([n]).add(bias), 10), and
+//                      matMul(u[1,d], tableT[d,n]) with the table transposed once; the values and
+//                      indices read back; tensors kept across runs. Ratios use each peer's fastest form.
 // Every configuration (engine, variant, threads, catalogue size) runs in its own child process
 // (this file with --child '<JSON config>'). Medians, p10 and p90 over --runs timed runs (default
 // 200; a fifth of that at 1M items) after warm-up. The peers' top 10 are checked against Vitrine's
@@ -155,19 +157,30 @@ const tensorProto = (name, dataType, dims, raw) =>
 const nodeProto = (op, inputs, outputs) =>
   pb.msg(...inputs.map((x) => pb.str(1, x)), ...outputs.map((x) => pb.str(2, x)), pb.str(3, op.toLowerCase()), pb.str(4, op));
 
-// scores = Reshape(MatMul(table, user), [n]) + bias; values, indices = TopK(scores, k)
-function onnxTopKModel({ rows, bias }, n, d, k) {
+// The peers' forms: the item table as given (table[n,d] · user[d,1]) or pre-transposed
+// (user[1,d] · tableT[d,n], the table an initializer / a kept tensor already in that layout).
+const PEER_FORMS = ['table·user', 'user·tableT'];
+function transposed(rows, n, d) {
+  const t = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) t[j * n + i] = rows[i * d + j];
+  return t;
+}
+
+// scores = Reshape(MatMul(table, user), [n]) + bias; values, indices = TopK(scores, k); or with
+// form 'user·tableT': Reshape(MatMul(user, tableT), [n]) + bias
+function onnxTopKModel({ rows, bias }, n, d, k, form = 'table·user') {
+  const userFirst = form === 'user·tableT';
   const graph = pb.msg(  // GraphProto { node = 1, name = 2, initializer = 5, input = 11, output = 12 }
-    pb.bytes(1, nodeProto('MatMul', ['table', 'user'], ['scores_2d'])),
+    pb.bytes(1, nodeProto('MatMul', userFirst ? ['user', 'table'] : ['table', 'user'], ['scores_2d'])),
     pb.bytes(1, nodeProto('Reshape', ['scores_2d', 'shape'], ['dots'])),
     pb.bytes(1, nodeProto('Add', ['dots', 'bias'], ['scores'])),
     pb.bytes(1, nodeProto('TopK', ['scores', 'K'], ['values', 'indices'])),  // axis -1, largest, sorted
     pb.str(2, 'recommend_topk'),
-    pb.bytes(5, tensorProto('table', ONNX_FLOAT, [n, d], rows)),
+    pb.bytes(5, userFirst ? tensorProto('table', ONNX_FLOAT, [d, n], transposed(rows, n, d)) : tensorProto('table', ONNX_FLOAT, [n, d], rows)),
     pb.bytes(5, tensorProto('bias', ONNX_FLOAT, [n], bias)),
     pb.bytes(5, tensorProto('shape', ONNX_INT64, [1], BigInt64Array.of(BigInt(n)))),
     pb.bytes(5, tensorProto('K', ONNX_INT64, [1], BigInt64Array.of(BigInt(k)))),
-    pb.bytes(11, valueInfo('user', ONNX_FLOAT, [d, 1])),
+    pb.bytes(11, valueInfo('user', ONNX_FLOAT, userFirst ? [1, d] : [d, 1])),
     pb.bytes(12, valueInfo('values', ONNX_FLOAT, [k])),
     pb.bytes(12, valueInfo('indices', ONNX_INT64, [k])),
   );
@@ -288,47 +301,51 @@ async function childOrt({ threads, items: n, dim: d, runs: timed, warmup: warm }
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
-  const bytes = onnxTopKModel(cat, n, d, K);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const feeds = { user: new ort.Tensor('float32', cat.user, [d, 1]) };
-  const run = async () => {
-    const out = await session.run(feeds);
-    return [out.indices.data, out.values.data];
-  };
-  const [itemsOut, scoresOut] = await run();
-  const t = await timeIt(run, timed, warm);
-  await session.release();
-  return {
-    records: [{ part: 'synthetic', engine: 'onnxruntime-web', variant: 'wasm', threads, items: n, dim: d, precision: 'f32',
-      onnx_bytes: bytes.byteLength, ...t }],
-    tops: { f32: { items: Array.from(itemsOut, Number), scores: Array.from(scoresOut) } },
-    info: { numThreads: ort.env.wasm.numThreads, version: ort.env.versions?.web },
-  };
+  const records = [], tops = {};
+  for (const form of PEER_FORMS) {  // one session at a time (a 1M-item table is 256 MB)
+    const bytes = onnxTopKModel(cat, n, d, K, form);
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    const feeds = { user: new ort.Tensor('float32', cat.user, form === 'user·tableT' ? [1, d] : [d, 1]) };
+    const run = async () => {
+      const out = await session.run(feeds);
+      return [out.indices.data, out.values.data];
+    };
+    const [itemsOut, scoresOut] = await run();
+    const t = await timeIt(run, timed, warm);
+    await session.release();
+    records.push({ part: 'synthetic', engine: 'onnxruntime-web', variant: 'wasm', form, threads, items: n, dim: d, precision: 'f32',
+      onnx_bytes: bytes.byteLength, ...t });
+    tops[`f32 ${form}`] = { items: Array.from(itemsOut, Number), scores: Array.from(scoresOut) };
+  }
+  return { records, tops, info: { numThreads: ort.env.wasm.numThreads, version: ort.env.versions?.web } };
 }
 
 async function childTfjs({ threads, items: n, dim: d, runs: timed, warmup: warm }, cat) {
   const { tf, wasm } = await loadTfjsWasm(threads);
-  const table = tf.tensor2d(cat.rows, [n, d]);
   const bias = tf.tensor1d(cat.bias);
-  const user = tf.tensor2d(cat.user, [d, 1]);
-  const before = tf.memory().numTensors;
-  const run = async () => {
-    const { values, indices } = tf.tidy(() => tf.topk(tf.matMul(table, user).reshape([n]).add(bias), K));
-    const [i, v] = await Promise.all([indices.data(), values.data()]);
-    values.dispose();
-    indices.dispose();
-    return [i, v];
-  };
-  const [itemsOut, scoresOut] = await run();
-  const t = await timeIt(run, timed, warm);
-  if (tf.memory().numTensors !== before) throw new Error('tfjs leaks tensors');
-  tf.dispose([table, bias, user]);
-  return {
-    records: [{ part: 'synthetic', engine: 'tfjs-wasm', variant: 'wasm', threads, items: n, dim: d, precision: 'f32',
-      binary: threads > 1 ? 'threaded-simd (forced)' : 'simd', ...t }],
-    tops: { f32: { items: Array.from(itemsOut), scores: Array.from(scoresOut) } },
-    info: { threads: wasm.getThreadsCount(), version: tf.version.tfjs },
-  };
+  const records = [], tops = {};
+  for (const form of PEER_FORMS) {
+    const userFirst = form === 'user·tableT';
+    const table = userFirst ? tf.tensor2d(transposed(cat.rows, n, d), [d, n]) : tf.tensor2d(cat.rows, [n, d]);
+    const user = tf.tensor2d(cat.user, userFirst ? [1, d] : [d, 1]);
+    const before = tf.memory().numTensors;
+    const run = async () => {
+      const { values, indices } = tf.tidy(() => tf.topk((userFirst ? tf.matMul(user, table) : tf.matMul(table, user)).reshape([n]).add(bias), K));
+      const [i, v] = await Promise.all([indices.data(), values.data()]);
+      values.dispose();
+      indices.dispose();
+      return [i, v];
+    };
+    const [itemsOut, scoresOut] = await run();
+    const t = await timeIt(run, timed, warm);
+    if (tf.memory().numTensors !== before) throw new Error('tfjs leaks tensors');
+    tf.dispose([table, user]);
+    records.push({ part: 'synthetic', engine: 'tfjs-wasm', variant: 'wasm', form, threads, items: n, dim: d, precision: 'f32',
+      binary: threads > 1 ? 'threaded-simd (forced)' : 'simd', ...t });
+    tops[`f32 ${form}`] = { items: Array.from(itemsOut), scores: Array.from(scoresOut) };
+  }
+  bias.dispose();
+  return { records, tops, info: { threads: wasm.getThreadsCount(), version: tf.version.tfjs } };
 }
 
 async function child() {
@@ -461,8 +478,8 @@ async function parent() {
     for (const [key, top] of Object.entries(tops)) {
       const [n, engine, variant, threads, precision] = key.split('/');
       if (Number(n) !== items || key === `${items}/vitrine/simd/1/f32`) continue;
-      if (precision === 'f32' && base) {
-        checks.push({ items, check: `${engine} ${variant} ${threads}t f32 vs vitrine simd 1t f32 top-10`, ...agreement(base, top) });
+      if (precision.startsWith('f32') && base) {
+        checks.push({ items, check: `${engine} ${variant} ${threads}t ${precision} vs vitrine simd 1t f32 top-10`, ...agreement(base, top) });
       } else if (precision !== 'f32' && ref && variant === 'simd') {
         const hits = top.items.filter((x) => ref.items.includes(x)).length;
         checks.push({ items, check: `vitrine ${variant} ${threads}t ${precision} recall@${K} vs exact`, recall: hits / K, pass: null });
@@ -472,13 +489,17 @@ async function parent() {
   }
   if (checks.some((c) => c.pass === false)) failed = true;
 
-  // ratios: Vitrine / peer at the same catalogue size and thread count (< 1: Vitrine faster)
+  // ratios: Vitrine / each peer's fastest form at the same catalogue size and thread count (< 1:
+  // Vitrine faster)
   const ok = recommend.filter((r) => r.part === 'synthetic' && !r.error);
   const ratios = [];
   for (const v of ok.filter((r) => r.engine === 'vitrine' && (r.precision === 'f32' || r.precision === 'int8'))) {
-    for (const p of ok.filter((r) => r.engine !== 'vitrine' && r.items === v.items && r.threads === v.threads)) {
+    for (const engine of ['onnxruntime-web', 'tfjs-wasm']) {
+      const forms = ok.filter((r) => r.engine === engine && r.items === v.items && r.threads === v.threads);
+      if (!forms.length) continue;
+      const p = forms.reduce((a, b) => (b.median_ms < a.median_ms ? b : a));
       ratios.push({ items: v.items, threads: v.threads, vitrine_variant: v.variant, precision: v.precision, peer: p.engine,
-        vitrine_ms: v.median_ms, peer_ms: p.median_ms, ratio: v.median_ms / p.median_ms });
+        peer_form: p.form, vitrine_ms: v.median_ms, peer_ms: p.median_ms, ratio: v.median_ms / p.median_ms });
     }
   }
 
@@ -518,10 +539,12 @@ async function parent() {
       'pool in tiles of 2048 items; table_bytes = h.bytes() (table, row norms, bias); simd-threads: ' +
       'createRuntime({ variant, threads: 2 }) then setThreads(n); simd: threads 1',
     'onnxruntime-web: wasm backend (dist/ort.node.min.mjs), env.wasm.numThreads = threads, graphOptimizationLevel all; ' +
-      'model written by this script (ir_version 8, opset 17): MatMul(table[n,d] initializer, user[d,1]) → Reshape [n] → ' +
-      `Add(bias) → TopK(K = ${K}); outputs values (float) and indices (int64)`,
+      'models written by this script (ir_version 8, opset 17), two forms, each timed, the fastest the reference of the ' +
+      'ratios: table·user = MatMul(table[n,d] initializer, user[d,1]), user·tableT = MatMul(user[1,d], tableT[d,n] ' +
+      `initializer, pre-transposed); then Reshape [n] → Add(bias) → TopK(K = ${K}); outputs values (float) and indices (int64)`,
     'tfjs-wasm: @tensorflow/tfjs-backend-wasm; table, bias and user tensors created once; tf.tidy(() => tf.topk(' +
-      'tf.matMul(table, user).reshape([n]).add(bias), k)) then values.data() and indices.data(); 2 threads forced as in ' +
+      'tf.matMul(table, user).reshape([n]).add(bias), k)) (form table·user) or tf.matMul(user[1,d], tableT[d,n]) with the ' +
+      'table transposed once (form user·tableT), the faster the reference; then values.data() and indices.data(); 2 threads forced as in ' +
       'mobilenet.mjs (tfjs-backend-wasm never uses threads under Node, tensorflow/tfjs#3830; getThreadsCount() checked)',
     `checks: rankings agree when identical or, ties aside, when their exact (float64) scores match position by position ` +
       `within ${TIE_TOLERANCE}; f16 / int8 recall@${K} against the exact ranking is informational`,
@@ -588,13 +611,13 @@ async function parent() {
   console.log(`\ntop-${K} over synthetic catalogues (d ${dim}, with bias): score every item, take the top ${K}, read back`);
   console.log('   items  engine            variant        threads  precision  table MB  median ms    p10 ms    p90 ms');
   for (const r of recommend.filter((x) => x.part === 'synthetic')) {
-    const head = `${String(r.items).padStart(8)}  ${r.engine.padEnd(17)} ${(r.variant ?? '').padEnd(14)} ${String(r.threads).padStart(7)}  `;
+    const head = `${String(r.items).padStart(8)}  ${r.engine.padEnd(17)} ${(r.form ?? r.variant ?? '').padEnd(14)} ${String(r.threads).padStart(7)}  `;
     if (r.error) { console.log(`${head}failed: ${r.error}`); continue; }
     console.log(`${head}${r.precision.padEnd(9)} ${(r.table_bytes ? mb(r.table_bytes) : '').padStart(9)} ` +
       `${f(r.median_ms, 10)} ${f(r.p10_ms)} ${f(r.p90_ms)}`);
   }
   if (ratios.length) {
-    console.log('\nratio vitrine_ms / peer_ms at the same size and thread count (< 1: Vitrine faster)');
+    console.log('\nratio vitrine_ms / peer_ms (each peer in its fastest form) at the same size and thread count (< 1: Vitrine faster)');
     console.log('   items  threads  vitrine                  vs onnxruntime-web  vs tfjs-wasm');
     const groups = new Map();
     for (const r of ratios) {
