@@ -164,6 +164,7 @@ class RecommenderHandle : public HandleBase {
   // choose it on held-out items.
   int fit_content(const std::string& json, int buckets, double lambda) {
     if (!model_) return not_loaded();
+    if (buckets < 0) return record(Status::InvalidArgument("content map: buckets must be >= 0 (0: the default)"), &error_);
     Result<Json> j = parse_json(json);
     Result<std::vector<ItemContent>> items = j.ok() ? parse_item_content(j->ref("catalogue")) : Result<std::vector<ItemContent>>(j.status());
     Status s = items.ok() ? model_->fit_content(items.value(), buckets > 0 ? buckets : ContentMap::kDefaultBuckets, lambda)

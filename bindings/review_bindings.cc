@@ -45,6 +45,12 @@ class ReviewHandle : public HandleBase {
     aspects_ = std::move(a).value();
     return 0;
   }
+  // P(positive) at or above which an aspect's clause reads positive; < 0: the model's threshold.
+  int set_aspect_threshold(double t) {
+    if (!(t <= 1)) return record(Status::InvalidArgument("aspectThreshold must be in [0, 1]"), &error_);
+    aspect_threshold_ = t;
+    return 0;
+  }
   val aspect_names() const {
     val out = val::array();
     if (aspects_) {
@@ -65,6 +71,7 @@ class ReviewHandle : public HandleBase {
     request.max_bytes = static_cast<size_t>(max_bytes);
     request.aspects = aspects;
     request.top_words = top_words;
+    request.aspect_threshold = aspect_threshold_;
     Result<ReviewAnalysis> r = analyze_review(*model_, aspects_.get(), request);
     if (!r.ok()) return last_code_ = record(r.status(), &error_), val::null();
     val probs = val::array(), words = val::array(), found = val::array();
@@ -139,6 +146,7 @@ class ReviewHandle : public HandleBase {
       if (bytes.ok()) request.text = bytes.value();
       request.max_bytes = static_cast<size_t>(std::max(max_bytes, 1));
       request.top_words = 0;
+      request.aspect_threshold = aspect_threshold_;
       Result<ReviewAnalysis> r = bytes.ok() ? analyze_review(*model_, aspects_.get(), request) : Result<ReviewAnalysis>(bytes.status());
       if (!r.ok()) return record(Status(r.status().code(), "review " + std::to_string(i) + ": " + r.status().message()), &error_);
       summary_->add(r.value());
@@ -168,6 +176,7 @@ class ReviewHandle : public HandleBase {
   int not_loaded() { return record(Status::FailedPrecondition("review model is not loaded (or was disposed)"), &error_); }
   std::unique_ptr<ReviewModel> model_;
   std::unique_ptr<KeywordAspects> aspects_;
+  double aspect_threshold_ = -1;  // the model's threshold
   std::unique_ptr<ReviewSummary> summary_;
 };
 
@@ -178,7 +187,7 @@ EMSCRIPTEN_BINDINGS(vitrine_reviews) {
   bind_handle<H>("ReviewHandle", method("load", &H::load), method("info", &H::info), method("analyze", &H::analyze),
                                  method("setAspects", &H::set_aspects), method("aspectNames", &H::aspect_names), method("fineTune", &H::fine_tune),
                                  method("setThreshold", &H::set_threshold), method("save", &H::save),
-                                 method("summaryBegin", &H::summary_begin), method("summaryAdd", &H::summary_add), method("summaryResult", &H::summary_result));
+                                 method("summaryBegin", &H::summary_begin), method("setAspectThreshold", &H::set_aspect_threshold), method("summaryAdd", &H::summary_add), method("summaryResult", &H::summary_result));
 }
 
 }  // namespace vitrine::wasm

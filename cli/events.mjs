@@ -189,8 +189,11 @@ export async function readCatalog(file, { onRefused = () => {} } = {}) {
     const out = { id };
     if (r.title) out.title = String(r.title);
     if (r.description) out.description = String(r.description);
-    const year = r.year === undefined || r.year === null || r.year === '' ? NaN : Number(r.year);
-    if (Number.isFinite(year)) out.year = year;
+    if (r.year !== undefined && r.year !== null && r.year !== '') {
+      const year = typeof r.year === 'number' || (typeof r.year === 'string' && /^\s*-?\d{1,5}(\.\d*)?\s*$/.test(r.year)) ? Number(r.year) : NaN;
+      if (!(Math.abs(year) <= 99999)) { summary.refused++; return onRefused({ line, reason: `year '${String(r.year).slice(0, 20)}' is not a year` }); }
+      out.year = year;
+    }
     const cats = Array.isArray(r.categories) ? r.categories.map(String) : r.categories ? String(r.categories).split('|').map((c) => c.trim()).filter(Boolean) : [];
     if (cats.length) out.categories = cats;
     const stock = r.inStock ?? r.instock ?? r.in_stock;

@@ -460,7 +460,8 @@ export async function compactModel(args, runtime) {
       const { items, summary } = await readCatalog(args.catalog);
       if (h.fitContent(JSON.stringify(items), args.buckets, args.lambda) !== 0) throw new Error(`${args.catalog}: ${h.lastError()}`);
       content = { products: summary.kept };
-      args.log(`content map fitted on ${summary.kept} catalogue products (${summary.refused} rows refused)`);
+      args.log(`content map fitted on the model's products among the ${summary.kept} read from ${path.basename(args.catalog)} ` +
+               `(${summary.refused} rows refused)`);
     }
     const bytes = h.saveCompact(args.rows, args.fold, !args.f32);
     if (!bytes) throw new Error(h.lastError());

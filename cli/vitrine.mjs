@@ -345,8 +345,17 @@ async function info(argv) {
   }
 }
 
+// parseArgs with its errors (an unknown option, a stray argument) as one clear line.
+function parsed(config) {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    return fail(e.message);
+  }
+}
+
 async function compact(argv) {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parsed({
     args: argv, strict: true, allowPositionals: true, options: {
       out: { type: 'string' }, rows: { type: 'string', default: 'float' }, fold: { type: 'string', default: 'float' },
       f32: { type: 'boolean', default: false }, catalog: { type: 'string' }, buckets: { type: 'string', default: '0' },
@@ -357,8 +366,11 @@ async function compact(argv) {
   if (!model || positionals.length > 1) fail('compact needs one MODEL file');
   if (!values.out) fail('compact needs --out FILE');
   for (const f of [model, values.catalog]) if (f && !fs.existsSync(f)) fail(`no such file: ${f}`);
+  const buckets = numberOption(values, 'buckets', { integer: true });
+  if (buckets > 4096) fail(`--buckets must be at most 4096, got ${buckets}`);
+  if (!values.catalog && argv.some((a) => /^--(buckets|lambda)(=|$)/.test(a))) fail('--buckets and --lambda shape the content map: give --catalog');
   const args = { model, out: values.out, rows: values.rows, fold: values.fold, f32: values.f32, catalog: values.catalog,
-                 buckets: numberOption(values, 'buckets', { integer: true }), lambda: numberOption(values, 'lambda'), log: logLine };
+                 buckets, lambda: numberOption(values, 'lambda'), log: logLine };
   const runtime = await createRuntime({ variant: 'simd', threads: 1 });
   try {
     const { compactModel } = await import('./recommend.mjs');
@@ -372,7 +384,7 @@ async function compact(argv) {
 }
 
 async function delta(argv) {
-  const { values } = parseArgs({
+  const { values } = parsed({
     args: argv, strict: true, options: {
       from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, tolerance: { type: 'string', default: '0' },
       half: { type: 'boolean', default: false },

@@ -274,7 +274,6 @@ Result<std::unique_ptr<RecModel>> read_rec_model(const std::string& path) {
   return RecModel::load(std::make_shared<const std::vector<uint8_t>>(std::move(bytes)), TablePrecision::kF32);
 }
 
-// "float" | "int8" | "pq:M" -> storage and sub-spaces.
 // A synthetic catalogue model for benchmarks (bytes, load, latency by catalogue size): random
 // clustered item vectors (64 clusters, so that quantization meets structure as in trained
 // tables), 7-digit item ids, written as a compact float file.

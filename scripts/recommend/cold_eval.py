@@ -5,7 +5,8 @@ without retraining (cold start), on the strong-generalization splits of ../share
 Per fold, 10% of the split's items (seeded) are "new": the cold model is trained by the engine
 without any of their interactions, then places them by their content (title, categories, year;
 `vitrine-recommend compact --content` fits the content map on its trained items with the ridge
-penalty that ranks best on validation users, `rank --add-items` adds the new ones); the warm model is the same kind trained with the whole catalogue. Test users
+penalty that ranks the new items best for training and validation users, never test users;
+`rank --add-items` adds the new ones); the warm model is the same kind trained with the whole catalogue. Test users
 fold in their non-new items; what they must find is their held-out new items. Reported (mean +-
 standard error over folds):
   - among the new items only (the page's "new arrivals"): NDCG@100, Recall@20 of the cold model,
@@ -24,6 +25,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import datetime
+import hashlib
 import json
 import sys
 import time
@@ -91,11 +93,23 @@ def run(args):
         strip = lambda hs: [[int(remap[c]) for c in h if not is_cold[c]] for h in hs]
         d = os.path.join(work, f"f{fold}")
         # The warm model: the whole catalogue. The cold model: no interaction with a new item.
-        def trained(name, hs, item_ids, vh, vt):  # --work: models trained there by an earlier run are reused
+        def trained(name, hs, item_ids, vh, vt):
+            # --work: a model trained there by an earlier run is reused when its manifest (data,
+            # seed, kind, settings, its items and training histories) is this run's.
             path = os.path.join(d, name, f"{args.kind}.safetensors")
-            if args.work and os.path.exists(path):
-                return path
-            return vm.train(args.kind, params, hs, item_ids, os.path.join(d, name), vh, vt, val_k=100, threads=0)[0]
+            manifest = {"data": os.path.abspath(args.data), "data_bytes": os.path.getsize(args.data), "seed": args.seed,
+                        "fold": fold, "kind": args.kind, "params": params,
+                        "digest": hashlib.sha256(json.dumps([item_ids, [list(map(int, h)) for h in hs]]).encode()).hexdigest()}
+            mpath = path + ".manifest.json"
+            if args.work and os.path.exists(path) and os.path.exists(mpath):
+                with open(mpath) as f:
+                    if json.load(f) == manifest:
+                        return path
+            out = vm.train(args.kind, params, hs, item_ids, os.path.join(d, name), vh, vt, val_k=100, threads=0)[0]
+            with open(mpath + ".tmp", "w") as f:
+                json.dump(manifest, f)
+            os.replace(mpath + ".tmp", mpath)  # written after the model: a half-trained run is never reused
+            return out
         warm_path = trained("warm", train_h, ids, val_h, val_t)
         cold_ids = [ids[c] for c in warm_cols]
         cold_val_t = [np.array([remap[c] for c in t if not is_cold[c]], dtype=np.int64) for t in val_t]

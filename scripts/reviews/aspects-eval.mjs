@@ -30,15 +30,22 @@ function readJsonl(file) {
   });
 }
 
-// Labels: id -> { aspect: sentiment }; every file checked against the guidelines' vocabulary.
+// One labelled entry checked against the guidelines' vocabulary.
+function checkEntry(f, r) {
+  if (!Number.isInteger(r.id) || typeof r.aspects !== 'object' || r.aspects === null || Array.isArray(r.aspects)) {
+    throw new Error(`${path.basename(f)}: bad entry ${JSON.stringify(r).slice(0, 200)}`);
+  }
+  for (const [a, s] of Object.entries(r.aspects)) {
+    if (!ASPECTS.includes(a) || !SENTIMENTS.has(s)) throw new Error(`${path.basename(f)} id ${r.id}: '${a}: ${s}' is not in the guidelines`);
+  }
+}
+
+// Labels: id -> { aspect: sentiment }.
 function readLabels(files) {
   const out = new Map();
   for (const f of files) {
     for (const r of readJsonl(f)) {
-      if (!Number.isInteger(r.id) || typeof r.aspects !== 'object' || r.aspects === null) throw new Error(`${f}: bad entry ${JSON.stringify(r)}`);
-      for (const [a, s] of Object.entries(r.aspects)) {
-        if (!ASPECTS.includes(a) || !SENTIMENTS.has(s)) throw new Error(`${path.basename(f)} id ${r.id}: '${a}: ${s}' is not in the guidelines`);
-      }
+      checkEntry(f, r);
       if (out.has(r.id)) throw new Error(`${path.basename(f)}: id ${r.id} labelled twice`);
       out.set(r.id, r.aspects);
     }
@@ -72,7 +79,7 @@ function score(gold, pred, ids) {
   const aspects = Object.fromEntries(ASPECTS.map((a) => [a, { ...prf(per[a]), sentiment_accuracy: per[a].sentiment_total ? per[a].sentiment_right / per[a].sentiment_total : null,
                                                               sentiment_n: per[a].sentiment_total }]));
   const f1s = ASPECTS.map((a) => aspects[a].f1).filter((x) => x !== null);
-  return { reviews: ids.length, micro: prf(sum), macro_f1: f1s.reduce((s, x) => s + x, 0) / f1s.length,
+  return { reviews: ids.length, micro: prf(sum), macro_f1: f1s.length ? f1s.reduce((s, x) => s + x, 0) / f1s.length : null,
            sentiment_accuracy: sum.t ? sum.r / sum.t : null, sentiment_n: sum.t, aspects };
 }
 
@@ -143,6 +150,10 @@ let robustness = null;
 const robFile = path.join(dir, 'robustness.jsonl');
 if (fs.existsSync(robFile)) {
   const rows = readJsonl(robFile);
+  for (const r of rows) {
+    checkEntry(robFile, r);
+    if (typeof r.text !== 'string' || !['great', 'other'].includes(r.label)) throw new Error(`robustness.jsonl id ${r.id}: needs text and label great|other`);
+  }
   const rGold = new Map(rows.map((r) => [r.id, r.aspects ?? {}]));
   const rp = await predict(rows);
   const right = rows.filter((r) => rp.labels.get(r.id) === r.label).length;

@@ -309,7 +309,6 @@ TEST(AnalyzeReview, SentimentWordsAndTheStrongestClausePerAspect) {
   std::unique_ptr<ReviewModel> m = ReviewModel::train(corpus(200, 1), {"other", "great"}, o, ctx.get()).value();
   std::unique_ptr<KeywordAspects> k = KeywordAspects::create({{"taste", {"tast*", "delicious"}}, {"delivery", {"arriv*"}}}).value();
   ReviewRequest r;
-  r.aspect_threshold = -1;  // the model's own threshold: this small model is not calibrated like the shipped one
   r.text = "  Delicious and fresh.  The taste: terrible taste. It arrived broken ";
   Result<ReviewAnalysis> a = analyze_review(*m, k.get(), r);
   ASSERT_TRUE(a.ok()) << a.status().to_string();
@@ -332,16 +331,21 @@ TEST(AnalyzeReview, SentimentWordsAndTheStrongestClausePerAspect) {
   }
   EXPECT_EQ(a->aspects[0].snippet, want.substr(want.find_first_not_of(' '), want.find_last_not_of(' ') - want.find_first_not_of(' ') + 1));
   EXPECT_EQ(a->aspects[0].positive, a->aspects[0].score >= m->threshold());
-  // A clause is cut at contrast words, each part judged on its own, the word itself left out; the
-  // default aspect threshold is 0.1 (bench/aspects/dev), not the model's.
+  // A clause is cut at contrast words, each part judged on its own, the word itself left out; an
+  // aspect threshold of the caller's replaces the model's; one above 1 is refused.
   ReviewRequest c;
   c.text = "Delicious taste but it arrived broken";
+  c.aspect_threshold = 0.1;
   a = analyze_review(*m, k.get(), c);
   ASSERT_TRUE(a.ok());
   ASSERT_EQ(a->aspects.size(), 2u);
   EXPECT_EQ(a->aspects[0].snippet, "Delicious taste");
   EXPECT_EQ(a->aspects[1].snippet, "it arrived broken");
   for (const auto& x : a->aspects) EXPECT_EQ(x.positive, x.score >= 0.1f) << x.snippet;
+  c.aspect_threshold = 1.5;
+  EXPECT_EQ(analyze_review(*m, k.get(), c).status().code(), StatusCode::kInvalidArgument);
+  c.aspect_threshold = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(analyze_review(*m, k.get(), c).status().code(), StatusCode::kInvalidArgument);
   // Words: the strongest first, negation spelled out.
   r.text = "not good, delicious";
   r.top_words = 2;

@@ -164,6 +164,15 @@ test('compact and delta: a PQ file with a content map that addItems() uses, the 
   await fails(['compact', cli, '--out', path.join(dir, 'x')], /vitrine: /);
   await fails(['delta', '--from', f.from, '--to', cli, '--out', path.join(dir, 'x')], /vitrine: /);
   await fails(['delta', '--from', f.from, '--out', path.join(dir, 'x')], /needs --to/);
+  await fails(['delta', f.from, f.to], /vitrine: .*(argument|positional)/i);  // one line, not a stack trace
+  await fails(['compact', model, '--out', path.join(dir, 'x'), '--lambda', '3'], /give --catalog/);
+  const badYear = path.join(dir, 'bad-year.csv');
+  fs.writeFileSync(badYear, 'id,title,year\n1,Toy Story,1995\n2,Jumanji,2023-01-15\n');
+  const { readCatalog } = await import('../../cli/events.mjs');
+  const refused = [];
+  const read = await readCatalog(badYear, { onRefused: (r) => refused.push(r) });
+  assert.deepEqual(read.items, [{ id: '1', title: 'Toy Story', year: 1995 }]);
+  assert.match(refused[0].reason, /not a year/);
   assert.equal(fs.existsSync(path.join(dir, 'x')), false);  // nothing written on failure
 });
 

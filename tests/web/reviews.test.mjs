@@ -50,10 +50,26 @@ for (const variant of ['simd', 'simd-threads']) {
       const fresh = bad.aspects.find((a) => a.aspect === 'freshness');
       assert.equal(fresh.sentiment, 'negative');
       assert.match(fresh.snippet, /stale/);
+      // Contrast words cut clauses: each aspect judged on its own part.
+      const mixed = await rv.analyze('Arrived broken, but the taste is great');
+      const said = mixed.aspects.map((a) => `${a.aspect}:${a.sentiment}`);
+      for (const want of ['delivery:negative', 'taste:positive']) assert.ok(said.includes(want), `${want} in ${said}`);
+      assert.equal(mixed.aspects.find((a) => a.aspect === 'taste').snippet, 'the taste is great');
       // Custom aspects.
       const custom = await runtime.createReviewAnalyzer({ model: modelPath, aspects: { crunch: ['crunch*', 'crispy'] } });
       assert.deepEqual((await custom.analyze('So crunchy and good')).aspects.map((a) => a.aspect), ['crunch']);
       await custom.dispose();
+      // A model given by the caller keeps its own threshold for aspects unless told otherwise.
+      const own = await runtime.createReviewAnalyzer({ model: modelPath });
+      const sure = await runtime.createReviewAnalyzer({ model: modelPath, aspectThreshold: 0 });
+      const probe = 'The price is ok, nothing special';
+      const [o, z] = [await own.analyze(probe), await sure.analyze(probe)];
+      assert.equal(o.aspects[0].score, z.aspects[0].score);
+      assert.equal(o.aspects[0].sentiment, o.aspects[0].score >= (await own.info()).threshold ? 'positive' : 'negative');
+      assert.equal(z.aspects[0].sentiment, 'positive');
+      await own.dispose();
+      await sure.dispose();
+      await rejects(runtime.createReviewAnalyzer({ model: modelPath, aspectThreshold: 2 }), 'InvalidArgument', /aspectThreshold/);
       // Negation scope reaches the words behind the decision.
       const neg = await rv.analyze('not good at all');
       assert.ok(neg.words.some((w) => w.word.startsWith('not ')), JSON.stringify(neg.words));

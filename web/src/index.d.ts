@@ -600,6 +600,11 @@ export interface ReviewAnalyzerOptions extends ModelReadOptions {
   model?: ModelSource;
   /** { aspect: keywords } (a trailing '*' matches word prefixes). Default: DEFAULT_ASPECTS. */
   aspects?: Record<string, string[]>;
+  /**
+   * P(positive) at or above which the clause about an aspect reads positive, in [0, 1]. Default:
+   * 0.1 with the shipped model (chosen on development reviews), the model's own threshold otherwise.
+   */
+  aspectThreshold?: number;
   /** Longer texts are cut at a character boundary (result.truncated). Default 20000 bytes of UTF-8. */
   maxBytes?: number;
   runtime?: Runtime;

@@ -53,12 +53,19 @@ export class ReviewAnalyzer extends EngineObject {
     super('review analyzer');
     const aspects = options.aspects ?? DEFAULT_ASPECTS;
     if (aspects === null || typeof aspects !== 'object' || Array.isArray(aspects)) fail('aspects must be an object { name: [keywords] }');
+    // The shipped model's aspects read positive from P(great) >= 0.1 (chosen on bench/aspects/dev);
+    // any other model's from its own threshold unless aspectThreshold says otherwise.
+    const aspectThreshold = options.aspectThreshold ?? (options.model === undefined ? 0.1 : null);
+    if (aspectThreshold !== null && !(typeof aspectThreshold === 'number' && aspectThreshold >= 0 && aspectThreshold <= 1)) {
+      fail(`aspectThreshold must be a number in [0, 1], got ${options.aspectThreshold}`);
+    }
     this._maxBytes = options.maxBytes ?? 20000;
     if (!(Number.isInteger(this._maxBytes) && this._maxBytes > 0)) fail(`maxBytes must be a positive integer, got ${options.maxBytes}`);
     this._handle = new module.ReviewHandle();
     try {
       this._check(this._handle.load(bytes));
       this._check(this._handle.setAspects(JSON.stringify(aspects)));
+      this._check(this._handle.setAspectThreshold(aspectThreshold ?? -1));
       this._info = this._handle.info();
       this._aspectNames = this._handle.aspectNames();
       if (this._info.labels.length !== 2) fail('review models must have two labels (negative/other, positive/great)', 'Unimplemented');

@@ -157,8 +157,8 @@ Result<std::vector<ItemContent>> parse_item_content(const JsonRef& list);
 
 // A linear map from an item's content to its per-item model parameters (score row, bias, fold-in
 // row): hashed sparse features (words of the title and description: the title's first 32 and the
-// description's first 48, "t:", and their adjacent pairs, "b:"; categories "c:" and pairs of
-// categories "cc:"; the year, its half-decade and decade; each group scaled to unit norm, plus a
+// description's first 48, "t:", and the adjacent pairs within each, "b:"; the first 16 distinct
+// categories "c:" and their pairs "cc:"; the year, its half-decade and decade; each group scaled to unit norm, plus a
 // constant) times W ((buckets + 1) x outputs), fitted by ridge regression on the trained items
 // (content -> collaborative space). A new item's vector is its prediction. Files record the
 // feature set (kFeatures) and are refused by a build with another.

@@ -200,11 +200,11 @@ struct ReviewRequest {
   size_t max_bytes = 20000;       // longer texts are cut at a character boundary (truncated = true)
   bool aspects = true;            // run the detector and score the clauses that mention an aspect
   int32_t top_words = 5;          // how many of the words behind the decision to return
-  // P(labels[1]) of a clause at or above which the aspect it mentions reads positive; < 0: the
-  // model's threshold. Lower than a review's: a pleased remark about one aspect ("pretty good
-  // taste") need not come from a top-rated review. 0.1 is the best of 0.02-0.6 on the development
-  // reviews of bench/aspects/dev (labelled by reading) with the shipped model.
-  double aspect_threshold = 0.1;
+  // P(labels[1]) of a clause at or above which the aspect it mentions reads positive, in [0, 1];
+  // < 0: the model's threshold. It may sit below a review's: a pleased remark about one aspect
+  // ("pretty good taste") need not come from a top-rated review (the facade uses 0.1 with the
+  // shipped model: the best of 0.02-0.6 on bench/aspects/dev).
+  double aspect_threshold = -1;
 };
 
 struct ReviewAnalysis {

@@ -801,7 +801,9 @@ std::vector<std::pair<int32_t, float>> ContentMap::features(const ItemContent& i
   // The title's first 32 words and the description's first 48: the fit costs the square of an
   // item's feature count, and the opening words carry most of what a product is.
   std::vector<std::string> words;
+  size_t title_words = 0;
   for (const auto& [text, cap] : {std::pair<const std::string*, size_t>{&item.title, 32}, {&item.description, 48}}) {
+    if (text == &item.description) title_words = words.size();
     size_t taken = 0;
     for (const Token& t : tokenize(*text, 1 << 12).tokens) {
       if (taken == cap) break;
@@ -812,26 +814,30 @@ std::vector<std::pair<int32_t, float>> ContentMap::features(const ItemContent& i
     }
   }
   group(words);
+  // The first 16 distinct categories.
   std::vector<std::string> cats;
   for (const std::string& c : item.categories) {
+    if (cats.size() == 16) break;
     std::string lower;
     for (const Token& t : tokenize(c, 1024).tokens) lower += (lower.empty() ? "" : " ") + t.text;
-    if (!lower.empty()) cats.push_back("c:" + lower);
+    if (!lower.empty() && std::find(cats.begin(), cats.end(), "c:" + lower) == cats.end()) cats.push_back("c:" + lower);
   }
   group(cats);
   // Pairs of categories (genre combinations a linear map cannot form from single ones).
   std::sort(cats.begin(), cats.end());
   std::vector<std::string> pairs;
-  for (size_t a = 0; a < cats.size() && a < 16; ++a) {
-    for (size_t b = a + 1; b < cats.size() && b < 16; ++b) pairs.push_back("cc:" + cats[a] + "|" + cats[b]);
+  for (size_t a = 0; a < cats.size(); ++a) {
+    for (size_t b = a + 1; b < cats.size(); ++b) pairs.push_back("cc:" + cats[a] + "|" + cats[b]);
   }
   group(pairs);
   if (std::isfinite(item.year)) {
     const long long y = static_cast<long long>(std::floor(item.year));
     group({"y10:" + std::to_string(y / 10), "y5:" + std::to_string(y / 5), "y1:" + std::to_string(y)});
   }
-  std::vector<std::string> bigrams;  // adjacent words ("star wars", "part ii")
-  for (size_t a = 0; a + 1 < words.size(); ++a) bigrams.push_back("b:" + words[a].substr(2) + " " + words[a + 1].substr(2));
+  std::vector<std::string> bigrams;  // adjacent words of one field ("star wars", "part ii")
+  for (size_t a = 0; a + 1 < words.size(); ++a) {
+    if (a + 1 != title_words) bigrams.push_back("b:" + words[a].substr(2) + " " + words[a + 1].substr(2));
+  }
   group(bigrams);
   f.emplace_back(static_cast<int32_t>(buckets_), 1.0f);  // the constant
   return f;

@@ -794,6 +794,7 @@ void KeywordAspects::detect(const TokenizedText& clause, std::vector<int32_t>* a
 Result<ReviewAnalysis> analyze_review(const ReviewModel& model, const AspectDetector* detector, const ReviewRequest& r) {
   if (r.max_bytes < 1) return Status::InvalidArgument("max_bytes must be >= 1");
   if (r.top_words < 0) return Status::InvalidArgument("top_words must be >= 0");
+  if (!(r.aspect_threshold <= 1)) return Status::InvalidArgument("aspect_threshold must be at most 1 (or < 0 for the model's)");
   const TokenizedText t = tokenize(r.text, r.max_bytes);
   VITRINE_ASSIGN_OR_RETURN(ReviewModel::Prediction p, model.predict(t));
   ReviewAnalysis a;
