@@ -202,7 +202,7 @@ export class Recommender extends EngineObject {
 
   /**
    * Adds new products the moment they exist, without retraining: each is placed by the model's
-   * content map (a compact file made with `vitrine-recommend compact --content`) from its title,
+   * content map (a compact file made with `npx vitrine compact --catalog`) from its title,
    * description, categories and year, and is recommendable at once. Kept in memory only: call
    * again after a reload (or ship an item delta). Ids the model has are refused (NotFound never).
    * @param {{ id: string, title?: string, description?: string, categories?: string[], year?: number }[]} items

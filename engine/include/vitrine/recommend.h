@@ -286,6 +286,7 @@ class RecModel {
   std::string kind_;
   std::string meta_json_;  // the "recommender" metadata as read (items replaced when saved)
   std::shared_ptr<const ContentMap> content_;  // cold start, when fitted or stored
+  std::string content_refused_;  // why a stored content map was left out at load (addItems says so)
   std::vector<std::string> item_ids_;
   std::unordered_map<std::string, int32_t> index_;
   ItemTable table_;

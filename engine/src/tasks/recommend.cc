@@ -998,7 +998,10 @@ Status RecModel::fit_content(const std::vector<ItemContent>& catalogue, int64_t 
 }
 
 Status RecModel::add_items(const std::vector<ItemContent>& items) {
-  if (!content_) return Status::FailedPrecondition("this model has no content map: new items need one (vitrine-recommend compact --content)");
+  if (!content_) {
+    return Status::FailedPrecondition(content_refused_.empty() ? "this model has no content map: new items need one (vitrine compact --catalog)"
+                                                               : "this model cannot place new items: " + content_refused_);
+  }
   const int64_t d = dim(), f = fold_dim();
   if (content_->outputs() != d + 1 + f) return Status::FailedPrecondition("the content map does not fit this model's dimensions");
   ItemDelta delta;
@@ -1239,11 +1242,14 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
     Result<int64_t> buckets = cr["buckets"].as_int(), outputs = cr["outputs"].as_int();
     Result<double> lambda = cr["lambda"].as_number();
     if (!buckets.ok() || !outputs.ok() || !lambda.ok()) return Status::DataLoss("compact recommender content: needs buckets, outputs, lambda");
+    // A map made for another feature set would misplace new items: the model loads and ranks
+    // without it, and addItems says why it cannot place them.
     Result<int64_t> features = cr["features"].as_int();
     if (!features.ok() || features.value() != ContentMap::kFeatures) {
-      return Status::DataLoss("compact recommender content: made for other content features (set " +
-                              (features.ok() ? std::to_string(features.value()) : std::string("unknown")) + ", this build reads " +
-                              std::to_string(ContentMap::kFeatures) + "): compact the model again");
+      m->content_refused_ = "its content map was made for other content features (set " +
+                            (features.ok() ? std::to_string(features.value()) : std::string("unknown")) + ", this build reads " +
+                            std::to_string(ContentMap::kFeatures) + "): compact the model again with --catalog";
+      return m;
     }
     if (outputs.value() != m->dim() + 1 + m->fold_dim() || buckets.value() < 1 || buckets.value() > (1 << 20)) {
       return Status::DataLoss("compact recommender content: its outputs do not fit the model");
