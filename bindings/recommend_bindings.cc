@@ -175,15 +175,8 @@ class RecommenderHandle : public HandleBase {
   // "int8" | "pq:M", floats as F16 when half. null on error (lastCode / lastError).
   val save_compact(const std::string& rows, const std::string& fold, bool half) {
     if (!model_) return last_code_ = not_loaded(), val::null();
-    Result<std::pair<TablePrecision, int64_t>> r = RecModel::parse_storage(rows), f = RecModel::parse_storage(fold);
-    if (!r.ok() || !f.ok()) return bytes_or_null(Result<std::vector<uint8_t>>(r.ok() ? f.status() : r.status()));
-    RecModel::CompactOptions o;
-    o.rows = r->first;
-    o.rows_m = r->second;
-    o.fold = f->first;
-    o.fold_m = f->second;
-    o.half = half;
-    return bytes_or_null(model_->save_compact(o));
+    Result<RecModel::CompactOptions> o = RecModel::compact_options(rows, fold, half);
+    return bytes_or_null(o.ok() ? model_->save_compact(o.value()) : Result<std::vector<uint8_t>>(o.status()));
   }
   // The item delta (Uint8Array) that gives this model's items those of `to` (a model or compact
   // file): rows that moved by more than tolerance, added and removed items. null on error.

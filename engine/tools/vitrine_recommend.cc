@@ -366,9 +366,8 @@ int compact_main(int argc, char** argv) {
     else return fail(Status::InvalidArgument("unknown option " + a));
   }
   if (out.empty()) return fail(Status::InvalidArgument("compact needs --out"));
-  Result<std::pair<TablePrecision, int64_t>> r = RecModel::parse_storage(rows), f = RecModel::parse_storage(fold);
-  if (!r.ok()) return fail(r.status());
-  if (!f.ok()) return fail(f.status());
+  Result<RecModel::CompactOptions> o = RecModel::compact_options(rows, fold, half);
+  if (!o.ok()) return fail(o.status());
   Result<std::unique_ptr<RecModel>> m = read_rec_model(argv[2]);
   if (!m.ok()) return fail(m.status());
   const auto t0 = std::chrono::steady_clock::now();
@@ -378,13 +377,7 @@ int compact_main(int argc, char** argv) {
     Status s = m.value()->fit_content(items.value(), buckets, lambda);
     if (!s.ok()) return fail(s);
   }
-  RecModel::CompactOptions o;
-  o.rows = r->first;
-  o.rows_m = r->second;
-  o.fold = f->first;
-  o.fold_m = f->second;
-  o.half = half;
-  Result<std::vector<uint8_t>> bytes = m.value()->save_compact(o);
+  Result<std::vector<uint8_t>> bytes = m.value()->save_compact(o.value());
   if (!bytes.ok()) return fail(bytes.status());
   Status s = write_binary_file(out, bytes.value());
   if (!s.ok()) return fail(s);

@@ -268,9 +268,9 @@ class RecModel {
     uint32_t seed = 1;
   };
   Result<std::vector<uint8_t>> save_compact(const CompactOptions& options) const;
-  // A table storage name as the tools and the CLI write it: "float" | "int8" | "pq:M" -> (precision,
-  // M; 0 unless PQ). InvalidArgument otherwise.
-  static Result<std::pair<TablePrecision, int64_t>> parse_storage(const std::string& name);
+  // Compact options from storage names as the tools and the CLI write them: rows and fold each
+  // "float" | "int8" | "pq:M"; floats as F16 when half. InvalidArgument naming a bad name.
+  static Result<CompactOptions> compact_options(const std::string& rows, const std::string& fold, bool half);
 
   // The items most similar to `item` by cosine of their table rows (the item itself excluded).
   std::vector<ScoredItem> similar_items(int32_t item, int64_t k, const uint8_t* excluded) const;

@@ -1126,7 +1126,8 @@ Result<std::vector<float>> read_vector(const SafetensorsFile& f, const std::stri
 
 }  // namespace
 
-Result<std::pair<TablePrecision, int64_t>> RecModel::parse_storage(const std::string& name) {
+namespace {
+Result<std::pair<TablePrecision, int64_t>> parse_storage(const std::string& name) {
   if (name == "float") return std::make_pair(TablePrecision::kF32, int64_t{0});
   if (name == "int8") return std::make_pair(TablePrecision::kInt8, int64_t{0});
   if (name.rfind("pq:", 0) == 0 && name.size() > 3 && name.size() <= 8 &&
@@ -1135,6 +1136,19 @@ Result<std::pair<TablePrecision, int64_t>> RecModel::parse_storage(const std::st
     if (m >= 1) return std::make_pair(TablePrecision::kPQ, m);
   }
   return Status::InvalidArgument("storage must be float, int8 or pq:M, got '" + name.substr(0, 40) + "'");
+}
+}  // namespace
+
+Result<RecModel::CompactOptions> RecModel::compact_options(const std::string& rows, const std::string& fold, bool half) {
+  VITRINE_ASSIGN_OR_RETURN(auto r, parse_storage(rows));
+  VITRINE_ASSIGN_OR_RETURN(auto f, parse_storage(fold));
+  CompactOptions o;
+  o.rows = r.first;
+  o.rows_m = r.second;
+  o.fold = f.first;
+  o.fold_m = f.second;
+  o.half = half;
+  return o;
 }
 
 Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) const {
