@@ -81,7 +81,7 @@ class ItemTable {
   int64_t pq_m() const { return pq_m_; }
   const std::vector<uint8_t>& pq_codes() const { return codes_; }
   const std::vector<float>& pq_codebook() const { return codebook_; }
-  const std::vector<int8_t>& int8_values() const { return i8_; }
+  std::vector<int8_t> int8_values() const;  // (n, d), row by row
   const std::vector<float>& int8_scales() const { return scales_; }
 
   // out[i - begin] = <row i, user> (+ bias[i] when bias is non-null) for i in [begin, end).
@@ -95,7 +95,20 @@ class ItemTable {
   float cosine(int64_t a, int64_t b) const;
   float norm(int64_t i) const { return norms_[static_cast<size_t>(i)]; }
 
+  // Rows are stored in panels of kPanel items, dimension-major inside a panel (int8: two
+  // dimensions at a time; see recommend.cc); the last panel is padded with zero rows.
+  static constexpr int64_t kPanel = 16;
+
  private:
+  static int64_t panels(int64_t n) { return (n + kPanel - 1) / kPanel; }
+  // Index of (item i, dimension j) in f32_ / f16_.
+  size_t at(int64_t i, int64_t j) const {
+    return static_cast<size_t>(((i / kPanel) * d_ + j) * kPanel + i % kPanel);
+  }
+  // Index of (item i, dimension j) in i8_: (panel, ceil(d / 2), kPanel, 2).
+  size_t at8(int64_t i, int64_t j) const {
+    return static_cast<size_t>((((i / kPanel) * ((d_ + 1) / 2) + j / 2) * kPanel + i % kPanel) * 2 + j % 2);
+  }
   int64_t n_ = 0, d_ = 0;
   TablePrecision precision_ = TablePrecision::kF32;
   std::vector<float> f32_;
@@ -221,6 +234,9 @@ class RecModel {
 
   // scores[i] for every item (num_items() floats), split over ctx's threads when ctx is non-null.
   void score(const float* user, float* scores, Context* ctx) const;
+  // The k best items by score() (top_k's order and rules; excluded may be null), scored tile by
+  // tile over ctx's threads without holding every score: what ranking the whole catalogue needs.
+  std::vector<ScoredItem> top_scored(const float* user, int64_t k, const uint8_t* excluded, Context* ctx) const;
   // out[j] = score of items[j] (valid indices) for j < count: a page's candidate list only.
   void score_items(const float* user, const int32_t* items, int64_t count, float* out) const;
 

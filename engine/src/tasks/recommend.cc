@@ -69,26 +69,56 @@ inline float f16_to_f32(uint16_t h) {
   return f16x4_to_f32(four)[0];
 }
 
-
-// Four stored values as floats: f32 rows as they are, f16 rows widened exactly.
-inline v4f load4_f32(const float* p) { return load4(p); }
-inline v4f load4_f32(const uint16_t* p) { return f16x4_to_f32(p); }
+// A stored value as a float: f32 as it is, f16 widened exactly.
 inline float to_f32(float v) { return v; }
 inline float to_f32(uint16_t h) { return f16_to_f32(h); }
 
-// The dot product of one stored row (f32 or f16) with a user vector; 8 lanes, fixed order, scalar tail.
-template <typename T>
-float dot_row(const T* r, const float* u, int64_t d) {
+// The dot product of two f32 vectors; 8 lanes, fixed order, scalar tail.
+float dot_row(const float* r, const float* u, int64_t d) {
   v4f a0 = {0, 0, 0, 0}, a1 = a0;
   int64_t j = 0;
   for (; j + 8 <= d; j += 8) {
-    a0 += load4_f32(r + j) * load4(u + j);
-    a1 += load4_f32(r + j + 4) * load4(u + j + 4);
+    a0 += load4(r + j) * load4(u + j);
+    a1 += load4(r + j + 4) * load4(u + j + 4);
   }
   float s = lane_sum(a0, a1);
-  for (; j < d; ++j) s += to_f32(r[j]) * u[j];
+  for (; j < d; ++j) s += r[j] * u[j];
   return s;
 }
+// Panel layout (f32 and f16 tables): items in panels of kPanel, a panel stored dimension-major
+// (panel, d, kPanel), so one vector load holds dimension j of 4 neighbouring items. Every item's
+// score is one sequential sum over j (s = s + r_j * u_j from s = 0): the SIMD kernel keeps one
+// lane per item, and a single item (dot_lane) adds the same products in the same order.
+template <typename T>
+float dot_lane(const T* r, const float* u, int64_t d) {
+  float s = 0;
+  for (int64_t j = 0; j < d; ++j) s += to_f32(r[j * ItemTable::kPanel]) * u[j];
+  return s;
+}
+// out[0..kPanel) = scores of one whole f32 panel (+ bias[0..kPanel) when bias is non-null).
+void score_panel(const float* p, const float* u, int64_t d, const float* bias, float* out) {
+  static_assert(ItemTable::kPanel == 16, "the kernel holds one panel in four vectors");
+  v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t j = 0; j < d; ++j, p += 16) {
+    const float x = u[j];
+    const v4f uj = {x, x, x, x};
+    a0 += load4(p) * uj;
+    a1 += load4(p + 4) * uj;
+    a2 += load4(p + 8) * uj;
+    a3 += load4(p + 12) * uj;
+  }
+  if (bias) {
+    a0 += load4(bias);
+    a1 += load4(bias + 4);
+    a2 += load4(bias + 8);
+    a3 += load4(bias + 12);
+  }
+  std::memcpy(out, &a0, 16);
+  std::memcpy(out + 4, &a1, 16);
+  std::memcpy(out + 8, &a2, 16);
+  std::memcpy(out + 12, &a3, 16);
+}
+
 // int8 rows against an int16-quantized user vector: exact integer dot products (pairwise
 // 16-bit multiply-adds into 32-bit lanes: SSE2 pmaddwd natively, i32x4.dot_i16x8_s in wasm), so
 // every platform computes the same sums. |q_user| <= kUserQ keeps them inside int32 for d <= 2048.
@@ -108,19 +138,84 @@ inline v4i madd16(v8s a, v8s b) {
 #endif
 }
 
-int32_t dot_i8(const int8_t* r, const int16_t* u, int64_t d) {
-  v4i acc = {0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= d; j += 8) {
-    v8b b;
-    std::memcpy(&b, r + j, sizeof b);
-    v8s q;
-    std::memcpy(&q, u + j, sizeof q);
-    acc += madd16(__builtin_convertvector(b, v8s), q);
+// int8 panels are (panel, ceil(d / 2), kPanel, 2): a panel's items side by side two dimensions at a
+// time (an odd d is padded with a zero dimension), so an 8-byte load widened to int16 and one
+// pairwise multiply-add give four items' sums over two dimensions.
+inline v8s load_i8x8(const int8_t* p) {
+  v8b b;
+  std::memcpy(&b, p, sizeof b);
+  return __builtin_convertvector(b, v8s);
+}
+// acc[0..4) = the 16 items' integer dot products with the user pairs (pairs[k] = q[2k] | q[2k+1] << 16).
+void dot_panel_i8(const int8_t* p, const uint32_t* pairs, int64_t count, v4i* acc) {
+  v4i a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t k = 0; k < count; ++k, p += 32) {
+    const uint32_t w = pairs[k];
+    const v4u w4 = {w, w, w, w};
+    v8s u;
+    std::memcpy(&u, &w4, 16);
+    a0 += madd16(load_i8x8(p), u);
+    a1 += madd16(load_i8x8(p + 8), u);
+    a2 += madd16(load_i8x8(p + 16), u);
+    a3 += madd16(load_i8x8(p + 24), u);
   }
-  int32_t s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-  for (; j < d; ++j) s += int32_t{r[j]} * u[j];
-  return s;
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+// Eight halves as f32 values scaled by 2^-112: sign, exponent and mantissa moved into place without
+// rebasing the exponent (a normal half becomes a normal float, a subnormal one a subnormal float,
+// both exact). Multiplied by a user value pre-scaled by 2^112 the product is the same real number as
+// the unscaled one, so it rounds to the same float.
+typedef uint16_t v8h __attribute__((vector_size(16)));
+inline void f16x8_to_scaled_f32(const uint16_t* p, v4f* lo, v4f* hi) {
+  v8h h;
+  std::memcpy(&h, p, sizeof h);
+  const v8h low = h << 13;                                             // low 16 bits of each float
+  const v8h high = (v8h)(((v8s)h >> 3) & static_cast<int16_t>(0x8fff));  // sign | exponent, mantissa top
+  const v8h w0 = __builtin_shufflevector(low, high, 0, 8, 1, 9, 2, 10, 3, 11);
+  const v8h w1 = __builtin_shufflevector(low, high, 4, 12, 5, 13, 6, 14, 7, 15);
+  std::memcpy(lo, &w0, 16);
+  std::memcpy(hi, &w1, 16);
+}
+// score_panel for f16 panels against a user vector pre-scaled by 2^112 (same results).
+void score_panel_f16(const uint16_t* p, const float* u, int64_t d, const float* bias, float* out) {
+  v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t j = 0; j < d; ++j, p += 16) {
+    const float x = u[j];
+    const v4f uj = {x, x, x, x};
+    v4f r0, r1, r2, r3;
+    f16x8_to_scaled_f32(p, &r0, &r1);
+    f16x8_to_scaled_f32(p + 8, &r2, &r3);
+    a0 += r0 * uj;
+    a1 += r1 * uj;
+    a2 += r2 * uj;
+    a3 += r3 * uj;
+  }
+  if (bias) {
+    a0 += load4(bias);
+    a1 += load4(bias + 4);
+    a2 += load4(bias + 8);
+    a3 += load4(bias + 12);
+  }
+  std::memcpy(out, &a0, 16);
+  std::memcpy(out + 4, &a1, 16);
+  std::memcpy(out + 8, &a2, 16);
+  std::memcpy(out + 12, &a3, 16);
+}
+
+// The user vector quantized to int16 (scale su = max |u| / kUserQ, floored so that u / su stays finite).
+float quantize_user(const float* user, int64_t d, int16_t* q) {
+  float mx = 0;
+  for (int64_t j = 0; j < d; ++j) mx = std::max(mx, std::fabs(user[j]));
+  const float su = std::isfinite(mx) && mx > 1e-30f ? mx / static_cast<float>(kUserQ) : 1.0f;
+  for (int64_t j = 0; j < d; ++j) {
+    const float v = std::nearbyint(user[j] / su);
+    q[j] = static_cast<int16_t>(v > kUserQ ? kUserQ : v < -kUserQ ? -kUserQ : v == v ? v : 0.0f);
+  }
+  return su;
 }
 
 // xorshift64*: the fold-in's negative sampler, identical on every platform.
@@ -222,17 +317,21 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
   t.n_ = n;
   t.d_ = d;
   t.precision_ = precision;
-  const size_t count = static_cast<size_t>(n * d);
   switch (precision) {
     case TablePrecision::kF32:
-      t.f32_.assign(rows, rows + count);
+      t.f32_.assign(static_cast<size_t>(panels(n) * kPanel * d), 0.0f);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < d; ++j) t.f32_[t.at(i, j)] = rows[i * d + j];
+      }
       break;
     case TablePrecision::kF16:
-      t.f16_.resize(count);
-      for (size_t i = 0; i < count; ++i) t.f16_[i] = f32_to_f16(rows[i]);
+      t.f16_.assign(static_cast<size_t>(panels(n) * kPanel * d), 0);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < d; ++j) t.f16_[t.at(i, j)] = f32_to_f16(rows[i * d + j]);
+      }
       break;
     case TablePrecision::kInt8:
-      t.i8_.resize(count);
+      t.i8_.assign(static_cast<size_t>(panels(n) * kPanel * ((d + 1) / 2) * 2), 0);
       t.scales_.resize(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
         const float* r = rows + i * d;
@@ -242,7 +341,7 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
         t.scales_[static_cast<size_t>(i)] = scale;
         for (int64_t j = 0; j < d; ++j) {
           const float q = std::nearbyint(r[j] / scale);
-          t.i8_[static_cast<size_t>(i * d + j)] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, q)));
+          t.i8_[t.at8(i, j)] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, q)));
         }
       }
       break;
@@ -404,7 +503,10 @@ Result<ItemTable> ItemTable::from_int8(int64_t n, int64_t d, std::vector<int8_t>
   t.n_ = n;
   t.d_ = d;
   t.precision_ = TablePrecision::kInt8;
-  t.i8_ = std::move(q);
+  t.i8_.assign(static_cast<size_t>(panels(n) * kPanel * ((d + 1) / 2) * 2), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < d; ++j) t.i8_[t.at8(i, j)] = q[static_cast<size_t>(i * d + j)];
+  }
   t.scales_ = std::move(scales);
   t.finish();
   return t;
@@ -426,6 +528,12 @@ Result<ItemTable> ItemTable::with_rows(const float* rows, int64_t n) const {
   return from_pq(n, d_, pq_m_, std::move(codes), codebook_);
 }
 
+std::vector<int8_t> ItemTable::int8_values() const {
+  std::vector<int8_t> v(static_cast<size_t>(i8_.empty() ? 0 : n_ * d_));
+  for (size_t k = 0; k < v.size(); ++k) v[k] = i8_[at8(static_cast<int64_t>(k) / d_, static_cast<int64_t>(k) % d_)];
+  return v;
+}
+
 size_t ItemTable::bytes() const {
   return f32_.size() * 4 + f16_.size() * 2 + i8_.size() + scales_.size() * 4 + codes_.size() + codebook_.size() * 4 +
          norms_.size() * 4;
@@ -436,19 +544,14 @@ size_t ItemTable::bytes() const {
 template <typename ItemAt>
 void ItemTable::score_rows(const float* user, const float* bias, int64_t count, ItemAt item_at, float* out) const {
   if (precision_ == TablePrecision::kInt8) {
-    // The user vector quantized to int16 once per call (scale = max |u| / kUserQ).
-    float mx = 0;
-    for (int64_t j = 0; j < d_; ++j) mx = std::max(mx, std::fabs(user[j]));
-    // A floor on the scale keeps user / su finite; the clamp keeps every value inside int16.
-    const float su = std::isfinite(mx) && mx > 1e-30f ? mx / static_cast<float>(kUserQ) : 1.0f;
     std::vector<int16_t> q(static_cast<size_t>(d_));
-    for (int64_t j = 0; j < d_; ++j) {
-      const float v = std::nearbyint(user[j] / su);
-      q[static_cast<size_t>(j)] = static_cast<int16_t>(v > kUserQ ? kUserQ : v < -kUserQ ? -kUserQ : v == v ? v : 0.0f);
-    }
+    const float su = quantize_user(user, d_, q.data());
     for (int64_t r = 0; r < count; ++r) {
       const int64_t i = item_at(r);
-      const float s = static_cast<float>(dot_i8(i8_.data() + i * d_, q.data(), d_)) * (scales_[static_cast<size_t>(i)] * su);
+      const int8_t* v = i8_.data() + at8(i, 0);
+      int32_t dot = 0;  // exact: any order gives the panel kernel's sum
+      for (int64_t j = 0; j < d_; ++j) dot += int32_t{v[(j / 2) * 2 * kPanel + j % 2]} * q[static_cast<size_t>(j)];
+      const float s = static_cast<float>(dot) * (scales_[static_cast<size_t>(i)] * su);
       out[r] = bias ? s + bias[i] : s;
     }
     return;
@@ -480,14 +583,52 @@ void ItemTable::score_rows(const float* user, const float* bias, int64_t count, 
   }
   for (int64_t r = 0; r < count; ++r) {
     const int64_t i = item_at(r);
-    const float s = precision_ == TablePrecision::kF32 ? dot_row(f32_.data() + i * d_, user, d_)
-                                                       : dot_row(f16_.data() + i * d_, user, d_);
+    const float s = precision_ == TablePrecision::kF32 ? dot_lane(f32_.data() + at(i, 0), user, d_)
+                                                       : dot_lane(f16_.data() + at(i, 0), user, d_);
     out[r] = bias ? s + bias[i] : s;
   }
 }
 
 void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
-  score_rows(user, bias, end - begin, [begin](int64_t r) { return begin + r; }, out);
+  // Whole panels with the SIMD kernels; a partial panel at either end item by item (same results).
+  const int64_t head = std::min(end, (begin + kPanel - 1) / kPanel * kPanel);
+  int64_t i = head;
+  const int64_t d = d_;
+  if (precision_ == TablePrecision::kF32) {
+    for (; i + kPanel <= end; i += kPanel) score_panel(f32_.data() + at(i, 0), user, d, bias ? bias + i : nullptr, out + (i - begin));
+  } else if (precision_ == TablePrecision::kF16) {
+    std::vector<float> scaled(static_cast<size_t>(d));
+    bool finite = true;
+    for (int64_t j = 0; j < d; ++j) finite = finite && std::isfinite(scaled[static_cast<size_t>(j)] = user[j] * 5.192296858534828e33f);
+    for (; finite && i + kPanel <= end; i += kPanel) {
+      score_panel_f16(f16_.data() + at(i, 0), scaled.data(), d, bias ? bias + i : nullptr, out + (i - begin));
+    }
+  } else if (precision_ == TablePrecision::kInt8) {
+    std::vector<int16_t> q(static_cast<size_t>(d));
+    const float su = quantize_user(user, d, q.data());
+    std::vector<uint32_t> pairs(static_cast<size_t>((d + 1) / 2));
+    for (int64_t j = 0; j < d; j += 2) {
+      const uint16_t hi = j + 1 < d ? static_cast<uint16_t>(q[static_cast<size_t>(j + 1)]) : 0;
+      pairs[static_cast<size_t>(j / 2)] = static_cast<uint16_t>(q[static_cast<size_t>(j)]) | uint32_t{hi} << 16;
+    }
+    const v4f s4 = {su, su, su, su};
+    for (; i + kPanel <= end; i += kPanel) {
+      v4i acc[4];
+      dot_panel_i8(i8_.data() + at8(i, 0), pairs.data(), static_cast<int64_t>(pairs.size()), acc);
+      float* o = out + (i - begin);
+      for (int k = 0; k < 4; ++k) {
+        v4f v = __builtin_convertvector(acc[k], v4f) * (load4(scales_.data() + i + 4 * k) * s4);
+        if (bias) v += load4(bias + i + 4 * k);
+        std::memcpy(o + 4 * k, &v, 16);
+      }
+    }
+  }
+  if (i == head) {  // PQ, or no whole panel
+    score_rows(user, bias, end - begin, [begin](int64_t r) { return begin + r; }, out);
+    return;
+  }
+  score_rows(user, bias, head - begin, [begin](int64_t r) { return begin + r; }, out);
+  if (i < end) score_rows(user, bias, end - i, [i](int64_t r) { return i + r; }, out + (i - begin));
 }
 
 void ItemTable::score_items(const float* user, const float* bias, const int32_t* items, int64_t count, float* out) const {
@@ -504,11 +645,10 @@ void ItemTable::row(int64_t i, float* out) const {
     return;
   }
   for (int64_t j = 0; j < d_; ++j) {
-    const size_t k = static_cast<size_t>(i * d_ + j);
     switch (precision_) {
-      case TablePrecision::kF32: out[j] = f32_[k]; break;
-      case TablePrecision::kF16: out[j] = f16_to_f32(f16_[k]); break;
-      default: out[j] = static_cast<float>(i8_[k]) * scales_[static_cast<size_t>(i)]; break;
+      case TablePrecision::kF32: out[j] = f32_[at(i, j)]; break;
+      case TablePrecision::kF16: out[j] = f16_to_f32(f16_[at(i, j)]); break;
+      default: out[j] = static_cast<float>(i8_[at8(i, j)]) * scales_[static_cast<size_t>(i)]; break;
     }
   }
 }
@@ -532,38 +672,66 @@ inline bool better(const ScoredItem& a, const ScoredItem& b) {
 }
 }  // namespace
 
-std::vector<ScoredItem> top_k(const float* scores, int64_t n, int64_t k, const uint8_t* excluded) {
-  std::vector<ScoredItem> heap;
-  if (k <= 0 || n <= 0) return heap;
-  heap.reserve(static_cast<size_t>(std::min(k, n)));
-  auto offer = [&](int64_t i) {
-    const float s = scores[i];
-    if (std::isnan(s) || (excluded && excluded[i])) return;
-    const ScoredItem c{static_cast<int32_t>(i), s};
-    if (static_cast<int64_t>(heap.size()) < k) {
-      heap.push_back(c);
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else if (better(c, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), better);
-      heap.back() = c;
-      std::push_heap(heap.begin(), heap.end(), better);
+namespace {
+// The k best items offered so far (any order of offering gives the same set: ties go to the lower
+// index), kept as a heap whose front is the worst kept item.
+class TopHeap {
+ public:
+  explicit TopHeap(int64_t k) : k_(k) {}
+  // scores[r] of item base + r for r < count; excluded (indexed by item) may be null.
+  void offer(const float* scores, int64_t base, int64_t count, const uint8_t* excluded) {
+    if (k_ <= 0) return;
+    auto one = [&](int64_t r) {
+      const float s = scores[r];
+      const int64_t i = base + r;
+      if (std::isnan(s) || (excluded && excluded[i])) return;
+      const ScoredItem c{static_cast<int32_t>(i), s};
+      if (static_cast<int64_t>(heap_.size()) < k_) {
+        heap_.push_back(c);
+        std::push_heap(heap_.begin(), heap_.end(), better);
+      } else if (better(c, heap_.front())) {
+        std::pop_heap(heap_.begin(), heap_.end(), better);
+        heap_.back() = c;
+        std::push_heap(heap_.begin(), heap_.end(), better);
+      }
+    };
+    int64_t r = 0;
+    for (; r < count && static_cast<int64_t>(heap_.size()) < k_; ++r) one(r);
+    // Once full, only a score >= the worst kept one can enter: test 16 at a time against it.
+    for (; r + 16 <= count; r += 16) {
+      const float thr = heap_.front().score;
+      const v4f t = {thr, thr, thr, thr};
+      const v4i m = (load4(scores + r) >= t) | (load4(scores + r + 4) >= t) | (load4(scores + r + 8) >= t) |
+                    (load4(scores + r + 12) >= t);
+      if ((m[0] | m[1] | m[2] | m[3]) == 0) continue;
+      for (int64_t j = r; j < r + 16; ++j) one(j);
     }
-  };
-  int64_t i = 0;
-  for (; i < n && static_cast<int64_t>(heap.size()) < k; ++i) offer(i);
-  // Once full, a later item (higher index) enters only with a strictly higher score than the
-  // worst kept one: test 16 scores at a time against that threshold.
-  for (; i + 16 <= n; i += 16) {
-    const float thr = heap.front().score;
-    const v4f t = {thr, thr, thr, thr};
-    const v4i m = (load4(scores + i) > t) | (load4(scores + i + 4) > t) | (load4(scores + i + 8) > t) |
-                  (load4(scores + i + 12) > t);
-    if ((m[0] | m[1] | m[2] | m[3]) == 0) continue;
-    for (int64_t j = i; j < i + 16; ++j) offer(j);
+    for (; r < count; ++r) one(r);
   }
-  for (; i < n; ++i) offer(i);
-  std::sort_heap(heap.begin(), heap.end(), better);
-  return heap;
+  // Adds another heap's items.
+  void merge(const TopHeap& o) {
+    for (const ScoredItem& c : o.heap_) {
+      const float s = c.score;
+      offer(&s, c.item, 1, nullptr);
+    }
+  }
+  // The kept items, best first.
+  std::vector<ScoredItem> take() {
+    std::sort_heap(heap_.begin(), heap_.end(), better);
+    return std::move(heap_);
+  }
+
+ private:
+  int64_t k_;
+  std::vector<ScoredItem> heap_;
+};
+}  // namespace
+
+std::vector<ScoredItem> top_k(const float* scores, int64_t n, int64_t k, const uint8_t* excluded) {
+  if (k <= 0 || n <= 0) return {};
+  TopHeap heap(std::min(k, n));
+  heap.offer(scores, 0, n, excluded);
+  return heap.take();
 }
 
 std::vector<ScoredItem> mmr(const std::vector<ScoredItem>& candidates, const ItemTable& table, int64_t k,
@@ -1059,7 +1227,8 @@ Status add_table(const std::string& name, const ItemTable& src, TablePrecision s
     } else {
       VITRINE_ASSIGN_OR_RETURN(t, ItemTable::build(rows.data(), n, d, TablePrecision::kInt8));
     }
-    VITRINE_ASSIGN_OR_RETURN(Tensor q, Tensor::from_bytes(Shape{n, d}, DType::kI8, t.int8_values().data(), t.int8_values().size()));
+    const std::vector<int8_t> values = t.int8_values();
+    VITRINE_ASSIGN_OR_RETURN(Tensor q, Tensor::from_bytes(Shape{n, d}, DType::kI8, values.data(), values.size()));
     VITRINE_ASSIGN_OR_RETURN(Tensor scale, f32_tensor({n}, t.int8_scales().data(), t.int8_scales().size()));
     out->emplace_back(name + ".q", std::move(q));
     out->emplace_back(name + ".scale", std::move(scale));
@@ -1454,6 +1623,39 @@ void RecModel::score(const float* user, float* scores, Context* ctx) const {
                            static_cast<int64_t>(start + count));
       },
       &job, static_cast<size_t>(n), static_cast<size_t>(kTile), 0);
+}
+
+std::vector<ScoredItem> RecModel::top_scored(const float* user, int64_t k, const uint8_t* excluded, Context* ctx) const {
+  const int64_t n = num_items();
+  k = std::min(k, n);
+  if (k <= 0) return {};
+  // Tiles of kTile scores (in L1) feed a heap per thread; the heaps are merged at the end.
+  constexpr int64_t kTile = 2048;
+  struct Job {
+    const RecModel* m;
+    const float* user;
+    const uint8_t* excluded;
+    int64_t n;
+    std::vector<TopHeap> heaps;
+  } job{this, user, excluded, n, {}};
+  pthreadpool_t pool = ctx && ctx->num_threads() > 1 && n > kTile ? ctx->threadpool() : nullptr;
+  const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+  job.heaps.assign(threads, TopHeap(k));
+  auto tile = [](void* arg, size_t thread, size_t t) {
+    Job* j = static_cast<Job*>(arg);
+    float buf[kTile];
+    const int64_t begin = static_cast<int64_t>(t) * kTile, end = std::min(j->n, begin + kTile);
+    j->m->table_.score(j->user, j->m->bias_.data(), buf, begin, end);
+    j->heaps[thread].offer(buf, begin, end - begin, j->excluded);
+  };
+  const size_t tiles = static_cast<size_t>((n + kTile - 1) / kTile);
+  if (pool) {
+    pthreadpool_parallelize_1d_with_thread(pool, tile, &job, tiles, 0);
+  } else {
+    for (size_t t = 0; t < tiles; ++t) tile(&job, 0, t);
+  }
+  for (size_t t = 1; t < threads; ++t) job.heaps[0].merge(job.heaps[t]);
+  return job.heaps[0].take();
 }
 
 void RecModel::score_items(const float* user, const int32_t* items, int64_t count, float* out) const {
@@ -1874,10 +2076,8 @@ Result<std::vector<Recommendation>> recommend(const RecModel& model, const RecCa
   std::vector<ScoredItem> top;
   if (r.candidates.empty()) {
     const int64_t k = std::min(r.k, n);
-    std::vector<float> scores(static_cast<size_t>(n));
-    model.score(user, scores.data(), ctx);
     const int64_t pool = std::min(n, r.pool > 0 ? r.pool : std::max<int64_t>(50, 5 * k));
-    top = top_k(scores.data(), n, r.diversity > 0 ? std::max(k, pool) : k, mask.empty() ? nullptr : mask.data());
+    top = model.top_scored(user, r.diversity > 0 ? std::max(k, pool) : k, mask.empty() ? nullptr : mask.data(), ctx);
     if (r.diversity > 0) top = mmr(top, model.table(), k, r.diversity);
   } else {
     // Only the page's candidates: scored one by one, ranked among themselves (repeats once).
