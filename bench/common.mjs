@@ -89,6 +89,26 @@ export async function timeInterleaved(fa, fb, runs, warmup = 3, sampleMs = 5) {
   return [{ ...stats(ta), calls_per_sample: calls }, { ...stats(tb), calls_per_sample: calls }];
 }
 
+// One record per configuration: the median of its passes' medians, their spread and every pass's
+// median; a configuration that failed in every pass keeps its error.
+export function aggregatePasses(rows) {
+  const keyOf = (r) => [r.part, r.engine ?? 'vitrine', r.variant, r.form ?? '', r.direction ?? '', r.threads, r.items ?? '', r.events ?? '', r.precision ?? ''].join('/');
+  const groups = new Map();
+  for (const r of rows) {
+    if (!groups.has(keyOf(r))) groups.set(keyOf(r), []);
+    groups.get(keyOf(r)).push(r);
+  }
+  return [...groups.values()].map((g) => {
+    const good = g.filter((r) => !r.error);
+    if (!good.length) return { ...g[0], pass: undefined };
+    const med = (f) => quantile(good.map(f).sort((a, b) => a - b), 0.5);
+    const meds = good.map((r) => r.median_ms).sort((a, b) => a - b);
+    return { ...good[0], pass: undefined, median_ms: med((r) => r.median_ms), p10_ms: med((r) => r.p10_ms), p90_ms: med((r) => r.p90_ms),
+      passes: good.length, failed_passes: g.length - good.length, spread_ms: [meds[0], meds[meds.length - 1]],
+      pass_medians_ms: good.map((r) => r.median_ms) };
+  });
+}
+
 export function median(xs) {
   return quantile([...xs].sort((a, b) => a - b), 0.5);
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "binding_util.h"
+#include "../engine/src/core/utf8.h"
 #include "vitrine/recommend.h"
 #include "vitrine/safetensors.h"
 
@@ -280,22 +281,56 @@ class RecommenderHandle : public HandleBase {
     if (!out->empty()) val(emscripten::typed_memory_view(out->size(), out->data())).call<void>("set", v);
     return Status::Ok();
   }
+  // [{ id, score, because?: { id, similarity } }]: the ids (UTF-16 lengths of each), scores and
+  // explanations go to JS in one call (Module.vitrineRankResults, post.js), which builds the objects.
   val results(const Result<std::vector<Recommendation>>& r) {
     if (!r.ok()) return last_code_ = record(r.status(), &error_), val::null();
-    val out = val::array();
-    for (const Recommendation& x : r.value()) {
-      val o = val::object();
-      o.set("id", model_->item_id(x.item));
-      o.set("score", x.score);
-      if (x.because >= 0) {
-        val b = val::object();
-        b.set("id", model_->item_id(x.because));
-        b.set("similarity", x.similarity);
-        o.set("because", b);
+    const std::vector<Recommendation>& list = r.value();
+    std::string text;
+    std::vector<int32_t> lengths, because;
+    std::vector<float> scores, similarity;
+    bool valid = true;
+    auto add = [&](int32_t item) {
+      const std::string& id = model_->item_id(item);
+      int32_t units = 0;
+      for (size_t at = 0; at < id.size() && valid;) {
+        uint32_t cp = 0;
+        const size_t n = decode_utf8(id, at, &cp);
+        if (n == 0) valid = false;  // not UTF-8: the id string is decoded with replacements below
+        units += cp >= 0x10000 ? 2 : 1;
+        at += n;
       }
-      out.call<void>("push", o);
+      text += id;
+      lengths.push_back(units);
+    };
+    for (const Recommendation& x : list) {
+      add(x.item);
+      scores.push_back(x.score);
+      because.push_back(x.because);
+      similarity.push_back(x.similarity);
     }
-    return out;
+    for (const Recommendation& x : list) {
+      if (x.because >= 0) add(x.because);
+    }
+    if (!valid) {
+      val out = val::array();
+      for (const Recommendation& x : list) {
+        val o = val::object();
+        o.set("id", model_->item_id(x.item));
+        o.set("score", x.score);
+        if (x.because >= 0) {
+          val b = val::object();
+          b.set("id", model_->item_id(x.because));
+          b.set("similarity", x.similarity);
+          o.set("because", b);
+        }
+        out.call<void>("push", o);
+      }
+      return out;
+    }
+    return val::module_property("vitrineRankResults")(
+        text, val(emscripten::typed_memory_view(lengths.size(), lengths.data())), val(emscripten::typed_memory_view(scores.size(), scores.data())),
+        val(emscripten::typed_memory_view(because.size(), because.data())), val(emscripten::typed_memory_view(similarity.size(), similarity.data())));
   }
   int not_loaded() { return record(Status::FailedPrecondition("recommender is not loaded (or was disposed)"), &error_); }
 

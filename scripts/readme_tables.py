@@ -21,13 +21,24 @@ def load(name):
 
 
 def dense(d):
-    rows = ["| variant | threads | pass | median ms | GFLOP/s |", "|---|---|---|---|---|"]
+    sh = d["shape"]
+    rows = [f"{sh['batch']}×{sh['in']} · {sh['in']}×{sh['out']} + bias; median of {d['settings']['passes']} pass medians "
+            "[pass min..max].", "",
+            "| engine | variant | threads | form | direction | median ms | pass spread | GFLOP/s |", "|---|---|---|---|---|---|---|---|"]
     for r in d["records"]:
-        rows.append(f"| {r['variant']} | {r['threads']} | {r['pass']} | {r['median_ms']:.2f} | {r['gflops']:.1f} |")
-    f = {(r["variant"], r["threads"]): r for r in d["records"] if r["pass"] == "forward"}
-    one, two = f.get(("simd-threads", 1)), f.get(("simd-threads", 2))
-    tail = f"\n2-thread speed-up of the wasm forward pass: {two['gflops'] / one['gflops']:.2f}×." if one and two else ""
-    return "\n".join(rows) + tail
+        if "median_ms" not in r:
+            rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | | | error: {str(r.get('error', ''))[:60]} | | |")
+            continue
+        spread = f"{r['spread_ms'][0]:.2f}..{r['spread_ms'][1]:.2f}" if r.get("spread_ms") else ""
+        rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r.get('form', '')} | {r.get('direction', '')} | "
+                    f"{r['median_ms']:.2f} | {spread} | {r['gflops']:.1f} |")
+    rows += ["", "| Vitrine forward | vs (the peer's fastest form, same pass) | ratio, median [min..max] |", "|---|---|---|"]
+    for q in d.get("ratios", []):
+        rows.append(f"| {q['variant']} {q['threads']}t {q['form']} | {q['peer']} | {q['ratio']:.2f} [{q['spread'][0]:.2f}..{q['spread'][1]:.2f}] |")
+    crit = [f"{c['criterion']}: {c['ratio']:.2f} ({'met' if c['met'] else 'not met'})" for c in d.get("criteria", []) if c.get("ratio") is not None]
+    if crit:
+        rows += [""] + [f"- {c}" for c in crit]
+    return "\n".join(rows)
 
 
 def mobilenet(d):
@@ -91,23 +102,28 @@ def recommend(d):
     for r in d["foldin"]:
         if "median_ms" in r:
             rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['events']} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} |")
-    rows += ["", "| top-10 over N items (d " + str(d["settings"].get("dim", "")) + ") | engine | variant | threads | precision | median ms | p90 ms |",
-             "|---|---|---|---|---|---|---|"]
+    k, passes = d["settings"].get("k", 10), d["settings"].get("passes", 1)
+    rows += ["", f"| top-{k} over N items (d {d['settings'].get('dim', '')}) | engine | variant | threads | precision | "
+             f"median ms ({passes} passes) | pass spread | GB/s |", "|---|---|---|---|---|---|---|---|"]
     for r in d["recommend"]:
         if r.get("part") == "model":
             continue
         if "median_ms" in r:
+            spread = f"{r['spread_ms'][0]:.3f}..{r['spread_ms'][1]:.3f}" if r.get("spread_ms") else ""
+            gbs = f"{r['gb_per_s']:.1f}" if r.get("gb_per_s") else ""
             rows.append(f"| {r['items']} | {r['engine']} | {r.get('form') or r['variant']} | {r['threads']} | {r.get('precision', 'f32')} | "
-                        f"{r['median_ms']:.3f} | {r['p90_ms']:.3f} |")
+                        f"{r['median_ms']:.3f} | {spread} | {gbs} |")
         else:
             rows.append(f"| {r['items']} | {r['engine']} | {r.get('variant', '')} | {r['threads']} | {r.get('precision', '')} | "
-                        f"error: {str(r.get('error', ''))[:60]} | |")
-    rows += ["", "| items | threads | Vitrine | vs (the peer's fastest form) | ratio (Vitrine ms / peer ms) |", "|---|---|---|---|---|"]
+                        f"error: {str(r.get('error', ''))[:60]} | | |")
+    rows += ["", "| items | threads | Vitrine | vs (the fastest form, same pass) | ratio Vitrine / peer, median [min..max] |", "|---|---|---|---|---|"]
     for q in d.get("ratios", []):
-        rows.append(f"| {q['items']} | {q['threads']} | {q['vitrine_variant']} {q['precision']} | {q['peer']}"
-                    f"{' ' + q['peer_form'] if q.get('peer_form') else ''} | {q['ratio']:.2f} |")
+        spread = f" [{q['spread'][0]:.2f}..{q['spread'][1]:.2f}]" if q.get("spread") else ""
+        rows.append(f"| {q['items']} | {q['threads']} | {q['vitrine_variant']} {q['precision']} | {q['peer']} | {q['ratio']:.2f}{spread} |")
     crit = [f"{c['criterion']}: {c['median_ms']:.3f} ms ({'met' if c['met'] else 'not met'})"
             for c in d.get("criteria", []) if c.get("median_ms") is not None]
+    crit += [f"{c['criterion']}: {c['ratio']:.2f}{(', recall ' + format(c['recall'], '.3f')) if c.get('recall') is not None else ''} "
+             f"({'met' if c['met'] else 'not met'})" for c in d.get("criteria", []) if c.get("ratio") is not None]
     if crit:
         rows += [""] + [f"- {c}" for c in crit]
     return "\n".join(rows)

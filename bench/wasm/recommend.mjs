@@ -41,7 +41,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { arg, args, flag, loadTfjsWasm, mulberry32, quantile, root } from '../common.mjs';
+import { aggregatePasses, arg, args, flag, loadTfjsWasm, mulberry32, quantile, root } from '../common.mjs';
+import { ONNX_FLOAT, ONNX_INT64, nodeProto, onnxModel, pb, tensorProto, valueInfo } from '../onnx-writer.mjs';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -125,47 +126,6 @@ function lcgHistory(ids, count) {
   return events;
 }
 
-// ---------------------------------------------------------------------------------------------
-// a minimal ONNX writer (protobuf wire format). A message is an array of byte chunks, so the
-// table's raw data (256 MB at 1M × 64) is copied only once, by the final concatenation.
-
-const varint = (value) => {
-  let v = BigInt(value);
-  if (v < 0n) throw new Error('varint: negative values are not needed here');
-  const out = [];
-  do {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    out.push(v ? b | 0x80 : b);
-  } while (v);
-  return Uint8Array.from(out);
-};
-const chunksSize = (chunks) => chunks.reduce((a, c) => a + c.length, 0);
-const pb = {
-  int: (field, v) => [varint(field << 3), varint(v)],  // wire type 0
-  bytes: (field, body) => {                            // wire type 2 (a message, a string or bytes)
-    const chunks = body instanceof Uint8Array ? [body] : body;
-    return [varint((field << 3) | 2), varint(chunksSize(chunks)), ...chunks];
-  },
-  str: (field, s) => pb.bytes(field, new TextEncoder().encode(s)),
-  msg: (...fields) => fields.flat(),
-};
-
-const ONNX_FLOAT = 1;
-const ONNX_INT64 = 7;
-const asBytes = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);  // little-endian hosts
-
-// ValueInfoProto { name = 1, type = 2 }; TypeProto { tensor_type = 1 }; TypeProto.Tensor
-// { elem_type = 1, shape = 2 }; TensorShapeProto { dim = 1 }; Dimension { dim_value = 1 }
-const valueInfo = (name, elemType, dims) => pb.msg(pb.str(1, name), pb.bytes(2, pb.bytes(1, pb.msg(
-  pb.int(1, elemType), pb.bytes(2, pb.msg(...dims.map((d) => pb.bytes(1, pb.int(1, d)))))))));
-// TensorProto { dims = 1, data_type = 2, name = 8, raw_data = 9 }
-const tensorProto = (name, dataType, dims, raw) =>
-  pb.msg(...dims.map((d) => pb.int(1, d)), pb.int(2, dataType), pb.str(8, name), pb.bytes(9, asBytes(raw)));
-// NodeProto { input = 1, output = 2, name = 3, op_type = 4 }
-const nodeProto = (op, inputs, outputs) =>
-  pb.msg(...inputs.map((x) => pb.str(1, x)), ...outputs.map((x) => pb.str(2, x)), pb.str(3, op.toLowerCase()), pb.str(4, op));
-
 // The peers' forms: the item table as given (table[n,d] · user[d,1]) or pre-transposed
 // (user[1,d] · tableT[d,n], the table an initializer / a kept tensor already in that layout).
 const PEER_FORMS = ['table·user', 'user·tableT'];
@@ -193,12 +153,7 @@ function onnxTopKModel({ rows, bias }, n, d, k, form = 'table·user') {
     pb.bytes(12, valueInfo('values', ONNX_FLOAT, [k])),
     pb.bytes(12, valueInfo('indices', ONNX_INT64, [k])),
   );
-  const model = pb.msg(  // ModelProto { ir_version = 1, producer_name = 2, graph = 7, opset_import = 8 }
-    pb.int(1, 8), pb.str(2, 'vitrine-bench'), pb.bytes(7, graph),
-    pb.bytes(8, pb.msg(pb.str(1, ''), pb.int(2, 17))),  // OperatorSetIdProto { domain = 1, version = 2 }
-  );
-  const out = Buffer.concat(model);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return onnxModel(graph);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,26 +389,6 @@ async function child() {
 // parent
 
 const PEERS = ['onnxruntime-web', 'tfjs-wasm'];
-
-// One record per configuration: the median of its passes' medians, their spread and every pass's
-// median; a configuration that failed in every pass keeps its error.
-function aggregatePasses(rows) {
-  const keyOf = (r) => [r.part, r.engine ?? 'vitrine', r.variant, r.form ?? '', r.threads, r.items ?? '', r.events ?? '', r.precision ?? ''].join('/');
-  const groups = new Map();
-  for (const r of rows) {
-    if (!groups.has(keyOf(r))) groups.set(keyOf(r), []);
-    groups.get(keyOf(r)).push(r);
-  }
-  return [...groups.values()].map((g) => {
-    const good = g.filter((r) => !r.error);
-    if (!good.length) return { ...g[0], pass: undefined };
-    const med = (f) => quantile(good.map(f).sort((a, b) => a - b), 0.5);
-    const meds = good.map((r) => r.median_ms).sort((a, b) => a - b);
-    return { ...good[0], pass: undefined, median_ms: med((r) => r.median_ms), p10_ms: med((r) => r.p10_ms), p90_ms: med((r) => r.p90_ms),
-      passes: good.length, failed_passes: g.length - good.length, spread_ms: [meds[0], meds[meds.length - 1]],
-      pass_medians_ms: good.map((r) => r.median_ms) };
-  });
-}
 
 // The bytes one scoring pass reads: table values, per-row scales (int8) and the bias.
 function bytesRead({ items: n, dim: d, precision }) {

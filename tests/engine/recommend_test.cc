@@ -392,7 +392,7 @@ TEST(Recommender, TimeBudgetStopsTraining) {
 
 TEST(Recommender, ParallelScoringEqualsSerial) {
   std::mt19937 rng(4);
-  const int64_t n = 20000, d = 24;
+  const int64_t n = 100000, d = 24;  // 2.4M values: above the size that ranks on one thread
   std::vector<float> rows = random_vec(static_cast<size_t>(n * d), rng), bias = random_vec(static_cast<size_t>(n), rng);
   auto m = RecModel::from_table({}, rows.data(), n, d, bias.data(), TablePrecision::kInt8);
   ASSERT_TRUE(m.ok());
@@ -402,14 +402,16 @@ TEST(Recommender, ParallelScoringEqualsSerial) {
   m.value()->score(user.data(), b.data(), c2.get());
   EXPECT_EQ(a, b);
   // Ranking tile by tile on either thread count equals top_k over all scores, ties included (rows
-  // of -1/0/1 in 3 dimensions: 27 distinct scores over 20000 items).
-  std::vector<float> tied(static_cast<size_t>(n * 3)), zero(static_cast<size_t>(n), 0.0f), all(static_cast<size_t>(n));
+  // of -1/0/1 and a user vector with three non-zero values: 27 distinct scores over 100000 items).
+  std::vector<float> tied(static_cast<size_t>(n * d)), zero(static_cast<size_t>(n), 0.0f), all(static_cast<size_t>(n));
   for (float& v : tied) v = static_cast<float>(static_cast<int>(rng() % 3) - 1);
-  auto t = RecModel::from_table({}, tied.data(), n, 3, zero.data(), TablePrecision::kF32);
+  auto t = RecModel::from_table({}, tied.data(), n, d, zero.data(), TablePrecision::kF32);
   ASSERT_TRUE(t.ok());
   std::vector<uint8_t> excluded(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; i += 7) excluded[static_cast<size_t>(i)] = 1;
-  const float u3[3] = {0.5f, -0.25f, 1.0f};
+  std::vector<float> u3v(static_cast<size_t>(d), 0.0f);
+  u3v[0] = 0.5f, u3v[1] = -0.25f, u3v[2] = 1.0f;
+  const float* u3 = u3v.data();
   t.value()->score(u3, all.data(), nullptr);
   for (int64_t k : {int64_t{1}, int64_t{100}, int64_t{3000}, n + 5}) {
     for (const uint8_t* ex : {static_cast<const uint8_t*>(nullptr), static_cast<const uint8_t*>(excluded.data())}) {
@@ -427,7 +429,7 @@ TEST(Recommender, ParallelScoringEqualsSerial) {
   EXPECT_EQ(m.value()->item_id(17), "17");
   EXPECT_EQ(m.value()->find_item("17").value(), 17);
   EXPECT_FALSE(m.value()->find_item("017").ok());
-  EXPECT_FALSE(m.value()->find_item("20000").ok());
+  EXPECT_FALSE(m.value()->find_item("100000").ok());
   auto sim = m.value()->similar_items(5, 4, nullptr);
   ASSERT_EQ(sim.size(), 4u);
   for (const ScoredItem& s : sim) EXPECT_NE(s.item, 5);

@@ -60,6 +60,31 @@ for (const variant of ['simd', 'simd-threads']) {
     const runtime = await createRuntime({ variant, threads: variant === 'simd' ? 1 : 2 });
     after(() => runtime.dispose());
 
+    test('ranked ids of any text come back whole, with their explanations', () => {
+      const M = runtime._module;
+      const ids = ['a', 'é', '𝄞x', '日本', 'k\u{1F600}', 'z'];
+      const rows = Float32Array.from(ids.flatMap((_, i) => [i, 1]));  // item i scores i (user [1, 0])
+      for (const [set, lone] of [[ids, false], [[...ids.slice(0, 5), '\uD800x'], true]]) {
+        const h = new M.RecommenderHandle();
+        try {
+          assert.equal(h.loadTable(rows, set.length, 2, new Float32Array(set.length), set, 'f32'), 0, h.lastError());
+          assert.equal(h.setUserVector(Float32Array.of(1, 0)), 0);
+          const top = h.rank({ k: 6, excludeSeen: false, history: Int32Array.of(0, 1), explain: true });
+          assert.deepEqual(top.map((r) => r.score), [5, 4, 3, 2, 1, 0]);
+          // a lone surrogate is not UTF-8 once encoded: that list takes the item-by-item path
+          const want = set.map((_, i) => (lone && i === 5 ? h.itemId(5) : set[i])).reverse();
+          assert.deepEqual(top.map((r) => r.id), want);
+          for (const r of top) {
+            assert.ok(['a', 'é'].includes(r.because.id), JSON.stringify(r));
+            assert.equal(typeof r.because.similarity, 'number');
+          }
+          assert.deepEqual(h.rank({ k: 2, excludeSeen: false, explain: false }), [{ id: want[0], score: 5 }, { id: want[1], score: 4 }]);
+        } finally {
+          h.delete();
+        }
+      }
+    });
+
     test('recommends unseen catalogue items with scores, explanations and options', async () => {
       const progress = [];
       const rec = await runtime.createRecommender({ model: modelPath, onProgress: (p) => progress.push(p.stage) });

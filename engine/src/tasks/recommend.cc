@@ -1602,6 +1602,10 @@ Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<f
   return Status::Ok();
 }
 
+// Below this many table values a ranking stays on the calling thread: waking the pool's threads
+// costs more (10k × 64 took 0.20 ms on 2 threads, 0.10 ms on one; npm run bench -- recommend).
+constexpr int64_t kParallelValues = int64_t{1} << 21;
+
 void RecModel::score(const float* user, float* scores, Context* ctx) const {
   struct Job {
     const RecModel* m;
@@ -1611,7 +1615,7 @@ void RecModel::score(const float* user, float* scores, Context* ctx) const {
   const int64_t n = num_items();
   constexpr int64_t kTile = 2048;
   pthreadpool_t pool = ctx ? ctx->threadpool() : nullptr;
-  if (!pool || n <= kTile || (ctx && ctx->num_threads() <= 1)) {
+  if (!pool || n * dim() < kParallelValues || (ctx && ctx->num_threads() <= 1)) {
     table_.score(user, bias_.data(), scores, 0, n);
     return;
   }
@@ -1638,7 +1642,7 @@ std::vector<ScoredItem> RecModel::top_scored(const float* user, int64_t k, const
     int64_t n;
     std::vector<TopHeap> heaps;
   } job{this, user, excluded, n, {}};
-  pthreadpool_t pool = ctx && ctx->num_threads() > 1 && n > kTile ? ctx->threadpool() : nullptr;
+  pthreadpool_t pool = ctx && ctx->num_threads() > 1 && n * dim() >= kParallelValues ? ctx->threadpool() : nullptr;
   const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
   job.heaps.assign(threads, TopHeap(k));
   auto tile = [](void* arg, size_t thread, size_t t) {
