@@ -90,7 +90,8 @@ export async function timeInterleaved(fa, fb, runs, warmup = 3, sampleMs = 5) {
 }
 
 // One record per configuration: the median of its passes' medians, their spread and every pass's
-// median; a configuration that failed in every pass keeps its error.
+// median (and the largest output error `err` of any pass); a configuration that failed in every
+// pass keeps its error.
 export function aggregatePasses(rows) {
   const keyOf = (r) => [r.part, r.engine ?? 'vitrine', r.variant, r.form ?? '', r.direction ?? '', r.threads, r.items ?? '', r.events ?? '', r.precision ?? ''].join('/');
   const groups = new Map();
@@ -103,7 +104,9 @@ export function aggregatePasses(rows) {
     if (!good.length) return { ...g[0], pass: undefined };
     const med = (f) => quantile(good.map(f).sort((a, b) => a - b), 0.5);
     const meds = good.map((r) => r.median_ms).sort((a, b) => a - b);
-    return { ...good[0], pass: undefined, median_ms: med((r) => r.median_ms), p10_ms: med((r) => r.p10_ms), p90_ms: med((r) => r.p90_ms),
+    const errs = good.map((r) => r.err).filter((e) => e !== undefined);
+    return { ...good[0], ...(errs.length ? { err: errs.some((e) => !(e <= Infinity)) ? NaN : Math.max(...errs) } : {}),
+      pass: undefined, median_ms: med((r) => r.median_ms), p10_ms: med((r) => r.p10_ms), p90_ms: med((r) => r.p90_ms),
       passes: good.length, failed_passes: g.length - good.length, spread_ms: [meds[0], meds[meds.length - 1]],
       pass_medians_ms: good.map((r) => r.median_ms) };
   });

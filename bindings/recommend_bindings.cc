@@ -296,7 +296,9 @@ class RecommenderHandle : public HandleBase {
       for (size_t at = 0; at < id.size() && valid;) {
         uint32_t cp = 0;
         const size_t n = decode_utf8(id, at, &cp);
-        if (n == 0) valid = false;  // not UTF-8: the id string is decoded with replacements below
+        // not UTF-8 (decoded with replacements), or a character JS's decoder drops (a byte-order
+        // mark) or splits at (NUL): these lists take the item-by-item path below
+        if (n == 0 || cp == 0 || cp == 0xFEFF) valid = false;
         units += cp >= 0x10000 ? 2 : 1;
         at += n;
       }
@@ -328,8 +330,10 @@ class RecommenderHandle : public HandleBase {
       }
       return out;
     }
+    // The string first: making it may grow the heap, which detaches views made before.
+    const val ids(text);
     return val::module_property("vitrineRankResults")(
-        text, val(emscripten::typed_memory_view(lengths.size(), lengths.data())), val(emscripten::typed_memory_view(scores.size(), scores.data())),
+        ids, val(emscripten::typed_memory_view(lengths.size(), lengths.data())), val(emscripten::typed_memory_view(scores.size(), scores.data())),
         val(emscripten::typed_memory_view(because.size(), because.data())), val(emscripten::typed_memory_view(similarity.size(), similarity.data())));
   }
   int not_loaded() { return record(Status::FailedPrecondition("recommender is not loaded (or was disposed)"), &error_); }

@@ -524,6 +524,11 @@ async function parent() {
       } else if (precision !== 'f32' && ref && variant === 'simd') {
         const hits = top.items.filter((x) => ref.items.includes(x)).length;
         checks.push({ items, check: `vitrine ${variant} ${threads}t ${precision} recall@${K} vs exact`, recall: hits / K, pass: null });
+      } else if (precision !== 'f32' && tops[`${items}/vitrine/simd/1/${precision}`]) {
+        // the same table in the other build or thread count ranks identically
+        const same = tops[`${items}/vitrine/simd/1/${precision}`];
+        const identical = same.items.length === top.items.length && same.items.every((x, i) => x === top.items[i] && same.scores[i] === top.scores[i]);
+        checks.push({ items, check: `vitrine ${variant} ${threads}t ${precision} vs vitrine simd 1t ${precision} top-${K}`, identical, pass: identical });
       }
     }
     if (!base) notes.push(`${items} items: no Vitrine f32 top-${K}: peers not checked`);
@@ -533,7 +538,11 @@ async function parent() {
   // ratios, per pass: Vitrine / each peer's fastest form in that pass, at the same catalogue size and
   // thread count (< 1: Vitrine faster); 'best peer' = the fastest form of any peer (not plain-js);
   // then the median over the passes and its spread
-  const okPasses = recommendPasses.filter((r) => r.part === 'synthetic' && !r.error);
+  // a peer form whose ranking disagreed with Vitrine's is never a reference
+  const wrong = new Set(checks.filter((c) => c.pass === false).map((c) => c.check));
+  const agreed = (r) => r.engine === 'vitrine' ||
+    !wrong.has(`${r.engine} ${r.variant} ${r.threads}t ${r.precision}${r.form ? ' ' + r.form : ''} vs vitrine simd 1t f32 top-${K}`);
+  const okPasses = recommendPasses.filter((r) => r.part === 'synthetic' && !r.error && agreed(r));
   const perPass = [];
   for (const v of okPasses.filter((r) => r.engine === 'vitrine' && (r.precision === 'f32' || r.precision === 'int8'))) {
     const same = okPasses.filter((r) => r.pass === v.pass && r.items === v.items && r.threads === v.threads && r.engine !== 'vitrine');

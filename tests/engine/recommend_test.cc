@@ -105,6 +105,9 @@ TEST(ItemTable, PanelKernelsEqualItemByItemScoringForEveryRange) {
   for (int64_t d : {1, 7, 64}) {
     const int64_t n = 3 * ItemTable::kPanel + 5;
     std::vector<float> rows = random_vec(static_cast<size_t>(n * d), rng), bias = random_vec(static_cast<size_t>(n), rng);
+    for (int64_t i = 0; i < n; i += 3) {  // tiny rows: subnormal halves in the f16 table
+      for (int64_t j = 0; j < d; ++j) rows[static_cast<size_t>(i * d + j)] *= 1e-4f;
+    }
     std::vector<float> user = random_vec(static_cast<size_t>(d), rng), huge(user);
     for (float& v : huge) v *= 1e6f;  // f16: too large to pre-scale by 2^112, scored item by item
     std::vector<int32_t> all(static_cast<size_t>(n));
@@ -405,13 +408,15 @@ TEST(Recommender, ParallelScoringEqualsSerial) {
   // of -1/0/1 and a user vector with three non-zero values: 27 distinct scores over 100000 items).
   std::vector<float> tied(static_cast<size_t>(n * d)), zero(static_cast<size_t>(n), 0.0f), all(static_cast<size_t>(n));
   for (float& v : tied) v = static_cast<float>(static_cast<int>(rng() % 3) - 1);
-  auto t = RecModel::from_table({}, tied.data(), n, d, zero.data(), TablePrecision::kF32);
-  ASSERT_TRUE(t.ok());
   std::vector<uint8_t> excluded(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; i += 7) excluded[static_cast<size_t>(i)] = 1;
   std::vector<float> u3v(static_cast<size_t>(d), 0.0f);
   u3v[0] = 0.5f, u3v[1] = -0.25f, u3v[2] = 1.0f;
   const float* u3 = u3v.data();
+  for (TablePrecision p : {TablePrecision::kF32, TablePrecision::kF16, TablePrecision::kInt8}) {
+  SCOPED_TRACE(precision_name(p));
+  auto t = RecModel::from_table({}, tied.data(), n, d, zero.data(), p);
+  ASSERT_TRUE(t.ok());
   t.value()->score(u3, all.data(), nullptr);
   for (int64_t k : {int64_t{1}, int64_t{100}, int64_t{3000}, n + 5}) {
     for (const uint8_t* ex : {static_cast<const uint8_t*>(nullptr), static_cast<const uint8_t*>(excluded.data())}) {
@@ -425,6 +430,7 @@ TEST(Recommender, ParallelScoringEqualsSerial) {
         }
       }
     }
+  }
   }
   EXPECT_EQ(m.value()->item_id(17), "17");
   EXPECT_EQ(m.value()->find_item("17").value(), 17);

@@ -1633,6 +1633,11 @@ std::vector<ScoredItem> RecModel::top_scored(const float* user, int64_t k, const
   const int64_t n = num_items();
   k = std::min(k, n);
   if (k <= 0) return {};
+  if (table_.precision() == TablePrecision::kPQ) {  // its lookup tables are built per score() call: once
+    std::vector<float> scores(static_cast<size_t>(n));
+    score(user, scores.data(), ctx);
+    return top_k(scores.data(), n, k, excluded);
+  }
   // Tiles of kTile scores (in L1) feed a heap per thread; the heaps are merged at the end.
   constexpr int64_t kTile = 2048;
   struct Job {
