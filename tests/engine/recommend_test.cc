@@ -136,6 +136,24 @@ TEST(ItemTable, PanelKernelsEqualItemByItemScoringForEveryRange) {
           for (int64_t i = b; i < e; ++i) ASSERT_EQ(part[static_cast<size_t>(i - b)], whole[static_cast<size_t>(i)]) << b << ".." << e;
         }
       }
+      {  // stored row by row (fold-in tables): the same rows and the same scores
+        ItemTable rows_t = t.value();
+        rows_t.store_by_rows();
+        std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n)), ra(static_cast<size_t>(d)), rb(static_cast<size_t>(d));
+        t->score(user.data(), bias.data(), a.data(), 0, n);
+        rows_t.score(user.data(), bias.data(), b.data(), 0, n);
+        EXPECT_EQ(a, b) << precision_name(p);
+        for (int64_t i = 0; i < n; ++i) {
+          t->row(i, ra.data());
+          rows_t.row(i, rb.data());
+          ASSERT_EQ(ra, rb) << precision_name(p) << " item " << i;
+        }
+        auto more = rows_t.with_rows(rows.data(), n);
+        ASSERT_TRUE(more.ok());
+        more->score(user.data(), bias.data(), b.data(), 0, n);
+        EXPECT_EQ(a, b) << precision_name(p);
+        if (p == TablePrecision::kInt8) EXPECT_EQ(rows_t.int8_values(), t->int8_values());
+      }
       if (p == TablePrecision::kInt8) {  // the stored parts, row by row, make the same table
         auto again = ItemTable::from_int8(n, d, t->int8_values(), t->int8_scales());
         ASSERT_TRUE(again.ok());

@@ -98,16 +98,21 @@ class ItemTable {
   // Rows are stored in panels of kPanel items, dimension-major inside a panel (int8: two
   // dimensions at a time; see recommend.cc); the last panel is padded with zero rows.
   static constexpr int64_t kPanel = 16;
+  // Stores the rows row by row instead (same values and results; whole-table scoring item by item):
+  // for tables read a row at a time (fold-in rows), where a panel column costs d cache lines.
+  void store_by_rows();
 
  private:
+  bool panels_ = true;  // false after store_by_rows(): (n, d) row-major
   static int64_t panels(int64_t n) { return (n + kPanel - 1) / kPanel; }
   // Index of (item i, dimension j) in f32_ / f16_.
   size_t at(int64_t i, int64_t j) const {
-    return static_cast<size_t>(((i / kPanel) * d_ + j) * kPanel + i % kPanel);
+    return static_cast<size_t>(panels_ ? ((i / kPanel) * d_ + j) * kPanel + i % kPanel : i * d_ + j);
   }
   // Index of (item i, dimension j) in i8_: (panel, ceil(d / 2), kPanel, 2).
   size_t at8(int64_t i, int64_t j) const {
-    return static_cast<size_t>((((i / kPanel) * ((d_ + 1) / 2) + j / 2) * kPanel + i % kPanel) * 2 + j % 2);
+    return static_cast<size_t>(panels_ ? (((i / kPanel) * ((d_ + 1) / 2) + j / 2) * kPanel + i % kPanel) * 2 + j % 2
+                                       : i * d_ + j);
   }
   int64_t n_ = 0, d_ = 0;
   TablePrecision precision_ = TablePrecision::kF32;

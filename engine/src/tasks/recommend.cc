@@ -90,9 +90,9 @@ float dot_row(const float* r, const float* u, int64_t d) {
 // score is one sequential sum over j (s = s + r_j * u_j from s = 0): the SIMD kernel keeps one
 // lane per item, and a single item (dot_lane) adds the same products in the same order.
 template <typename T>
-float dot_lane(const T* r, const float* u, int64_t d) {
+float dot_lane(const T* r, const float* u, int64_t d, int64_t stride) {
   float s = 0;
-  for (int64_t j = 0; j < d; ++j) s += to_f32(r[j * ItemTable::kPanel]) * u[j];
+  for (int64_t j = 0; j < d; ++j) s += to_f32(r[j * stride]) * u[j];
   return s;
 }
 // out[0..kPanel) = scores of one whole f32 panel (+ bias[0..kPanel) when bias is non-null).
@@ -513,7 +513,11 @@ Result<ItemTable> ItemTable::from_int8(int64_t n, int64_t d, std::vector<int8_t>
 }
 
 Result<ItemTable> ItemTable::with_rows(const float* rows, int64_t n) const {
-  if (precision_ != TablePrecision::kPQ) return build(rows, n, d_, precision_);
+  if (precision_ != TablePrecision::kPQ) {
+    VITRINE_ASSIGN_OR_RETURN(ItemTable t, build(rows, n, d_, precision_));
+    if (!panels_) t.store_by_rows();
+    return t;
+  }
   if (n < 1) return Status::InvalidArgument("item table: need at least one item");
   for (int64_t i = 0; i < n * d_; ++i) {
     if (!std::isfinite(rows[i])) return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d_));
@@ -526,6 +530,25 @@ Result<ItemTable> ItemTable::with_rows(const float* rows, int64_t n) const {
     }
   }
   return from_pq(n, d_, pq_m_, std::move(codes), codebook_);
+}
+
+void ItemTable::store_by_rows() {
+  if (!panels_ || precision_ == TablePrecision::kPQ) return;
+  std::vector<float> f32(f32_.empty() ? 0 : static_cast<size_t>(n_ * d_));
+  std::vector<uint16_t> f16(f16_.empty() ? 0 : static_cast<size_t>(n_ * d_));
+  std::vector<int8_t> i8(i8_.empty() ? 0 : static_cast<size_t>(n_ * d_));
+  for (int64_t i = 0; i < n_; ++i) {
+    for (int64_t j = 0; j < d_; ++j) {
+      const size_t k = static_cast<size_t>(i * d_ + j);
+      if (!f32.empty()) f32[k] = f32_[at(i, j)];
+      if (!f16.empty()) f16[k] = f16_[at(i, j)];
+      if (!i8.empty()) i8[k] = i8_[at8(i, j)];
+    }
+  }
+  f32_ = std::move(f32);
+  f16_ = std::move(f16);
+  i8_ = std::move(i8);
+  panels_ = false;
 }
 
 std::vector<int8_t> ItemTable::int8_values() const {
@@ -548,9 +571,8 @@ void ItemTable::score_rows(const float* user, const float* bias, int64_t count, 
     const float su = quantize_user(user, d_, q.data());
     for (int64_t r = 0; r < count; ++r) {
       const int64_t i = item_at(r);
-      const int8_t* v = i8_.data() + at8(i, 0);
       int32_t dot = 0;  // exact: any order gives the panel kernel's sum
-      for (int64_t j = 0; j < d_; ++j) dot += int32_t{v[(j / 2) * 2 * kPanel + j % 2]} * q[static_cast<size_t>(j)];
+      for (int64_t j = 0; j < d_; ++j) dot += int32_t{i8_[at8(i, j)]} * q[static_cast<size_t>(j)];
       const float s = static_cast<float>(dot) * (scales_[static_cast<size_t>(i)] * su);
       out[r] = bias ? s + bias[i] : s;
     }
@@ -583,13 +605,18 @@ void ItemTable::score_rows(const float* user, const float* bias, int64_t count, 
   }
   for (int64_t r = 0; r < count; ++r) {
     const int64_t i = item_at(r);
-    const float s = precision_ == TablePrecision::kF32 ? dot_lane(f32_.data() + at(i, 0), user, d_)
-                                                       : dot_lane(f16_.data() + at(i, 0), user, d_);
+    const int64_t stride = panels_ ? kPanel : 1;
+    const float s = precision_ == TablePrecision::kF32 ? dot_lane(f32_.data() + at(i, 0), user, d_, stride)
+                                                       : dot_lane(f16_.data() + at(i, 0), user, d_, stride);
     out[r] = bias ? s + bias[i] : s;
   }
 }
 
 void ItemTable::score(const float* user, const float* bias, float* out, int64_t begin, int64_t end) const {
+  if (!panels_) {
+    score_rows(user, bias, end - begin, [begin](int64_t r) { return begin + r; }, out);
+    return;
+  }
   // Whole panels with the SIMD kernels; a partial panel at either end item by item (same results).
   const int64_t head = std::min(end, (begin + kPanel - 1) / kPanel * kPanel);
   int64_t i = head;
@@ -876,6 +903,7 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
     const std::vector<float> enc_t = transposed(enc_w);
     VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::build(enc_t.data(), n, h, TablePrecision::kF32));
+    m->fold_.store_by_rows();  // read a row at a time
     m->enc_b_.assign(enc_b.data(), enc_b.data() + h);
   } else if (m->kind_ == "mf-bpr") {
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "item.emb", {n, -1}));
@@ -896,6 +924,7 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "out.w", {n, h}));
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "out.b", {n}));
     VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::build(emb.data(), n, e, TablePrecision::kF32));
+    m->fold_.store_by_rows();  // read a row at a time
     m->w_ih_t_ = transposed(w_ih);
     m->w_hh_t_ = transposed(w_hh);
     m->b_ih_.assign(b_ih.data(), b_ih.data() + 3 * h);
@@ -1402,6 +1431,7 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
   VITRINE_ASSIGN_OR_RETURN(m->bias_, read_vector(f, "bias", {n}));
   if (m->kind_ == "mult-dae") {
     VITRINE_ASSIGN_OR_RETURN(m->fold_, read_table(f, "fold", fold_storage.value(), fold_m.value(), n, TablePrecision::kF32));
+    m->fold_.store_by_rows();  // read a row at a time
     if (m->fold_.dim() != d) return Status::DataLoss("compact recommender: fold rows and score rows differ in width");
     VITRINE_ASSIGN_OR_RETURN(m->enc_b_, read_vector(f, "enc.b", {d}));
   } else if (m->kind_ == "mf-bpr") {
@@ -1410,6 +1440,7 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
     }
   } else if (m->kind_ == "gru4rec") {
     VITRINE_ASSIGN_OR_RETURN(m->fold_, read_table(f, "fold", fold_storage.value(), fold_m.value(), n, TablePrecision::kF32));
+    m->fold_.store_by_rows();  // read a row at a time
     const int64_t e = m->fold_.dim(), h = d;
     VITRINE_ASSIGN_OR_RETURN(m->w_ih_t_, read_vector(f, "gru.w_ih_t", {e, 3 * h}));
     VITRINE_ASSIGN_OR_RETURN(m->w_hh_t_, read_vector(f, "gru.w_hh_t", {h, 3 * h}));
@@ -1802,6 +1833,7 @@ Status RecModel::apply_delta(const ItemDelta& d) {
   index_ = std::move(index);
   table_ = std::move(table);
   fold_ = std::move(fold_table);
+  fold_.store_by_rows();
   bias_ = std::move(bias);
   return Status::Ok();
 }
