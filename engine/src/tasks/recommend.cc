@@ -95,6 +95,19 @@ float dot_lane(const T* r, const float* u, int64_t d, int64_t stride) {
   for (int64_t j = 0; j < d; ++j) s += to_f32(r[j * stride]) * u[j];
   return s;
 }
+// out[0..16) = a panel's four vectors of scores (+ bias[0..16) when bias is non-null).
+inline void store_panel(v4f a0, v4f a1, v4f a2, v4f a3, const float* bias, float* out) {
+  if (bias) {
+    a0 += load4(bias);
+    a1 += load4(bias + 4);
+    a2 += load4(bias + 8);
+    a3 += load4(bias + 12);
+  }
+  std::memcpy(out, &a0, 16);
+  std::memcpy(out + 4, &a1, 16);
+  std::memcpy(out + 8, &a2, 16);
+  std::memcpy(out + 12, &a3, 16);
+}
 // out[0..kPanel) = scores of one whole f32 panel (+ bias[0..kPanel) when bias is non-null).
 void score_panel(const float* p, const float* u, int64_t d, const float* bias, float* out) {
   static_assert(ItemTable::kPanel == 16, "the kernel holds one panel in four vectors");
@@ -107,16 +120,7 @@ void score_panel(const float* p, const float* u, int64_t d, const float* bias, f
     a2 += load4(p + 8) * uj;
     a3 += load4(p + 12) * uj;
   }
-  if (bias) {
-    a0 += load4(bias);
-    a1 += load4(bias + 4);
-    a2 += load4(bias + 8);
-    a3 += load4(bias + 12);
-  }
-  std::memcpy(out, &a0, 16);
-  std::memcpy(out + 4, &a1, 16);
-  std::memcpy(out + 8, &a2, 16);
-  std::memcpy(out + 12, &a3, 16);
+  store_panel(a0, a1, a2, a3, bias, out);
 }
 
 // int8 rows against an int16-quantized user vector: exact integer dot products (pairwise
@@ -194,16 +198,7 @@ void score_panel_f16(const uint16_t* p, const float* u, int64_t d, const float* 
     a2 += r2 * uj;
     a3 += r3 * uj;
   }
-  if (bias) {
-    a0 += load4(bias);
-    a1 += load4(bias + 4);
-    a2 += load4(bias + 8);
-    a3 += load4(bias + 12);
-  }
-  std::memcpy(out, &a0, 16);
-  std::memcpy(out + 4, &a1, 16);
-  std::memcpy(out + 8, &a2, 16);
-  std::memcpy(out + 12, &a3, 16);
+  store_panel(a0, a1, a2, a3, bias, out);
 }
 
 // The user vector quantized to int16 (scale su = max |u| / kUserQ, floored so that u / su stays finite).
@@ -642,12 +637,9 @@ void ItemTable::score(const float* user, const float* bias, float* out, int64_t 
     for (; i + kPanel <= end; i += kPanel) {
       v4i acc[4];
       dot_panel_i8(i8_.data() + at8(i, 0), pairs.data(), static_cast<int64_t>(pairs.size()), acc);
-      float* o = out + (i - begin);
-      for (int k = 0; k < 4; ++k) {
-        v4f v = __builtin_convertvector(acc[k], v4f) * (load4(scales_.data() + i + 4 * k) * s4);
-        if (bias) v += load4(bias + i + 4 * k);
-        std::memcpy(o + 4 * k, &v, 16);
-      }
+      v4f v[4];
+      for (int k = 0; k < 4; ++k) v[k] = __builtin_convertvector(acc[k], v4f) * (load4(scales_.data() + i + 4 * k) * s4);
+      store_panel(v[0], v[1], v[2], v[3], bias ? bias + i : nullptr, out + (i - begin));
     }
   }
   if (i == head) {  // PQ, or no whole panel
