@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 APT_PACKAGES=(emscripten cmake ninja-build g++ googletest libbenchmark-dev xz-utils dpkg-dev
   libonnx-testdata python3-torch python3-torchvision libopenblas0-pthread
   python3 python3-numpy python3-pil python3-sklearn r-base-core r-cran-dslabs ca-certificates chromium
+  firefox-esr webkit2gtk-driver xvfb xauth
   dataset-fashion-mnist r-cran-modeldata r-cran-tidytext clang-14 libclang-rt-14-dev pocketsphinx-testdata)
 
 missing=()

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // A small static server for the demo (web/demo/index.html) and the browser tests: serves the
 // repository's web/ and models/ folders, optionally with the cross-origin isolation headers that
-// let the page use threads (COOP: same-origin, COEP: require-corp).
+// let the page use threads (COOP: same-origin, COEP: require-corp), and optionally under the strict
+// Content-Security-Policy with Trusted Types that storefronts run (STRICT_CSP below).
 //
-//   node scripts/serve.mjs [--port 8080] [--isolated] [--own DIR]      prints the demo's URL
+//   node scripts/serve.mjs [--port 8080] [--isolated] [--csp] [--own DIR]      prints the demo's URL
 //
 // --own DIR serves a folder of your own models (what `vitrine train … --out DIR/x` wrote) at
 // /own/, for the demo page's ?recommender=, ?catalog=, ?tagHead= and ?reviews= parameters.
@@ -14,6 +15,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// What a strict storefront sends: no inline or eval'd script (wasm compilation only), workers and
+// fetches from its own origin only, and Trusted Types for every script URL sink (workers, service
+// workers). No `trusted-types` directive: any policy name may be created (Vitrine's is 'vitrine').
+export const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+  "connect-src 'self'; object-src 'none'; require-trusted-types-for 'script'";
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SERVED = ['web/', 'models/'];
 const TYPES = {
@@ -22,7 +29,7 @@ const TYPES = {
   '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
-export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir = null, own = null } = {}) {
+export function serve({ port = 8080, isolated = false, csp = false, host = '127.0.0.1', dir = null, own = null } = {}) {
   const base = dir ? path.resolve(dir) : root;
   const ownBase = own ? path.resolve(own) : null;
   const server = http.createServer((req, res) => {
@@ -47,6 +54,7 @@ export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir =
       headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
       headers['Cross-Origin-Resource-Policy'] = 'same-origin';
     }
+    if (csp) headers['Content-Security-Policy'] = STRICT_CSP;
     // The demo's service worker may control all of web/ (its wasm workers live in web/dist/).
     if (!dir && rel === 'web/demo/sw.js') headers['Service-Worker-Allowed'] = '/web/';
     res.writeHead(200, headers);
@@ -55,7 +63,7 @@ export function serve({ port = 8080, isolated = false, host = '127.0.0.1', dir =
   return new Promise((resolve) => {
     server.listen(port, host, () => {
       const { port: p } = server.address();
-      resolve({ url: `http://${host}:${p}/${dir ? '' : 'web/demo/index.html'}`, close: () => new Promise((r) => server.close(r)) });
+      resolve({ url: `http://${host}:${p}/${dir ? '' : 'web/demo/index.html'}`, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) });
     });
   });
 }
@@ -64,6 +72,8 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const i = args.indexOf('--port');
   const o = args.indexOf('--own');
-  const { url } = await serve({ port: i >= 0 ? Number(args[i + 1]) : 8080, isolated: args.includes('--isolated'), own: o >= 0 ? args[o + 1] : null });
-  console.log(`Vitrine demo: ${url}${args.includes('--isolated') ? ' (cross-origin isolated: threads)' : ''}`);
+  const isolated = args.includes('--isolated');
+  const csp = args.includes('--csp');
+  const { url } = await serve({ port: i >= 0 ? Number(args[i + 1]) : 8080, isolated, csp, own: o >= 0 ? args[o + 1] : null });
+  console.log(`Vitrine demo: ${url}${isolated ? ' (cross-origin isolated: threads)' : ''}${csp ? ' (strict CSP + Trusted Types)' : ''}`);
 }

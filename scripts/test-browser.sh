@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# npm run test:browser: the demo page in real Chromium (Debian's chromium, installed by
-# bootstrap.sh; playwright-core pinned in tests/browser/package.json), with and without
-# cross-origin isolation, and the packed npm package inside a Vite-built app (vite pinned there
-# too). Screenshots land in tests/browser/artifacts/.
+# npm run test:browser: the demo page and the packed npm package inside a Vite-built app in real
+# browsers from Debian packages (installed by bootstrap.sh): Chromium (playwright-core for the
+# detailed demo tests, puppeteer-core), Firefox ESR (puppeteer-core over WebDriver BiDi) and
+# WebKitGTK (WebKitWebDriver + MiniBrowser under Xvfb, selenium-webdriver), with and without
+# cross-origin isolation and the strict CSP with Trusted Types; drivers pinned in
+# tests/browser/package.json. Screenshots and engines.json land in tests/browser/artifacts/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VITRINE_ROOT"
-[[ -x /usr/bin/chromium ]] || bash scripts/bootstrap.sh >&2
+[[ -x /usr/bin/chromium && -x /usr/bin/firefox-esr && -x /usr/bin/WebKitWebDriver && -x /usr/bin/Xvfb ]] || bash scripts/bootstrap.sh >&2
 [[ -f web/dist/vitrine-simd.wasm && -f models/recommend/movielens.safetensors ]] || bash scripts/build.sh >&2
-[[ -d tests/browser/node_modules/playwright-core && -d tests/browser/node_modules/vite ]] || (cd tests/browser && npm ci --no-audit --no-fund >&2)
+for m in playwright-core puppeteer-core selenium-webdriver vite; do
+  [[ -d tests/browser/node_modules/$m ]] || { (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund >&2); break; }
+done
 node scripts/demo-data.mjs
-log "browser tests (Chromium: $(/usr/bin/chromium --version 2>/dev/null))"
+log "browser tests ($(/usr/bin/chromium --version 2>/dev/null); $(/usr/bin/firefox-esr --version 2>/dev/null); WebKitGTK $(dpkg-query -W -f='${Version}' libwebkit2gtk-4.1-0 2>/dev/null))"
 node --test tests/browser/

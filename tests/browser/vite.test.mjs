@@ -1,6 +1,8 @@
 // The npm package as a storefront engineer gets it: `npm pack` of this repository, installed into
 // a tiny Vite app (tests/browser/vite-app), built by Vite 5 (pinned in tests/browser/package.json)
-// and run in Debian's Chromium with and without cross-origin isolation. The app uses the three
+// and run in all three browser engines (Chromium, Firefox ESR, WebKitGTK: drivers.mjs), with and
+// without cross-origin isolation, with and without the strict CSP with Trusted Types
+// (scripts/serve.mjs STRICT_CSP). The app uses the three
 // default models (each task in its own worker: the browser default) and an in-page review
 // analyzer (worker: false), with no file copied by hand; it re-ranks a page's list and updates a
 // store's own small model (served beside the app) with an item delta.
@@ -12,18 +14,15 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
 import { serve } from '../../scripts/serve.mjs';
 import { makeDeltaFiles } from '../web/delta-fixture.mjs';
+import { ENGINES, available, launch } from './drivers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const app = path.join(here, 'vite-app');
-const CHROMIUM = process.env.VITRINE_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('the packed package in a Vite-built page', () => {
-  let browser;
   let packed;
   before(() => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-pack-'));
@@ -35,16 +34,6 @@ describe('the packed package in a Vite-built page', () => {
     execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
     makeDeltaFiles(path.join(root, 'build/native/engine/tools/vitrine-recommend'), path.join(app, 'dist/delta'));  // the store's own model + delta
   });
-  before(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-  after(async () => {
-    await browser?.close();
-  });
-
   test('the tarball ships the entry, types, both wasm variants and the default models', () => {
     const list = execFileSync('tar', ['tzf', packed], { encoding: 'utf8' }).split('\n');
     for (const f of ['package/web/src/index.js', 'package/web/src/index.d.ts', 'package/web/dist/vitrine-simd.wasm',
@@ -56,32 +45,41 @@ describe('the packed package in a Vite-built page', () => {
     assert.ok(!list.some((f) => f.startsWith('package/tests/') || f.startsWith('package/engine/')), 'sources or tests packed');
   });
 
-  for (const isolated of [true, false]) {
-    test(`runs ${isolated ? 'with threads (cross-origin isolated)' : 'single-threaded (not isolated)'}`, async () => {
-      const server = await serve({ port: 0, isolated, dir: path.join(app, 'dist') });
-      try {
-        const page = await browser.newPage();
-        const errors = [];
-        page.on('pageerror', (e) => errors.push(e.message));
-        await page.goto(server.url);
-        await page.waitForSelector('body[data-done]', { timeout: 120_000 });
-        const text = await page.textContent('#out');
-        assert.equal(await page.getAttribute('body', 'data-done'), 'ok', text);
-        const r = JSON.parse(text);
-        assert.equal(r.variant, isolated ? 'simd-threads' : 'simd');
-        assert.equal(r.films.length, 3);
-        assert.equal(r.reranked.length, 5);
-        assert.equal(r.reranked.at(-1), 'sku-not-in-model');
-        assert.ok(r.reranked.includes('2571'), 'a seen item stays in a re-ranked page');
-        assert.deepEqual(r.delta, { items: 28, added: true, removed: true, recommendsNew: true });
-        assert.deepEqual(r.tags.sort(), ['class', 'group']);  // topK 1 per kind of tag
-        assert.equal(r.review, 'great');
-        assert.equal(r.inPage, 'other');
-        assert.equal(r.remote, true, 'tasks run in workers by default');
-        assert.deepEqual(errors, []);
-        await page.close();
-      } finally {
-        await server.close();
+  const engines = process.env.VITRINE_ENGINES ? process.env.VITRINE_ENGINES.split(',') : ENGINES;
+  for (const engine of engines) {
+    describe(engine, { skip: available(engine) ? false : `${engine} is not installed (scripts/bootstrap.sh)` }, () => {
+      let browser;
+      before(async () => { browser = await launch(engine); });
+      after(async () => { await browser?.close(); });
+      for (const isolated of [true, false]) {
+        for (const csp of [true, false]) {
+          test(`runs ${isolated ? 'cross-origin isolated' : 'not isolated'}, ${csp ? 'strict CSP + Trusted Types' : 'no CSP'}`, { timeout: 180_000 }, async () => {
+            const server = await serve({ port: 0, isolated, csp, dir: path.join(app, 'dist') });
+            try {
+              const page = await browser.open(server.url);
+              await page.waitFor(() => document.body.dataset.done, null, 120_000);
+              const [done, text, env] = await page.evaluate(() => [document.body.dataset.done, document.getElementById('out').textContent,
+                { coi: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer === 'function' }]);
+              assert.equal(done, 'ok', text);
+              const r = JSON.parse(text);
+              assert.equal(env.coi, isolated);
+              assert.equal(r.variant, env.coi && env.sab ? 'simd-threads' : 'simd');
+              assert.equal(r.films.length, 3);
+              assert.equal(r.reranked.length, 5);
+              assert.equal(r.reranked.at(-1), 'sku-not-in-model');
+              assert.ok(r.reranked.includes('2571'), 'a seen item stays in a re-ranked page');
+              assert.deepEqual(r.delta, { items: 28, added: true, removed: true, recommendsNew: true });
+              assert.deepEqual(r.tags.sort(), ['class', 'group']);  // topK 1 per kind of tag
+              assert.equal(r.review, 'great');
+              assert.equal(r.inPage, 'other');
+              assert.equal(r.remote, true, 'tasks run in workers by default');
+              assert.equal(r.errors ?? '', '');
+              await page.close();
+            } finally {
+              await server.close();
+            }
+          });
+        }
       }
     });
   }

@@ -8,6 +8,17 @@
 import { createRecommender, createImageTagger, createReviewAnalyzer } from '../src/index.js';
 
 const $ = (id) => document.getElementById(id);
+// Anything that goes wrong on the page, including what its Content-Security-Policy blocks, is shown
+// (and kept in body[data-errors] for the browser tests).
+const pageErrors = [];
+const showError = (text) => {
+  pageErrors.push(text);
+  document.body.dataset.errors = String(pageErrors.length);
+  $('errors').append(Object.assign(document.createElement('div'), { textContent: text }));
+};
+addEventListener('error', (e) => showError(`error: ${e.message}`));
+addEventListener('unhandledrejection', (e) => showError(`unhandled: ${e.reason?.message ?? e.reason}`));
+document.addEventListener('securitypolicyviolation', (e) => showError(`blocked by CSP (${e.effectiveDirective}): ${e.blockedURI || 'inline'}`));
 const status = (text) => { $('status').textContent = text; };
 const params = new URLSearchParams(location.search);
 const own = (name) => (params.get(name) ? new URL(params.get(name), location.href) : null);
@@ -39,10 +50,13 @@ async function renderCatalogue() {
     const card = document.createElement('div');
     card.className = `card${seen.has(id) ? ' seen' : ''}`;
     card.dataset.id = id;
-    card.innerHTML = '<div class="title"></div><div class="genres"></div>' +
-      '<button type="button" data-action="view">View</button><button type="button" data-action="purchase">Buy</button>';
-    card.querySelector('.title').textContent = label(id);
-    card.querySelector('.genres').textContent = m?.categories?.join(', ') ?? '';
+    const div = (className, text) => Object.assign(document.createElement('div'), { className, textContent: text });
+    const button = (action, text) => {
+      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
+      b.dataset.action = action;
+      return b;
+    };
+    card.append(div('title', label(id)), div('genres', m?.categories?.join(', ') ?? ''), button('view', 'View'), button('purchase', 'Buy'));
     return card;
   }));
 }
@@ -244,9 +258,15 @@ renderStatus();
 document.body.dataset.allReady = 'true';
 
 // Offline reloads: a service worker keeps the page's files (the models are in the facade's cache).
+// Under Trusted Types (`require-trusted-types-for 'script'`) the script URL comes from a policy of
+// the page's own, which vouches for this one file only.
 if ('serviceWorker' in navigator) {
+  const sw = new URL('./sw.js', import.meta.url).href;
+  const policy = globalThis.trustedTypes?.createPolicy('vitrine-demo', {
+    createScriptURL: (url) => { if (url !== sw) throw new TypeError(`not the demo's service worker: ${url}`); return url; },
+  });
   // Scope: all of web/ (the server allows it), so the wasm variants' own workers are covered too.
-  navigator.serviceWorker.register(new URL('./sw.js', import.meta.url), { scope: new URL('../', import.meta.url).pathname })
+  navigator.serviceWorker.register(policy ? policy.createScriptURL(sw) : sw, { scope: new URL('../', import.meta.url).pathname })
     .then(() => navigator.serviceWorker.ready)
     .then(() => { document.body.dataset.offlineReady = 'true'; })
     .catch((e) => console.warn(`offline copy unavailable: ${e.message}`));

@@ -446,6 +446,11 @@ export declare function loadModel(source: ModelSource, options?: LoadModelOption
 export declare function createDenseLayer(options: DenseLayerOptions): Promise<DenseLayer>;
 export declare function simdSupported(): boolean;
 export declare function threadSupport(): { possible: boolean; reason: string };
+/**
+ * The name of the Trusted Types policy Vitrine creates for the script URLs of its own workers
+ * ('vitrine'); a page whose CSP lists allowed policies (`trusted-types ...`) must include it.
+ */
+export declare const TRUSTED_TYPES_POLICY: 'vitrine';
 
 // ---- image tagging ------------------------------------------------------------------------------
 

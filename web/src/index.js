@@ -15,11 +15,12 @@ import { createRemoteRecommender, createRemoteImageTagger, createRemoteReviewAna
          RemoteReviewAnalyzer } from './remote.js';
 import { createImageTaggerOn, ImageTagger, DEFAULT_TAGGER_MODEL } from './tag.js';
 import { toPixels, toPixelsAsync } from './image.js';
+import { TRUSTED_TYPES_POLICY } from './trusted.js';
 import { createReviewAnalyzerOn, ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS } from './review.js';
 
 export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS,
          ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync,
-         ReviewAnalyzer, RemoteReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry };
+         ReviewAnalyzer, RemoteReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry, TRUSTED_TYPES_POLICY };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {

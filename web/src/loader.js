@@ -1,6 +1,7 @@
 // Loads one wasm variant of the engine: `simd-threads` where threads are possible (Node, or a
 // cross-origin-isolated page), else `simd`. Never fails for lack of threads: it falls back.
 import { useStatusNames, VitrineError } from './errors.js';
+import { trustedScriptUrl } from './trusted.js';
 
 export const VARIANTS = Object.freeze(['simd', 'simd-threads']);
 const MAX_DEFAULT_THREADS = 8;
@@ -160,8 +161,10 @@ export async function loadModule(options = {}) {
   const wasmBinary = await readWasm(distUrl(`${name}.wasm`), options.onProgress);
   const factory = (await import(/* @vite-ignore */ distUrl(`${name}.mjs`).href)).default;
   // In browsers the pthread workers are found through the same table (a bundler may have renamed
-  // the files); Node keeps Emscripten's own lookup next to the module.
-  const locate = isNode ? {} : { locateFile: (file, prefix) => DIST[file]?.href ?? prefix + file,
+  // the files) and vouched for by Vitrine's Trusted Types policy (Emscripten hands the pthread
+  // worker's URL straight to `new Worker`); Node keeps Emscripten's own lookup next to the module.
+  const locate = isNode ? {} : { locateFile: (file, prefix) => (file.endsWith('.worker.js') && DIST[file]
+                                   ? trustedScriptUrl(DIST[file].href) : DIST[file]?.href ?? prefix + file),
                                  mainScriptUrlOrBlob: distUrl(`${name}.mjs`).href };
   const aborted = { reason: null };
   const module = await factory({

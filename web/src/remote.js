@@ -7,6 +7,7 @@ import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { toPixelsAsync } from './image.js';
 import { TASK_METHODS } from './methods.js';
+import { startWorker } from './trusted.js';
 
 class WorkerConnection {
   static async start(runtimeOptions) {
@@ -16,8 +17,9 @@ class WorkerConnection {
       worker = new Worker(new URL('./worker.js', import.meta.url));
     } else {
       if (typeof Worker === 'undefined') throw new VitrineError('Web Workers are not available here', 'FailedPrecondition');
-      // Written in the one form bundlers recognize, so they build the worker with its imports.
-      worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+      // Written in the one form bundlers recognize, so they build the worker with its imports;
+      // startWorker passes its URL through Vitrine's Trusted Types policy where there is one.
+      worker = startWorker(() => new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
     }
     const c = new WorkerConnection(worker);
     try {

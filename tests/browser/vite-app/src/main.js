@@ -4,6 +4,8 @@ import { createRecommender, createImageTagger, createReviewAnalyzer, RemoteRecom
          RemoteReviewAnalyzer } from 'vitrine';
 
 const out = document.getElementById('out');
+const violations = [];  // what the page's Content-Security-Policy blocked, if it has one
+document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.effectiveDirective}: ${e.blockedURI || 'inline'}`));
 try {
   // In a browser each task runs in its own worker by default: every method returns a Promise.
   const rec = await createRecommender({ storage: 'memory' });
@@ -31,7 +33,8 @@ try {
   out.textContent = JSON.stringify({ variant: info.variant, threads: info.threads, films, reranked, delta, tags: tags.map((t) => t.type),
                                      review: review.label, inPage: fromPage.label,
                                      remote: rec instanceof RemoteRecommender && tagger instanceof RemoteImageTagger &&
-                                             reviews instanceof RemoteReviewAnalyzer });
+                                             reviews instanceof RemoteReviewAnalyzer,
+                                     errors: violations.join(', ') });
   document.body.dataset.done = 'ok';
 } catch (e) {
   out.textContent = `${e.name}: ${e.message}`;
