@@ -4,12 +4,13 @@
 # detailed demo tests, puppeteer-core), Firefox ESR (puppeteer-core over WebDriver BiDi) and
 # WebKitGTK (WebKitWebDriver + MiniBrowser under Xvfb, selenium-webdriver), with and without
 # cross-origin isolation and the strict CSP with Trusted Types; drivers pinned in
-# tests/browser/package.json. Screenshots and engines.json land in tests/browser/artifacts/.
+# tests/browser/package.json, with the bundlers (Vite, webpack, esbuild). Screenshots and
+# engines.json land in tests/browser/artifacts/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VITRINE_ROOT"
 [[ -x /usr/bin/chromium && -x /usr/bin/firefox-esr && -x /usr/bin/WebKitWebDriver && -x /usr/bin/Xvfb ]] || bash scripts/bootstrap.sh >&2
 [[ -f web/dist/vitrine-simd.wasm && -f models/recommend/movielens.safetensors ]] || bash scripts/build.sh >&2
-for m in playwright-core puppeteer-core selenium-webdriver vite; do
+for m in playwright-core puppeteer-core selenium-webdriver vite webpack webpack-cli esbuild; do
   [[ -d tests/browser/node_modules/$m ]] || { (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund >&2); break; }
 done
 node scripts/demo-data.mjs

@@ -45,7 +45,7 @@ export function threadSupport() {
 
 async function hardwareThreads() {
   if (isNode) {
-    const os = await import(/* @vite-ignore */ 'node:' + 'os');
+    const os = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'os');
     return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   }
   return globalThis.navigator?.hardwareConcurrency || 1;
@@ -67,7 +67,7 @@ function distUrl(file) {
 
 async function readWasm(url, onProgress) {
   if (isNode && url.protocol === 'file:') {
-    const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
+    const fs = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'fs/promises');
     const bytes = await fs.readFile(url);
     onProgress?.({ stage: 'wasm', loaded: bytes.byteLength, total: bytes.byteLength });
     return bytes;
@@ -159,7 +159,7 @@ export async function loadModule(options = {}) {
   const name = `vitrine-${variant}`;
   options.onProgress?.({ stage: 'start', loaded: 0, total: 0 });
   const wasmBinary = await readWasm(distUrl(`${name}.wasm`), options.onProgress);
-  const factory = (await import(/* @vite-ignore */ distUrl(`${name}.mjs`).href)).default;
+  const factory = (await import(/* @vite-ignore */ /* webpackIgnore: true */ distUrl(`${name}.mjs`).href)).default;
   // In browsers the pthread workers are found through the same table (a bundler may have renamed
   // the files) and vouched for by Vitrine's Trusted Types policy (Emscripten hands the pthread
   // worker's URL straight to `new Worker`); Node keeps Emscripten's own lookup next to the module.

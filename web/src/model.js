@@ -65,12 +65,12 @@ async function readBytes(source, onProgress, maxBytes) {
   let url = source instanceof URL ? source : null;
   if (typeof source === 'string') {
     if (/^(https?|file|blob|data):/i.test(source)) url = new URL(source);
-    else if (isNode) url = (await import(/* @vite-ignore */ 'node:' + 'url')).pathToFileURL(source);
+    else if (isNode) url = (await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'url')).pathToFileURL(source);
     else url = new URL(source, globalThis.location?.href);
   }
   if (!url) throw new VitrineError('model must be a URL, a file path (Node), an ArrayBuffer or a Uint8Array', 'InvalidArgument');
   if (isNode && url.protocol === 'file:') {
-    const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
+    const fs = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'fs/promises');
     try {
       const { size } = await fs.stat(url);
       if (size > maxBytes) throw tooLarge(url.pathname, size, maxBytes);
@@ -108,7 +108,7 @@ export async function readTfjsModel(spec, options) {
   }
   const url = where instanceof URL ? where : /^(https?|file|blob|data):/i.test(where) ? new URL(where)
     : isNode ? null : new URL(where, globalThis.location?.href);
-  const nodePath = url ? null : await import(/* @vite-ignore */ 'node:' + 'path');
+  const nodePath = url ? null : await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'path');
   const folder = url ? new URL('.', url) : nodePath.resolve(nodePath.dirname(where));
   const manifest = json?.weightsManifest ?? [];
   if (!Array.isArray(manifest)) fail('model.json: weightsManifest must be an array', 'DataLoss');

@@ -13,8 +13,9 @@ class WorkerConnection {
   static async start(runtimeOptions) {
     let worker;
     if (isNode) {
-      const { Worker } = await import(/* @vite-ignore */ 'node:' + 'worker_threads');
-      worker = new Worker(new URL('./worker.js', import.meta.url));
+      const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'worker_threads');
+      // Spelled so that bundlers do not take it for an asset (browsers take the branch below).
+      worker = new Worker(new URL(/* webpackIgnore: true */ ['.', 'worker.js'].join('/'), import.meta.url));
     } else {
       if (typeof Worker === 'undefined') throw new VitrineError('Web Workers are not available here', 'FailedPrecondition');
       // Written in the one form bundlers recognize, so they build the worker with its imports;

@@ -53,8 +53,8 @@ let tmpCounter = 0;
 // One task and shopper per file: the file records both, and another is refused. Temporary files
 // are `<path>.<pid>.<n>.<random>.tmp` beside it; clear() removes those a crash left too.
 async function fileStorage(path, task, key) {
-  const fs = await import(/* @vite-ignore */ 'node:' + 'fs/promises');
-  const nodePath = await import(/* @vite-ignore */ 'node:' + 'path');
+  const fs = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'fs/promises');
+  const nodePath = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'path');
   const dir = nodePath.dirname(path), base = nodePath.basename(path);
   return {
     async load() {

@@ -2,13 +2,13 @@
 // only accepts script URLs made by a policy at its script-URL sinks (`new Worker(...)` among them).
 // Vitrine starts workers (one per task, and the threaded variant's pthreads), so where the browser
 // has Trusted Types it makes them through its own policy, named 'vitrine'. That policy vouches only
-// for http(s) URLs on the origin Vitrine's own files come from: never blob:, data: or another
-// origin. A store whose CSP lists allowed policy names (`trusted-types ...`) adds `vitrine` to it;
+// for http(s) URLs on the origin of the page (or worker) that starts them, which is where a
+// dedicated worker's script must come from anyway: never blob:, data: or another origin. (Not the
+// origin of import.meta.url: webpack replaces that with the source file's file: URL.) A store whose CSP lists allowed policy names (`trusted-types ...`) adds `vitrine` to it;
 // if the name is refused, URLs go to the sinks as plain strings (the page's default policy, if any,
 // then decides).
 export const TRUSTED_TYPES_POLICY = 'vitrine';
 
-const OWN_ORIGIN = new URL(import.meta.url).origin;
 let policy;  // undefined: not made yet; null: no Trusted Types here, or the name was refused
 
 function getPolicy() {
@@ -19,9 +19,10 @@ function getPolicy() {
     try {
       policy = tt.createPolicy(TRUSTED_TYPES_POLICY, {
         createScriptURL(input) {
+          const here = globalThis.location?.origin;
           const url = new URL(input, globalThis.location?.href);
-          if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== OWN_ORIGIN) {
-            throw new TypeError(`Vitrine's Trusted Types policy refuses ${url.href}: not on ${OWN_ORIGIN}`);
+          if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== here) {
+            throw new TypeError(`Vitrine's Trusted Types policy refuses ${url.href}: not on ${here}`);
           }
           return url.href;
         },

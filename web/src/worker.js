@@ -8,7 +8,7 @@ import { TASK_KINDS as KINDS, TASK_METHODS as METHODS } from './methods.js';
 // Abort controllers of running calls (by request id), for 'cancel'.
 const running = new Map();
 
-const port = isNode ? (await import(/* @vite-ignore */ 'node:' + 'worker_threads')).parentPort : globalThis;
+const port = isNode ? (await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'worker_threads')).parentPort : globalThis;
 const post = (message, transfer = []) => port.postMessage(message, transfer);
 
 // The buffers of typed arrays a result holds (itself, or in an array): they were made for this

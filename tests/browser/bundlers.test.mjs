@@ -1,6 +1,7 @@
 // The npm package as a storefront engineer gets it: `npm pack` of this repository, installed into
-// a tiny Vite app (tests/browser/vite-app), built by Vite 5 (pinned in tests/browser/package.json)
-// and run in all three browser engines (Chromium, Firefox ESR, WebKitGTK: drivers.mjs), with and
+// a tiny app (tests/browser/store-app), built by Vite 5, webpack 5 and esbuild (pinned in
+// tests/browser/package.json; esbuild leaves the package unbundled, see store-app/esbuild.mjs) and
+// run in all three browser engines (Chromium, Firefox ESR, WebKitGTK: drivers.mjs), with and
 // without cross-origin isolation, with and without the strict CSP with Trusted Types
 // (scripts/serve.mjs STRICT_CSP). The app uses the three
 // default models (each task in its own worker: the browser default) and an in-page review
@@ -20,9 +21,10 @@ import { ENGINES, available, launch } from './drivers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const app = path.join(here, 'vite-app');
+const app = path.join(here, 'store-app');
+const BUNDLERS = ['vite', 'webpack', 'esbuild'];
 
-describe('the packed package in a Vite-built page', () => {
+describe('the packed package in a bundled page', () => {
   let packed;
   before(() => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-pack-'));
@@ -32,7 +34,12 @@ describe('the packed package in a Vite-built page', () => {
     fs.rmSync(path.join(app, 'dist'), { recursive: true, force: true });
     execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', packed], { cwd: app, stdio: 'ignore' });
     execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
-    makeDeltaFiles(path.join(root, 'build/native/engine/tools/vitrine-recommend'), path.join(app, 'dist/delta'));  // the store's own model + delta
+    execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--ssr', 'src/ssr.js', '--outDir', 'dist/ssr', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
+    execFileSync(path.join(here, 'node_modules/.bin/webpack'), ['--config', 'webpack.config.mjs', '--stats', 'errors-warnings'], { cwd: app, stdio: 'inherit' });
+    execFileSync(process.execPath, ['esbuild.mjs'], { cwd: app, stdio: 'inherit' });
+    for (const b of BUNDLERS) {  // the store's own model + delta, beside each build
+      makeDeltaFiles(path.join(root, 'build/native/engine/tools/vitrine-recommend'), path.join(app, 'dist', b, 'delta'));
+    }
   });
   test('the tarball ships the entry, types, both wasm variants and the default models', () => {
     const list = execFileSync('tar', ['tzf', packed], { encoding: 'utf8' }).split('\n');
@@ -45,16 +52,25 @@ describe('the packed package in a Vite-built page', () => {
     assert.ok(!list.some((f) => f.startsWith('package/tests/') || f.startsWith('package/engine/')), 'sources or tests packed');
   });
 
+  test('server-side rendering: the package bundled for the server imports and renders without window', () => {
+    const bundle = path.join(app, 'dist/ssr/ssr.js');
+    assert.doesNotMatch(fs.readFileSync(bundle, 'utf8'), /^import [^;]*from ['"]vitrine['"]/m, 'vitrine bundled into the SSR output');
+    const html = execFileSync(process.execPath, ['--input-type=module', '-e',
+      `if (typeof window !== 'undefined') throw new Error('window'); const { render } = await import(${JSON.stringify(bundle)}); process.stdout.write(render());`],
+      { encoding: 'utf8' });
+    assert.match(html, /data-recommender="function" data-simd="true" data-policy="vitrine"/);
+  });
+
   const engines = process.env.VITRINE_ENGINES ? process.env.VITRINE_ENGINES.split(',') : ENGINES;
   for (const engine of engines) {
     describe(engine, { skip: available(engine) ? false : `${engine} is not installed (scripts/bootstrap.sh)` }, () => {
       let browser;
       before(async () => { browser = await launch(engine); });
       after(async () => { await browser?.close(); });
-      for (const isolated of [true, false]) {
-        for (const csp of [true, false]) {
-          test(`runs ${isolated ? 'cross-origin isolated' : 'not isolated'}, ${csp ? 'strict CSP + Trusted Types' : 'no CSP'}`, { timeout: 180_000 }, async () => {
-            const server = await serve({ port: 0, isolated, csp, dir: path.join(app, 'dist') });
+      for (const bundler of BUNDLERS) for (const isolated of [true, false]) for (const csp of [true, false]) {
+        {
+          test(`${bundler} build runs ${isolated ? 'cross-origin isolated' : 'not isolated'}, ${csp ? 'strict CSP + Trusted Types' : 'no CSP'}`, { timeout: 180_000 }, async () => {
+            const server = await serve({ port: 0, isolated, csp, dir: path.join(app, 'dist', bundler) });
             try {
               const page = await browser.open(server.url);
               await page.waitFor(() => document.body.dataset.done, null, 120_000);
