@@ -11,5 +11,9 @@ bash "$VITRINE_ROOT/scripts/build.sh" >&2
 # registry; its CPU build ships in the package itself.
 [[ "$VITRINE_ROOT/bench/node_modules/.package-lock.json" -nt "$VITRINE_ROOT/bench/package-lock.json" ]] ||
   (cd "$VITRINE_ROOT/bench" && npm ci --ignore-scripts --no-audit --no-fund >&2)
+# The page benchmark drives real browsers (Debian's, from bootstrap.sh) with the browser tests' drivers.
+if [[ "$name" == page && ! -d "$VITRINE_ROOT/tests/browser/node_modules/puppeteer-core" ]]; then
+  (cd "$VITRINE_ROOT/tests/browser" && npm ci --ignore-scripts --no-audit --no-fund >&2)
+fi
 cd "$VITRINE_ROOT"
 node "bench/wasm/$name.mjs" "$@"

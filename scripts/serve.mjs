@@ -9,7 +9,8 @@
 // --own DIR serves a folder of your own models (what `vitrine train … --out DIR/x` wrote) at
 // /own/, for the demo page's ?recommender=, ?catalog=, ?tagHead= and ?reviews= parameters.
 // Also importable: `const { url, close } = await serve({ port: 0, isolated: true, own })`; with
-// `dir`, serves that folder as the site root instead (e.g. a built app) and `url` is its index.
+// `dir`, serves that folder as the site root instead (e.g. a built app) and `url` is its index;
+// `headers` are added to every response.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -29,9 +30,10 @@ const TYPES = {
   '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
-export function serve({ port = 8080, isolated = false, csp = false, host = '127.0.0.1', dir = null, own = null } = {}) {
+export function serve({ port = 8080, isolated = false, csp = false, host = '127.0.0.1', dir = null, own = null, headers: extra = {} } = {}) {
   const base = dir ? path.resolve(dir) : root;
   const ownBase = own ? path.resolve(own) : null;
+  const served = { requests: 0, bytes: 0 };  // requests answered and file bytes sent, for page-budget reports
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     let rel = decodeURIComponent(url.pathname).replace(/^\/+/, '');
@@ -48,22 +50,33 @@ export function serve({ port = 8080, isolated = false, csp = false, host = '127.
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       return res.end('not found');
     }
-    const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' };
+    // Revalidated on every use (no-cache) against a validator, as a static host or CDN does: an
+    // unchanged file costs a 304, not its bytes.
+    const st = fs.statSync(file);
+    const etag = `"${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}"`;
+    const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', ETag: etag };
     if (isolated) {
       headers['Cross-Origin-Opener-Policy'] = 'same-origin';
       headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
       headers['Cross-Origin-Resource-Policy'] = 'same-origin';
     }
     if (csp) headers['Content-Security-Policy'] = STRICT_CSP;
+    Object.assign(headers, extra);
     // The demo's service worker may control all of web/ (its wasm workers live in web/dist/).
     if (!dir && rel === 'web/demo/sw.js') headers['Service-Worker-Allowed'] = '/web/';
+    served.requests += 1;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers);
+      return res.end();
+    }
     res.writeHead(200, headers);
+    served.bytes += st.size;
     fs.createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
     server.listen(port, host, () => {
       const { port: p } = server.address();
-      resolve({ url: `http://${host}:${p}/${dir ? '' : 'web/demo/index.html'}`, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) });
+      resolve({ url: `http://${host}:${p}/${dir ? '' : 'web/demo/index.html'}`, served, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) });
     });
   });
 }

@@ -41,9 +41,9 @@ describe('the packed package in a bundled page', () => {
       makeDeltaFiles(path.join(root, 'build/native/engine/tools/vitrine-recommend'), path.join(app, 'dist', b, 'delta'));
     }
   });
-  test('the tarball ships the entry, types, both wasm variants and the default models', () => {
+  test('the tarball ships the entry, types, the recommendations frame, both wasm variants and the default models', () => {
     const list = execFileSync('tar', ['tzf', packed], { encoding: 'utf8' }).split('\n');
-    for (const f of ['package/web/src/index.js', 'package/web/src/index.d.ts', 'package/web/dist/vitrine-simd.wasm',
+    for (const f of ['package/web/src/index.js', 'package/web/src/index.d.ts', 'package/web/frame/index.html', 'package/web/frame/frame.js', 'package/web/dist/vitrine-simd.wasm',
                      'package/web/dist/vitrine-simd-threads.wasm', 'package/web/dist/vitrine-simd-threads.worker.js',
                      'package/models/registry.json', 'package/models/tagger/fashion-mnist.safetensors',
                      'package/models/reviews/fine-foods.safetensors', 'package/models/recommend/movielens.safetensors']) {

@@ -59,8 +59,11 @@ async function launchPuppeteer(engine) {
   return {
     engine,
     version,
-    async open(url) {
+    pid: browser.process()?.pid,
+    // cpuThrottling (Chromium only): DevTools' CPU slowdown factor, set before the navigation.
+    async open(url, { cpuThrottling } = {}) {
       const page = await browser.newPage();
+      if (cpuThrottling) await page.emulateCPUThrottling(cpuThrottling);
       await page.goto(url, { waitUntil: 'load' });
       return {
         evaluate: (fn, ...args) => page.evaluate(fn, ...args),
@@ -119,8 +122,11 @@ async function launchWebKit() {
     throw e;
   }
   let session = null;
+  // 'eager': navigation returns at DOMContentLoaded (tests wait for the page's own signals), so a
+  // frame that never loads does not hold the driver until its page-load timeout.
   const newSession = () => new Builder().usingServer(base).withCapabilities({
     browserName: 'MiniBrowser',
+    pageLoadStrategy: 'eager',
     'webkitgtk:browserOptions': { binary: PATHS.miniBrowser, args: ['--automation'] },
   }).build();
   // Async-aware script evaluation: the function's result (awaited) or its error comes back as JSON.
@@ -137,7 +143,9 @@ async function launchWebKit() {
   return {
     engine: 'webkit',
     get version() { return version; },
-    async open(url) {
+    pid: driver.pid,  // the MiniBrowser and its web processes run below the driver
+    async open(url, { cpuThrottling } = {}) {
+      if (cpuThrottling) throw new Error('CPU throttling is a Chromium (DevTools) feature');
       if (session) throw new Error('one page at a time in WebKit');
       session = await newSession();
       const caps = await session.getCapabilities();

@@ -93,6 +93,30 @@ describe('state, downloads and integrity', async () => {
     await rec.dispose();
   });
 
+  test("a full origin (QuotaExceededError) is ResourceExhausted and the event is taken back", async () => {
+    let full = true, stored = null;
+    const quota = {
+      async load() { return null; },
+      async save(s) {
+        if (full) throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+        stored = structuredClone(s);
+      },
+      async clear() { stored = null; },
+    };
+    const rec = await runtime.createRecommender({ model: recommendModel, storage: quota });
+    await rejects(rec.observe({ item: '1' }), 'ResourceExhausted', /storage for this site is full.*requestPersistentStorage/);
+    assert.deepEqual((await rec.exportState()).events, []);
+    full = false;
+    await rec.observe({ item: '2' });
+    assert.deepEqual(stored.events.map((e) => e.item), ['2']);
+    await rec.dispose();
+  });
+
+  test('requestPersistentStorage() answers without throwing where navigator.storage is missing', async () => {
+    const { requestPersistentStorage } = await import('../../web/src/index.js');
+    assert.deepEqual(await requestPersistentStorage(), { persisted: false, reason: 'navigator.storage.persist() is not available here' });
+  });
+
   test('downloads and files over maxBytes are refused before they are read whole', async () => {
     for (const declare of [true, false]) {
       const s = await serve(8 << 20, declare);

@@ -316,6 +316,15 @@ export interface RecommenderOptions extends ModelReadOptions {
   /** Worker mode: the worker runtime's variant and threads. */
   variant?: 'auto' | Variant;
   threads?: number;
+  /**
+   * The URL of a recommendations frame (web/frame/index.html) hosted on an origin of its own: the
+   * recommender runs there, the history stays in that origin's storage, and the page gets a
+   * FramedRecommender (recommendations only). Only model, integrity, maxModelBytes, userKey,
+   * maxEvents, eventWeights, variant and threads are passed on.
+   */
+  frame?: string | URL;
+  /** How long to wait for the frame to answer (ms, default 30000). */
+  frameTimeoutMs?: number;
 }
 
 export interface RecommendOptions {
@@ -424,12 +433,36 @@ export declare class RemoteRecommender extends Recommender {
   readonly runtimeInfo: RuntimeInfo;
 }
 
+/**
+ * A recommender in a frame on its own origin (createRecommender({ frame })): events in,
+ * recommendations out; no exportState()/importState(), so the page's scripts cannot read the
+ * history. The frame's host must send `Content-Security-Policy: frame-ancestors <storefront origins>`.
+ */
+export declare class FramedRecommender {
+  readonly runtimeInfo: RuntimeInfo;
+  info: Recommender['info'];
+  itemIds: Recommender['itemIds'];
+  hasItem: Recommender['hasItem'];
+  observe: Recommender['observe'];
+  personalize: Recommender['personalize'];
+  recommend: Recommender['recommend'];
+  recommendFor: Recommender['recommendFor'];
+  rerank: Recommender['rerank'];
+  similarItems(id: string, k?: number, options?: { exclude?: string[]; categories?: string[] }): Promise<Recommendation[]>;
+  forget: Recommender['forget'];
+  /** Stops the frame's recommender and removes the frame. */
+  dispose(): Promise<void>;
+}
+/** The methods a FramedRecommender answers. */
+export declare const FRAME_METHODS: readonly string[];
+
 export declare const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>>;
 /**
  * In browsers the recommender runs in a dedicated worker by default (RemoteRecommender: every method
  * returns a Promise); `worker: false`, a `runtime`, or options that cannot cross to a worker keep it
  * in the calling thread. In Node it runs in the calling thread unless `worker: true`.
  */
+export declare function createRecommender(options: RecommenderOptions & { frame: string | URL }): Promise<FramedRecommender>;
 export declare function createRecommender(options: RecommenderOptions & { worker: true }): Promise<RemoteRecommender>;
 export declare function createRecommender(options: RecommenderOptions & { worker: false }): Promise<Recommender>;
 export declare function createRecommender(options?: RecommenderOptions): Promise<Recommender>;
@@ -451,6 +484,12 @@ export declare function threadSupport(): { possible: boolean; reason: string };
  * ('vitrine'); a page whose CSP lists allowed policies (`trusted-types ...`) must include it.
  */
 export declare const TRUSTED_TYPES_POLICY: 'vitrine';
+/**
+ * Asks the browser to keep this origin's storage (history, learned tags, cached models) under
+ * storage pressure: navigator.storage.persist(). Call it from the page, best after a visitor's
+ * gesture (Firefox asks the visitor). Never throws; `usage`/`quota` from navigator.storage.estimate().
+ */
+export declare function requestPersistentStorage(): Promise<{ persisted: boolean; reason: string; usage?: number; quota?: number }>;
 
 // ---- image tagging ------------------------------------------------------------------------------
 

@@ -16,11 +16,14 @@ import { createRemoteRecommender, createRemoteImageTagger, createRemoteReviewAna
 import { createImageTaggerOn, ImageTagger, DEFAULT_TAGGER_MODEL } from './tag.js';
 import { toPixels, toPixelsAsync } from './image.js';
 import { TRUSTED_TYPES_POLICY } from './trusted.js';
+import { requestPersistentStorage } from './storage.js';
+import { FramedRecommender, FRAME_METHODS } from './frame.js';
 import { createReviewAnalyzerOn, ReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS } from './review.js';
 
 export { VitrineError, simdSupported, threadSupport, Recommender, RemoteRecommender, DEFAULT_EVENT_WEIGHTS,
          ImageTagger, RemoteImageTagger, DEFAULT_TAGGER_MODEL, toPixels, toPixelsAsync,
-         ReviewAnalyzer, RemoteReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry, TRUSTED_TYPES_POLICY };
+         ReviewAnalyzer, RemoteReviewAnalyzer, DEFAULT_REVIEW_MODEL, DEFAULT_ASPECTS, modelRegistry, TRUSTED_TYPES_POLICY,
+         requestPersistentStorage, FramedRecommender, FRAME_METHODS };
 
 /** One loaded engine (one wasm instance, one thread pool). */
 export class Runtime {
@@ -233,6 +236,7 @@ function inWorker(options) {
 }
 
 export async function createRecommender(options = {}) {
+  if (options?.frame !== undefined) return FramedRecommender.start(options);
   if (inWorker(options)) return createRemoteRecommender(options);
   const runtime = options?.runtime ?? (await init());
   return runtime.createRecommender(options);

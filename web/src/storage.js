@@ -119,10 +119,22 @@ async function syncDir(fs, dir) {
   }
 }
 
+// A full origin (QuotaExceededError, from IndexedDB or a custom backend) is the visitor's disk or
+// the browser's share for this site, not a bug: ResourceExhausted, saying what is kept.
+function isQuotaError(e) {
+  return e?.name === 'QuotaExceededError' || e?.code === 22 || e?.name === 'NS_ERROR_DOM_QUOTA_REACHED';
+}
+function quotaError(e) {
+  return new VitrineError(`the browser's storage for this site is full (${e?.name ?? 'QuotaExceededError'}: ${e?.message ?? ''}); ` +
+    'this change was not saved (the state saved before it is intact); free space on the device, or ask for ' +
+    'persistent storage with requestPersistentStorage()', 'ResourceExhausted');
+}
+const idbError = (e, what) => (isQuotaError(e) ? quotaError(e) : new VitrineError(`IndexedDB: ${e?.message ?? what}`, 'Internal'));
+
 function request(r) {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(new VitrineError(`IndexedDB: ${r.error?.message ?? 'request failed'}`, 'Internal'));
+    r.onerror = () => reject(idbError(r.error, 'request failed'));
   });
 }
 
@@ -138,7 +150,7 @@ async function indexedDbStorage(name, task, userKey) {
     const t = db.transaction('state', mode);
     const done = new Promise((resolve, reject) => {
       t.oncomplete = resolve;
-      t.onerror = t.onabort = () => reject(new VitrineError(`IndexedDB: ${t.error?.message ?? 'aborted'}`, 'Internal'));
+      t.onerror = t.onabort = () => reject(idbError(t.error, 'aborted'));
     });
     const [result] = await Promise.all([request(fn(t.objectStore('state'))), done]);  // durable once complete
     return result;
@@ -162,7 +174,8 @@ async function indexedDbStorage(name, task, userKey) {
 
 /**
  * Serializes a task's writes to its storage: save(snapshot) and clear() run one after the other in
- * call order (a failed write does not block later ones); idle() resolves when all are done.
+ * call order (a failed write does not block later ones); idle() resolves when all are done. A full
+ * origin (QuotaExceededError from any backend) becomes a ResourceExhausted VitrineError.
  */
 export class StateWriter {
   constructor(storage) {
@@ -175,8 +188,33 @@ export class StateWriter {
   idle() { return this._tail; }
 
   _run(task) {
-    const next = this._tail.then(task, task);
+    const run = () => Promise.resolve().then(task).catch((e) => { throw isQuotaError(e) ? quotaError(e) : e; });
+    const next = this._tail.then(run, run);
     this._tail = next.catch(() => {});
     return next;
   }
 }
+
+/**
+ * Asks the browser to keep this origin's storage (the shopper's history, learned tags, cached
+ * models) under storage pressure instead of evicting it: navigator.storage.persist(). Call it from
+ * the page (not a worker), best after a visitor's gesture: Firefox asks the visitor; Chromium
+ * decides from the site's engagement; Safari grants it to sites added to the home screen. Never
+ * throws: where the API is missing, persisted is false and reason says why.
+ * @returns {Promise<{ persisted: boolean, reason: string, usage?: number, quota?: number }>}
+ */
+export async function requestPersistentStorage() {
+  const storage = globalThis.navigator?.storage;
+  if (typeof storage?.persist !== 'function') return { persisted: false, reason: 'navigator.storage.persist() is not available here' };
+  let persisted = false;
+  let reason;
+  try {
+    persisted = (await storage.persisted?.()) || (await storage.persist());
+    reason = persisted ? 'granted' : 'refused by the browser or the visitor';
+  } catch (e) {
+    reason = `persist() failed: ${e?.message ?? e}`;
+  }
+  const estimate = await storage.estimate?.().catch(() => null);
+  return { persisted, reason, ...(estimate ? { usage: estimate.usage, quota: estimate.quota } : {}) };
+}
+

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// npm run bench -- page [--quick] [--runs N] [--cycles N] [--out FILE]
+// The page budget of a storefront that adds Vitrine: the minimal product page per task
+// (web/demo/product.html?task=recommend|tag|review; each task in its worker, the default models)
+// served by scripts/serve.mjs without cross-origin isolation (the common storefront) and with it.
+//   first result   navigation → the page's first recommendation / tags / review result
+//                  (performance.mark), cold (a fresh browser profile: wasm and models downloaded,
+//                  bytes counted at the server) and warm (a reload: HTTP revalidation, models from
+//                  the facade's Cache Storage); medians over --runs (default 5) fresh profiles
+//   long tasks     main-thread long tasks (PerformanceObserver 'longtask': total time, and the time
+//                  over 50 ms each, i.e. blocking time) during the cold load and during 20
+//                  interactions (recommend after a view, tag a photo, analyze a review)
+//   throttled      the same in Chromium with DevTools CPU throttling 4× (a mid-range phone)
+//   memory         the browser's resident memory (all its processes, from /proc) after 10 and after
+//                  --cycles (default 100) create → first result → dispose cycles, in Chromium,
+//                  Firefox ESR and WebKitGTK; flat means within ±5%
+// Long tasks and throttling are Chromium-only (the APIs exist there). Writes bench/results/page.json
+// and prints a table. --quick: 2 runs, 20 cycles, Chromium memory only (CI's short form).
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { arg, flag, root, median } from '../common.mjs';
+import { serve } from '../../scripts/serve.mjs';
+import { available, launch } from '../../tests/browser/drivers.mjs';
+
+const quick = flag('quick');
+const runs = Number(arg('runs', quick ? 2 : 5));
+const cycles = Number(arg('cycles', quick ? 20 : 100));
+const TASKS = ['recommend', 'tag', 'review'];
+const INTERACTIONS = 20;
+
+// Resident memory of a process and all its descendants (kB → bytes).
+function treeRss(pid) {
+  const children = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop();
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch { /* gone */ }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
+// Long tasks the page's main thread had so far (buffered), as [startTime, duration] pairs.
+const longTasks = () => new Promise((resolve) => {
+  const seen = [];
+  const o = new PerformanceObserver((list) => { for (const e of list.getEntries()) seen.push([e.startTime, e.duration]); });
+  o.observe({ type: 'longtask', buffered: true });
+  setTimeout(() => { o.disconnect(); resolve(seen); }, 300);
+});
+const summarize = (tasks) => ({ count: tasks.length, total_ms: tasks.reduce((s, [, d]) => s + d, 0),
+                                blocking_ms: tasks.reduce((s, [, d]) => s + Math.max(0, d - 50), 0) });
+
+async function firstResult(page) {
+  await page.waitFor(() => document.body.dataset.ready === 'true' || document.getElementById('errors').textContent, null, 120_000);
+  const [errors, at] = await page.evaluate(() => [document.getElementById('errors').textContent,
+    performance.getEntriesByName('vitrine-first-result')[0]?.startTime ?? null]);
+  if (errors) throw new Error(errors);
+  return at;
+}
+
+// One fresh profile: cold load (+ long tasks, interactions), then a warm reload.
+async function loadRun(task, isolated, cpuThrottling) {
+  const server = await serve({ port: 0, isolated });
+  const browser = await launch('chromium');
+  try {
+    const url = server.url.replace('index.html', `product.html?task=${task}`);
+    const page = await browser.open(url, { cpuThrottling });
+    const coldMs = await firstResult(page);
+    const coldBytes = server.served.bytes;
+    const loadTasks = await page.evaluate(longTasks);
+    const t0 = await page.evaluate(() => performance.now());
+    await page.evaluate((n) => window.interact(n), INTERACTIONS);
+    const interactionTasks = (await page.evaluate(longTasks)).filter(([start]) => start >= t0);
+    await page.reload();
+    const before = server.served.bytes;
+    const warmMs = await firstResult(page);
+    return { coldMs, coldBytes, warmMs, warmBytes: server.served.bytes - before, load: summarize(loadTasks),
+             interactions: summarize(interactionTasks) };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function memoryRun(engine, task) {
+  const server = await serve({ port: 0, isolated: false });
+  const browser = await launch(engine);
+  try {
+    const page = await browser.open(server.url.replace('index.html', `product.html?task=${task}&cycles`));
+    await page.waitFor(() => document.body.dataset.ready === 'true', null, 60_000);
+    const samples = [];
+    await page.evaluate((n) => window.cycle(n), 10);
+    await new Promise((r) => setTimeout(r, 1000));
+    samples.push([10, treeRss(browser.pid)]);
+    for (let done = 10; done < cycles;) {
+      const n = Math.min(cycles - done, Math.max(10, Math.round(cycles / 5)));
+      await page.evaluate((k) => window.cycle(k), n);
+      done += n;
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.push([done, treeRss(browser.pid)]);
+    }
+    const errors = await page.evaluate(() => document.getElementById('errors').textContent);
+    if (errors) throw new Error(errors);
+    const first = samples[0][1], last = samples.at(-1)[1];
+    return { version: browser.version, samples, change: last / first - 1, flat: Math.abs(last / first - 1) <= 0.05 };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+const result = { date: new Date().toISOString(), command: `npm run bench -- page${quick ? ' --quick' : ''}`, runs, cycles,
+                 interactions: INTERACTIONS, load: [], memory: [] };
+for (const task of TASKS) {
+  for (const [isolated, throttle] of [[false, 0], [true, 0], [false, 4]]) {
+    const rs = [];
+    for (let i = 0; i < runs; i++) rs.push(await loadRun(task, isolated, throttle));
+    const m = (f) => median(rs.map(f));
+    const row = { task, isolated, cpuThrottling: throttle || 1, cold_ms: m((r) => r.coldMs), cold_bytes: m((r) => r.coldBytes),
+                  warm_ms: m((r) => r.warmMs), warm_bytes: m((r) => r.warmBytes),
+                  load_longtask_ms: m((r) => r.load.total_ms), load_blocking_ms: m((r) => r.load.blocking_ms),
+                  interaction_longtask_ms: m((r) => r.interactions.total_ms), interaction_blocking_ms: m((r) => r.interactions.blocking_ms),
+                  runs: rs };
+    result.load.push(row);
+    console.error(`${task} ${isolated ? 'isolated' : 'plain'} ×${row.cpuThrottling}: cold ${row.cold_ms.toFixed(0)} ms, warm ${row.warm_ms.toFixed(0)} ms`);
+  }
+}
+for (const engine of quick ? ['chromium'] : ['chromium', 'firefox', 'webkit']) {
+  if (!available(engine)) continue;
+  for (const task of TASKS) {
+    const r = await memoryRun(engine, task);
+    result.memory.push({ engine, task, ...r });
+    console.error(`${engine} ${task}: memory ${(100 * r.change).toFixed(1)}% over ${cycles - 10} cycles`);
+  }
+}
+
+const out = path.resolve(arg('out', path.join(root, 'bench/results/page.json')));
+fs.writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
+const f0 = (x) => x.toFixed(0);
+console.log('\n| task | isolation | CPU | cold first result | cold bytes | warm first result | long tasks at load (blocking) | long tasks in 20 interactions (blocking) |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of result.load) {
+  console.log(`| ${r.task} | ${r.isolated ? 'COOP+COEP' : 'none'} | ${r.cpuThrottling}× | ${f0(r.cold_ms)} ms | ${(r.cold_bytes / 1e6).toFixed(2)} MB | ` +
+              `${f0(r.warm_ms)} ms | ${f0(r.load_longtask_ms)} ms (${f0(r.load_blocking_ms)}) | ${f0(r.interaction_longtask_ms)} ms (${f0(r.interaction_blocking_ms)}) |`);
+}
+console.log('\n| engine | task | resident memory after 10 cycles | after ' + cycles + ' | change | flat (±5%) |');
+console.log('|---|---|---|---|---|---|');
+for (const r of result.memory) {
+  console.log(`| ${r.engine} | ${r.task} | ${(r.samples[0][1] / 2 ** 20).toFixed(0)} MiB | ${(r.samples.at(-1)[1] / 2 ** 20).toFixed(0)} MiB | ` +
+              `${(100 * r.change).toFixed(1)}% | ${r.flat ? 'yes' : 'no'} |`);
+}
+console.log(`\nwrote ${path.relative(root, out)}`);
