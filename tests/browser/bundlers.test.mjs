@@ -37,6 +37,10 @@ describe('the packed package in a bundled page', () => {
     execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--ssr', 'src/ssr.js', '--outDir', 'dist/ssr', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
     execFileSync(path.join(here, 'node_modules/.bin/webpack'), ['--config', 'webpack.config.mjs', '--stats', 'errors-warnings'], { cwd: app, stdio: 'inherit' });
     execFileSync(process.execPath, ['esbuild.mjs'], { cwd: app, stdio: 'inherit' });
+    // The React example (examples/react-product-page), copied beside the installed package and built by Vite.
+    const reactSrc = path.join(app, 'dist/react-src');
+    fs.cpSync(path.join(root, 'examples/react-product-page'), reactSrc, { recursive: true, filter: (f) => !f.includes('node_modules') });
+    execFileSync(path.join(here, 'node_modules/.bin/vite'), ['build', '--outDir', '../react', '--emptyOutDir', '--logLevel', 'warn'], { cwd: reactSrc, stdio: 'inherit' });
     for (const b of BUNDLERS) {  // the store's own model + delta, beside each build
       makeDeltaFiles(path.join(root, 'build/native/engine/tools/vitrine-recommend'), path.join(app, 'dist', b, 'delta'));
     }
@@ -67,6 +71,25 @@ describe('the packed package in a bundled page', () => {
       let browser;
       before(async () => { browser = await launch(engine); });
       after(async () => { await browser?.close(); });
+      test('the React example product page, strict CSP + Trusted Types', { timeout: 180_000 }, async () => {
+        const server = await serve({ port: 0, csp: true, dir: path.join(app, 'dist/react') });
+        try {
+          const page = await browser.open(server.url);
+          const r = await page.waitFor(() => document.querySelector('#summary') && document.querySelectorAll('#similar li').length &&
+            document.querySelectorAll('#recommended li').length && {
+            recommended: [...document.querySelectorAll('#recommended li')].map((li) => li.textContent),
+            similar: [...document.querySelectorAll('#similar li')].map((li) => li.textContent),
+            summary: document.querySelector('#summary').textContent }, null, 120_000);
+          assert.equal(r.recommended.length, 6);
+          assert.ok(!r.recommended.includes('2571'), 'the viewed product recommended');
+          assert.deepEqual(r.similar.slice(0, 2).sort(), ['Court sneaker', 'Road runner'], `similar: ${r.similar}`);
+          assert.match(r.summary, /^\d+% positive/);
+          await page.close();
+        } finally {
+          await server.close();
+        }
+      });
+
       for (const bundler of BUNDLERS) for (const isolated of [true, false]) for (const csp of [true, false]) {
         {
           test(`${bundler} build runs ${isolated ? 'cross-origin isolated' : 'not isolated'}, ${csp ? 'strict CSP + Trusted Types' : 'no CSP'}`, { timeout: 180_000 }, async () => {
