@@ -96,7 +96,9 @@ describe('the packed package in a bundled page', () => {
             const server = await serve({ port: 0, isolated, csp, dir: path.join(app, 'dist', bundler) });
             try {
               const page = await browser.open(server.url);
-              await page.waitFor(() => document.body.dataset.done, null, 120_000);
+              await page.waitFor(() => document.body.dataset.done, null, 120_000).catch(async (e) => {
+                throw new Error(`${e.message}; the page stopped at: ${await page.evaluate(() => document.body.dataset.step).catch(() => '?')}`);
+              });
               const [done, text, env] = await page.evaluate(() => [document.body.dataset.done, document.getElementById('out').textContent,
                 { coi: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer === 'function' }]);
               assert.equal(done, 'ok', text);

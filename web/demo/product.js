@@ -3,6 +3,7 @@
 // `performance.mark('vitrine-first-result')` marks the first result; npm run bench -- page reads it.
 import { createRecommender, createImageTagger, createReviewAnalyzer } from '../src/index.js';
 
+performance.mark('vitrine-script');  // the page's modules (and the facade's) are loaded
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const task = params.get('task') ?? 'recommend';
@@ -59,6 +60,7 @@ if (params.has('cycles')) {
   document.body.dataset.ready = 'true';
 } else {
   const t = await spec.create();
+  performance.mark('vitrine-created');  // worker started, wasm compiled, model loaded
   show(await spec.first(t));
   performance.mark('vitrine-first-result');
   document.body.dataset.ready = 'true';

@@ -2,9 +2,9 @@
 // Cache Storage so that the storefront reloads offline. Models are not stored here: the facade
 // keeps them (checked against models/registry.json) in its own cache. Online, the network wins and
 // refreshes the copy; offline, the copy answers.
-const CACHE = 'vitrine-demo-v4';
+const CACHE = 'vitrine-demo-v5';
 const SRC = ['index.js', 'errors.js', 'loader.js', 'dense.js', 'model.js', 'trainer.js', 'recommend.js', 'remote.js',
-             'storage.js', 'tag.js', 'image.js', 'review.js', 'worker.js', 'methods.js', 'handle.js', 'trusted.js'];
+             'storage.js', 'tag.js', 'image.js', 'review.js', 'worker.js', 'methods.js', 'handle.js', 'trusted.js', 'frame.js'];
 const DIST = ['vitrine-simd.mjs', 'vitrine-simd.wasm', 'vitrine-simd-threads.mjs', 'vitrine-simd-threads.wasm',
               'vitrine-simd-threads.worker.js', 'package.json'];
 const FILES = ['./index.html', './app.js', './demo.css', './data/fashion.json', './data/fashion.bin', './data/reviews.json',

@@ -167,6 +167,7 @@ export async function loadModule(options = {}) {
                                    ? trustedScriptUrl(DIST[file].href) : DIST[file]?.href ?? prefix + file),
                                  mainScriptUrlOrBlob: distUrl(`${name}.mjs`).href };
   const aborted = { reason: null };
+  options.onProgress?.({ stage: 'instantiate', loaded: 0, total: 1 });
   const module = await factory({
     wasmBinary,
     onAbort: (what) => { aborted.reason = String(what); },

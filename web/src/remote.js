@@ -9,8 +9,16 @@ import { toPixelsAsync } from './image.js';
 import { TASK_METHODS } from './methods.js';
 import { startWorker } from './trusted.js';
 
+// Once the wasm bytes are in the worker, compiling it and starting its threads takes a second or
+// two even on a slow phone. In Firefox ESR 153 a threaded engine's start in a module worker stalled
+// now and then under CPU load (measured: 2 to 4 starts in 40 with a busy core), and nothing in that
+// worker can notice: its event loop no longer runs. So the page watches: a worker that has not
+// started its engine INSTANTIATE_TIMEOUT_MS after the bytes arrived is stopped and a fresh one
+// started, once; a second stall is an error.
+const INSTANTIATE_TIMEOUT_MS = 20_000;
+
 class WorkerConnection {
-  static async start(runtimeOptions) {
+  static async start(runtimeOptions, onProgress, attempt = 1) {
     let worker;
     if (isNode) {
       const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'worker_threads');
@@ -23,13 +31,30 @@ class WorkerConnection {
       worker = startWorker(() => new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
     }
     const c = new WorkerConnection(worker);
+    let timer = null;
+    let stalled = false;
+    const watchdog = new Promise((resolve) => { c._stalled = resolve; });
+    const progress = (p) => {
+      if (p?.stage === 'instantiate' && timer === null && !isNode) {
+        timer = setTimeout(() => { stalled = true; c._stalled(); }, INSTANTIATE_TIMEOUT_MS);
+      }
+      onProgress?.(p);
+    };
     try {
-      c.info = await c.request('init', [runtimeOptions]);
+      await Promise.race([c.request('init', [runtimeOptions], progress).then((info) => { c.info = info; }), watchdog]);
     } catch (e) {
       c.terminate();
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
-    return c;
+    if (!stalled) return c;
+    c.terminate();
+    if (attempt > 1) {
+      throw new VitrineError(`the engine's worker did not start within ${INSTANTIATE_TIMEOUT_MS} ms of loading the wasm, twice`, 'Internal');
+    }
+    console.warn(`[vitrine] the engine's worker did not start within ${INSTANTIATE_TIMEOUT_MS} ms of loading the wasm; starting a new one`);
+    return WorkerConnection.start(runtimeOptions, onProgress, attempt + 1);
   }
 
   constructor(worker) {
@@ -180,7 +205,7 @@ async function startRemote(options, op, Proxy) {
   noFunctions(rest, 'options');
   rest.model = absolute(rest.model);
   if (rest.model && typeof rest.model === 'object' && rest.model.format) rest.model = { ...rest.model, url: absolute(rest.model.url) };
-  const c = await WorkerConnection.start({ variant, threads, limits });
+  const c = await WorkerConnection.start({ variant, threads, limits }, onProgress);
   try {
     const { handle } = await c.request(op, [rest], onProgress);
     const task = new Proxy(c, handle);

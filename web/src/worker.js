@@ -24,7 +24,7 @@ let nextHandle = 1;
 async function handle({ op, args }, id) {
   switch (op) {
     case 'init':
-      runtime = await createRuntime(args[0] ?? {});
+      runtime = await createRuntime({ ...args[0], onProgress: (p) => post({ id, progress: p }) });
       return runtime.info();
     case 'createRecommender':
     case 'createImageTagger':
