@@ -66,10 +66,10 @@ const summarize = (tasks) => ({ count: tasks.length, total_ms: tasks.reduce((s, 
 
 async function firstResult(page) {
   await page.waitFor(() => document.body.dataset.ready === 'true' || document.getElementById('errors').textContent, null, 120_000);
-  const [errors, at] = await page.evaluate(() => [document.getElementById('errors').textContent,
-    performance.getEntriesByName('vitrine-first-result')[0]?.startTime ?? null]);
+  const [errors, marks] = await page.evaluate(() => [document.getElementById('errors').textContent,
+    Object.fromEntries(['vitrine-script', 'vitrine-created', 'vitrine-first-result'].map((n) => [n, performance.getEntriesByName(n)[0]?.startTime ?? null]))]);
   if (errors) throw new Error(errors);
-  return at;
+  return marks;
 }
 
 // One fresh profile: cold load (+ long tasks, interactions), then a warm reload.
@@ -79,7 +79,8 @@ async function loadRun(task, isolated, cpuThrottling) {
   try {
     const url = server.url.replace('index.html', `product.html?task=${task}`);
     const page = await browser.open(url, { cpuThrottling });
-    const coldMs = await firstResult(page);
+    const cold = await firstResult(page);
+    const coldMs = cold['vitrine-first-result'];
     const coldBytes = server.served.bytes;
     const loadTasks = await page.evaluate(longTasks);
     const t0 = await page.evaluate(() => performance.now());
@@ -87,8 +88,9 @@ async function loadRun(task, isolated, cpuThrottling) {
     const interactionTasks = (await page.evaluate(longTasks)).filter(([start]) => start >= t0);
     await page.reload();
     const before = server.served.bytes;
-    const warmMs = await firstResult(page);
-    return { coldMs, coldBytes, warmMs, warmBytes: server.served.bytes - before, load: summarize(loadTasks),
+    const warm = await firstResult(page);
+    const warmMs = warm['vitrine-first-result'];
+    return { coldMs, coldBytes, warmMs, warmBytes: server.served.bytes - before, cold, warm, load: summarize(loadTasks),
              interactions: summarize(interactionTasks) };
   } finally {
     await browser.close();
@@ -132,11 +134,13 @@ for (const task of TASKS) {
     const m = (f) => median(rs.map(f));
     const row = { task, isolated, cpuThrottling: throttle || 1, cold_ms: m((r) => r.coldMs), cold_bytes: m((r) => r.coldBytes),
                   warm_ms: m((r) => r.warmMs), warm_bytes: m((r) => r.warmBytes),
+                  warm_script_ms: m((r) => r.warm['vitrine-script']), warm_created_ms: m((r) => r.warm['vitrine-created']),
                   load_longtask_ms: m((r) => r.load.total_ms), load_blocking_ms: m((r) => r.load.blocking_ms),
                   interaction_longtask_ms: m((r) => r.interactions.total_ms), interaction_blocking_ms: m((r) => r.interactions.blocking_ms),
                   runs: rs };
     result.load.push(row);
-    console.error(`${task} ${isolated ? 'isolated' : 'plain'} ×${row.cpuThrottling}: cold ${row.cold_ms.toFixed(0)} ms, warm ${row.warm_ms.toFixed(0)} ms`);
+    console.error(`${task} ${isolated ? 'isolated' : 'plain'} ×${row.cpuThrottling}: cold ${row.cold_ms.toFixed(0)} ms, warm ${row.warm_ms.toFixed(0)} ms ` +
+                  `(scripts ${row.warm_script_ms.toFixed(0)}, task created ${row.warm_created_ms.toFixed(0)})`);
   }
 }
 for (const engine of quick ? ['chromium'] : ['chromium', 'firefox', 'webkit']) {
@@ -151,11 +155,12 @@ for (const engine of quick ? ['chromium'] : ['chromium', 'firefox', 'webkit']) {
 const out = path.resolve(arg('out', path.join(root, 'bench/results/page.json')));
 fs.writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
 const f0 = (x) => x.toFixed(0);
-console.log('\n| task | isolation | CPU | cold first result | cold bytes | warm first result | long tasks at load (blocking) | long tasks in 20 interactions (blocking) |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('\n| task | isolation | CPU | cold first result | cold bytes | warm first result (scripts loaded, task created) | warm bytes | long tasks at load (blocking) | long tasks in 20 interactions (blocking) |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of result.load) {
   console.log(`| ${r.task} | ${r.isolated ? 'COOP+COEP' : 'none'} | ${r.cpuThrottling}× | ${f0(r.cold_ms)} ms | ${(r.cold_bytes / 1e6).toFixed(2)} MB | ` +
-              `${f0(r.warm_ms)} ms | ${f0(r.load_longtask_ms)} ms (${f0(r.load_blocking_ms)}) | ${f0(r.interaction_longtask_ms)} ms (${f0(r.interaction_blocking_ms)}) |`);
+              `${f0(r.warm_ms)} ms (${f0(r.warm_script_ms)}, ${f0(r.warm_created_ms)}) | ${(r.warm_bytes / 1e3).toFixed(0)} kB | ` +
+              `${f0(r.load_longtask_ms)} ms (${f0(r.load_blocking_ms)}) | ${f0(r.interaction_longtask_ms)} ms (${f0(r.interaction_blocking_ms)}) |`);
 }
 console.log('\n| engine | task | resident memory after 10 cycles | after ' + cycles + ' | change | flat (±5%) |');
 console.log('|---|---|---|---|---|---|');
