@@ -46,13 +46,13 @@ export function serve({ port = 8080, isolated = false, csp = false, host = '127.
     const file = mounted ? path.resolve(ownBase, rel.slice(4)) : path.resolve(base, rel);
     const inside = mounted ? file.startsWith(ownBase + path.sep)
       : dir ? file.startsWith(base + path.sep) : SERVED.some((d) => file.startsWith(path.join(root, d)));
-    if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    const st = inside ? fs.statSync(file, { throwIfNoEntry: false }) : undefined;
+    if (!st?.isFile()) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       return res.end('not found');
     }
     // Revalidated on every use (no-cache) against a validator, as a static host or CDN does: an
     // unchanged file costs a 304, not its bytes.
-    const st = fs.statSync(file);
     const etag = `"${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}"`;
     const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', ETag: etag };
     if (isolated) {
