@@ -1,12 +1,35 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
+#include "../../engine/src/core/half.h"
 #include "vitrine/status.h"
 #include "vitrine/tensor.h"
 
 namespace vitrine {
 namespace {
+
+// Every one of the 65536 halves decodes to the value IEEE binary16 gives it (sign, subnormals,
+// infinities; NaNs stay NaN with their payload in the top mantissa bits).
+TEST(Half, DecodesEveryBitPattern) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const int exponent = (h >> 10) & 0x1F;
+    const int mantissa = h & 0x3FF;
+    const float got = half_bits_to_float(static_cast<uint16_t>(h));
+    uint32_t bits;
+    std::memcpy(&bits, &got, 4);
+    EXPECT_EQ(bits >> 31, h >> 15) << h;
+    if (exponent == 0x1F) {
+      if (mantissa == 0) EXPECT_TRUE(std::isinf(got)) << h;
+      else EXPECT_TRUE(std::isnan(got) && (bits & 0x7FFFFFu) == static_cast<uint32_t>(mantissa) << 13) << h;
+      continue;
+    }
+    const double magnitude = exponent == 0 ? std::ldexp(mantissa, -24) : std::ldexp(1024 + mantissa, exponent - 25);
+    EXPECT_EQ(static_cast<double>(std::fabs(got)), magnitude) << h;
+  }
+}
 
 TEST(Shape, MakeRejectsNegativeAndTooManyDims) {
   EXPECT_FALSE(Shape::make({2, -1}).ok());

@@ -27,3 +27,14 @@ export class EngineObject {
     h?.delete();
   }
 }
+
+/**
+ * A runtime, or a promise of one, as a promise. A task's factory reads its model while the engine
+ * may still be starting; should the read fail first, the engine's own failure is not left
+ * unhandled (whoever awaits the promise still sees it).
+ */
+export function engineOf(runtime) {
+  const ready = Promise.resolve(runtime);
+  ready.catch(() => {});
+  return ready;
+}

@@ -238,8 +238,8 @@ function inWorker(options) {
 export async function createRecommender(options = {}) {
   if (options?.frame !== undefined) return FramedRecommender.start(options);
   if (inWorker(options)) return createRemoteRecommender(options);
-  const runtime = options?.runtime ?? (await init());
-  return runtime.createRecommender(options);
+  if (options?.runtime) return options.runtime.createRecommender(options);
+  return createRecommenderOn(init(), options);  // the model is read while the default engine starts
 }
 
 /**
@@ -257,8 +257,8 @@ export async function createRecommender(options = {}) {
  */
 export async function createImageTagger(options = {}) {
   if (inWorker(options)) return createRemoteImageTagger(options);
-  const runtime = options?.runtime ?? (await init());
-  return runtime.createImageTagger(options);
+  if (options?.runtime) return options.runtime.createImageTagger(options);
+  return createImageTaggerOn(init(), options);  // the model is read while the default engine starts
 }
 
 /**
@@ -272,6 +272,6 @@ export async function createImageTagger(options = {}) {
  */
 export async function createReviewAnalyzer(options = {}) {
   if (inWorker(options)) return createRemoteReviewAnalyzer(options);
-  const runtime = options?.runtime ?? (await init());
-  return runtime.createReviewAnalyzer(options);
+  if (options?.runtime) return options.runtime.createReviewAnalyzer(options);
+  return createReviewAnalyzerOn(init(), options);  // the model is read while the default engine starts
 }

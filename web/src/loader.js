@@ -75,6 +75,51 @@ async function readWasm(url, onProgress) {
   return fetchBytes(url, 'wasm', onProgress);
 }
 
+// Browsers compile the wasm while it downloads (WebAssembly.compileStreaming), and Chromium then
+// keeps the optimized machine code beside the cached file, so a returning shopper's engine starts
+// without compiling. That needs the server to send `Content-Type: application/wasm`; with any other
+// type (or under Node) the bytes are read and compiled as before.
+// Returns { module } or { bytes }.
+async function compileWasm(url, onProgress) {
+  if (isNode || typeof WebAssembly.compileStreaming !== 'function') return { bytes: await readWasm(url, onProgress) };
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
+  const type = (response.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/wasm' || !response.body) {
+    return { bytes: await readBody(response, url, 'wasm', onProgress, Infinity) };
+  }
+  // A copy of the stream counts the bytes for onProgress; the original goes to the compiler.
+  const counted = readBody(response.clone(), url, 'wasm', onProgress, Infinity, false);
+  try {
+    const module = await WebAssembly.compileStreaming(response);
+    await counted;
+    return { module };
+  } catch (e) {
+    counted.catch(() => {});
+    if (e instanceof VitrineError) throw e;
+    throw new VitrineError(`cannot compile ${url}: ${e?.message ?? e}`, 'DataLoss');
+  }
+}
+
+const compiled = new Map();  // variant -> Promise<WebAssembly.Module>, in browsers
+
+/**
+ * Browsers: the variant's compiled WebAssembly.Module, compiled once per page (later calls share
+ * it: every task's worker and every runtime of the page instantiate the same module instead of
+ * downloading and compiling it again). Progress is reported to the first caller.
+ * @returns {Promise<WebAssembly.Module>}
+ */
+export function compileVariant(variant, onProgress) {
+  if (!VARIANTS.includes(variant)) return Promise.reject(new VitrineError(`unknown variant '${variant}'`, 'InvalidArgument'));
+  let module = compiled.get(variant);
+  if (!module) {
+    module = compileWasm(distUrl(`vitrine-${variant}.wasm`), onProgress).then((w) => w.module ?? WebAssembly.compile(w.bytes));
+    compiled.set(variant, module);
+    module.catch(() => compiled.delete(variant));  // a later call tries again
+  }
+  return module;
+}
+
 /**
  * GETs `url` (same-origin credentials) and returns its bytes, reporting
  * { stage, loaded, total } as they arrive (total 0 when the server sends no length). More than
@@ -83,6 +128,11 @@ async function readWasm(url, onProgress) {
 export async function fetchBytes(url, stage, onProgress, maxBytes = Infinity) {
   const response = await fetch(url, { credentials: 'same-origin' });
   if (!response.ok) throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
+  return readBody(response, url, stage, onProgress, maxBytes);
+}
+
+// The body of `response` (see fetchBytes); with keep = false the chunks are only counted.
+async function readBody(response, url, stage, onProgress, maxBytes, keep = true) {
   const total = Number(response.headers.get('content-length')) || 0;
   const refuse = (size) => new VitrineError(`${url} has ${size} bytes or more, more than maxBytes = ${maxBytes} ` +
                                             '(raise maxBytes to load it)', 'ResourceExhausted');
@@ -101,7 +151,7 @@ export async function fetchBytes(url, stage, onProgress, maxBytes = Infinity) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
+    if (keep) chunks.push(value);
     loaded += value.byteLength;
     if (loaded > maxBytes) {
       await reader.cancel().catch(() => {});
@@ -109,6 +159,7 @@ export async function fetchBytes(url, stage, onProgress, maxBytes = Infinity) {
     }
     onProgress?.({ stage, loaded, total });
   }
+  if (!keep) return null;
   const bytes = new Uint8Array(loaded);
   let offset = 0;
   for (const c of chunks) { bytes.set(c, offset); offset += c.byteLength; }
@@ -134,8 +185,9 @@ export function chooseVariant(requested, support) {
 
 /**
  * Loads and instantiates one variant.
- * @param {{ variant?: 'auto'|'simd'|'simd-threads', threads?: number,
+ * @param {{ variant?: 'auto'|'simd'|'simd-threads', threads?: number, wasmModule?: WebAssembly.Module,
  *           onProgress?: (p: {stage: string, loaded: number, total: number}) => void }} options
+ *   wasmModule: the chosen variant already compiled (a worker gets it from its page).
  * @returns {Promise<{ module: any, variant: string, reason: string, maxThreads: number }>}
  */
 export async function loadModule(options = {}) {
@@ -158,8 +210,13 @@ export async function loadModule(options = {}) {
 
   const name = `vitrine-${variant}`;
   options.onProgress?.({ stage: 'start', loaded: 0, total: 0 });
-  const wasmBinary = await readWasm(distUrl(`${name}.wasm`), options.onProgress);
-  const factory = (await import(/* @vite-ignore */ /* webpackIgnore: true */ distUrl(`${name}.mjs`).href)).default;
+  // The wasm downloads (and compiles) while the glue module loads; in browsers once per page.
+  const given = typeof WebAssembly.Module === 'function' && options.wasmModule instanceof WebAssembly.Module ? options.wasmModule : null;
+  const [wasm, factory] = await Promise.all([
+    given ? { module: given } : isNode ? compileWasm(distUrl(`${name}.wasm`), options.onProgress)
+      : compileVariant(variant, options.onProgress).then((module) => ({ module })),
+    import(/* @vite-ignore */ /* webpackIgnore: true */ distUrl(`${name}.mjs`).href).then((m) => m.default),
+  ]);
   // In browsers the pthread workers are found through the same table (a bundler may have renamed
   // the files) and vouched for by Vitrine's Trusted Types policy (Emscripten hands the pthread
   // worker's URL straight to `new Worker`); Node keeps Emscripten's own lookup next to the module.
@@ -168,8 +225,18 @@ export async function loadModule(options = {}) {
                                  mainScriptUrlOrBlob: distUrl(`${name}.mjs`).href };
   const aborted = { reason: null };
   options.onProgress?.({ stage: 'instantiate', loaded: 0, total: 1 });
-  const module = await factory({
-    wasmBinary,
+  // A compiled module is instantiated here (Emscripten's instantiateWasm hook); should that fail,
+  // Emscripten would wait forever, so the failure also rejects `failed`.
+  let fail;
+  const failed = new Promise((_, reject) => { fail = reject; });
+  const source = wasm.module ? {
+    instantiateWasm: (imports, receive) => {
+      WebAssembly.instantiate(wasm.module, imports).then((instance) => receive(instance, wasm.module), fail);
+      return {};
+    },
+  } : { wasmBinary: wasm.bytes };
+  const module = await Promise.race([failed, factory({
+    ...source,
     onAbort: (what) => { aborted.reason = String(what); },
     ...locate,
     // The calling thread is one of the threads. Emscripten waits for a pool of at least one worker
@@ -177,6 +244,9 @@ export async function loadModule(options = {}) {
     vitrinePoolSize: Math.max(1, maxThreads - 1),
     print: () => {},
     printErr: (text) => { if (isNode) process.stderr.write(`[vitrine] ${text}\n`); else console.warn(text); },
+  })]).catch((e) => {
+    if (e instanceof VitrineError) throw e;
+    throw new VitrineError(`cannot start the engine: ${e?.message ?? e}`, 'Internal');
   });
   if (isNode) module.vitrineUnrefThreads();
   guardModule(module, aborted);

@@ -5,7 +5,7 @@
 //                                         storage: 'auto', onProgress });
 //   await rec.observe({ item: '318', type: 'view' });
 //   const top = rec.recommend({ k: 10, diversity: 0.3 });  // [{ id, score, because }]
-import { EngineObject } from './handle.js';
+import { EngineObject, engineOf } from './handle.js';
 import { VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { modelReadOptions, readModelBytes, readRegisteredModel, registeredModelTerms } from './model.js';
@@ -385,9 +385,11 @@ function now() {
 
 /**
  * Loads a recommender model and the shopper's saved state.
- * @param {object} runtime a Runtime (index.js)
+ * @param {object|Promise<object>} runtime a Runtime (index.js), or a promise of one: the model is
+ *   read (fetched, cache-checked) while the engine is still starting
  */
 export async function createRecommenderOn(runtime, options = {}) {
+  const ready = engineOf(runtime);
   if (options === null || typeof options !== 'object') fail('options must be an object');
   const bytes = options.model === undefined ? await readRegisteredModel('recommend/movielens', options.onProgress)
                                             : await readModelBytes(options.model, modelReadOptions(options));
@@ -395,7 +397,7 @@ export async function createRecommenderOn(runtime, options = {}) {
   const storage = await openStorage(options.storage ?? (isNode ? 'memory' : 'auto'), 'recommend', options.userKey ?? 'default');
   const saved = await storage.load();
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
-  const rec = new Recommender(runtime._module, bytes, options, storage, saved);
+  const rec = new Recommender((await ready)._module, bytes, options, storage, saved);
   rec._shippedModel = options.model === undefined ? await registeredModelTerms('recommend/movielens') : null;
   return rec;
 }

@@ -4,7 +4,7 @@
 // block the page. Functions cannot cross to a worker: `filter` and custom storage objects are
 // refused there (use `exclude`, `categories`, or the built-in storages); `onProgress` is relayed.
 import { VitrineError } from './errors.js';
-import { isNode } from './loader.js';
+import { chooseVariant, compileVariant, isNode, simdSupported, threadSupport, VARIANTS } from './loader.js';
 import { toPixelsAsync } from './image.js';
 import { TASK_METHODS } from './methods.js';
 import { startWorker } from './trusted.js';
@@ -18,7 +18,16 @@ import { startWorker } from './trusted.js';
 const INSTANTIATE_TIMEOUT_MS = 20_000;
 
 class WorkerConnection {
-  static async start(runtimeOptions, onProgress, attempt = 1) {
+  // Starts a worker and its runtime, and with `first` ({ op, options }) that task too: its handle
+  // is c.first.
+  static async start(runtimeOptions, onProgress, first = null, attempt = 1) {
+    // The page compiles the engine's wasm (once per page) while the worker loads its scripts, and
+    // hands the worker the compiled module; should that fail, the worker loads it itself.
+    let wasmModule = null;
+    const requested = runtimeOptions.variant ?? 'auto';
+    if (!isNode && simdSupported() && (requested === 'auto' || VARIANTS.includes(requested))) {
+      wasmModule = compileVariant(chooseVariant(requested, threadSupport()).variant, onProgress).catch(() => null);
+    }
     let worker;
     if (isNode) {
       const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'worker_threads');
@@ -38,10 +47,17 @@ class WorkerConnection {
       if (p?.stage === 'instantiate' && timer === null && !isNode) {
         timer = setTimeout(() => { stalled = true; c._stalled(); }, INSTANTIATE_TIMEOUT_MS);
       }
+      // The engine started ('ready'): what is left is the first task's model, which may take as
+      // long as its download does.
+      if (p?.stage === 'ready') clearTimeout(timer);
       onProgress?.(p);
     };
     try {
-      await Promise.race([c.request('init', [runtimeOptions], progress).then((info) => { c.info = info; }), watchdog]);
+      const init = { ...runtimeOptions, wasmModule: await wasmModule };
+      await Promise.race([c.request('init', [init, first], progress).then(({ info, task }) => {
+        c.info = info;
+        c.first = task;
+      }), watchdog]);
     } catch (e) {
       c.terminate();
       throw e;
@@ -54,7 +70,7 @@ class WorkerConnection {
       throw new VitrineError(`the engine's worker did not start within ${INSTANTIATE_TIMEOUT_MS} ms of loading the wasm, twice`, 'Internal');
     }
     console.warn(`[vitrine] the engine's worker did not start within ${INSTANTIATE_TIMEOUT_MS} ms of loading the wasm; starting a new one`);
-    return WorkerConnection.start(runtimeOptions, onProgress, attempt + 1);
+    return WorkerConnection.start(runtimeOptions, onProgress, first, attempt + 1);
   }
 
   constructor(worker) {
@@ -205,16 +221,10 @@ async function startRemote(options, op, Proxy) {
   noFunctions(rest, 'options');
   rest.model = absolute(rest.model);
   if (rest.model && typeof rest.model === 'object' && rest.model.format) rest.model = { ...rest.model, url: absolute(rest.model.url) };
-  const c = await WorkerConnection.start({ variant, threads, limits }, onProgress);
-  try {
-    const { handle } = await c.request(op, [rest], onProgress);
-    const task = new Proxy(c, handle);
-    task.runtimeInfo = c.info;
-    return task;
-  } catch (e) {
-    c.terminate();
-    throw e;
-  }
+  const c = await WorkerConnection.start({ variant, threads, limits }, onProgress, { op, options: rest });
+  const task = new Proxy(c, c.first.handle);
+  task.runtimeInfo = c.info;
+  return task;
 }
 
 /** createRecommender({ worker: true, ... }): a worker with its own runtime and one recommender. */

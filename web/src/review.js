@@ -4,7 +4,7 @@
 //   const rv = await createReviewAnalyzer();                     // shipped Amazon Fine Food model
 //   rv.analyze('Arrived broken, but support was great');         // { label, score, aspects, words, ... }
 //   await rv.summarize(reviews, { onProgress });                 // distribution + praised / criticized aspects
-import { EngineObject } from './handle.js';
+import { EngineObject, engineOf } from './handle.js';
 import { VitrineError } from './errors.js';
 import { modelReadOptions, readModelBytes, readRegisteredModel, registeredModelTerms, shippedModelUrl } from './model.js';
 
@@ -184,13 +184,14 @@ export class ReviewAnalyzer extends EngineObject {
   }
 }
 
-/** @param {object} runtime a Runtime (index.js) */
+/** @param {object|Promise<object>} runtime a Runtime (index.js), or a promise of one (see createRecommenderOn) */
 export async function createReviewAnalyzerOn(runtime, options = {}) {
+  const ready = engineOf(runtime);
   if (options === null || typeof options !== 'object') fail('options must be an object');
   if (options.worker) fail('worker: true is for createReviewAnalyzer(); a runtime\'s analyzers run on its own thread');
   const bytes = options.model === undefined ? await readRegisteredModel('reviews/fine-foods', options.onProgress)
                                             : await readModelBytes(options.model, modelReadOptions(options));
-  const analyzer = new ReviewAnalyzer(runtime._module, bytes, options);
+  const analyzer = new ReviewAnalyzer((await ready)._module, bytes, options);
   analyzer._shippedModel = options.model === undefined ? await registeredModelTerms('reviews/fine-foods') : null;
   return analyzer;
 }

@@ -7,7 +7,7 @@
 //   await tagger.learn(photosOfOtherItems, 'modern');
 //   await tagger.train({ onProgress });                        // ... a new head, trained here
 //   tagger.exportHead();                                       // Uint8Array (a Vitrine model file)
-import { EngineObject } from './handle.js';
+import { EngineObject, engineOf } from './handle.js';
 import { check, VitrineError } from './errors.js';
 import { isNode } from './loader.js';
 import { DEFAULT_MAX_MODEL_BYTES, modelReadOptions, readModelBytes, readRegisteredModel, readTfjsModel, registeredModelTerms, shippedModelUrl } from './model.js';
@@ -338,9 +338,10 @@ export class ImageTagger extends EngineObject {
  * an ONNX file, or { format: 'tfjs-layers', url | path, outputLayer }; options.description
  * describes a foreign model ({ input: { height, width, channels, mean, std, layout, background },
  * labels?, groups?, outputs: { logits | probabilities | embedding: name } }).
- * @param {object} runtime a Runtime (index.js)
+ * @param {object|Promise<object>} runtime a Runtime (index.js), or a promise of one (see createRecommenderOn)
  */
 export async function createImageTaggerOn(runtime, options = {}) {
+  const ready = engineOf(runtime);
   if (options === null || typeof options !== 'object') fail('options must be an object');
   if (options.worker) fail('worker: true is for createImageTagger(); a runtime\'s taggers run on its own thread');
   const model = options.model;
@@ -368,12 +369,13 @@ export async function createImageTaggerOn(runtime, options = {}) {
   }
   options.onProgress?.({ stage: 'state', loaded: saved ? 1 : 0, total: 1 });
   const shipped = model === undefined ? await registeredModelTerms('tagger/fashion-mnist') : null;
+  const module = (await ready)._module;
   let tagger;
   try {
-    tagger = new ImageTagger(runtime._module, load, options, storage, saved);
+    tagger = new ImageTagger(module, load, options, storage, saved);
   } catch (e) {
     if (!(saved && e instanceof VitrineError && e.code === 'DataLoss')) throw e;
-    tagger = new ImageTagger(runtime._module, load, options, storage, null);  // unreadable state: start empty
+    tagger = new ImageTagger(module, load, options, storage, null);  // unreadable state: start empty
   }
   tagger._shippedModel = shipped;
   return tagger;

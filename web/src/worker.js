@@ -2,6 +2,9 @@
 // worker; tasks created here are addressed by a numeric handle. Runs as a module Web Worker in
 // browsers and as a worker_threads Worker under Node.
 import { createRuntime } from './index.js';
+import { createRecommenderOn } from './recommend.js';
+import { createImageTaggerOn } from './tag.js';
+import { createReviewAnalyzerOn } from './review.js';
 import { isNode } from './loader.js';
 import { TASK_KINDS as KINDS, TASK_METHODS as METHODS } from './methods.js';
 
@@ -20,21 +23,34 @@ function transferables(result) {
 let runtime = null;
 const objects = new Map();
 let nextHandle = 1;
+const CREATE = { createRecommender: createRecommenderOn, createImageTagger: createImageTaggerOn, createReviewAnalyzer: createReviewAnalyzerOn };
+
+// A task created on `ready` (the runtime or a promise of it), kept under a new handle.
+async function create(op, ready, options, id) {
+  const object = await CREATE[op](ready, { ...options, onProgress: (p) => post({ id, progress: p }) });
+  const h = nextHandle++;
+  objects.set(h, { kind: KINDS[op], object });
+  return { handle: h };
+}
 
 async function handle({ op, args }, id) {
   switch (op) {
-    case 'init':
-      runtime = await createRuntime({ ...args[0], onProgress: (p) => post({ id, progress: p }) });
-      return runtime.info();
+    case 'init': {
+      // [runtime options, optional first task { op, options }]: the task's model is read while the
+      // engine compiles and starts, instead of after it.
+      const [options, first] = args;
+      const ready = createRuntime({ ...options, onProgress: (p) => post({ id, progress: p }) });
+      if (first && !Object.hasOwn(CREATE, first.op)) throw Object.assign(new Error(`unknown task '${first.op}'`), { code: 'InvalidArgument' });
+      const task = first ? create(first.op, ready, first.options, id) : null;
+      task?.catch(() => {});  // its failure is reported below, or the engine's is
+      runtime = await ready;
+      return { info: runtime.info(), task: task && (await task) };
+    }
     case 'createRecommender':
     case 'createImageTagger':
-    case 'createReviewAnalyzer': {
-      const options = { ...args[0], onProgress: (p) => post({ id, progress: p }) };
-      const object = await runtime[op](options);
-      const h = nextHandle++;
-      objects.set(h, { kind: KINDS[op], object });
-      return { handle: h };
-    }
+    case 'createReviewAnalyzer':
+      if (!runtime) throw Object.assign(new Error('init first'), { code: 'FailedPrecondition' });
+      return create(op, runtime, args[0], id);
     case 'call': {
       const [h, method, params] = args;
       const entry = objects.get(h);

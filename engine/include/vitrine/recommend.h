@@ -57,6 +57,9 @@ class ItemTable {
   ItemTable() = default;
   // Copies and converts `rows` (n, d) row-major. Refuses non-finite values and empty dimensions.
   static Result<ItemTable> build(const float* rows, int64_t n, int64_t d, TablePrecision precision);
+  // An f32 table stored row by row (as after store_by_rows()) that takes `rows` (n, d) row-major
+  // over without copying them: what build() then store_by_rows() give, in one pass.
+  static Result<ItemTable> f32_by_rows(std::vector<float> rows, int64_t n, int64_t d);
 
   // Product quantization of `rows` (n, d) with m sub-spaces (1 <= m <= d, m <= 4096): k-means
   // (256 centroids, k-means++ seeding from `seed`, Lloyd iterations) on at most `sample` rows,

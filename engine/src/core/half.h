@@ -36,15 +36,18 @@ inline uint16_t f32_to_f16_ieee(float f) {
   return f32_to_f16(f);
 }
 
-// IEEE binary16 bits to float (exact, including subnormals, infinities and NaN).
+// IEEE binary16 bits to float (exact, including subnormals, infinities and NaN). Branch-free so
+// that loops over arrays vectorize: the half's exponent and mantissa, placed as a float's, are off
+// by a factor 2^-112 (subnormal halves land on subnormal floats), which one exact multiply undoes.
 inline float half_bits_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    const float magnitude = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
-    return sign ? -magnitude : magnitude;
-  }
-  const uint32_t bits = exponent == 0x1F ? (sign | 0x7F800000u | (mantissa << 13)) : (sign | ((exponent + 112) << 23) | (mantissa << 13));
+  const uint32_t rest = static_cast<uint32_t>(h & 0x7FFFu) << 13;
+  float scaled;
+  std::memcpy(&scaled, &rest, sizeof scaled);
+  scaled *= 0x1p112f;
+  uint32_t bits;
+  std::memcpy(&bits, &scaled, sizeof bits);
+  bits = (h & 0x7C00u) == 0x7C00u ? (0x7F800000u | rest) : bits;  // infinity or NaN (payload kept)
+  bits |= static_cast<uint32_t>(h & 0x8000u) << 16;
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;

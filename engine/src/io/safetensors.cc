@@ -358,7 +358,7 @@ Result<Tensor> SafetensorsFile::tensor(std::string_view name) const {
     if (count) std::memcpy(dst, src, count * 4);
   } else if (dtype == "F16") {
     for (size_t i = 0; i < count; ++i)
-      dst[i] = half_bits_to_float(static_cast<uint16_t>(load_le(src + 2 * i, 2)));
+      dst[i] = half_bits_to_float(static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8)));
   } else if (dtype == "BF16") {
     for (size_t i = 0; i < count; ++i)
       dst[i] = bf16_to_f32(static_cast<uint16_t>(load_le(src + 2 * i, 2)));

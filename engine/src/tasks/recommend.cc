@@ -35,6 +35,22 @@ typedef int32_t v4i __attribute__((vector_size(16)));
 typedef uint32_t v4u __attribute__((vector_size(16)));
 typedef uint16_t v4h __attribute__((vector_size(8)));
 
+// The index of the first non-finite value of v[0, n), or -1: a branch-free pass (it vectorizes),
+// then a search only when one is there.
+int64_t first_non_finite(const float* v, int64_t n) {
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bad |= (bits & 0x7F800000u) == 0x7F800000u;
+  }
+  if (!bad) return -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return i;
+  }
+  return -1;
+}
+
 inline v4f load4(const float* p) {
   v4f v;
   std::memcpy(&v, p, sizeof v);
@@ -293,16 +309,33 @@ const char* precision_name(TablePrecision p) {
   return "?";
 }
 
+namespace {
+
+// rows (n, d) into panels of ItemTable::kPanel items, dimension-major inside a panel (the layout of
+// ItemTable::at), each value through `convert`; the padding rows are left as they are.
+template <typename T, typename Convert>
+void to_panels(const float* rows, int64_t n, int64_t d, T* out, Convert convert) {
+  constexpr int64_t kPanel = ItemTable::kPanel;
+  for (int64_t p0 = 0; p0 < n; p0 += kPanel) {
+    const int64_t items = std::min(kPanel, n - p0);
+    T* panel = out + p0 * d;  // panel p0 / kPanel starts at (p0 / kPanel) * d * kPanel
+    for (int64_t ii = 0; ii < items; ++ii) {
+      const float* row = rows + (p0 + ii) * d;
+      for (int64_t j = 0; j < d; ++j) panel[j * kPanel + ii] = convert(row[j]);
+    }
+  }
+}
+
+}  // namespace
+
 Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, TablePrecision precision) {
   if (n < 1 || d < 1) {
     return Status::InvalidArgument("item table: need at least one item and one dimension, got (" +
                                    std::to_string(n) + ", " + std::to_string(d) + ")");
   }
-  for (int64_t i = 0; i < n * d; ++i) {
-    if (!std::isfinite(rows[i])) {
-      return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
-                                     ", dimension " + std::to_string(i % d));
-    }
+  if (const int64_t i = first_non_finite(rows, n * d); i >= 0) {
+    return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
+                                   ", dimension " + std::to_string(i % d));
   }
   if (precision == TablePrecision::kInt8 && d > 2048) {
     return Status::InvalidArgument("item table: int8 tables hold at most 2048 dimensions (32-bit integer sums), got " +
@@ -315,15 +348,11 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
   switch (precision) {
     case TablePrecision::kF32:
       t.f32_.assign(static_cast<size_t>(panels(n) * kPanel * d), 0.0f);
-      for (int64_t i = 0; i < n; ++i) {
-        for (int64_t j = 0; j < d; ++j) t.f32_[t.at(i, j)] = rows[i * d + j];
-      }
+      to_panels(rows, n, d, t.f32_.data(), [](float v) { return v; });
       break;
     case TablePrecision::kF16:
       t.f16_.assign(static_cast<size_t>(panels(n) * kPanel * d), 0);
-      for (int64_t i = 0; i < n; ++i) {
-        for (int64_t j = 0; j < d; ++j) t.f16_[t.at(i, j)] = f32_to_f16(rows[i * d + j]);
-      }
+      to_panels(rows, n, d, t.f16_.data(), [](float v) { return f32_to_f16(v); });
       break;
     case TablePrecision::kInt8:
       t.i8_.assign(static_cast<size_t>(panels(n) * kPanel * ((d + 1) / 2) * 2), 0);
@@ -343,6 +372,25 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
     case TablePrecision::kPQ:
       return Status::InvalidArgument("item table: PQ tables are made by build_pq");
   }
+  t.finish();
+  return t;
+}
+
+Result<ItemTable> ItemTable::f32_by_rows(std::vector<float> rows, int64_t n, int64_t d) {
+  if (n < 1 || d < 1 || static_cast<size_t>(n) * static_cast<size_t>(d) != rows.size()) {
+    return Status::InvalidArgument("item table: need at least one item and one dimension, and n * d values, got (" +
+                                   std::to_string(n) + ", " + std::to_string(d) + ") and " + std::to_string(rows.size()));
+  }
+  if (const int64_t i = first_non_finite(rows.data(), n * d); i >= 0) {
+    return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
+                                   ", dimension " + std::to_string(i % d));
+  }
+  ItemTable t;
+  t.n_ = n;
+  t.d_ = d;
+  t.precision_ = TablePrecision::kF32;
+  t.panels_ = false;
+  t.f32_ = std::move(rows);
   t.finish();
   return t;
 }
@@ -532,12 +580,15 @@ void ItemTable::store_by_rows() {
   std::vector<float> f32(f32_.empty() ? 0 : static_cast<size_t>(n_ * d_));
   std::vector<uint16_t> f16(f16_.empty() ? 0 : static_cast<size_t>(n_ * d_));
   std::vector<int8_t> i8(i8_.empty() ? 0 : static_cast<size_t>(n_ * d_));
-  for (int64_t i = 0; i < n_; ++i) {
-    for (int64_t j = 0; j < d_; ++j) {
-      const size_t k = static_cast<size_t>(i * d_ + j);
-      if (!f32.empty()) f32[k] = f32_[at(i, j)];
-      if (!f16.empty()) f16[k] = f16_[at(i, j)];
-      if (!i8.empty()) i8[k] = i8_[at8(i, j)];
+  // Panel by panel (see at()): item p0 + ii, dimension j sits at (p0 * d + j) * kPanel + ii.
+  for (int64_t p0 = 0; p0 < n_; p0 += kPanel) {
+    const int64_t items = std::min(kPanel, n_ - p0);
+    for (int64_t ii = 0; ii < items; ++ii) {
+      const size_t row = static_cast<size_t>((p0 + ii) * d_);
+      const size_t from = static_cast<size_t>(p0 * d_ + ii);
+      if (!f32.empty()) for (int64_t j = 0; j < d_; ++j) f32[row + j] = f32_[from + j * kPanel];
+      if (!f16.empty()) for (int64_t j = 0; j < d_; ++j) f16[row + j] = f16_[from + j * kPanel];
+      if (!i8.empty()) for (int64_t j = 0; j < d_; ++j) i8[row + j] = i8_[at8(p0 + ii, j)];
     }
   }
   f32_ = std::move(f32);
@@ -663,12 +714,18 @@ void ItemTable::row(int64_t i, float* out) const {
     }
     return;
   }
-  for (int64_t j = 0; j < d_; ++j) {
-    switch (precision_) {
-      case TablePrecision::kF32: out[j] = f32_[at(i, j)]; break;
-      case TablePrecision::kF16: out[j] = f16_to_f32(f16_[at(i, j)]); break;
-      default: out[j] = static_cast<float>(i8_[at8(i, j)]) * scales_[static_cast<size_t>(i)]; break;
-    }
+  // Dimension j of item i is at at(i, 0) + j * step (see at()).
+  const size_t first = at(i, 0), step = panels_ ? static_cast<size_t>(kPanel) : 1;
+  switch (precision_) {
+    case TablePrecision::kF32:
+      for (int64_t j = 0; j < d_; ++j) out[j] = f32_[first + static_cast<size_t>(j) * step];
+      break;
+    case TablePrecision::kF16:
+      for (int64_t j = 0; j < d_; ++j) out[j] = f16_to_f32(f16_[first + static_cast<size_t>(j) * step]);
+      break;
+    default:
+      for (int64_t j = 0; j < d_; ++j) out[j] = static_cast<float>(i8_[at8(i, j)]) * scales_[static_cast<size_t>(i)];
+      break;
   }
 }
 
@@ -816,19 +873,26 @@ Result<Tensor> constant(const Graph& g, const std::string& name, const std::vect
     return Status::DataLoss("recommender model: constant '" + name + "' has shape " + t.shape().to_string() +
                             ", expected " + want + ")");
   }
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (!std::isfinite(t.data()[i])) {
-      return Status::DataLoss("recommender model: constant '" + name + "' holds a non-finite value at " + std::to_string(i));
-    }
+  if (const int64_t i = first_non_finite(t.data(), t.num_elements()); i >= 0) {
+    return Status::DataLoss("recommender model: constant '" + name + "' holds a non-finite value at " + std::to_string(i));
   }
   return t;
 }
 
-std::vector<float> transposed(const Tensor& t) {  // (r, c) -> (c, r)
+std::vector<float> transposed(const Tensor& t) {  // (r, c) -> (c, r), in 32 x 32 tiles
   const int64_t r = t.shape()[0], c = t.shape()[1];
+  const float* in = t.data();
   std::vector<float> out(static_cast<size_t>(r * c));
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) out[static_cast<size_t>(j * r + i)] = t.data()[i * c + j];
+  float* o = out.data();
+  constexpr int64_t kTile = 32;
+  for (int64_t i0 = 0; i0 < r; i0 += kTile) {
+    const int64_t i1 = std::min(r, i0 + kTile);
+    for (int64_t j0 = 0; j0 < c; j0 += kTile) {
+      const int64_t j1 = std::min(c, j0 + kTile);
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j) o[j * r + i] = in[i * c + j];
+    }
+  }
   return out;
 }
 
@@ -893,9 +957,7 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     VITRINE_ASSIGN_OR_RETURN(Tensor enc_b, constant(g, "enc.b", {h}));
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "dec.w", {n, h}));
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
-    const std::vector<float> enc_t = transposed(enc_w);
-    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::build(enc_t.data(), n, h, TablePrecision::kF32));
-    m->fold_.store_by_rows();  // read a row at a time
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::f32_by_rows(transposed(enc_w), n, h));  // read a row at a time
     m->enc_b_.assign(enc_b.data(), enc_b.data() + h);
   } else if (m->kind_ == "mf-bpr") {
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "item.emb", {n, -1}));
@@ -915,8 +977,7 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     VITRINE_ASSIGN_OR_RETURN(Tensor b_hh, constant(g, "gru.b_hh", {3 * h}));
     VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "out.w", {n, h}));
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "out.b", {n}));
-    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::build(emb.data(), n, e, TablePrecision::kF32));
-    m->fold_.store_by_rows();  // read a row at a time
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::f32_by_rows(std::vector<float>(emb.data(), emb.data() + n * e), n, e));  // by rows
     m->w_ih_t_ = transposed(w_ih);
     m->w_hh_t_ = transposed(w_hh);
     m->b_ih_.assign(b_ih.data(), b_ih.data() + 3 * h);
