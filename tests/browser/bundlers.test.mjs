@@ -71,7 +71,9 @@ describe('the packed package in a bundled page', () => {
       let browser;
       before(async () => { browser = await launch(engine); });
       after(async () => { await browser?.close(); });
-      test('the React example product page, strict CSP + Trusted Types', { timeout: 180_000 }, async () => {
+      // Time limits: a page's own waits (below) and the drivers' (30 s a script, 60 s a page load)
+      // end first, with a message that says where the page stopped; the test's limit is a backstop.
+      test('the React example product page, strict CSP + Trusted Types', { timeout: 300_000 }, async () => {
         const server = await serve({ port: 0, csp: true, dir: path.join(app, 'dist/react') });
         try {
           const page = await browser.open(server.url);
@@ -92,10 +94,10 @@ describe('the packed package in a bundled page', () => {
 
       for (const bundler of BUNDLERS) for (const isolated of [true, false]) for (const csp of [true, false]) {
         {
-          test(`${bundler} build runs ${isolated ? 'cross-origin isolated' : 'not isolated'}, ${csp ? 'strict CSP + Trusted Types' : 'no CSP'}`, { timeout: 180_000 }, async () => {
+          test(`${bundler} build runs ${isolated ? 'cross-origin isolated' : 'not isolated'}, ${csp ? 'strict CSP + Trusted Types' : 'no CSP'}`, { timeout: 300_000 }, async () => {
             const server = await serve({ port: 0, isolated, csp, dir: path.join(app, 'dist', bundler) });
             try {
-              const page = await browser.open(server.url);
+              const page = await browser.open(server.url).catch((e) => { throw new Error(`opening the page: ${e.message}`); });
               await page.waitFor(() => document.body.dataset.done, null, 120_000).catch(async (e) => {
                 throw new Error(`${e.message}; the page stopped at: ${await page.evaluate(() => document.body.dataset.step).catch(() => '?')}`);
               });

@@ -110,9 +110,18 @@ async function display() {
   return xvfb;
 }
 
-async function launchWebKit() {
+// A script the page does not answer within this time is an error (the tests' own waits poll with
+// short scripts), so that a stuck page fails with a message well inside a test's time limit.
+const SCRIPT_TIMEOUT_MS = 30_000;
+
+// WebKitWebDriver (2.50) now and then never answers a new-session request: it starts no
+// MiniBrowser and waits forever (seen about once in 40 sessions, before any page is loaded). A
+// session that has not started within this time is given up, and the driver restarted.
+const SESSION_TIMEOUT_MS = 20_000;
+const SESSION_ATTEMPTS = 3;
+
+async function startWebKitDriver(env) {
   const port = await freePort();
-  const env = { ...process.env, DISPLAY: await display() };
   const driver = spawn(PATHS.webkitDriver, [`--port=${port}`], { env, stdio: 'ignore' });
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -121,21 +130,45 @@ async function launchWebKit() {
     driver.kill();
     throw e;
   }
+  return { driver, base };
+}
+
+async function launchWebKit() {
+  const env = { ...process.env, DISPLAY: await display() };
+  let { driver, base } = await startWebKitDriver(env);
   let session = null;
   // 'eager': navigation returns at DOMContentLoaded (tests wait for the page's own signals), so a
   // frame that never loads does not hold the driver until its page-load timeout.
-  const newSession = () => new Builder().usingServer(base).withCapabilities({
-    browserName: 'MiniBrowser',
-    pageLoadStrategy: 'eager',
-    'webkitgtk:browserOptions': { binary: PATHS.miniBrowser, args: ['--automation'] },
-  }).build();
+  const newSession = async () => {
+    for (let attempt = 1; ; attempt++) {
+      const s = new Builder().usingServer(base).withCapabilities({
+        browserName: 'MiniBrowser',
+        pageLoadStrategy: 'eager',
+        'webkitgtk:browserOptions': { binary: PATHS.miniBrowser, args: ['--automation'] },
+      }).build();
+      s.catch(() => {});  // an abandoned request fails once its driver is gone
+      const started = s.getSession().then(() => true);
+      started.catch(() => {});
+      if (await Promise.race([started, sleep(SESSION_TIMEOUT_MS).then(() => false)])) return s;
+      driver.kill('SIGKILL');
+      if (attempt === SESSION_ATTEMPTS) throw new Error(`WebKitWebDriver started no browser session within ${SESSION_TIMEOUT_MS / 1000} s, ${attempt} times`);
+      console.warn(`[drivers] WebKitWebDriver started no session within ${SESSION_TIMEOUT_MS / 1000} s; restarting it`);
+      ({ driver, base } = await startWebKitDriver(env));
+    }
+  };
   // Async-aware script evaluation: the function's result (awaited) or its error comes back as JSON.
   const evaluate = async (fn, ...args) => {
     const script = `const done = arguments[arguments.length - 1];
       const args = Array.prototype.slice.call(arguments, 0, -1);
       Promise.resolve().then(() => (${fn}).apply(null, args))
         .then((value) => done({ value: value === undefined ? null : value }), (e) => done({ error: String(e && e.stack || e) }));`;
-    const r = await session.executeAsyncScript(script, ...args);
+    let r;
+    try {
+      r = await session.executeAsyncScript(script, ...args);
+    } catch (e) {
+      if (e?.name !== 'ScriptTimeoutError') throw e;
+      throw new Error(`the page did not answer a script within ${SCRIPT_TIMEOUT_MS / 1000} s (its main thread is blocked, or WebKit's automation is stuck)`);
+    }
     if (r.error) throw new Error(`in page: ${r.error}`);
     return r.value;
   };
@@ -143,14 +176,14 @@ async function launchWebKit() {
   return {
     engine: 'webkit',
     get version() { return version; },
-    pid: driver.pid,  // the MiniBrowser and its web processes run below the driver
+    get pid() { return driver.pid; },  // the MiniBrowser and its web processes run below the driver
     async open(url, { cpuThrottling } = {}) {
       if (cpuThrottling) throw new Error('CPU throttling is a Chromium (DevTools) feature');
       if (session) throw new Error('one page at a time in WebKit');
       session = await newSession();
       const caps = await session.getCapabilities();
       version = `WebKitGTK ${caps.get('browserVersion') ?? ''}`.trim();
-      await session.manage().setTimeouts({ script: 120_000, pageLoad: 120_000 });
+      await session.manage().setTimeouts({ script: SCRIPT_TIMEOUT_MS, pageLoad: 60_000 });
       await session.get(url);
       return {
         evaluate,
