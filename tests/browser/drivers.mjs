@@ -115,7 +115,8 @@ async function display() {
 const SCRIPT_TIMEOUT_MS = 30_000;
 
 // WebKitWebDriver (2.50) now and then never answers a new-session request: it starts no
-// MiniBrowser and waits forever (seen about once in 40 sessions, before any page is loaded). A
+// MiniBrowser and waits forever, before any page is loaded (seen in two CI runs, and in 1 of 92
+// sessions opened in a loop here). A
 // session that has not started within this time is given up, and the driver restarted.
 const SESSION_TIMEOUT_MS = 20_000;
 const SESSION_ATTEMPTS = 3;

@@ -75,25 +75,21 @@ async function readWasm(url, onProgress) {
   return fetchBytes(url, 'wasm', onProgress);
 }
 
-// Browsers compile the wasm while it downloads (WebAssembly.compileStreaming), and Chromium then
-// keeps the optimized machine code beside the cached file, so a returning shopper's engine starts
-// without compiling. That needs the server to send `Content-Type: application/wasm`; with any other
-// type (or under Node) the bytes are read and compiled as before.
-// Returns { module } or { bytes }.
+// Browsers: the wasm compiled while it downloads (WebAssembly.compileStreaming), which needs the
+// server to send `Content-Type: application/wasm`; with any other type the bytes are read and
+// compiled. Returns a WebAssembly.Module.
 async function compileWasm(url, onProgress) {
-  if (isNode || typeof WebAssembly.compileStreaming !== 'function') return { bytes: await readWasm(url, onProgress) };
-  const response = await fetch(url, { credentials: 'same-origin' });
-  if (!response.ok) throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
+  const response = await fetchOk(url);
   const type = (response.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== 'application/wasm' || !response.body) {
-    return { bytes: await readBody(response, url, 'wasm', onProgress, Infinity) };
+  if (typeof WebAssembly.compileStreaming !== 'function' || type !== 'application/wasm' || !response.body) {
+    return WebAssembly.compile(await readBody(response, url, 'wasm', onProgress, Infinity));
   }
   // A copy of the stream counts the bytes for onProgress; the original goes to the compiler.
   const counted = readBody(response.clone(), url, 'wasm', onProgress, Infinity, false);
   try {
     const module = await WebAssembly.compileStreaming(response);
     await counted;
-    return { module };
+    return module;
   } catch (e) {
     counted.catch(() => {});
     if (e instanceof VitrineError) throw e;
@@ -113,7 +109,7 @@ export function compileVariant(variant, onProgress) {
   if (!VARIANTS.includes(variant)) return Promise.reject(new VitrineError(`unknown variant '${variant}'`, 'InvalidArgument'));
   let module = compiled.get(variant);
   if (!module) {
-    module = compileWasm(distUrl(`vitrine-${variant}.wasm`), onProgress).then((w) => w.module ?? WebAssembly.compile(w.bytes));
+    module = compileWasm(distUrl(`vitrine-${variant}.wasm`), onProgress);
     compiled.set(variant, module);
     module.catch(() => compiled.delete(variant));  // a later call tries again
   }
@@ -126,9 +122,14 @@ export function compileVariant(variant, onProgress) {
  * `maxBytes` (declared or received) is refused with ResourceExhausted and the download stopped.
  */
 export async function fetchBytes(url, stage, onProgress, maxBytes = Infinity) {
+  return readBody(await fetchOk(url), url, stage, onProgress, maxBytes);
+}
+
+// GET `url` (same-origin credentials); NotFound unless the answer is 2xx.
+async function fetchOk(url) {
   const response = await fetch(url, { credentials: 'same-origin' });
   if (!response.ok) throw new VitrineError(`cannot load ${url}: HTTP ${response.status}`, 'NotFound');
-  return readBody(response, url, stage, onProgress, maxBytes);
+  return response;
 }
 
 // The body of `response` (see fetchBytes); with keep = false the chunks are only counted.
@@ -213,7 +214,7 @@ export async function loadModule(options = {}) {
   // The wasm downloads (and compiles) while the glue module loads; in browsers once per page.
   const given = typeof WebAssembly.Module === 'function' && options.wasmModule instanceof WebAssembly.Module ? options.wasmModule : null;
   const [wasm, factory] = await Promise.all([
-    given ? { module: given } : isNode ? compileWasm(distUrl(`${name}.wasm`), options.onProgress)
+    given ? { module: given } : isNode ? readWasm(distUrl(`${name}.wasm`), options.onProgress).then((bytes) => ({ bytes }))
       : compileVariant(variant, options.onProgress).then((module) => ({ module })),
     import(/* @vite-ignore */ /* webpackIgnore: true */ distUrl(`${name}.mjs`).href).then((m) => m.default),
   ]);

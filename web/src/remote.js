@@ -4,7 +4,7 @@
 // block the page. Functions cannot cross to a worker: `filter` and custom storage objects are
 // refused there (use `exclude`, `categories`, or the built-in storages); `onProgress` is relayed.
 import { VitrineError } from './errors.js';
-import { chooseVariant, compileVariant, isNode, simdSupported, threadSupport, VARIANTS } from './loader.js';
+import { chooseVariant, compileVariant, isNode, simdSupported, threadSupport } from './loader.js';
 import { toPixelsAsync } from './image.js';
 import { TASK_METHODS } from './methods.js';
 import { startWorker } from './trusted.js';
@@ -22,12 +22,10 @@ class WorkerConnection {
   // is c.first.
   static async start(runtimeOptions, onProgress, first = null, attempt = 1) {
     // The page compiles the engine's wasm (once per page) while the worker loads its scripts, and
-    // hands the worker the compiled module; should that fail, the worker loads it itself.
-    let wasmModule = null;
-    const requested = runtimeOptions.variant ?? 'auto';
-    if (!isNode && simdSupported() && (requested === 'auto' || VARIANTS.includes(requested))) {
-      wasmModule = compileVariant(chooseVariant(requested, threadSupport()).variant, onProgress).catch(() => null);
-    }
+    // hands the worker the compiled module; without SIMD nothing is downloaded, and should the
+    // compile fail (an unknown variant) the worker loads it itself and reports why it cannot.
+    const wasmModule = isNode || !simdSupported() ? null
+      : compileVariant(chooseVariant(runtimeOptions.variant ?? 'auto', threadSupport()).variant, onProgress).catch(() => null);
     let worker;
     if (isNode) {
       const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:' + 'worker_threads');

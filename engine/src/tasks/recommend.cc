@@ -51,6 +51,14 @@ int64_t first_non_finite(const float* v, int64_t n) {
   return -1;
 }
 
+// InvalidArgument naming the item and dimension of the first non-finite value of rows (n, d).
+Status check_finite_rows(const float* rows, int64_t n, int64_t d) {
+  const int64_t i = first_non_finite(rows, n * d);
+  if (i < 0) return Status::Ok();
+  return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
+                                 ", dimension " + std::to_string(i % d));
+}
+
 inline v4f load4(const float* p) {
   v4f v;
   std::memcpy(&v, p, sizeof v);
@@ -333,10 +341,7 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
     return Status::InvalidArgument("item table: need at least one item and one dimension, got (" +
                                    std::to_string(n) + ", " + std::to_string(d) + ")");
   }
-  if (const int64_t i = first_non_finite(rows, n * d); i >= 0) {
-    return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
-                                   ", dimension " + std::to_string(i % d));
-  }
+  VITRINE_RETURN_IF_ERROR(check_finite_rows(rows, n, d));
   if (precision == TablePrecision::kInt8 && d > 2048) {
     return Status::InvalidArgument("item table: int8 tables hold at most 2048 dimensions (32-bit integer sums), got " +
                                    std::to_string(d));
@@ -377,14 +382,12 @@ Result<ItemTable> ItemTable::build(const float* rows, int64_t n, int64_t d, Tabl
 }
 
 Result<ItemTable> ItemTable::f32_by_rows(std::vector<float> rows, int64_t n, int64_t d) {
-  if (n < 1 || d < 1 || static_cast<size_t>(n) * static_cast<size_t>(d) != rows.size()) {
+  // n * d compared in 64 bits (size_t is 32 bits in wasm), after ruling out its overflow.
+  if (n < 1 || d < 1 || d > std::numeric_limits<int64_t>::max() / n || n * d != static_cast<int64_t>(rows.size())) {
     return Status::InvalidArgument("item table: need at least one item and one dimension, and n * d values, got (" +
                                    std::to_string(n) + ", " + std::to_string(d) + ") and " + std::to_string(rows.size()));
   }
-  if (const int64_t i = first_non_finite(rows.data(), n * d); i >= 0) {
-    return Status::InvalidArgument("item table: non-finite value at item " + std::to_string(i / d) +
-                                   ", dimension " + std::to_string(i % d));
-  }
+  VITRINE_RETURN_IF_ERROR(check_finite_rows(rows.data(), n, d));
   ItemTable t;
   t.n_ = n;
   t.d_ = d;
