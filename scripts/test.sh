@@ -40,6 +40,6 @@ log "recommendation scoring, short form (npm run bench -- recommend): 10k items,
 node bench/wasm/recommend.mjs --quick --out "$(mktemp -d)/recommend.json"
 log "dense layer, short form (npm run bench -- dense): Vitrine's forms and the peers' outputs checked against float64"
 node bench/wasm/dense.mjs --runs 3 --passes 1 --out "$(mktemp -d)/dense.json"
-log "catalogue sizes, short form (npm run bench -- catalogue): 10k and 100k items, compact files ranked in wasm within 2 ms (10th percentile; the full run judges medians)"
+log "catalogue sizes, short form (npm run bench -- catalogue): 10k and 100k items, compact files ranked in wasm within 2 ms"
 node bench/wasm/catalogue.mjs --quick --out "$(mktemp -d)/catalogue.json"
 bash scripts/test-browser.sh
