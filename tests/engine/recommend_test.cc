@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -854,6 +855,91 @@ TEST(ItemTable, ProductQuantizationScoresByLookupAndKeepsItsCodebook) {
   EXPECT_FALSE(ItemTable::from_int8(2, 2, {1, 2, 3, -128}, {1.0f, 1.0f}).ok());
   EXPECT_FALSE(ItemTable::from_int8(2, 2, {1, 2, 3, 4}, {1.0f, 0.0f}).ok());
   EXPECT_FALSE(ItemTable::build(rows.data(), n, d, TablePrecision::kPQ).ok());
+}
+
+// top() of a PQ table with bounds looks up only the rows whose bound can enter, yet returns exactly
+// top_k() over score(): the same items, score bits and order, for unrolled and generic sub-space
+// counts, uneven sub-spaces, a partial last panel, bias (with ties), exclusions, any k, a zero and a
+// huge user vector, a NaN one; tables of more than 256 sub-spaces rank without bounds.
+TEST(ItemTable, PqTopWithBoundsEqualsTheFullRanking) {
+  std::mt19937 rng(23);
+  struct Case {
+    int64_t n, d, m;
+    bool tight;  // centroids 16c..16c+15 equal: groups are exact and bounds meet the scores
+  };
+  for (const Case c : {Case{1000, 64, 32, false}, Case{1003, 48, 16, false}, Case{517, 25, 12, false}, Case{300, 40, 8, false},
+                       Case{77, 200, 16, false}, Case{40, 64, 64, false}, Case{33, 300, 300, false}, Case{2000, 64, 32, true},
+                       Case{1500, 24, 12, true}}) {
+    SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " m=" + std::to_string(c.m));
+    std::vector<uint8_t> codes(static_cast<size_t>(c.n * c.m));
+    for (auto& x : codes) x = static_cast<uint8_t>(rng() % 256);
+    std::vector<float> book = random_vec(static_cast<size_t>(256 * c.d), rng);
+    for (int64_t j = 0; c.tight && j < c.m; ++j) {
+      const int64_t b = j * c.d / c.m, w = (j + 1) * c.d / c.m - b;
+      for (int64_t k = 0; k < 256; ++k) std::copy_n(&book[static_cast<size_t>(256 * b + (k / 16 * 16) * w)], w, &book[static_cast<size_t>(256 * b + k * w)]);
+    }
+    Result<ItemTable> plain = ItemTable::from_pq(c.n, c.d, c.m, codes, book);
+    ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+    ItemTable bounded = plain.value();
+    bounded.add_bounds();
+    EXPECT_EQ(bounded.has_bounds(), c.m <= 256);
+    EXPECT_FALSE(plain->has_bounds());
+    for (int trial = 0; trial < 12; ++trial) {
+      std::vector<float> user = random_vec(static_cast<size_t>(c.d), rng);
+      if (trial == 0) std::fill(user.begin(), user.end(), 0.0f);  // every score is the bias: ties
+      if (trial == 1) for (float& x : user) x *= 1e6f;
+      if (trial == 2) user[3] = NAN;
+      if (trial == 3) for (float& x : user) x *= 1e37f;  // lookups near or past float's range
+      std::vector<float> bias;
+      if (trial % 2 == 0) {
+        bias = random_vec(static_cast<size_t>(c.n), rng, trial % 4 == 0 ? 3.0f : 0.2f);
+        if (trial % 4 == 0) for (float& b : bias) b = std::round(b);  // many equal biases
+      }
+      std::vector<uint8_t> ex;
+      if (trial % 3 == 1) {
+        ex.resize(static_cast<size_t>(c.n));
+        for (auto& e : ex) e = rng() % 5 == 0;
+      }
+      const float* bp = bias.empty() ? nullptr : bias.data();
+      const uint8_t* ep = ex.empty() ? nullptr : ex.data();
+      std::vector<float> all(static_cast<size_t>(c.n));
+      plain->score(user.data(), bp, all.data(), 0, c.n);
+      for (const int64_t k : {int64_t{1}, int64_t{10}, int64_t{100}, c.n + 5}) {
+        const std::vector<ScoredItem> want = top_k(all.data(), c.n, k, ep);
+        for (const ItemTable* t : {&bounded, &plain.value()}) {
+          const std::vector<ScoredItem> got = t->top(user.data(), bp, k, ep);
+          ASSERT_EQ(got.size(), want.size()) << "trial " << trial << " k " << k;
+          for (size_t r = 0; r < got.size(); ++r) {
+            ASSERT_EQ(got[r].item, want[r].item) << "trial " << trial << " k " << k << " rank " << r;
+            ASSERT_EQ(std::memcmp(&got[r].score, &want[r].score, sizeof(float)), 0);
+          }
+        }
+      }
+      EXPECT_TRUE(bounded.top(user.data(), bp, 0, ep).empty());
+    }
+    // New rows coded with the same codebook keep the bounds.
+    std::vector<float> rows(static_cast<size_t>(c.n * c.d));
+    for (int64_t i = 0; i < c.n; ++i) bounded.row(i, rows.data() + i * c.d);
+    Result<ItemTable> again = bounded.with_rows(rows.data(), c.n);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->has_bounds(), bounded.has_bounds());
+    const std::vector<float> user = random_vec(static_cast<size_t>(c.d), rng);
+    std::vector<float> all(static_cast<size_t>(c.n));
+    again->score(user.data(), nullptr, all.data(), 0, c.n);
+    const std::vector<ScoredItem> want = top_k(all.data(), c.n, 20, nullptr), got = again->top(user.data(), nullptr, 20, nullptr);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t r = 0; r < got.size(); ++r) EXPECT_EQ(got[r].item, want[r].item);
+  }
+  // Other precisions: no bounds, the same ranking.
+  const std::vector<float> rows = random_vec(50 * 8, rng), user = random_vec(8, rng);
+  ItemTable f16 = ItemTable::build(rows.data(), 50, 8, TablePrecision::kF16).value();
+  f16.add_bounds();
+  EXPECT_FALSE(f16.has_bounds());
+  std::vector<float> all(50);
+  f16.score(user.data(), nullptr, all.data(), 0, 50);
+  const std::vector<ScoredItem> got = f16.top(user.data(), nullptr, 7, nullptr), want = top_k(all.data(), 50, 7, nullptr);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t r = 0; r < got.size(); ++r) EXPECT_EQ(got[r].item, want[r].item);
 }
 
 // Compact files of every kind: float files rank bit for bit like the model file, int8 like the

@@ -51,6 +51,12 @@ enum class TablePrecision {
 Result<TablePrecision> parse_precision(const std::string& name);  // "f32" | "f16" | "int8"
 const char* precision_name(TablePrecision p);
 
+// One ranked item.
+struct ScoredItem {
+  int32_t item;
+  float score;
+};
+
 // n item vectors of dimension d, stored compactly; scores are computed against f32 user vectors.
 class ItemTable {
  public:
@@ -79,7 +85,7 @@ class ItemTable {
   int64_t size() const { return n_; }
   int64_t dim() const { return d_; }
   TablePrecision precision() const { return precision_; }
-  size_t bytes() const;  // memory held by the rows (and scales, codes, codebook)
+  size_t bytes() const;  // memory held by the rows (and scales, codes, codebook, bounds)
   // Stored parts, for writing compact files.
   int64_t pq_m() const { return pq_m_; }
   const std::vector<uint8_t>& pq_codes() const { return codes_; }
@@ -92,6 +98,16 @@ class ItemTable {
   // out[j] = <row items[j], user> (+ bias) for j < count (valid indices): a list of rows, with the
   // same arithmetic as score().
   void score_items(const float* user, const float* bias, const int32_t* items, int64_t count, float* out) const;
+  // The k best rows by <row i, user> + bias[i] (bias may be null), skipping rows with
+  // excluded[i] != 0 (excluded may be null) and NaN scores: exactly top_k() of score() over all rows.
+  // A PQ table with bounds (add_bounds()) looks up only the rows whose bound can enter the top k.
+  std::vector<ScoredItem> top(const float* user, const float* bias, int64_t k, const uint8_t* excluded) const;
+  // For PQ tables of m <= 256 sub-spaces (others: no-op): groups each sub-space's 256 centroids
+  // into 32 (k-means) and stores every row's group per sub-space (n * m bytes, in panels of 16 rows),
+  // from which top() bounds 16 rows at once: the sum over sub-spaces of the best score in the row's
+  // groups, quantized upward to 8 bits and summed with SIMD byte shuffles. Kept by with_rows().
+  void add_bounds();
+  bool has_bounds() const { return !gcodes_.empty(); }
   // Row i as f32 (dequantized) into out (d floats).
   void row(int64_t i, float* out) const;
   // Cosine similarity of rows a and b (0 when either is all zero).
@@ -126,16 +142,13 @@ class ItemTable {
   int64_t pq_m_ = 0;
   std::vector<uint8_t> codes_;    // pq: (n, m)
   std::vector<float> codebook_;   // pq: 256 x d, by sub-space
+  std::vector<uint8_t> groups_;   // pq bounds: (m, 256) group of each centroid, < 16
+  std::vector<uint8_t> gcodes_;   // pq bounds: (panels, m, kPanel) group of each row's code
   std::vector<float> norms_;   // L2 norm of each (stored, dequantized) row
   void finish();               // computes norms_
+  std::vector<float> pq_lut(const float* user) const;  // (m, 256): <centroid, user sub-vector>
   template <typename ItemAt>
   void score_rows(const float* user, const float* bias, int64_t count, ItemAt item_at, float* out) const;
-};
-
-// One ranked item.
-struct ScoredItem {
-  int32_t item;
-  float score;
 };
 
 // The k best of scores[0..n) in descending score order (ties: lower index first), skipping items

@@ -237,6 +237,81 @@ float quantize_user(const float* user, int64_t d, int16_t* q) {
   return su;
 }
 
+// PQ scores out[r] = sum_j L[j * 256 + code_j] (+ bias) of the rows item_at(r), codes (n, m): two
+// chains (even, odd sub-spaces) in a fixed order, whatever M. M > 0: m == M, known at compile time.
+template <int64_t M, typename ItemAt>
+void pq_scan(const float* L, const uint8_t* codes, int64_t m, const float* bias, int64_t count, ItemAt item_at,
+             float* out) {
+  const int64_t mm = M > 0 ? M : m;
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t i = item_at(r);
+    const uint8_t* code = codes + i * mm;
+    float s0 = 0, s1 = 0;
+    int64_t j = 0;
+    for (; j + 2 <= mm; j += 2) {
+      s0 += L[j * 256 + code[j]];
+      s1 += L[(j + 1) * 256 + code[j + 1]];
+    }
+    if (j < mm) s0 += L[j * 256 + code[j]];
+    const float s = s0 + s1;
+    out[r] = bias ? s + bias[i] : s;
+  }
+}
+
+// pq_scan with the usual sub-space counts unrolled at compile time (about 2x faster in wasm).
+template <typename ItemAt>
+void pq_scores(const float* L, const uint8_t* codes, int64_t m, const float* bias, int64_t count, ItemAt item_at,
+               float* out) {
+  switch (m) {
+    case 8: return pq_scan<8>(L, codes, m, bias, count, item_at, out);
+    case 16: return pq_scan<16>(L, codes, m, bias, count, item_at, out);
+    case 32: return pq_scan<32>(L, codes, m, bias, count, item_at, out);
+    case 64: return pq_scan<64>(L, codes, m, bias, count, item_at, out);
+    default: return pq_scan<0>(L, codes, m, bias, count, item_at, out);
+  }
+}
+
+// Groups of a PQ sub-space's centroids that ItemTable::top() bounds rows by (two byte shuffles).
+constexpr int kGroups = 32;
+
+// sums[r] = sum over j < m of q[j * kGroups + g[j * 16 + r]], r < 16, as floats (exact: m <= 257
+// keeps the sums in 16 bits): a panel's group codes g (m, 16) looked up in per-sub-space tables q
+// (m, kGroups) of bytes.
+inline void panel_group_sums(const uint8_t* g, const uint8_t* q, int64_t m, float sums[16]) {
+#if defined(__wasm_simd128__)
+  v128_t lo = wasm_i16x8_splat(0), hi = lo;
+  const v128_t sixteen = wasm_i8x16_splat(16);
+  for (int64_t j = 0; j < m; ++j) {
+    // Groups 16..31 index past the first table (its lanes 0) and, less 16, into the second.
+    const v128_t gv = wasm_v128_load(g + j * 16);
+    const v128_t t = wasm_v128_or(wasm_i8x16_swizzle(wasm_v128_load(q + j * kGroups), gv),
+                                  wasm_i8x16_swizzle(wasm_v128_load(q + j * kGroups + 16), wasm_i8x16_sub(gv, sixteen)));
+    lo = wasm_i16x8_add(lo, wasm_u16x8_extend_low_u8x16(t));
+    hi = wasm_i16x8_add(hi, wasm_u16x8_extend_high_u8x16(t));
+  }
+  // Signed conversions (one instruction each, where the unsigned one takes several).
+  wasm_v128_store(sums, wasm_f32x4_convert_i32x4(wasm_u32x4_extend_low_u16x8(lo)));
+  wasm_v128_store(sums + 4, wasm_f32x4_convert_i32x4(wasm_u32x4_extend_high_u16x8(lo)));
+  wasm_v128_store(sums + 8, wasm_f32x4_convert_i32x4(wasm_u32x4_extend_low_u16x8(hi)));
+  wasm_v128_store(sums + 12, wasm_f32x4_convert_i32x4(wasm_u32x4_extend_high_u16x8(hi)));
+#else
+  int32_t s[16] = {};
+  for (int64_t j = 0; j < m; ++j) {
+    for (int r = 0; r < 16; ++r) s[r] += q[j * kGroups + g[j * 16 + r]];
+  }
+  for (int r = 0; r < 16; ++r) sums[r] = static_cast<float>(s[r]);
+#endif
+}
+
+// Bit l set where lane l of m is set (m's lanes: 0 or -1).
+inline uint32_t lane_mask(v4i m) {
+#if defined(__wasm_simd128__)
+  return static_cast<uint32_t>(wasm_i32x4_bitmask(reinterpret_cast<v128_t>(m)));
+#else
+  return static_cast<uint32_t>((m[0] & 1) | (m[1] & 2) | (m[2] & 4) | (m[3] & 8));
+#endif
+}
+
 // xorshift64*: the fold-in's negative sampler, identical on every platform.
 struct Rng {
   uint64_t s;
@@ -575,7 +650,9 @@ Result<ItemTable> ItemTable::with_rows(const float* rows, int64_t n) const {
       codes[static_cast<size_t>(i * pq_m_ + j)] = static_cast<uint8_t>(nearest(rows + i * d_ + b, codebook_.data() + 256 * b, w, 256));
     }
   }
-  return from_pq(n, d_, pq_m_, std::move(codes), codebook_);
+  VITRINE_ASSIGN_OR_RETURN(ItemTable t, from_pq(n, d_, pq_m_, std::move(codes), codebook_));
+  if (has_bounds()) t.add_bounds();
+  return t;
 }
 
 void ItemTable::store_by_rows() {
@@ -608,7 +685,55 @@ std::vector<int8_t> ItemTable::int8_values() const {
 
 size_t ItemTable::bytes() const {
   return f32_.size() * 4 + f16_.size() * 2 + i8_.size() + scales_.size() * 4 + codes_.size() + codebook_.size() * 4 +
-         norms_.size() * 4;
+         groups_.size() + gcodes_.size() + norms_.size() * 4;
+}
+
+std::vector<float> ItemTable::pq_lut(const float* user) const {
+  // One lookup table per sub-space: lut[j][c] = <centroid c of sub-space j, user sub-vector j>.
+  const int64_t m = pq_m_;
+  std::vector<float> lut(static_cast<size_t>(m * 256));
+  for (int64_t j = 0; j < m; ++j) {
+    const int64_t b = sub_begin(j, d_, m), w = sub_begin(j + 1, d_, m) - b;
+    const float* c = codebook_.data() + 256 * b;
+    for (int k = 0; k < 256; ++k) lut[static_cast<size_t>(j * 256 + k)] = dot_row(c + k * w, user + b, w);
+  }
+  return lut;
+}
+
+void ItemTable::add_bounds() {
+  if (precision_ != TablePrecision::kPQ || pq_m_ > 256 || has_bounds()) return;
+  const int64_t m = pq_m_;
+  groups_.assign(static_cast<size_t>(m * 256), 0);
+  std::vector<float> centre, sum;
+  for (int64_t j = 0; j < m; ++j) {
+    // k-means of the sub-space's 256 centroids into 16 groups, from centroids 0, 16, 32, ...
+    const int64_t b = sub_begin(j, d_, m), w = sub_begin(j + 1, d_, m) - b;
+    const float* c = codebook_.data() + 256 * b;
+    uint8_t* group = groups_.data() + j * 256;
+    constexpr int step = 256 / kGroups;
+    centre.resize(static_cast<size_t>(kGroups * w));
+    for (int g = 0; g < kGroups; ++g) std::copy(c + g * step * w, c + (g * step + 1) * w, centre.data() + g * w);
+    for (int it = 0; it < 10; ++it) {
+      for (int k = 0; k < 256; ++k) group[k] = static_cast<uint8_t>(nearest(c + k * w, centre.data(), w, kGroups));
+      sum.assign(static_cast<size_t>(kGroups * w), 0.0f);
+      int count[kGroups] = {};
+      for (int k = 0; k < 256; ++k) {
+        ++count[group[k]];
+        for (int64_t t = 0; t < w; ++t) sum[static_cast<size_t>(group[k] * w + t)] += c[k * w + t];
+      }
+      for (int g = 0; g < kGroups; ++g) {
+        for (int64_t t = 0; count[g] > 0 && t < w; ++t) {
+          centre[static_cast<size_t>(g * w + t)] = sum[static_cast<size_t>(g * w + t)] / static_cast<float>(count[g]);
+        }
+      }
+    }
+  }
+  gcodes_.assign(static_cast<size_t>(panels(n_) * m * kPanel), 0);
+  for (int64_t i = 0; i < n_; ++i) {
+    uint8_t* g = gcodes_.data() + (i / kPanel) * m * kPanel + i % kPanel;
+    const uint8_t* code = codes_.data() + i * m;
+    for (int64_t j = 0; j < m; ++j) g[j * kPanel] = groups_[static_cast<size_t>(j * 256 + code[j])];
+  }
 }
 
 // Scores out[j] of the rows item_at(j), j < count: the per-call preparation (int8: the user vector
@@ -628,28 +753,8 @@ void ItemTable::score_rows(const float* user, const float* bias, int64_t count, 
     return;
   }
   if (precision_ == TablePrecision::kPQ) {
-    // One lookup table per sub-space: lut[j][c] = <centroid c of sub-space j, user sub-vector j>.
-    const int64_t m = pq_m_;
-    std::vector<float> lut(static_cast<size_t>(m * 256));
-    for (int64_t j = 0; j < m; ++j) {
-      const int64_t b = sub_begin(j, d_, m), w = sub_begin(j + 1, d_, m) - b;
-      const float* c = codebook_.data() + 256 * b;
-      for (int k = 0; k < 256; ++k) lut[static_cast<size_t>(j * 256 + k)] = dot_row(c + k * w, user + b, w);
-    }
-    const float* L = lut.data();
-    for (int64_t r = 0; r < count; ++r) {
-      const int64_t i = item_at(r);
-      const uint8_t* code = codes_.data() + i * m;
-      float s0 = 0, s1 = 0;  // two chains, fixed order
-      int64_t j = 0;
-      for (; j + 2 <= m; j += 2) {
-        s0 += L[j * 256 + code[j]];
-        s1 += L[(j + 1) * 256 + code[j + 1]];
-      }
-      if (j < m) s0 += L[j * 256 + code[j]];
-      const float s = s0 + s1;
-      out[r] = bias ? s + bias[i] : s;
-    }
+    const std::vector<float> lut = pq_lut(user);
+    pq_scores(lut.data(), codes_.data(), pq_m_, bias, count, item_at, out);
     return;
   }
   for (int64_t r = 0; r < count; ++r) {
@@ -787,6 +892,8 @@ class TopHeap {
     }
     for (; r < count; ++r) one(r);
   }
+  bool full() const { return static_cast<int64_t>(heap_.size()) >= k_; }
+  float worst() const { return heap_.front().score; }  // when full()
   // Adds another heap's items.
   void merge(const TopHeap& o) {
     for (const ScoredItem& c : o.heap_) {
@@ -810,6 +917,141 @@ std::vector<ScoredItem> top_k(const float* scores, int64_t n, int64_t k, const u
   if (k <= 0 || n <= 0) return {};
   TopHeap heap(std::min(k, n));
   heap.offer(scores, 0, n, excluded);
+  return heap.take();
+}
+
+namespace {
+
+// What ItemTable::top() scans a PQ table with: lookup tables L (m, 256), codes (n, m), group codes
+// (panels, m, 16), group steps q (m, 16); a row's bound is base + delta * (sum of q) + bias[i] +
+// slack + eps * |bias[i]|.
+struct PqBounds {
+  const float* L;
+  const uint8_t* codes;
+  const uint8_t* gcodes;
+  const uint8_t* q;
+  const float* bias;
+  const uint8_t* excluded;
+  int64_t n, m;
+  float base, delta, slack, eps;
+};
+
+// Offers to heap the rows of b whose bound reaches the heap's worst kept score (all rows while it
+// is not full), scored exactly. M > 0: m == M, known at compile time.
+template <int64_t M>
+void pq_top_scan(const PqBounds& b, TopHeap& heap) {
+  const int64_t m = M > 0 ? M : b.m;
+  constexpr int64_t P = ItemTable::kPanel;
+  float sums[P];
+  const v4f base = {b.base, b.base, b.base, b.base}, delta = {b.delta, b.delta, b.delta, b.delta};
+  const v4f slack = {b.slack, b.slack, b.slack, b.slack}, eps = {b.eps, b.eps, b.eps, b.eps};
+  for (int64_t i0 = 0; i0 < b.n; i0 += P) {
+    panel_group_sums(b.gcodes + (i0 / P) * m * P, b.q, m, sums);
+    const int64_t rows = std::min(P, b.n - i0);
+    uint32_t mask = (1u << rows) - 1;
+    if (heap.full()) {
+      const float thr = heap.worst();
+      mask = 0;
+      if (rows == P) {
+        const v4f vt = {thr, thr, thr, thr};
+        for (int c = 0; c < 4; ++c) {
+          const v4f bi = b.bias ? load4(b.bias + i0 + 4 * c) : v4f{0, 0, 0, 0};
+          v4u bits;
+          std::memcpy(&bits, &bi, sizeof bits);
+          bits &= 0x7fffffffu;
+          v4f mag;
+          std::memcpy(&mag, &bits, sizeof mag);
+          const v4f bound = (base + delta * load4(sums + 4 * c)) + bi + (slack + eps * mag);
+          mask |= lane_mask((bound >= vt) | (bound != bound)) << (4 * c);  // NaN bounds: scored (and skipped)
+        }
+      } else {
+        for (int64_t r = 0; r < rows; ++r) {
+          const float bi = b.bias ? b.bias[i0 + r] : 0.0f;
+          const float bound = (b.base + b.delta * sums[r]) + bi + (b.slack + b.eps * std::fabs(bi));
+          mask |= static_cast<uint32_t>(!(bound < thr)) << r;
+        }
+      }
+    }
+    while (mask) {
+      const int64_t i = i0 + __builtin_ctz(mask);
+      mask &= mask - 1;
+      if (b.excluded && b.excluded[i]) continue;
+      float s;
+      pq_scan<M>(b.L, b.codes, m, b.bias, 1, [i](int64_t) { return i; }, &s);
+      if (heap.full() && s < heap.worst()) continue;
+      heap.offer(&s, i, 1, nullptr);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ScoredItem> ItemTable::top(const float* user, const float* bias, int64_t k, const uint8_t* excluded) const {
+  k = std::min(k, n_);
+  if (k <= 0) return {};
+  TopHeap heap(k);
+  const int64_t m = pq_m_;
+  const std::vector<float> lut = has_bounds() ? pq_lut(user) : std::vector<float>();
+  // Per sub-space j and group g, the best score of the group's centroids (empty groups: -inf).
+  std::vector<float> best(static_cast<size_t>(has_bounds() ? m * kGroups : 0), -std::numeric_limits<float>::infinity());
+  double base_sum = 0;         // sum over sub-spaces of the lowest group best
+  float range = 0, absum = 0;  // widest spread of group bests; sum over sub-spaces of the largest |score|
+  bool nan = false;
+  std::vector<float> base(static_cast<size_t>(has_bounds() ? m : 0));
+  for (int64_t j = 0; j < m && has_bounds(); ++j) {
+    float a = 0;
+    for (int c = 0; c < 256; ++c) {
+      const float v = lut[static_cast<size_t>(j * 256 + c)];
+      float& bg = best[static_cast<size_t>(j * kGroups + groups_[static_cast<size_t>(j * 256 + c)])];
+      bg = std::max(bg, v);
+      a = std::max(a, std::fabs(v));
+      nan |= v != v;
+    }
+    float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+    for (int g = 0; g < kGroups; ++g) {
+      const float v = best[static_cast<size_t>(j * kGroups + g)];
+      if (v == -std::numeric_limits<float>::infinity()) continue;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    base[static_cast<size_t>(j)] = lo;
+    base_sum += lo;
+    range = std::max(range, hi - lo);
+    absum += a;
+  }
+  // No bounds, or a user vector whose lookups are not finite or too large to bound in float.
+  if (!has_bounds() || nan || !std::isfinite(3 * absum + range) || !(std::fabs(base_sum) < 1e38)) {
+    std::vector<float> scores(static_cast<size_t>(n_));
+    score(user, bias, scores.data(), 0, n_);
+    heap.offer(scores.data(), 0, n_, excluded);
+    return heap.take();
+  }
+  // Group bests as steps q = ceil((best - base) / delta), so that base + delta * q >= best; 254
+  // steps, plus 1e-3 of a step for the division's rounding, keep q <= 255 (delta > 0 even when
+  // the range is 0 or tiny).
+  const float delta = std::max(range / 254, std::numeric_limits<float>::min());
+  std::vector<uint8_t> q(static_cast<size_t>(m * kGroups), 0);
+  for (int64_t j = 0; j < m; ++j) {
+    for (int g = 0; g < kGroups; ++g) {
+      const float v = best[static_cast<size_t>(j * kGroups + g)];
+      if (v == -std::numeric_limits<float>::infinity()) continue;
+      const float steps = std::ceil((v - base[static_cast<size_t>(j)]) / delta + 1e-3f);
+      q[static_cast<size_t>(j * kGroups + g)] = static_cast<uint8_t>(std::min(255.0f, steps));
+    }
+  }
+  // A row's score (its m lookups summed in float, plus its bias) is at most base_sum + delta * (sum
+  // of its q) + bias, up to the float rounding on either side: within 2m + 16 float epsilons of the
+  // magnitudes met (at most 3 * absum + |bias|), plus 1e-30 for subnormal rounding.
+  const float eps = static_cast<float>(2 * m + 16) * std::numeric_limits<float>::epsilon();
+  const PqBounds pb{lut.data(), codes_.data(), gcodes_.data(), q.data(), bias, excluded, n_, m,
+                    static_cast<float>(base_sum), delta, eps * 3 * absum + 1e-30f, eps};
+  switch (m) {
+    case 8: pq_top_scan<8>(pb, heap); break;
+    case 16: pq_top_scan<16>(pb, heap); break;
+    case 32: pq_top_scan<32>(pb, heap); break;
+    case 64: pq_top_scan<64>(pb, heap); break;
+    default: pq_top_scan<0>(pb, heap); break;
+  }
   return heap.take();
 }
 
@@ -1483,6 +1725,7 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
   }
   const int64_t n = static_cast<int64_t>(m->item_ids_.size());
   VITRINE_ASSIGN_OR_RETURN(m->table_, read_table(f, "rows", rows_storage.value(), rows_m.value(), n, precision));
+  m->table_.add_bounds();
   const int64_t d = m->table_.dim();
   VITRINE_ASSIGN_OR_RETURN(m->bias_, read_vector(f, "bias", {n}));
   if (m->kind_ == "mult-dae") {
@@ -1720,6 +1963,7 @@ std::vector<ScoredItem> RecModel::top_scored(const float* user, int64_t k, const
   const int64_t n = num_items();
   k = std::min(k, n);
   if (k <= 0) return {};
+  if (table_.has_bounds()) return table_.top(user, bias_.data(), k, excluded);
   if (table_.precision() == TablePrecision::kPQ) {  // its lookup tables are built per score() call: once
     std::vector<float> scores(static_cast<size_t>(n));
     score(user, scores.data(), ctx);
