@@ -10,7 +10,8 @@
 // /own/, for the demo page's ?recommender=, ?catalog=, ?tagHead= and ?reviews= parameters.
 // Also importable: `const { url, close } = await serve({ port: 0, isolated: true, own })`; with
 // `dir`, serves that folder as the site root instead (e.g. a built app) and `url` is its index;
-// `headers` are added to every response.
+// `headers` are added to every response; `onRequest(url)` sees every request's path and query
+// first (a page that runs without a driver reports its progress by fetching a URL).
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -30,12 +31,13 @@ const TYPES = {
   '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
-export function serve({ port = 8080, isolated = false, csp = false, host = '127.0.0.1', dir = null, own = null, headers: extra = {} } = {}) {
+export function serve({ port = 8080, isolated = false, csp = false, host = '127.0.0.1', dir = null, own = null, headers: extra = {}, onRequest = null } = {}) {
   const base = dir ? path.resolve(dir) : root;
   const ownBase = own ? path.resolve(own) : null;
   const served = { requests: 0, bytes: 0 };  // requests answered and file bytes sent, for page-budget reports
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
+    onRequest?.(url.pathname + url.search);
     let rel = decodeURIComponent(url.pathname).replace(/^\/+/, '');
     if (rel === '' && !dir) {
       res.writeHead(302, { Location: '/web/demo/index.html' });

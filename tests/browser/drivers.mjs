@@ -25,6 +25,9 @@ const PATHS = {
   miniBrowser: process.env.VITRINE_MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
 };
 
+/** The browser's executable (Chromium, Firefox ESR) or WebKitWebDriver. */
+export const executable = (engine) => (engine === 'webkit' ? PATHS.webkitDriver : PATHS[engine]);
+
 /** Whether `engine`'s browser is installed here (scripts/bootstrap.sh installs all three). */
 export function available(engine) {
   const files = engine === 'webkit' ? [PATHS.webkitDriver, PATHS.miniBrowser] : [PATHS[engine]];
