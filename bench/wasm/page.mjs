@@ -77,7 +77,7 @@ const summarize = (tasks) => ({ count: tasks.length, total_ms: tasks.reduce((s, 
 async function firstResult(page) {
   await page.waitFor(() => document.body.dataset.ready === 'true' || document.getElementById('errors').textContent, null, 120_000);
   const [errors, marks] = await page.evaluate(() => [document.getElementById('errors').textContent,
-    Object.fromEntries(['vitrine-script', 'vitrine-created', 'vitrine-first-result'].map((n) => [n, performance.getEntriesByName(n)[0]?.startTime ?? null]))]);
+    Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('vitrine-')).map((m) => [m.name, m.startTime]))]);
   if (errors) throw new Error(errors);
   return marks;
 }
