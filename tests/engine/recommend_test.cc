@@ -869,7 +869,7 @@ TEST(ItemTable, PqTopWithBoundsEqualsTheFullRanking) {
   };
   for (const Case c : {Case{1000, 64, 32, false}, Case{1003, 48, 16, false}, Case{517, 25, 12, false}, Case{300, 40, 8, false},
                        Case{77, 200, 16, false}, Case{40, 64, 64, false}, Case{33, 300, 300, false}, Case{2000, 64, 32, true},
-                       Case{1500, 24, 12, true}}) {
+                       Case{1500, 24, 12, true}, Case{300, 256, 256, false}, Case{700, 256, 256, true}}) {
     SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " m=" + std::to_string(c.m));
     std::vector<uint8_t> codes(static_cast<size_t>(c.n * c.m));
     for (auto& x : codes) x = static_cast<uint8_t>(rng() % 256);
@@ -894,6 +894,10 @@ TEST(ItemTable, PqTopWithBoundsEqualsTheFullRanking) {
       if (trial % 2 == 0) {
         bias = random_vec(static_cast<size_t>(c.n), rng, trial % 4 == 0 ? 3.0f : 0.2f);
         if (trial % 4 == 0) for (float& b : bias) b = std::round(b);  // many equal biases
+        if (trial == 6 || trial == 10) {  // biases the bound must survive: NaN, infinities, huge
+          const float special[] = {NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 3e38f, -3e38f, INFINITY};
+          for (size_t s = 0; s < std::size(special); ++s) bias[(s * 7919 + static_cast<size_t>(trial)) % bias.size()] = special[s];
+        }
       }
       std::vector<uint8_t> ex;
       if (trial % 3 == 1) {

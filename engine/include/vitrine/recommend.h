@@ -142,7 +142,7 @@ class ItemTable {
   int64_t pq_m_ = 0;
   std::vector<uint8_t> codes_;    // pq: (n, m)
   std::vector<float> codebook_;   // pq: 256 x d, by sub-space
-  std::vector<uint8_t> groups_;   // pq bounds: (m, 256) group of each centroid, < 16
+  std::vector<uint8_t> groups_;   // pq bounds: (m, 256) group of each centroid, < 32
   std::vector<uint8_t> gcodes_;   // pq bounds: (panels, m, kPanel) group of each row's code
   std::vector<float> norms_;   // L2 norm of each (stored, dequantized) row
   void finish();               // computes norms_

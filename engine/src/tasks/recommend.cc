@@ -706,7 +706,7 @@ void ItemTable::add_bounds() {
   groups_.assign(static_cast<size_t>(m * 256), 0);
   std::vector<float> centre, sum;
   for (int64_t j = 0; j < m; ++j) {
-    // k-means of the sub-space's 256 centroids into 16 groups, from centroids 0, 16, 32, ...
+    // k-means of the sub-space's 256 centroids into kGroups groups, from centroids 0, 8, 16, ...
     const int64_t b = sub_begin(j, d_, m), w = sub_begin(j + 1, d_, m) - b;
     const float* c = codebook_.data() + 256 * b;
     uint8_t* group = groups_.data() + j * 256;
@@ -923,7 +923,7 @@ std::vector<ScoredItem> top_k(const float* scores, int64_t n, int64_t k, const u
 namespace {
 
 // What ItemTable::top() scans a PQ table with: lookup tables L (m, 256), codes (n, m), group codes
-// (panels, m, 16), group steps q (m, 16); a row's bound is base + delta * (sum of q) + bias[i] +
+// (panels, m, 16), group steps q (m, kGroups); a row's bound is base + delta * (sum of q) + bias[i] +
 // slack + eps * |bias[i]|.
 struct PqBounds {
   const float* L;
@@ -1040,8 +1040,10 @@ std::vector<ScoredItem> ItemTable::top(const float* user, const float* bias, int
     }
   }
   // A row's score (its m lookups summed in float, plus its bias) is at most base_sum + delta * (sum
-  // of its q) + bias, up to the float rounding on either side: within 2m + 16 float epsilons of the
-  // magnitudes met (at most 3 * absum + |bias|), plus 1e-30 for subnormal rounding.
+  // of its q) + bias, up to the float rounding on either side: the score's sum rounds by at most
+  // (m/2 + 1) units in the last place of absum + |bias|, the bound's few operations by a few units
+  // of their magnitudes (at most about 5 * absum + |bias|); slack = 3 * eps * absum + eps * |bias|
+  // with eps = 2m + 16 float epsilons covers both with room to spare, plus 1e-30 for subnormals.
   const float eps = static_cast<float>(2 * m + 16) * std::numeric_limits<float>::epsilon();
   const PqBounds pb{lut.data(), codes_.data(), gcodes_.data(), q.data(), bias, excluded, n_, m,
                     static_cast<float>(base_sum), delta, eps * 3 * absum + 1e-30f, eps};
