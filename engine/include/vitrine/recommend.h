@@ -147,6 +147,7 @@ class ItemTable {
   std::vector<float> norms_;   // L2 norm of each (stored, dequantized) row
   void finish();               // computes norms_
   std::vector<float> pq_lut(const float* user) const;  // (m, 256): <centroid, user sub-vector>
+  void fill_group_codes();                             // gcodes_ from codes_ and groups_
   template <typename ItemAt>
   void score_rows(const float* user, const float* bias, int64_t count, ItemAt item_at, float* out) const;
 };

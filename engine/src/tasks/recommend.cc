@@ -651,7 +651,10 @@ Result<ItemTable> ItemTable::with_rows(const float* rows, int64_t n) const {
     }
   }
   VITRINE_ASSIGN_OR_RETURN(ItemTable t, from_pq(n, d_, pq_m_, std::move(codes), codebook_));
-  if (has_bounds()) t.add_bounds();
+  if (has_bounds()) {  // the same codebook: the same centroid groups
+    t.groups_ = groups_;
+    t.fill_group_codes();
+  }
   return t;
 }
 
@@ -728,6 +731,11 @@ void ItemTable::add_bounds() {
       }
     }
   }
+  fill_group_codes();
+}
+
+void ItemTable::fill_group_codes() {
+  const int64_t m = pq_m_;
   gcodes_.assign(static_cast<size_t>(panels(n_) * m * kPanel), 0);
   for (int64_t i = 0; i < n_; ++i) {
     uint8_t* g = gcodes_.data() + (i / kPanel) * m * kPanel + i % kPanel;
@@ -978,7 +986,6 @@ void pq_top_scan(const PqBounds& b, TopHeap& heap) {
       if (b.excluded && b.excluded[i]) continue;
       float s;
       pq_scan<M>(b.L, b.codes, m, b.bias, 1, [i](int64_t) { return i; }, &s);
-      if (heap.full() && s < heap.worst()) continue;
       heap.offer(&s, i, 1, nullptr);
     }
   }
@@ -990,15 +997,22 @@ std::vector<ScoredItem> ItemTable::top(const float* user, const float* bias, int
   k = std::min(k, n_);
   if (k <= 0) return {};
   TopHeap heap(k);
+  std::vector<float> scores;  // every row's score, when the rows are not bounded
+  if (!has_bounds()) {
+    scores.resize(static_cast<size_t>(n_));
+    score(user, bias, scores.data(), 0, n_);
+    heap.offer(scores.data(), 0, n_, excluded);
+    return heap.take();
+  }
   const int64_t m = pq_m_;
-  const std::vector<float> lut = has_bounds() ? pq_lut(user) : std::vector<float>();
+  const std::vector<float> lut = pq_lut(user);
   // Per sub-space j and group g, the best score of the group's centroids (empty groups: -inf).
-  std::vector<float> best(static_cast<size_t>(has_bounds() ? m * kGroups : 0), -std::numeric_limits<float>::infinity());
+  std::vector<float> best(static_cast<size_t>(m * kGroups), -std::numeric_limits<float>::infinity());
   double base_sum = 0;         // sum over sub-spaces of the lowest group best
   float range = 0, absum = 0;  // widest spread of group bests; sum over sub-spaces of the largest |score|
   bool nan = false;
-  std::vector<float> base(static_cast<size_t>(has_bounds() ? m : 0));
-  for (int64_t j = 0; j < m && has_bounds(); ++j) {
+  std::vector<float> base(static_cast<size_t>(m));
+  for (int64_t j = 0; j < m; ++j) {
     float a = 0;
     for (int c = 0; c < 256; ++c) {
       const float v = lut[static_cast<size_t>(j * 256 + c)];
@@ -1019,10 +1033,11 @@ std::vector<ScoredItem> ItemTable::top(const float* user, const float* bias, int
     range = std::max(range, hi - lo);
     absum += a;
   }
-  // No bounds, or a user vector whose lookups are not finite or too large to bound in float.
-  if (!has_bounds() || nan || !std::isfinite(3 * absum + range) || !(std::fabs(base_sum) < 1e38)) {
-    std::vector<float> scores(static_cast<size_t>(n_));
-    score(user, bias, scores.data(), 0, n_);
+  // A user vector whose lookups are not finite or too large to bound in float: every row scored
+  // (as score() does, with the lookup tables already built).
+  if (nan || !std::isfinite(3 * absum + range) || !(std::fabs(base_sum) < 1e38)) {
+    scores.resize(static_cast<size_t>(n_));
+    pq_scores(lut.data(), codes_.data(), m, bias, n_, [](int64_t r) { return r; }, scores.data());
     heap.offer(scores.data(), 0, n_, excluded);
     return heap.take();
   }
