@@ -37,6 +37,12 @@ const engines = arg('engines', quick ? 'chromium' : 'chromium,firefox,webkit').s
 const runs = Number(arg('runs', quick ? 2 : 5));
 const cycles = Number(arg('cycles', quick ? 20 : 100));
 const TASKS = ['recommend', 'tag', 'review'];
+const BATCH = Math.max(10, Math.round(cycles / 5));  // memory is sampled after 10 cycles, then every BATCH
+// A memory run's result from its [cycles, bytes] samples: flat means within ±5%.
+const memoryChange = (samples) => {
+  const change = samples.at(-1)[1] / samples[0][1] - 1;
+  return { samples, change, flat: Math.abs(change) <= 0.05 };
+};
 const INTERACTIONS = 20;
 
 // Resident memory of a process and all its descendants (kB → bytes).
@@ -120,8 +126,7 @@ async function memoryRunUndriven(engine, task) {
     if (m) onProgress(m[1], decodeURIComponent(m[2]));
   } });
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-ff-'));
-  const batch = Math.max(10, Math.round(cycles / 5));
-  const url = server.url.replace('index.html', `product.html?task=${task}&cycles=${cycles}&batch=${batch}`);
+  const url = server.url.replace('index.html', `product.html?task=${task}&cycles=${cycles}&batch=${BATCH}`);
   const child = spawn(executable(engine), ['--headless', '--no-remote', '--profile', profile, url], { stdio: 'ignore' });
   const version = execFileSync(executable(engine), ['--version'], { encoding: 'utf8' }).trim();
   try {
@@ -141,8 +146,7 @@ async function memoryRunUndriven(engine, task) {
       };
       child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${engine} exited (${code})`)); });
     });
-    const first = samples[0][1], last = samples.at(-1)[1];
-    return { version, driven: false, samples, change: last / first - 1, flat: Math.abs(last / first - 1) <= 0.05 };
+    return { version, driven: false, ...memoryChange(samples) };
   } finally {
     child.removeAllListeners('exit');
     child.kill();
@@ -164,7 +168,7 @@ async function memoryRun(engine, task) {
     await new Promise((r) => setTimeout(r, 1000));
     samples.push([10, treeRss(browser.pid)]);
     for (let done = 10; done < cycles;) {
-      const n = Math.min(cycles - done, Math.max(10, Math.round(cycles / 5)));
+      const n = Math.min(cycles - done, BATCH);
       await page.evaluate((k) => window.cycle(k), n);
       done += n;
       await new Promise((r) => setTimeout(r, 1000));
@@ -172,8 +176,7 @@ async function memoryRun(engine, task) {
     }
     const errors = await page.evaluate(() => document.getElementById('errors').textContent);
     if (errors) throw new Error(errors);
-    const first = samples[0][1], last = samples.at(-1)[1];
-    return { version: browser.version, driven: true, samples, change: last / first - 1, flat: Math.abs(last / first - 1) <= 0.05 };
+    return { version: browser.version, driven: true, ...memoryChange(samples) };
   } finally {
     await browser.close();
     await server.close();
@@ -208,7 +211,7 @@ for (const engine of parts.includes('memory') ? engines : []) {
 }
 
 const out = path.resolve(arg('out', path.join(root, 'bench/results/page.json')));
-if (!(parts.includes('load') && parts.includes('memory') && engines.length === 3) && fs.existsSync(out)) {
+if ((arg('parts') !== undefined || arg('engines') !== undefined) && fs.existsSync(out)) {  // a partial run
   const old = JSON.parse(fs.readFileSync(out, 'utf8'));
   if (!parts.includes('load')) Object.assign(result, { date_load: old.date_load ?? old.date, runs: old.runs, load: old.load });
   result.memory = [...(old.memory ?? []).filter((r) => !result.memory.some((n) => n.engine === r.engine)), ...result.memory];
