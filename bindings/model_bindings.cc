@@ -17,7 +17,8 @@ EMSCRIPTEN_BINDINGS(vitrine_model) {
                                 method("outputDtypes", &H::output_dtypes), method("setInput", &H::set_input), method("run", &H::run),
                                 method("output", &H::output), method("outputShape", &H::output_shape), method("metadata", &H::metadata),
                                 method("save", &H::save), method("carry", &H::carry), method("input", &H::input),
-                                method("inputShape", &H::input_shape));
+                                method("inputShape", &H::input_shape), method("setProfiling", &H::set_profiling),
+                                method("profile", &H::profile));
 }
 
 }  // namespace vitrine::wasm

@@ -184,6 +184,37 @@ class ModelHandle : public HandleBase {
 
   std::shared_ptr<Graph> graph() const { return graph_; }
 
+  // Per-operator timing on or off (ModelRunner::set_profiling).
+  int set_profiling(bool on) {
+    if (!graph_) return not_loaded();
+    return record(runner_->set_profiling(on), &error_);
+  }
+
+  // The last run's per-operator times: [{ op, node, ms, flops, segment }], or null with lastError()
+  // and lastCode() set (profiling off, no run yet).
+  val profile() {
+    if (!graph_) {
+      last_code_ = not_loaded();
+      return val::null();
+    }
+    Result<std::vector<OpTime>> rows = runner_->profile();
+    if (!rows.ok()) {
+      last_code_ = record(rows.status(), &error_);
+      return val::null();
+    }
+    val out = val::array();
+    for (const OpTime& t : rows.value()) {
+      val row = val::object();
+      row.set("op", t.op);
+      row.set("node", t.node);
+      row.set("ms", t.ms);
+      row.set("flops", t.flops);
+      row.set("segment", t.segment);
+      out.call<void>("push", row);
+    }
+    return out;
+  }
+
   // The model file's metadata entries (task, labels, ...) as a plain object of strings.
   val metadata() const {
     val out = val::object();

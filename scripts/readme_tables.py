@@ -42,13 +42,44 @@ def dense(d):
 
 
 def mobilenet(d):
-    rows = ["| engine | variant | threads | median ms | p10 | p90 |", "|---|---|---|---|---|---|"]
+    passes = d.get("settings", {}).get("passes", 1)
+    rows = [f"Median of {passes} pass medians [pass min..max]; ratios are per pass, then their median [min..max].", "",
+            "| engine | variant | threads | median ms | pass spread | p10 | p90 |", "|---|---|---|---|---|---|---|"]
     for r in d["records"]:
-        rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['median_ms']:.2f} | "
+        spread = f"{r['spread_ms'][0]:.2f}..{r['spread_ms'][1]:.2f}" if r.get("spread_ms") else ""
+        rows.append(f"| {r['engine']} | {r['variant']} | {r['threads']} | {r['median_ms']:.2f} | {spread} | "
                     f"{r.get('p10_ms', 0):.2f} | {r.get('p90_ms', 0):.2f} |")
     rows += ["", "| threads | Vitrine variant | vs | ratio (Vitrine ms / other ms) |", "|---|---|---|---|"]
     for q in d.get("ratios", []):
-        rows.append(f"| {q['threads']} | {q['vitrine_variant']} | {q['peer']} {q['peer_variant']} | {q['ratio']:.2f} |")
+        spread = f" [{q['spread'][0]:.2f}..{q['spread'][1]:.2f}]" if q.get("spread") else ""
+        rows.append(f"| {q['threads']} | {q['vitrine_variant']} | {q['peer']} {q['peer_variant']} | {q['ratio']:.2f}{spread} |")
+    crit = [f"{c['criterion']}: {c['ratio']:.2f} ({'met' if c['met'] else 'not met'})" for c in d.get("criteria", []) if c.get("ratio") is not None]
+    if crit:
+        rows += [""] + [f"- {c}" for c in crit]
+    prof = d.get("profile", {}).get("by_kind")
+    if prof:
+        cols = list(prof.keys())
+        kinds = []
+        for b in prof.values():
+            for k in b["kinds"]:
+                if k["kind"] not in kinds:
+                    kinds.append(k["kind"])
+        rows += ["", "Where the time goes (`model.setProfiling(true)`; sum of per-operator medians by kind, ms and GFLOP/s):", "",
+                 "| kind | operators | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+        for kind in kinds:
+            cells = []
+            n = ""
+            for c in cols:
+                k = next((x for x in prof[c]["kinds"] if x["kind"] == kind), None)
+                if k is None:
+                    cells.append("")
+                    continue
+                n = n or str(k["ops"])
+                rate = f", {k['flops'] / k['ms'] / 1e6:.1f} GF/s" if k["flops"] and k["ms"] > 0 else ""
+                share = k["ms"] / prof[c]["total_ms"] * 100 if prof[c]["total_ms"] else 0
+                cells.append(f"{k['ms']:.2f} ms ({share:.0f}%){rate}")
+            rows.append(f"| {kind} | {n} | " + " | ".join(cells) + " |")
+        rows.append("| total | | " + " | ".join(f"{prof[c]['total_ms']:.2f} ms" for c in cols) + " |")
     return "\n".join(rows)
 
 

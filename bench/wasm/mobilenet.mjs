@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench -- mobilenet [--runs N] [--model PATH] [--verbose]
+// npm run bench -- mobilenet [--runs N] [--passes P] [--model PATH] [--verbose]
 // Latency of one MobileNetV2 inference (1×3×224×224 fp32, torchvision architecture) in Vitrine's
 // wasm variants and in two peers running in the same Node process model, on the same machine, in
 // the same run:
@@ -11,7 +11,12 @@
 //                    what tfjs-converter would produce from a frozen graph)
 // Every configuration runs in its own child process (this file with --child). Medians, p10 and p90
 // over --runs timed runs after 5 warm-up runs; the input copy in and the logits copy out are timed.
+// The whole list runs --passes times in turn (default 3); a configuration's figure is the median of
+// its pass medians, and each ratio the median of its per-pass ratios, both with their spread.
 // Also checks that Vitrine's logits match onnxruntime-web's on the same input (1e-4 max abs).
+// Then profiles Vitrine per operator (model.setProfiling: XNNPACK's per-operator timer) in wasm
+// simd on 1 thread and simd-threads on 2, and natively (vitrine-run --profile), and sums the
+// operators by kind (1×1 convolutions, depthwise, ...) with their GFLOP/s: where the time goes.
 // Peers are dev dependencies in bench/package.json (scripts/bench.sh installs them).
 // Writes bench/results/mobilenet.json and prints a table plus Vitrine/peer latency ratios.
 import { spawnSync } from 'node:child_process';
@@ -27,6 +32,7 @@ import { arg, args, flag, loadTfjsWasm, npyFile as writeNpy, quantile, readNpyFl
 const self = fileURLToPath(import.meta.url);
 
 const runs = Number(arg('runs', 40));
+const passes = Math.max(1, Number(arg('passes', 3)));
 const warmup = 5;
 const cache = process.env.VITRINE_CACHE || path.join(os.homedir(), '.cache/vitrine');
 // Default: the parity models folder of scripts/prepare-test-models.sh (exports them when missing).
@@ -75,6 +81,54 @@ async function childVitrine({ variant, threads, input }) {
   model.dispose();
   runtime.dispose();
   return { records: [{ engine: 'vitrine', variant, threads, ...t }], output: Array.from(output), info };
+}
+
+// Per-operator times: medians over --runs profiled runs (after the warm-up) of each operator.
+async function childVitrineProfile({ variant, threads, input }) {
+  const { createRuntime } = await import('../../web/src/index.js');
+  const runtime = await createRuntime({ variant, threads: variant === 'simd' ? 1 : 2 });
+  runtime.setThreads(threads);
+  const model = await runtime.loadModel(modelPath);
+  model.setProfiling(true);
+  const samples = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    model.run(input);
+    if (i >= warmup) samples.push(model.profile());
+  }
+  model.dispose();
+  runtime.dispose();
+  return { profile: summarizeProfile(samples), info: { variant, threads } };
+}
+
+function summarizeProfile(samples) {
+  const median = (v) => quantile([...v].sort((a, b) => a - b), 0.5);
+  return {
+    runs: samples.length,
+    total_ms: median(samples.map((s) => s.reduce((a, r) => a + r.ms, 0))),
+    ops: samples[0].map((r, k) => ({ ...r, ms: median(samples.map((s) => s[k].ms)) })),
+  };
+}
+
+// The kind of work an operator does, for the profile's summary.
+function opKind({ op, node }) {
+  if (op.includes('DWConv')) return 'depthwise 3×3 convolution';
+  if (node.startsWith('dense') || op === 'engine dense') return 'classifier (dense 1280→1000, one row)';
+  if (op.startsWith('Fully Connected') && node.startsWith('conv2d')) return '1×1 convolution (GEMM)';
+  if (op.startsWith('Convolution') && op.includes('IGEMM')) return 'first 3×3 convolution (IGEMM)';
+  return 'other (input transpose, adds, mean, reshapes)';
+}
+
+function byKind(profile) {
+  const kinds = new Map();
+  for (const r of profile.ops) {
+    const k = opKind(r);
+    const e = kinds.get(k) ?? { kind: k, ops: 0, ms: 0, flops: 0 };
+    e.ops += 1;
+    e.ms += r.ms;
+    e.flops += r.flops;
+    kinds.set(k, e);
+  }
+  return [...kinds.values()].sort((a, b) => b.ms - a.ms);
 }
 
 async function childOrt({ threads, input }) {
@@ -226,7 +280,7 @@ async function childTfjs({ threads, input }) {
 async function child() {
   const engine = arg('child');
   const options = { variant: arg('variant'), threads: Number(arg('threads')), input: readInput(arg('input')) };
-  const fn = { vitrine: childVitrine, 'onnxruntime-web': childOrt, 'tfjs-wasm': childTfjs }[engine];
+  const fn = { vitrine: childVitrine, 'vitrine-profile': childVitrineProfile, 'onnxruntime-web': childOrt, 'tfjs-wasm': childTfjs }[engine];
   const result = await fn(options);
   fs.writeFileSync(arg('out'), JSON.stringify(result));
   process.exit(0);  // peers may leave worker threads running
@@ -292,14 +346,18 @@ async function parent() {
     { engine: 'vitrine', variant: 'simd-threads', threads: 2 },
     { engine: 'onnxruntime-web', threads: 2 },
     { engine: 'tfjs-wasm', threads: 2 },
+    { engine: 'vitrine-profile', variant: 'simd', threads: 1 },
+    { engine: 'vitrine-profile', variant: 'simd-threads', threads: 2 },
   ];
-  const records = [];
+  const profiles = {};
+  const passRecords = [];  // one per configuration and pass
   const outputs = {};
   const notes = [];
   const infos = {};
   let failed = false;
-  for (const c of configs) {
-    const label = `${c.engine}${c.variant ? ' ' + c.variant : ''}, ${c.threads} thread${c.threads > 1 ? 's' : ''}`;
+  const runChild = (c, pass) => {
+    const label = `${c.engine}${c.variant ? ' ' + c.variant : ''}, ${c.threads} thread${c.threads > 1 ? 's' : ''}` +
+      (pass === null ? '' : ` (pass ${pass + 1}/${passes})`);
     const out = path.join(tmp, 'out.json');
     fs.rmSync(out, { force: true });
     const childArgs = [self, '--child', c.engine, '--threads', String(c.threads), '--runs', String(runs),
@@ -312,36 +370,70 @@ async function parent() {
       console.error(`[mobilenet] ${label}: FAILED (${why})`);
       if (!flag('verbose')) process.stderr.write(r.stderr.split('\n').slice(-15).join('\n') + '\n');
       notes.push(`${label}: failed: ${why}`);
-      if (c.engine === 'vitrine') failed = true;
-      continue;
+      if (c.engine.startsWith('vitrine')) failed = true;
+      return;
     }
     const result = JSON.parse(fs.readFileSync(out, 'utf8'));
-    records.push(...result.records);
+    if (result.profile) {
+      profiles[`wasm ${c.variant} ${c.threads}t`] = result.profile;
+      console.error(`[mobilenet] ${label}: profiled, operators sum to ${result.profile.total_ms.toFixed(2)} ms`);
+      return;
+    }
+    passRecords.push(...result.records.map((rec) => ({ ...rec, pass })));
     if (result.output) outputs[`${c.engine}/${c.variant ?? ''}/${c.threads}`] = result.output;
     infos[`${c.engine}/${c.variant ?? ''}/${c.threads}`] = result.info;
     const summary = result.records.map((rec) => `${rec.variant} ${rec.median_ms.toFixed(2)} ms`).join(', ');
     console.error(`[mobilenet] ${label}: ${summary}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  }
+  };
   // Native XNNPACK ceiling: the same model and input through build/native's vitrine-run --bench.
   const tool = path.join(root, 'build/native/engine/tools/vitrine-run');
+  const npyFile = path.join(tmp, 'input.npy');
+  fs.writeFileSync(npyFile, writeNpy(x, SHAPE));
+  if (!fs.existsSync(tool)) notes.push('native: build/native/engine/tools/vitrine-run not built');
+  const runNative = (threads, pass) => {
+    if (!fs.existsSync(tool)) return;
+    const r = spawnSync(tool, [modelPath, '--input', npyFile, '--threads', String(threads), '--bench', String(runs)],
+      { encoding: 'utf8' });
+    const line = (r.stdout || '').split('\n').find((l) => l.startsWith('{'));
+    if (r.status !== 0 || !line) {
+      notes.push(`native, ${threads} thread(s): failed: ${(r.stderr || '').trim().slice(0, 200)}`);
+      return;
+    }
+    const m = JSON.parse(line);
+    passRecords.push({ engine: 'native', variant: 'xnnpack', threads, median_ms: m.median_ms, p10_ms: m.p10_ms,
+      p90_ms: m.p90_ms, runs: m.runs, pass });
+    console.error(`[mobilenet] native xnnpack, ${threads} thread(s) (pass ${pass + 1}/${passes}): ${m.median_ms.toFixed(2)} ms`);
+  };
+  // The whole list runs --passes times in turn, so that every engine meets the machine's slow and
+  // fast moments alike; ratios are taken within a pass.
+  for (let pass = 0; pass < passes; pass++) {
+    for (const c of configs.filter((c) => c.engine !== 'vitrine-profile')) runChild(c, pass);
+    for (const threads of [1, 2]) runNative(threads, pass);
+  }
+  for (const c of configs.filter((c) => c.engine === 'vitrine-profile')) runChild(c, null);
   if (fs.existsSync(tool)) {
-    const npyFile = path.join(tmp, 'input.npy');
-fs.writeFileSync(npyFile, writeNpy(x, SHAPE));
     for (const threads of [1, 2]) {
-      const r = spawnSync(tool, [modelPath, '--input', npyFile, '--threads', String(threads), '--bench', String(runs)],
-        { encoding: 'utf8' });
-      const line = (r.stdout || '').split('\n').find((l) => l.startsWith('{'));
-      if (r.status !== 0 || !line) {
-        notes.push(`native, ${threads} thread(s): failed: ${(r.stderr || '').trim().slice(0, 200)}`);
+      const p = spawnSync(tool, [modelPath, '--input', npyFile, '--threads', String(threads), '--profile', String(runs)],
+        { encoding: 'utf8', maxBuffer: 16 << 20 });
+      if (p.status !== 0) {
+        notes.push(`native profile, ${threads} thread(s): failed: ${(p.stderr || '').trim().slice(0, 200)}`);
         continue;
       }
-      const m = JSON.parse(line);
-      records.push({ engine: 'native', variant: 'xnnpack', threads, median_ms: m.median_ms, p10_ms: m.p10_ms,
-        p90_ms: m.p90_ms, runs: m.runs });
-      console.error(`[mobilenet] native xnnpack, ${threads} thread(s): ${m.median_ms.toFixed(2)} ms`);
+      const prof = JSON.parse(p.stdout);
+      profiles[`native ${threads}t`] = { runs: prof.runs, total_ms: prof.total_ms, ops: prof.ops };
     }
-  } else {
-    notes.push('native: build/native/engine/tools/vitrine-run not built');
+  }
+  // Per configuration: the median of its pass medians, with their spread.
+  const median = (v) => quantile([...v].sort((a, b) => a - b), 0.5);
+  const keyOf = (r) => `${r.engine}|${r.variant}|${r.threads}`;
+  const records = [];
+  for (const key of [...new Set(passRecords.map(keyOf))]) {
+    const mine = passRecords.filter((r) => keyOf(r) === key);
+    const ms = mine.map((r) => r.median_ms);
+    records.push({
+      ...mine[0], pass: undefined, median_ms: median(ms), p10_ms: median(mine.map((r) => r.p10_ms)),
+      p90_ms: median(mine.map((r) => r.p90_ms)), pass_medians_ms: ms, spread_ms: [Math.min(...ms), Math.max(...ms)],
+    });
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 
@@ -363,16 +455,32 @@ fs.writeFileSync(npyFile, writeNpy(x, SHAPE));
   if (reference && torch) notes.push(`onnxruntime-web vs PyTorch: max abs ${maxAbsDiff(reference, torch).toExponential(2)}`);
   if (!reference) notes.push('no onnxruntime-web output: Vitrine correctness not checked');
 
-  // ratios: Vitrine / peer at the same thread count (< 1: Vitrine is faster)
+  // ratios: Vitrine / peer at the same thread count (< 1: Vitrine is faster), per pass, then the
+  // median of the pass ratios with their spread
   const ratios = [];
   for (const v of records.filter((r) => r.engine === 'vitrine')) {
     for (const p of records.filter((r) => r.engine !== 'vitrine' && r.threads === v.threads)) {
+      const perPass = [];
+      for (let pass = 0; pass < passes; pass++) {
+        const a = passRecords.find((r) => keyOf(r) === keyOf(v) && r.pass === pass);
+        const b = passRecords.find((r) => keyOf(r) === keyOf(p) && r.pass === pass);
+        if (a && b) perPass.push(a.median_ms / b.median_ms);
+      }
+      if (!perPass.length) continue;
       ratios.push({
         threads: v.threads, vitrine_variant: v.variant, peer: p.engine, peer_variant: p.variant,
-        vitrine_ms: v.median_ms, peer_ms: p.median_ms, ratio: v.median_ms / p.median_ms,
+        vitrine_ms: v.median_ms, peer_ms: p.median_ms, ratio: median(perPass),
+        spread: [Math.min(...perPass), Math.max(...perPass)], pass_ratios: perPass,
       });
     }
   }
+  // issue 21's targets: Vitrine simd on 1 thread, simd-threads on 2
+  const criteria = [[1, 'simd', 'onnxruntime-web', 'wasm', 0.5], [1, 'simd', 'tfjs-wasm', 'fused', 0.7],
+    [2, 'simd-threads', 'onnxruntime-web', 'wasm', 0.6], [2, 'simd-threads', 'tfjs-wasm', 'fused', 0.85]].map(([threads, variant, peer, peerVariant, target]) => {
+    const q = ratios.find((r) => r.threads === threads && r.vitrine_variant === variant && r.peer === peer && r.peer_variant === peerVariant);
+    return { criterion: `${threads} thread${threads > 1 ? 's' : ''}: vitrine ${variant} <= ${target}x ${peer} ${peerVariant}`, target,
+      ratio: q?.ratio ?? null, spread: q?.spread ?? null, met: q ? q.ratio <= target : null };
+  });
 
   const tfInfo = infos['tfjs-wasm//1'] ?? infos['tfjs-wasm//2'];
   notes.push(
@@ -414,26 +522,39 @@ fs.writeFileSync(npyFile, writeNpy(x, SHAPE));
       '@tensorflow/tfjs': version('@tensorflow/tfjs'),
       '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
     },
+    settings: { runs, passes, warmup },
     records,
     ratios,
+    criteria,
     correctness: { tolerance: TOLERANCE, results: correctness },
+    profile: {
+      what: 'per-operator medians over --runs profiled runs (XNNPACK\'s per-operator timer; model.setProfiling in wasm, ' +
+        'vitrine-run --profile natively); flops = 2 × multiply-adds of the node; XNNPACK fuses each ReLU6 into its ' +
+        'convolution and runs 1×1 convolutions as fully-connected GEMMs',
+      by_kind: Object.fromEntries(Object.entries(profiles).map(([k, p]) => [k, { total_ms: p.total_ms, kinds: byKind(p) }])),
+      runs: profiles,
+    },
     notes,
   };
   fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
   fs.writeFileSync(path.join(root, 'bench/results/mobilenet.json'), JSON.stringify(result, null, 2) + '\n');
 
   const f = (v, w = 9) => v.toFixed(2).padStart(w);
-  console.log(`MobileNetV2 1×3×224×224 fp32, median of ${runs} runs after ${warmup} warm-up (${cpus.length}× ${cpus[0]?.model}, Node ${process.version})`);
-  console.log('engine            variant        threads  median ms    p10 ms    p90 ms');
+  console.log(`MobileNetV2 1×3×224×224 fp32, median of ${passes} pass medians (each of ${runs} runs after ${warmup} warm-up; ` +
+    `${cpus.length}× ${cpus[0]?.model}, Node ${process.version})`);
+  console.log('engine            variant        threads  median ms    p10 ms    p90 ms   pass spread ms');
   for (const r of [...records].sort((a, b) => a.threads - b.threads)) {
     console.log(`${r.engine.padEnd(17)} ${r.variant.padEnd(14)} ${String(r.threads).padStart(7)}  ` +
-      `${f(r.median_ms)} ${f(r.p10_ms)} ${f(r.p90_ms)}`);
+      `${f(r.median_ms)} ${f(r.p10_ms)} ${f(r.p90_ms)}   ${r.spread_ms[0].toFixed(2)}..${r.spread_ms[1].toFixed(2)}`);
   }
-  console.log('\nratio vitrine_ms / peer_ms at the same thread count (< 1: Vitrine faster)');
-  console.log('threads  vitrine        peer                        ratio');
+  console.log('\nratio vitrine_ms / peer_ms at the same thread count, median of the pass ratios [min..max] (< 1: Vitrine faster)');
+  console.log('threads  vitrine        peer                        ratio   spread');
   for (const r of ratios) {
-    console.log(`${String(r.threads).padStart(7)}  ${r.vitrine_variant.padEnd(13)}  ${(`${r.peer} ${r.peer_variant}`).padEnd(26)} ${r.ratio.toFixed(2).padStart(6)}`);
+    console.log(`${String(r.threads).padStart(7)}  ${r.vitrine_variant.padEnd(13)}  ${(`${r.peer} ${r.peer_variant}`).padEnd(26)} ` +
+      `${r.ratio.toFixed(2).padStart(6)}   ${r.spread[0].toFixed(2)}..${r.spread[1].toFixed(2)}`);
   }
+  console.log('\ntargets (issue 21):');
+  for (const c of criteria) console.log(`  ${c.criterion}: ${c.ratio === null ? 'not measured' : `${c.ratio.toFixed(2)} (${c.met ? 'met' : 'not met'})`}`);
   const speedup = (engine, variant) => {
     const one = records.find((r) => r.engine === engine && r.variant === variant && r.threads === 1);
     const two = records.find((r) => r.engine === engine && r.variant === variant && r.threads === 2);
@@ -449,6 +570,20 @@ fs.writeFileSync(npyFile, writeNpy(x, SHAPE));
     console.log(`  vitrine ${c.variant} ${c.threads}t: ${parts.join(', ')}  ${c.pass === null ? '' : c.pass ? 'ok' : `FAIL (> ${TOLERANCE})`}`);
   }
   if (tfInfo) console.log(`tfjs MobileNetV2 parameters: ${tfInfo.params.toLocaleString('en-US')} (torchvision: ${TORCHVISION_PARAMS.toLocaleString('en-US')})`);
+  const kindRows = Object.entries(result.profile.by_kind);
+  if (kindRows.length) {
+    console.log('\nwhere the time goes (sum of operator medians by kind: ms, GFLOP/s):');
+    const kinds = [...new Set(kindRows.flatMap(([, b]) => b.kinds.map((k) => k.kind)))];
+    console.log('kind'.padEnd(46) + kindRows.map(([name]) => name.padStart(24)).join(''));
+    for (const kind of kinds) {
+      const cells = kindRows.map(([, b]) => {
+        const k = b.kinds.find((x) => x.kind === kind);
+        return (k ? `${k.ms.toFixed(2)} ms ${k.flops ? (k.flops / k.ms / 1e6).toFixed(1) : '-'} GF/s` : '').padStart(24);
+      });
+      console.log(kind.padEnd(46) + cells.join(''));
+    }
+    console.log('total'.padEnd(46) + kindRows.map(([, b]) => `${b.total_ms.toFixed(2)} ms`.padStart(24)).join(''));
+  }
   for (const n of notes.filter((n) => /failed|pending|not checked/.test(n))) console.log(`note: ${n}`);
   console.log('wrote bench/results/mobilenet.json');
   if (failed) process.exitCode = 1;

@@ -3,10 +3,13 @@
 // model to a Vitrine model file.
 //
 //   vitrine-run MODEL [--input NAME=FILE.npy]... [--out DIR] [--threads N] [--compare NAME=FILE.npy]...
-//               [--save OUT.safetensors] [--bench RUNS] [--shape NAME=d0,d1,...]...
+//               [--save OUT.safetensors] [--bench RUNS] [--profile RUNS] [--shape NAME=d0,d1,...]...
 // --shape fixes an ONNX input's symbolic dimensions (a sequence length, an image size) at load;
 // inputs of other sizes run too (the model is re-imported for them, see ModelRunner).
 // --bench times RUNS runs after 5 warm-up runs and prints {"median_ms", "p10_ms", "p90_ms"} as JSON.
+// --profile RUNS times each operator over RUNS runs after 5 warm-up runs and prints one JSON object:
+// {"runs", "threads", "total_ms" (median run), "ops": [{"op", "node", "ms" (median), "flops"}]}
+// (see OpTime in vitrine/graph.h).
 //
 // Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
 // is written to DIR/<output name>.npy; --compare prints the max |difference| against a reference
@@ -41,7 +44,7 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr, "usage: vitrine-run MODEL(.onnx|.safetensors|model.json) [--input NAME=FILE.npy]... [--out DIR]\n"
                          "                   [--threads N] [--compare NAME=FILE.npy]... [--tolerance T] [--save OUT]\n"
-                         "                   [--shape NAME=d0,d1,...]...\n");
+                         "                   [--shape NAME=d0,d1,...]... [--bench RUNS] [--profile RUNS]\n");
     return 2;
   }
   std::string model_path = argv[1], out_dir, save_path;
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> inputs, compares;
   int threads = 1;
   int bench_runs = 0;
+  int profile_runs = 0;
   double tolerance = 1e-4;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -59,6 +63,7 @@ int main(int argc, char** argv) {
     else if (arg == "--out") out_dir = next();
     else if (arg == "--save") save_path = next();
     else if (arg == "--bench") bench_runs = std::atoi(next().c_str());
+    else if (arg == "--profile") profile_runs = std::atoi(next().c_str());
     else if (arg == "--threads") threads = std::atoi(next().c_str());
     else if (arg == "--tolerance") tolerance = std::atof(next().c_str());
     else if (arg == "--shape") {
@@ -128,6 +133,53 @@ int main(int argc, char** argv) {
   std::vector<Tensor> outputs;
   Status s = model.value()->run(feeds, &outputs);
   if (!s.ok()) return fail(s);
+  if (profile_runs > 0) {
+    s = model.value()->set_profiling(true);
+    if (!s.ok()) return fail(s);
+    std::vector<std::vector<OpTime>> samples;
+    std::vector<double> totals;
+    for (int i = 0; i < 5 + profile_runs; ++i) {
+      s = model.value()->run(feeds, &outputs);
+      if (!s.ok()) return fail(s);
+      Result<std::vector<OpTime>> p = model.value()->profile();
+      if (!p.ok()) return fail(p.status());
+      if (i < 5) continue;
+      double total = 0;
+      for (const OpTime& t : p.value()) total += t.ms;
+      totals.push_back(total);
+      samples.push_back(std::move(p).value());
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    auto quote = [](const std::string& text) {
+      std::string q = "\"";
+      for (char c : text) {
+        if (c == '"' || c == '\\') q += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof(esc), "\\u%04x", c);
+          q += esc;
+        } else {
+          q += c;
+        }
+      }
+      return q + "\"";
+    };
+    std::printf("{\"runs\": %d, \"threads\": %d, \"total_ms\": %.4f, \"ops\": [", profile_runs,
+                ctx.value()->num_threads(), median(totals));
+    const std::vector<OpTime>& first = samples.front();
+    for (size_t k = 0; k < first.size(); ++k) {
+      std::vector<double> ms;
+      for (const auto& run : samples)
+        if (k < run.size()) ms.push_back(run[k].ms);
+      std::printf("%s\n  {\"op\": %s, \"node\": %s, \"segment\": %d, \"ms\": %.4f, \"flops\": %.0f}", k ? "," : "",
+                  quote(first[k].op).c_str(), quote(first[k].node).c_str(), first[k].segment, median(ms), first[k].flops);
+    }
+    std::printf("\n]}\n");
+    return 0;
+  }
   if (bench_runs > 0) {
     for (int i = 0; i < 5; ++i) (void)model.value()->run(feeds, &outputs);
     std::vector<double> ms;

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <set>
+#include <tuple>
 
 #include "op_cases.h"
 #include "reference.h"
@@ -130,6 +133,31 @@ TEST(GraphOps, BroadcastingAndLargerShapesMatchReferences) {
   testing::check_op_case(forward_row("concat axis -2", OpType::kConcat, concat, {input(Shape{2, 3, 4}), input(Shape{2, 5, 4})}));
 }
 
+// The dense engine kernel (wasm's matrix-vector path for one row against a large weight) splits
+// outputs over threads from 1 MB of weights; any split gives the one-thread results, bit for bit.
+TEST(GraphOps, DenseKernelOnThreadsEqualsOneThread) {
+  std::mt19937 rng(5);
+  const OpInfo& info = op_info(OpType::kDense);
+  ASSERT_NE(info.run, nullptr);
+  auto one = Context::create(1, 1).value();
+  auto two = ctx2();
+  for (const auto& [rows, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 1000, 1280}, {3, 1001, 262}, {2, 7, 5}}) {
+    Tensor x = random_tensor(Shape{rows, k}, rng), w = random_tensor(Shape{n, k}, rng), b = random_tensor(Shape{n}, rng);
+    Tensor y1 = Tensor::zeros(Shape{rows, n}).value(), y2 = Tensor::zeros(Shape{rows, n}).value();
+    ASSERT_TRUE(info.run(one.get(), {}, {&x, &w, &b}, {&y1}).ok());
+    ASSERT_TRUE(info.run(two.get(), {}, {&x, &w, &b}, {&y2}).ok());
+    std::vector<double> want(static_cast<size_t>(rows * n));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double acc = b.data()[c];
+        for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(x.data()[r * k + i]) * w.data()[c * k + i];
+        want[static_cast<size_t>(r * n + c)] = acc;
+      }
+    expect_close(y1.data(), want, 1e-4, 1e-4, "dense kernel, 1 thread");
+    for (int64_t i = 0; i < rows * n; ++i) ASSERT_EQ(y1.data()[i], y2.data()[i]) << rows << "x" << n << "x" << k << " at " << i;
+  }
+}
+
 TEST(GraphOps, Conv2DRejectsBadShapes) {
   std::mt19937 rng(1);
   Tensor x = random_tensor(Shape{1, 5, 5, 3}, rng), w = random_tensor(Shape{4, 3, 3, 2}, rng);
@@ -212,6 +240,69 @@ TEST(Executor, NewBatchSizeWithoutRebuildAndClearInputErrors) {
   EXPECT_NE(bad.message().find("must have shape (1, 8, 8, 3) (any batch size)"), std::string::npos) << bad.message();
   EXPECT_FALSE(ex->run({}, &out).ok());
   ASSERT_TRUE(ex->run({batch4}, &out).ok());  // still usable
+}
+
+TEST(Executor, ProfileNamesEachOperatorWithItsNodeAndFlops) {
+  std::mt19937 rng(11);
+  auto graph = std::make_shared<Graph>();
+  int x = graph->add_input("image", Shape{1, 12, 10, 8}).value();
+  OpAttrs same;
+  same.ints["pads"] = {1, 1, 1, 1};
+  OpAttrs depthwise = same;
+  depthwise.numbers["groups"] = 8;
+  int c1 = graph->add(OpType::kConv2D, "full", {x, graph->add_constant("w1", random_tensor(Shape{8, 3, 3, 8}, rng)).value()}, same).value();
+  int r = graph->add(OpType::kRelu, "relu", {c1}).value();
+  int c2 = graph->add(OpType::kConv2D, "dw", {r, graph->add_constant("w2", random_tensor(Shape{8, 3, 3, 1}, rng)).value()}, depthwise).value();
+  int c3 = graph->add(OpType::kConv2D, "pointwise", {c2, graph->add_constant("w3", random_tensor(Shape{16, 1, 1, 8}, rng)).value()}).value();
+  int h = graph->add(OpType::kHardmax, "hard", {c3}).value();  // an engine kernel between two runtimes
+  int p = graph->add(OpType::kGlobalAvgPool2D, "pool", {h}).value();
+  int f = graph->add(OpType::kFlatten, "flat", {p}).value();
+  int y = graph->add(OpType::kDense, "fc", {f, graph->add_constant("fc_w", random_tensor(Shape{5, 16}, rng)).value()}).value();
+  ASSERT_TRUE(graph->add_output(y).ok());
+  ASSERT_EQ(graph->nodes().size(), 8u);
+  auto ctx = ctx2();
+  auto plain = Executor::create(graph, ctx.get()).value();
+  std::vector<Tensor> out, profiled_out;
+  Tensor image = random_tensor(Shape{1, 12, 10, 8}, rng);
+  ASSERT_TRUE(plain->run({image}, &out).ok());
+  EXPECT_EQ(plain->profile().status().code(), StatusCode::kFailedPrecondition);
+
+  auto ex = Executor::create(graph, ctx.get(), ExecutorOptions{true}).value();
+  EXPECT_EQ(ex->profile().status().code(), StatusCode::kFailedPrecondition);  // nothing ran yet
+  for (int64_t batch : {1, 3}) {
+    Tensor in = batch == 1 ? image : random_tensor(Shape{batch, 12, 10, 8}, rng);
+    ASSERT_TRUE(ex->run({in}, &profiled_out).ok());
+    if (batch == 1) expect_close(profiled_out[0].data(), std::vector<double>(out[0].data(), out[0].data() + 5), 0, 0, "profiled run");
+    Result<std::vector<OpTime>> rows = ex->profile();
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    std::string listing;
+    for (const OpTime& t : rows.value()) listing += t.op + " | " + t.node + "\n";
+    SCOPED_TRACE(listing);
+    std::map<std::string, OpTime> by_node;
+    std::set<int> segments;
+    for (const OpTime& t : rows.value()) {
+      EXPECT_GE(t.ms, 0) << t.op;
+      EXPECT_FALSE(t.op.empty());
+      segments.insert(t.segment);
+      if (!t.node.empty()) by_node[t.node] = t;
+      else EXPECT_EQ(t.flops, 0) << t.op;
+    }
+    EXPECT_EQ(segments, (std::set<int>{0, 1, 2}));  // runtime, engine kernel, runtime
+    const double pixels = static_cast<double>(batch) * 12 * 10;
+    ASSERT_EQ(by_node.count("conv2d 'full'"), 1u);
+    EXPECT_EQ(by_node["conv2d 'full'"].flops, 2 * pixels * 8 * 9 * 8);
+    EXPECT_EQ(by_node["conv2d 'full'"].op.rfind("Convolution", 0), 0u) << by_node["conv2d 'full'"].op;
+    EXPECT_EQ(by_node["conv2d 'dw'"].flops, 2 * pixels * 8 * 9);
+    EXPECT_NE(by_node["conv2d 'dw'"].op.find("DWConv"), std::string::npos) << by_node["conv2d 'dw'"].op;
+    EXPECT_EQ(by_node["conv2d 'pointwise'"].flops, 2 * pixels * 16 * 8);
+    EXPECT_EQ(by_node["hardmax 'hard'"].op, "engine hardmax");
+    EXPECT_EQ(by_node["hardmax 'hard'"].segment, 1);
+    EXPECT_EQ(by_node["dense 'fc'"].flops, 2.0 * batch * 5 * 16);
+    EXPECT_EQ(by_node.size(), 5u);
+  }
+  // A failed run leaves no profile to read.
+  EXPECT_FALSE(ex->run({random_tensor(Shape{1, 12, 9, 8}, rng)}, &profiled_out).ok());
+  EXPECT_EQ(ex->profile().status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -109,6 +109,48 @@ for (const variant of ['simd', 'simd-threads']) {
       await assert.rejects(runtime.loadModel(file, { inputShapes: [1, 3] }), /inputShapes must be an object/);
     });
 
+    test('profiling names each operator, its node and FLOPs, without changing outputs', { skip: !have('mobilenet_v2') && !required && 'no parity models' }, async () => {
+      const model = await runtime.loadModel(path.join(dir, 'mobilenet_v2.onnx'));
+      const x = readNpy(path.join(dir, 'mobilenet_v2.input.npy'));
+      const [outName] = model.outputNames;
+      const plain = model.run(x.data)[outName].data;
+      assert.throws(() => model.profile(), (e) => e.code === 'FailedPrecondition' && /profiling is off/.test(e.message));
+      assert.throws(() => model.setProfiling('yes'), (e) => e.code === 'InvalidArgument');
+      model.setProfiling(true);
+      assert.throws(() => model.profile(), /no run since profiling was turned on/);
+      const t0 = performance.now();
+      const profiled = model.run(x.data)[outName].data;
+      const wall = performance.now() - t0;
+      assert.deepEqual(profiled, plain);
+      const rows = model.profile();
+      const sum = (f) => rows.reduce((a, r) => a + f(r), 0);
+      assert.ok(rows.every((r) => typeof r.op === 'string' && r.op && r.ms >= 0 && r.flops >= 0 && Number.isInteger(r.segment)));
+      assert.ok(sum((r) => r.ms) <= wall + 0.5, `operators ${sum((r) => r.ms)} ms, run ${wall} ms`);
+      // torchvision's MobileNetV2: 52 convolutions and one classifier, ~300.8 M multiply-adds.
+      const named = rows.filter((r) => r.node);
+      assert.equal(named.filter((r) => r.node.startsWith("conv2d '")).length, 52);
+      assert.equal(named.filter((r) => r.node.startsWith("dense '")).length, 1);
+      const macs = sum((r) => r.flops) / 2;
+      assert.ok(macs > 2.99e8 && macs < 3.02e8, `${macs} multiply-adds`);
+      assert.equal(rows.filter((r) => r.op.includes('DWConv')).length, 17);
+      model.setProfiling(false);
+      assert.throws(() => model.profile(), /profiling is off/);
+      assert.deepEqual(model.run(x.data)[outName].data, plain);
+      model.dispose();
+      assert.throws(() => model.profile(), /disposed/);
+
+      // A model re-imported for another input size profiles that size's graph.
+      const cnn = await runtime.loadModel(path.join(dir, 'tiny_cnn_any_size.onnx'), { inputShapes: { input: [1, 3, 20, 24] } });
+      cnn.setProfiling(true);
+      const flopsAt = (h, w) => {
+        cnn.run({ input: readNpy(path.join(dir, `tiny_cnn_any_size.${h}x${w}.input.npy`)) });
+        return cnn.profile().reduce((a, r) => a + r.flops, 0);
+      };
+      const small = flopsAt(20, 24), other = flopsAt(33, 17);
+      assert.ok(small > 0 && other > 0 && other !== small, `${small} vs ${other}`);
+      cnn.dispose();
+    });
+
     test('bad model bytes and bad inputs throw clear errors; the runtime stays usable', async () => {
       await assert.rejects(runtime.loadModel(new Uint8Array([1, 2, 3, 4, 5])), VitrineError);
       await assert.rejects(runtime.loadModel('/no/such/model.onnx'), /cannot read model file/);

@@ -149,7 +149,24 @@ export declare class Model {
   createTrainer(options?: TrainerOptions): Trainer;
   /** The model with its current weights as a Vitrine model file (.safetensors bytes). */
   save(): Uint8Array;
+  /** Per-operator timing of every run on or off (rebuilds the model's runtimes). */
+  setProfiling(on: boolean): void;
+  /** The last run's operators in run order while profiling is on (see OpTime). */
+  profile(): OpTime[];
   dispose(): void;
+}
+
+/** One operator of a profiled run. */
+export interface OpTime {
+  /** The XNNPACK operator and kernel kind ("Convolution (NHWC, F32) DWConv"), or "engine <op>". */
+  op: string;
+  /** The graph node it runs, where known (convolutions, dense layers, matrix products, engine kernels). */
+  node: string;
+  ms: number;
+  /** 2 × multiply-adds of that node; 0 for other operators. */
+  flops: number;
+  /** The XNNPACK runtime or engine kernel it belongs to, in run order. */
+  segment: number;
 }
 
 export interface ModelStreamOptions {

@@ -451,6 +451,33 @@ export class Model extends EngineObject {
     return new Trainer(this._module, this, options);
   }
 
+  /**
+   * Per-operator timing for finding where a model's time goes. While on, every run times each
+   * operator (XNNPACK's timer inside its runtimes, a clock around engine kernels); turning it on or
+   * off rebuilds the model's runtimes.
+   * @param {boolean} on
+   */
+  setProfiling(on) {
+    if (typeof on !== 'boolean') throw new VitrineError('setProfiling takes true or false', 'InvalidArgument');
+    this._check(this._live().setProfiling(on));
+  }
+
+  /**
+   * The last run's operators in run order, while profiling is on (setProfiling): `op` is the XNNPACK
+   * operator and its kernel kind ("Convolution (NHWC, F32) DWConv") or "engine <op>"; `node` the
+   * graph node it runs where known (convolutions, dense layers, matrix products, engine kernels);
+   * `flops` 2 × multiply-adds for those, else 0. XNNPACK fuses some nodes (a Clip after a
+   * convolution) into the operator before them. Timer resolution is the platform's
+   * (performance.now(): coarse in pages that are not cross-origin isolated).
+   * @returns {{ op: string, node: string, ms: number, flops: number, segment: number }[]}
+   */
+  profile() {
+    const h = this._live();
+    const rows = h.profile();
+    if (rows === null) this._check(h.lastCode());
+    return rows;
+  }
+
   /** The model with its current weights as a Vitrine model file (.safetensors bytes). */
   save() {
     const bytes = this._live().save();

@@ -92,12 +92,36 @@ Status require_f32(const Graph& g, const std::string& what);
 // InvalidArgument naming the input.
 Status check_input_tensors(const Graph& g, const std::vector<Tensor>& inputs);
 
+// How an executor is built.
+struct ExecutorOptions {
+  // Time every operator of every run (XNNPACK's per-operator timer inside its runtimes, a clock
+  // around engine kernels); Executor::profile() reads the last run. Costs a clock read per operator.
+  bool profile = false;
+};
+
+// One operator's share of an executor's last run (Executor::profile()).
+struct OpTime {
+  // What ran: an XNNPACK operator and its microkernel kind ("Convolution (NHWC, F32) DWConv") or an
+  // engine kernel ("engine pad"). XNNPACK fuses some nodes into the operator before them (a Clip
+  // after a Conv2D): those have no row of their own.
+  std::string op;
+  // The graph node it runs ("conv2d 'features.1.conv.0.0'") for convolutions, dense layers, matrix
+  // products and engine kernels; empty for other XNNPACK operators.
+  std::string node;
+  double ms = 0;
+  // 2 × multiply-adds of the node at the run's shapes (convolutions, dense layers, matrix
+  // products); 0 for other operators.
+  double flops = 0;
+  int segment = 0;  // the XNNPACK runtime or engine kernel it belongs to, in run order
+};
+
 // Runs a graph: the whole graph (or its maximal XNNPACK-supported runs of nodes) lowered to XNNPACK
 // runtimes; workspace is allocated once and reused; a new batch size only reshapes.
 class Executor {
  public:
   // Builds the runtime(s). Keeps `graph` (shared) and `ctx` (not owned: must outlive the executor).
-  static Result<std::unique_ptr<Executor>> create(std::shared_ptr<const Graph> graph, Context* ctx);
+  static Result<std::unique_ptr<Executor>> create(std::shared_ptr<const Graph> graph, Context* ctx,
+                                                  ExecutorOptions options = {});
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -109,6 +133,10 @@ class Executor {
   Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
 
   const Graph& graph() const { return *graph_; }
+
+  // Per-operator times of the last run, in run order. FailedPrecondition when the executor was not
+  // built with ExecutorOptions::profile or has not run yet.
+  Result<std::vector<OpTime>> profile() const;
 
  private:
   Executor() = default;

@@ -55,6 +55,14 @@ class ModelRunner {
   const std::vector<std::vector<int64_t>>& declared_dims() const { return declared_; }
   // Graphs held for shapes other than the load-time ones (at most kMaxShapes).
   size_t cached_shapes() const { return cache_.size(); }
+
+  // Turns per-operator timing on or off (rebuilds the executors: XNNPACK sets its timer up when
+  // it builds a runtime). While on, profile() reads the last successful run.
+  Status set_profiling(bool on);
+  bool profiling() const { return profiling_; }
+  // The last run's per-operator times (see OpTime), or FailedPrecondition when profiling is off or
+  // nothing ran since it was turned on.
+  Result<std::vector<OpTime>> profile() const;
   static constexpr size_t kMaxShapes = 4;
 
  private:
@@ -78,6 +86,10 @@ class ModelRunner {
   std::map<std::string, std::vector<int>> weights_by_key_;
   std::list<std::unique_ptr<Shaped>> cache_;  // most recently used first
   std::vector<std::pair<const Tensor*, uint64_t>> generations_;
+  bool profiling_ = false;
+  bool profiled_ = false;             // last_profile_ holds a run made with profiling on
+  std::vector<OpTime> last_profile_;
+  Status run_profiled(Executor* ex, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
 };
 
 }  // namespace vitrine

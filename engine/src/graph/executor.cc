@@ -2,6 +2,8 @@
 #include <xnnpack.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <string>
 
 #include "../core/xnn_util.h"
@@ -17,6 +19,8 @@ struct Segment {
   std::vector<int> out_values;          // graph values the segment produces for others
   std::vector<uint32_t> in_ids, out_ids;
   int kernel_node = -1;                 // engine-kernel segment: the node index
+  std::vector<int> nodes;               // XNNPACK segment: the graph nodes lowered into it, in order
+  double kernel_ms = 0;                 // engine-kernel segment, when profiling: its last run's time
   ~Segment() {
     if (runtime) xnn_delete_runtime(runtime);
   }
@@ -30,6 +34,8 @@ struct Executor::Impl {
   std::vector<Shape> shapes;                // per graph value: current shape
   std::vector<Shape> input_shapes;          // the shapes everything is planned for
   bool planned = false;
+  bool profile = false;                     // runtimes built with XNNPACK's per-operator timer
+  bool ran = false;                         // a run completed (profile() reads it)
 };
 
 namespace {
@@ -56,7 +62,7 @@ std::string node_label(const GraphNode& n) { return std::string(op_info(n.type).
 // segment (or graph inputs) are external inputs; values used after it (or graph outputs) external
 // outputs.
 Status build_segment(const Graph& g, const std::vector<size_t>& nodes, const std::vector<int>& last_use,
-                     Context* ctx, std::vector<Tensor>* statics, Segment* seg) {
+                     Context* ctx, uint32_t flags, std::vector<Tensor>* statics, Segment* seg) {
   std::vector<bool> produced_here(g.values().size(), false);
   for (size_t i : nodes)
     for (int v : g.nodes()[i].outputs) produced_here[static_cast<size_t>(v)] = true;
@@ -149,7 +155,8 @@ Status build_segment(const Graph& g, const std::vector<size_t>& nodes, const std
     };
     VITRINE_RETURN_IF_ERROR(op_info(n.type).lower(l));
   }
-  return xnn_error(xnn_create_runtime_v4(sub.sg, nullptr, nullptr, ctx->threadpool(), 0, &seg->runtime),
+  for (size_t i : nodes) seg->nodes.push_back(static_cast<int>(i));
+  return xnn_error(xnn_create_runtime_v4(sub.sg, nullptr, nullptr, ctx->threadpool(), flags, &seg->runtime),
                    "executor: create the XNNPACK runtime");
 }
 
@@ -172,7 +179,8 @@ bool lowers(const Graph& g, const GraphNode& n) {
 
 Executor::~Executor() = default;
 
-Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> graph, Context* ctx) {
+Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> graph, Context* ctx,
+                                                   ExecutorOptions options) {
   if (!graph || !ctx) return Status::InvalidArgument("executor: null graph or context");
   const Graph& g = *graph;
   if (g.outputs().empty()) return Status::InvalidArgument("executor: the graph has no outputs");
@@ -195,6 +203,7 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
   ex->impl_ = std::make_unique<Impl>();
   Impl& impl = *ex->impl_;
   impl.ctx = ctx;
+  impl.profile = options.profile;
 
   // Only nodes that lead to an output run (an importer may leave unread results behind, e.g. a
   // recurrent layer's final states or a transpose that a later one cancelled).
@@ -218,7 +227,8 @@ Result<std::unique_ptr<Executor>> Executor::create(std::shared_ptr<const Graph> 
     if (lowers(g, g.nodes()[order[i]])) {
       std::vector<size_t> run;
       while (i < order.size() && lowers(g, g.nodes()[order[i]])) run.push_back(order[i++]);
-      VITRINE_RETURN_IF_ERROR(build_segment(g, run, last_use, ctx, &impl.statics, seg.get()));
+      VITRINE_RETURN_IF_ERROR(build_segment(g, run, last_use, ctx, options.profile ? XNN_FLAG_BASIC_PROFILING : 0,
+                                            &impl.statics, seg.get()));
     } else {
       seg->kernel_node = static_cast<int>(order[i++]);
     }
@@ -234,6 +244,7 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
   Impl& impl = *impl_;
   const Graph& g = *graph_;
   if (outputs == nullptr) return Status::InvalidArgument("executor: null outputs");
+  impl.ran = false;
   VITRINE_RETURN_IF_ERROR(check_input_tensors(g, inputs));
   bool reshape = !impl.planned;
   std::vector<Shape> in_shapes;
@@ -321,11 +332,121 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
         if (!t.ok()) return t.status();
         outs.push_back(t.value());
       }
+      const auto start = std::chrono::steady_clock::now();
       Status s = op_info(n.type).run(impl.ctx, n.attrs, ins, outs);
       if (!s.ok()) return Status(s.code(), node_label(n) + ": " + s.message());
+      if (impl.profile) {
+        seg->kernel_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      }
     }
   }
+  impl.ran = true;
   return Status::Ok();
+}
+
+namespace {
+
+// 2 × multiply-adds of a node at `shapes`, for the ops whose cost is a matrix product; else 0.
+double node_flops(const GraphNode& n, const std::vector<Shape>& shapes) {
+  if (n.outputs.empty() || n.inputs.size() < 2) return 0;
+  auto shape = [&](int v) -> const Shape& { return shapes[static_cast<size_t>(v)]; };
+  const double out = static_cast<double>(shape(n.outputs[0]).num_elements());
+  const Shape& x = shape(n.inputs[0]);
+  const Shape& w = shape(n.inputs[1]);
+  switch (n.type) {
+    case OpType::kConv2D:  // W (O, KH, KW, C / groups)
+      return w.rank() == 4 ? 2.0 * out * static_cast<double>(w[1]) * static_cast<double>(w[2]) * static_cast<double>(w[3]) : 0;
+    case OpType::kConvTranspose2D: {  // every input pixel meets KH·KW·O/groups weights
+      Result<int64_t> groups = n.attrs.integer("groups", 1);
+      if (w.rank() != 4 || !groups.ok() || groups.value() < 1) return 0;
+      return 2.0 * static_cast<double>(x.num_elements()) * static_cast<double>(w[1]) * static_cast<double>(w[2]) *
+             static_cast<double>(w[0]) / static_cast<double>(groups.value());
+    }
+    case OpType::kDense:
+    case OpType::kMatMul:  // (..., K) · ... : K multiply-adds per output
+      return x.rank() >= 1 ? 2.0 * out * static_cast<double>(x[x.rank() - 1]) : 0;
+    default:
+      return 0;
+  }
+}
+
+// Nodes that become exactly one XNNPACK matrix operator (a convolution, possibly rewritten as a
+// fully-connected one when it is 1×1; a fully-connected layer; a batch matrix multiply).
+bool matrix_node(OpType t) {
+  return t == OpType::kConv2D || t == OpType::kConvTranspose2D || t == OpType::kDense || t == OpType::kMatMul;
+}
+
+bool matrix_operator(const std::string& name) {
+  for (const char* p : {"Convolution", "Deconvolution", "Fully Connected", "Batch Matrix Multiply"})
+    if (name.compare(0, std::strlen(p), p) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<OpTime>> Executor::profile() const {
+  const Impl& impl = *impl_;
+  const Graph& g = *graph_;
+  if (!impl.profile) return Status::FailedPrecondition("executor: built without profiling");
+  if (!impl.ran) return Status::FailedPrecondition("executor: no completed run to profile");
+  std::vector<OpTime> rows;
+  for (size_t k = 0; k < impl.segments.size(); ++k) {
+    const Segment& seg = *impl.segments[k];
+    if (!seg.runtime) {
+      const GraphNode& n = g.nodes()[static_cast<size_t>(seg.kernel_node)];
+      rows.push_back({std::string("engine ") + op_info(n.type).name, node_label(n), seg.kernel_ms,
+                      node_flops(n, impl.shapes), static_cast<int>(k)});
+      continue;
+    }
+    size_t count = 0, size = 0;
+    VITRINE_RETURN_IF_ERROR(xnn_error(xnn_get_runtime_profiling_info(seg.runtime, xnn_profile_info_num_operators,
+                                                                     sizeof(count), &count, &size),
+                                      "executor: profile"));
+    std::vector<uint64_t> micros(count);
+    std::string names;
+    if (count > 0) {
+      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_get_runtime_profiling_info(seg.runtime, xnn_profile_info_operator_timing,
+                                                                       count * sizeof(uint64_t), micros.data(), &size),
+                                        "executor: profile times"));
+      size = 0;
+      xnn_status st = xnn_get_runtime_profiling_info(seg.runtime, xnn_profile_info_operator_name, 0, nullptr, &size);
+      if (st != xnn_status_out_of_memory && st != xnn_status_success) return xnn_error(st, "executor: profile names");
+      names.assign(size, '\0');
+      VITRINE_RETURN_IF_ERROR(xnn_error(xnn_get_runtime_profiling_info(seg.runtime, xnn_profile_info_operator_name,
+                                                                       names.size(), &names[0], &size),
+                                        "executor: profile names"));
+    }
+    // XNNPACK runs its operators in the order the nodes were defined, so the i-th matrix operator
+    // is the segment's i-th matrix node. Counts that differ (a rewrite this does not know) leave
+    // the segment's rows unnamed rather than misnamed.
+    std::vector<int> matrix_nodes;
+    for (int v : seg.nodes)
+      if (matrix_node(g.nodes()[static_cast<size_t>(v)].type)) matrix_nodes.push_back(v);
+    std::vector<std::string> ops;
+    for (size_t at = 0; ops.size() < count && at < names.size();) {
+      size_t end = names.find('\0', at);
+      if (end == std::string::npos) end = names.size();
+      ops.push_back(names.substr(at, end - at));
+      at = end + 1;
+    }
+    ops.resize(count);
+    const size_t matrix_ops = static_cast<size_t>(std::count_if(ops.begin(), ops.end(), matrix_operator));
+    const bool named = matrix_ops == matrix_nodes.size();
+    size_t next = 0;
+    for (size_t i = 0; i < count; ++i) {
+      OpTime row;
+      row.op = ops[i];
+      row.ms = static_cast<double>(micros[i]) / 1000.0;
+      row.segment = static_cast<int>(k);
+      if (named && matrix_operator(row.op)) {
+        const GraphNode& n = g.nodes()[static_cast<size_t>(matrix_nodes[next++])];
+        row.node = node_label(n);
+        row.flops = node_flops(n, impl.shapes);
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
 }
 
 }  // namespace vitrine

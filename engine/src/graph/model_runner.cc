@@ -89,7 +89,7 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::load(std::shared_ptr<const std
     for (size_t v = 0; v < g.values().size(); ++v)
       if (!g.values()[v].constant.empty()) r->weights_by_key_[weight_key(g.values()[v])].push_back(static_cast<int>(v));
   }
-  VITRINE_ASSIGN_OR_RETURN(r->executor_, Executor::create(r->graph_, ctx));
+  VITRINE_ASSIGN_OR_RETURN(r->executor_, Executor::create(r->graph_, ctx, ExecutorOptions{r->profiling_}));
   VITRINE_RETURN_IF_ERROR(r->refresh_if_trained());
   return r;
 }
@@ -117,7 +117,7 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::from_model(LoadedModel model, 
     }
     r->declared_.push_back(std::move(d));
   }
-  VITRINE_ASSIGN_OR_RETURN(r->executor_, Executor::create(r->graph_, ctx));
+  VITRINE_ASSIGN_OR_RETURN(r->executor_, Executor::create(r->graph_, ctx, ExecutorOptions{r->profiling_}));
   VITRINE_RETURN_IF_ERROR(r->refresh_if_trained());
   return r;
 }
@@ -151,7 +151,7 @@ Status ModelRunner::refresh_if_trained() {
   for (const auto& [t, gen] : generations_) changed = changed || t->generation() != gen;
   if (!changed) return Status::Ok();
   if (!generations_.empty()) {
-    VITRINE_ASSIGN_OR_RETURN(executor_, Executor::create(graph_, ctx_));
+    VITRINE_ASSIGN_OR_RETURN(executor_, Executor::create(graph_, ctx_, ExecutorOptions{profiling_}));
     for (auto& s : cache_) s->executor.reset();
   }
   generations_.clear();
@@ -166,7 +166,7 @@ Result<ModelRunner::Shaped*> ModelRunner::shaped_for(const std::vector<Shape>& s
     cache_.splice(cache_.begin(), cache_, it);
     Shaped* s = cache_.front().get();
     if (!s->executor) {
-      VITRINE_ASSIGN_OR_RETURN(s->executor, Executor::create(s->graph, ctx_));
+      VITRINE_ASSIGN_OR_RETURN(s->executor, Executor::create(s->graph, ctx_, ExecutorOptions{profiling_}));
     }
     return s;
   }
@@ -191,7 +191,7 @@ Result<ModelRunner::Shaped*> ModelRunner::shaped_for(const std::vector<Shape>& s
   auto s = std::make_unique<Shaped>();
   s->shapes = shapes;
   s->graph = graph.value();
-  VITRINE_ASSIGN_OR_RETURN(s->executor, Executor::create(s->graph, ctx_));
+  VITRINE_ASSIGN_OR_RETURN(s->executor, Executor::create(s->graph, ctx_, ExecutorOptions{profiling_}));
   cache_.push_front(std::move(s));
   if (cache_.size() > kMaxShapes) cache_.pop_back();
   return cache_.front().get();
@@ -221,9 +221,38 @@ Status ModelRunner::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* 
   }
   bool here = same || !source_;
   if (!here && batch_only && !specialized_) here = graph_->infer_shapes(shapes).ok();
-  if (here) return executor_->run(inputs, outputs);
+  if (here) return run_profiled(executor_.get(), inputs, outputs);
   VITRINE_ASSIGN_OR_RETURN(Shaped * s, shaped_for(shapes));
-  return s->executor->run(inputs, outputs);
+  return run_profiled(s->executor.get(), inputs, outputs);
+}
+
+Status ModelRunner::run_profiled(Executor* ex, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) {
+  VITRINE_RETURN_IF_ERROR(ex->run(inputs, outputs));
+  if (!profiling_) return Status::Ok();
+  VITRINE_ASSIGN_OR_RETURN(last_profile_, ex->profile());
+  profiled_ = true;
+  return Status::Ok();
+}
+
+Status ModelRunner::set_profiling(bool on) {
+  if (on == profiling_) return Status::Ok();
+  profiling_ = on;
+  profiled_ = false;
+  last_profile_.clear();
+  for (auto& s : cache_) s->executor.reset();  // rebuilt on their next use
+  Result<std::unique_ptr<Executor>> ex = Executor::create(graph_, ctx_, ExecutorOptions{profiling_});
+  if (!ex.ok()) {
+    profiling_ = !on;
+    return ex.status();
+  }
+  executor_ = std::move(ex).value();
+  return Status::Ok();
+}
+
+Result<std::vector<OpTime>> ModelRunner::profile() const {
+  if (!profiling_) return Status::FailedPrecondition("model: profiling is off");
+  if (!profiled_) return Status::FailedPrecondition("model: no run since profiling was turned on");
+  return last_profile_;
 }
 
 }  // namespace vitrine

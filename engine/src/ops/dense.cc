@@ -10,6 +10,8 @@
 #include <wasm_simd128.h>
 #endif
 
+#include <pthreadpool.h>
+
 #include "xnn_lowering.h"
 #include "grad_util.h"
 #include "vitrine/ops.h"
@@ -85,6 +87,33 @@ inline void dot4(const float* x, const float* w, int64_t k, const float* b, int6
   for (int j = 0; j < 4; ++j) y[r0 + j] = s[j] + (b ? b[r0 + j] : 0.0f);
 }
 
+// Rows (outputs) c0 .. c0 + count of y = b + W · x for each of `rows` inputs: a tile of the
+// matrix-vector kernel (tiles start at multiples of 4, so every output sums in the same order
+// whatever the tiling).
+struct MatvecJob {
+  const float* x;
+  const float* w;
+  const float* b;
+  float* y;
+  int64_t rows, n, k;
+};
+
+void matvec_tile(void* context, size_t c0, size_t count) {
+  const MatvecJob& j = *static_cast<const MatvecJob*>(context);
+  const int64_t end = static_cast<int64_t>(c0 + count);
+  for (int64_t r = 0; r < j.rows; ++r) {
+    const float* xr = j.x + r * j.k;
+    float* yr = j.y + r * j.n;
+    int64_t c = static_cast<int64_t>(c0);
+    for (; c + 4 <= end; c += 4) dot4(xr, j.w, j.k, j.b, c, yr);
+    for (; c < end; ++c) {
+      float s = j.b ? j.b[c] : 0.0f;
+      for (int64_t i = 0; i < j.k; ++i) s += xr[i] * j.w[c * j.k + i];
+      yr[c] = s;
+    }
+  }
+}
+
 // Whether a node runs XNNPACK's fully-connected (see the top): not for one row against a large
 // weight in wasm, where the matrix-vector kernel reads the weights once, unpacked.
 bool dense_lowers(const OpAttrs&, const std::vector<Shape>& in) {
@@ -112,16 +141,15 @@ Status run_dense(Context* ctx, const OpAttrs&, const std::vector<const Tensor*>&
         for (int64_t c = 0; c < n; ++c) y[r * n + c] += b[c];
     return Status::Ok();
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * k;
-    float* yr = y + r * n;
-    int64_t c = 0;
-    for (; c + 4 <= n; c += 4) dot4(xr, w, k, b, c, yr);
-    for (; c < n; ++c) {
-      float s = b ? b[c] : 0.0f;
-      for (int64_t i = 0; i < k; ++i) s += xr[i] * w[c * k + i];
-      yr[c] = s;
-    }
+  MatvecJob job{x, w, b, y, rows, n, k};
+  // Weights of 1 MB or more are split over the context's threads in tiles of whole 4-row groups
+  // (smaller ones, a stream's per-frame heads, stay on the calling thread: a dispatch costs more).
+  const int threads = ctx ? ctx->num_threads() : 1;
+  if (threads > 1 && n * k >= (int64_t{1} << 18)) {
+    const size_t tile = std::max<size_t>(64, (static_cast<size_t>(n) / (4 * static_cast<size_t>(threads)) + 3) / 4 * 4);
+    pthreadpool_parallelize_1d_tile_1d(ctx->threadpool(), &matvec_tile, &job, static_cast<size_t>(n), tile, 0);
+  } else {
+    matvec_tile(&job, 0, static_cast<size_t>(n));
   }
   return Status::Ok();
 }
