@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run bench -- recommend [--runs N] [--passes P] [--k K] [--model PATH] [--dim D] [--quick] [--skip-peers] [--out FILE] [--verbose]
+// npm run bench -- recommend [--runs N] [--passes P] [--k K] [--model PATH] [--dim D] [--sizes N,N,..] [--quick] [--skip-peers]
+//                            [--out FILE] [--verbose]
 // Latency of the recommender's two hot paths, in one run, on the same machine:
 //   fold-in    the shipped model (--model, default models/recommend/movielens.safetensors) through
 //              the facade: createRecommender({ model }), importState() of a history of 10 / 100 /
@@ -53,7 +54,7 @@ const passes = Number(arg('passes', quick ? 1 : 3));
 const warmup = quick ? 3 : 10;
 const dim = Number(arg('dim', 64));
 const modelPath = path.resolve(arg('model', path.join(root, 'models/recommend/movielens.safetensors')));
-const SIZES = quick ? [10_000] : [10_000, 100_000, 1_000_000];
+const SIZES = arg('sizes', '') ? arg('sizes').split(',').map(Number) : quick ? [10_000] : [10_000, 100_000, 1_000_000];
 const EVENTS = quick ? [10, 100] : [10, 100, 1000];
 const MODEL_RECOMMEND_EVENTS = 100;  // the history await rec.recommend() is timed with on the shipped model
 const PRECISIONS = ['f32', 'f16', 'int8'];
@@ -427,6 +428,7 @@ async function parent() {
   if (!(Number.isInteger(dim) && dim >= 1)) throw new Error(`--dim must be a positive integer, got ${arg('dim')}`);
   if (!(Number.isInteger(passes) && passes >= 1)) throw new Error(`--passes must be a positive integer, got ${arg('passes')}`);
   if (!(Number.isInteger(K) && K >= 1)) throw new Error(`--k must be a positive integer, got ${arg('k')}`);
+  if (!SIZES.every((n) => Number.isInteger(n) && n >= K)) throw new Error(`--sizes must be integers >= k, got ${arg('sizes')}`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-bench-recommend-'));
   const loadavgStart = os.loadavg();
   const vitrineConfigs = [['simd', 1], ['simd-threads', 1], ['simd-threads', 2]];
