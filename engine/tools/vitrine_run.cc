@@ -9,7 +9,7 @@
 // --bench times RUNS runs after 5 warm-up runs and prints {"median_ms", "p10_ms", "p90_ms"} as JSON.
 // --profile RUNS times each operator over RUNS runs after 5 warm-up runs and prints one JSON object:
 // {"runs", "threads", "total_ms" (median run), "ops": [{"op", "node", "ms" (median), "flops"}]}
-// (see OpTime in vitrine/graph.h).
+// (see OpTime in vitrine/graph.h). --bench and --profile write no outputs and compare nothing.
 //
 // Inputs are matched to the model's inputs by name (a single input may omit NAME=). Each output
 // is written to DIR/<output name>.npy; --compare prints the max |difference| against a reference

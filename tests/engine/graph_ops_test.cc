@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <random>
@@ -141,6 +142,7 @@ TEST(GraphOps, DenseKernelOnThreadsEqualsOneThread) {
   ASSERT_NE(info.run, nullptr);
   auto one = Context::create(1, 1).value();
   auto two = ctx2();
+  ASSERT_EQ(two->num_threads(), 2);
   for (const auto& [rows, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 1000, 1280}, {3, 1001, 262}, {2, 7, 5}}) {
     Tensor x = random_tensor(Shape{rows, k}, rng), w = random_tensor(Shape{n, k}, rng), b = random_tensor(Shape{n}, rng);
     Tensor y1 = Tensor::zeros(Shape{rows, n}).value(), y2 = Tensor::zeros(Shape{rows, n}).value();
@@ -271,7 +273,9 @@ TEST(Executor, ProfileNamesEachOperatorWithItsNodeAndFlops) {
   EXPECT_EQ(ex->profile().status().code(), StatusCode::kFailedPrecondition);  // nothing ran yet
   for (int64_t batch : {1, 3}) {
     Tensor in = batch == 1 ? image : random_tensor(Shape{batch, 12, 10, 8}, rng);
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_TRUE(ex->run({in}, &profiled_out).ok());
+    const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (batch == 1) expect_close(profiled_out[0].data(), std::vector<double>(out[0].data(), out[0].data() + 5), 0, 0, "profiled run");
     Result<std::vector<OpTime>> rows = ex->profile();
     ASSERT_TRUE(rows.ok()) << rows.status().message();
@@ -280,13 +284,15 @@ TEST(Executor, ProfileNamesEachOperatorWithItsNodeAndFlops) {
     SCOPED_TRACE(listing);
     std::map<std::string, OpTime> by_node;
     std::set<int> segments;
+    double sum_ms = 0;
     for (const OpTime& t : rows.value()) {
-      EXPECT_GE(t.ms, 0) << t.op;
+      sum_ms += t.ms;
       EXPECT_FALSE(t.op.empty());
       segments.insert(t.segment);
       if (!t.node.empty()) by_node[t.node] = t;
       else EXPECT_EQ(t.flops, 0) << t.op;
     }
+    EXPECT_LE(sum_ms, wall_ms);  // operators' times fall inside the run
     EXPECT_EQ(segments, (std::set<int>{0, 1, 2}));  // runtime, engine kernel, runtime
     const double pixels = static_cast<double>(batch) * 12 * 10;
     ASSERT_EQ(by_node.count("conv2d 'full'"), 1u);
@@ -299,6 +305,22 @@ TEST(Executor, ProfileNamesEachOperatorWithItsNodeAndFlops) {
     EXPECT_EQ(by_node["hardmax 'hard'"].segment, 1);
     EXPECT_EQ(by_node["dense 'fc'"].flops, 2.0 * batch * 5 * 16);
     EXPECT_EQ(by_node.size(), 5u);
+  }
+  // Attention lowers to two batch matrix multiplies: both rows name it, each with its own FLOPs.
+  {
+    auto att = std::make_shared<Graph>();
+    int q = att->add_input("q", Shape{2, 5, 8}).value();
+    int k = att->add_constant("k", random_tensor(Shape{2, 7, 8}, rng)).value();
+    int v = att->add_constant("v", random_tensor(Shape{2, 7, 3}, rng)).value();
+    int a = att->add(OpType::kAttention, "att", {q, k, v}).value();
+    ASSERT_TRUE(att->add_output(a).ok());
+    auto ax = Executor::create(att, ctx.get(), ExecutorOptions{true}).value();
+    std::vector<Tensor> ao;
+    ASSERT_TRUE(ax->run({random_tensor(Shape{2, 5, 8}, rng)}, &ao).ok());
+    std::vector<double> flops;
+    for (const OpTime& t : ax->profile().value())
+      if (t.node == "attention 'att'") flops.push_back(t.flops);
+    EXPECT_EQ(flops, (std::vector<double>{2.0 * 2 * 5 * 7 * 8, 2.0 * 2 * 5 * 7 * 3}));
   }
   // A failed run leaves no profile to read.
   EXPECT_FALSE(ex->run({random_tensor(Shape{1, 12, 9, 8}, rng)}, &profiled_out).ok());

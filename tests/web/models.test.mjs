@@ -117,7 +117,7 @@ for (const variant of ['simd', 'simd-threads']) {
       assert.throws(() => model.profile(), (e) => e.code === 'FailedPrecondition' && /profiling is off/.test(e.message));
       assert.throws(() => model.setProfiling('yes'), (e) => e.code === 'InvalidArgument');
       model.setProfiling(true);
-      assert.throws(() => model.profile(), /no run since profiling was turned on/);
+      assert.throws(() => model.profile(), /no completed run since profiling was turned on/);
       const t0 = performance.now();
       const profiled = model.run(x.data)[outName].data;
       const wall = performance.now() - t0;
@@ -133,6 +133,11 @@ for (const variant of ['simd', 'simd-threads']) {
       const macs = sum((r) => r.flops) / 2;
       assert.ok(macs > 2.99e8 && macs < 3.02e8, `${macs} multiply-adds`);
       assert.equal(rows.filter((r) => r.op.includes('DWConv')).length, 17);
+      // A run that fails leaves no profile behind (not the previous run's).
+      assert.throws(() => model.run({ input: { data: new Float32Array(3 * 224 * 225), shape: [1, 3, 224, 225] } }));
+      assert.throws(() => model.profile(), /no completed run/);
+      model.run(x.data);
+      assert.equal(model.profile().length, rows.length);
       model.setProfiling(false);
       assert.throws(() => model.profile(), /profiling is off/);
       assert.deepEqual(model.run(x.data)[outName].data, plain);

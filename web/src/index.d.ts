@@ -151,7 +151,7 @@ export declare class Model {
   save(): Uint8Array;
   /** Per-operator timing of every run on or off (rebuilds the model's runtimes). */
   setProfiling(on: boolean): void;
-  /** The last run's operators in run order while profiling is on (see OpTime). */
+  /** The last run's operators in run order while profiling is on (see OpTime); throws when the last run failed. */
   profile(): OpTime[];
   dispose(): void;
 }
@@ -160,10 +160,11 @@ export declare class Model {
 export interface OpTime {
   /** The XNNPACK operator and kernel kind ("Convolution (NHWC, F32) DWConv"), or "engine <op>". */
   op: string;
-  /** The graph node it runs, where known (convolutions, dense layers, matrix products, engine kernels). */
+  /** The graph node it runs, where known (convolutions, dense layers, matrix products, attention, engine kernels). */
   node: string;
+  /** Milliseconds, timed by XNNPACK in whole microseconds (rounded down). */
   ms: number;
-  /** 2 × multiply-adds of that node; 0 for other operators. */
+  /** 2 × multiply-adds of that operator; 0 for other operators. */
   flops: number;
   /** The XNNPACK runtime or engine kernel it belongs to, in run order. */
   segment: number;

@@ -467,8 +467,9 @@ export class Model extends EngineObject {
    * operator and its kernel kind ("Convolution (NHWC, F32) DWConv") or "engine <op>"; `node` the
    * graph node it runs where known (convolutions, dense layers, matrix products, engine kernels);
    * `flops` 2 × multiply-adds for those, else 0. XNNPACK fuses some nodes (a Clip after a
-   * convolution) into the operator before them. Timer resolution is the platform's
-   * (performance.now(): coarse in pages that are not cross-origin isolated).
+   * convolution) into the operator before them. XNNPACK times in whole microseconds (rounded
+   * down) from the platform's clock (performance.now(): coarse in pages that are not cross-origin
+   * isolated). Throws FailedPrecondition when profiling is off or the last run failed.
    * @returns {{ op: string, node: string, ms: number, flops: number, segment: number }[]}
    */
   profile() {

@@ -106,11 +106,13 @@ struct OpTime {
   // after a Conv2D): those have no row of their own.
   std::string op;
   // The graph node it runs ("conv2d 'features.1.conv.0.0'") for convolutions, dense layers, matrix
-  // products and engine kernels; empty for other XNNPACK operators.
+  // products, attention (its two matrix products) and engine kernels; empty for other XNNPACK
+  // operators.
   std::string node;
+  // Milliseconds; XNNPACK times its operators in whole microseconds (rounded down).
   double ms = 0;
-  // 2 × multiply-adds of the node at the run's shapes (convolutions, dense layers, matrix
-  // products); 0 for other operators.
+  // 2 × multiply-adds of the operator at the run's shapes (convolutions, dense layers, matrix
+  // products, attention's two products); 0 for other operators.
   double flops = 0;
   int segment = 0;  // the XNNPACK runtime or engine kernel it belongs to, in run order
 };

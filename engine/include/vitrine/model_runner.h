@@ -60,8 +60,8 @@ class ModelRunner {
   // it builds a runtime). While on, profile() reads the last successful run.
   Status set_profiling(bool on);
   bool profiling() const { return profiling_; }
-  // The last run's per-operator times (see OpTime), or FailedPrecondition when profiling is off or
-  // nothing ran since it was turned on.
+  // The last run's per-operator times (see OpTime), or FailedPrecondition when profiling is off,
+  // nothing ran since it was turned on, or the last run failed.
   Result<std::vector<OpTime>> profile() const;
   static constexpr size_t kMaxShapes = 4;
 
@@ -87,8 +87,9 @@ class ModelRunner {
   std::list<std::unique_ptr<Shaped>> cache_;  // most recently used first
   std::vector<std::pair<const Tensor*, uint64_t>> generations_;
   bool profiling_ = false;
-  bool profiled_ = false;             // last_profile_ holds a run made with profiling on
+  bool profiled_ = false;             // last_profile_ holds the last run, made with profiling on
   std::vector<OpTime> last_profile_;
+  Status profile_error_;              // why the last successful run has no profile, if it has none
   Status run_profiled(Executor* ex, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
 };
 

@@ -347,7 +347,8 @@ Status Executor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* out
 namespace {
 
 // 2 × multiply-adds of a node at `shapes`, for the ops whose cost is a matrix product; else 0.
-double node_flops(const GraphNode& n, const std::vector<Shape>& shapes) {
+// `part`: which of the node's matrix operators (attention: 0 = q·kᵀ, 1 = p·v).
+double node_flops(const GraphNode& n, const std::vector<Shape>& shapes, int part = 0) {
   if (n.outputs.empty() || n.inputs.size() < 2) return 0;
   auto shape = [&](int v) -> const Shape& { return shapes[static_cast<size_t>(v)]; };
   const double out = static_cast<double>(shape(n.outputs[0]).num_elements());
@@ -365,19 +366,29 @@ double node_flops(const GraphNode& n, const std::vector<Shape>& shapes) {
     case OpType::kDense:
     case OpType::kMatMul:  // (..., K) · ... : K multiply-adds per output
       return x.rank() >= 1 ? 2.0 * out * static_cast<double>(x[x.rank() - 1]) : 0;
+    case OpType::kAttention: {  // q (..., Lq, D), k (..., Lk, D), v (..., Lk, Dv) -> (..., Lq, Dv)
+      if (n.inputs.size() < 3) return 0;
+      const Shape& v = shape(n.inputs[2]);
+      if (x.rank() < 2 || w.rank() < 2 || v.rank() < 2 || v[v.rank() - 1] == 0) return 0;
+      const double rows = out / static_cast<double>(v[v.rank() - 1]);  // batch · Lq
+      const double lk = static_cast<double>(w[w.rank() - 2]);
+      return 2.0 * rows * lk * static_cast<double>(part == 0 ? x[x.rank() - 1] : v[v.rank() - 1]);
+    }
     default:
       return 0;
   }
 }
 
-// Nodes that become exactly one XNNPACK matrix operator (a convolution, possibly rewritten as a
-// fully-connected one when it is 1×1; a fully-connected layer; a batch matrix multiply).
-bool matrix_node(OpType t) {
-  return t == OpType::kConv2D || t == OpType::kConvTranspose2D || t == OpType::kDense || t == OpType::kMatMul;
+// How many XNNPACK matrix operators a node becomes: one for a convolution (possibly rewritten as a
+// fully-connected one when it is 1×1), a dense layer or a matrix product; two batch matrix
+// multiplies for attention; none for the rest.
+int matrix_operators(OpType t) {
+  if (t == OpType::kConv2D || t == OpType::kConvTranspose2D || t == OpType::kDense || t == OpType::kMatMul) return 1;
+  return t == OpType::kAttention ? 2 : 0;
 }
 
 bool matrix_operator(const std::string& name) {
-  for (const char* p : {"Convolution", "Deconvolution", "Fully Connected", "Batch Matrix Multiply"})
+  for (const char* p : {"Convolution", "Deconvolution", "Fully Connected", "Dynamic Fully Connected", "Batch Matrix Multiply"})
     if (name.compare(0, std::strlen(p), p) == 0) return true;
   return false;
 }
@@ -419,9 +430,9 @@ Result<std::vector<OpTime>> Executor::profile() const {
     // XNNPACK runs its operators in the order the nodes were defined, so the i-th matrix operator
     // is the segment's i-th matrix node. Counts that differ (a rewrite this does not know) leave
     // the segment's rows unnamed rather than misnamed.
-    std::vector<int> matrix_nodes;
+    std::vector<std::pair<int, int>> matrix_nodes;  // (node, which of its matrix operators)
     for (int v : seg.nodes)
-      if (matrix_node(g.nodes()[static_cast<size_t>(v)].type)) matrix_nodes.push_back(v);
+      for (int part = 0; part < matrix_operators(g.nodes()[static_cast<size_t>(v)].type); ++part) matrix_nodes.emplace_back(v, part);
     std::vector<std::string> ops;
     for (size_t at = 0; ops.size() < count && at < names.size();) {
       size_t end = names.find('\0', at);
@@ -439,9 +450,10 @@ Result<std::vector<OpTime>> Executor::profile() const {
       row.ms = static_cast<double>(micros[i]) / 1000.0;
       row.segment = static_cast<int>(k);
       if (named && matrix_operator(row.op)) {
-        const GraphNode& n = g.nodes()[static_cast<size_t>(matrix_nodes[next++])];
+        const auto [node, part] = matrix_nodes[next++];
+        const GraphNode& n = g.nodes()[static_cast<size_t>(node)];
         row.node = node_label(n);
-        row.flops = node_flops(n, impl.shapes);
+        row.flops = node_flops(n, impl.shapes, part);
       }
       rows.push_back(std::move(row));
     }

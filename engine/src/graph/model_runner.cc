@@ -198,6 +198,7 @@ Result<ModelRunner::Shaped*> ModelRunner::shaped_for(const std::vector<Shape>& s
 }
 
 Status ModelRunner::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) {
+  profiled_ = false;  // until this run completes
   if (outputs == nullptr) return Status::InvalidArgument("model runner: null outputs");
   VITRINE_RETURN_IF_ERROR(check_inputs(inputs));
   VITRINE_RETURN_IF_ERROR(refresh_if_trained());
@@ -229,7 +230,9 @@ Status ModelRunner::run(const std::vector<Tensor>& inputs, std::vector<Tensor>* 
 Status ModelRunner::run_profiled(Executor* ex, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) {
   VITRINE_RETURN_IF_ERROR(ex->run(inputs, outputs));
   if (!profiling_) return Status::Ok();
-  VITRINE_ASSIGN_OR_RETURN(last_profile_, ex->profile());
+  Result<std::vector<OpTime>> rows = ex->profile();  // a profile that cannot be read fails profile(), not the run
+  profile_error_ = rows.status();
+  if (rows.ok()) last_profile_ = std::move(rows).value();
   profiled_ = true;
   return Status::Ok();
 }
@@ -251,7 +254,8 @@ Status ModelRunner::set_profiling(bool on) {
 
 Result<std::vector<OpTime>> ModelRunner::profile() const {
   if (!profiling_) return Status::FailedPrecondition("model: profiling is off");
-  if (!profiled_) return Status::FailedPrecondition("model: no run since profiling was turned on");
+  if (!profiled_) return Status::FailedPrecondition("model: no completed run since profiling was turned on");
+  if (!profile_error_.ok()) return profile_error_;
   return last_profile_;
 }
 
