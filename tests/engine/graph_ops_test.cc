@@ -318,7 +318,9 @@ TEST(Executor, ProfileNamesEachOperatorWithItsNodeAndFlops) {
     std::vector<Tensor> ao;
     ASSERT_TRUE(ax->run({random_tensor(Shape{2, 5, 8}, rng)}, &ao).ok());
     std::vector<double> flops;
-    for (const OpTime& t : ax->profile().value())
+    Result<std::vector<OpTime>> rows = ax->profile();
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    for (const OpTime& t : rows.value())
       if (t.node == "attention 'att'") flops.push_back(t.flops);
     EXPECT_EQ(flops, (std::vector<double>{2.0 * 2 * 5 * 7 * 8, 2.0 * 2 * 5 * 7 * 3}));
   }
