@@ -48,6 +48,7 @@ const TOLERANCE = 1e-4;
 
 
 const timeIt = (fn) => timeCalls(fn, runs, warmup);
+const median = (v) => quantile([...v].sort((a, b) => a - b), 0.5);
 
 function readInput(file) {
   const buf = fs.readFileSync(file);
@@ -101,7 +102,6 @@ async function childVitrineProfile({ variant, threads, input }) {
 }
 
 function summarizeProfile(samples) {
-  const median = (v) => quantile([...v].sort((a, b) => a - b), 0.5);
   return {
     runs: samples.length,
     total_ms: median(samples.map((s) => s.reduce((a, r) => a + r.ms, 0))),
@@ -424,7 +424,6 @@ async function parent() {
     }
   }
   // Per configuration: the median of its pass medians, with their spread.
-  const median = (v) => quantile([...v].sort((a, b) => a - b), 0.5);
   const keyOf = (r) => `${r.engine}|${r.variant}|${r.threads}`;
   const records = [];
   for (const key of [...new Set(passRecords.map(keyOf))]) {
