@@ -58,6 +58,7 @@ Result<RecTrainOptions> options_from_js(const val& o) {
   VITRINE_ASSIGN_OR_RETURN(double dim, number(o, "dim", static_cast<double>(t.dim)));
   VITRINE_ASSIGN_OR_RETURN(double emb, number(o, "embeddingDim", static_cast<double>(t.embedding_dim)));
   VITRINE_ASSIGN_OR_RETURN(t.dropout, number(o, "dropout", t.dropout));
+  VITRINE_ASSIGN_OR_RETURN(t.l2, number(o, "l2", t.l2));
   VITRINE_ASSIGN_OR_RETURN(double epochs, number(o, "epochs", static_cast<double>(t.epochs)));
   VITRINE_ASSIGN_OR_RETURN(double batch, number(o, "batchSize", static_cast<double>(t.batch_size)));
   VITRINE_ASSIGN_OR_RETURN(double max_len, number(o, "maxLength", static_cast<double>(t.max_length)));

@@ -100,6 +100,7 @@ function rankerFor(module, bytes, itemIndex) {
 // Parameters of a kind at `dim` (f16 weights in the file: 2 bytes each, plus the item ids).
 function estimateBytes(c, numItems) {
   if (c.kind === 'mult-dae') return 2 * (2 * numItems * c.dim + numItems + c.dim);
+  if (c.kind === 'linear') return 2 * numItems * (c.dim + 2);  // one table, a fold scale and a bias per item
   if (c.kind === 'mf-bpr') return 2 * numItems * (c.dim + 1);
   return 2 * (numItems * c.embeddingDim + 3 * c.dim * (c.embeddingDim + c.dim) + numItems * (c.dim + 1));
 }
@@ -107,7 +108,12 @@ function estimateBytes(c, numItems) {
 // The kinds tried, best first by the evaluation's experience; dims shrink to fit the byte cap.
 function candidates(itemIds, maxBytes) {
   const numItems = itemIds.length;
+  // linear: EASE / EDLAE in closed form (no epochs), a few regularizations; its width shrinks to
+  // the cap like the others' (exact when the training users are at most dim).
   const list = [
+    { kind: 'linear', dim: 2048, l2: 100, dropout: 0.1 },
+    { kind: 'linear', dim: 2048, l2: 20, dropout: 0.1 },
+    { kind: 'linear', dim: 2048, l2: 500, dropout: 0.1 },
     { kind: 'mult-dae', dim: 200, dropout: 0.5, learningRate: 1e-3, epochs: 200, evalEvery: 5, batchSize: 100 },
     { kind: 'mf-bpr', dim: 64, learningRate: 5e-3, epochs: 300, evalEvery: 10, batchSize: 1024, foldInEpochs: 60, foldInLr: 3.0, foldInL2: 0.001 },
     { kind: 'mult-dae', dim: 600, dropout: 0.5, learningRate: 1e-3, epochs: 200, evalEvery: 5, batchSize: 100 },
@@ -123,9 +129,19 @@ function candidates(itemIds, maxBytes) {
       if (d.embeddingDim) d.embeddingDim = Math.min(d.embeddingDim, d.dim);
     }
     if (estimateBytes(d, numItems) + idBytes > maxBytes) continue;
-    if (!out.some((o) => o.kind === d.kind && o.dim === d.dim)) out.push(d);
+    if (!out.some((o) => sameCandidate(o, d))) out.push(d);
   }
   return out;
+}
+
+// Two candidates are the same when kind, width and (linear) regularization agree.
+const sameCandidate = (a, b) => a.kind === b.kind && a.dim === b.dim && a.l2 === b.l2 && a.dropout === b.dropout;
+
+// Seconds a linear fit takes in wasm, roughly: the randomized path's products, orthonormalizations
+// and small eigenproblem at ~0.3 G double operations per second (the exact path is cheaper).
+function linearSeconds(c, numItems, interactions) {
+  const k = Math.min(c.dim + 16, numItems);
+  return (24 * interactions * k + 20 * numItems * k * k + 60 * k ** 3) / 3e8;
 }
 
 const fmt = (s) => `${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}`;
@@ -270,9 +286,9 @@ export async function trainRecommend(args, runtime) {
   const itemIndex = new Map(itemIds.map((id, j) => [id, j]));
   const trainer = new runtime._module.RecTrainerHandle();
   const trained = resumed ? resumed.trained.map((t) => ({ ...restore(t), model: new Uint8Array(fs.readFileSync(path.join(ckDir, t.file))) })) : [];
-  const done = (k, stage) => trained.some((t) => t.stage === stage && t.kind === k.kind && t.params.dim === k.dim);
+  const done = (k, stage) => trained.some((t) => t.stage === stage && sameCandidate(t.params, k));
   const trainOne = (k, seconds, stage) => {
-    const label = `${k.kind} dim ${k.dim} (${stage})`;
+    const label = `${k.kind} dim ${k.dim}${k.l2 !== undefined ? ` l2 ${k.l2}` : ''} (${stage})`;
     const r = trainer.train({
       histories: trainFlat.items, offsets: trainFlat.offsets, itemIds,
       options: { ...k, maxSeconds: seconds, seed: SEED },
@@ -306,19 +322,31 @@ export async function trainRecommend(args, runtime) {
     return out;
   };
   try {
-    // Probe every kind on a share of the budget, then give what is left to the best one.
+    // The linear fits first (closed form, seconds each) within 15% of the budget, then every
+    // iterative kind probed on an equal share, then what is left to the best one.
     const reserve = Math.min(30, 0.1 * budgetMs / 1000);  // seconds kept for measuring and writing
+    const linearBudget = 0.15 * (budgetMs / 1000 - elapsed() - reserve);
+    let linearSpent = 0;
+    for (const k of kinds.filter((c) => c.kind === 'linear')) {
+      const label = `linear dim ${k.dim} l2 ${k.l2}`;
+      if (done(k, 'probe')) { log(`  ${label}: probe kept from the checkpoint`); continue; }
+      const guess = linearSeconds(k, numItems, trainFlat.items.length);
+      if (linearSpent + guess > linearBudget) { log(`  ${label}: skipped (its closed-form fit would overrun 15% of the budget)`); continue; }
+      const t = trainOne(k, 0, 'probe');
+      linearSpent += t ? t.seconds : guess;
+    }
+    const iterative = kinds.filter((c) => c.kind !== 'linear');
     const probeTotal = 0.45 * (budgetMs / 1000 - elapsed() - reserve);
-    for (let c = 0; c < kinds.length; c++) {
-      const share = probeTotal / kinds.length;
-      if (share < 2) { log(`  ${kinds[c].kind} dim ${kinds[c].dim}: skipped (the --max-minutes budget is spent)`); continue; }
-      if (done(kinds[c], 'probe')) { log(`  ${kinds[c].kind} dim ${kinds[c].dim}: probe kept from the checkpoint`); continue; }
-      trainOne(kinds[c], share, 'probe');
+    for (let c = 0; c < iterative.length; c++) {
+      const share = probeTotal / iterative.length;
+      if (share < 2) { log(`  ${iterative[c].kind} dim ${iterative[c].dim}: skipped (the --max-minutes budget is spent)`); continue; }
+      if (done(iterative[c], 'probe')) { log(`  ${iterative[c].kind} dim ${iterative[c].dim}: probe kept from the checkpoint`); continue; }
+      trainOne(iterative[c], share, 'probe');
     }
     const leader = trained.filter((t) => t.bytes <= args.maxModelBytes).sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
     const left = budgetMs / 1000 - elapsed() - reserve;
     if (trained.some((t) => t.stage === 'long run')) log('  long run kept from the checkpoint');
-    else if (leader && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
+    else if (leader && leader.kind !== 'linear' && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
   } finally {
     trainer.delete();
   }

@@ -1,9 +1,9 @@
 // vitrine-recommend: trains recommender model files and ranks with them (natively).
 //
-//   vitrine-recommend train --kind mult-dae|mf-bpr|gru4rec --histories H.txt --items ITEMS.txt
+//   vitrine-recommend train --kind mult-dae|mf-bpr|gru4rec|linear --histories H.txt --items ITEMS.txt
 //       --save OUT.safetensors [--half (store weights as F16)] [--dim D] [--embedding-dim E] [--dropout P] [--epochs N]
 //       [--batch-size B] [--max-length T] [--lr LR] [--weight-decay W] [--optimizer adam|adamw] [--schedule constant|cosine] [--seed S]
-//       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W]
+//       [--fold-in-epochs N] [--fold-in-lr LR] [--fold-in-l2 W] [--l2 LAMBDA (linear; --dropout is its emphasis)]
 //       [--val-histories VH.txt --val-targets VT.txt [--val-k K] [--eval-every N]] [--threads N]
 //   vitrine-recommend delta --from OLD.safetensors --to NEW.safetensors --out DELTA.safetensors
 //                          [--tolerance T (changes up to T are not sent; default 0)] [--half]
@@ -19,6 +19,13 @@
 //   vitrine-recommend synth --kind mult-dae|mf-bpr --items N --dim D --out F [--seed S]
 //       a synthetic catalogue model (clustered random item vectors, compact float F16 file) for
 //       `npm run bench -- catalogue`.
+//   vitrine-recommend blend --linear LINEAR.safetensors --dae MULT_DAE.safetensors --out BLEND.safetensors
+//                          --scale-histories H.txt (--share S | --val-histories VH.txt --val-targets VT.txt [--val-k K])
+//                          [--f32] [--threads N]
+//       a compact blend of a linear model and a Mult-DAE over the same items (RecModel::blend):
+//       score = (1 - S) * linear / scale + S * Mult-DAE / scale', each scale the mean over H's users
+//       of the standard deviation of their scores; S given or chosen on the validation users
+//       (NDCG@K, S = 0, 0.1, ..., 1). Prints one JSON line (share, scales, validation per S, bytes).
 //   vitrine-recommend rank MODEL --histories H.txt --k K --out RANKED.txt [--precision f32|f16|int8]
 //                          [--add-items CONTENT.json (new items placed by the model's content map;
 //                           their indices follow the model's)] [--candidates IDS.txt (rank only these)]
@@ -38,6 +45,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,6 +153,7 @@ int train_main(int argc, char** argv) {
     else if (a == "--dim") o.dim = std::atoll(next().c_str());
     else if (a == "--embedding-dim") o.embedding_dim = std::atoll(next().c_str());
     else if (a == "--dropout") o.dropout = std::atof(next().c_str());
+    else if (a == "--l2") o.l2 = std::atof(next().c_str());
     else if (a == "--epochs") o.epochs = std::atoll(next().c_str());
     else if (a == "--batch-size") o.batch_size = std::atoll(next().c_str());
     else if (a == "--max-length") o.max_length = std::atoll(next().c_str());
@@ -420,11 +429,111 @@ int delta_main(int argc, char** argv) {
   return 0;
 }
 
+// The mean over `histories` (at most 500 users, empty ones skipped) of the standard deviation of
+// a user's scores over every item: the scale that makes two models' scores comparable.
+Result<double> score_scale(const RecModel& m, const std::vector<std::vector<int32_t>>& histories) {
+  std::vector<float> user, scores(static_cast<size_t>(m.num_items()));
+  double sum = 0;
+  int64_t count = 0;
+  for (size_t u = 0; u < histories.size() && count < 500; ++u) {
+    if (histories[u].empty()) continue;
+    std::vector<HistoryEvent> h;
+    for (int32_t i : histories[u]) h.push_back({i, 1.0f});
+    VITRINE_RETURN_IF_ERROR(m.fold_in(h, &user));
+    m.score(user.data(), scores.data(), nullptr);
+    double mean = 0, sq = 0;
+    for (float x : scores) mean += x;
+    mean /= static_cast<double>(scores.size());
+    for (float x : scores) sq += (x - mean) * (x - mean);
+    sum += std::sqrt(sq / static_cast<double>(scores.size()));
+    ++count;
+  }
+  if (count == 0 || !(sum > 0)) return Status::InvalidArgument("blend: no history to measure the score scales on");
+  return sum / static_cast<double>(count);
+}
+
+int blend_main(int argc, char** argv) {
+  std::string linear, dae, out, scale_h, val_h, val_t;
+  double share = -1;
+  int64_t val_k = 100, threads = 0;
+  bool half = true;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--linear") linear = next();
+    else if (a == "--dae") dae = next();
+    else if (a == "--out") out = next();
+    else if (a == "--share") share = std::atof(next().c_str());
+    else if (a == "--scale-histories") scale_h = next();
+    else if (a == "--val-histories") val_h = next();
+    else if (a == "--val-targets") val_t = next();
+    else if (a == "--val-k") val_k = std::atoll(next().c_str());
+    else if (a == "--threads") threads = std::atoll(next().c_str());
+    else if (a == "--f32") half = false;
+    else return fail(Status::InvalidArgument("unknown option " + a));
+  }
+  if (linear.empty() || dae.empty() || out.empty() || scale_h.empty()) {
+    return fail(Status::InvalidArgument("blend needs --linear, --dae, --out and --scale-histories"));
+  }
+  if ((share < 0) == val_h.empty() || val_h.empty() != val_t.empty() || share > 1) {
+    return fail(Status::InvalidArgument("blend needs either --share S (0..1) or --val-histories and --val-targets"));
+  }
+  Result<std::unique_ptr<RecModel>> a = read_rec_model(linear), b = read_rec_model(dae);
+  if (!a.ok()) return fail(Status(a.status().code(), linear + ": " + a.status().message()));
+  if (!b.ok()) return fail(Status(b.status().code(), dae + ": " + b.status().message()));
+  Result<std::vector<std::vector<int32_t>>> sh = read_histories(scale_h);
+  if (!sh.ok()) return fail(sh.status());
+  Result<double> sa = score_scale(*a.value(), sh.value()), sb = score_scale(*b.value(), sh.value());
+  if (!sa.ok()) return fail(sa.status());
+  if (!sb.ok()) return fail(sb.status());
+  Result<std::unique_ptr<Context>> ctx = Context::create(static_cast<int>(threads), 0);
+  if (!ctx.ok()) return fail(ctx.status());
+  auto make = [&](double s) { return RecModel::blend(*a.value(), *b.value(), (1 - s) / sa.value(), s / sb.value()); };
+  double best = std::numeric_limits<double>::quiet_NaN();
+  std::string tried = "[]";
+  if (share < 0) {  // the share of the Mult-DAE chosen on the validation users, 0 .. 1 by 0.1
+    Result<std::vector<std::vector<int32_t>>> vh = read_histories(val_h), vt = read_histories(val_t);
+    if (!vh.ok()) return fail(vh.status());
+    if (!vt.ok()) return fail(vt.status());
+    RecHeldOut held;
+    held.histories = std::move(vh).value();
+    held.targets = std::move(vt).value();
+    Json list = Json::array();
+    for (int step = 0; step <= 10; ++step) {
+      const double s = step / 10.0;
+      Result<std::unique_ptr<RecModel>> m = make(s);
+      if (!m.ok()) return fail(m.status());
+      Result<double> v = mean_ndcg(*m.value(), held, val_k, ctx.value().get());
+      if (!v.ok()) return fail(v.status());
+      Json e = Json::object();
+      e.set("share", s);
+      e.set("validation", v.value());
+      list.push_back(std::move(e));
+      if (std::isnan(best) || v.value() > best) {
+        best = v.value();
+        share = s;
+      }
+    }
+    tried = list.dump();
+  }
+  Result<std::unique_ptr<RecModel>> m = make(share);
+  if (!m.ok()) return fail(m.status());
+  RecModel::CompactOptions o;
+  o.half = half;
+  Result<std::vector<uint8_t>> bytes = m.value()->save_compact(o);
+  if (!bytes.ok()) return fail(bytes.status());
+  Status s = write_binary_file(out, bytes.value());
+  if (!s.ok()) return fail(s);
+  std::printf("{\"share\": %.2f, \"scales\": [%.6g, %.6g], \"best_validation\": %s, \"tried\": %s, \"bytes\": %zu}\n", share,
+              sa.value(), sb.value(), std::isnan(best) ? "null" : std::to_string(best).c_str(), tried.c_str(), bytes->size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: vitrine-recommend train|rank|delta|compact ... (see the comment at the top of "
+    std::fprintf(stderr, "usage: vitrine-recommend train|rank|delta|compact|blend|synth ... (see the comment at the top of "
                          "engine/tools/vitrine_recommend.cc)\n");
     return 2;
   }
@@ -433,5 +542,6 @@ int main(int argc, char** argv) {
   if (std::strcmp(argv[1], "delta") == 0) return delta_main(argc, argv);
   if (std::strcmp(argv[1], "compact") == 0) return compact_main(argc, argv);
   if (std::strcmp(argv[1], "synth") == 0) return synth_main(argc, argv);
-  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank, delta, compact)"));
+  if (std::strcmp(argv[1], "blend") == 0) return blend_main(argc, argv);
+  return fail(Status::InvalidArgument(std::string("unknown command '") + argv[1] + "' (train, rank, delta, compact, blend, synth)"));
 }

@@ -33,7 +33,8 @@ from recommend import baselines, data, metrics, splits, vitrine_models as vm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BASELINES = ("popularity", "item-knn", "ease")
-VITRINE = tuple("vitrine-" + k for k in vm.KINDS)
+VITRINE = tuple("vitrine-" + k for k in vm.KINDS_WITH_BLEND)
+BEST = {}   # (fold or phase, kind) -> the chosen model file, for the blend
 SG = "strong_generalization"
 NI = "next_item"
 SG_METRICS = (("ndcg@10", metrics.ndcg_at_k, 10), ("ndcg@100", metrics.ndcg_at_k, 100),
@@ -195,7 +196,9 @@ def run(args):
         "paired_difference_vs_ease": paired,
         "vitrine": {
             "trained_by": "build/native/engine/tools/vitrine-recommend train (the engine's Trainer)",
-            "grids": {k: vm.GRIDS[k] for k in vm.KINDS} if args.vitrine else {},
+            "grids": dict({k: vm.GRIDS[k] for k in vm.KINDS},
+                          blend="the best linear and Mult-DAE of the fold; the Mult-DAE's share 0..1 by 0.1 "
+                                "chosen on validation users (vitrine-recommend blend)") if args.vitrine else {},
             "wasm_equals_native": wasm_summary(wasm_checks),
             "wasm_checks": wasm_checks,
         },
@@ -234,13 +237,20 @@ def vitrine_strong(kind, sp, inter, order, work, fold, wasm_checks, wasm_check):
     ids, train_h, val_h, val_t, test_h = _strong_histories(sp, inter, order)
     kmax = max(k for _, _, k in SG_METRICS)
     best, tried = None, []
-    for i, params in enumerate(vm.GRIDS[kind]):
+    if kind == "blend":
+        d = os.path.join(work, f"sg{fold}-blend")
+        path, out = vm.blend(*(BEST[(fold, k)] for k in vm.BLEND_PARTS), train_h, d, val_h, val_t, val_k=100)
+        tried = [({"share": t["share"]}, t["validation"]) for t in out["tried"]]
+        best = ({"share": out["share"]}, path, out["best_validation"])
+    for i, params in enumerate(vm.GRIDS.get(kind, [])):
         d = os.path.join(work, f"sg{fold}-{kind}-{i}")
         path, out = vm.train(kind, params, train_h, ids, d, val_h, val_t, val_k=100, threads=0)
-        chosen = dict(params, epochs=out["best_epoch"])
+        chosen = dict(params) if kind in vm.EPOCHLESS else dict(params, epochs=out["best_epoch"])
         tried.append((chosen, out["best_validation"]))
         if best is None or out["best_validation"] > best[2]:
             best = (chosen, path, out["best_validation"])
+    BEST[(fold, kind)] = best[1]
+    os.makedirs(os.path.join(work, f"sg{fold}-{kind}-0"), exist_ok=True)
     ranked = vm.rank(best[1], test_h, kmax, os.path.join(work, f"sg{fold}-{kind}-0"))
     if wasm_check:
         wasm_checks.append(vm.compare_wasm(best[1], test_h, kmax, ranked, os.path.join(work, f"sg{fold}-{kind}-0"),
@@ -262,16 +272,26 @@ def vitrine_next(kind, val_phase, test_phase, inter, order, work, wasm_checks, w
     ids, hs = phase_data(val_phase)
     targets = [[t] if t >= 0 else [] for t in val_phase.targets]
     best, tried = None, []
-    for i, params in enumerate(vm.GRIDS[kind]):
+    if kind == "blend":  # the share chosen on the validation phase's models, then the test phase's blended
+        path, out = vm.blend(*(BEST[("ni-val", k)] for k in vm.BLEND_PARTS), hs, os.path.join(work, "ni-val-blend"),
+                             hs, targets, val_k=kmax)
+        tried = [({"share": t["share"]}, t["validation"]) for t in out["tried"]]
+        best = ({"share": out["share"]}, out["best_validation"])
+    for i, params in enumerate(vm.GRIDS.get(kind, [])):
         d = os.path.join(work, f"ni-val-{kind}-{i}")
-        _, out = vm.train(kind, params, hs, ids, d, hs, targets, val_k=kmax, threads=0)
-        chosen = dict(params, epochs=out["best_epoch"])
+        vpath, out = vm.train(kind, params, hs, ids, d, hs, targets, val_k=kmax, threads=0)
+        chosen = dict(params) if kind in vm.EPOCHLESS else dict(params, epochs=out["best_epoch"])
         tried.append((chosen, out["best_validation"]))
         if best is None or out["best_validation"] > best[1]:
             best = (chosen, out["best_validation"])
+            BEST[("ni-val", kind)] = vpath
     ids, hs = phase_data(test_phase)
     d = os.path.join(work, f"ni-test-{kind}")
-    path, _ = vm.train(kind, best[0], hs, ids, d, threads=0)
+    if kind == "blend":
+        path, _ = vm.blend(*(BEST[("ni-test", k)] for k in vm.BLEND_PARTS), hs, d, share=best[0]["share"])
+    else:
+        path, _ = vm.train(kind, best[0], hs, ids, d, threads=0)
+    BEST[("ni-test", kind)] = path
     ranked = vm.rank(path, hs, kmax, d)
     if wasm_check:
         wasm_checks.append(vm.compare_wasm(path, hs, kmax, ranked, d, f"next item {kind}"))

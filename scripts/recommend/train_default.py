@@ -32,19 +32,38 @@ SG_METRICS = ("ndcg@10", "ndcg@100", "recall@20", "recall@50")
 NI_METRICS = ("hr@10", "ndcg@10")
 
 
+def pick_kind(evaluation, name):
+    """The hyper-parameters of one Vitrine model of the evaluation, as pick() reads them."""
+    chosen = evaluation["chosen_hyperparameters"][name][SG]
+    params = dict(chosen[0])
+    if all("epochs" in c for c in chosen):
+        params["epochs"] = int(statistics.median(c["epochs"] for c in chosen))
+    else:  # closed form or a blend: the most often chosen setting, ties by the best validation
+        votes = {}
+        for c, v in zip(chosen, evaluation["validation"][name][SG]):
+            key = json.dumps(c, sort_keys=True)
+            n, top = votes.get(key, (0, 0.0))
+            votes[key] = (n + 1, max(top, v["val_ndcg@100"]))
+        params = json.loads(max(votes, key=lambda k: votes[k]))
+    params.pop("eval_every", None)
+    return params
+
+
 def pick(evaluation):
     """The Vitrine model with the best mean *validation* NDCG@100 over the strong-generalization
-    folds (test metrics are only reported, never used to choose), with its hyper-parameters."""
+    folds, above popularity's (test metrics are only reported, never used to choose), with its
+    hyper-parameters."""
     models = [m for m in evaluation["models"] if m.startswith("vitrine-")]
     if not models:
         raise SystemExit("no Vitrine model in the evaluation: run `npm run eval -- recommend` first")
     val = {m: statistics.mean(v["val_ndcg@100"] for v in evaluation["validation"][m][SG]) for m in models}
+    # Never a kind that does not beat popularity on the validation users.
+    pop = statistics.mean(v["val_ndcg@100"] for v in evaluation["validation"]["popularity"][SG])
+    models = [m for m in models if val[m] > pop]
+    if not models:
+        raise SystemExit(f"no Vitrine model beats popularity on the validation users (NDCG@100 {pop:.4f})")
     best = max(models, key=lambda m: val[m])
-    chosen = evaluation["chosen_hyperparameters"][best][SG]
-    params = dict(chosen[0])
-    # Epochs: the median of the per-fold validation choices.
-    params["epochs"] = int(statistics.median(c["epochs"] for c in chosen))
-    params.pop("eval_every", None)
+    params = pick_kind(evaluation, best)
     return best, params, val[best]
 
 
@@ -74,7 +93,17 @@ def main(argv=None):
     model = os.path.join(OUT, "movielens.safetensors")
     work = vm.workdir()
     t0 = time.time()
-    _, outcome = vm.train(kind, params, hs, ids, work, save=model, threads=0, half=True)
+    if kind == "blend":  # its parts with their own chosen settings, then blended at the chosen share
+        parts = []
+        for part in vm.BLEND_PARTS:
+            part_params = pick_kind(evaluation, "vitrine-" + part)
+            path, _ = vm.train(part, part_params, hs, ids, os.path.join(work, part), threads=0)
+            parts.append(path)
+            params[part] = part_params
+        path, outcome = vm.blend(*parts, hs, work, share=params["share"])
+        os.replace(path, model)
+    else:
+        _, outcome = vm.train(kind, params, hs, ids, work, save=model, threads=0, half=True)
     seconds = time.time() - t0
 
     movies = {}
@@ -107,13 +136,19 @@ def card_text(name, kind, params, ev, inter, n_items, size, seconds, command, so
     for m, r in ev["models"].items():
         cells = [_fmt(r[SG][k]) for k in SG_METRICS] + [_fmt(r[NI][k]) for k in NI_METRICS]
         rows.append(f"| {m}{' (this model)' if m == name else ''} | " + " | ".join(cells) + " |")
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in params.items())
+    def flags_of(p):
+        return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in p.items())
+    if kind == "blend":
+        how = ("`vitrine-recommend train --kind linear " + flags_of(params["linear"]) + "`, `vitrine-recommend train --kind mult-dae " +
+               flags_of(params["mult-dae"]) + "`, then `vitrine-recommend blend --share " + str(params["share"]) + "`")
+    else:
+        how = f"`vitrine-recommend train --kind {kind} {flags_of(params)} --half`"
     wasm = ev.get("vitrine", {}).get("wasm_equals_native")
     return f"""# Model card: MovieLens recommender (`models/recommend/movielens.safetensors`)
 
 - **Licence of the training data**: MovieLens latest-small (GroupLens, via Debian's r-cran-dslabs): research use; **no commercial or revenue-bearing use without GroupLens's permission**. This is a **demo model**: a store trains its own with `npx vitrine train recommend` (README, "Your own store").
 - **What**: `{kind}` recommender ({name} in the evaluation), trained natively by the engine's own
-  trainer (`vitrine-recommend train --kind {kind} {flags} --half`), {size / 1e6:.2f} MB (F16 weights),
+  code ({how}), {size / 1e6:.2f} MB (F16 weights),
   {n_items} items. On the device a shopper's history is folded in (see `engine/include/vitrine/recommend.h`)
   and the catalogue ranked; nothing leaves the browser.
 - **Data**: {source}; implicit feedback = rating ≥ 4.0, users with ≥ 5 positives:
@@ -124,7 +159,7 @@ def card_text(name, kind, params, ev, inter, n_items, size, seconds, command, so
   baseline on the fixed splits of `../shared/DATA.md` (seed {ev['data']['seed']}), hyper-parameters and
   epochs chosen on validation users only; this kind had the best mean validation NDCG@100
   ({val_score:.4f}; test metrics below are reported, never used to choose). Epochs here = the median
-  of the per-fold validation choices. Wasm rankings equal native rankings on every
+  of the per-fold validation choices; closed-form settings and blend shares = the most often chosen. Wasm rankings equal native rankings on every
   evaluated user: {wasm}.
 - **Command**: `{command}` (re-trains this file from the evaluation's choice).
 

@@ -23,7 +23,14 @@ GRIDS = {
     "mf-bpr": [dict(dim=64, epochs=150, lr=5e-3, eval_every=10, batch_size=1024,
                     fold_in_epochs=60, fold_in_lr=3.0, fold_in_l2=0.001)],
     "gru4rec": [dict(dim=100, embedding_dim=64, epochs=6, lr=2e-3, eval_every=2, batch_size=64, max_length=25)],
+    # Closed form (no epochs): EASE (dropout 0) and EDLAE; dim 2048 is exact up to 2048 training users.
+    "linear": [dict(dim=2048, l2=lam, dropout=p) for p in (0.0, 0.1, 0.25) for lam in (5, 20, 50, 100, 200, 500)],
 }
+EPOCHLESS = ("linear",)
+# A blend of the best linear model and the best Mult-DAE (RecModel::blend): the Mult-DAE's share of
+# the score (each model's scores scaled to unit spread) chosen on the validation users by the tool.
+BLEND_PARTS = ("linear", "mult-dae")
+KINDS_WITH_BLEND = tuple(GRIDS) + ("blend",)
 KINDS = tuple(GRIDS)
 
 
@@ -95,6 +102,26 @@ def train(kind, params, train_h, item_ids, work, val_h=None, val_t=None, val_k=1
         write_histories(vh, val_h)
         write_histories(vt, val_t)
         args += ["--val-histories", vh, "--val-targets", vt, "--val-k", str(val_k)]
+    out = run_tool(args)
+    return path, json.loads(out.strip().splitlines()[-1])
+
+
+def blend(linear, dae, scale_h, work, val_h=None, val_t=None, val_k=100, share=None, half=True):
+    """Writes the blend of two model files (vitrine-recommend blend); returns (path, outcome)."""
+    os.makedirs(work, exist_ok=True)
+    sp = os.path.join(work, "scale_h.txt")
+    write_histories(sp, scale_h)
+    path = os.path.join(work, "blend.safetensors")
+    args = ["blend", "--linear", linear, "--dae", dae, "--out", path, "--scale-histories", sp, "--threads", "0"]
+    if share is not None:
+        args += ["--share", str(share)]
+    else:
+        vh, vt = os.path.join(work, "blend_val_h.txt"), os.path.join(work, "blend_val_t.txt")
+        write_histories(vh, val_h)
+        write_histories(vt, val_t)
+        args += ["--val-histories", vh, "--val-targets", vt, "--val-k", str(val_k)]
+    if not half:
+        args.append("--f32")
     out = run_tool(args)
     return path, json.loads(out.strip().splitlines()[-1])
 

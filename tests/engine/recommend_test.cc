@@ -291,6 +291,169 @@ TEST(Recommender, MultDaeFoldInMatchesTheSavedGraph) {
   for (const ScoredItem& s : top_k(scores.data(), 30, 3, ex.data())) EXPECT_EQ(s.item % 3, 0) << s.item;
 }
 
+// EASE / EDLAE item-item weights by the textbook formula (Gauss-Jordan inverse in double):
+// B = I - P diagMat(1 / diag(P)), P = (X^T X + diag(lambda + p / (1 - p) G_ii))^-1.
+std::vector<double> ease_reference(const RecTrainData& d, double lambda, double p) {
+  const size_t n = d.item_ids.size();
+  std::vector<double> a(n * n, 0.0), inv(n * n, 0.0);
+  for (const auto& h : d.histories) {
+    std::vector<int32_t> r(h);
+    std::sort(r.begin(), r.end());
+    r.erase(std::unique(r.begin(), r.end()), r.end());
+    for (int32_t i : r)
+      for (int32_t j : r) a[static_cast<size_t>(i) * n + static_cast<size_t>(j)] += 1;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    a[i * n + i] += lambda + p / (1 - p) * a[i * n + i];
+    inv[i * n + i] = 1;
+  }
+  for (size_t c = 0; c < n; ++c) {  // symmetric positive definite: no pivoting needed
+    const double piv = a[c * n + c];
+    for (size_t j = 0; j < n; ++j) { a[c * n + j] /= piv; inv[c * n + j] /= piv; }
+    for (size_t r = 0; r < n; ++r) {
+      if (r == c) continue;
+      const double f = a[r * n + c];
+      for (size_t j = 0; j < n; ++j) { a[r * n + j] -= f * a[c * n + j]; inv[r * n + j] -= f * inv[c * n + j]; }
+    }
+  }
+  std::vector<double> b(n * n);
+  for (size_t j = 0; j < n; ++j)
+    for (size_t i = 0; i < n; ++i) b[j * n + i] = i == j ? 0.0 : -inv[j * n + i] / inv[i * n + i];
+  return b;
+}
+
+TEST(Recommender, LinearKindIsEaseAndEdlaeExactlyWhenWideEnough) {
+  auto c = ctx1();
+  const RecTrainData d = synthetic(60, 30, 3);
+  const auto h = hist({0, 3, 6, 3});
+  for (double p : {0.0, 0.25}) {
+    // dim >= users: the dual Cholesky path; dim < users with dim + oversampling >= items: the
+    // randomized path spans every item, so it is exact too.
+    for (int64_t dim : {64, 30}) {
+      SCOPED_TRACE("p " + std::to_string(p) + " dim " + std::to_string(dim));
+      RecTrainOptions o;
+      o.kind = "linear";
+      o.l2 = 5;
+      o.dropout = p;
+      o.dim = dim;
+      auto r = train_recommender(d, o, c.get());
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      auto m = RecModel::create(r->model, TablePrecision::kF32);
+      ASSERT_TRUE(m.ok()) << m.status().message();
+      EXPECT_EQ(m.value()->kind(), "linear");
+      std::vector<float> user, scores(30);
+      ASSERT_TRUE(m.value()->fold_in(h, &user).ok());
+      m.value()->score(user.data(), scores.data(), nullptr);
+      const std::vector<double> b = ease_reference(d, 5, p);
+      double top = 0;
+      for (int i = 0; i < 30; ++i) top = std::max(top, std::fabs(b[0 * 30 + i] + b[3 * 30 + i] + b[6 * 30 + i]));
+      for (int i = 0; i < 30; ++i) {
+        if (i == 0 || i == 3 || i == 6) continue;  // the history's own items are never ranked
+        const double want = b[0 * 30 + i] + b[3 * 30 + i] + b[6 * 30 + i];  // repeats count once
+        EXPECT_NEAR(scores[static_cast<size_t>(i)], want, 1e-4 * top) << i;
+      }
+      // The saved graph (history weights in, no normalization) gives the same scores.
+      Tensor x = Tensor::zeros(Shape{1, 30}).value();
+      for (int i : {0, 3, 6}) x.mutable_data()[i] = 1.0f;
+      const std::vector<float> g = run_graph(r->model, x);
+      for (int i = 0; i < 30; ++i) EXPECT_NEAR(scores[static_cast<size_t>(i)], g[static_cast<size_t>(i)], 1e-4 * top) << i;
+    }
+  }
+}
+
+TEST(Recommender, LinearKindTruncatedStillRanksTheClusterAndColdUsersByPopularity) {
+  auto c = ctx1();
+  RecTrainData d = synthetic(90, 30, 4);
+  d.histories.push_back({29, 29, 29});  // item 29 (cluster 2) becomes the most popular by far
+  for (int u = 0; u < 40; ++u) d.histories.push_back({29});
+  RecTrainOptions o;
+  o.kind = "linear";
+  o.l2 = 2;
+  o.dim = 3;  // low rank: the randomized path
+  auto r = train_recommender(d, o, c.get());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto m = RecModel::create(r->model, TablePrecision::kF32).value();
+  EXPECT_EQ(m->dim(), 3);
+  std::vector<float> user, scores(30);
+  ASSERT_TRUE(m->fold_in(hist({1, 4, 7}), &user).ok());
+  m->score(user.data(), scores.data(), nullptr);
+  std::vector<uint8_t> ex(30, 0);
+  for (int i : {1, 4, 7}) ex[static_cast<size_t>(i)] = 1;
+  for (const ScoredItem& s : top_k(scores.data(), 30, 5, ex.data())) EXPECT_EQ(s.item % 3, 1) << s.item;
+  ASSERT_TRUE(m->fold_in({}, &user).ok());
+  m->score(user.data(), scores.data(), nullptr);
+  EXPECT_EQ(top_k(scores.data(), 30, 1, nullptr)[0].item, 29);
+  // Options out of range are refused with the rule.
+  for (auto bad : {std::make_pair(0.0, 0.0), std::make_pair(-1.0, 0.0), std::make_pair(10.0, 1.0),
+                   std::make_pair(std::numeric_limits<double>::quiet_NaN(), 0.0)}) {
+    o.l2 = bad.first;
+    o.dropout = bad.second;
+    auto e = train_recommender(d, o, c.get());
+    EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  }
+  o.l2 = 1;
+  o.dropout = 0;
+  o.dim = kMaxLinearDim + 1;
+  EXPECT_EQ(train_recommender(d, o, c.get()).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Recommender, BlendScoresAreTheWeightedSumAndSurviveACompactFile) {
+  auto lin_r = train_small("linear");
+  auto dae_r = train_small("mult-dae", 5);
+  ASSERT_TRUE(lin_r.ok() && dae_r.ok());
+  auto lin = RecModel::create(lin_r->model, TablePrecision::kF32).value();
+  auto dae = RecModel::create(dae_r->model, TablePrecision::kF32).value();
+  auto b = RecModel::blend(*lin, *dae, 0.3, 0.7);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b.value()->kind(), "blend");
+  EXPECT_EQ(b.value()->dim(), lin->dim() + dae->dim());
+  auto scores = [](const RecModel& m, const std::vector<HistoryEvent>& h) {
+    std::vector<float> user, s(static_cast<size_t>(m.num_items()));
+    EXPECT_TRUE(m.fold_in(h, &user).ok());
+    m.score(user.data(), s.data(), nullptr);
+    return s;
+  };
+  for (const auto& h : {hist({0, 3, 6, 3}), hist({}), std::vector<HistoryEvent>{{2, 3.0f}, {5, 1.0f}}}) {
+    const std::vector<float> sl = scores(*lin, h), sd = scores(*dae, h), sb = scores(*b.value(), h);
+    for (size_t i = 0; i < sb.size(); ++i) EXPECT_NEAR(sb[i], 0.3f * sl[i] + 0.7f * sd[i], 1e-4f * (1 + std::fabs(sd[i]))) << i;
+  }
+  // Its compact file loads back as the same model (F32: bit for bit; F16: close).
+  RecModel::CompactOptions o;
+  o.half = false;
+  auto bytes = b.value()->save_compact(o);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto back = RecModel::load(std::make_shared<std::vector<uint8_t>>(bytes.value()), TablePrecision::kF32);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back.value()->kind(), "blend");
+  EXPECT_EQ(scores(*back.value(), hist({1, 4})), scores(*b.value(), hist({1, 4})));
+  EXPECT_EQ(back.value()->fingerprint(), b.value()->fingerprint());
+  // Refusals: kinds, weights, items.
+  EXPECT_EQ(RecModel::blend(*dae, *lin, 0.5, 0.5).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(RecModel::blend(*lin, *dae, -0.1, 0.5).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(RecModel::blend(*lin, *dae, 0, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(RecModel::blend(*lin, *dae, std::numeric_limits<double>::infinity(), 1).status().code(), StatusCode::kInvalidArgument);
+  RecTrainOptions o2;
+  o2.kind = "linear";
+  o2.dim = 4;
+  auto c = ctx1();
+  auto other = train_recommender(synthetic(60, 27, 3), o2, c.get());
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(RecModel::blend(*RecModel::create(other->model, TablePrecision::kF32).value(), *dae, 1, 1).status().code(),
+            StatusCode::kInvalidArgument);
+  // A compact file whose blend settings do not fit its tables is refused, naming why.
+  std::string text(bytes->begin(), bytes->end());
+  const std::string key = "\\\"linear_dim\\\":" + std::to_string(lin->dim());
+  const size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos) << text.substr(0, 400);
+  const size_t digits = std::to_string(lin->dim()).size();
+  for (const std::string& bad : {std::string(digits, '0'), std::string(digits, '9')}) {  // 0: out of range; 9s: widths disagree
+    std::string t = text;
+    t.replace(at + key.size() - digits, digits, bad);
+    auto e = RecModel::load(std::make_shared<std::vector<uint8_t>>(t.begin(), t.end()), TablePrecision::kF32);
+    EXPECT_EQ(e.status().code(), StatusCode::kDataLoss) << bad;
+  }
+}
+
 TEST(Recommender, Gru4RecFoldInMatchesTheEngineGruOp) {
   auto r = train_small("gru4rec");
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -949,7 +1112,7 @@ TEST(ItemTable, PqTopWithBoundsEqualsTheFullRanking) {
 // Compact files of every kind: float files rank bit for bit like the model file, int8 like the
 // model loaded as int8, PQ close; PQ re-saves keep their codes; deltas apply to PQ tables.
 TEST(CompactModel, RoundTripsEveryKindAndStorage) {
-  for (const std::string kind : {"mult-dae", "mf-bpr", "gru4rec"}) {
+  for (const std::string kind : {"mult-dae", "mf-bpr", "gru4rec", "linear"}) {
     SCOPED_TRACE(kind);
     auto r = train_small(kind, 5);
     ASSERT_TRUE(r.ok()) << r.status().message();

@@ -4,7 +4,7 @@
 //   score(item i) = <table row i, user vector> + bias[i]
 //
 // where the user vector comes from folding the shopper's history into the model ("fold-in"):
-// an encoder pass (Mult-DAE), gradient steps on a user embedding with the item embeddings frozen
+// an encoder pass (Mult-DAE; linear without activation), gradient steps on a user embedding with the item embeddings frozen
 // (matrix factorization), or the final state of a GRU run over the history (GRU4Rec).
 //
 // Everything here is deterministic and platform-independent: fold-in and scoring use the engine's
@@ -12,7 +12,7 @@
 // build and the wasm builds rank identically, bit for bit.
 //
 // Model files (model_file.h) carry the metadata entry "recommender", a JSON object:
-//   {"kind": "mult-dae" | "mf-bpr" | "gru4rec", "items": ["id", ...], ...kind-specific settings}
+//   {"kind": "mult-dae" | "mf-bpr" | "gru4rec" | "linear" | "blend", "items": ["id", ...], ...kind-specific settings}
 // and the constants named below per kind. The graph itself is the training graph (runnable with
 // vitrine-run); the recommender reads the constants it needs.
 //   mult-dae: enc.w (H, I), enc.b (H), dec.w (I, H), dec.b (I)
@@ -20,6 +20,10 @@
 //             history); settings "fold_in": {"epochs", "lr", "l2", "negatives"}
 //   gru4rec:  item.emb (I, E), gru.w_ih (3H, E), gru.w_hh (3H, H), gru.b_ih (3H), gru.b_hh (3H),
 //             out.w (I, H), out.b (I)   (PyTorch gate order r, z, n; linear before reset)
+//   linear:   dec.w (I, D), dec.b (I), fold.scale (I): user = sum over the history of
+//             weight * fold.scale[item] * dec.w[item] (no normalization, no activation): an
+//             item-item model (EASE-class, recommend_train.h) as one table; its fold-in rows
+//             (fold_dim 1) are the scales
 #pragma once
 
 #include <cstdint>
@@ -239,6 +243,15 @@ class RecModel {
                                                       int64_t n, int64_t d, const float* bias,
                                                       TablePrecision precision);
 
+  // A blend (kind "blend") of a linear model and a Mult-DAE over the same items in the same order:
+  //   score = w_linear * linear score + w_dae * Mult-DAE score
+  // as one model of width D + H: table rows [linear row | dae row], fold-in rows [linear scale |
+  // dae encoder row], bias w_linear * b + w_dae * b', the user vector [w_linear * u ; w_dae * u'].
+  // Weights finite, >= 0, not both 0. InvalidArgument for other kinds or item lists that differ.
+  // Blends live in compact files only (save_compact; their "recommender" metadata carries
+  // "blend": {"linear_dim", "weights"}).
+  static Result<std::unique_ptr<RecModel>> blend(const RecModel& linear, const RecModel& dae, double w_linear, double w_dae);
+
   const std::string& kind() const { return kind_; }
   int64_t num_items() const { return table_.size(); }
   int64_t dim() const { return table_.dim(); }
@@ -263,7 +276,7 @@ class RecModel {
   void score_items(const float* user, const int32_t* items, int64_t count, float* out) const;
 
   // Length of the per-item fold-in rows: the encoder row of each item (mult-dae), its input
-  // embedding (gru4rec); 0 when the fold-in reads the table rows themselves (mf-bpr, table).
+  // embedding (gru4rec), its scale (linear, 1); 0 when the fold-in reads the table rows alone (mf-bpr, table).
   int64_t fold_dim() const;
   // 64-bit fingerprint (FNV-1a) of the kind, the dimensions and the item ids in order: the model
   // state an item delta is made against and must lead to.
@@ -329,7 +342,7 @@ class RecModel {
   std::unordered_map<std::string, int32_t> index_;
   ItemTable table_;
   std::vector<float> bias_;  // (I)
-  // Per-item fold-in rows (I, F): the encoder row of each item (mult-dae, F = H), its input
+  // Per-item fold-in rows (I, F): the encoder row of each item (mult-dae, F = H), its scale (linear, F = 1), its input
   // embedding (gru4rec, F = E); empty for the other kinds.
   ItemTable fold_;
   // mult-dae: encoder bias (H)
@@ -338,6 +351,9 @@ class RecModel {
   int64_t mf_epochs_ = 0, mf_negatives_ = 1;
   double mf_lr_ = 0, mf_l2_ = 0;
   std::vector<float> mf_user_mean_;  // optional "user.mean" (D): the empty history's vector
+  // blend: the width of the linear part of the rows (the rest is the Mult-DAE's) and the weights
+  int64_t blend_linear_dim_ = 0;
+  double blend_w_[2] = {0, 0};
   // gru4rec: transposed gate weights (E, 3H), (H, 3H), biases (3H)
   std::vector<float> w_ih_t_, w_hh_t_, b_ih_, b_hh_;
   int64_t emb_dim_ = 0, hidden_ = 0;

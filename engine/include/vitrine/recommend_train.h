@@ -8,6 +8,11 @@
 //             sampled negative per positive per epoch; new users are folded in by SGD on u.
 //   gru4rec   GRU4Rec-style session model: item embedding -> GRU -> dense I, softmax cross-entropy
 //             on the next item at every step (full softmax over the catalogue).
+//   linear    EASE (Steck 2019) with emphasized denoising (EDLAE, Steck 2020: dropout p adds
+//             p / (1 - p) * G_ii to the L2 of item i), fitted in closed form, no epochs: the
+//             item-item weights as a product of two item tables of width <= dim, exact when the
+//             training users are at most dim (recommend_linear.cc). Fold-in is the sum of the
+//             history's rows; an empty history ranks by popularity.
 //
 // Model selection: when a validation function is given it is called every `eval_every` epochs
 // on the current weights (higher is better) and the best weights are returned.
@@ -26,10 +31,11 @@
 namespace vitrine {
 
 struct RecTrainOptions {
-  std::string kind = "mult-dae";  // "mult-dae" | "mf-bpr" | "gru4rec"
+  std::string kind = "mult-dae";  // "mult-dae" | "mf-bpr" | "gru4rec" | "linear"
   int64_t dim = 600;              // hidden units (mult-dae, gru4rec) or factors (mf-bpr)
   int64_t embedding_dim = 64;     // gru4rec item embedding size
-  double dropout = 0.5;           // mult-dae input dropout
+  double dropout = 0.5;           // mult-dae input dropout; linear: the emphasis p
+  double l2 = 100.0;              // linear: the L2 regularization lambda (> 0)
   int64_t epochs = 100;
   int64_t batch_size = 100;       // users (mult-dae), pairs (mf-bpr), sequences (gru4rec)
   int64_t max_length = 50;        // gru4rec: training windows of this many steps
@@ -77,9 +83,17 @@ struct RecHeldOut {
 // The mean NDCG@k over `users` (those with targets) of `model`'s rankings: each history folded
 // in and ranked by recommend() (recommend.h; history items excluded), as on the device.
 Result<double> mean_ndcg(const LoadedModel& model, const RecHeldOut& users, int64_t k, Context* ctx);
+// The same for a loaded recommender (any kind, e.g. a blend from a compact file).
+Result<double> mean_ndcg(const RecModel& model, const RecHeldOut& users, int64_t k, Context* ctx);
 
 // A validator for train_recommender(): mean_ndcg() on `users` (kept by reference).
 RecValidateFn ndcg_validator(const RecHeldOut& users, int64_t k, Context* ctx);
+
+// Largest dim (table width) of the linear kind.
+constexpr int64_t kMaxLinearDim = 2048;
+// The linear kind's model file (what train_recommender returns for kind "linear", validation
+// aside). InvalidArgument for options out of range.
+Result<LoadedModel> fit_linear_recommender(const RecTrainData& data, const RecTrainOptions& options);
 
 Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrainOptions& options, Context* ctx,
                                          const RecValidateFn& validate = nullptr,

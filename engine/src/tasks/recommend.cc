@@ -1196,8 +1196,17 @@ Result<std::unique_ptr<RecModel>> RecModel::from_metadata(const std::string& jso
         !(m->mf_lr_ >= 0) || !(m->mf_l2_ >= 0)) {
       return Status::DataLoss("recommender metadata: fold_in settings out of range");
     }
-  } else if (m->kind_ != "mult-dae" && m->kind_ != "gru4rec" && m->kind_ != "table") {
-    return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec)");
+  } else if (m->kind_ == "blend") {
+    const JsonRef b = root["blend"];
+    VITRINE_ASSIGN_OR_RETURN(m->blend_linear_dim_, b["linear_dim"].as_int());
+    VITRINE_ASSIGN_OR_RETURN(m->blend_w_[0], b["weights"][0].as_number());
+    VITRINE_ASSIGN_OR_RETURN(m->blend_w_[1], b["weights"][1].as_number());
+    if (m->blend_linear_dim_ < 1 || m->blend_linear_dim_ > (int64_t{1} << 20) || !std::isfinite(m->blend_w_[0]) ||
+        !std::isfinite(m->blend_w_[1]) || m->blend_w_[0] < 0 || m->blend_w_[1] < 0 || m->blend_w_[0] + m->blend_w_[1] <= 0) {
+      return Status::DataLoss("recommender metadata: blend settings out of range");
+    }
+  } else if (m->kind_ != "mult-dae" && m->kind_ != "gru4rec" && m->kind_ != "linear" && m->kind_ != "table") {
+    return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec, linear, blend)");
   }
   return m;
 }
@@ -1246,8 +1255,13 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     m->b_hh_.assign(b_hh.data(), b_hh.data() + 3 * h);
     m->emb_dim_ = e;
     m->hidden_ = h;
+  } else if (m->kind_ == "linear") {
+    VITRINE_ASSIGN_OR_RETURN(rows, constant(g, "dec.w", {n, -1}));
+    VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
+    VITRINE_ASSIGN_OR_RETURN(Tensor scale, constant(g, "fold.scale", {n}));
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::f32_by_rows(std::vector<float>(scale.data(), scale.data() + n), n, 1));
   } else {
-    return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec)");
+    return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec, linear)");
   }
   VITRINE_ASSIGN_OR_RETURN(m->table_, ItemTable::build(rows.data(), n, rows.shape()[1], precision));
   m->bias_.assign(bias.data(), bias.data() + n);
@@ -1694,7 +1708,7 @@ Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) con
     t.emplace_back(name, std::move(x));
     return Status::Ok();
   };
-  if (kind_ == "mult-dae") VITRINE_RETURN_IF_ERROR(vec("enc.b", enc_b_, {static_cast<int64_t>(enc_b_.size())}));
+  if (kind_ == "mult-dae" || kind_ == "blend") VITRINE_RETURN_IF_ERROR(vec("enc.b", enc_b_, {static_cast<int64_t>(enc_b_.size())}));
   if (kind_ == "mf-bpr" && !mf_user_mean_.empty()) VITRINE_RETURN_IF_ERROR(vec("user.mean", mf_user_mean_, {dim()}));
   if (kind_ == "gru4rec") {
     VITRINE_RETURN_IF_ERROR(vec("gru.w_ih_t", w_ih_t_, {emb_dim_, 3 * hidden_}));
@@ -1750,6 +1764,17 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
     m->fold_.store_by_rows();  // read a row at a time
     if (m->fold_.dim() != d) return Status::DataLoss("compact recommender: fold rows and score rows differ in width");
     VITRINE_ASSIGN_OR_RETURN(m->enc_b_, read_vector(f, "enc.b", {d}));
+  } else if (m->kind_ == "linear") {
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, read_table(f, "fold", fold_storage.value(), fold_m.value(), n, TablePrecision::kF32));
+    m->fold_.store_by_rows();
+    if (m->fold_.dim() != 1) return Status::DataLoss("compact recommender: a linear model's fold rows are one scale per item");
+  } else if (m->kind_ == "blend") {
+    const int64_t h = d - m->blend_linear_dim_;
+    if (h < 1) return Status::DataLoss("compact recommender: a blend's rows must be wider than its linear part");
+    VITRINE_ASSIGN_OR_RETURN(m->fold_, read_table(f, "fold", fold_storage.value(), fold_m.value(), n, TablePrecision::kF32));
+    m->fold_.store_by_rows();
+    if (m->fold_.dim() != 1 + h) return Status::DataLoss("compact recommender: a blend's fold rows must be 1 + its Mult-DAE width");
+    VITRINE_ASSIGN_OR_RETURN(m->enc_b_, read_vector(f, "enc.b", {h}));
   } else if (m->kind_ == "mf-bpr") {
     if (f.contains("user.mean")) {
       VITRINE_ASSIGN_OR_RETURN(m->mf_user_mean_, read_vector(f, "user.mean", {d}));
@@ -1789,6 +1814,53 @@ Result<std::unique_ptr<RecModel>> RecModel::load_compact(const SafetensorsFile& 
     if (!cm.ok()) return Status::DataLoss("compact recommender content: " + cm.status().message());
     m->content_ = std::make_shared<const ContentMap>(std::move(cm).value());
   }
+  return m;
+}
+
+Result<std::unique_ptr<RecModel>> RecModel::blend(const RecModel& linear, const RecModel& dae, double w_linear, double w_dae) {
+  if (linear.kind_ != "linear" || dae.kind_ != "mult-dae") {
+    return Status::InvalidArgument("blend: needs a linear model and a mult-dae model (got " + linear.kind_ + " and " + dae.kind_ + ")");
+  }
+  if (!std::isfinite(w_linear) || !std::isfinite(w_dae) || w_linear < 0 || w_dae < 0 || w_linear + w_dae <= 0) {
+    return Status::InvalidArgument("blend: weights must be finite, >= 0 and not both 0");
+  }
+  const int64_t n = linear.num_items();
+  if (dae.num_items() != n) return Status::InvalidArgument("blend: the two models have different items");
+  for (int64_t i = 0; i < n; ++i) {
+    if (linear.item_id(i) != dae.item_id(i)) return Status::InvalidArgument("blend: the two models have different items (or order)");
+  }
+  const int64_t l = linear.dim(), h = dae.dim(), w = l + h;
+  std::vector<float> rows(static_cast<size_t>(n * w)), fold(static_cast<size_t>(n * (1 + h))), bias(static_cast<size_t>(n));
+  std::vector<float> fr(static_cast<size_t>(std::max<int64_t>(h, 1)));
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = &rows[static_cast<size_t>(i * w)];
+    float* fo = &fold[static_cast<size_t>(i * (1 + h))];
+    float b0 = 0, b1 = 0;
+    linear.item_params(i, row, &b0, fo);          // linear: fold row = its scale
+    dae.item_params(i, row + l, &b1, fo + 1);     // mult-dae: fold row = its encoder row
+    bias[static_cast<size_t>(i)] = static_cast<float>(w_linear * b0 + w_dae * b1);
+  }
+  std::unique_ptr<RecModel> m(new RecModel());
+  m->kind_ = "blend";
+  m->item_ids_ = linear.item_ids_;
+  m->index_ = linear.index_;
+  VITRINE_ASSIGN_OR_RETURN(m->table_, ItemTable::build(rows.data(), n, w, TablePrecision::kF32));
+  VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::f32_by_rows(std::move(fold), n, 1 + h));
+  m->bias_ = std::move(bias);
+  m->enc_b_ = dae.enc_b_;
+  m->blend_linear_dim_ = l;
+  m->blend_w_[0] = w_linear;
+  m->blend_w_[1] = w_dae;
+  Json meta = Json::object();
+  meta.set("kind", std::string("blend"));
+  Json b = Json::object();
+  b.set("linear_dim", l);
+  Json ws = Json::array();
+  ws.push_back(w_linear);
+  ws.push_back(w_dae);
+  b.set("weights", std::move(ws));
+  meta.set("blend", std::move(b));
+  m->meta_json_ = meta.dump();
   return m;
 }
 
@@ -1913,6 +1985,36 @@ Status RecModel::fold_in(const std::vector<HistoryEvent>& history, std::vector<f
         }
       }
     }
+  } else if (kind_ == "linear") {
+    // The weighted sum of the history's table rows, each times its item's fold scale (no
+    // normalization: scores are linear in the history).
+    std::vector<float> r(static_cast<size_t>(d));
+    for (size_t a = 0; a < items.size(); ++a) {
+      table_.row(items[a], r.data());
+      float scale = 0;
+      fold_.row(items[a], &scale);
+      const float x = weight[a] * scale;
+      for (int64_t j = 0; j < d; ++j) u[j] += x * r[static_cast<size_t>(j)];
+    }
+  } else if (kind_ == "blend") {
+    // The linear part (rows [0, L) times the fold scale), then the Mult-DAE encoder (fold rows
+    // [1, 1 + H) on the L2-normalized weights, tanh), each times its weight.
+    const int64_t l = blend_linear_dim_, h = d - l;
+    std::vector<float> r(static_cast<size_t>(d)), fr(static_cast<size_t>(1 + h)), pre(enc_b_);
+    float sq = 0;
+    for (float w : weight) sq += w * w;
+    const float inv = sq > 0 ? 1.0f / std::sqrt(sq) : 0.0f;
+    for (size_t a = 0; a < items.size(); ++a) {
+      table_.row(items[a], r.data());
+      fold_.row(items[a], fr.data());
+      const float x = weight[a] * fr[0];
+      for (int64_t j = 0; j < l; ++j) u[j] += x * r[static_cast<size_t>(j)];
+      const float xn = weight[a] * inv;
+      for (int64_t j = 0; j < h; ++j) pre[static_cast<size_t>(j)] += xn * fr[static_cast<size_t>(1 + j)];
+    }
+    const float w0 = static_cast<float>(blend_w_[0]), w1 = static_cast<float>(blend_w_[1]);
+    for (int64_t j = 0; j < l; ++j) u[j] *= w0;
+    for (int64_t j = 0; j < h; ++j) u[l + j] = w1 * portable_tanh(pre[static_cast<size_t>(j)]);
   } else if (kind_ == "table") {
     float total = 0;
     std::vector<float> r(static_cast<size_t>(d));

@@ -132,8 +132,8 @@ Status check(const RecTrainData& data, const RecTrainOptions& o) {
       }
     }
   }
-  if (o.kind != "mult-dae" && o.kind != "mf-bpr" && o.kind != "gru4rec") {
-    return Status::InvalidArgument("unknown recommender kind '" + o.kind + "' (mult-dae, mf-bpr, gru4rec)");
+  if (o.kind != "mult-dae" && o.kind != "mf-bpr" && o.kind != "gru4rec" && o.kind != "linear") {
+    return Status::InvalidArgument("unknown recommender kind '" + o.kind + "' (mult-dae, mf-bpr, gru4rec, linear)");
   }
   if (o.dim < 1 || o.embedding_dim < 1 || o.epochs < 0 || o.batch_size < 1 || o.max_length < 1 ||
       o.eval_every < 1 || !(o.dropout >= 0 && o.dropout < 1) || !(o.learning_rate > 0) || !(o.weight_decay >= 0) ||
@@ -280,6 +280,17 @@ struct GruBatcher : Batcher {
 Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrainOptions& o, Context* ctx,
                                          const RecValidateFn& validate, const RecProgressFn& progress) {
   VITRINE_RETURN_IF_ERROR(check(data, o));
+  if (o.kind == "linear") {  // closed form: one fit, validated once
+    RecTrainResult result;
+    VITRINE_ASSIGN_OR_RETURN(result.model, fit_linear_recommender(data, o));
+    result.best_epoch = 0;
+    result.best_validation = std::numeric_limits<double>::quiet_NaN();
+    if (validate) {
+      VITRINE_ASSIGN_OR_RETURN(result.best_validation, validate(result.model));
+    }
+    if (progress) progress(0, 0.0, result.best_validation);
+    return result;
+  }
   const int64_t n = static_cast<int64_t>(data.item_ids.size());
   const int64_t users = static_cast<int64_t>(data.histories.size());
   Rng rng(o.seed);
@@ -417,12 +428,17 @@ Result<RecTrainResult> train_recommender(const RecTrainData& data, const RecTrai
 }
 
 Result<double> mean_ndcg(const LoadedModel& model, const RecHeldOut& users, int64_t k, Context* ctx) {
+  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<RecModel> m, RecModel::create(model, TablePrecision::kF32));
+  return mean_ndcg(*m, users, k, ctx);
+}
+
+Result<double> mean_ndcg(const RecModel& model, const RecHeldOut& users, int64_t k, Context* ctx) {
   if (users.histories.size() != users.targets.size()) {
     return Status::InvalidArgument("held-out users: " + std::to_string(users.histories.size()) + " histories but " +
                                    std::to_string(users.targets.size()) + " target lists");
   }
   if (k < 1) return Status::InvalidArgument("ndcg: k must be >= 1");
-  VITRINE_ASSIGN_OR_RETURN(std::unique_ptr<RecModel> m, RecModel::create(model, TablePrecision::kF32));
+  const RecModel* m = &model;
   std::vector<float> user;
   RecommendRequest r;
   r.k = k;
