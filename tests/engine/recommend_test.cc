@@ -395,6 +395,14 @@ TEST(Recommender, LinearKindTruncatedStillRanksTheClusterAndColdUsersByPopularit
   o.dropout = 0;
   o.dim = kMaxLinearDim + 1;
   EXPECT_EQ(train_recommender(d, o, c.get()).status().code(), StatusCode::kInvalidArgument);
+  // A catalogue too large for the low-rank blocks at this width is refused before allocating.
+  RecTrainData big;
+  for (int i = 0; i < 20000; ++i) big.item_ids.push_back("i" + std::to_string(i));
+  for (int u = 0; u < 2100; ++u) big.histories.push_back({u, u + 1});
+  o.dim = kMaxLinearDim;
+  auto e = train_recommender(big, o, c.get());
+  EXPECT_EQ(e.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(e.status().message().find("lower dim"), std::string::npos) << e.status().message();
 }
 
 TEST(Recommender, BlendScoresAreTheWeightedSumAndSurviveACompactFile) {

@@ -47,6 +47,27 @@ function contentFile() {
   return contentCache;
 }
 
+// A linear (EASE-class) model and its blend with a Mult-DAE, trained natively on clustered
+// synthetic histories (240 users, 300 items in 6 taste groups; a fixed LCG).
+let linearCache;
+function linearFiles() {
+  if (!linearCache) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-linear-'));
+    let s = 777;
+    const rand = (n) => { s = (s * 1103515245 + 12345) % 2147483648; return s % n; };
+    const hs = Array.from({ length: 240 }, (_, u) => Array.from({ length: 4 + rand(12) }, () => 6 * rand(50) + (u % 6)));
+    const h = path.join(dir, 'h.txt'), items = path.join(dir, 'items.txt');
+    fs.writeFileSync(h, hs.map((x) => x.join(' ')).join('\n') + '\n');
+    fs.writeFileSync(items, Array.from({ length: 300 }, (_, i) => `item-${i}`).join('\n') + '\n');
+    const linear = path.join(dir, 'linear.safetensors'), dae = path.join(dir, 'dae.safetensors'), blend = path.join(dir, 'blend.safetensors');
+    execFileSync(tool, ['train', '--kind', 'linear', '--histories', h, '--items', items, '--save', linear, '--dim', '64', '--l2', '20', '--dropout', '0.1', '--half']);
+    execFileSync(tool, ['train', '--kind', 'mult-dae', '--histories', h, '--items', items, '--save', dae, '--dim', '16', '--epochs', '40', '--lr', '0.01', '--dropout', '0.2']);
+    execFileSync(tool, ['blend', '--linear', linear, '--dae', dae, '--out', blend, '--scale-histories', h, '--share', '0.4']);
+    linearCache = { linear, blend };
+  }
+  return linearCache;
+}
+
 function tmpFile(name) {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitrine-rec-')), name);
 }
@@ -351,6 +372,30 @@ for (const variant of ['simd', 'simd-threads']) {
       await rejects(plain.addItems([kids]), 'FailedPrecondition', /content map/);
       await plain.dispose();
       await rec.dispose();
+    });
+
+    test('linear and blend models rank their taste group first, exactly like native', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {
+      for (const [kind, file] of Object.entries(linearFiles())) {
+        const rec = await runtime.createRecommender({ model: file });
+        assert.equal((await rec.info()).kind, kind);
+        const ids = await rec.itemIds();
+        const index = new Map(ids.map((id, i) => [id, i]));
+        const histories = [[0, 6, 12], [1, 7, 13, 19, 25], [5], [2, 8, 100, 200], []];
+        const hFile = tmpFile('h.txt');
+        const oFile = hFile.replace('h.txt', 'ranked.txt');
+        fs.writeFileSync(hFile, histories.map((h) => h.join(' ')).join('\n') + '\n');
+        execFileSync(tool, ['rank', file, '--histories', hFile, '--k', '30', '--out', oFile]);
+        const native = fs.readFileSync(oFile, 'utf8').split('\n');
+        for (const [u, h] of histories.entries()) {
+          const top = await rec.recommendFor(h.map((i) => ids[i]), { k: 30, explain: false });
+          assert.equal(top.map((r) => index.get(r.id)).join(' '), native[u], `${kind} user ${u}`);
+          if (h.length >= 3) {  // the history's taste groups (index mod 6) lead the ranking
+            const groups = new Set(h.map((i) => i % 6));
+            assert.ok(top.slice(0, 10).filter((r) => groups.has(index.get(r.id) % 6)).length >= 8, `${kind} user ${u}: ${top.slice(0, 10).map((r) => r.id)}`);
+          }
+        }
+        await rec.dispose();
+      }
     });
 
     test('ranks exactly like the native engine', { skip: !fs.existsSync(tool) && 'native tool not built' }, async () => {

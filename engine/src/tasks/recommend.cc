@@ -1260,6 +1260,8 @@ Result<std::unique_ptr<RecModel>> RecModel::create(const LoadedModel& model, Tab
     VITRINE_ASSIGN_OR_RETURN(bias, constant(g, "dec.b", {n}));
     VITRINE_ASSIGN_OR_RETURN(Tensor scale, constant(g, "fold.scale", {n}));
     VITRINE_ASSIGN_OR_RETURN(m->fold_, ItemTable::f32_by_rows(std::vector<float>(scale.data(), scale.data() + n), n, 1));
+  } else if (m->kind_ == "blend") {
+    return Status::InvalidArgument("a blend recommender lives in compact files only (vitrine-recommend blend)");
   } else {
     return Status::Unimplemented("recommender kind '" + m->kind_ + "' (known: mult-dae, mf-bpr, gru4rec, linear)");
   }

@@ -28,6 +28,7 @@ namespace {
 constexpr int64_t kOversample = 16;   // extra columns of the randomized range finder
 constexpr int kPowerIterations = 4;   // subspace iterations after the first product
 constexpr int64_t kMaxDenseDual = int64_t{1} << 23;  // values of the exact path's (U, I) matrix
+constexpr int64_t kMaxSubspace = int64_t{1} << 25;   // values of the randomized path's (I, dim + 16) blocks
 
 // Users' distinct items (a 0/1 matrix by rows) and each item's user count.
 struct Binary {
@@ -266,7 +267,13 @@ Result<LoadedModel> fit_linear_recommender(const RecTrainData& data, const RecTr
   }
   std::vector<double> f;
   int64_t r = 0;
-  if (u <= o.dim && u <= n && u * n <= kMaxDenseDual) {
+  const bool exact = u <= o.dim && u <= n && u * n <= kMaxDenseDual;
+  if (!exact && n * std::min<int64_t>(o.dim + kOversample, n) > kMaxSubspace) {
+    return Status::ResourceExhausted("linear recommender: " + std::to_string(n) + " items x dim " + std::to_string(o.dim) +
+                                     " is more than this fit holds in memory (" + std::to_string(kMaxSubspace) +
+                                     " values per block): lower dim");
+  }
+  if (exact) {
     VITRINE_RETURN_IF_ERROR(factor_exact(x, s, n, &f, &r));
   } else {
     factor_low_rank(x, s, n, o.dim, o.seed, &f, &r);
@@ -304,7 +311,7 @@ Result<LoadedModel> fit_linear_recommender(const RecTrainData& data, const RecTr
   items.reserve(data.item_ids.size());
   for (const std::string& id : data.item_ids) items.emplace_back(id);
   Json::Object t = {{"dim", r}, {"l2", o.l2}, {"dropout", o.dropout}, {"users", u},
-                    {"solver", u <= o.dim && u <= n && u * n <= kMaxDenseDual ? "exact" : "randomized"}};
+                    {"solver", exact ? "exact" : "randomized"}};
   Json meta = Json::object({{"kind", std::string("linear")}, {"items", Json::array(std::move(items))},
                             {"training", Json::object(std::move(t))}});
   LoadedModel m;
