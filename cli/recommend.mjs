@@ -343,10 +343,12 @@ export async function trainRecommend(args, runtime) {
       if (done(iterative[c], 'probe')) { log(`  ${iterative[c].kind} dim ${iterative[c].dim}: probe kept from the checkpoint`); continue; }
       trainOne(iterative[c], share, 'probe');
     }
-    const leader = trained.filter((t) => t.bytes <= args.maxModelBytes).sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
+    // The rest of the budget goes to the best iterative kind (a linear fit has nothing to continue).
+    const leader = trained.filter((t) => t.bytes <= args.maxModelBytes && t.kind !== 'linear')
+      .sort((a, b) => b.validation.ndcg100.mean - a.validation.ndcg100.mean)[0];
     const left = budgetMs / 1000 - elapsed() - reserve;
     if (trained.some((t) => t.stage === 'long run')) log('  long run kept from the checkpoint');
-    else if (leader && leader.kind !== 'linear' && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
+    else if (leader && left > 1.5 * leader.seconds) trainOne({ ...leader.params, epochs: 100000 }, left, 'long run');
   } finally {
     trainer.delete();
   }

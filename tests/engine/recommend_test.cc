@@ -344,13 +344,29 @@ TEST(Recommender, LinearKindIsEaseAndEdlaeExactlyWhenWideEnough) {
       std::vector<float> user, scores(30);
       ASSERT_TRUE(m.value()->fold_in(h, &user).ok());
       m.value()->score(user.data(), scores.data(), nullptr);
+      // The scores less the popularity tie-break are the EASE scores times one positive factor
+      // (the stored fold scales are normalized), fitted here by least squares.
       const std::vector<double> b = ease_reference(d, 5, p);
-      double top = 0;
-      for (int i = 0; i < 30; ++i) top = std::max(top, std::fabs(b[0 * 30 + i] + b[3 * 30 + i] + b[6 * 30 + i]));
+      std::vector<double> got(30), want(30);
+      std::vector<float> row(static_cast<size_t>(m.value()->dim())), fold(1);
+      double sr = 0, rr = 0, top = 0;
       for (int i = 0; i < 30; ++i) {
+        float bias = 0;
+        m.value()->item_params(i, row.data(), &bias, fold.data());
+        EXPECT_GE(bias, 0.0f);
+        EXPECT_LE(bias, 1e-4f);
+        got[static_cast<size_t>(i)] = scores[static_cast<size_t>(i)] - bias;
+        want[static_cast<size_t>(i)] = b[0 * 30 + i] + b[3 * 30 + i] + b[6 * 30 + i];  // repeats count once
         if (i == 0 || i == 3 || i == 6) continue;  // the history's own items are never ranked
-        const double want = b[0 * 30 + i] + b[3 * 30 + i] + b[6 * 30 + i];  // repeats count once
-        EXPECT_NEAR(scores[static_cast<size_t>(i)], want, 1e-4 * top) << i;
+        sr += got[static_cast<size_t>(i)] * want[static_cast<size_t>(i)];
+        rr += want[static_cast<size_t>(i)] * want[static_cast<size_t>(i)];
+        top = std::max(top, std::fabs(got[static_cast<size_t>(i)]));
+      }
+      const double factor = sr / rr;
+      EXPECT_GT(factor, 1.0);  // 1 / (the largest diag(P)) >= lambda
+      for (int i = 0; i < 30; ++i) {
+        if (i == 0 || i == 3 || i == 6) continue;
+        EXPECT_NEAR(got[static_cast<size_t>(i)], factor * want[static_cast<size_t>(i)], 1e-4 * top) << i;
       }
       // The saved graph (history weights in, no normalization) gives the same scores.
       Tensor x = Tensor::zeros(Shape{1, 30}).value();
@@ -395,6 +411,11 @@ TEST(Recommender, LinearKindTruncatedStillRanksTheClusterAndColdUsersByPopularit
   o.dropout = 0;
   o.dim = kMaxLinearDim + 1;
   EXPECT_EQ(train_recommender(d, o, c.get()).status().code(), StatusCode::kInvalidArgument);
+  // The public fit checks item indices itself.
+  RecTrainData stray = synthetic(10, 9, 2);
+  stray.histories[3].push_back(9);
+  o.dim = 4;
+  EXPECT_EQ(fit_linear_recommender(stray, o).status().code(), StatusCode::kInvalidArgument);
   // A catalogue too large for the low-rank blocks at this width is refused before allocating.
   RecTrainData big;
   for (int i = 0; i < 20000; ++i) big.item_ids.push_back("i" + std::to_string(i));
@@ -435,7 +456,23 @@ TEST(Recommender, BlendScoresAreTheWeightedSumAndSurviveACompactFile) {
   EXPECT_EQ(back.value()->kind(), "blend");
   EXPECT_EQ(scores(*back.value(), hist({1, 4})), scores(*b.value(), hist({1, 4})));
   EXPECT_EQ(back.value()->fingerprint(), b.value()->fingerprint());
+  // The weights are part of the model state: another share is another fingerprint, and no delta
+  // turns one blend into the other.
+  auto other_share = RecModel::blend(*lin, *dae, 0.6, 0.4).value();
+  EXPECT_NE(other_share->fingerprint(), b.value()->fingerprint());
+  EXPECT_EQ(diff_items(*b.value(), *other_share, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(diff_items(*b.value(), *back.value(), 0).ok());
+  // A linear model's one-value fold rows stay float when PQ fold rows are asked for.
+  RecModel::CompactOptions pq;
+  pq.fold = TablePrecision::kPQ;
+  pq.fold_m = 16;
+  auto lin_pq = lin->save_compact(pq);
+  ASSERT_TRUE(lin_pq.ok()) << lin_pq.status().message();
+  auto lin_back = RecModel::load(std::make_shared<std::vector<uint8_t>>(lin_pq.value()), TablePrecision::kF32);
+  ASSERT_TRUE(lin_back.ok()) << lin_back.status().message();
+  EXPECT_EQ(lin_back.value()->fold_dim(), 1);
   // Refusals: kinds, weights, items.
+  EXPECT_EQ(RecModel::blend(*lin, *dae, 1e31, 1).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(RecModel::blend(*dae, *lin, 0.5, 0.5).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(RecModel::blend(*lin, *dae, -0.1, 0.5).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(RecModel::blend(*lin, *dae, 0, 0).status().code(), StatusCode::kInvalidArgument);

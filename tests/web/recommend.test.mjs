@@ -114,7 +114,7 @@ for (const variant of ['simd', 'simd-threads']) {
       assert.ok(progress.includes('model'));
       const info = await rec.info();
       assert.ok(info.items > 1000, `items: ${info.items}`);
-      assert.ok(['mult-dae', 'linear-ae', 'mf-bpr', 'gru4rec'].includes(info.kind));
+      assert.ok(['mult-dae', 'linear', 'blend', 'mf-bpr', 'gru4rec'].includes(info.kind));
       for (const id of HISTORY) await rec.observe({ item: id, type: 'view' });
       await rec.observe({ item: '2571', type: 'purchase' });
       const top = await rec.recommend({ k: 10 });

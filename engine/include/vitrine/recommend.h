@@ -247,12 +247,16 @@ class RecModel {
   //   score = w_linear * linear score + w_dae * Mult-DAE score
   // as one model of width D + H: table rows [linear row | dae row], fold-in rows [linear scale |
   // dae encoder row], bias w_linear * b + w_dae * b', the user vector [w_linear * u ; w_dae * u'].
-  // Weights finite, >= 0, not both 0. InvalidArgument for other kinds or item lists that differ.
+  // Weights in [0, 1e30], not both 0. InvalidArgument for other kinds or item lists that differ.
+  // The weights are part of the model's fingerprint: deltas between blends need equal weights.
   // Blends live in compact files only (save_compact; their "recommender" metadata carries
   // "blend": {"linear_dim", "weights"}).
   static Result<std::unique_ptr<RecModel>> blend(const RecModel& linear, const RecModel& dae, double w_linear, double w_dae);
 
   const std::string& kind() const { return kind_; }
+  // A blend's linear width and its weights (0: linear, 1: Mult-DAE); 0 for other kinds.
+  int64_t blend_linear_dim() const { return blend_linear_dim_; }
+  double blend_weight(int part) const { return blend_w_[part == 0 ? 0 : 1]; }
   int64_t num_items() const { return table_.size(); }
   int64_t dim() const { return table_.dim(); }
   std::string item_id(int64_t index) const;

@@ -1201,8 +1201,8 @@ Result<std::unique_ptr<RecModel>> RecModel::from_metadata(const std::string& jso
     VITRINE_ASSIGN_OR_RETURN(m->blend_linear_dim_, b["linear_dim"].as_int());
     VITRINE_ASSIGN_OR_RETURN(m->blend_w_[0], b["weights"][0].as_number());
     VITRINE_ASSIGN_OR_RETURN(m->blend_w_[1], b["weights"][1].as_number());
-    if (m->blend_linear_dim_ < 1 || m->blend_linear_dim_ > (int64_t{1} << 20) || !std::isfinite(m->blend_w_[0]) ||
-        !std::isfinite(m->blend_w_[1]) || m->blend_w_[0] < 0 || m->blend_w_[1] < 0 || m->blend_w_[0] + m->blend_w_[1] <= 0) {
+    if (m->blend_linear_dim_ < 1 || m->blend_linear_dim_ > (int64_t{1} << 20) || !(m->blend_w_[0] >= 0) ||
+        !(m->blend_w_[1] >= 0) || m->blend_w_[0] > 1e30 || m->blend_w_[1] > 1e30 || m->blend_w_[0] + m->blend_w_[1] <= 0) {
       return Status::DataLoss("recommender metadata: blend settings out of range");
     }
   } else if (m->kind_ != "mult-dae" && m->kind_ != "gru4rec" && m->kind_ != "linear" && m->kind_ != "table") {
@@ -1697,11 +1697,13 @@ Result<std::vector<uint8_t>> RecModel::save_compact(const CompactOptions& o) con
   Json storage = Json::object();
   storage.set("rows", storage_name(o.rows));
   storage.set("rows_m", o.rows_m);
-  storage.set("fold", storage_name(o.fold));
+  // Fold rows narrower than the PQ sub-spaces asked for (a linear model's one scale) stay float.
+  const TablePrecision fold_p = o.fold == TablePrecision::kPQ && o.fold_m > fold_dim() ? TablePrecision::kF32 : o.fold;
+  storage.set("fold", storage_name(fold_p));
   storage.set("fold_m", o.fold_m);
   std::vector<std::pair<std::string, Tensor>> t;
   VITRINE_RETURN_IF_ERROR(add_table("rows", table_, o.rows, o.rows_m, o.half, o.seed, &t));
-  if (fold_dim() > 0) VITRINE_RETURN_IF_ERROR(add_table("fold", fold_, o.fold, o.fold_m, o.half, o.seed + 1, &t));
+  if (fold_dim() > 0) VITRINE_RETURN_IF_ERROR(add_table("fold", fold_, fold_p, o.fold_m, o.half, o.seed + 1, &t));
   const int64_t n = num_items();
   VITRINE_ASSIGN_OR_RETURN(Tensor bias, f32_tensor({n}, bias_.data(), bias_.size()));
   t.emplace_back("bias", std::move(bias));
@@ -1823,8 +1825,8 @@ Result<std::unique_ptr<RecModel>> RecModel::blend(const RecModel& linear, const 
   if (linear.kind_ != "linear" || dae.kind_ != "mult-dae") {
     return Status::InvalidArgument("blend: needs a linear model and a mult-dae model (got " + linear.kind_ + " and " + dae.kind_ + ")");
   }
-  if (!std::isfinite(w_linear) || !std::isfinite(w_dae) || w_linear < 0 || w_dae < 0 || w_linear + w_dae <= 0) {
-    return Status::InvalidArgument("blend: weights must be finite, >= 0 and not both 0");
+  if (!(w_linear >= 0 && w_linear <= 1e30) || !(w_dae >= 0 && w_dae <= 1e30) || w_linear + w_dae <= 0) {
+    return Status::InvalidArgument("blend: weights must be in [0, 1e30] and not both 0");
   }
   const int64_t n = linear.num_items();
   if (dae.num_items() != n) return Status::InvalidArgument("blend: the two models have different items");
@@ -2153,7 +2155,13 @@ std::string fingerprint_text(uint64_t v) {
 }
 
 uint64_t RecModel::fingerprint() const {
-  return fingerprint_of(kind_, dim(), fold_dim(), num_items(), [this](int64_t i) { return item_id(i); });
+  std::string kind = kind_;
+  if (kind_ == "blend") {  // a blend's state includes how it weighs its parts
+    char buf[96];
+    std::snprintf(buf, sizeof buf, ":%lld:%.17g:%.17g", static_cast<long long>(blend_linear_dim_), blend_w_[0], blend_w_[1]);
+    kind += buf;
+  }
+  return fingerprint_of(kind, dim(), fold_dim(), num_items(), [this](int64_t i) { return item_id(i); });
 }
 
 void RecModel::item_params(int64_t i, float* row, float* bias, float* fold) const {
@@ -2265,6 +2273,10 @@ Result<ItemDelta> diff_items(const RecModel& from, const RecModel& to, float tol
                                    std::to_string(from.dim()) + ", " + to.kind() + " " + std::to_string(to.dim()) + ")");
   }
   if (!(tolerance >= 0)) return Status::InvalidArgument("item delta: tolerance must be >= 0");
+  if (from.kind() == "blend" && (from.blend_linear_dim() != to.blend_linear_dim() || from.blend_weight(0) != to.blend_weight(0) ||
+                                 from.blend_weight(1) != to.blend_weight(1))) {
+    return Status::InvalidArgument("item delta: the two blends weigh their parts differently: ship the new model itself");
+  }
   ItemDelta d;
   d.kind = from.kind();
   d.dim = from.dim();

@@ -36,7 +36,7 @@ struct Binary {
   std::vector<double> count;
 };
 
-Binary binary(const RecTrainData& data, int64_t n) {
+Result<Binary> binary(const RecTrainData& data, int64_t n) {
   Binary b;
   b.count.assign(static_cast<size_t>(n), 0.0);
   for (const std::vector<int32_t>& h : data.histories) {
@@ -44,6 +44,10 @@ Binary binary(const RecTrainData& data, int64_t n) {
     std::sort(r.begin(), r.end());
     r.erase(std::unique(r.begin(), r.end()), r.end());
     if (r.empty()) continue;
+    if (r.front() < 0 || r.back() >= n) {
+      return Status::InvalidArgument("linear recommender: item index " + std::to_string(r.front() < 0 ? r.front() : r.back()) +
+                                     " outside [0, " + std::to_string(n) + ")");
+    }
     for (int32_t i : r) b.count[static_cast<size_t>(i)] += 1;
     b.rows.push_back(std::move(r));
   }
@@ -71,27 +75,14 @@ void jacobi_eigen(std::vector<double>& a, int64_t k, std::vector<double>* values
         const double theta = (a[static_cast<size_t>(q * k + q)] - a[static_cast<size_t>(p * k + p)]) / (2 * apq);
         const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
         const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        for (int64_t r = 0; r < k; ++r) {  // columns p, q
-          double& x = a[static_cast<size_t>(r * k + p)];
-          double& y = a[static_cast<size_t>(r * k + q)];
+        auto rotate = [c, s](double& x, double& y) {
           const double xp = x, yq = y;
           x = c * xp - s * yq;
           y = s * xp + c * yq;
-        }
-        for (int64_t r = 0; r < k; ++r) {  // rows p, q
-          double& x = a[static_cast<size_t>(p * k + r)];
-          double& y = a[static_cast<size_t>(q * k + r)];
-          const double xp = x, yq = y;
-          x = c * xp - s * yq;
-          y = s * xp + c * yq;
-        }
-        for (int64_t r = 0; r < k; ++r) {
-          double& x = v[static_cast<size_t>(r * k + p)];
-          double& y = v[static_cast<size_t>(r * k + q)];
-          const double xp = x, yq = y;
-          x = c * xp - s * yq;
-          y = s * xp + c * yq;
-        }
+        };
+        for (int64_t r = 0; r < k; ++r) rotate(a[static_cast<size_t>(r * k + p)], a[static_cast<size_t>(r * k + q)]);  // columns
+        for (int64_t r = 0; r < k; ++r) rotate(a[static_cast<size_t>(p * k + r)], a[static_cast<size_t>(q * k + r)]);  // rows
+        for (int64_t r = 0; r < k; ++r) rotate(v[static_cast<size_t>(r * k + p)], v[static_cast<size_t>(r * k + q)]);
       }
     }
   }
@@ -208,10 +199,11 @@ Status factor_exact(const Binary& x, const std::vector<double>& s, int64_t n, st
 void factor_low_rank(const Binary& x, const std::vector<double>& s, int64_t n, int64_t dim, uint32_t seed,
                      std::vector<double>* f, int64_t* r) {
   const int64_t k = std::min<int64_t>(dim + kOversample, n);
+  // A random +-1 start from raw generator bits: the same matrix in every build (the standard
+  // distributions are implementation-defined, and libc++ (wasm) and libstdc++ differ).
   std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
   std::vector<double> q(static_cast<size_t>(n * k)), y;
-  for (double& v : q) v = normal(rng);
+  for (double& v : q) v = (rng() >> 63) ? 1.0 : -1.0;
   for (int it = 0; it <= kPowerIterations; ++it) {
     apply_h(x, s, q, n, k, &y);
     q.swap(y);
@@ -230,6 +222,7 @@ void factor_low_rank(const Binary& x, const std::vector<double>& s, int64_t n, i
       const double m = 0.5 * (t[static_cast<size_t>(a * k + b)] + t[static_cast<size_t>(b * k + a)]);
       t[static_cast<size_t>(a * k + b)] = t[static_cast<size_t>(b * k + a)] = m;
     }
+  std::vector<double>().swap(y);  // peak memory: only q is needed from here
   std::vector<double> h, w;
   jacobi_eigen(t, k, &h, &w);
   const double top = h.empty() ? 0 : h[0];
@@ -256,7 +249,7 @@ Result<LoadedModel> fit_linear_recommender(const RecTrainData& data, const RecTr
     return Status::InvalidArgument("linear recommender: needs l2 > 0, 0 <= dropout < 1 and 1 <= dim <= " +
                                    std::to_string(kMaxLinearDim));
   }
-  const Binary x = binary(data, n);
+  VITRINE_ASSIGN_OR_RETURN(const Binary x, binary(data, n));
   if (x.rows.empty()) return Status::InvalidArgument("recommender training: no user has an item");
   const int64_t u = static_cast<int64_t>(x.rows.size());
   const double emphasis = o.dropout / (1 - o.dropout);
@@ -279,19 +272,26 @@ Result<LoadedModel> fit_linear_recommender(const RecTrainData& data, const RecTr
     factor_low_rank(x, s, n, o.dim, o.seed, &f, &r);
   }
   // Score rows Q_i = F_i / diag(P)_i; the fold-in row of item i is diag(P)_i * Q_i (= F_i), so one
-  // table and one scale per item hold both.
+  // table and one scale per item hold both. The scales are stored divided by their largest (all
+  // scores scaled alike: rankings unchanged), which keeps them in F16's normal range.
   VITRINE_ASSIGN_OR_RETURN(Tensor dec_w, Tensor::zeros(Shape{n, r}));
   VITRINE_ASSIGN_OR_RETURN(Tensor dec_b, Tensor::zeros(Shape{n}));
   VITRINE_ASSIGN_OR_RETURN(Tensor scale, Tensor::zeros(Shape{n}));
-  const double most = *std::max_element(x.count.begin(), x.count.end());
+  std::vector<double> diag_p(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     double sq = 0;
     for (int64_t j = 0; j < r; ++j) sq += f[static_cast<size_t>(i * r + j)] * f[static_cast<size_t>(i * r + j)];
-    const double diag_p = std::max(1 / d[static_cast<size_t>(i)] - sq, 1e-9 / d[static_cast<size_t>(i)]);
-    for (int64_t j = 0; j < r; ++j) dec_w.mutable_data()[i * r + j] = static_cast<float>(f[static_cast<size_t>(i * r + j)] / diag_p);
-    scale.mutable_data()[i] = static_cast<float>(diag_p);
-    // Popularity scaled to at most 1e-6: a tie-break that ranks an empty history by popularity.
-    dec_b.mutable_data()[i] = static_cast<float>(1e-6 * x.count[static_cast<size_t>(i)] / most);
+    diag_p[static_cast<size_t>(i)] = std::max(1 / d[static_cast<size_t>(i)] - sq, 1e-9 / d[static_cast<size_t>(i)]);
+  }
+  const double top_p = *std::max_element(diag_p.begin(), diag_p.end());
+  const double most = *std::max_element(x.count.begin(), x.count.end());
+  for (int64_t i = 0; i < n; ++i) {
+    const double p = diag_p[static_cast<size_t>(i)];
+    for (int64_t j = 0; j < r; ++j) dec_w.mutable_data()[i * r + j] = static_cast<float>(f[static_cast<size_t>(i * r + j)] / p);
+    scale.mutable_data()[i] = static_cast<float>(p / top_p);
+    // Popularity times 1e-4 (scores are EASE scores / top_p, >= lambda times them): a tie-break
+    // that ranks an empty history by popularity; F16 files keep it down to 1 / 1700 of the top count.
+    dec_b.mutable_data()[i] = static_cast<float>(1e-4 * x.count[static_cast<size_t>(i)] / most);
   }
   for (int64_t e = 0; e < dec_w.num_elements(); ++e) {
     if (!std::isfinite(dec_w.data()[e])) return Status::FailedPrecondition("linear recommender: the fit is not finite (raise l2)");
