@@ -1835,7 +1835,6 @@ Result<std::unique_ptr<RecModel>> RecModel::blend(const RecModel& linear, const 
   }
   const int64_t l = linear.dim(), h = dae.dim(), w = l + h;
   std::vector<float> rows(static_cast<size_t>(n * w)), fold(static_cast<size_t>(n * (1 + h))), bias(static_cast<size_t>(n));
-  std::vector<float> fr(static_cast<size_t>(std::max<int64_t>(h, 1)));
   for (int64_t i = 0; i < n; ++i) {
     float* row = &rows[static_cast<size_t>(i * w)];
     float* fo = &fold[static_cast<size_t>(i * (1 + h))];
