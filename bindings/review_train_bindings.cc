@@ -67,6 +67,10 @@ class ReviewTrainerHandle : public HandleBase {
     VITRINE_ASSIGN_OR_RETURN(t.batch_size, whole(o, "batchSize", t.batch_size, 1, 1 << 20));
     VITRINE_ASSIGN_OR_RETURN(t.learning_rate, positive(o, "learningRate", t.learning_rate));
     VITRINE_ASSIGN_OR_RETURN(t.vocab.bigram_buckets, whole(o, "buckets", t.vocab.bigram_buckets, 0, 1 << 24));
+    VITRINE_ASSIGN_OR_RETURN(t.vocab.char_buckets, whole(o, "charBuckets", t.vocab.char_buckets, 0, 1 << 24));
+    VITRINE_ASSIGN_OR_RETURN(t.vocab.char_min, whole(o, "charMin", t.vocab.char_min, 1, 8));
+    VITRINE_ASSIGN_OR_RETURN(t.vocab.char_max, whole(o, "charMax", t.vocab.char_max, 1, 8));
+    VITRINE_ASSIGN_OR_RETURN(t.max_features, whole(o, "maxFeatures", t.max_features, 1, 1 << 16));
     VITRINE_ASSIGN_OR_RETURN(t.vocab.min_count, whole(o, "minCount", t.vocab.min_count, 1, 1 << 20));
     VITRINE_ASSIGN_OR_RETURN(t.vocab.bpe_merges, whole(o, "bpeMerges", t.vocab.bpe_merges, 0, 1 << 20));
     VITRINE_ASSIGN_OR_RETURN(t.vocab.max_words, whole(o, "maxWords", t.vocab.max_words, 1, 1 << 22));

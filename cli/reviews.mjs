@@ -12,8 +12,10 @@ import { csvField, mulberry32, sha256File, shuffle } from './util.mjs';
 const SEED = 20261128;
 const MAX_TEXT_BYTES = 20000;
 
-// Settings tried: the shipped model's (NB-weighted 4-d, 200k bigram buckets) and two others.
+// Settings tried: the shipped model's (NB-weighted 4-d, 200k bigram buckets, 262k character
+// 3-6-gram buckets), the same without character n-grams, and two others.
 const CONFIGS = [
+  { name: 'nb-chars', weighting: 'nb', dim: 4, epochs: 3, buckets: 200000, charBuckets: 262144, maxFeatures: 8192 },
   { name: 'nb-small', weighting: 'nb', dim: 4, epochs: 3, buckets: 200000 },
   { name: 'mean', weighting: 'mean', dim: 24, epochs: 10, buckets: 50000 },
   { name: 'tfidf', weighting: 'tfidf', dim: 24, epochs: 5, buckets: 50000 },
@@ -117,7 +119,8 @@ export async function trainReviews(args, runtime) {
   const analyzer = () => new runtime._module.ReviewHandle();
   const fit = (rows, cfg, threshold) => {
     const bytes = trainer.train({ texts: rows.map((r) => r.text), labels: Int32Array.from(rows, (r) => index.get(r.label)), labelNames,
-      options: { weighting: cfg.weighting, dim: cfg.dim, epochs: cfg.epochs, buckets: cfg.buckets, seed: SEED }, threshold, half: true });
+      options: { weighting: cfg.weighting, dim: cfg.dim, epochs: cfg.epochs, buckets: cfg.buckets, charBuckets: cfg.charBuckets ?? 0,
+        maxFeatures: cfg.maxFeatures ?? 512, seed: SEED }, threshold, half: true });
     if (bytes === null) throw new Error(`training (${cfg.name}) failed: ${trainer.lastError()}`);
     return bytes;
   };
@@ -185,7 +188,8 @@ export async function trainReviews(args, runtime) {
   fs.writeFileSync(path.join(args.out, 'report.md'), `# Training report (reviews)\n\n${table.join('\n')}\n`);
   fs.writeFileSync(path.join(args.out, 'MODEL_CARD.md'), [
     `# Model card: review model (model.safetensors)`, '',
-    `- **What**: ${chosen.config.weighting}-pooled bag of features, ${chosen.config.dim}-d, ${chosen.config.epochs} epochs, ${chosen.config.buckets} bigram buckets; labels ${labelNames.join(', ')}` +
+    `- **What**: ${chosen.config.weighting}-pooled bag of features, ${chosen.config.dim}-d, ${chosen.config.epochs} epochs, ${chosen.config.buckets} bigram buckets` +
+      (chosen.config.charBuckets ? `, ${chosen.config.charBuckets} character 3-6-gram buckets` : '') + `; labels ${labelNames.join(', ')}` +
       (binary ? `; decision threshold ${chosen.threshold} on P(${labelNames[1]})` : '') + `; ${chosen.bytes} bytes (f16).`,
     `- **Command**: \`${args.command}\` (${report.date}).`,
     `- **Data**: \`${path.basename(args.data)}\`, licence: ${args.licence}; ${train.length} training reviews, ${test.length} test reviews (${report.data.test}). ` +

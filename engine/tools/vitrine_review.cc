@@ -13,7 +13,8 @@
 //       sentiment split and per aspect mentions, praise and complaints, as JSON. ASPECTS.json:
 //       {"name": ["keyword", "prefix*", ...], ...} (the facade's DEFAULT_ASPECTS has that form).
 //   model options: [--labels other,great] [--dim D] [--epochs N] [--lr LR] [--weight-decay W]
-//       [--min-count C] [--bpe-merges M] [--buckets B] [--max-features F] [--weighting mean|nb|tfidf] [--seed S] [--threads N]
+//       [--min-count C] [--bpe-merges M] [--buckets B] [--char-buckets B --char-min N --char-max N]
+//       [--max-features F] [--weighting mean|nb|tfidf] [--seed S] [--threads N]
 //
 // CSV: a header naming a text column (text or review) and a label column (label or score);
 // RFC 4180 quoting (quoted fields may hold commas, quotes as "" and newlines).
@@ -182,6 +183,9 @@ int main(int argc, char** argv) {
     else if (a == "--min-count") o.vocab.min_count = std::atoll(next().c_str());
     else if (a == "--bpe-merges") o.vocab.bpe_merges = std::atoll(next().c_str());
     else if (a == "--buckets") o.vocab.bigram_buckets = std::atoll(next().c_str());
+    else if (a == "--char-buckets") o.vocab.char_buckets = std::atoll(next().c_str());
+    else if (a == "--char-min") o.vocab.char_min = std::atoll(next().c_str());
+    else if (a == "--char-max") o.vocab.char_max = std::atoll(next().c_str());
     else if (a == "--max-features") o.max_features = std::atoll(next().c_str());
     else if (a == "--weighting") o.weighting = next();
     else if (a == "--seed") o.seed = static_cast<uint32_t>(std::atoll(next().c_str()));

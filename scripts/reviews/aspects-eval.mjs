@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run eval -- aspects [--aspects FILE.json] [--model FILE]
+// npm run eval -- aspects [--aspects FILE.json] [--model FILE] [--aspect-threshold T] [--dir DIR] [--out FILE]
 // The review analyzer's aspects measured against labels made by reading (bench/aspects/: the
 // guidelines, 200 Fine Food test reviews labelled before the detector changed, 50 of them labelled
 // twice, and the team's robustness set). Through the npm facade (wasm), with the shipped model and
@@ -18,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values } = parseArgs({ options: { aspects: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({ options: { aspects: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' },
+  'aspect-threshold': { type: 'string' } } });
 const dir = path.resolve(values.dir ?? path.join(root, 'bench/aspects'));
 
 const ASPECTS = ['taste', 'price', 'packaging', 'delivery', 'quality', 'freshness', 'service', 'size'];
@@ -116,6 +117,7 @@ const runtime = await createRuntime({ variant: 'simd', threads: 1 });
 const analyzer = await runtime.createReviewAnalyzer({
   ...(values.model ? { model: new Uint8Array(fs.readFileSync(values.model)) } : {}),
   ...(values.aspects ? { aspects: JSON.parse(fs.readFileSync(values.aspects, 'utf8')) } : {}),
+  ...(values['aspect-threshold'] !== undefined ? { aspectThreshold: Number(values['aspect-threshold']) } : {}),
 });
 async function predict(rows) {
   const out = new Map(), labels = new Map();
@@ -178,7 +180,7 @@ const out = {
   command: `npm run eval -- aspects${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
   date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
   detector: values.aspects ? path.relative(root, path.resolve(values.aspects)) : 'DEFAULT_ASPECTS (web/src/review.js keyword rules)',
-  model: values.model ?? 'shipped review model', labels: path.relative(root, dir), label_files: labelFiles.map((f) => path.relative(root, f)),
+  model: values.model ?? 'shipped review model', aspect_threshold: values['aspect-threshold'] !== undefined ? Number(values['aspect-threshold']) : 'the facade default', labels: path.relative(root, dir), label_files: labelFiles.map((f) => path.relative(root, f)),
   fine_food: fineFood, agreement: agree, robustness,
 };
 fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });

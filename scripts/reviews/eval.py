@@ -7,9 +7,11 @@ cross-validation, also for the decision thresholds: the classes are 66/34, so ea
 threshold maximizes out-of-fold macro-F1); the test file is scored once.
 
 Baselines (scikit-learn from Debian's python3-sklearn): majority class, Bing-lexicon count,
-TF-IDF 1-2-gram logistic regression, NB-SVM with bigrams (Wang & Manning 2012). Vitrine models:
-the engine's bag-of-features classifiers (vitrine-review), with and without NB weighting; the one
-with the best cross-validated macro-F1 is the default. Writes bench/results/eval-reviews.json.
+TF-IDF 1-2-gram logistic regression, NB-SVM with bigrams (Wang & Manning 2012), and NB-SVM over
+character 3-6-grams (the same features the engine's character n-grams give, so that they are
+measured against a strong baseline of their own kind). Vitrine models: the engine's
+bag-of-features classifiers (vitrine-review), with and without NB weighting and character
+n-grams; the one with the best cross-validated macro-F1 is the default. Writes bench/results/eval-reviews.json.
 """
 import argparse
 import csv
@@ -88,9 +90,12 @@ def tfidf_lr(c):
     return score
 
 
-def nbsvm(c, beta=0.25, alpha=1.0):
+def nbsvm(c, beta=0.25, alpha=1.0, chars=False):
     def score(tx, ty, texts):
-        v = CountVectorizer(ngram_range=(1, 2), binary=True, preprocessor=lambda t: clean(t).lower())
+        if chars:
+            v = CountVectorizer(analyzer="char", ngram_range=(3, 6), min_df=2, binary=True, preprocessor=lambda t: clean(t).lower())
+        else:
+            v = CountVectorizer(ngram_range=(1, 2), binary=True, preprocessor=lambda t: clean(t).lower())
         x = v.fit_transform(tx)
         p = alpha + x[ty == 1].sum(0)
         q = alpha + x[ty == 0].sum(0)
@@ -153,14 +158,19 @@ def main():
     cs = [1.0] if a.quick else [0.3, 1.0, 3.0, 10.0, 30.0]
     report("tfidf-lr", None, {f"C={c}": tfidf_lr(c) for c in cs})
     report("nbsvm", None, {f"C={c}": nbsvm(c) for c in ([0.1] if a.quick else [0.03, 0.1, 0.3, 1.0])})
+    if not a.quick:
+        report("nbsvm-chars", None, {f"C={c}": nbsvm(c, chars=True) for c in [0.003, 0.01, 0.03, 0.1]})
 
     # Vitrine: cross-validated settings, then the chosen one trained on all training reviews.
     # Candidates (their hyper-parameters from cross-validation sweeps on the training file only,
     # scripts/reviews/README.md): fastText-style mean pooling, and NB-weighted pooling with wide
-    # embeddings or with 4-d embeddings and 200k bigram buckets, and TF-IDF-weighted pooling.
+    # embeddings or with 4-d embeddings and 200k bigram buckets (with and without 262k buckets of
+    # character 3-6-grams, pooled as a second bag), and TF-IDF-weighted pooling.
     settings = {"bag": ["--weighting", "mean", "--lr", "0.01", "--epochs", "10"],
                 "bag-nb": ["--weighting", "nb", "--lr", "0.01", "--epochs", "5", "--weight-decay", "1e-4"],
                 "bag-nb-small": ["--weighting", "nb", "--dim", "4", "--epochs", "3", "--buckets", "200000"],
+                "bag-nb-chars": ["--weighting", "nb", "--dim", "4", "--epochs", "3", "--buckets", "200000",
+                                 "--char-buckets", "262144", "--max-features", "8192"],
                 "bag-tfidf": ["--weighting", "tfidf", "--lr", "0.01", "--epochs", "5", "--weight-decay", "1e-4"]}
     if a.quick:
         settings = {"bag": ["--weighting", "mean", "--lr", "0.01", "--epochs", "3"]}

@@ -3,7 +3,9 @@
 // fine-tuning, cancellation, hostile files).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -84,6 +86,60 @@ TEST(TextVocab, LearnsWordsBpeAndRoundTrips) {
   EXPECT_EQ(ids, ids2);
   Json bad = parse_json(R"({"entries": ["a", "a"], "merges": [], "bigram_buckets": 4})").value();
   EXPECT_EQ(TextVocab::from_json(bad.ref()).status().code(), StatusCode::kDataLoss);
+}
+
+// Character n-grams of lengths 2..3 over " ab cé " (7 code points, "é" is two bytes): 6 + 5.
+TEST(TextVocab, CharacterNgramsSpanWordsAndRoundTrip) {
+  std::vector<TokenizedText> corpus = {tokenize("ab cé")};
+  TextVocab::Options o;
+  o.min_count = 100;  // no words, no merges: only character n-grams give features
+  o.bpe_merges = 0;
+  o.bigram_buckets = 0;
+  o.char_buckets = 1 << 20;
+  o.char_min = 2;
+  o.char_max = 3;
+  TextVocab v = TextVocab::learn(corpus, o);
+  EXPECT_EQ(v.size(), v.entries() + (1 << 20));
+  std::vector<int32_t> ids, from;
+  v.features(tokenize("AB  cé"), &ids, &from);  // the same tokens: case and spacing normalized
+  // " ab cé ": code points ' ',a,b,' ',c,é,' ' -> 6 bigrams and 5 trigrams.
+  ASSERT_EQ(ids.size(), 11u);
+  ASSERT_EQ(from.size(), 11u);
+  for (int32_t id : ids) {
+    EXPECT_GE(id, v.entries());
+    EXPECT_LT(id, v.size());
+  }
+  // The n-grams ending in "ab" or its trailing space belong to token 0, the rest to token 1.
+  EXPECT_EQ(std::count(from.begin(), from.end(), 0), 5);
+  EXPECT_EQ(std::count(from.begin(), from.end(), 1), 6);
+  // "b c" spans the two words: "ab cd" shares it, "ab" + "xcd" in other words does not.
+  std::vector<int32_t> other;
+  v.features(tokenize("ab cd"), &other, nullptr);
+  std::vector<int32_t> shared;
+  std::vector<int32_t> a = ids, b = other;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(shared));
+  EXPECT_EQ(shared.size(), 7u);  // " a", "ab", " ab", "b ", "ab ", " c", "b c"
+  // Round trip through JSON keeps the n-gram settings.
+  Result<TextVocab> back = TextVocab::from_json(v.to_json().ref());
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  std::vector<int32_t> ids2;
+  back->features(tokenize("ab cé"), &ids2, nullptr);
+  EXPECT_EQ(ids, ids2);
+  // Crafted settings are refused as DataLoss.
+  for (const char* bad : {R"({"entries": [], "merges": [], "bigram_buckets": 0, "char_buckets": 4, "char_min": 0, "char_max": 3})",
+                          R"({"entries": [], "merges": [], "bigram_buckets": 0, "char_buckets": 4, "char_min": 4, "char_max": 3})",
+                          R"({"entries": [], "merges": [], "bigram_buckets": 0, "char_buckets": 4, "char_min": 1, "char_max": 9})",
+                          R"({"entries": [], "merges": [], "bigram_buckets": 0, "char_buckets": -1})",
+                          R"({"entries": [], "merges": [], "bigram_buckets": 0, "char_buckets": 99999999999})"}) {
+    Json j = parse_json(bad).value();
+    EXPECT_EQ(TextVocab::from_json(j.ref()).status().code(), StatusCode::kDataLoss) << bad;
+  }
+  // A long review costs (char_max - char_min + 1) features per character, no more.
+  std::string lng(5000, 'x');
+  v.features(tokenize(lng), &ids, nullptr);
+  EXPECT_EQ(ids.size(), 2u * 5002u - 1u - 2u);  // 5002 characters with the spaces: 5001 bigrams, 5000 trigrams
 }
 
 // The plain BPE: rescan every pair, merge the lowest rank (leftmost on ties) until none is left.
@@ -231,12 +287,18 @@ std::vector<ReviewExample> corpus(int n, uint32_t seed) {
 
 TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
   auto ctx = Context::create(1, 1).value();
-  for (const char* nb : {"mean", "nb", "tfidf"}) {
+  // The three poolings, and NB pooling with character n-grams as a second bag.
+  for (const char* nb : {"mean", "nb", "tfidf", "nb+chars"}) {
+    const bool chars = std::string(nb) == "nb+chars";
     ReviewTrainOptions o;
     o.dim = 8;
     o.epochs = 20;
-    o.weighting = nb;
+    o.weighting = chars ? "nb" : nb;
     o.vocab.bigram_buckets = 256;
+    if (chars) {
+      o.vocab.char_buckets = 4096;
+      o.max_features = 2048;
+    }
     Result<std::unique_ptr<ReviewModel>> m = ReviewModel::train(corpus(200, 1), {"other", "great"}, o, ctx.get());
     ASSERT_TRUE(m.ok()) << m.status().to_string();
     int right = 0;
@@ -247,6 +309,11 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
     ASSERT_EQ(p->token_weights.size(), 6u);
     EXPECT_GT(p->token_weights[0], 0.0f) << "delicious";
     EXPECT_LT(p->token_weights[5], 0.0f) << "broken";
+    if (chars) {
+      // Misspelled words the vocabulary never saw still read by their character n-grams.
+      EXPECT_GT(m.value()->predict(tokenize("deliciouss, excelent"))->probabilities[1], 0.5f);
+      EXPECT_LT(m.value()->predict(tokenize("terrrible, stalle"))->probabilities[1], 0.5f);
+    }
     // Empty text: the prior, no crash.
     Result<ReviewModel::Prediction> empty = m.value()->predict(tokenize(""));
     ASSERT_TRUE(empty.ok());
@@ -279,6 +346,14 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
   EXPECT_FALSE(ReviewModel::load(std::make_shared<const std::vector<uint8_t>>(junk), ctx.get()).ok());
   EXPECT_FALSE(ReviewModel::train({}, {"a", "b"}, {}, ctx.get()).ok());
   EXPECT_FALSE(ReviewModel::train(corpus(10, 1), {"only"}, {}, ctx.get()).ok());
+  ReviewTrainOptions bad_chars;
+  bad_chars.vocab.char_buckets = 16;
+  bad_chars.vocab.char_min = 5;
+  bad_chars.vocab.char_max = 4;
+  EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, bad_chars, ctx.get()).status().code(), StatusCode::kInvalidArgument);
+  bad_chars.vocab.char_min = 3;
+  bad_chars.vocab.char_buckets = int64_t{1} << 30;
+  EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, bad_chars, ctx.get()).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(KeywordAspects, MatchesWholeTokensAndPrefixesAndRefusesBadLists) {

@@ -1,6 +1,6 @@
 // Review text on the device: UTF-8 normalization and tokenization, a vocabulary with BPE subwords
-// learned from a corpus, and a fastText-style sentiment classifier (bag of word, subword and
-// word-bigram embeddings -> dense) trained by the engine's Trainer.
+// learned from a corpus, and a fastText-style sentiment classifier (bag of word, subword,
+// word-bigram and character n-gram embeddings -> dense) trained by the engine's Trainer.
 //
 // Tokenization (tokenize()): invalid UTF-8 bytes become U+FFFD (counted); HTML line breaks and tags
 // are dropped; letters are lower-cased (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic); words
@@ -53,8 +53,14 @@ TokenizedText tokenize(std::string_view utf8, size_t max_bytes = 1 << 20);
 // (what tokenize() of that substring gives: clauses end negation scopes and bigrams anyway).
 TokenizedText clause_text(const TokenizedText& t, size_t index);
 
-// A vocabulary: frequent words (with their negated forms), BPE merges for the rest, and hashed
-// word bigrams. Feature ids: [0, words) words and subwords, [words, words + buckets) bigrams.
+// A vocabulary: frequent words (with their negated forms), BPE merges for the rest, hashed word
+// bigrams and hashed character n-grams. Feature ids: [0, words) words and subwords, then
+// bigram_buckets bigram ids, then char_buckets character n-gram ids.
+//
+// Character n-grams (char_min..char_max code points) run over the tokens' normalized text joined
+// by single spaces, with a space before the first and after the last token, so they span word
+// boundaries ("t good" carries a negation, "oooo" an emphasis) and catch misspellings a word
+// vocabulary misses. Each n-gram is counted for the token that holds its last character.
 class TextVocab {
  public:
   struct Options {
@@ -62,14 +68,18 @@ class TextVocab {
     int64_t max_words = 30000;
     int64_t bpe_merges = 2000;   // merges learned over the rare words' characters
     int64_t bigram_buckets = 50000;   // 0 = no bigrams
+    int64_t char_buckets = 0;         // 0 = no character n-grams
+    int64_t char_min = 3, char_max = 6;  // n-gram lengths in code points, 1 <= min <= max <= 8
   };
   // Learns from tokenized training texts.
   static TextVocab learn(const std::vector<TokenizedText>& corpus, const Options& options);
   static Result<TextVocab> from_json(const JsonRef& j);
   Json to_json() const;
 
-  int64_t size() const { return static_cast<int64_t>(entries_.size()) + buckets_; }
+  int64_t size() const { return static_cast<int64_t>(entries_.size()) + buckets_ + char_buckets_; }
   int64_t entries() const { return static_cast<int64_t>(entries_.size()); }
+  // The first character n-gram id (== size() when there are none).
+  int64_t char_base() const { return static_cast<int64_t>(entries_.size()) + buckets_; }
   // Feature ids of a text, and for each feature the index of the token it came from (bigrams: the
   // second token).
   void features(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* token_of) const;
@@ -85,6 +95,7 @@ class TextVocab {
   std::vector<std::pair<std::string, std::string>> merges_;
   std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank
   int64_t buckets_ = 0;
+  int64_t char_buckets_ = 0, char_min_ = 3, char_max_ = 6;
 };
 
 struct ReviewTrainOptions {
@@ -97,7 +108,9 @@ struct ReviewTrainOptions {
   // How a review's feature embeddings are pooled:
   //   "mean"   the mean of e_f over its features (fastText)
   //   "nb"     features made unique, weighted by their naive-Bayes log-count ratio r_f (Wang &
-  //            Manning 2012, as feature scaling; binary labels only): sum_f r_f e_f / n
+  //            Manning 2012, as feature scaling; binary labels only): sum_f r_f e_f / n, where
+  //            with character n-grams words and n-grams are two bags, each divided by its own n
+  //            (a review has many more n-grams than words)
   //   "tfidf"  sum_f w_f e_f with w = sublinear tf (1 + ln count) x idf, L2-normalized per review
   std::string weighting = "mean";
   double nb_alpha = 1.0;

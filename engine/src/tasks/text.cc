@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <queue>
 #include <random>
@@ -77,6 +78,13 @@ std::vector<std::string> chars_of(const std::string& w) {
     i += n;
   }
   return out;
+}
+
+// Character n-gram settings: at most 2^24 buckets, lengths 1 <= min <= max <= 8.
+Status check_char_options(int64_t buckets, int64_t min, int64_t max, bool loading) {
+  if (buckets >= 0 && buckets <= (int64_t{1} << 24) && min >= 1 && min <= max && max <= 8) return Status::Ok();
+  const std::string what = "character n-grams need 0 <= buckets <= 2^24 and 1 <= min <= max <= 8";
+  return loading ? Status::DataLoss("vocabulary: " + what) : Status::InvalidArgument(what);
 }
 
 std::string feature_key(const Token& t) { return t.kind == TokenKind::kWord && t.negated ? "not_" + t.text : t.text; }
@@ -220,6 +228,9 @@ TextVocab TextVocab::learn(const std::vector<TokenizedText>& corpus, const Optio
   }
   TextVocab v;
   v.buckets_ = o.bigram_buckets;
+  v.char_buckets_ = o.char_buckets;
+  v.char_min_ = o.char_min;
+  v.char_max_ = o.char_max;
   // BPE over all words (weighted by frequency): the most frequent adjacent pair merges first
   // (ties: the lexicographically smaller pair), o.bpe_merges times. Pair counts are kept up to
   // date incrementally: a merge only revisits the words that contain the merged pair.
@@ -359,6 +370,17 @@ void TextVocab::features(const TokenizedText& t, std::vector<int32_t>* ids, std:
   if (token_of) token_of->clear();
   std::string prev;
   int32_t prev_clause = -1;
+  // Character n-grams run over `stream` = " tok tok ... "; `starts` holds each character's byte
+  // offset (plus a sentinel), `owner` the token it belongs to.
+  std::string stream;
+  std::vector<uint32_t> starts;
+  std::vector<int32_t> owner;
+  auto add_char = [&](std::string_view ch, int32_t token) {
+    starts.push_back(static_cast<uint32_t>(stream.size()));
+    stream.append(ch);
+    owner.push_back(token);
+  };
+  if (char_buckets_ > 0 && !t.tokens.empty()) add_char(" ", 0);
   for (size_t i = 0; i < t.tokens.size(); ++i) {
     const Token& tok = t.tokens[i];
     const std::string key = feature_key(tok);
@@ -381,6 +403,33 @@ void TextVocab::features(const TokenizedText& t, std::vector<int32_t>* ids, std:
     }
     prev = key;
     prev_clause = tok.clause;
+    if (char_buckets_ > 0) {
+      for (size_t at = 0; at < tok.text.size();) {
+        uint32_t cp;
+        size_t n = decode_utf8(tok.text, at, &cp);
+        if (n == 0) n = 1;
+        add_char(std::string_view(tok.text).substr(at, n), static_cast<int32_t>(i));
+        at += n;
+      }
+      add_char(" ", static_cast<int32_t>(i));
+    }
+  }
+  if (starts.empty()) return;
+  // After the words: for each start, one FNV-1a pass over its longest n-gram, the length mixed
+  // in as each n-gram completes; an n-gram counts for the token of its last character.
+  const size_t chars = starts.size();
+  starts.push_back(static_cast<uint32_t>(stream.size()));
+  const int64_t base = static_cast<int64_t>(entries_.size()) + buckets_;
+  for (size_t j = 0; j < chars; ++j) {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t n = 1; n <= char_max_ && j + static_cast<size_t>(n) <= chars; ++n) {
+      const size_t last = j + static_cast<size_t>(n) - 1;
+      for (uint32_t b = starts[last]; b < starts[last + 1]; ++b) h = (h ^ static_cast<unsigned char>(stream[b])) * 1099511628211ull;
+      if (n < char_min_) continue;
+      const uint64_t hn = (h ^ (static_cast<uint64_t>(n) << 56)) * 1099511628211ull;
+      ids->push_back(static_cast<int32_t>(base + static_cast<int64_t>(hn % static_cast<uint64_t>(char_buckets_))));
+      if (token_of) token_of->push_back(owner[last]);
+    }
   }
 }
 
@@ -388,8 +437,14 @@ Json TextVocab::to_json() const {
   Json::Array entries, merges;
   for (const std::string& e : entries_) entries.emplace_back(e);
   for (const auto& [a, b] : merges_) merges.emplace_back(a + " " + b);
-  return Json::object({{"entries", Json::array(std::move(entries))}, {"merges", Json::array(std::move(merges))},
-                       {"bigram_buckets", buckets_}});
+  Json j = Json::object({{"entries", Json::array(std::move(entries))}, {"merges", Json::array(std::move(merges))},
+                         {"bigram_buckets", buckets_}});
+  if (char_buckets_ > 0) {  // older readers never see the key on models without character n-grams
+    j.set("char_buckets", char_buckets_);
+    j.set("char_min", char_min_);
+    j.set("char_max", char_max_);
+  }
+  return j;
 }
 
 Result<TextVocab> TextVocab::from_json(const JsonRef& j) {
@@ -411,6 +466,13 @@ Result<TextVocab> TextVocab::from_json(const JsonRef& j) {
   }
   VITRINE_ASSIGN_OR_RETURN(v.buckets_, j["bigram_buckets"].as_int());
   if (v.buckets_ < 0 || v.buckets_ > (int64_t{1} << 24)) return Status::DataLoss("vocabulary: bad bigram_buckets");
+  VITRINE_ASSIGN_OR_RETURN(v.char_buckets_, j["char_buckets"].int_or(0));
+  VITRINE_ASSIGN_OR_RETURN(v.char_min_, j["char_min"].int_or(3));
+  VITRINE_ASSIGN_OR_RETURN(v.char_max_, j["char_max"].int_or(6));
+  VITRINE_RETURN_IF_ERROR(check_char_options(v.char_buckets_, v.char_min_, v.char_max_, true));
+  if (static_cast<int64_t>(v.entries_.size()) + v.buckets_ + v.char_buckets_ > std::numeric_limits<int32_t>::max()) {
+    return Status::DataLoss("vocabulary: too many features");
+  }
   return v;
 }
 
@@ -438,20 +500,44 @@ void ReviewModel::bag(const TokenizedText& t, std::vector<int32_t>* ids, std::ve
     weights->assign(ids->size(), ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size()));
     return;
   }
-  std::map<int32_t, int32_t> count;
+  // Unique features in order of first occurrence, with their counts: an open-addressing table
+  // (a review with character n-grams has thousands of features; a map or a sort cost more than
+  // the rest of the prediction).
+  size_t cap = 16;
+  while (cap < 2 * raw.size()) cap *= 2;
+  std::vector<int32_t> slot_id(cap, -1), slot_at(cap, 0);  // feature id, its index in `uniq`
+  std::vector<std::pair<int32_t, int32_t>> uniq;  // (position in raw, count)
   for (size_t i = 0; i < raw.size(); ++i) {
-    if (++count[raw[i]] > 1 || static_cast<int64_t>(ids->size()) >= max_features_) continue;
-    ids->push_back(raw[i]);
-    if (token_of) token_of->push_back(from[i]);
+    const uint32_t id = static_cast<uint32_t>(raw[i]);
+    size_t at = (id * 2654435761u) & (cap - 1);
+    while (slot_id[at] >= 0 && slot_id[at] != raw[i]) at = (at + 1) & (cap - 1);
+    if (slot_id[at] < 0) {
+      slot_id[at] = raw[i];
+      slot_at[at] = static_cast<int32_t>(uniq.size());
+      uniq.emplace_back(static_cast<int32_t>(i), 1);
+    } else {
+      ++uniq[static_cast<size_t>(slot_at[at])].second;
+    }
+  }
+  std::vector<int32_t> counts;
+  for (const auto& [i, c] : uniq) {
+    if (static_cast<int64_t>(ids->size()) >= max_features_) break;
+    ids->push_back(raw[static_cast<size_t>(i)]);
+    counts.push_back(c);
+    if (token_of) token_of->push_back(from[static_cast<size_t>(i)]);
   }
   if (weighting_ == "nb") {
-    const float inv = ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size());
-    for (int32_t id : *ids) weights->push_back(fweights_[static_cast<size_t>(id)] * inv);
+    const int64_t cb = vocab_.char_base();
+    const size_t chars = static_cast<size_t>(std::count_if(ids->begin(), ids->end(), [cb](int32_t id) { return id >= cb; }));
+    const size_t words = ids->size() - chars;
+    const float inv_w = words ? 1.0f / static_cast<float>(words) : 0.0f, inv_c = chars ? 1.0f / static_cast<float>(chars) : 0.0f;
+    for (int32_t id : *ids) weights->push_back(fweights_[static_cast<size_t>(id)] * (id >= cb ? inv_c : inv_w));
     return;
   }
   double norm = 0;  // tfidf
-  for (int32_t id : *ids) {
-    const double w = (1.0 + std::log(static_cast<double>(count[id]))) * fweights_[static_cast<size_t>(id)];
+  for (size_t f = 0; f < ids->size(); ++f) {
+    const int32_t id = (*ids)[f];
+    const double w = (1.0 + std::log(static_cast<double>(counts[f]))) * fweights_[static_cast<size_t>(id)];
     weights->push_back(static_cast<float>(w));
     norm += w * w;
   }
@@ -533,6 +619,10 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
   if (labels.size() < 2) return Status::InvalidArgument("a review model needs at least two labels");
   if (o.dim < 1 || o.epochs < 1 || o.max_features < 1 || !(o.learning_rate > 0)) return Status::InvalidArgument("bad review training options");
   if (ctx == nullptr) return Status::InvalidArgument("no context");
+  VITRINE_RETURN_IF_ERROR(check_char_options(o.vocab.char_buckets, o.vocab.char_min, o.vocab.char_max, false));
+  if (o.vocab.bigram_buckets < 0 || o.vocab.bigram_buckets > (int64_t{1} << 24) || o.vocab.max_words < 0 || o.vocab.max_words > (int64_t{1} << 24)) {
+    return Status::InvalidArgument("bigram buckets and max words must be in [0, 2^24]");
+  }
   std::vector<TokenizedText> corpus;
   corpus.reserve(examples.size());
   for (const ReviewExample& e : examples) corpus.push_back(tokenize(e.text));
@@ -559,8 +649,9 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
     std::vector<int32_t> ids, from;
     for (size_t i = 0; i < examples.size(); ++i) {
       m->vocab_.features(corpus[i], &ids, &from);
-      std::set<int32_t> uniq(ids.begin(), ids.end());
-      for (int32_t id : uniq) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      for (int32_t id : ids) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
     }
     m->fweights_.resize(v);
     if (o.weighting == "nb") {
