@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 
+#include "vitrine/model_file.h"
 #include "vitrine/text.h"
 
 namespace vitrine {
@@ -354,6 +355,43 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
   bad_chars.vocab.char_min = 3;
   bad_chars.vocab.char_buckets = int64_t{1} << 30;
   EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, bad_chars, ctx.get()).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Hashed buckets no training review fell into start (and, never getting a gradient, stay) at
+// zero: an unseen bigram or n-gram adds nothing. Every bucket a training review has is trained.
+TEST(ReviewModel, UnseenHashedFeaturesAddNothing) {
+  auto ctx = Context::create(1, 1).value();
+  const std::vector<ReviewExample> train = corpus(200, 1);
+  ReviewTrainOptions o;
+  o.dim = 4;
+  o.epochs = 2;
+  o.weighting = "nb";
+  o.vocab.bigram_buckets = 512;
+  o.vocab.char_buckets = 2048;
+  o.max_features = 2048;
+  Result<std::unique_ptr<ReviewModel>> m = ReviewModel::train(train, {"other", "great"}, o, ctx.get());
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  const TextVocab& v = m.value()->vocab();
+  std::vector<bool> seen(static_cast<size_t>(v.size()), false);
+  std::vector<int32_t> ids;
+  for (const ReviewExample& e : train) {
+    v.features(tokenize(e.text), &ids, nullptr);
+    for (int32_t id : ids) seen[static_cast<size_t>(id)] = true;
+  }
+  Result<std::vector<uint8_t>> bytes = m.value()->save(false);
+  ASSERT_TRUE(bytes.ok());
+  Result<LoadedModel> lm = load_model(std::make_shared<const std::vector<uint8_t>>(bytes.value()));
+  ASSERT_TRUE(lm.ok());
+  const Tensor& table = lm->graph->value(lm->graph->find("table").value()).constant;
+  ASSERT_EQ(table.shape(), (Shape{v.size(), 4}));
+  int64_t unseen = 0;
+  for (int64_t f = 0; f < v.size(); ++f) {
+    const float* row = table.data() + f * 4;
+    const bool zero = row[0] == 0 && row[1] == 0 && row[2] == 0 && row[3] == 0;
+    EXPECT_EQ(zero, !seen[static_cast<size_t>(f)]) << "feature " << f;
+    unseen += !seen[static_cast<size_t>(f)];
+  }
+  EXPECT_GT(unseen, 1000);  // most of the 2,560 buckets: the corpus is ten phrases
 }
 
 TEST(KeywordAspects, MatchesWholeTokensAndPrefixesAndRefusesBadLists) {

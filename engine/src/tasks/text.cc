@@ -642,10 +642,13 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
     return Status::InvalidArgument("weighting must be mean, nb or tfidf, got '" + o.weighting + "'");
   }
   m->weighting_ = o.weighting;
-  if (o.weighting != "mean") {
-    if (o.weighting == "nb" && labels.size() != 2) return Status::InvalidArgument("NB weighting needs exactly two labels");
-    const size_t v = static_cast<size_t>(m->vocab_.size());
-    std::vector<double> pos(v, 0.0), neg(v, 0.0);
+  if (o.weighting == "nb" && labels.size() != 2) return Status::InvalidArgument("NB weighting needs exactly two labels");
+  // Document frequencies (label 1 vs the rest). A feature no training review has (a hashed bucket
+  // nothing fell into) starts at zero, not at random: it never gets a gradient, and a random row
+  // would add noise to every review that later hashes into it.
+  const size_t v = static_cast<size_t>(m->vocab_.size());
+  std::vector<double> pos(v, 0.0), neg(v, 0.0);
+  {
     std::vector<int32_t> ids, from;
     for (size_t i = 0; i < examples.size(); ++i) {
       m->vocab_.features(corpus[i], &ids, &from);
@@ -653,6 +656,11 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       for (int32_t id : ids) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
     }
+  }
+  for (size_t f = 0; f < v; ++f) {
+    if (pos[f] + neg[f] == 0) std::fill_n(m->table_.begin() + static_cast<std::ptrdiff_t>(f * static_cast<size_t>(o.dim)), o.dim, 0.0f);
+  }
+  if (o.weighting != "mean") {
     m->fweights_.resize(v);
     if (o.weighting == "nb") {
       const double a = o.nb_alpha;
