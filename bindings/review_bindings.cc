@@ -171,6 +171,10 @@ class ReviewHandle : public HandleBase {
     } else {
       return Status::InvalidArgument("review text must be a string or a Uint8Array of UTF-8");
     }
+    // The analysis works on tokens, features and character n-grams: up to ~64 bytes per byte of
+    // text with n-grams. A text too large for the heap is ResourceExhausted, not an abort.
+    const size_t used = std::min(bytes.size(), static_cast<size_t>(max_bytes));
+    VITRINE_RETURN_IF_ERROR(check_heap_room(used * 64, "analyzing a review of this length"));
     return bytes;
   }
   int not_loaded() { return record(Status::FailedPrecondition("review model is not loaded (or was disposed)"), &error_); }

@@ -37,7 +37,9 @@ class ReviewTrainerHandle : public HandleBase {
  public:
   // request: { texts: string[], labels: Int32Array (indices into labelNames), labelNames: string[],
   //   options: { dim, epochs, batchSize, learningRate, weighting: 'mean'|'nb'|'tfidf', buckets,
-  //   minCount, bpeMerges, maxWords, seed }, threshold?: number, half?: bool }.
+  //   charBuckets, charMin, charMax (character n-grams; 0 buckets = none), maxFeatures (per review;
+  //   raise it with character n-grams), minCount, bpeMerges, maxWords, seed }, threshold?: number,
+  //   half?: bool }.
   // Returns the model file as a Uint8Array, or null.
   val train(const val& request) {
     return value_or_null(request, [this](const val& q, val* out) { return run(q, out); });

@@ -8,8 +8,8 @@ threshold maximizes out-of-fold macro-F1); the test file is scored once.
 
 Baselines (scikit-learn from Debian's python3-sklearn): majority class, Bing-lexicon count,
 TF-IDF 1-2-gram logistic regression, NB-SVM with bigrams (Wang & Manning 2012), and NB-SVM over
-character 3-6-grams (the same features the engine's character n-grams give, so that they are
-measured against a strong baseline of their own kind). Vitrine models: the engine's
+character 3-6-grams (scikit-learn's char analyzer over the cleaned text: features of the kind
+the engine's character n-grams give, so that they meet a strong baseline of their own kind). Vitrine models: the engine's
 bag-of-features classifiers (vitrine-review), with and without NB weighting and character
 n-grams; the one with the best cross-validated macro-F1 is the default. Writes bench/results/eval-reviews.json.
 """

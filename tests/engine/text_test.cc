@@ -298,6 +298,7 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
     o.vocab.bigram_buckets = 256;
     if (chars) {
       o.vocab.char_buckets = 4096;
+      o.vocab.bpe_merges = 0;
       o.max_features = 2048;
     }
     Result<std::unique_ptr<ReviewModel>> m = ReviewModel::train(corpus(200, 1), {"other", "great"}, o, ctx.get());
@@ -311,9 +312,10 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
     EXPECT_GT(p->token_weights[0], 0.0f) << "delicious";
     EXPECT_LT(p->token_weights[5], 0.0f) << "broken";
     if (chars) {
-      // Misspelled words the vocabulary never saw still read by their character n-grams.
-      EXPECT_GT(m.value()->predict(tokenize("deliciouss, excelent"))->probabilities[1], 0.5f);
-      EXPECT_LT(m.value()->predict(tokenize("terrrible, stalle"))->probabilities[1], 0.5f);
+      // Misspelled words the vocabulary never saw (and BPE cannot piece together: no merges
+      // here) still read by their character n-grams, clearly off the prior.
+      EXPECT_GT(m.value()->predict(tokenize("deliciuos excelent"))->probabilities[1], 0.8f);
+      EXPECT_LT(m.value()->predict(tokenize("terrrible stalle"))->probabilities[1], 0.2f);
     }
     // Empty text: the prior, no crash.
     Result<ReviewModel::Prediction> empty = m.value()->predict(tokenize(""));
@@ -355,6 +357,21 @@ TEST(ReviewModel, TrainsPredictsExplainsSavesAndFineTunes) {
   bad_chars.vocab.char_min = 3;
   bad_chars.vocab.char_buckets = int64_t{1} << 30;
   EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, bad_chars, ctx.get()).status().code(), StatusCode::kInvalidArgument);
+  // Options each within range whose sum passes the float-exact id limit (2^24), or whose table
+  // would not fit: refused before anything is allocated.
+  ReviewTrainOptions wide;
+  wide.vocab.bigram_buckets = int64_t{1} << 24;
+  wide.vocab.char_buckets = int64_t{1} << 24;
+  EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, wide, ctx.get()).status().code(), StatusCode::kInvalidArgument);
+  wide.vocab.char_buckets = 0;
+  wide.vocab.bigram_buckets = int64_t{1} << 23;
+  wide.dim = 256;
+  EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, wide, ctx.get()).status().code(), StatusCode::kResourceExhausted);
+  wide.dim = int64_t{1} << 62;
+  EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, wide, ctx.get()).status().code(), StatusCode::kResourceExhausted);
+  ReviewTrainOptions big_bag;
+  big_bag.max_features = 1 << 20;
+  EXPECT_EQ(ReviewModel::train(corpus(10, 1), {"a", "b"}, big_bag, ctx.get()).status().code(), StatusCode::kInvalidArgument);
 }
 
 // Hashed buckets no training review fell into start (and, never getting a gradient, stay) at
@@ -392,6 +409,42 @@ TEST(ReviewModel, UnseenHashedFeaturesAddNothing) {
     unseen += !seen[static_cast<size_t>(f)];
   }
   EXPECT_GT(unseen, 1000);  // most of the 2,560 buckets: the corpus is ten phrases
+}
+
+// The whole prediction (tokens, words, character n-grams, the de-duplicated bag) of a model with
+// character n-grams stays linear on hostile 20 KB reviews too.
+TEST(ReviewModel, CharacterNgramPredictionTakesLinearTime) {
+  auto ctx = Context::create(1, 1).value();
+  ReviewTrainOptions o;
+  o.dim = 4;
+  o.epochs = 1;
+  o.weighting = "nb";
+  o.vocab.char_buckets = 1 << 16;
+  o.max_features = 8192;
+  std::unique_ptr<ReviewModel> m = ReviewModel::train(corpus(100, 1), {"other", "great"}, o, ctx.get()).value();
+  int failures = 0;
+  auto per_byte = [&](const std::string& text, int repeats) -> double {
+    double best = 1e9;
+    for (int r = 0; r < 3; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < repeats; ++i) failures += m->predict(tokenize(text)).ok() ? 0 : 1;
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / repeats / static_cast<double>(text.size()));
+    }
+    return best;
+  };
+  std::string normal;
+  while (normal.size() < 400) normal += "The coffee was not bad, but <b>the</b> bag arrived late! Great taste. ";
+  const double base = per_byte(normal, 200);
+  std::string many_words, one_word(20000, 'q'), emoji;
+  while (many_words.size() < 20000) many_words += "delicious fresh coffee, arrived broken! ";
+  while (emoji.size() < 20000) emoji += "😋";
+  for (const auto& [name, text] : std::vector<std::pair<const char*, std::string>>{
+           {"20 KB of review words", many_words}, {"one 20 KB word", one_word}, {"20 KB of emoji", emoji}}) {
+    const double p = per_byte(text, 3);
+    std::printf("%s: %.1f ns/byte (400-byte review: %.1f)\n", name, p * 1e9, base * 1e9);
+    EXPECT_LT(p, 10 * base) << name;
+  }
+  EXPECT_EQ(failures, 0);
 }
 
 TEST(KeywordAspects, MatchesWholeTokensAndPrefixesAndRefusesBadLists) {

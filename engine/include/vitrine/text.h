@@ -104,7 +104,9 @@ struct ReviewTrainOptions {
   int64_t batch_size = 32;
   double learning_rate = 0.01;
   double weight_decay = 0.0;
-  int64_t max_features = 512;  // per review (longer reviews keep their first features)
+  int64_t max_features = 512;  // per review, <= 65536 (longer reviews keep their first features;
+                               // with character n-grams raise it: each character adds
+                               // char_max - char_min + 1 of them)
   // How a review's feature embeddings are pooled:
   //   "mean"   the mean of e_f over its features (fastText)
   //   "nb"     features made unique, weighted by their naive-Bayes log-count ratio r_f (Wang &
@@ -160,6 +162,9 @@ class ReviewModel {
   ReviewModel() = default;
   Status train_epochs(const std::vector<ReviewExample>& examples, int64_t epochs, double learning_rate,
                       double weight_decay, uint32_t seed, const ReviewProgressFn& progress);
+  // The features one text pools: ids (max_features at most; unique unless "mean"), their counts
+  // in the whole text and their source tokens.
+  void select(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* counts, std::vector<int32_t>* token_of) const;
   // The bag of one text: feature ids, their weights and source tokens (max_features at most).
   void bag(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<float>* weights, std::vector<int32_t>* token_of) const;
   TextVocab vocab_;

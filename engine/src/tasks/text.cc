@@ -80,6 +80,10 @@ std::vector<std::string> chars_of(const std::string& w) {
   return out;
 }
 
+constexpr int64_t kMaxReviewFeatures = int64_t{1} << 24;  // ids reach the embedding as floats
+constexpr int64_t kMaxReviewTable = int64_t{1} << 27;     // values in the embedding table (512 MiB f32)
+constexpr int64_t kMaxReviewBag = int64_t{1} << 16;       // max_features
+
 // Character n-gram settings: at most 2^24 buckets, lengths 1 <= min <= max <= 8.
 Status check_char_options(int64_t buckets, int64_t min, int64_t max, bool loading) {
   if (buckets >= 0 && buckets <= (int64_t{1} << 24) && min >= 1 && min <= max && max <= 8) return Status::Ok();
@@ -470,9 +474,7 @@ Result<TextVocab> TextVocab::from_json(const JsonRef& j) {
   VITRINE_ASSIGN_OR_RETURN(v.char_min_, j["char_min"].int_or(3));
   VITRINE_ASSIGN_OR_RETURN(v.char_max_, j["char_max"].int_or(6));
   VITRINE_RETURN_IF_ERROR(check_char_options(v.char_buckets_, v.char_min_, v.char_max_, true));
-  if (static_cast<int64_t>(v.entries_.size()) + v.buckets_ + v.char_buckets_ > std::numeric_limits<int32_t>::max()) {
-    return Status::DataLoss("vocabulary: too many features");
-  }
+  if (v.size() > (int64_t{1} << 24)) return Status::DataLoss("vocabulary: more than 2^24 features");
   return v;
 }
 
@@ -484,47 +486,51 @@ Status ReviewModel::set_threshold(double t) {
   return Status::Ok();
 }
 
-void ReviewModel::bag(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<float>* weights,
-                      std::vector<int32_t>* token_of) const {
+void ReviewModel::select(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<int32_t>* counts,
+                         std::vector<int32_t>* token_of) const {
   std::vector<int32_t> raw, from;
   vocab_.features(t, &raw, &from);
   ids->clear();
-  weights->clear();
+  counts->clear();
   if (token_of) token_of->clear();
   if (weighting_ == "mean") {
     const size_t n = std::min(raw.size(), static_cast<size_t>(max_features_));
-    for (size_t i = 0; i < n; ++i) {
-      ids->push_back(raw[i]);
-      if (token_of) token_of->push_back(from[i]);
-    }
-    weights->assign(ids->size(), ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size()));
+    ids->assign(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(n));
+    counts->assign(n, 1);
+    if (token_of) token_of->assign(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
     return;
   }
-  // Unique features in order of first occurrence, with their counts: an open-addressing table
-  // (a review with character n-grams has thousands of features; a map or a sort cost more than
-  // the rest of the prediction).
+  // Unique features in order of first occurrence (the first max_features of them), with their
+  // counts over the whole text: an open-addressing table of O(max_features) slots (a review with
+  // character n-grams has thousands of features; a map or a sort cost more than the prediction).
+  const size_t keep = std::min(raw.size(), static_cast<size_t>(max_features_));
   size_t cap = 16;
-  while (cap < 2 * raw.size()) cap *= 2;
-  std::vector<int32_t> slot_id(cap, -1), slot_at(cap, 0);  // feature id, its index in `uniq`
-  std::vector<std::pair<int32_t, int32_t>> uniq;  // (position in raw, count)
+  while (cap < 2 * keep) cap *= 2;
+  std::vector<int32_t> slot_id(cap, -1), slot_at(cap, 0);  // feature id, its index in `ids`
   for (size_t i = 0; i < raw.size(); ++i) {
     const uint32_t id = static_cast<uint32_t>(raw[i]);
     size_t at = (id * 2654435761u) & (cap - 1);
     while (slot_id[at] >= 0 && slot_id[at] != raw[i]) at = (at + 1) & (cap - 1);
-    if (slot_id[at] < 0) {
+    if (slot_id[at] >= 0) {
+      ++(*counts)[static_cast<size_t>(slot_at[at])];
+    } else if (ids->size() < keep) {
       slot_id[at] = raw[i];
-      slot_at[at] = static_cast<int32_t>(uniq.size());
-      uniq.emplace_back(static_cast<int32_t>(i), 1);
-    } else {
-      ++uniq[static_cast<size_t>(slot_at[at])].second;
+      slot_at[at] = static_cast<int32_t>(ids->size());
+      ids->push_back(raw[i]);
+      counts->push_back(1);
+      if (token_of) token_of->push_back(from[i]);
     }
   }
+}
+
+void ReviewModel::bag(const TokenizedText& t, std::vector<int32_t>* ids, std::vector<float>* weights,
+                      std::vector<int32_t>* token_of) const {
   std::vector<int32_t> counts;
-  for (const auto& [i, c] : uniq) {
-    if (static_cast<int64_t>(ids->size()) >= max_features_) break;
-    ids->push_back(raw[static_cast<size_t>(i)]);
-    counts.push_back(c);
-    if (token_of) token_of->push_back(from[static_cast<size_t>(i)]);
+  select(t, ids, &counts, token_of);
+  weights->clear();
+  if (weighting_ == "mean") {
+    weights->assign(ids->size(), ids->empty() ? 0.0f : 1.0f / static_cast<float>(ids->size()));
+    return;
   }
   if (weighting_ == "nb") {
     const int64_t cb = vocab_.char_base();
@@ -617,7 +623,9 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
                                                         const std::vector<std::string>& labels, const ReviewTrainOptions& o,
                                                         Context* ctx, const ReviewProgressFn& progress) {
   if (labels.size() < 2) return Status::InvalidArgument("a review model needs at least two labels");
-  if (o.dim < 1 || o.epochs < 1 || o.max_features < 1 || !(o.learning_rate > 0)) return Status::InvalidArgument("bad review training options");
+  if (o.dim < 1 || o.epochs < 1 || o.max_features < 1 || o.max_features > kMaxReviewBag || !(o.learning_rate > 0)) {
+    return Status::InvalidArgument("bad review training options (dim, epochs >= 1; max_features in [1, 65536]; learning rate > 0)");
+  }
   if (ctx == nullptr) return Status::InvalidArgument("no context");
   VITRINE_RETURN_IF_ERROR(check_char_options(o.vocab.char_buckets, o.vocab.char_min, o.vocab.char_max, false));
   if (o.vocab.bigram_buckets < 0 || o.vocab.bigram_buckets > (int64_t{1} << 24) || o.vocab.max_words < 0 || o.vocab.max_words > (int64_t{1} << 24)) {
@@ -632,33 +640,42 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
   m->dim_ = o.dim;
   m->max_features_ = o.max_features;
   m->ctx_ = ctx;
-  std::mt19937_64 rng(o.seed);
-  std::uniform_real_distribution<float> u(-1.0f / static_cast<float>(o.dim), 1.0f / static_cast<float>(o.dim));
-  m->table_.resize(static_cast<size_t>(m->vocab_.size() * o.dim));
-  for (float& x : m->table_) x = u(rng);
-  m->w_.assign(labels.size() * static_cast<size_t>(o.dim), 0.0f);
-  m->b_.assign(labels.size(), 0.0f);
   if (o.weighting != "mean" && o.weighting != "nb" && o.weighting != "tfidf") {
     return Status::InvalidArgument("weighting must be mean, nb or tfidf, got '" + o.weighting + "'");
   }
   m->weighting_ = o.weighting;
   if (o.weighting == "nb" && labels.size() != 2) return Status::InvalidArgument("NB weighting needs exactly two labels");
-  // Document frequencies (label 1 vs the rest). A feature no training review has (a hashed bucket
-  // nothing fell into) starts at zero, not at random: it never gets a gradient, and a random row
-  // would add noise to every review that later hashes into it.
-  const size_t v = static_cast<size_t>(m->vocab_.size());
+  // Feature ids reach the embedding as floats (exact up to 2^24), and the table must fit memory.
+  if (m->vocab_.size() > kMaxReviewFeatures) {
+    return Status::InvalidArgument("the vocabulary has " + std::to_string(m->vocab_.size()) + " features; the limit is 2^24 (fewer buckets)");
+  }
+  if (o.dim > kMaxReviewTable / std::max<int64_t>(1, m->vocab_.size())) {
+    return Status::ResourceExhausted("a review table of " + std::to_string(m->vocab_.size()) + " x " + std::to_string(o.dim) +
+                                     " values is too large (limit 2^27: fewer buckets or a smaller dim)");
+  }
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<float> u(-1.0f / static_cast<float>(o.dim), 1.0f / static_cast<float>(o.dim));
+  const size_t v = static_cast<size_t>(m->vocab_.size()), dim = static_cast<size_t>(o.dim);
+  m->table_.resize(v * dim);
+  for (float& x : m->table_) x = u(rng);
+  m->w_.assign(labels.size() * dim, 0.0f);
+  m->b_.assign(labels.size(), 0.0f);
+  // Document frequencies (label 1 vs the rest) of the features the model pools (max_features
+  // per review). A feature no training review pools (a hashed bucket nothing fell into) starts at
+  // zero, not at random: it never gets a gradient, and a random row would add noise to every
+  // review that later hashes into it.
   std::vector<double> pos(v, 0.0), neg(v, 0.0);
   {
-    std::vector<int32_t> ids, from;
+    std::vector<int32_t> ids, counts;
     for (size_t i = 0; i < examples.size(); ++i) {
-      m->vocab_.features(corpus[i], &ids, &from);
+      m->select(corpus[i], &ids, &counts, nullptr);
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       for (int32_t id : ids) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
     }
   }
   for (size_t f = 0; f < v; ++f) {
-    if (pos[f] + neg[f] == 0) std::fill_n(m->table_.begin() + static_cast<std::ptrdiff_t>(f * static_cast<size_t>(o.dim)), o.dim, 0.0f);
+    if (pos[f] + neg[f] == 0) std::fill_n(m->table_.begin() + static_cast<std::ptrdiff_t>(f * dim), dim, 0.0f);
   }
   if (o.weighting != "mean") {
     m->fweights_.resize(v);
@@ -774,7 +791,7 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::load(std::shared_ptr<const std
   VITRINE_ASSIGN_OR_RETURN(m->max_features_, j["max_features"].as_int());
   VITRINE_ASSIGN_OR_RETURN(m->threshold_, j["threshold"].as_number());
   VITRINE_ASSIGN_OR_RETURN(m->vocab_, TextVocab::from_json(j["vocab"]));
-  if (m->labels_.size() < 2 || m->dim_ < 1 || m->max_features_ < 1 || !(m->threshold_ > 0 && m->threshold_ < 1)) {
+  if (m->labels_.size() < 2 || m->dim_ < 1 || m->max_features_ < 1 || m->max_features_ > kMaxReviewBag || !(m->threshold_ > 0 && m->threshold_ < 1)) {
     return Status::DataLoss("review model: bad labels, dim, max_features or threshold");
   }
   const int64_t k = static_cast<int64_t>(m->labels_.size()), v = m->vocab_.size();
