@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <numeric>
 #include <queue>
 #include <random>
@@ -86,7 +85,7 @@ constexpr int64_t kMaxReviewBag = int64_t{1} << 16;       // max_features
 
 // Character n-gram settings: at most 2^24 buckets, lengths 1 <= min <= max <= 8.
 Status check_char_options(int64_t buckets, int64_t min, int64_t max, bool loading) {
-  if (buckets >= 0 && buckets <= (int64_t{1} << 24) && min >= 1 && min <= max && max <= 8) return Status::Ok();
+  if (buckets >= 0 && buckets <= kMaxReviewFeatures && min >= 1 && min <= max && max <= 8) return Status::Ok();
   const std::string what = "character n-grams need 0 <= buckets <= 2^24 and 1 <= min <= max <= 8";
   return loading ? Status::DataLoss("vocabulary: " + what) : Status::InvalidArgument(what);
 }
@@ -469,12 +468,12 @@ Result<TextVocab> TextVocab::from_json(const JsonRef& j) {
     v.merges_.emplace_back(m.substr(0, sp), m.substr(sp + 1));
   }
   VITRINE_ASSIGN_OR_RETURN(v.buckets_, j["bigram_buckets"].as_int());
-  if (v.buckets_ < 0 || v.buckets_ > (int64_t{1} << 24)) return Status::DataLoss("vocabulary: bad bigram_buckets");
+  if (v.buckets_ < 0 || v.buckets_ > kMaxReviewFeatures) return Status::DataLoss("vocabulary: bad bigram_buckets");
   VITRINE_ASSIGN_OR_RETURN(v.char_buckets_, j["char_buckets"].int_or(0));
   VITRINE_ASSIGN_OR_RETURN(v.char_min_, j["char_min"].int_or(3));
   VITRINE_ASSIGN_OR_RETURN(v.char_max_, j["char_max"].int_or(6));
   VITRINE_RETURN_IF_ERROR(check_char_options(v.char_buckets_, v.char_min_, v.char_max_, true));
-  if (v.size() > (int64_t{1} << 24)) return Status::DataLoss("vocabulary: more than 2^24 features");
+  if (v.size() > kMaxReviewFeatures) return Status::DataLoss("vocabulary: more than 2^24 features");
   return v;
 }
 
@@ -628,7 +627,7 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
   }
   if (ctx == nullptr) return Status::InvalidArgument("no context");
   VITRINE_RETURN_IF_ERROR(check_char_options(o.vocab.char_buckets, o.vocab.char_min, o.vocab.char_max, false));
-  if (o.vocab.bigram_buckets < 0 || o.vocab.bigram_buckets > (int64_t{1} << 24) || o.vocab.max_words < 0 || o.vocab.max_words > (int64_t{1} << 24)) {
+  if (o.vocab.bigram_buckets < 0 || o.vocab.bigram_buckets > kMaxReviewFeatures || o.vocab.max_words < 0 || o.vocab.max_words > kMaxReviewFeatures) {
     return Status::InvalidArgument("bigram buckets and max words must be in [0, 2^24]");
   }
   std::vector<TokenizedText> corpus;
@@ -669,8 +668,10 @@ Result<std::unique_ptr<ReviewModel>> ReviewModel::train(const std::vector<Review
     std::vector<int32_t> ids, counts;
     for (size_t i = 0; i < examples.size(); ++i) {
       m->select(corpus[i], &ids, &counts, nullptr);
-      std::sort(ids.begin(), ids.end());
-      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      if (o.weighting == "mean") {  // the other poolings select each feature once already
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      }
       for (int32_t id : ids) (examples[i].label == 1 ? pos : neg)[static_cast<size_t>(id)] += 1;
     }
   }
