@@ -25,8 +25,13 @@ GRIDS = {
     "gru4rec": [dict(dim=100, embedding_dim=64, epochs=6, lr=2e-3, eval_every=2, batch_size=64, max_length=25)],
     # Closed form (no epochs): EASE (dropout 0) and EDLAE; dim 2048 is exact up to 2048 training users.
     "linear": [dict(dim=2048, l2=lam, dropout=p) for p in (0.0, 0.1, 0.25) for lam in (5, 20, 50, 100, 200, 500)],
+    # The same fit at a width that fits the shipped model's byte budget (train_default.MAX_BYTES:
+    # 2 bytes x items x (dim + 2) = 4.96 MB at MovieLens's 6,169 items): a randomized low-rank fit.
+    "linear-compact": [dict(dim=400, l2=lam, dropout=p) for p in (0.0, 0.1, 0.25) for lam in (5, 20, 50, 100, 200, 500)],
 }
-EPOCHLESS = ("linear",)
+EPOCHLESS = ("linear", "linear-compact")
+# Evaluation kinds that are another kind of the tool at other settings.
+TOOL_KIND = {"linear-compact": "linear"}
 # A blend of the best linear model and the best Mult-DAE (RecModel::blend): the Mult-DAE's share of
 # the score (each model's scores scaled to unit spread) chosen on the validation users by the tool.
 BLEND_PARTS = ("linear", "mult-dae")
@@ -95,7 +100,7 @@ def train(kind, params, train_h, item_ids, work, val_h=None, val_t=None, val_k=1
     with open(ip, "w") as f:
         f.write("\n".join(item_ids) + "\n")
     path = save or os.path.join(work, f"{kind}.safetensors")
-    args = ["train", "--kind", kind, "--histories", hp, "--items", ip, "--save", path,
+    args = ["train", "--kind", TOOL_KIND.get(kind, kind), "--histories", hp, "--items", ip, "--save", path,
             "--threads", str(threads)] + _flags(params) + (["--half"] if half else [])
     if val_h is not None:
         vh, vt = os.path.join(work, "val_h.txt"), os.path.join(work, "val_t.txt")

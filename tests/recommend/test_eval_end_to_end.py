@@ -30,10 +30,11 @@ class EndToEndTest(unittest.TestCase):
         self.assertEqual(result["data"]["users"], 150)
         self.assertEqual(result["data"]["seed"], 20261128)
         self.assertEqual(set(result["models"]), {"popularity", "item-knn", "ease", "vitrine-mult-dae",
-                                                 "vitrine-mf-bpr", "vitrine-gru4rec", "vitrine-linear", "vitrine-blend"})
+                                                 "vitrine-mf-bpr", "vitrine-gru4rec", "vitrine-linear", "vitrine-linear-compact",
+                                                 "vitrine-blend"})
         # the engine's models were also ranked in wasm (both variants), identically
         self.assertIs(result["vitrine"]["wasm_equals_native"], True)
-        self.assertEqual(len(result["vitrine"]["wasm_checks"]), 3 * 5 + 5)
+        self.assertEqual(len(result["vitrine"]["wasm_checks"]), 3 * 6 + 6)
         for name, res in result["models"].items():
             for proto, metric_names in (("strong_generalization", ("ndcg@10", "ndcg@100", "recall@20", "recall@50")),
                                         ("next_item", ("hr@10", "ndcg@10"))):
@@ -50,6 +51,7 @@ class EndToEndTest(unittest.TestCase):
         self.assertGreater(sg["item-knn"], sg["popularity"] + 0.05)
         self.assertGreater(sg["vitrine-mult-dae"], sg["popularity"] + 0.05)
         self.assertGreater(sg["vitrine-linear"], sg["popularity"] + 0.05)
+        self.assertGreater(sg["vitrine-linear-compact"], sg["popularity"] + 0.05)
         self.assertGreater(sg["vitrine-blend"], sg["popularity"] + 0.05)
         self.assertIn("share", chosen_blend := result["chosen_hyperparameters"]["vitrine-blend"]["next_item"])
         self.assertTrue(0 <= chosen_blend["share"] <= 1)
