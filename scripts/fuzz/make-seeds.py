@@ -60,12 +60,19 @@ for path in sorted(glob.glob(os.path.join(root, 'tests/fixtures/control-flow/*.o
 write('onnx', 'typed_model.onnx', open(os.path.join(root, 'tests/fixtures/typed-model/model.onnx'), 'rb').read())
 
 # ---- model files: the shipped models, shrunk ---------------------------------------------------
+# A Mult-DAE written out here (the shipped recommender may be another kind), with the shipped
+# model's file metadata and first item ids.
 rec = read_safetensors(os.path.join(root, 'models/recommend/movielens.safetensors'))
 items, hidden = 8, 4
-recm = json.loads(rec['recommender'])
-recm['items'] = recm['items'][:items]
-recm['training']['dim'] = hidden
-meta = dict(rec, recommender=json.dumps(recm), architecture=rec['architecture'].replace('6169', str(items)))
+recm = {'kind': 'mult-dae', 'items': json.loads(rec['recommender'])['items'][:items],
+        'training': {'dim': hidden, 'epochs': 110, 'batch_size': 100, 'learning_rate': 0.001, 'weight_decay': 0,
+                     'optimizer': 'adam', 'seed': 20261128, 'dropout': 0.5}}
+dae = {'inputs': [{'name': 'x', 'shape': [1, items]}],
+       'nodes': [{'op': 'dense', 'name': 'enc', 'inputs': ['x', 'enc.w', 'enc.b'], 'attrs': {}},
+                 {'op': 'tanh', 'name': 'h', 'inputs': ['enc'], 'attrs': {}},
+                 {'op': 'dense', 'name': 'dec', 'inputs': ['h', 'dec.w', 'dec.b'], 'attrs': {}}],
+       'outputs': [{'value': 'dec', 'name': 'scores'}]}
+meta = dict(rec, recommender=json.dumps(recm), architecture=json.dumps(dae, separators=(',', ':')))
 rec_tensors = {'enc.w': rng.normal(size=(hidden, items)), 'enc.b': rng.normal(size=hidden),
                'dec.w': rng.normal(size=(items, hidden)), 'dec.b': rng.normal(size=items)}
 for dtype in ('F16', 'F32'):

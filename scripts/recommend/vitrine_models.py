@@ -26,7 +26,8 @@ GRIDS = {
     # Closed form (no epochs): EASE (dropout 0) and EDLAE; dim 2048 is exact up to 2048 training users.
     "linear": [dict(dim=2048, l2=lam, dropout=p) for p in (0.0, 0.1, 0.25) for lam in (5, 20, 50, 100, 200, 500)],
     # The same fit at a width that fits the shipped model's byte budget (train_default.MAX_BYTES:
-    # 2 bytes x items x (dim + 2) = 4.96 MB at MovieLens's 6,169 items): a randomized low-rank fit.
+    # 2 bytes x items x (dim + 2) = 4.96 MB of weights at MovieLens's 6,169 items, a 5.02 MB file):
+    # a randomized low-rank fit.
     "linear-compact": [dict(dim=400, l2=lam, dropout=p) for p in (0.0, 0.1, 0.25) for lam in (5, 20, 50, 100, 200, 500)],
 }
 EPOCHLESS = ("linear", "linear-compact")
