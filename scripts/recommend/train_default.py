@@ -71,7 +71,7 @@ def ranked_kinds(evaluation):
 
 
 def train_kind(evaluation, kind, params, hs, ids, work):
-    """Trains one kind of the evaluation on every user into work/ (F16); returns (path, outcome)."""
+    """Trains one kind of the evaluation on every user into work/ (F16); returns the file's path."""
     if kind == "blend":  # its parts with their own chosen settings, then blended at the chosen share
         parts = []
         for part in vm.BLEND_PARTS:
@@ -79,10 +79,10 @@ def train_kind(evaluation, kind, params, hs, ids, work):
             path, _ = vm.train(part, part_params, hs, ids, os.path.join(work, part), threads=0)
             parts.append(path)
             params[part] = part_params
-        return vm.blend(*parts, hs, work, share=params["share"])
+        return vm.blend(*parts, hs, work, share=params["share"])[0]
     path = os.path.join(work, "model.safetensors")
-    _, outcome = vm.train(kind, params, hs, ids, work, save=path, threads=0, half=True)
-    return path, outcome
+    vm.train(kind, params, hs, ids, work, save=path, threads=0, half=True)
+    return path
 
 
 def first_within(ranked, max_bytes, train):
@@ -131,7 +131,7 @@ def main(argv=None):
     work = vm.workdir()
     try:
         name, params, val_score, path, seconds, skipped = first_within(
-            ranked, args.max_bytes, lambda n, p: train_kind(evaluation, n[len("vitrine-"):], p, hs, ids, os.path.join(work, n))[0])
+            ranked, args.max_bytes, lambda n, p: train_kind(evaluation, n[len("vitrine-"):], p, hs, ids, os.path.join(work, n)))
         kind = name[len("vitrine-"):]
         size = os.path.getsize(path)
         shutil.move(path, model)  # /tmp may be another file system
